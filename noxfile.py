@@ -1,0 +1,88 @@
+"""Sessions: tests, conformance, lint, bench, demo, report.
+
+Every session installs what it needs, Python packages and system packages alike,
+so that a fresh machine with only Python and pip can run any of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.sessions = ["tests", "conformance"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = False  # use the interpreter nox runs under; the project needs 3.11+
+
+
+def ensure_system_packages(session: nox.Session, *packages: tuple[str, str]) -> None:
+    """Install Debian packages whose command is missing: (command, package) pairs."""
+    missing = [pkg for cmd, pkg in packages if shutil.which(cmd) is None]
+    if not missing:
+        return
+    if os.name == "posix" and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run(
+            "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
+            external=True, env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+        return
+    session.error(
+        "missing system package(s): " + ", ".join(missing)
+        + f" (install them, e.g. 'sudo apt-get install {' '.join(missing)}')"
+    )
+
+
+def install_project(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests of the parts."""
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """The conformance suite in virtual mode; writes reports/."""
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    session.run("python", "-m", "conformance", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy."""
+    install_project(session)
+    session.run("ruff", "check", ".")
+    session.run("mypy", "simulator", "virtual_devices", "protocol_servers", "conformance")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Every benchmark in bench/, each printing one JSON line last."""
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    for script in sorted(os.listdir("bench")):
+        if script.endswith(".py") and not script.startswith("_"):
+            session.run("python", os.path.join("bench", script))
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """A reference server with virtual readers and a full sale, end to end."""
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    session.run("cardloop", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Render the Allure HTML report from the last conformance run."""
+    install_project(session)
+    session.run("python", "-m", "conformance.report", *session.posargs)

@@ -1,0 +1,72 @@
+"""The ``cardloop`` command.
+
+Each area of the project contributes its subcommands through a module with a
+``register(subparsers)`` function that returns nothing and sets ``func`` on its
+parsers. Errors a user can cause (missing socat, port in use, bad arguments) are
+raised as :class:`CliError` and printed as one line with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "simulator.cli_world",
+    "virtual_devices.emv.cli",
+    "virtual_devices.abecs.cli",
+    "protocol_servers.cli",
+    "conformance.cli",
+)
+
+
+class CliError(Exception):
+    """A problem the user can fix; shown as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cardloop",
+        description="Card-present payments without hardware: virtual cards, readers and "
+        "reference POS protocol servers, and a conformance suite.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        result = func(args)
+    except CliError as exc:
+        print(f"cardloop: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"cardloop: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

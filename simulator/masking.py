@@ -1,0 +1,177 @@
+"""Keeping card data out of everything the world writes.
+
+Two layers, because either alone misses something:
+
+* a generic scan for anything that looks like a card number (13 to 19 digits that
+  pass Luhn), in ASCII and in packed BCD, so that data nobody registered is still
+  caught;
+* a :class:`Redactor` that knows the exact secrets of the run (PANs of the cards in
+  play, PIN blocks, keys, track data) because devices register them when they are
+  made, so that a secret is hidden even where it does not look like a card number.
+
+A PAN keeps its first 6 and last 4 digits; everything else secret is replaced whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
+_DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
+# Track 2 in ASCII (PAN '=' YYMM service code discretionary) and in BCD hex (PAN 'D' ...)
+_TRACK2_ASCII = re.compile(r"([0-9]{13,19})=([0-9]{4})([0-9]*)")
+_TRACK2_HEX = re.compile(r"([0-9]{13,19})[Dd]([0-9]{4})([0-9]*)[Ff]?")
+_TRACK2_ASCII_B = re.compile(rb"([0-9]{13,19})=([0-9]{4})([0-9]*)")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def mask_pan(pan: str) -> str:
+    """``4761739001010010`` -> ``476173******0010`` (first 6, last 4)."""
+    if len(pan) <= 10:
+        return "*" * len(pan)
+    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    s = m.group(1)
+    return mask_pan(s) if luhn_ok(s) else s
+
+
+def _mask_match_b(m: re.Match[bytes]) -> bytes:
+    s = m.group(1).decode()
+    return (mask_pan(s) if luhn_ok(s) else s).encode()
+
+
+def mask_text(text: str) -> str:
+    """Mask card numbers and track-2 discretionary data in a string."""
+    text = _TRACK2_ASCII.sub(lambda m: f"{mask_pan(m.group(1))}={m.group(2)}" + "*" * len(m.group(3)), text)
+    text = _TRACK2_HEX.sub(lambda m: f"{mask_pan(m.group(1))}D{m.group(2)}" + "*" * len(m.group(3)), text)
+    return _DIGITS.sub(_mask_match, text)
+
+
+def mask_bytes(data: bytes) -> bytes:
+    """Mask ASCII card numbers and track data inside raw bytes (length preserved)."""
+    data = _TRACK2_ASCII_B.sub(
+        lambda m: mask_pan(m.group(1).decode()).encode() + b"=" + m.group(2) + b"*" * len(m.group(3)),
+        data,
+    )
+    return _DIGITS_B.sub(_mask_match_b, data)
+
+
+class Redactor:
+    """Knows the run's secrets and hides them in bytes and text.
+
+    ``add_pan`` registers a card number (masked to first 6 / last 4 in ASCII, in BCD
+    and in hex text); ``add_secret`` registers bytes that must never appear at all
+    (PIN blocks, keys, full tracks), replaced by ``[redacted]`` in text and by ``*``
+    bytes of the same length in raw data.
+    """
+
+    def __init__(self) -> None:
+        self._pans: set[str] = set()
+        self._secrets: set[bytes] = set()
+
+    def add_pan(self, pan: str) -> None:
+        pan = pan.strip().rstrip("Ff")
+        if pan:
+            self._pans.add(pan)
+
+    def add_secret(self, secret: bytes | str) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode()
+        if len(secret) >= 4:
+            self._secrets.add(bytes(secret))
+
+    def bytes(self, data: bytes) -> bytes:
+        """Raw bytes with every known secret hidden; used before hex-encoding."""
+        out = bytes(data)
+        for secret in self._secrets:
+            if secret in out:
+                out = out.replace(secret, b"*" * len(secret))
+        for pan in self._pans:
+            ascii_pan = pan.encode()
+            if ascii_pan in out:
+                out = out.replace(ascii_pan, mask_pan(pan).encode())
+            bcd = _pan_bcd(pan)
+            if bcd in out:
+                out = out.replace(bcd, bytes(len(bcd)))
+        return mask_bytes(out)
+
+    def hex(self, data: bytes) -> str:
+        """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
+
+        Masked nibbles are written as ``*`` so the hex keeps its length and offsets.
+        """
+        hexed = self.bytes(data).hex()
+        for secret in self._secrets:
+            form = secret.hex()
+            if form in hexed:
+                hexed = hexed.replace(form, "*" * len(form))
+        return _mask_bcd_hex(hexed)
+
+    def text(self, text: str) -> str:
+        """A string with every known secret hidden."""
+        for secret in self._secrets:
+            for form in (secret.hex(), secret.hex().upper()):
+                if form in text:
+                    text = text.replace(form, "[redacted]")
+            try:
+                plain = secret.decode("ascii")
+            except UnicodeDecodeError:
+                plain = ""
+            if plain and plain.isprintable() and plain in text:
+                text = text.replace(plain, "[redacted]")
+        for pan in self._pans:
+            if pan in text:
+                text = text.replace(pan, mask_pan(pan))
+        return mask_text(text)
+
+
+def _pan_bcd(pan: str) -> bytes:
+    digits = pan if len(pan) % 2 == 0 else pan + "F"
+    return bytes.fromhex(digits)
+
+
+_BCD_RUN = re.compile(r"[0-9]{13,20}")
+
+
+def _mask_bcd_hex(hexed: str) -> str:
+    """Mask Luhn-valid digit runs that start on a byte boundary of a hex string."""
+    out = list(hexed)
+    for m in _BCD_RUN.finditer(hexed):
+        start, run = m.start(), m.group(0)
+        for offset in (0, 1):
+            if (start + offset) % 2:
+                continue
+            for length in range(min(19, len(run) - offset), 12, -1):
+                cand = run[offset : offset + length]
+                if _looks_like_ascii(cand):
+                    continue
+                if luhn_ok(cand):
+                    masked = mask_pan(cand)
+                    for i, ch in enumerate(masked):
+                        if ch == "*":
+                            out[start + offset + i] = "*"
+                    break
+            else:
+                continue
+            break
+    return "".join(out)
+
+
+def _looks_like_ascii(hex_digits: str) -> bool:
+    """Hex of ASCII text is digit-only too (``34 37 36``); that is not BCD."""
+    pairs = [hex_digits[i : i + 2] for i in range(0, len(hex_digits) - 1, 2)]
+    asciiish = sum(1 for p in pairs if p[0] in "23")
+    return asciiish * 2 >= len(pairs)

@@ -1,0 +1,124 @@
+"""The transcript: every byte and message that crosses a port, in order.
+
+Entries are JSON Lines with simulated time, wall time (realtime mode only, so that a
+virtual run is identical byte for byte for the same seed), port, direction, the
+payload as hex, and a decoded label. Everything passes the world's redactor before
+it is stored, so card numbers never reach a transcript in clear.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simulator.masking import Redactor
+
+if TYPE_CHECKING:
+    from simulator.world import World
+
+_DEFAULT_REDACTOR = Redactor()
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    sim: float
+    wall: float | None
+    port: str
+    direction: str  # "tx", "rx" or "event"
+    hex: str
+    label: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "seq": self.seq,
+                "sim": round(self.sim, 9),
+                "wall": None if self.wall is None else round(self.wall, 6),
+                "port": self.port,
+                "dir": self.direction,
+                "hex": self.hex,
+                "label": self.label,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+
+class Transcript:
+    """An in-memory, optionally file-backed, masked record of a run."""
+
+    def __init__(self, path: str | Path | None = None, keep: bool = True) -> None:
+        self.entries: list[Entry] = []
+        self._keep = keep
+        self._file = open(path, "w", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        self._world: World | None = None
+        self._seq = 0
+
+    def bind(self, world: World) -> None:
+        self._world = world
+
+    def record(
+        self,
+        port: str,
+        direction: str,
+        data: bytes | str | None = None,
+        label: str = "",
+    ) -> Entry:
+        world = self._world
+        redactor = world.redactor if world is not None else None
+        if isinstance(data, str):
+            raw = data.encode("utf-8")
+        else:
+            raw = bytes(data or b"")
+        if redactor is None:
+            redactor = _DEFAULT_REDACTOR
+        hexed = redactor.hex(raw)
+        label = redactor.text(label)
+        sim = world.now if world is not None else 0.0
+        wall = time.time() if world is not None and world.mode == "realtime" else None
+        entry = Entry(self._seq, sim, wall, port, direction, hexed, label)
+        self._seq += 1
+        if self._keep:
+            self.entries.append(entry)
+        if self._file is not None:
+            self._file.write(entry.to_json() + "\n")
+        return entry
+
+    def event(self, port: str, label: str) -> Entry:
+        """A non-byte happening worth seeing in order (a fault fired, a card inserted)."""
+        return self.record(port, "event", None, label)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def jsonl(self) -> str:
+        return "".join(e.to_json() + "\n" for e in self.entries)
+
+    def dump(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.jsonl(), encoding="utf-8")
+        return p
+
+    def select(self, port: str | None = None, direction: str | None = None) -> list[Entry]:
+        return [
+            e
+            for e in self.entries
+            if (port is None or e.port == port) and (direction is None or e.direction == direction)
+        ]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [json.loads(e.to_json()) for e in self.entries]

@@ -14,7 +14,7 @@ import nox
 nox.options.sessions = ["tests", "conformance"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHON = False  # use the interpreter nox runs under; the project needs 3.11+
+PYTHON = None  # the interpreter nox runs under, in a fresh virtualenv per session
 
 
 def ensure_system_packages(session: nox.Session, *packages: tuple[str, str]) -> None:

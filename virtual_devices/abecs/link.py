@@ -1,0 +1,441 @@
+"""ABECS link layer (mpos-bridge.md §4.2) as sans-I/O state machines.
+
+Both roles live here: :class:`PinpadLink` (answers ACK/NAK, resends on NAK, answers
+CAN with EOT) and :class:`HostLink` (sends a command, retries on NAK, waits for the
+response, cancels with CAN). Neither reads a clock or touches a port: feed them bytes
+with ``receive_data`` and timer expiries with ``timer_expired``; they return a list of
+*outputs*. :class:`Send` carries bytes to write, :class:`Arm`/:class:`Disarm` drive the
+machine's single timer, everything else is an event for the layer above. A driver (a
+SimPy process) does the waiting on the world's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+EOT = 0x04
+ACK = 0x06
+DC2 = 0x12
+DC3 = 0x13
+NAK = 0x15
+SYN = 0x16
+ETB = 0x17
+CAN = 0x18
+
+ESCAPED = (DC3, SYN, ETB)
+MAX_PKTDATA = 2049  # unescaped PKTDATA limit, ABECS 2.12 §2.2.1
+MAX_TRIES = 3  # a packet is sent at most three times (two resends after NAK)
+
+
+def crc16(data: bytes, crc: int = 0) -> int:
+    """CRC-16/XMODEM: polynomial 0x1021, initial 0, no reflection, no final XOR."""
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def escape(data: bytes) -> bytes:
+    out = bytearray()
+    for b in data:
+        if b in ESCAPED:
+            out += bytes((DC3, b + 0x20))
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def frame(pktdata: bytes) -> bytes:
+    """``SYN | escaped PKTDATA | ETB | CRC16 MSB first``; the CRC bytes are not escaped.
+
+    The CRC covers the unescaped PKTDATA plus ETB (§4.2); the spec escapes PKTDATA only,
+    and a receiver reads the two bytes after ETB raw, so the CRC goes out raw.
+    """
+    if not pktdata:
+        raise ValueError("an ABECS packet carries at least one byte")
+    if len(pktdata) > MAX_PKTDATA:
+        raise ValueError(f"PKTDATA of {len(pktdata)} bytes exceeds {MAX_PKTDATA}")
+    crc = crc16(pktdata + bytes((ETB,)))
+    return bytes((SYN,)) + escape(pktdata) + bytes((ETB, crc >> 8, crc & 0xFF))
+
+
+# -- outputs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Arm:
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Disarm:
+    pass
+
+
+@dataclass(frozen=True)
+class PacketReceived:
+    """A packet with a good CRC; ``pktdata`` is unescaped (may start with DC2)."""
+
+    pktdata: bytes
+
+
+@dataclass(frozen=True)
+class CancelReceived:
+    """The host sent CAN; the pinpad has already answered EOT."""
+
+
+@dataclass(frozen=True)
+class LinkError:
+    """A receive problem the layer above may want to log (bad CRC, overflow, timeout)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResponseReceived:
+    pktdata: bytes
+
+
+@dataclass(frozen=True)
+class Acked:
+    """The pinpad accepted the command (ACK)."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The host's exchange ended without a response; ``reason`` says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The pinpad answered EOT to CAN."""
+
+
+Output = (
+    Send | Arm | Disarm | PacketReceived | CancelReceived | LinkError | ResponseReceived
+    | Acked | Failed | Cancelled
+)
+
+
+# -- the receiver shared by both roles -----------------------------------------------
+
+
+class _Rx(Enum):
+    IDLE = "idle"  # between packets: control bytes count, other bytes are noise
+    DATA = "data"  # after SYN, before ETB
+    ESC = "esc"  # after DC3
+    CRC1 = "crc1"
+    CRC2 = "crc2"
+
+
+@dataclass(frozen=True)
+class _Frame:
+    pktdata: bytes
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Control:
+    byte: int
+
+
+class FrameReader:
+    """Turns a byte stream into complete frames and bare control bytes.
+
+    Bytes that are neither SYN nor a control byte while idle are noise and are dropped
+    (a real UART sees line noise between packets). A frame that grows past
+    :data:`MAX_PKTDATA` is reported as bad and the reader returns to idle.
+    """
+
+    def __init__(self) -> None:
+        self.state = _Rx.IDLE
+        self._buf = bytearray()
+        self._crc = 0
+        self._overflow = False
+
+    @property
+    def in_frame(self) -> bool:
+        return self.state is not _Rx.IDLE
+
+    def reset(self) -> None:
+        self.state = _Rx.IDLE
+        self._buf.clear()
+        self._overflow = False
+
+    def feed(self, data: bytes) -> list[_Frame | _Control]:
+        out: list[_Frame | _Control] = []
+        for b in data:
+            st = self.state
+            if st is _Rx.IDLE:
+                if b == SYN:
+                    self.state = _Rx.DATA
+                    self._buf.clear()
+                    self._overflow = False
+                elif b in (ACK, NAK, EOT, CAN):
+                    out.append(_Control(b))
+            elif st is _Rx.DATA:
+                if b == ETB:
+                    self.state = _Rx.CRC1
+                elif b == DC3:
+                    self.state = _Rx.ESC
+                elif b == SYN:
+                    # a new start inside a packet: the earlier one was cut short. CAN is
+                    # not special here: encrypted PKTDATA may hold any byte but the three
+                    # escaped ones, so only an idle receiver reads 0x18 as CAN.
+                    out.append(_Frame(bytes(self._buf), False, "SYN inside packet"))
+                    self._buf.clear()
+                    self._overflow = False
+                else:
+                    self._append(b)
+            elif st is _Rx.ESC:
+                self._append((b - 0x20) & 0xFF)
+                self.state = _Rx.DATA
+            elif st is _Rx.CRC1:
+                self._crc = b << 8
+                self.state = _Rx.CRC2
+            else:
+                self._crc |= b
+                pkt = bytes(self._buf)
+                overflow = self._overflow
+                self.reset()
+                if overflow:
+                    out.append(_Frame(b"", False, f"packet longer than {MAX_PKTDATA} bytes"))
+                elif not pkt:
+                    out.append(_Frame(pkt, False, "empty packet"))
+                elif crc16(pkt + bytes((ETB,))) != self._crc:
+                    out.append(_Frame(pkt, False, "CRC mismatch"))
+                else:
+                    out.append(_Frame(pkt, True))
+        return out
+
+    def _append(self, b: int) -> None:
+        if len(self._buf) >= MAX_PKTDATA:
+            self._overflow = True
+            return
+        self._buf.append(b)
+
+
+# -- pinpad role ---------------------------------------------------------------------
+
+
+@dataclass
+class LinkTimings:
+    """The link's delays in seconds (loaded from timings.toml by the drivers)."""
+
+    ack_wait: float = 2.0
+    eot_wait: float = 2.0
+    response_wait: float = 10.0
+    inter_byte: float = 2.0
+    resync_silence: float = 0.5
+
+
+class PinpadLink:
+    """The pinpad side: validates packets, ACKs or NAKs them, resends on NAK.
+
+    Choices where the note is silent:
+    - A complete packet with a bad CRC is NAKed at once (its boundaries are clear). A
+      packet cut short (inter-byte timeout, overflow, SYN inside a packet) puts the
+      receiver into resynchronisation: input is discarded until 500 ms of silence and
+      only then NAK is sent, so the host's resend is not thrown away with the noise.
+    - CAN is answered with EOT immediately, whatever the state, including during
+      resynchronisation.
+    """
+
+    def __init__(self, timings: LinkTimings | None = None) -> None:
+        self.t = timings or LinkTimings()
+        self.reader = FrameReader()
+        self.last_response: bytes | None = None
+        self.resyncing = False
+
+    def send_packet(self, pktdata: bytes) -> list[Output]:
+        """Frame a response or notification; responses are kept for a NAK resend."""
+        wire = frame(pktdata)
+        self.last_response = wire
+        return [Send(wire)]
+
+    def forget_last(self) -> None:
+        self.last_response = None
+
+    def receive_data(self, data: bytes) -> list[Output]:
+        out: list[Output] = []
+        if self.resyncing:
+            if CAN in data:
+                self.resyncing = False
+                self.reader.reset()
+                out += [Disarm(), Send(bytes((EOT,))), CancelReceived()]
+                rest = data[data.rindex(CAN) + 1 :]
+                return out + (self.receive_data(rest) if rest else [])
+            return [Arm(self.t.resync_silence, "resync")]
+        for item in self.reader.feed(data):
+            if isinstance(item, _Control):
+                if item.byte == CAN:
+                    out += [Send(bytes((EOT,))), CancelReceived()]
+                elif item.byte == NAK and self.last_response is not None:
+                    out.append(Send(self.last_response))
+                # ACK/EOT/stray NAK from the host: nothing to do
+            elif item.ok:
+                self.last_response = None
+                out += [Send(bytes((ACK,))), PacketReceived(item.pktdata)]
+            elif item.reason == "CRC mismatch" or item.reason == "empty packet":
+                out += [Send(bytes((NAK,))), LinkError(item.reason)]
+            else:
+                out += self._start_resync(item.reason)
+                return out
+        out.append(Arm(self.t.inter_byte, "inter-byte") if self.reader.in_frame else Disarm())
+        return out
+
+    def _start_resync(self, reason: str) -> list[Output]:
+        self.resyncing = True
+        self.reader.reset()
+        return [LinkError(reason), Arm(self.t.resync_silence, "resync")]
+
+    def timer_expired(self) -> list[Output]:
+        if self.resyncing:
+            self.resyncing = False
+            return [Send(bytes((NAK,))), Disarm()]
+        if self.reader.in_frame:
+            return self._start_resync("inter-byte timeout")
+        return []
+
+
+# -- host role -----------------------------------------------------------------------
+
+
+class _H(Enum):
+    IDLE = "idle"
+    WAIT_ACK = "wait-ack"
+    WAIT_RESPONSE = "wait-response"
+    WAIT_EOT = "wait-eot"
+
+
+class HostLink:
+    """The host side of one exchange at a time: command, ACK, (NTM…), response.
+
+    ``send_command`` starts an exchange; ``blocking`` commands wait for the response
+    without a deadline (the layer above cancels with :meth:`cancel`). The exchange ends
+    with :class:`ResponseReceived`, :class:`Failed` or :class:`Cancelled`; notification
+    packets arrive as :class:`ResponseReceived` too — telling NTM from the response is
+    the application layer's business — and the layer above calls :meth:`continue_waiting`
+    to keep waiting after one.
+    """
+
+    def __init__(self, timings: LinkTimings | None = None) -> None:
+        self.t = timings or LinkTimings()
+        self.reader = FrameReader()
+        self.state = _H.IDLE
+        self._wire = b""
+        self._tries = 0
+        self._naks_sent = 0
+        self._blocking = False
+        self._can_tries = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.state is not _H.IDLE
+
+    def send_command(self, pktdata: bytes, blocking: bool = False) -> list[Output]:
+        if self.state is not _H.IDLE:
+            raise RuntimeError(f"an exchange is already running ({self.state.value})")
+        self._wire = frame(pktdata)
+        self._tries = 1
+        self._naks_sent = 0
+        self._blocking = blocking
+        self.reader.reset()
+        self.state = _H.WAIT_ACK
+        return [Send(self._wire), Arm(self.t.ack_wait, "ACK")]
+
+    def cancel(self) -> list[Output]:
+        """Send CAN (also when idle: a host should start every session with one)."""
+        self.state = _H.WAIT_EOT
+        self._can_tries = 1
+        self.reader.reset()
+        return [Send(bytes((CAN,))), Arm(self.t.eot_wait, "EOT")]
+
+    def continue_waiting(self) -> list[Output]:
+        """After a notification: keep waiting for the real response."""
+        self.state = _H.WAIT_RESPONSE
+        return [self._response_timer()]
+
+    def _response_timer(self) -> Output:
+        if self._blocking:
+            return Disarm()
+        return Arm(self.t.response_wait, "response")
+
+    def _finish(self, event: Output) -> list[Output]:
+        self.state = _H.IDLE
+        return [Disarm(), event]
+
+    def receive_data(self, data: bytes) -> list[Output]:
+        out: list[Output] = []
+        if self.state is _H.IDLE:
+            return out  # unsolicited bytes: the pinpad never talks unless asked
+        for item in self.reader.feed(data):
+            st = self.state
+            if st is _H.WAIT_EOT:
+                if isinstance(item, _Control) and item.byte == EOT:
+                    return out + self._finish(Cancelled())
+                continue  # other bytes are ignored while waiting for EOT (§4.2)
+            if isinstance(item, _Control):
+                if st is _H.WAIT_ACK and item.byte == ACK:
+                    self.state = _H.WAIT_RESPONSE
+                    out += [Acked(), self._response_timer()]
+                elif st is _H.WAIT_ACK and item.byte == NAK:
+                    if self._tries >= MAX_TRIES:
+                        return out + self._finish(Failed("NAK three times"))
+                    self._tries += 1
+                    out += [Send(self._wire), Arm(self.t.ack_wait, "ACK")]
+                continue
+            if st is _H.WAIT_ACK:
+                # a response before the ACK: the ACK was lost on the line; accept it
+                self.state = _H.WAIT_RESPONSE
+                out.append(Acked())
+                st = _H.WAIT_RESPONSE
+            if st is _H.WAIT_RESPONSE:
+                if item.ok:
+                    self.state = _H.IDLE
+                    return out + [Disarm(), ResponseReceived(item.pktdata)]
+                if self._naks_sent >= MAX_TRIES:
+                    return out + self._finish(Failed(f"bad response three times ({item.reason})"))
+                self._naks_sent += 1
+                out += [Send(bytes((NAK,))), LinkError(item.reason), self._response_timer()]
+        if self.reader.in_frame and self.state is _H.WAIT_RESPONSE:
+            out.append(Arm(self.t.inter_byte, "inter-byte"))
+        return out
+
+    def timer_expired(self) -> list[Output]:
+        st = self.state
+        if st is _H.WAIT_ACK:
+            return self._finish(Failed("no ACK within the wait"))
+        if st is _H.WAIT_EOT:
+            if self._can_tries >= MAX_TRIES:
+                return self._finish(Failed("no EOT after three CAN"))
+            self._can_tries += 1
+            return [Send(bytes((CAN,))), Arm(self.t.eot_wait, "EOT")]
+        if st is _H.WAIT_RESPONSE:
+            if self.reader.in_frame:
+                self.reader.reset()
+                if self._naks_sent >= MAX_TRIES:
+                    return self._finish(Failed("response cut short three times"))
+                self._naks_sent += 1
+                return [Send(bytes((NAK,))), LinkError("inter-byte timeout"),
+                        self._response_timer()]
+            return self._finish(Failed("no response within the wait"))
+        return []
+
+
+def describe(outputs: Iterable[Output]) -> str:
+    """A short text of a batch of outputs, for debugging and transcripts."""
+    return ", ".join(type(o).__name__ for o in outputs)

@@ -1,0 +1,81 @@
+"""Secure ABECS sessions (mpos-bridge.md §4.5): RSA-wrapped KSEC and AES-128-CBC packets.
+
+The pinpad draws KSEC and the PKCS#1 v1.5 type-2 padding from the world's seeded
+random stream and applies the RSA public operation to the padded block itself, so a
+virtual run stays byte-identical for a seed (the library's own padding would draw from
+the operating system). The host unwraps with ``cryptography``'s PKCS#1 v1.5 decryption.
+Encrypted PKTDATA is ``DC2 + AES-CBC(KSEC, IV=0)[DATALEN X2 | CRC16 X2 | data | 00…]``.
+"""
+
+from __future__ import annotations
+
+import random
+from importlib import resources
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from virtual_devices.abecs.link import DC2, crc16
+
+
+class SecureError(ValueError):
+    """An encrypted packet that does not decode (ABECS answers ERR009)."""
+
+
+def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Random) -> bytes:
+    """RSA-encrypt ``ksec`` under (modulus, exponent) with PKCS#1 v1.5 type-2 padding."""
+    k = (modulus.bit_length() + 7) // 8
+    if len(ksec) > k - 11:
+        raise SecureError("RSA modulus too small for the session key")
+    pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(ksec)))
+    block = b"\x00\x02" + pad + b"\x00" + ksec
+    public = rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    n = public.public_numbers().n
+    return pow(int.from_bytes(block, "big"), exponent, n).to_bytes(k, "big")
+
+
+def load_test_host_key() -> rsa.RSAPrivateKey:
+    """The host's RSA-2048 test key (a data file; never a production key)."""
+    pem = resources.files("virtual_devices.abecs").joinpath("data/host_test_rsa.pem").read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def unwrap_session_key(private_key: rsa.RSAPrivateKey, crksec: bytes) -> bytes:
+    ksec = private_key.decrypt(crksec, padding.PKCS1v15())
+    if len(ksec) != 16:
+        raise SecureError("session key is not 16 bytes")
+    return ksec
+
+
+class SecureSession:
+    """AES-128-CBC with IV 0 under KSEC, both directions."""
+
+    def __init__(self, ksec: bytes) -> None:
+        if len(ksec) != 16:
+            raise ValueError("KSEC is 16 bytes")
+        self._cipher = Cipher(algorithms.AES(ksec), modes.CBC(bytes(16)))
+
+    def seal(self, clear: bytes) -> bytes:
+        body = len(clear).to_bytes(2, "big") + crc16(clear).to_bytes(2, "big") + clear
+        body += bytes(-len(body) % 16)
+        enc = self._cipher.encryptor()
+        return bytes((DC2,)) + enc.update(body) + enc.finalize()
+
+    def open(self, pktdata: bytes) -> bytes:
+        if not pktdata or pktdata[0] != DC2:
+            raise SecureError("not an encrypted packet")
+        data = pktdata[1:]
+        if not data or len(data) % 16:
+            raise SecureError("encrypted length is not a multiple of 16")
+        dec = self._cipher.decryptor()
+        body = dec.update(data) + dec.finalize()
+        n = int.from_bytes(body[:2], "big")
+        if n + 4 > len(body) or len(body) - (n + 4) >= 16:
+            raise SecureError("DATALEN does not match the packet")
+        clear = body[4 : 4 + n]
+        if crc16(clear) != int.from_bytes(body[2:4], "big") or any(body[4 + n :]):
+            raise SecureError("DATACRC mismatch")
+        return clear

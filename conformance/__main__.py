@@ -1,0 +1,71 @@
+"""``python -m conformance [pytest args]``: the whole suite with every report.
+
+Runs pytest over ``conformance/cases`` with the cardloop plugin and writes, under
+``reports/`` (or ``--reports DIR``): ``summary.json``, ``matrix.html``,
+``junit.xml``, ``allure-results/`` and ``transcripts/``. Exits non-zero when any
+case fails (pytest's exit status; a run that collects no case is an error too).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+CASES = Path(__file__).resolve().parent / "cases"
+
+
+def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
+    """pytest's arguments for a suite run, and the reports directory."""
+    args = list(argv)
+    reports = Path("reports")
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--reports" and i + 1 < len(args):
+            reports = Path(args[i + 1])
+            i += 2
+            continue
+        if a.startswith("--reports="):
+            reports = Path(a.split("=", 1)[1])
+        elif a == "--strict":
+            # pytest 9 owns --strict (its own strictness switches); the suite's meaning
+            # is "non-strict verdicts fail"
+            out.append("--cardloop-strict")
+        else:
+            out.append(a)
+        i += 1
+    has_path = any(not a.startswith("-") and Path(a.split("::")[0]).exists() for a in out)
+    pytest_args = [
+        "-p", "no:cacheprovider",
+        "-o", "console_output_style=classic",
+        f"--cardloop-reports={reports}",
+        f"--junitxml={reports / 'junit.xml'}",
+        f"--alluredir={reports / 'allure-results'}",
+        "--clean-alluredir",
+        "-rfE",
+        *out,
+    ]
+    if not has_path:
+        pytest_args.append(str(CASES))
+    return pytest_args, reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import shutil
+
+    import pytest
+
+    args, reports = build_args(sys.argv[1:] if argv is None else argv)
+    transcripts = reports / "transcripts"
+    if transcripts.exists():
+        shutil.rmtree(transcripts)  # a report must only link this run's transcripts
+    code = int(pytest.main(args))
+    if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
+        print("conformance: no case was collected", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

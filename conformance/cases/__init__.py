@@ -1,0 +1,1 @@
+"""Conformance cases, one folder per protocol (``abecs``, ``mpos``, ``p3``, ...)."""

@@ -1,0 +1,300 @@
+"""The pytest plugin (entry point ``pytest11: cardloop``).
+
+Loaded by every pytest run of a project that installs cardloop, so it stays cheap:
+options and a marker at start-up, fixtures that import the world lazily, and report
+files only when a reports directory is asked for (``--cardloop-reports DIR``, which
+``python -m conformance`` always passes).
+
+What it adds to pytest:
+
+* options (:mod:`conformance.options`) and the shared fixtures ``world``,
+  ``verdict``, ``case_transcript``, ``cardloop_options`` and the device fixtures
+  ``card``, ``reader``, ``cardholder``, ``acquirer`` (:mod:`conformance.fixtures`);
+* duplicate case ids stop the run at collection; ``--protocol`` selects;
+* graded verdicts (:mod:`conformance.verdict`), ``--strict``;
+* Hypothesis cases run with the seed and budget of the run and print the one
+  command that replays a failure; ``--replay BLOB`` replays it;
+* each case's transcript attached to the report (Allure steps, JUnit properties,
+  ``summary.json``, the HTML matrix).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.options import add_options, get_options
+from conformance.registry import MARK_NAME, CaseIdError, case_of, check_duplicates
+from conformance.results import CaseResult, safe_name
+from conformance.verdict import Unimplemented, Verdict, VerdictRecorder, decide
+
+pytest_plugins = ["conformance.fixtures"]
+
+RESULTS = pytest.StashKey[dict[str, CaseResult]]()
+WORLD = pytest.StashKey[Any]()
+RECORDER = pytest.StashKey[VerdictRecorder]()
+_BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']*)'\)")
+MAX_STEPS = 400  # allure steps per case; a byte-level transcript can be far longer
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARK_NAME}(info): a conformance case (set by conformance.case, not by hand)",
+    )
+    config.stash[RESULTS] = {}
+
+
+# -- collection ---------------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    try:
+        check_duplicates(items)
+    except CaseIdError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    options = get_options(config)
+    if options.protocols:
+        wanted = set(options.protocols)
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            info = case_of(item)
+            (keep if info is None or info.protocol in wanted else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    for item in items:
+        if case_of(item) is not None:
+            _tune_hypothesis(item, options.seed, options.examples, options.replay)
+
+
+def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | None) -> None:
+    """Run a Hypothesis case on the run's seed and budget, printing a replay blob.
+
+    The example database is off: a conformance run must depend on its seed only,
+    not on what an earlier run happened to find on this machine.
+    """
+    func = getattr(item, "obj", None)
+    if func is None or not getattr(func, "is_hypothesis_test", False):
+        return
+    from hypothesis import HealthCheck, settings
+
+    parent = getattr(func, "_hypothesis_internal_use_settings", None) or settings.default
+    func._hypothesis_internal_use_settings = settings(
+        parent,
+        max_examples=examples,
+        print_blob=True,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    func._hypothesis_internal_use_seed = seed
+    if replay:
+        import hypothesis
+
+        blob = replay[2:-1] if replay.startswith("b'") else replay
+        func._hypothesis_internal_use_reproduce_failure = (hypothesis.__version__, blob.encode())
+
+
+# -- running ------------------------------------------------------------------------
+def recorder_for(item: pytest.Item) -> VerdictRecorder:
+    rec = item.stash.get(RECORDER, None)
+    if rec is None:
+        rec = VerdictRecorder()
+        item.stash[RECORDER] = rec
+    return rec
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
+    yield
+    if case_of(item) is None:
+        return
+    # still inside the test for Allure: attach steps and the transcript here
+    world = item.stash.get(WORLD, None)
+    _allure_attach(item, world)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    info = case_of(item)
+    if info is None:
+        return
+    options = get_options(item.config)
+    results = item.config.stash[RESULTS]
+    result = results.get(item.nodeid)
+    if result is None:
+        result = CaseResult(info=info, nodeid=item.nodeid)
+        results[item.nodeid] = result
+    result.duration_s += report.duration
+    rec = item.stash.get(RECORDER, None)
+
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        unimpl = call.excinfo is not None and call.excinfo.errisinstance(Unimplemented)
+        verdict = decide(report.outcome, rec, strict=options.strict, unimplemented=unimpl)
+        if verdict is Verdict.FAIL and report.passed:
+            # --strict: a deviation from the document is a failure of the run
+            report.outcome = "failed"
+            report.longrepr = "strict mode: non-strict behaviour is a failure: " + "; ".join(
+                rec.of_kind(Verdict.NON_STRICT) if rec else []
+            )
+        result.verdict = verdict
+        result.outcome = report.outcome
+        result.message = _message(report, rec)
+        if verdict is Verdict.FAIL:
+            result.replay = _replay_command(item, options.seed, report)
+    elif report.when == "teardown" and report.failed:
+        result.verdict = Verdict.FAIL
+        result.outcome = "failed"
+        result.message = (result.message + "\n" if result.message else "") + _text(report)
+        result.replay = result.replay or _replay_command(item, options.seed, report)
+
+    if report.when == "teardown":
+        if rec is not None:
+            result.notes = [{"kind": n.kind.value, "text": n.text} for n in rec.notes]
+        world = item.stash.get(WORLD, None)
+        if world is not None and options.reports:
+            result.transcript = _dump_transcript(Path(options.reports), result, world)
+        # JUnit XML takes properties from the teardown report
+        report.user_properties.append(("cardloop_case", info.id))
+        report.user_properties.append(("cardloop_section", info.section))
+        report.user_properties.append(("cardloop_verdict", result.verdict.value))
+
+
+def _text(report: pytest.TestReport) -> str:
+    try:
+        return str(report.longreprtext)
+    except Exception:  # noqa: BLE001 - a report without text is still a report
+        return str(report.longrepr or "")
+
+
+def _message(report: pytest.TestReport, rec: VerdictRecorder | None) -> str:
+    if report.failed:
+        text = _text(report)
+        lines = [ln for ln in text.splitlines() if ln.startswith("E ")]
+        return "\n".join(lines[:20]) if lines else text[-2000:]
+    if report.skipped:
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            return str(longrepr[2]).removeprefix("Skipped: ")
+        return _text(report)
+    if rec is not None and rec.notes:
+        return "; ".join(f"{n.kind.value}: {n.text}" for n in rec.notes)
+    return ""
+
+
+def _replay_command(item: pytest.Item, seed: int, report: pytest.TestReport) -> str:
+    """The one command that reproduces this failure in virtual mode."""
+    name = getattr(item, "originalname", None) or item.name
+    parts = ["python", "-m", "conformance", "-k", name, "--seed", str(seed)]
+    opts = get_options(item.config)
+    if opts.profile:
+        parts += ["--profile", opts.profile]
+    if opts.strict:
+        parts.append("--strict")
+    m = _BLOB.search(_text(report))
+    if m:
+        parts += ["--replay", m.group(2)]
+    return shlex.join(parts)
+
+
+def _dump_transcript(root: Path, result: CaseResult, world: Any) -> str:
+    name = safe_name(result.info.id)
+    if result.param:
+        name += "__" + safe_name(result.param)
+    rel = Path("transcripts") / f"{name}.jsonl"
+    world.transcript.dump(root / rel)
+    return rel.as_posix()
+
+
+def _allure_attach(item: pytest.Item, world: Any) -> None:
+    """One Allure step per message, and the masked transcript as an attachment."""
+    if not item.config.pluginmanager.hasplugin("allure_pytest"):
+        return
+    if getattr(item.config.option, "allure_report_dir", None) is None:
+        return
+    import allure
+
+    info = case_of(item)
+    assert info is not None
+    allure.dynamic.title(f"{info.id} {info.title}")
+    allure.dynamic.label("cardloop_case", info.id)
+    allure.dynamic.feature(info.protocol)
+    allure.dynamic.story(f"§{info.section}")
+    if info.failure:
+        allure.dynamic.description(f"A failure means: {info.failure}")
+    rec = item.stash.get(RECORDER, None)
+    if rec is not None:
+        for text in rec.steps:
+            with allure.step(text):
+                pass
+    if world is None:
+        return
+    entries = list(world.transcript)
+    for e in entries[:MAX_STEPS]:
+        label = e.label or (f"{len(e.hex) // 2} bytes" if e.hex else "")
+        with allure.step(f"[{e.sim:.6f}] {e.port} {e.direction}: {label}"[:300]):
+            pass
+    if len(entries) > MAX_STEPS:
+        with allure.step(f"... {len(entries) - MAX_STEPS} more entries in the transcript"):
+            pass
+    allure.attach(
+        world.transcript.jsonl(),
+        name="transcript.jsonl",
+        attachment_type=allure.attachment_type.JSON,
+    )
+
+
+# -- end of run ---------------------------------------------------------------------
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    options = get_options(session.config)
+    if not options.reports:
+        return
+    from conformance.reports import write_reports
+
+    write_reports(
+        Path(options.reports),
+        list(session.config.stash[RESULTS].values()),
+        options=options,
+    )
+
+
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
+    results = list(config.stash.get(RESULTS, {}).values())
+    if not results:
+        return
+    from conformance.reports import totals
+
+    tr = terminalreporter
+    tr.section("cardloop conformance")
+    t = totals(results)
+    tr.write_line(
+        "verdicts: " + ", ".join(f"{k} {v}" for k, v in t["by_verdict"].items() if v)
+    )
+    for r in results:
+        if r.verdict is Verdict.FAIL:
+            tr.write_line(f"FAIL {r.info.id} {r.info.title}")
+            if r.info.failure:
+                tr.write_line(f"     means: {r.info.failure}")
+            if r.replay:
+                tr.write_line(f"     replay: {r.replay}")
+        elif r.verdict is Verdict.NON_STRICT:
+            tr.write_line(f"NON-STRICT {r.info.id}: {r.message}")

@@ -1,0 +1,153 @@
+"""Report files of a conformance run: ``summary.json`` and the HTML matrix.
+
+JUnit XML and Allure results are written by pytest's ``--junitxml`` and
+allure-pytest's ``--alluredir`` (``python -m conformance`` passes both); this module
+writes what they cannot: per-case verdicts with totals per protocol and verdict, and
+a protocol x section matrix whose cells link to each case's transcript (the
+Autobahn|Testsuite way of reading a run).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conformance.registry import _section_key
+from conformance.results import CaseResult
+from conformance.verdict import ALL_VERDICTS, Verdict, worst
+
+if TYPE_CHECKING:
+    from conformance.options import Options
+
+SUMMARY = "summary.json"
+MATRIX = "matrix.html"
+COLOURS = {
+    Verdict.PASS: "#2e7d32",
+    Verdict.NON_STRICT: "#f9a825",
+    Verdict.INFORMATIONAL: "#1565c0",
+    Verdict.UNIMPLEMENTED: "#757575",
+    Verdict.FAIL: "#c62828",
+}
+
+
+def totals(results: list[CaseResult]) -> dict[str, Any]:
+    by_verdict = {v.value: 0 for v in ALL_VERDICTS}
+    by_protocol: dict[str, dict[str, int]] = {}
+    for r in results:
+        by_verdict[r.verdict.value] += 1
+        row = by_protocol.setdefault(r.info.protocol, {v.value: 0 for v in ALL_VERDICTS})
+        row[r.verdict.value] += 1
+    for row in by_protocol.values():
+        row["total"] = sum(row.values())
+    return {
+        "cases": len(results),
+        "by_verdict": by_verdict,
+        "by_protocol": dict(sorted(by_protocol.items())),
+    }
+
+
+def summary(results: list[CaseResult], options: Options | None = None) -> dict[str, Any]:
+    ordered = sorted(results, key=lambda r: (r.info.sort_key, r.nodeid))
+    t = totals(ordered)
+    run: dict[str, Any] = {"python": platform.python_version()}
+    if options is not None:
+        run.update(
+            seed=options.seed,
+            mode=options.mode,
+            factor=options.factor,
+            strict=options.strict,
+            profile=options.profile,
+            targets=options.targets,
+            serial=options.serial,
+            protocols=list(options.protocols),
+        )
+    return {
+        "run": run,
+        "passed": t["by_verdict"][Verdict.FAIL.value] == 0,
+        "totals": t,
+        "cases": [r.to_json() for r in ordered],
+    }
+
+
+def write_reports(
+    root: Path, results: list[CaseResult], options: Options | None = None
+) -> dict[str, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    data = summary(results, options)
+    summary_path = root / SUMMARY
+    summary_path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    matrix_path = root / MATRIX
+    matrix_path.write_text(render_matrix(results, data), encoding="utf-8")
+    return {"summary": summary_path, "matrix": matrix_path}
+
+
+def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None) -> str:
+    """Protocol rows x spec-section columns; each cell lists its cases by verdict."""
+    data = data if data is not None else summary(results)
+    cells: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    sections: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        cells[(r.info.protocol, r.info.section)].append(r)
+        sections[r.info.protocol].add(r.info.section)
+    e = html.escape
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>cardloop conformance matrix</title>",
+        "<style>",
+        "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}",
+        "td,th{border:1px solid #bbb;padding:4px 6px;vertical-align:top;font-size:13px}",
+        "a.case{display:block;color:#fff;text-decoration:none;padding:2px 4px;margin:1px 0;"
+        "border-radius:3px;white-space:nowrap}",
+        ".legend span{color:#fff;padding:2px 6px;margin-right:4px;border-radius:3px}",
+        "</style></head><body>",
+        "<h1>cardloop conformance matrix</h1>",
+    ]
+    run = data.get("run", {})
+    t = data["totals"]
+    out.append(
+        f"<p id='run'>seed {e(str(run.get('seed', '')))} &middot; mode "
+        f"{e(str(run.get('mode', '')))} &middot; {t['cases']} case runs &middot; "
+        + " &middot; ".join(f"{e(k)}: {v}" for k, v in t["by_verdict"].items())
+        + "</p>"
+    )
+    out.append(
+        "<p class='legend'>"
+        + "".join(f"<span style='background:{COLOURS[v]}'>{v.value}</span>" for v in ALL_VERDICTS)
+        + "</p>"
+    )
+    for protocol in sorted(sections):
+        cols = sorted(sections[protocol], key=_section_key)
+        out.append(f"<h2 id='p-{e(protocol)}'>{e(protocol)}</h2>")
+        out.append("<table><tr><th>protocol</th>")
+        out.extend(f"<th>§{e(s)}</th>" for s in cols)
+        out.append("</tr><tr>")
+        out.append(f"<th>{e(protocol)}</th>")
+        for s in cols:
+            rs = sorted(cells[(protocol, s)], key=lambda r: (r.info.number, r.nodeid))
+            cell_verdict = worst([r.verdict for r in rs])
+            colour = COLOURS[cell_verdict] if cell_verdict else "#fff"
+            out.append(
+                f"<td data-verdict='{cell_verdict.value if cell_verdict else ''}' "
+                f"style='border-top:4px solid {colour}'>"
+            )
+            for r in rs:
+                label = r.info.id + (f" [{r.param}]" if r.param else "")
+                tip = f"{r.info.title} - {r.verdict.value}"
+                if r.message:
+                    tip += f": {r.message[:300]}"
+                href = e(r.transcript) if r.transcript else "#"
+                out.append(
+                    f"<a class='case' data-case='{e(r.info.id)}' "
+                    f"data-verdict='{r.verdict.value}' href='{href}' "
+                    f"title='{e(tip)}' style='background:{COLOURS[r.verdict]}'>"
+                    f"{e(label)} &middot; {r.verdict.value}</a>"
+                )
+            out.append("</td>")
+        out.append("</tr></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,143 @@
+"""The fault catalogue: faults by layer, each with its expected outcome.
+
+The catalogue (``faults_catalogue.toml``) is data: a vendor reads it to know what the
+suite will do to their implementation and what is expected of it; cases and
+Hypothesis strategies draw from it. Port faults turn into :mod:`simulator.faults`
+primitives, which record every firing in the transcript (the Jepsen way: the
+faults are part of the history); message, card and human faults are actions a
+case performs, and :func:`note` records them the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.world import World
+
+LAYERS = ("serial", "transport", "protocol", "card", "human")
+KINDS = ("port", "message", "card", "human")
+EXPECTS = ("completes", "error", "aborted", "reconnect")
+PRIMITIVES = {
+    "drop": "Drop",
+    "corrupt": "Corrupt",
+    "duplicate": "Duplicate",
+    "delay": "Delay",
+    "split": "Split",
+    "stall": "Stall",
+    "disconnect": "Disconnect",
+}
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is inconsistent."""
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One catalogue entry."""
+
+    layer: str
+    name: str
+    title: str
+    kind: str
+    expect: str
+    expected: str
+    primitive: str | None = None
+    action: str | None = None
+    direction: str = "*"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def to_fault(self, port: str, direction: str | None = None, **overrides: Any) -> Any:
+        """The :mod:`simulator.faults` primitive for a port fault, bound to ``port``."""
+        if self.kind != "port" or self.primitive is None:
+            raise CatalogueError(f"{self.id} is a {self.kind} fault, not a port fault")
+        from simulator import faults
+
+        cls = getattr(faults, PRIMITIVES[self.primitive])
+        params = {**self.params, **overrides}
+        if "on" in params and params["on"] is not None:
+            params["on"] = tuple(params["on"])
+        return cls(port=port, direction=direction or self.direction, **params)
+
+
+def note(world: World, port: str, spec: FaultSpec, detail: str = "") -> None:
+    """Record a message/card/human fault in the transcript, like port faults are."""
+    text = f"fault: {spec.id} ({spec.action or spec.primitive})"
+    world.transcript.event(port, text + (f" {detail}" if detail else ""))
+
+
+class Catalogue(Mapping[str, FaultSpec]):
+    """Entries by id (``"serial.noise"``), in file order."""
+
+    def __init__(self, entries: list[FaultSpec]) -> None:
+        self._entries = {e.id: e for e in entries}
+
+    def __getitem__(self, key: str) -> FaultSpec:
+        return self._entries[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def layer(self, layer: str) -> list[FaultSpec]:
+        return [e for e in self._entries.values() if e.layer == layer]
+
+    def of_kind(self, kind: str) -> list[FaultSpec]:
+        return [e for e in self._entries.values() if e.kind == kind]
+
+
+def parse_catalogue(text: str) -> Catalogue:
+    raw = tomllib.loads(text)
+    entries: list[FaultSpec] = []
+    for layer, body in raw.items():
+        if layer not in LAYERS:
+            raise CatalogueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+        for name, e in body.items():
+            where = f"{layer}.{name}"
+            for key in ("title", "kind", "expect", "expected"):
+                if key not in e:
+                    raise CatalogueError(f"{where}: missing {key!r}")
+            if e["kind"] not in KINDS:
+                raise CatalogueError(f"{where}: kind must be one of {KINDS}")
+            if e["expect"] not in EXPECTS:
+                raise CatalogueError(f"{where}: expect must be one of {EXPECTS}")
+            if e["kind"] == "port":
+                if e.get("primitive") not in PRIMITIVES:
+                    raise CatalogueError(f"{where}: primitive must be one of {list(PRIMITIVES)}")
+            elif not e.get("action"):
+                raise CatalogueError(f"{where}: a {e['kind']} fault needs an action")
+            entries.append(
+                FaultSpec(
+                    layer=layer,
+                    name=name,
+                    title=e["title"],
+                    kind=e["kind"],
+                    expect=e["expect"],
+                    expected=e["expected"],
+                    primitive=e.get("primitive"),
+                    action=e.get("action"),
+                    direction=e.get("direction", "*"),
+                    params=dict(e.get("params", {})),
+                )
+            )
+    return Catalogue(entries)
+
+
+def load_catalogue() -> Catalogue:
+    text = (
+        importlib.resources.files("conformance")
+        .joinpath("faults_catalogue.toml")
+        .read_text(encoding="utf-8")
+    )
+    return parse_catalogue(text)

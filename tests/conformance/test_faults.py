@@ -101,7 +101,7 @@ def test_noise_changes_exactly_one_bit() -> None:
     payload = bytes(32)
     got, w = _send_through("serial.noise", payload)
     assert len(got) == len(payload)
-    assert sum(bin(a ^ b).count("1") for a, b in zip(got, payload)) == 1
+    assert sum(bin(a ^ b).count("1") for a, b in zip(got, payload, strict=True)) == 1
     assert any("fault: corrupt" in e.label for e in w.transcript)
 
 

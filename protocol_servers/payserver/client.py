@@ -1,0 +1,158 @@
+"""A POS side of P3, as SimPy processes: what tests, conformance cases and the bench use.
+
+It speaks either transport: a :class:`~simulator.streams.MessageEnd` (WebSocket or an
+in-memory link) carries one P3 message per item; a :class:`~simulator.streams.ByteEnd`
+carries framed TCP. Everything received is kept in :attr:`P3Client.received` in order, so
+a case can check invariants (one final response per request, tags echoed) afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from decimal import Decimal
+from typing import Any
+
+import simpy
+
+from protocol_servers.payserver import envelope, jsonwire, tcpframes
+from simulator.streams import ByteEnd, MessageEnd
+from simulator.world import World
+
+Message = dict[str, Any]
+Gen = Generator[simpy.Event, Any, Any]
+FINAL_TYPES = {
+    "EXECUTE_TRANSACTION_REQUEST": "EXECUTE_TRANSACTION_RESPONSE",
+}
+
+
+class P3Client:
+    def __init__(self, world: World, end: MessageEnd | ByteEnd, name: str = "pos") -> None:
+        self.world = world
+        self.end = end
+        self.name = name
+        self.received: list[Message] = []
+        self.raw_received: list[bytes | str] = []
+        self.sent: list[Message] = []
+        self.closed = False
+        self._arrived: simpy.Event = world.event()
+        self._decoder = tcpframes.FrameDecoder(1 << 24)
+        self._tags = world.rng(f"{name}.tags")
+        world.process(self._pump())
+
+    # -- sending ------------------------------------------------------------------------
+    def new_tag(self) -> str:
+        b = self._tags.getrandbits(128).to_bytes(16, "big")
+        h = b.hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+    def send_raw(self, data: bytes | str) -> None:
+        """Put bytes/text on the wire as is (TCP: no framing added)."""
+        if isinstance(self.end, ByteEnd):
+            self.end.write(data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            self.end.send(data)
+
+    def send(self, message: Message) -> None:
+        self.sent.append(message)
+        text = jsonwire.dumps(message)
+        if isinstance(self.end, ByteEnd):
+            self.end.write(tcpframes.encode(text.encode("utf-8")))
+        else:
+            self.end.send(text)
+
+    def request(self, type_: str, payload: Message | None = None, resource: str | None = None,
+                tag: str | None = None) -> str:
+        tag = tag or self.new_tag()
+        msg: Message = {"tag": tag, "type": type_}
+        if resource is not None:
+            msg["resource"] = resource
+        if payload is not None:
+            msg[envelope.payload_key(type_)] = payload
+        self.send(msg)
+        return tag
+
+    # -- receiving ----------------------------------------------------------------------
+    def _pump(self) -> Gen:
+        while True:
+            if isinstance(self.end, ByteEnd):
+                data = yield self.end.read()
+                if not data:
+                    break
+                for frame in self._decoder.feed(data):
+                    if isinstance(frame, bytes):
+                        self._take(frame)
+            else:
+                msg = yield self.end.recv()
+                if msg is None:
+                    break
+                self._take(msg)
+        self.closed = True
+        self._poke()
+
+    def _take(self, raw: bytes | str) -> None:
+        self.raw_received.append(raw)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        self.received.append(jsonwire.loads(text))
+        self._poke()
+
+    def _poke(self) -> None:
+        ev, self._arrived = self._arrived, self.world.event()
+        ev.succeed()
+
+    def wait_for(self, match: Callable[[Message], bool], timeout: float = 600.0,
+                 start: int = 0) -> Gen:
+        """The first received message (from index ``start``) that matches, or None."""
+        deadline = self.world.now + timeout
+        seen = start
+        while True:
+            for msg in self.received[seen:]:
+                if match(msg):
+                    return msg
+            seen = len(self.received)
+            if self.closed or self.world.now >= deadline:
+                return None
+            left = deadline - self.world.now
+            yield self.world.any_of([self._arrived, self.world.timeout(left)])
+
+    def response(self, tag: str, type_: str | None = None, timeout: float = 600.0) -> Gen:
+        def match(m: Message) -> bool:
+            return m.get("tag") == tag and "status" in m and (type_ is None or m["type"] == type_)
+        return (yield from self.wait_for(match, timeout))
+
+    def messages(self, tag: str) -> list[Message]:
+        return [m for m in self.received if m.get("tag") == tag]
+
+    # -- whole exchanges ---------------------------------------------------------------------
+    def login(self, mode: str = "MOCK", merchant: str = "merchant", secret: str = "secret"
+              ) -> Gen:
+        tag = self.request("LOGIN_MERCHANT_REQUEST", {
+            "providerMode": mode, "merchantIdentifier": merchant, "merchantSecret": secret})
+        return (yield from self.response(tag))
+
+    def execute(self, resource: str, type_: str = "CHARGE", amount: str | None = "12.50",
+                currency: str | None = "EUR", **extra: Any) -> str:
+        params: Message = {"type": type_}
+        if amount is not None:
+            params["amount"] = Decimal(amount)
+        if currency is not None:
+            params["currency"] = currency
+        params.update(extra)
+        return self.request("EXECUTE_TRANSACTION_REQUEST",
+                            {"mode": "ONLINE", "transactionParameters": params}, resource)
+
+    def final(self, tag: str, timeout: float = 600.0) -> Gen:
+        return (yield from self.response(tag, "EXECUTE_TRANSACTION_RESPONSE", timeout))
+
+    def action(self, tag: str, timeout: float = 600.0, start: int = 0) -> Gen:
+        def match(m: Message) -> bool:
+            return m.get("tag") == tag and m.get("type") in (
+                "EXECUTE_TRANSACTION_ACTION", "EXECUTE_TRANSACTION_RESPONSE")
+        return (yield from self.wait_for(match, timeout, start))
+
+    def update(self, tag: str, state_details: str, timeout: float = 600.0) -> Gen:
+        def match(m: Message) -> bool:
+            body = m.get("executeTransactionUpdate") or {}
+            return m.get("tag") == tag and (
+                body.get("details", {}).get("stateDetails") == state_details
+                or m.get("type") == "EXECUTE_TRANSACTION_RESPONSE")
+        return (yield from self.wait_for(match, timeout))

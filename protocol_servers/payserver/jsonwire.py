@@ -1,0 +1,51 @@
+"""JSON in and out of the wire with exact decimals.
+
+The standard encoder cannot write a :class:`~decimal.Decimal` without going through a
+float, and P3 amounts must stay exact, so outgoing messages are written by this small
+serializer. Key order is the insertion order, which the message builders keep fixed, so a
+virtual run writes byte-identical messages for the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def loads(text: str) -> Any:
+    """Parse with exact decimals; raises ``ValueError`` on bad JSON."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def dumps(value: Any) -> str:
+    parts: list[str] = []
+    _write(value, parts)
+    return "".join(parts)
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        out.append(format(value, "f"))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _write(item, out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot write {type(value).__name__} to P3 JSON")

@@ -1,0 +1,56 @@
+"""Amounts on the P3 wire are decimals in major units; inside they are integer minor units.
+
+P3 writes ``"amount": 12.50`` (major units, SDK ``TransactionParameters``), so the codec
+parses JSON numbers as :class:`~decimal.Decimal` and converts them here, exactly, with
+the currency's exponent. Floats never appear.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+
+_EXPONENTS: dict[str, int] = {
+    code: int(exp)
+    for code, exp in tomllib.loads(
+        resources.files(__package__).joinpath("currencies.toml").read_text(encoding="utf-8")
+    )["exponent"].items()
+}
+
+
+class AmountError(ValueError):
+    """The amount cannot be represented in the currency's minor units."""
+
+
+def exponent(currency: str) -> int:
+    try:
+        return _EXPONENTS[currency]
+    except KeyError:
+        raise AmountError(f"unknown currency {currency!r}") from None
+
+
+def to_minor(value: Decimal | int | str, currency: str) -> int:
+    """``Decimal("12.50")``, EUR -> 1250; rejects fractions finer than the currency allows."""
+    try:
+        dec = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise AmountError(f"amount {value!r} is not a number") from None
+    if not dec.is_finite():
+        raise AmountError(f"amount {value!r} is not a number")
+    scaled = dec.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise AmountError(f"amount {value} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    """1250, EUR -> ``Decimal("12.50")`` (always with the currency's decimals)."""
+    exp = exponent(currency)
+    return Decimal(minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+
+
+def display(minor: int, currency: str) -> str:
+    """POS-screen form used in the 40-column information lines: ``12,50 EUR``."""
+    text = str(to_major(minor, currency))
+    return f"{text.replace('.', ',')} {currency}"

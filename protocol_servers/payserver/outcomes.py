@@ -1,0 +1,62 @@
+"""What the mock device and gateway do for an amount: the Payworks test-card digits.
+
+Rules are data (``outcomes.toml``); this module only reads them. A scenario may pass its
+own :class:`OutcomeRules` to the server to override any of them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from protocol_servers.payserver.money import exponent, to_minor
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    outcome: str  # APPROVE | DECLINE_OFFLINE | DECLINE_ONLINE | BLOCKED
+    cvm: str  # NONE | SIGNATURE | OFFLINE_PIN | OFFLINE_PIN_AND_SIGNATURE | ONLINE_PIN
+    pin_correct: bool
+    question: str | None  # an extra action asked mid-flow, or None
+
+    @property
+    def needs_pin(self) -> bool:
+        return self.cvm in ("OFFLINE_PIN", "OFFLINE_PIN_AND_SIGNATURE", "ONLINE_PIN")
+
+    @property
+    def needs_signature(self) -> bool:
+        return self.cvm in ("SIGNATURE", "OFFLINE_PIN_AND_SIGNATURE")
+
+
+class OutcomeRules:
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.hundreds = {int(k): v for k, v in raw["hundreds"].items()}
+        self.tens = {int(k): v for k, v in raw["tens"].items()}
+        self.units = {int(k): v for k, v in raw["units"].items()}
+        self.approve_from_major = int(raw["rules"]["approve_from_major"])
+        self.pin_tries = int(raw["rules"]["pin_tries"])
+        self.special = list(raw.get("special", []))
+        self.minor_digits = {int(k): v for k, v in raw.get("minor_digits", {}).items()}
+
+    @classmethod
+    def default(cls) -> OutcomeRules:
+        text = resources.files(__package__).joinpath("outcomes.toml").read_text("utf-8")
+        return cls(tomllib.loads(text))
+
+    def behaviour(self, amount_minor: int, currency: str) -> Behaviour:
+        for rule in self.special:
+            if to_minor(rule["amount"], currency) == amount_minor:
+                return Behaviour(rule["outcome"], rule["cvm"], True, rule.get("question"))
+        scale = 10 ** exponent(currency)
+        major, minor = divmod(amount_minor, scale)
+        question = self.minor_digits.get(minor) if scale > 1 else None
+        if major >= self.approve_from_major:
+            return Behaviour("APPROVE", "NONE", True, question)
+        return Behaviour(
+            outcome=self.hundreds.get(major // 100 % 10, "APPROVE"),
+            cvm=self.tens.get(major // 10 % 10, "NONE"),
+            pin_correct=self.units.get(major % 10, "PIN_CORRECT") == "PIN_CORRECT",
+            question=question,
+        )

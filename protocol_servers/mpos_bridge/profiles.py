@@ -62,4 +62,4 @@ def get_profile(name: str, **overrides: bool) -> Profile:
         raise ValueError(
             f"unknown mpos-bridge profile {name!r}; use one of {sorted(PROFILES)}"
         ) from None
-    return replace(base, **overrides) if overrides else base
+    return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

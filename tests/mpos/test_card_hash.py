@@ -87,3 +87,14 @@ def test_holder_name_reordering() -> None:
     assert holder_name_display("SILVA/JOAO ") == "JOAO SILVA"
     assert holder_name_display("DOUGLAS") == "DOUGLAS"
     assert holder_name_display("   ") is None
+
+
+def test_seeded_padding_is_reproducible_and_standard() -> None:
+    import random
+
+    card = _card()
+    a = build_card_hash(card, 1, KEY.public_key(), random.Random("s"))
+    b = build_card_hash(card, 1, KEY.public_key(), random.Random("s"))
+    c = build_card_hash(card, 1, KEY.public_key(), random.Random("t"))
+    assert a == b != c
+    assert decrypt_card_hash(a, KEY) == dict(form_fields(card))

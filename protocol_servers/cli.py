@@ -23,15 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_server_parsers(servers)
     serve.set_defaults(func=_serve_help(serve))
 
+    try:
+        from protocol_servers.mpos_bridge import demo as demo_module
+    except ImportError:  # the demo needs the virtual devices; an install may lack them
+        return
     demo = sub.add_parser(
         "demo",
         help="a full mpos-bridge sale over a real WebSocket and ptys",
-        description="Start the mpos-bridge reference server with a virtual "
-        "pinpad on a pty, pay as a POS would over a real WebSocket, and write "
-        "a report.",
+        description="Start the mpos-bridge reference server with a virtual pinpad on a pty, "
+        "pay as a POS would over a real WebSocket, and write a report.",
     )
-    from protocol_servers.mpos_bridge import demo as demo_module
-
     demo_module.add_arguments(demo)
     demo.set_defaults(func=demo_module.run)
 

@@ -156,3 +156,53 @@ class P3Client:
                 body.get("details", {}).get("stateDetails") == state_details
                 or m.get("type") == "EXECUTE_TRANSACTION_RESPONSE")
         return (yield from self.wait_for(match, timeout))
+
+
+def connect_local(server: Any, transport: str = "ws", name: str = "pos") -> P3Client:
+    """A POS wired to ``server`` inside the world (virtual mode), over either transport.
+
+    ``ws``: a message link, one P3 message per item, as a WebSocket carries them.
+    ``tcp``: a byte link carrying the 4-byte length-prefixed stream, cut by the server's
+    frame decoder exactly as bytes from a socket would be.
+    """
+    from simulator.streams import byte_link, message_link
+
+    world = server.world
+    if transport == "ws":
+        pos, srv = message_link(world, name, f"payserver<-{name}", labeler=envelope.label)
+        server.accept(srv)
+        return P3Client(world, pos, name)
+    if transport == "tcp":
+        bpos, bsrv = byte_link(world, name, f"payserver<-{name}")
+        server.accept_stream(bsrv)
+        return P3Client(world, bpos, name)
+    raise ValueError(f"unknown transport {transport!r}; use 'ws' or 'tcp'")
+
+
+def told(clients: list[P3Client]) -> dict[str, int]:
+    """What the POS side was told is booked, per transaction, in signed minor units.
+
+    The last final response about a transaction wins (a CAPTURE or TIP_ADJUST answer
+    carries the charge again, updated). An approved captured charge counts its amount,
+    an approved refund minus its amount; anything else counts nothing. Compare with
+    :meth:`~protocol_servers.payserver.gateway.Ledger.bookings` through
+    ``conformance.invariants.ledger_balanced``.
+    """
+    from protocol_servers.payserver.money import to_minor
+
+    state: dict[str, int] = {}
+    for c in clients:
+        for m in c.received:
+            if m.get("type") != "EXECUTE_TRANSACTION_RESPONSE" or m.get("status") != "OK":
+                continue
+            t = m["executeTransactionResponse"]["transaction"]
+            ident = t["identifier"]
+            state.pop(ident, None)
+            if t["status"] != "APPROVED" or t.get("amount") is None:
+                continue
+            amount = to_minor(t["amount"], t["currency"])
+            if t["type"] == "REFUND":
+                state[ident] = -amount
+            elif t.get("captured"):
+                state[ident] = amount
+    return state

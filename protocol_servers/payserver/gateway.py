@@ -34,40 +34,59 @@ class Ledger:
         return [e for e in self.entries if e.kind == kind]
 
     def problems(self) -> list[str]:
-        """Why the ledger does not balance; empty when it does."""
+        """Why the ledger does not balance; empty when it does.
+
+        Read in booking order: an authorisation is booked once, reversed at most once
+        (a reversal voids its captures too: the void of a charge before clearing),
+        captured only while not reversed, and refunds never exceed what was captured.
+        """
         out: list[str] = []
-        auths: dict[str, LedgerEntry] = {}
-        for e in self.entries:
-            if e.kind == "AUTH":
-                if e.identifier in auths:
-                    out.append(f"{e.identifier}: authorised twice")
-                auths[e.identifier] = e
-        reversed_ = [e.identifier for e in self.by_kind("REVERSAL")]
-        for ident in reversed_:
-            if ident not in auths:
-                out.append(f"{ident}: reversal without authorisation")
-            if reversed_.count(ident) > 1:
-                out.append(f"{ident}: reversed twice")
+        authorised: set[str] = set()
+        reversed_: set[str] = set()
         captured: dict[str, int] = {}
-        for e in self.by_kind("CAPTURE"):
-            if e.identifier in reversed_:
-                out.append(f"{e.identifier}: captured and reversed")
-            auth = auths.get(e.identifier)
-            if auth is None:
-                out.append(f"{e.identifier}: capture without authorisation")
-                continue
-            captured[e.identifier] = captured.get(e.identifier, 0) + e.amount
-        for e in self.by_kind("TIP_ADJUST"):
-            captured[e.identifier] = captured.get(e.identifier, 0) + e.amount
         refunded: dict[str, int] = {}
-        for e in self.by_kind("REFUND"):
-            if e.reference is None:
-                continue
-            refunded[e.reference] = refunded.get(e.reference, 0) + e.amount
-        for ref, amount in refunded.items():
-            if amount > captured.get(ref, 0):
-                out.append(f"{ref}: refunded {amount} of {captured.get(ref, 0)} captured")
+        for e in self.entries:
+            ident = e.identifier
+            if e.kind == "AUTH":
+                if ident in authorised:
+                    out.append(f"{ident}: authorised twice")
+                authorised.add(ident)
+            elif e.kind == "REVERSAL":
+                if ident not in authorised:
+                    out.append(f"{ident}: reversal without authorisation")
+                if ident in reversed_:
+                    out.append(f"{ident}: reversed twice")
+                if refunded.get(ident):
+                    out.append(f"{ident}: reversed after a refund")
+                reversed_.add(ident)
+                captured[ident] = 0
+            elif e.kind in ("CAPTURE", "TIP_ADJUST"):
+                if ident not in authorised or ident in reversed_:
+                    out.append(f"{ident}: {e.kind.lower()} without a live authorisation")
+                captured[ident] = captured.get(ident, 0) + e.amount
+            elif e.kind == "REFUND" and e.reference is not None:
+                ref = e.reference
+                refunded[ref] = refunded.get(ref, 0) + e.amount
+                if refunded[ref] > captured.get(ref, 0):
+                    out.append(f"{ref}: refunded {refunded[ref]} of {captured.get(ref, 0)}")
         return sorted(set(out))
+
+    def bookings(self) -> list[tuple[str, int]]:
+        """Money moved, as (transaction id, signed minor units), for
+        ``conformance.invariants.ledger_balanced``: captures and tips count for the
+        charge, a reversal takes back what its charge had captured, a refund is
+        negative under the refund's own identifier."""
+        out: list[tuple[str, int]] = []
+        captured: dict[str, int] = {}
+        for e in self.entries:
+            if e.kind in ("CAPTURE", "TIP_ADJUST"):
+                captured[e.identifier] = captured.get(e.identifier, 0) + e.amount
+                out.append((e.identifier, e.amount))
+            elif e.kind == "REVERSAL" and captured.get(e.identifier):
+                out.append((e.identifier, -captured.pop(e.identifier)))
+            elif e.kind == "REFUND":
+                out.append((e.identifier, -e.amount))
+        return out
 
     @property
     def balanced(self) -> bool:

@@ -148,13 +148,12 @@ class Response:
         return self.blocks[0] if self.blocks else b""
 
 
-def label(data: bytes) -> str:
-    """A one-line description of clear PKTDATA for transcripts."""
+def label(data: bytes, limit: int = 48) -> str:
+    """A one-line view of clear PKTDATA for transcripts: the text, cut at ``limit``."""
     if not data:
         return ""
     if data[0] == 0x12:
         return f"encrypted packet ({len(data) - 1} bytes)"
-    head = data[:6].decode("latin-1")
-    if data[:3].isalpha() and data[3:6].isdigit() and len(data) >= 6:
-        return f"{head[:3]} {head[3:6]} ({len(data)} bytes)"
-    return f"{head[:3]} ({len(data)} bytes)"
+    text = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in data[:limit])
+    more = f"... ({len(data)} bytes)" if len(data) > limit else ""
+    return text + more

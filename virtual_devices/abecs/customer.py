@@ -1,0 +1,130 @@
+"""The person at the pinpad: presents cards, types PINs, presses Cancel, walks away.
+
+The pinpad asks its customer for actions through three generator methods that take
+simulated time (think time drawn from the world's seeded stream) and return what the
+person did. Scenario knobs (mpos-bridge.md §6) are fields of :class:`Behaviour`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from simulator.world import World
+    from virtual_devices.abecs.pinpad import Pinpad
+
+CANCEL_KEY = "cancel"
+Presentation = Literal["insert", "swipe", "tap"]
+
+
+class SwipeCard(Protocol):
+    """What a magnetic stripe reader sees of a card."""
+
+    pan: str
+    track1: str
+    track2: str
+
+
+@dataclass(frozen=True)
+class MagstripeCard:
+    """A card with only a stripe (or whose chip the scenario ignores).
+
+    Tracks follow ISO 7813: track 2 ``PAN=YYMM SSS discretionary``; track 1
+    ``B PAN ^SURNAME/GIVEN^YYMM SSS discretionary``.
+    """
+
+    pan: str
+    expiry: str  # YYMM
+    holder: str = "CARDHOLDER/TEST"
+    service_code: str = "101"
+    discretionary: str = "0000000000"
+    has_chip: bool = False
+
+    @property
+    def track2(self) -> str:
+        return f"{self.pan}={self.expiry}{self.service_code}{self.discretionary}"
+
+    @property
+    def track1(self) -> str:
+        return f"B{self.pan}^{self.holder:<26}^{self.expiry}{self.service_code}{self.discretionary}"
+
+
+@dataclass
+class Behaviour:
+    """How the customer acts. Defaults: quick, correct, never cancels."""
+
+    pin: str = "1234"
+    wrong_pins: int = 0  # wrong PINs typed before the right one
+    cancel_at: Literal["card", "pin", "remove", None] = None  # press Cancel instead
+    walk_away_at: Literal["card", "pin", None] = None  # do nothing: the pinpad times out
+    presentation: Presentation | None = None  # None: insert chip cards, swipe the others
+    think_s: tuple[float, float] = (0.8, 2.5)  # uniform range before acting
+    typing_s: tuple[float, float] = (0.25, 0.6)  # per PIN digit
+    removal_s: tuple[float, float] = (0.5, 2.0)
+    keys: list[str] = field(default_factory=list)  # answers to GKY/CKE key waits, in order
+
+
+Action = Generator[Any, Any, Any]
+
+
+class Customer:
+    """Takes cards from the pinpad's queue and acts as :class:`Behaviour` says."""
+
+    def __init__(self, world: World, behaviour: Behaviour | None = None,
+                 name: str = "customer") -> None:
+        self.world = world
+        self.behaviour = behaviour or Behaviour()
+        self.rng = world.rng(name)
+        self._wrong_left = self.behaviour.wrong_pins
+
+    def _wait(self, span: tuple[float, float]) -> Action:
+        yield self.world.timeout(round(self.rng.uniform(*span), 3))
+
+    def _forever(self) -> Action:
+        yield self.world.event()  # never fires: the pinpad's own timer or CAN ends the wait
+
+    def present_card(self, pinpad: Pinpad) -> Action:
+        """Returns ``(card, presentation)`` or :data:`CANCEL_KEY`."""
+        b = self.behaviour
+        if b.walk_away_at == "card":
+            yield from self._forever()
+        yield from self._wait(b.think_s)
+        if b.cancel_at == "card":
+            return CANCEL_KEY
+        card = pinpad.take_card()
+        if card is None:
+            yield from self._forever()
+        how: Presentation = b.presentation or (
+            "insert" if getattr(card, "has_chip", False) else "swipe"
+        )
+        return card, how
+
+    def enter_pin(self, pinpad: Pinpad, min_len: int, max_len: int) -> Action:
+        """Returns the digits typed, or :data:`CANCEL_KEY`."""
+        b = self.behaviour
+        if b.walk_away_at == "pin":
+            yield from self._forever()
+        yield from self._wait(b.think_s)
+        if b.cancel_at == "pin":
+            return CANCEL_KEY
+        pin = b.pin
+        if self._wrong_left > 0:
+            self._wrong_left -= 1
+            pin = "".join(str((int(d) + 1) % 10) for d in pin)
+        for _ in pin:
+            yield from self._wait(b.typing_s)
+        return pin[:max_len]
+
+    def press_key(self, pinpad: Pinpad) -> Action:
+        """GKY/CKE: the next key from ``Behaviour.keys`` (``enter`` when none is left)."""
+        yield from self._wait(self.behaviour.think_s)
+        if self.behaviour.cancel_at == "pin":
+            return CANCEL_KEY
+        return self.behaviour.keys.pop(0) if self.behaviour.keys else "enter"
+
+    def remove_card(self, pinpad: Pinpad) -> Action:
+        if self.behaviour.cancel_at == "remove":
+            yield from self._forever()
+        yield from self._wait(self.behaviour.removal_s)

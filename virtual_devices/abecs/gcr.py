@@ -1,0 +1,210 @@
+"""GCR, GOC and FNC on the pinpad (mpos-bridge.md §4.7–§4.9, §4.11).
+
+GCR waits for the customer to swipe or insert. A swipe is answered from the tracks.
+An insert hands the card to a *chip session* (:mod:`virtual_devices.abecs.icc`), which
+drives the EMV kernel: GCR selects and reads the application, GOC runs ODA, CVM, risk
+management, action analysis and the first GENERATE AC, FNC the second GENERATE AC and
+issuer scripts. The session lives on the pinpad between the three commands.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import simpy
+
+from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.customer import CANCEL_KEY
+from virtual_devices.abecs.fields import Command, Response
+from virtual_devices.abecs.tables import AidRecord
+
+if TYPE_CHECKING:
+    from virtual_devices.abecs.pinpad import Pinpad
+
+Gen = Generator[Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class ChipRead:
+    """What GCR reports about a chip card after selection and READ RECORD."""
+
+    record: AidRecord
+    track2: str  # from tag 57, "D" as "="
+    pan: str
+    pan_seq: int
+    app_label: str
+    service_code: str
+    holder_name: str
+    expiry: str  # YYMMDD
+    issuer_country: str
+    aid: bytes
+
+
+class ChipSession(Protocol):
+    def read(self) -> Gen: ...  # -> ChipRead | int (status)
+
+    def go_on_chip(self, req: m.GocRequest) -> Gen: ...  # -> GocResponse | int
+
+    def finish(self, req: m.FncRequest) -> Gen: ...  # -> FncResponse | int
+
+    def change_parameters(self, tlv: bytes) -> None: ...
+
+
+def candidates(pinpad: Pinpad, req: m.GcrRequest) -> list[AidRecord]:
+    """AID records the card may use: ICC standard 03, acquirer and type filters (§4.7)."""
+    out: list[AidRecord] = []
+    for rec in pinpad.tables.aids():
+        if rec.icc_std != 3:
+            continue
+        if req.acq_idx not in (0, rec.acquirer):
+            continue
+        if req.app_type == 0:
+            if (rec.acquirer, rec.record_index) not in set(req.apps):
+                continue
+        elif req.app_type != 99 and rec.app_type != req.app_type:
+            continue
+        out.append(rec)
+    return out[:128]
+
+
+def _expiry_yymmdd(yymm: str) -> str:
+    """Tracks carry YYMM; GCR wants YYMMDD: the card is valid to the month's last day."""
+    if len(yymm) != 4 or not yymm.isdigit() or not 1 <= int(yymm[2:]) <= 12:
+        return "000000"
+    last = calendar.monthrange(2000 + int(yymm[:2]), int(yymm[2:]))[1]
+    return f"{yymm}{last:02d}"
+
+
+def _holder_from_track1(track1: str) -> str:
+    parts = track1.split("^")
+    return parts[1].strip() if len(parts) >= 3 else ""
+
+
+def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Response:
+    track1 = str(getattr(card, "track1", "") or "")
+    track2 = str(getattr(card, "track2", "") or "")
+    if "=" not in track2:
+        return Response("GCR", m.ST_MCDATAERR)
+    pan, rest = track2.split("=", 1)
+    if not pan.isdigit() or len(rest) < 7:
+        return Response("GCR", m.ST_MCDATAERR)
+    pool = candidates(pinpad, req)
+    app_type = req.app_type if 1 <= req.app_type <= 98 else (pool[0].app_type if pool else 1)
+    rec = next((r for r in pool if r.app_type == app_type), pool[0] if pool else None)
+    stat = 1 if pinpad.fallback_pending else 0
+    pinpad.fallback_pending = False
+    return m.GcrResponse(
+        card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
+        acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
+        track1=track1, track2=track2, track3="", pan=pan, pan_seq=0, app_label="",
+        service_code=rest[4:7], holder_name=_holder_from_track1(track1),
+        expiry=_expiry_yymmdd(rest[:4]), issuer_country="000",
+    ).to_response()
+
+
+def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
+    if not cmd.blocks:
+        req = pinpad._gcr_saved
+        if req is None:
+            return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
+    else:
+        req = m.GcrRequest.from_command(cmd)
+        pinpad._gcr_saved = req
+    pinpad.chip = None
+    pinpad._goc_done = False
+    pool = candidates(pinpad, req)
+    card = pinpad.inserted
+    if card is None:
+        ctls_on = pinpad.info.ctls and req.ctls is not False
+        pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
+                            else "INSIRA OU PASSE O CARTAO")
+        acting = pinpad.world.process(pinpad.customer.present_card(pinpad))
+        waits: list[simpy.Event] = [acting]
+        if ctls_on:
+            waits.append(pinpad.world.timeout(pinpad.t["ctls_wait"]))
+        try:
+            yield pinpad.world.any_of(waits)
+        except simpy.Interrupt:
+            if acting.is_alive:
+                acting.interrupt("aborted")
+            raise
+        if not acting.triggered:
+            acting.interrupt("timeout")
+            pinpad.display.clear()
+            return Response("GCR", m.ST_TIMEOUT)
+        got = acting.value
+        if got == CANCEL_KEY:
+            pinpad.display.clear()
+            return Response("GCR", m.ST_CANCEL)
+        card, how = got
+        if how != "insert":
+            yield pinpad.world.timeout(pinpad.t["magstripe_read"])
+            pinpad.display.show("PROCESSANDO...")
+            return _magstripe_response(pinpad, req, card)
+        pinpad.inserted = card
+        pinpad.display.show("PROCESSANDO...")
+        yield pinpad.world.timeout(pinpad.t["card_power_up"])
+    # the table version is checked once a chip card is in (§4.7)
+    if req.table_version != pinpad.tables.version(req.acq_idx):
+        return Response("GCR", m.ST_TABVERDIF)
+    if not pool:
+        pinpad.display.clear()
+        return Response("GCR", m.ST_CARDAPPNAV)
+    factory = pinpad.chip_factory
+    if factory is None:
+        return Response("GCR", m.ST_ERRFALLBACK)
+    session: ChipSession = factory(pinpad, card, pool, req)
+    got = yield from session.read()
+    if isinstance(got, int):
+        if got == m.ST_ERRFALLBACK:
+            pinpad.fallback_pending = True
+            pinpad.inserted = None  # the customer pulls the card to swipe it
+        pinpad.display.clear()
+        return Response("GCR", got)
+    read: ChipRead = got
+    pinpad.chip = session
+    acq_data = b""
+    if read.record.acquirer == 1:
+        acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
+                    f"{read.app_label[:16]:<16}{read.app_label[:16]:<16}").encode("latin-1")
+    elif read.record.acquirer == 2:
+        acq_data = b"9F0702FF00"
+    return m.GcrResponse(
+        card_type=m.CARD_ICC, stat_chip=0, app_type=read.record.app_type,
+        acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
+        track2=read.track2, track3="", pan=read.pan, pan_seq=read.pan_seq,
+        app_label=read.app_label, service_code=read.service_code,
+        holder_name=read.holder_name, expiry=read.expiry, issuer_country=read.issuer_country,
+        acq_data=acq_data,
+    ).to_response()
+
+
+def go_on_chip(pinpad: Pinpad, cmd: Command) -> Gen:
+    if pinpad.chip is None or pinpad._goc_done:
+        return Response("GOC", m.ST_INVCALL)
+    req = m.GocRequest.from_command(cmd)
+    if req.method in (0, 1) or pinpad.keys.get(req.key_idx) is None:
+        return Response("GOC", m.ST_ERRKEY)
+    got = yield from pinpad.chip.go_on_chip(req)
+    if isinstance(got, int):
+        pinpad.chip = None
+        pinpad.display.clear()
+        return Response("GOC", got)
+    pinpad._goc_done = True
+    return got.to_response()
+
+
+def finish_chip(pinpad: Pinpad, cmd: Command) -> Gen:
+    if pinpad.chip is None or not pinpad._goc_done:
+        return Response("FNC", m.ST_INVCALL)
+    req = m.FncRequest.from_command(cmd)
+    got = yield from pinpad.chip.finish(req)
+    pinpad._goc_done = False
+    if isinstance(got, int):
+        pinpad.chip = None
+        return Response("FNC", got)
+    pinpad.display.show("APROVADA" if got.decision == 0 else "NEGADA")
+    return got.to_response()

@@ -1,0 +1,307 @@
+"""The host side of ABECS: a SimPy driver over a ByteEnd (in-memory, pty or real serial).
+
+``AbecsHost(world, end)`` runs the sans-I/O :class:`HostLink` and the secure layer;
+its generator methods (``yield from host.gcr(req)``) return typed responses or raise
+:class:`AbecsError` with the pinpad's status code. Link failures (no ACK, three NAKs,
+no response in time) raise :class:`AbecsLinkError`. ``cancel()`` sends CAN and waits
+for EOT; a blocking command running meanwhile ends with ``AbecsError(13)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
+
+import simpy
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from simulator.streams import ByteEnd
+from simulator.timings import Timings, load_timings
+from simulator.world import World
+from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.fields import CodecError, Command, Response
+from virtual_devices.abecs.link import (
+    DC2,
+    Acked,
+    Arm,
+    Cancelled,
+    Disarm,
+    Failed,
+    HostLink,
+    LinkError,
+    Output,
+    ResponseReceived,
+    Send,
+)
+from virtual_devices.abecs.pinpad import BLOCKING, link_timings
+from virtual_devices.abecs.secure import (
+    SecureError,
+    SecureSession,
+    load_test_host_key,
+    unwrap_session_key,
+)
+
+Gen = Generator[Any, Any, Any]
+
+
+class AbecsError(Exception):
+    """The pinpad answered a status other than 000 (or the exchange could not finish)."""
+
+    def __init__(self, code: int, command: str = "", detail: str = "") -> None:
+        super().__init__(f"{command or 'ABECS'} status {code:03d}" + (f": {detail}" if detail else ""))
+        self.code = code
+        self.command = command
+        self.detail = detail
+
+
+class AbecsLinkError(AbecsError):
+    """The link gave up: no ACK, three NAKs, no response or no EOT in time."""
+
+    def __init__(self, reason: str, command: str = "") -> None:
+        super().__init__(-1, command, reason)
+        self.reason = reason
+
+
+class AbecsHost:
+    def __init__(
+        self,
+        world: World,
+        end: ByteEnd,
+        name: str = "host",
+        timings: Timings | None = None,
+        private_key: rsa.RSAPrivateKey | None = None,
+        on_notification: Callable[[str], None] | None = None,
+    ) -> None:
+        self.world = world
+        self.end = end
+        self.name = name
+        self.t = timings or load_timings("virtual_devices.abecs")
+        self.link = HostLink(link_timings(self.t))
+        self.private_key = private_key
+        self.session: SecureSession | None = None
+        self.notifications: list[str] = []
+        self.on_notification = on_notification
+        self._pending: simpy.Event | None = None
+        self._pending_cmd = ""
+        self._cancel_done: simpy.Event | None = None
+        self._timer_gen = 0
+        self._lock = simpy.Resource(world.env, capacity=1)
+        self.reader = world.process(self._reader())
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _reader(self) -> Gen:
+        while True:
+            data = yield self.end.read()
+            if not data:
+                self._fail_pending(AbecsLinkError("link closed", self._pending_cmd))
+                if self._cancel_done is not None and not self._cancel_done.triggered:
+                    self._cancel_done.fail(AbecsLinkError("link closed", "CAN"))
+                return
+            self._apply(self.link.receive_data(data))
+
+    def _apply(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            if isinstance(out, Send):
+                self.end.write(out.data)
+            elif isinstance(out, Arm):
+                self._timer_gen += 1
+                self.world.process(self._timer(self._timer_gen, out.seconds))
+            elif isinstance(out, Disarm):
+                self._timer_gen += 1
+            elif isinstance(out, ResponseReceived):
+                self._on_packet(out.pktdata)
+            elif isinstance(out, Failed):
+                if self._cancel_done is not None and not self._cancel_done.triggered:
+                    self._cancel_done.fail(AbecsLinkError(out.reason, "CAN"))
+                    self._cancel_done = None
+                self._fail_pending(AbecsLinkError(out.reason, self._pending_cmd))
+            elif isinstance(out, Cancelled):
+                self._fail_pending(AbecsError(m.ST_CANCEL, self._pending_cmd, "cancelled (CAN)"))
+                if self._cancel_done is not None and not self._cancel_done.triggered:
+                    self._cancel_done.succeed()
+                    self._cancel_done = None
+            elif isinstance(out, LinkError):
+                self.world.transcript.event(self.name, f"link: {out.reason}, NAK sent")
+            elif isinstance(out, Acked):
+                pass
+
+    def _timer(self, gen: int, seconds: float) -> Gen:
+        yield self.world.timeout(seconds)
+        if gen == self._timer_gen:
+            self._apply(self.link.timer_expired())
+
+    def _fail_pending(self, exc: AbecsError) -> None:
+        ev, self._pending = self._pending, None
+        if ev is not None and not ev.triggered:
+            ev.fail(exc)
+
+    def _on_packet(self, pktdata: bytes) -> None:
+        try:
+            if pktdata[:1] == bytes((DC2,)):
+                if self.session is None:
+                    raise SecureError("encrypted response without a session")
+                pktdata = self.session.open(pktdata)
+            rsp = Response.decode(pktdata)
+        except (SecureError, CodecError) as exc:
+            self._fail_pending(AbecsError(m.ST_ERRPKTSEC, self._pending_cmd, str(exc)))
+            return
+        if rsp.cmd_id == "NTM":
+            text = m.Notification.from_response(rsp).text
+            self.notifications.append(text)
+            self.world.transcript.event(self.name, f"NTM {text.strip()!r}")
+            if self.on_notification is not None:
+                self.on_notification(text)
+            self._apply(self.link.continue_waiting())
+            return
+        ev, self._pending = self._pending, None
+        if ev is not None and not ev.triggered:
+            ev.succeed(rsp)
+
+    # -- exchanges ----------------------------------------------------------------------
+    def exchange(self, cmd: Command, blocking: bool | None = None, clear: bool = False) -> Gen:
+        """Send one command and return its :class:`Response` (any status)."""
+        with self._lock.request() as turn:
+            yield turn
+            raw = cmd.encode()
+            if self.session is not None and not clear:
+                raw = self.session.seal(raw)
+            ev = self.world.event()
+            self._pending = ev
+            self._pending_cmd = cmd.cmd_id
+            if blocking is None:
+                blocking = cmd.cmd_id in BLOCKING
+            self._apply(self.link.send_command(raw, blocking=blocking))
+            rsp = yield ev
+            return rsp
+
+    def raw_exchange(self, pktdata: bytes, blocking: bool = False) -> Gen:
+        """Send PKTDATA exactly as given (conformance cases send malformed packets)."""
+        with self._lock.request() as turn:
+            yield turn
+            ev = self.world.event()
+            self._pending = ev
+            self._pending_cmd = pktdata[:3].decode("latin-1")
+            self._apply(self.link.send_command(pktdata, blocking=blocking))
+            rsp = yield ev
+            return rsp
+
+    def call(self, cmd: Command, blocking: bool | None = None) -> Gen:
+        """Exchange and raise :class:`AbecsError` unless the status is 000."""
+        rsp = yield from self.exchange(cmd, blocking)
+        if rsp.status != 0 or rsp.cmd_id != cmd.cmd_id:
+            if rsp.cmd_id in ("CLO", "ERR", "OPN") and rsp.status in (m.ST_ERRPKTSEC,
+                                                                      m.ST_NOSEC):
+                self.session = None
+            raise AbecsError(rsp.status, rsp.cmd_id)
+        return rsp
+
+    def cancel(self) -> Gen:
+        """CAN → EOT (retried up to three times). Aborts any running command."""
+        done = self.world.event()
+        self._cancel_done = done
+        self._apply(self.link.cancel())
+        yield done
+
+    # -- commands -----------------------------------------------------------------------
+    def opn(self, secure: bool = True) -> Gen:
+        """Open; secure by default with the test host key. Returns True when secure."""
+        self.session = None
+        if not secure:
+            yield from self.call(m.OpnRequest(None).to_command())
+            return False
+        if self.private_key is None:
+            self.private_key = load_test_host_key()
+        pub = self.private_key.public_key().public_numbers()
+        rsp = yield from self.call(m.OpnRequest(pub.n, pub.e).to_command())
+        got = m.OpnResponse.from_response(rsp)
+        if got.crksec is None:
+            return False  # an "obsolete" pinpad: classic mode, stay in clear
+        ksec = unwrap_session_key(self.private_key, got.crksec)
+        self.world.redactor.add_secret(ksec)
+        self.session = SecureSession(ksec)
+        return True
+
+    def clo(self, message: str = "") -> Gen:
+        try:
+            yield from self.call(m.MessageRequest("CLO", message).to_command())
+        finally:
+            self.session = None
+
+    def gin(self, acq_idx: int = 0) -> Gen:
+        rsp = yield from self.call(m.GinRequest(acq_idx).to_command())
+        return m.GinResponse.from_response(rsp) if acq_idx == 0 else rsp.data
+
+    def dsp(self, message: str) -> Gen:
+        yield from self.call(m.MessageRequest("DSP", message).to_command())
+
+    def dex(self, message: str) -> Gen:
+        yield from self.call(m.DexRequest(message).to_command())
+
+    def gky(self) -> Gen:
+        """Returns the key's status code (000 enter, 013 cancel, 008 clear, 004–007 F1–F4)."""
+        rsp = yield from self.exchange(Command("GKY"))
+        return rsp.status
+
+    def cke(self, req: m.CkeRequest) -> Gen:
+        rsp = yield from self.call(req.to_command())
+        return m.CkeResponse.from_response(rsp)
+
+    def rmc(self, message: str = "") -> Gen:
+        yield from self.call(m.MessageRequest("RMC", message).to_command())
+
+    def gdu(self, key_idx: int = 16, method: int = 3) -> Gen:
+        rsp = yield from self.call(m.GduRequest(method, key_idx).to_command())
+        return m.KsnResponse.from_response(rsp).ksn
+
+    def gpn(self, req: m.GpnRequest) -> Gen:
+        rsp = yield from self.call(req.to_command())
+        return m.PinResponse.from_response(rsp)
+
+    def gts(self, acq_idx: int = 0) -> Gen:
+        rsp = yield from self.call(m.GtsRequest(acq_idx).to_command())
+        return rsp.data.decode("latin-1")
+
+    def tli(self, acq_idx: int, version: str) -> Gen:
+        """Returns True when the pinpad already held ``version`` (000), False on 020."""
+        rsp = yield from self.exchange(m.TliRequest(acq_idx, version).to_command())
+        if rsp.status not in (0, m.ST_TABVERDIF) or rsp.cmd_id != "TLI":
+            raise AbecsError(rsp.status, rsp.cmd_id)
+        return rsp.status == 0
+
+    def tlr(self, records: Iterable[bytes]) -> Gen:
+        yield from self.call(m.TlrRequest(tuple(records)).to_command())
+
+    def tle(self) -> Gen:
+        yield from self.call(Command("TLE"))
+
+    def load_tables(self, acq_idx: int, version: str, records: Iterable[bytes]) -> Gen:
+        """TLI, as many TLR as the 999-byte block limit needs, TLE."""
+        yield from self.tli(acq_idx, version)
+        batch: list[bytes] = []
+        size = 2
+        for rec in records:
+            if batch and (size + len(rec) > 999 or len(batch) == 99):
+                yield from self.tlr(batch)
+                batch, size = [], 2
+            batch.append(rec)
+            size += len(rec)
+        if batch:
+            yield from self.tlr(batch)
+        yield from self.tle()
+
+    def gcr(self, req: m.GcrRequest | None = None) -> Gen:
+        """GCR; ``None`` sends the bare GCR that resumes after 020 (§4.7)."""
+        cmd = req.to_command() if req is not None else Command("GCR")
+        rsp = yield from self.call(cmd)
+        return m.GcrResponse.from_response(rsp)
+
+    def cng(self, emv_data: bytes) -> Gen:
+        yield from self.call(m.CngRequest(emv_data).to_command())
+
+    def goc(self, req: m.GocRequest) -> Gen:
+        rsp = yield from self.call(req.to_command())
+        return m.GocResponse.from_response(rsp)
+
+    def fnc(self, req: m.FncRequest) -> Gen:
+        rsp = yield from self.call(req.to_command())
+        return m.FncResponse.from_response(rsp)

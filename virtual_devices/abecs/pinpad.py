@@ -1,0 +1,475 @@
+"""The virtual ABECS pinpad: a SimPy process on one side of a byte stream.
+
+``Pinpad(world, end, cards=..., customer=..., secure=True).start()`` reads bytes from
+``end`` (an in-memory link or a pty), runs the sans-I/O :class:`PinpadLink`, and
+executes one command at a time. Blocking commands (GCR, GOC, GPN, GKY, CKE, RMC) wait
+for the customer; CAN or a new valid packet aborts them (§4.2). Chip commands are
+delegated to :class:`~virtual_devices.abecs.icc.ChipSession`, which drives the EMV
+kernel against the inserted card.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from simulator.streams import ByteEnd
+from simulator.timings import Timings, load_timings
+from simulator.world import World
+from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.customer import CANCEL_KEY, Customer
+from virtual_devices.abecs.display import Display
+from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
+from virtual_devices.abecs.fields import CodecError, Command, Response
+from virtual_devices.abecs.link import (
+    DC2,
+    Arm,
+    CancelReceived,
+    Disarm,
+    LinkError,
+    LinkTimings,
+    Output,
+    PacketReceived,
+    PinpadLink,
+    Send,
+)
+from virtual_devices.abecs.secure import SecureError, SecureSession, wrap_session_key
+from virtual_devices.abecs.tables import TableStore
+
+BLOCKING = frozenset({"GCR", "GOC", "GPN", "GKY", "CKE", "RMC"})
+KNOWN = frozenset({
+    "OPN", "CLO", "GIN", "DSP", "DEX", "GKY", "CKE", "RMC", "GDU", "GPN", "GTS", "TLI", "TLR",
+    "TLE", "GCR", "CNG", "GOC", "FNC",
+})
+KEY_CODES = {"enter": m.ST_OK, "cancel": m.ST_CANCEL, "clear": m.ST_BACKSP,
+             "f1": m.ST_F1, "f2": m.ST_F2, "f3": m.ST_F3, "f4": m.ST_F4}
+
+Gen = Generator[Any, Any, Any]
+
+
+def link_timings(t: Timings) -> LinkTimings:
+    return LinkTimings(t["ack_wait"], t["eot_wait"], t["response_wait"], t["inter_byte"],
+                       t["resync_silence"])
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """GIN answers (§4.6)."""
+
+    manufacturer: str = "CARDLOOP"
+    model: str = "VPP-1;64M"
+    ctls: bool = False
+    os_version: str = "cardloop 0.1"
+    spec_version: str = "2.12"
+    app_version: str = "ABECS-VPP 1.0"
+    serial: str = "CL0000000001"
+
+
+class _Abort(Exception):
+    """Raised into a running command by CAN or a new packet."""
+
+
+class Pinpad:
+    """A pinpad that speaks ABECS on ``end``.
+
+    ``cards`` is the queue the customer draws from; ``secure=False`` makes it an
+    "obsolete" pinpad that answers ``OPN000`` to a secure OPN (§4.5).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        end: ByteEnd,
+        cards: Iterable[Any] = (),
+        customer: Customer | None = None,
+        secure: bool = True,
+        timings: Timings | None = None,
+        info: DeviceInfo | None = None,
+        name: str = "pinpad",
+        chip_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self.world = world
+        self.end = end
+        self.name = name
+        self.t = timings or load_timings("virtual_devices.abecs")
+        self.link = PinpadLink(link_timings(self.t))
+        self.display = Display(world)
+        self.tables = TableStore()
+        self.cards: deque[Any] = deque()
+        for card in cards:
+            self.queue_card(card)
+        self.customer = customer or Customer(world)
+        self.secure_enabled = secure
+        self.session: SecureSession | None = None
+        self.info = info or DeviceInfo()
+        self.keys: dict[int, DukptKey] = {i: provision(k) for i, k in load_test_keys().items()}
+        self.rng = world.rng(name)
+        self.inserted: Any = None  # the card in the chip slot
+        self.chip: Any = None  # ChipSession after a successful ICC GCR
+        self.fallback_pending = False
+        self._gcr_saved: m.GcrRequest | None = None
+        self._goc_done = False
+        self._running: simpy.Process | None = None
+        self._running_id = ""
+        self._timer_gen = 0
+        self.process: simpy.Process | None = None
+        self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
+        if chip_factory is None:
+            from virtual_devices.abecs.icc import default_chip_factory
+
+            chip_factory = default_chip_factory()
+        self.chip_factory = chip_factory
+
+    # -- public control ---------------------------------------------------------------
+    def start(self) -> simpy.Process:
+        self.process = self.world.process(self._reader())
+        return self.process
+
+    def queue_card(self, card: Any) -> None:
+        """Put a card in the customer's hand (last in the queue); its PAN is masked."""
+        pan = getattr(card, "pan", None)
+        if pan:
+            self.world.redactor.add_pan(str(pan))
+        self.cards.append(card)
+
+    def take_card(self) -> Any:
+        """The customer takes the next card to present (None when the queue is empty)."""
+        return self.cards.popleft() if self.cards else None
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None and self._running.is_alive
+
+    # -- link plumbing ----------------------------------------------------------------
+    def _reader(self) -> Gen:
+        while True:
+            data = yield self.end.read()
+            if not data:
+                self._abort_running("link closed")
+                return
+            self._apply(self.link.receive_data(data))
+
+    def _apply(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            if isinstance(out, Send):
+                self.end.write(out.data)
+            elif isinstance(out, Arm):
+                self._arm(out.seconds)
+            elif isinstance(out, Disarm):
+                self._timer_gen += 1
+            elif isinstance(out, PacketReceived):
+                self._on_packet(out.pktdata)
+            elif isinstance(out, CancelReceived):
+                self.world.transcript.event(self.name, "CAN: abort, EOT sent")
+                self.link.forget_last()
+                self._abort_running("CAN")
+            elif isinstance(out, LinkError):
+                self.world.transcript.event(self.name, f"link: {out.reason}")
+
+    def _arm(self, seconds: float) -> None:
+        self._timer_gen += 1
+        self.world.process(self._timer(self._timer_gen, seconds))
+
+    def _timer(self, gen: int, seconds: float) -> Gen:
+        yield self.world.timeout(seconds)
+        if gen == self._timer_gen:
+            self._apply(self.link.timer_expired())
+
+    def _abort_running(self, why: str) -> None:
+        proc = self._running
+        if proc is not None and proc.is_alive:
+            proc.interrupt(why)
+        self._running = None
+
+    def _send(self, rsp: Response, clear: bool = False) -> None:
+        raw = rsp.encode()
+        if self.session is not None and not clear:
+            raw = self.session.seal(raw)
+        self._apply(self.link.send_packet(raw))
+
+    def notify(self, text: str) -> None:
+        """NTM during a blocking command (§4.3)."""
+        self.display.show(text)
+        self._send(m.Notification(text).to_response())
+
+    # -- packet -> command --------------------------------------------------------------
+    def _on_packet(self, pktdata: bytes) -> None:
+        # a valid new packet aborts a running (blocking) command, §4.2
+        self._abort_running("new packet")
+        clear_reply = False
+        if pktdata[:1] == bytes((DC2,)):
+            if self.session is None:
+                self._send(Response("ERR", m.ST_NOSEC), clear=True)
+                return
+            try:
+                pktdata = self.session.open(pktdata)
+            except SecureError as exc:
+                self.world.transcript.event(self.name, f"secure packet error: {exc}")
+                self.session = None
+                self._send(Response("ERR", m.ST_ERRPKTSEC), clear=True)
+                return
+            if pktdata[:3] == b"OPN":
+                self.session = None  # OPN only in clear: answer 010 and close the session
+                self._send(Response("OPN", m.ST_INVCALL), clear=True)
+                return
+        elif self.session is not None and pktdata[:3] != b"OPN":
+            ident = pktdata[:3].decode("latin-1") if pktdata[:3].isalpha() else "ERR"
+            self._send(Response(ident, m.ST_ERRPKTSEC), clear=True)
+            return
+        try:
+            cmd = Command.decode(pktdata)
+        except CodecError as exc:
+            ident = pktdata[:3].decode("latin-1")
+            if not (len(ident) == 3 and ident.isalpha() and ident.isupper()) or ident not in KNOWN:
+                ident = "ERR"
+            self._finish(ident, Response(ident, exc.status if ident != "ERR" else m.ST_INVCALL),
+                         clear_reply)
+            return
+        if cmd.cmd_id not in KNOWN:
+            self._finish(cmd.cmd_id, Response("ERR", m.ST_INVCALL), clear_reply)
+            return
+        self._running_id = cmd.cmd_id
+        self._running = self.world.process(self._run(cmd))
+
+    def _run(self, cmd: Command) -> Gen:
+        handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+        try:
+            yield self.world.timeout(self.t["command_processing"])
+            rsp = yield from handler(cmd)
+        except simpy.Interrupt as intr:
+            self.world.transcript.event(self.name, f"{cmd.cmd_id} aborted ({intr.cause})")
+            self.handled.append((cmd.cmd_id, -1))
+            self._after_abort(cmd.cmd_id)
+            return
+        except CodecError as exc:
+            rsp = Response(cmd.cmd_id, exc.status)
+        except _AlreadySent:
+            rsp = None
+        if self._running is not None and self._running is self.world.env.active_process:
+            self._running = None
+        if rsp is None:
+            return
+        clear = cmd.cmd_id == "CLO"
+        self._finish(cmd.cmd_id, rsp, clear)
+        if cmd.cmd_id == "CLO":
+            self.session = None  # the CLO response goes in clear and ends the session
+
+    def _finish(self, cmd_id: str, rsp: Response, clear: bool) -> None:
+        self.handled.append((cmd_id, rsp.status))
+        self._send(rsp, clear=clear)
+
+    def _after_abort(self, cmd_id: str) -> None:
+        if cmd_id in ("GCR", "GOC"):
+            self.display.clear()
+        if cmd_id == "GCR":
+            self.chip = None
+
+    # -- commands without the customer ------------------------------------------------
+    def _cmd_opn(self, cmd: Command) -> Gen:
+        req = m.OpnRequest.from_command(cmd)
+        self.session = None
+        self._reset_card_state()
+        if req.modulus is None or not self.secure_enabled:
+            return m.OpnResponse(None).to_response()
+        ksec = bytes(self.rng.randrange(256) for _ in range(16))
+        self.world.redactor.add_secret(ksec)
+        crk = wrap_session_key(ksec, req.modulus, req.exponent, self.rng)
+        rsp = m.OpnResponse(crk).to_response()
+        # the OPN response itself goes in clear; the session starts after it
+        self._finish("OPN", rsp, clear=True)
+        self.session = SecureSession(ksec)
+        raise _AlreadySent()
+        yield  # pragma: no cover
+
+    def _cmd_clo(self, cmd: Command) -> Gen:
+        req = m.MessageRequest.from_command(cmd)
+        self.display.show(req.message)
+        self._reset_card_state()
+        return Response("CLO")
+        yield  # pragma: no cover
+
+    def _reset_card_state(self) -> None:
+        self.chip = None
+        self._gcr_saved = None
+        self._goc_done = False
+
+    def _cmd_gin(self, cmd: Command) -> Gen:
+        req = m.GinRequest.from_command(cmd)
+        i = self.info
+        if req.acq_idx == 0:
+            return m.GinResponse(i.manufacturer, i.model, i.ctls, i.os_version, i.spec_version,
+                                 i.app_version, i.serial).to_response()
+        # Choice: per-acquirer info (42 bytes) = name A20 + app version A13 + RUF A9.
+        body = f"{'ACQUIRER ' + str(req.acq_idx):<20}{i.app_version[:13]:<13}{'':<9}"
+        return Response("GIN", 0, (body.encode("latin-1"),))
+        yield  # pragma: no cover
+
+    def _cmd_dsp(self, cmd: Command) -> Gen:
+        self.display.show(m.MessageRequest.from_command(cmd).message)
+        return Response("DSP")
+        yield  # pragma: no cover
+
+    def _cmd_dex(self, cmd: Command) -> Gen:
+        self.display.show_multiline(m.DexRequest.from_command(cmd).message)
+        return Response("DEX")
+        yield  # pragma: no cover
+
+    def _cmd_gdu(self, cmd: Command) -> Gen:
+        req = m.GduRequest.from_command(cmd)
+        if req.method not in (2, 3) or not 1 <= req.key_idx <= 99:
+            return Response("GDU", m.ST_INVPARM)
+        key = self.keys.get(req.key_idx)
+        if key is None:
+            return Response("GDU", m.ST_ERRKEY)
+        return m.KsnResponse(key.ksn).to_response()
+        yield  # pragma: no cover
+
+    def _cmd_gts(self, cmd: Command) -> Gen:
+        req = m.GtsRequest.from_command(cmd)
+        return Response("GTS", 0, (self.tables.version(req.acq_idx).encode("latin-1"),))
+        yield  # pragma: no cover
+
+    def _cmd_tli(self, cmd: Command) -> Gen:
+        req = m.TliRequest.from_command(cmd)
+        same = self.tables.begin(req.acq_idx, req.version)
+        return Response("TLI", 0 if same else m.ST_TABVERDIF)
+        yield  # pragma: no cover
+
+    def _cmd_tlr(self, cmd: Command) -> Gen:
+        if not self.tables.loading:
+            return Response("TLR", m.ST_INVCALL)
+        self.tables.add(m.TlrRequest.from_command(cmd).records)
+        return Response("TLR")
+        yield  # pragma: no cover
+
+    def _cmd_tle(self, cmd: Command) -> Gen:
+        if not self.tables.loading:
+            return Response("TLE", m.ST_INVCALL)
+        self.tables.commit()
+        return Response("TLE")
+        yield  # pragma: no cover
+
+    # -- commands with the customer -----------------------------------------------------
+    def _cmd_gky(self, cmd: Command) -> Gen:
+        key = yield from self.customer.press_key(self)
+        return Response("GKY", KEY_CODES.get(key, m.ST_OK))
+
+    def _cmd_cke(self, cmd: Command) -> Gen:
+        req = m.CkeRequest.from_command(cmd)
+        if (req.mag or req.icc == 1) and self.cards:
+            got = yield from self.customer.present_card(self)
+            if got != CANCEL_KEY:
+                card, how = got
+                if how == "insert" and req.icc == 1:
+                    self.inserted = card
+                    return m.CkeResponse(2, status=1).to_response()
+                yield self.world.timeout(self.t["magstripe_read"])
+                return m.CkeResponse(1, track1=card.track1, track2=card.track2).to_response()
+            return m.CkeResponse(0, keycode=13).to_response()
+        if req.icc == 2 and self.inserted is not None:
+            yield from self.customer.remove_card(self)
+            self.inserted = None
+            return m.CkeResponse(2, status=0).to_response()
+        if req.key:
+            key = yield from self.customer.press_key(self)
+            return m.CkeResponse(0, keycode=KEY_CODES.get(key, 0)).to_response()
+        yield self.world.event()  # nothing enabled can happen: wait for CAN
+        return Response("CKE", m.ST_INVPARM)  # pragma: no cover
+
+    def _cmd_rmc(self, cmd: Command) -> Gen:
+        req = m.MessageRequest.from_command(cmd)
+        self.display.show(req.message)
+        if self.inserted is None:
+            return Response("RMC")
+        removed = self.world.process(self.customer.remove_card(self))
+        try:
+            show_msg = False
+            while not removed.triggered:
+                yield self.world.any_of([removed, self.world.timeout(self.t["rmc_blink"])])
+                if removed.triggered:
+                    break
+                self.display.show(req.message if show_msg else "RETIRE O CARTAO")
+                show_msg = not show_msg
+        except simpy.Interrupt:
+            if removed.is_alive:
+                removed.interrupt("aborted")
+            raise
+        self.inserted = None
+        self.chip = None
+        self.display.show(req.message)
+        return Response("RMC")
+
+    def _pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
+        """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
+        if amount is not None:
+            self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
+        else:
+            self.display.show_lines("", "SENHA:")
+        typed = self.world.process(self.customer.enter_pin(self, min_len, max_len))
+        timeout = self.world.timeout(self.t["pin_entry_timeout"])
+        try:
+            yield self.world.any_of([typed, timeout])
+        except simpy.Interrupt:
+            if typed.is_alive:
+                typed.interrupt("aborted")
+            raise
+        if not typed.triggered:
+            typed.interrupt("timeout")
+            self.display.clear()
+            return m.ST_TIMEOUT
+        pin = typed.value
+        if pin == CANCEL_KEY:
+            self.display.clear()
+            return m.ST_CANCEL
+        self.display.show_lines("", "SENHA: " + "*" * len(pin))
+        return str(pin)
+
+    def _cmd_gpn(self, cmd: Command) -> Gen:
+        req = m.GpnRequest.from_command(cmd)
+        if req.method not in (2, 3):
+            return Response("GPN", m.ST_ERRKEY)  # only DUKPT keys are loaded
+        key = self.keys.get(req.key_idx)
+        if key is None:
+            return Response("GPN", m.ST_ERRKEY)
+        self.display.show(req.message)
+        got = yield from self._pin_entry(req.min_len, req.max_len, None)
+        if isinstance(got, int):
+            return Response("GPN", got)
+        block, ksn = key.encrypt_pin(got, req.pan)
+        self.world.redactor.add_secret(block)
+        self.display.show("PROCESSANDO...")
+        return m.PinResponse(block, ksn).to_response()
+
+    def _cmd_gcr(self, cmd: Command) -> Gen:
+        from virtual_devices.abecs import gcr
+
+        rsp = yield from gcr.get_card(self, cmd)
+        return rsp
+
+    def _cmd_goc(self, cmd: Command) -> Gen:
+        from virtual_devices.abecs import gcr
+
+        rsp = yield from gcr.go_on_chip(self, cmd)
+        return rsp
+
+    def _cmd_fnc(self, cmd: Command) -> Gen:
+        from virtual_devices.abecs import gcr
+
+        rsp = yield from gcr.finish_chip(self, cmd)
+        return rsp
+
+    def _cmd_cng(self, cmd: Command) -> Gen:
+        req = m.CngRequest.from_command(cmd)
+        if self.chip is None:
+            return Response("CNG", m.ST_INVCALL)
+        self.chip.change_parameters(req.emv_data)
+        return Response("CNG")
+        yield  # pragma: no cover
+
+
+class _AlreadySent(Exception):
+    """A handler that sent its own response (OPN switches to secure after it)."""

@@ -1,0 +1,261 @@
+"""Hypothesis strategies for payment flows and fault plans, and a state-machine base.
+
+Property cases draw a flow (what the POS asks, how the cardholder behaves) and a
+fault plan (which catalogue faults hit which ports, when), run them in a fresh
+world, and check the house invariants after every step. On failure Hypothesis
+shrinks to a minimal flow and the plugin prints the one command that replays it
+(``python -m conformance -k NAME --seed N --replay BLOB``).
+
+Budget and seed come from the run (``--examples``, ``--seed``): the plugin applies
+them to ``@given`` cases; :func:`run_machine` does the same for state machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, run_state_machine_as_test
+
+from conformance.faults import FaultSpec, load_catalogue
+from conformance.invariants import ledger_balanced, no_full_pan, one_final_answer
+
+if TYPE_CHECKING:
+    from conformance.options import Options
+    from simulator.faults import FaultPlan
+    from simulator.world import World
+
+ENTRY_MODES = ("chip", "contactless", "swipe")
+MAX_AMOUNT = 99_999_999  # minor units; the widest amount field of the notes is 8 digits
+
+
+def amounts(min_value: int = 1, max_value: int = MAX_AMOUNT) -> st.SearchStrategy[int]:
+    """Amounts in integer minor units."""
+    return st.integers(min_value=min_value, max_value=max_value)
+
+
+@dataclass(frozen=True)
+class FaultChoice:
+    """One catalogue fault placed on one port, firing at chosen crossings."""
+
+    spec: FaultSpec
+    port: str
+    direction: str
+    on: tuple[int, ...] | None = None
+
+    def build(self) -> Any:
+        overrides: dict[str, Any] = {}
+        if self.on is not None:
+            overrides["on"] = self.on
+        return self.spec.to_fault(self.port, self.direction, **overrides)
+
+    def __repr__(self) -> str:  # what a shrunk example prints
+        when = "always" if self.on is None else f"on {list(self.on)}"
+        return f"FaultChoice({self.spec.id} @ {self.port}/{self.direction} {when})"
+
+
+@dataclass(frozen=True)
+class FaultDraw:
+    choices: tuple[FaultChoice, ...] = ()
+
+    def install(self, world: World) -> FaultPlan:
+        """Add the drawn faults to the world's plan (before the ends are made)."""
+        for c in self.choices:
+            world.faults.add(c.build())
+        return world.faults
+
+    @property
+    def expects(self) -> set[str]:
+        return {c.spec.expect for c in self.choices}
+
+
+def fault_specs(
+    layers: Iterable[str] | None = None,
+    kinds: Iterable[str] = ("port",),
+    expect: Iterable[str] | None = None,
+) -> st.SearchStrategy[FaultSpec]:
+    cat = load_catalogue()
+    ls = set(layers) if layers is not None else None
+    ks = set(kinds)
+    es = set(expect) if expect is not None else None
+    pool = [
+        s for s in cat.values()
+        if s.kind in ks and (ls is None or s.layer in ls) and (es is None or s.expect in es)
+    ]
+    if not pool:
+        raise ValueError("no catalogue fault matches")
+    return st.sampled_from(pool)
+
+
+def fault_plans(
+    ports: Sequence[str],
+    *,
+    layers: Iterable[str] | None = None,
+    expect: Iterable[str] | None = ("completes",),
+    max_faults: int = 3,
+    max_index: int = 8,
+) -> st.SearchStrategy[FaultDraw]:
+    """Port fault plans: up to ``max_faults`` catalogue faults on ``ports``.
+
+    By default only faults the catalogue expects a flow to survive (``completes``),
+    so a property can demand the normal final answer; pass ``expect=None`` to draw
+    any fault and check only the invariants. Shrinks toward no fault at all.
+    """
+    choice = st.builds(
+        FaultChoice,
+        spec=fault_specs(layers=layers, kinds=("port",), expect=expect),
+        port=st.sampled_from(list(ports)),
+        direction=st.sampled_from(["rx", "tx"]),
+        on=st.one_of(
+            st.none(),
+            st.lists(st.integers(0, max_index), min_size=1, max_size=3, unique=True).map(
+                lambda xs: tuple(sorted(xs))
+            ),
+        ),
+    )
+    return st.lists(choice, max_size=max_faults).map(lambda cs: FaultDraw(tuple(cs)))
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One sale as a POS and a cardholder would make it."""
+
+    amount: int
+    entry: str = "chip"
+    human: tuple[str, ...] = ()  # catalogue human actions, in order
+    card: tuple[str, ...] = ()  # catalogue card actions
+    installments: int = 1
+
+
+def flows(
+    *,
+    entries: Sequence[str] = ENTRY_MODES,
+    human: bool = True,
+    card: bool = True,
+    max_amount: int = MAX_AMOUNT,
+) -> st.SearchStrategy[Flow]:
+    cat = load_catalogue()
+    human_actions = [s.action for s in cat.layer("human") if s.action] if human else []
+    card_actions = [s.action for s in cat.layer("card") if s.action] if card else []
+    return st.builds(
+        Flow,
+        amount=amounts(max_value=max_amount),
+        entry=st.sampled_from(list(entries)),
+        human=st.lists(st.sampled_from(human_actions), max_size=2).map(tuple)
+        if human_actions else st.just(()),
+        card=st.lists(st.sampled_from(card_actions), max_size=1).map(tuple)
+        if card_actions else st.just(()),
+        installments=st.integers(1, 12),
+    )
+
+
+def case_settings(options: Options, **overrides: Any) -> settings:
+    """Hypothesis settings of the run: budget from ``--examples``, blobs printed,
+    no example database (a run depends on its seed only)."""
+    return settings(
+        max_examples=options.examples,
+        print_blob=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        **overrides,
+    )
+
+
+@dataclass
+class Book:
+    """What a state machine tracks to check the house invariants.
+
+    ``asked``/``answered`` are request ids (an answer is final); ``told`` is what the
+    POS was told is approved (id -> amount). ``ledger`` is read from the acquirer.
+    """
+
+    asked: list[Hashable] = field(default_factory=list)
+    answered: list[Hashable] = field(default_factory=list)
+    told: dict[Hashable, int] = field(default_factory=dict)
+
+
+class ProtocolMachine(RuleBasedStateMachine):
+    """Base of a protocol's rule-based state machine.
+
+    A subclass builds its server and clients in :meth:`setup_world` and writes
+    rules that drive them, recording requests and final answers in :attr:`book`.
+    After every step, :meth:`house_rules` runs the world until it settles and
+    checks: one final answer per request, the ledger balances with what the POS
+    was told, and no full PAN in the transcript. Subclasses add
+    :meth:`ledger` (the acquirer's bookings) and may add their own invariants.
+    """
+
+    seed: int = 1
+    settle_for: float = 60.0  # simulated seconds a step may take to settle
+
+    def __init__(self) -> None:
+        super().__init__()
+        from simulator.world import World
+
+        self.world = World(seed=self.seed)
+        self.book = Book()
+        self.setup_world()
+
+    def setup_world(self) -> None:
+        """Make the server, devices and clients (override)."""
+
+    def ledger(self) -> Iterable[tuple[Hashable, int]]:
+        """Every acquirer booking as (transaction id, amount) (override)."""
+        return ()
+
+    def known_pans(self) -> Iterable[str]:
+        return ()
+
+    def settle(self) -> None:
+        self.world.run(until=self.world.now + self.settle_for)
+
+    @invariant()
+    def house_rules(self) -> None:
+        self.settle()
+        one_final_answer(self.book.asked, self.book.answered)
+        ledger_balanced(self.ledger(), self.book.told)
+        no_full_pan(self.world.transcript, self.known_pans())
+
+
+def run_machine(
+    machine: type[RuleBasedStateMachine] | Callable[[], RuleBasedStateMachine],
+    options: Options,
+    **overrides: Any,
+) -> None:
+    """Run a state machine as a conformance case, on the run's seed, budget and replay."""
+    import hypothesis
+
+    def factory() -> RuleBasedStateMachine:
+        m = machine()
+        return m
+
+    if isinstance(machine, type) and issubclass(machine, ProtocolMachine):
+        # each example's world uses the run's seed
+        machine.seed = options.seed
+    factory._hypothesis_internal_use_seed = options.seed  # type: ignore[attr-defined]
+    if options.replay:
+        blob = options.replay[2:-1] if options.replay.startswith("b'") else options.replay
+        factory._hypothesis_internal_use_reproduce_failure = (  # type: ignore[attr-defined]
+            hypothesis.__version__,
+            blob.encode(),
+        )
+    run_state_machine_as_test(factory, settings=case_settings(options, **overrides))
+
+
+__all__ = [
+    "Book",
+    "FaultChoice",
+    "FaultDraw",
+    "Flow",
+    "ProtocolMachine",
+    "amounts",
+    "case_settings",
+    "fault_plans",
+    "fault_specs",
+    "flows",
+    "run_machine",
+]

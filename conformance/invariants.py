@@ -56,7 +56,7 @@ def one_final_answer(requests: Iterable[Hashable], finals: Iterable[Hashable]) -
 
 
 def ledger_balanced(
-    ledger: Iterable[tuple[Hashable, int]], told: Mapping[Hashable, int]
+    ledger: Iterable[tuple[Any, int]], told: Mapping[Any, int]
 ) -> None:
     """The acquirer's ledger nets, per transaction, to what the POS was told.
 

@@ -1,0 +1,155 @@
+"""What the kernel asks of the world, and what a transaction ends with.
+
+The kernel is a generator: it yields one request at a time and is resumed with the
+answer. Requests are plain values so the same kernel runs under the SimPy reader
+(which adds the time each exchange takes) or under a plain loop in tests.
+
+=====================  ==========================================================
+request                answer sent back
+=====================  ==========================================================
+:class:`Apdu`          the card's response bytes (data + SW1 SW2); ``None`` when the
+                       card is gone (removed, mute)
+:class:`ChooseApp`     index into ``candidates``; ``None`` = cardholder cancelled
+:class:`EnterPin`      the digits typed; ``None`` = PIN bypassed; :data:`CANCEL`
+:class:`Display`       nothing (``None``)
+:class:`GoOnline`      an :class:`IssuerResponse`; ``None`` = host unreachable
+=====================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+Interface = Literal["contact", "contactless", "magstripe"]
+
+CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Apdu:
+    command: bytes
+    label: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    aid: bytes
+    label: str
+    priority: int  # 1 highest .. 15; 0 = none given
+    confirmation_required: bool
+    pdol: bytes | None = None
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class ChooseApp:
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class EnterPin:
+    kind: Literal["offline-plaintext", "offline-enciphered", "online"]
+    amount: int
+    tries_left: int | None = None
+    last_wrong: bool = False
+
+
+@dataclass(frozen=True)
+class Display:
+    message: str
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """What the reader sends to the host: the EMV data and how it was read."""
+
+    interface: Interface
+    amount: int
+    currency: int
+    pan: str
+    psn: str
+    aid: bytes
+    emv: dict[int, bytes]  # tag -> value, for the host (never logged in clear)
+    track2: str | None = None  # magstripe / contactless magstripe only
+    pin: str | None = None  # online PIN as the cardholder typed it, handed to the host only
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
+class GoOnline:
+    request: AuthRequest
+
+
+@dataclass(frozen=True)
+class IssuerResponse:
+    """The host's answer: response code and the issuer data for the card."""
+
+    arc: str  # two characters, "00" approved
+    auth_code: str = ""
+    issuer_auth_data: bytes | None = None  # 91
+    scripts_71: tuple[bytes, ...] = ()  # whole 71 templates
+    scripts_72: tuple[bytes, ...] = ()
+    extra: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return self.arc in ("00", "08", "10", "11", "Y1", "Y3")
+
+
+Request = Apdu | ChooseApp | EnterPin | Display | GoOnline
+
+
+class Status(StrEnum):
+    """How a transaction ends (EMV Book A outcomes, plus contact-kernel endings)."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+    ONLINE_REQUEST = "online-request"  # GOC said "go online"; FNC not run yet
+    TRY_ANOTHER_INTERFACE = "try-another-interface"
+    INSERT_CARD = "insert-card"
+    SEE_PHONE = "see-phone"
+    NOT_ACCEPTED = "not-accepted"  # no common application
+    CARD_BLOCKED = "card-blocked"
+    CARD_REMOVED = "card-removed"
+    CANCELLED = "cancelled"
+    CARD_ERROR = "card-error"  # malformed or missing card data: terminate
+    FALLBACK = "fallback"  # chip failed; magstripe fallback allowed
+
+
+@dataclass
+class Outcome:
+    status: Status
+    reason: str = ""
+    interface: Interface = "contact"
+    aid: bytes = b""
+    label: str = ""
+    pan_masked: str = ""
+    cryptogram: str = ""  # "TC", "AAC", "ARQC" of the final GENERATE AC
+    first_cryptogram: str = ""
+    oda: str = ""  # "SDA", "DDA", "CDA", "fDDA", "" (none) and whether it passed
+    oda_ok: bool | None = None
+    cvm: str = ""  # "offline-plaintext-pin", "online-pin", "signature", "no-cvm", "cdcvm", ...
+    tvr: bytes = bytes(5)
+    tsi: bytes = bytes(2)
+    arc: str = ""
+    auth_code: str = ""
+    issuer_auth: bool | None = None
+    script_results: bytes = b""
+    online: bool = False
+    tags: dict[int, bytes] = field(default_factory=dict)
+    trace: list[Any] = field(default_factory=list)  # kernel TraceLines, for the CLI
+
+    @property
+    def approved(self) -> bool:
+        return self.status is Status.APPROVED
+
+
+class KernelStop(Exception):
+    """Ends the transaction early with an outcome status (raised inside the kernel)."""
+
+    def __init__(self, status: Status, reason: str) -> None:
+        super().__init__(f"{status.value}: {reason}")
+        self.status = status
+        self.reason = reason

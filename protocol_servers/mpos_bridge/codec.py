@@ -466,3 +466,26 @@ def check_sequence(current: int, requested: int) -> str | None:
     if requested in allowed:
         return None
     return SEQUENCE_ERROR.format(names=", ".join(a.name for a in allowed))
+
+
+def frame_label(item: str | bytes | None) -> str:
+    """A one-line transcript label for a WebSocket frame in either direction."""
+    if item is None:
+        return ""
+    try:
+        data = json.loads(item)
+    except (ValueError, UnicodeDecodeError):
+        return "unreadable frame"
+    if not isinstance(data, dict):
+        return "non-object frame"
+    low = {str(k).lower(): v for k, v in data.items()}
+    ctx = low.get("context_id")
+    if "response_type" in low:
+        text = f"response_type {low.get('response_type')} ctx {ctx!r}"
+        if low.get("error"):
+            text += f": {low['error']}"
+        proc = low.get("process")
+        if isinstance(proc, dict):
+            text += f" status {proc.get('status')} error_code {proc.get('error_code')}"
+        return text
+    return f"request_type {low.get('request_type')!r} ctx {ctx!r}"

@@ -354,14 +354,14 @@ class MposBridgeServer:
     def _close(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
         """Close: cancel what runs, CLO ignoring errors, free the port; always type 8."""
         session: PinpadSession | None = ctx.runtime.get("session")
-        if session is not None:
-            session.cancel()
+        lock = self._lock(ctx)
+        if session is not None and lock.count and not ctx.stuck:
+            # an operation holds the pinpad (e.g. waiting for a card): CAN aborts it
+            yield from session.abort()
+        lreq = None
         if not ctx.stuck:
-            lock = self._lock(ctx)
             lreq = lock.request()
             yield lreq
-        else:
-            lreq = None
         try:
             session = ctx.runtime.get("session")
             if session is not None:
@@ -373,7 +373,7 @@ class MposBridgeServer:
             ctx.status = ContextStatus.Closed
         finally:
             if lreq is not None:
-                self._lock(ctx).release(lreq)
+                lock.release(lreq)
         return Response(ResponseType.ContextClosed, context_id=req.raw_context_id)
 
     def _unsolicited(self, conn: _Connection, code: int) -> None:

@@ -45,6 +45,7 @@ from protocol_servers.mpos_bridge.tables import (
     TerminalTables,
 )
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.host import AbecsError
 
 if TYPE_CHECKING:
     from simulator.streams import ByteEnd
@@ -106,16 +107,28 @@ class PinpadSession:
         self.chip_pending = False  # a GOC succeeded and FNC has not been sent yet
 
     # -- one command ---------------------------------------------------------------------
+    def _exchange(self, cmd: m.Command, blocking: bool = False) -> Gen:
+        """One command; any status comes back, a pinpad that gives up raises PinpadError."""
+        try:
+            rsp = yield from self.host.exchange(cmd, blocking=blocking)
+        except AbecsError as err:
+            raise PinpadError(err.command or cmd.cmd_id, err.code) from None
+        return rsp
+
     def _call(self, cmd: m.Command, blocking: bool = False) -> Gen:
-        rsp = yield from self.host.call(cmd, blocking=blocking)
-        if rsp.status != 0:
-            raise PinpadError(cmd.cmd_id, rsp.status)
+        rsp = yield from self._exchange(cmd, blocking)
+        if rsp.status != 0 or rsp.cmd_id != cmd.cmd_id:
+            raise PinpadError(rsp.cmd_id, rsp.status)
         return rsp
 
     # -- flows ----------------------------------------------------------------------------
     def initialize(self) -> Gen:
-        """OPN (the host's open, secure by default)."""
-        yield from self.host.open()
+        """CAN first (a host should, §4.2), then OPN, secure by default (§4.5)."""
+        try:
+            yield from self.host.cancel()
+            yield from self.host.opn(secure=True)
+        except AbecsError as err:
+            raise PinpadError(err.command or "OPN", err.code) from None
 
     def sync_tables(self, tables: TerminalTables, force: bool = False) -> Gen:
         """GDU probe for the PIN key, then load the tables unless the pinpad has them."""
@@ -128,7 +141,7 @@ class PinpadSession:
         return False
 
     def _load_tables(self, tables: TerminalTables) -> Gen:
-        rsp = yield from self.host.call(
+        rsp = yield from self._exchange(
             m.TliRequest(tables.acquirer_index, tables.version).to_command()
         )
         if rsp.status not in (0, ST_TABVERDIF):  # 020 is informative, the load starts
@@ -136,7 +149,7 @@ class PinpadSession:
         batch: list[bytes] = []
         size = 2
         for rec in tables.records:
-            if batch and size + len(rec) > 999:
+            if batch and (size + len(rec) > 999 or len(batch) == 99):
                 yield from self._call(m.TlrRequest(tuple(batch)).to_command())
                 batch, size = [], 2
             batch.append(rec)
@@ -191,11 +204,11 @@ class PinpadSession:
             app_type=99 if filters is None else 0,
             apps=() if filters is None else tuple((r.acquirer, r.record_index) for r in rows),
         )
-        raw = yield from self.host.call(gcr.to_command(), blocking=True)
+        raw = yield from self._exchange(gcr.to_command(), blocking=True)
         if raw.status == ST_TABVERDIF:
             # tables changed under us: reload, then a bare GCR resumes (§4.7)
             yield from self._load_tables(tables)
-            raw = yield from self.host.call(m.Command("GCR", ()), blocking=True)
+            raw = yield from self._exchange(m.Command("GCR", ()), blocking=True)
         if raw.status != 0:
             raise PinpadError("GCR", raw.status)
         card = m.GcrResponse.from_response(raw)
@@ -328,9 +341,13 @@ class PinpadSession:
     def close(self, text: str = "") -> Gen:
         yield from self._call(m.MessageRequest("CLO", text).to_command())
 
-    def cancel(self) -> None:
-        """Abort a blocking command (CAN); the pinpad answers EOT."""
-        self.host.cancel()
+    def abort(self) -> Gen:
+        """Abort a blocking command (CAN, the pinpad answers EOT); a silent pinpad is
+        not an error here, the caller goes on closing regardless."""
+        try:
+            yield from self.host.cancel()
+        except AbecsError:
+            pass
 
     def shutdown(self) -> None:
         if not self.end.is_closed:

@@ -1,0 +1,81 @@
+"""The PayServer on real sockets: WebSocket and framed TCP through ``simulator.ports``.
+
+Realtime only. The ports turn socket traffic into ends inside the world; the server's
+behaviour is the same :meth:`PayServer.accept` / :meth:`PayServer.accept_stream` that
+in-memory links use in virtual mode. TCP is taken as a raw byte stream so that the
+P3 frame decoder (with its answers to bad lengths and slow frames) sees every byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from protocol_servers.payserver import envelope
+from protocol_servers.payserver.client import P3Client
+from protocol_servers.payserver.server import PayServer
+from simulator.world import World
+
+
+@dataclass
+class Endpoints:
+    ws_url: str
+    tcp_url: str
+    _ws: Any
+    _tcp: Any
+
+    async def close(self) -> None:
+        await self._ws.close()
+        await self._tcp.close()
+
+
+async def start(server: PayServer, host: str | None = None, ws_port: int | None = None,
+                tcp_port: int | None = None) -> Endpoints:
+    """Listen on both transports; port 0 picks a free one (DECISIONS.md, common rules)."""
+    from simulator.framing import RawFraming
+    from simulator.ports.tcp import serve_tcp
+    from simulator.ports.ws import serve_ws
+
+    cfg = server.config
+    host = host or cfg.host
+    world = server.world
+
+    def on_ws(end: Any, info: Any) -> None:
+        end.labeler = envelope.label
+        server.accept(end, info)
+
+    def on_tcp(end: Any, info: Any) -> None:
+        server.accept_stream(end, info)
+
+    ws = await serve_ws(world, host, cfg.websocket_port if ws_port is None else ws_port,
+                        path="/", on_connect=on_ws)
+    tcp = await serve_tcp(world, host, cfg.tcp_port if tcp_port is None else tcp_port,
+                          framing=RawFraming, on_connect=on_tcp)
+    return Endpoints(f"ws://{host}:{ws.port}", f"tcp://{host}:{tcp.port}", ws, tcp)
+
+
+def transport_of(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme in ("ws", "wss"):
+        return "ws"
+    if scheme == "tcp":
+        return "tcp"
+    raise ValueError(f"a P3 target is ws://host:port or tcp://host:port, not {url!r}")
+
+
+async def connect(world: World, url: str, name: str = "pos") -> P3Client:
+    """A POS client over a real socket to ``url`` (``ws://`` or ``tcp://``)."""
+    if transport_of(url) == "ws":
+        from simulator.ports.ws import connect_ws
+
+        end = await connect_ws(world, url, name=name)
+        end.labeler = envelope.label
+        return P3Client(world, end, name)
+    from simulator.framing import RawFraming
+    from simulator.ports.tcp import connect_tcp
+
+    parts = urlsplit(url)
+    bend = await connect_tcp(world, parts.hostname or "127.0.0.1", parts.port or 8081,
+                             framing=RawFraming, name=name)
+    return P3Client(world, bend, name)

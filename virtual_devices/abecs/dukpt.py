@@ -11,7 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
-from psec import des as psec_des
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from psec import pinblock
 
 _C0 = bytes.fromhex("C0C0C0C000000000C0C0C0C000000000")
@@ -23,14 +24,22 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
+def _tdes(key: bytes, data: bytes, decrypt: bool = False) -> bytes:
+    """TDES-ECB; a 16-byte key is used as K1 K2 K1 (keying option 2)."""
+    full = key + key[:8] if len(key) == 16 else key * 3 if len(key) == 8 else key
+    cipher = Cipher(TripleDES(full), modes.ECB())
+    ctx = cipher.decryptor() if decrypt else cipher.encryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
 def _des(key8: bytes, block: bytes) -> bytes:
-    return psec_des.encrypt_tdes_ecb(key8 + key8, block)
+    return _tdes(key8, block)
 
 
 def ipek(bdk: bytes, ksn: bytes) -> bytes:
     base = (int.from_bytes(ksn, "big") & ~_COUNTER_MASK).to_bytes(10, "big")[:8]
-    left = psec_des.encrypt_tdes_ecb(bdk, base)
-    right = psec_des.encrypt_tdes_ecb(_xor(bdk, _C0), base)
+    left = _tdes(bdk, base)
+    right = _tdes(_xor(bdk, _C0), base)
     return left + right
 
 
@@ -65,11 +74,11 @@ def encrypt_pin_block(key: bytes, pin: str, pan: str) -> bytes:
     PANs shorter than 13 digits are left-padded with zeros (§4.6 GPN note).
     """
     clear = pinblock.encode_pinblock_iso_0(pin, pan.rjust(13, "0"))
-    return psec_des.encrypt_tdes_ecb(key, clear)
+    return _tdes(key, clear)
 
 
 def decrypt_pin(bdk: bytes, ksn: bytes, block: bytes, pan: str) -> str:
-    clear = psec_des.decrypt_tdes_ecb(pin_key(bdk, ksn), block)
+    clear = _tdes(pin_key(bdk, ksn), block, decrypt=True)
     return pinblock.decode_pinblock_iso_0(clear, pan.rjust(13, "0"))
 
 

@@ -121,7 +121,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
         ctls_on = pinpad.info.ctls and req.ctls is not False
         pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
                             else "INSIRA OU PASSE O CARTAO")
-        acting = pinpad.world.process(pinpad.customer.present_card(pinpad))
+        acting = pinpad.act(pinpad.customer.present_card(pinpad))
         waits: list[simpy.Event] = [acting]
         if ctls_on:
             waits.append(pinpad.world.timeout(pinpad.t["ctls_wait"]))
@@ -135,7 +135,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
             acting.interrupt("timeout")
             pinpad.display.clear()
             return Response("GCR", m.ST_TIMEOUT)
-        got = acting.value
+        got: Any = acting.value
         if got == CANCEL_KEY:
             pinpad.display.clear()
             return Response("GCR", m.ST_CANCEL)

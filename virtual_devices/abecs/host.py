@@ -48,10 +48,15 @@ class AbecsError(Exception):
     """The pinpad answered a status other than 000 (or the exchange could not finish)."""
 
     def __init__(self, code: int, command: str = "", detail: str = "") -> None:
-        super().__init__(f"{command or 'ABECS'} status {code:03d}" + (f": {detail}" if detail else ""))
+        # args are the constructor's arguments: SimPy re-raises failures as type(e)(*e.args)
+        super().__init__(code, command, detail)
         self.code = code
         self.command = command
         self.detail = detail
+
+    def __str__(self) -> str:
+        text = f"{self.command or 'ABECS'} status {self.code:03d}"
+        return text + (f": {self.detail}" if self.detail else "")
 
 
 class AbecsLinkError(AbecsError):
@@ -59,7 +64,11 @@ class AbecsLinkError(AbecsError):
 
     def __init__(self, reason: str, command: str = "") -> None:
         super().__init__(-1, command, reason)
+        self.args = (reason, command)
         self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.command or 'ABECS'} link failure: {self.reason}"
 
 
 class AbecsHost:

@@ -382,12 +382,14 @@ class HostLink:
         out: list[Output] = []
         if self.state is _H.IDLE:
             return out  # unsolicited bytes: the pinpad never talks unless asked
+        if self.state is _H.WAIT_EOT:
+            # every byte but EOT is ignored while waiting for it (§4.2), framing included
+            if EOT in data:
+                self.reader.reset()
+                return self._finish(Cancelled())
+            return out
         for item in self.reader.feed(data):
             st = self.state
-            if st is _H.WAIT_EOT:
-                if isinstance(item, _Control) and item.byte == EOT:
-                    return out + self._finish(Cancelled())
-                continue  # other bytes are ignored while waiting for EOT (§4.2)
             if isinstance(item, _Control):
                 if st is _H.WAIT_ACK and item.byte == ACK:
                     self.state = _H.WAIT_RESPONSE

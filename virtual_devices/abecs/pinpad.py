@@ -140,6 +140,17 @@ class Pinpad:
         """The customer takes the next card to present (None when the queue is empty)."""
         return self.cards.popleft() if self.cards else None
 
+    def act(self, action: Gen) -> simpy.Process:
+        """Run a customer action as its own process; stopping it is not an error."""
+
+        def guarded() -> Gen:
+            try:
+                return (yield from action)
+            except simpy.Interrupt:
+                return None
+
+        return self.world.process(guarded())
+
     @property
     def busy(self) -> bool:
         return self._running is not None and self._running.is_alive
@@ -385,7 +396,7 @@ class Pinpad:
         self.display.show(req.message)
         if self.inserted is None:
             return Response("RMC")
-        removed = self.world.process(self.customer.remove_card(self))
+        removed = self.act(self.customer.remove_card(self))
         try:
             show_msg = False
             while not removed.triggered:
@@ -409,7 +420,7 @@ class Pinpad:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
-        typed = self.world.process(self.customer.enter_pin(self, min_len, max_len))
+        typed = self.act(self.customer.enter_pin(self, min_len, max_len))
         timeout = self.world.timeout(self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])
@@ -421,12 +432,12 @@ class Pinpad:
             typed.interrupt("timeout")
             self.display.clear()
             return m.ST_TIMEOUT
-        pin = typed.value
+        pin = str(typed.value)
         if pin == CANCEL_KEY:
             self.display.clear()
             return m.ST_CANCEL
         self.display.show_lines("", "SENHA: " + "*" * len(pin))
-        return str(pin)
+        return pin
 
     def _cmd_gpn(self, cmd: Command) -> Gen:
         req = m.GpnRequest.from_command(cmd)

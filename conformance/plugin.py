@@ -54,6 +54,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS] = {}
 
 
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--serve NAME`` runs the client-under-test role instead of the cases."""
+    options = get_options(config)
+    if options.serve is None:
+        return None
+    from conformance.serve import serve_main
+
+    return serve_main(options)
+
+
 # -- collection ---------------------------------------------------------------------
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(

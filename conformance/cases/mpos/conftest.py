@@ -1,0 +1,128 @@
+"""The mpos-bridge target of the conformance cases.
+
+By default the reference bridge runs inside the case's world in virtual mode, with two
+virtual pinpads on in-memory serial lines, and the suite plays the POS over in-memory
+message links. With ``--mode realtime`` the same reference runs on real ptys and a real
+WebSocket on 127.0.0.1. With ``--target mpos=ws://HOST:PORT/mpos`` the suite plays the
+POS against that server: cases that need to choose the card or read the reference's
+ledger then say so (informational) instead of failing.
+
+``--profile`` picks the reference's profile (``documented`` or ``bifrost-0.0.19``); a
+suffix ``+no-sequence-rule`` or ``+no-device-ownership`` switches a rule off, which is
+how the suite's own tests show that it notices a broken server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+from conformance.options import get_options
+from protocol_servers.mpos_bridge.client import MposClient
+from protocol_servers.mpos_bridge.lab import MposLab, build_lab
+from protocol_servers.mpos_bridge.profiles import Profile, parse_profile
+from simulator.world import World
+
+Script = Callable[..., Generator[Any, Any, Any]]
+
+
+class MposTarget:
+    """One bridge under test and the POS clients a case opens to it."""
+
+    def __init__(self, world: World, url: str | None, profile: Profile, readers: int = 2,
+                 behaviour: Any = None) -> None:
+        self.world = world
+        self.url = url
+        self.profile = profile
+        self.lab: MposLab | None = None
+        self.clients: list[MposClient] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws: Any = None
+        if world.mode == "realtime":
+            self._loop = asyncio.new_event_loop()
+        if url is None:
+            if self._loop is None:
+                self.lab = build_lab(world, readers=readers, profile=profile,
+                                     behaviour=behaviour)
+            else:
+                self._loop.run_until_complete(self._start_realtime(readers, behaviour))
+
+    async def _start_realtime(self, readers: int, behaviour: Any) -> None:
+        from protocol_servers.mpos_bridge.live import serve_bridge
+
+        self.lab = build_lab(self.world, readers=readers, profile=self.profile,
+                             behaviour=behaviour)
+        self._ws = await serve_bridge(self.lab.server, "127.0.0.1", 0)
+        self.url = self._ws.url
+
+    @property
+    def reference(self) -> bool:
+        """True when the bridge is our reference (its pinpads and ledger are visible)."""
+        return self.lab is not None
+
+    def client(self, name: str | None = None) -> MposClient:
+        name = name or f"pos{len(self.clients) + 1}"
+        if self._loop is None:
+            assert self.lab is not None
+            end = self.lab.connect(name)
+        else:
+            from simulator.ports.ws import connect_ws
+
+            from protocol_servers.mpos_bridge.codec import frame_label
+
+            assert self.url is not None
+            end = self._loop.run_until_complete(
+                connect_ws(self.world, self.url, name=name, labeler=frame_label))
+        c = MposClient(self.world, end)
+        self.clients.append(c)
+        return c
+
+    def queue_card(self, reader: int, card: Any) -> None:
+        if self.lab is None:
+            pytest.skip("the card presented cannot be chosen on a foreign target")
+        self.lab.queue_card(reader, card)
+
+    def run(self, script: Script, *args: Any) -> Any:
+        proc = self.world.process(script(*args))
+        if self._loop is None:
+            return self.world.run(until=proc)
+        return self._loop.run_until_complete(self.world.run_realtime(until=proc))
+
+    def settle(self, seconds: float) -> None:
+        def idle() -> Generator[Any, Any, Any]:
+            yield self.world.timeout(seconds)
+
+        self.run(idle)
+
+    def close(self) -> None:
+        if self._loop is not None:
+            for c in self.clients:
+                c.end.close()
+            if self._ws is not None:
+                self._loop.run_until_complete(self._ws.close())
+            if self.lab is not None:
+                self.lab.close()
+            self._loop.close()
+        elif self.lab is not None:
+            self.lab.close()
+
+
+def profile_from(request: pytest.FixtureRequest) -> Profile:
+    return parse_profile(get_options(request.config).profile or "documented")
+
+
+@pytest.fixture
+def mpos_profile(request: pytest.FixtureRequest) -> Profile:
+    return profile_from(request)
+
+
+@pytest.fixture
+def mpos_target(request: pytest.FixtureRequest, world: World,
+                mpos_profile: Profile) -> Iterator[MposTarget]:
+    url = get_options(request.config).target("mpos")
+    target = MposTarget(world, url, mpos_profile)
+    yield target
+    target.close()

@@ -1,0 +1,155 @@
+"""The client-under-test role: a served reference server driven through the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from conformance.control import ControlRegistry, Served, register_server, serve
+from conformance.options import Options
+
+
+def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        raw = err.read().decode()
+        status = err.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw
+
+
+async def _toy_starter(world: Any, registry: ControlRegistry, options: Options) -> Served:
+    """A stand-in reference server: it takes the next card when a 'POS' asks."""
+    presented: list[str] = []
+
+    def next_card(params: dict[str, Any]) -> dict[str, Any]:
+        if "card" not in params:
+            from conformance.control import ControlError
+
+            raise ControlError("next_card needs 'card'")
+        return {"queued": params["card"]}
+
+    registry.action("next_card", "present this card image next", next_card)
+    registry.action("cardholder", "cardholder behaviour for the next sale")
+
+    def pos_sale() -> None:
+        choice = registry.take("next_card")
+        presented.append(choice["card"] if choice else "default")
+        world.transcript.event("reader", f"card presented: {presented[-1]}")
+
+    registry.action("sale", "simulate the POS starting a sale", lambda p: (pos_sale(), None)[1])
+
+    async def close() -> None:
+        return None
+
+    return Served(urls={"toy": "ws://127.0.0.1:1/toy"}, close=close)
+
+
+register_server("toy", _toy_starter)
+
+
+def test_control_api_drives_scenarios() -> None:
+    seen: dict[str, Any] = {}
+
+    async def vendor(urls: dict[str, str]) -> None:
+        base = urls["control"]
+        assert base.startswith("http://127.0.0.1:")
+        call = asyncio.to_thread
+        seen["index"] = await call(_http, "GET", base + "/")
+        seen["queue"] = await call(_http, "POST", base + "/scenario/next_card", {"card": "visa"})
+        seen["missing"] = await call(_http, "POST", base + "/scenario/next_card", {})
+        seen["unknown"] = await call(_http, "POST", base + "/scenario/teleport", {})
+        seen["badjson"] = await call(_http, "POST", base + "/scenario/cardholder", b"{nope")
+        seen["state"] = await call(_http, "GET", base + "/state")
+        await call(_http, "POST", base + "/scenario/sale", {})
+        await call(_http, "POST", base + "/scenario/sale", {})
+        seen["transcript"] = await call(_http, "GET", base + "/transcript")
+        seen["wrong_method"] = await call(_http, "GET", base + "/shutdown")
+        await call(_http, "POST", base + "/shutdown", {})
+
+    async def main() -> Any:
+        tasks: list[asyncio.Task[None]] = []
+        result = await serve(
+            "toy", Options(seed=5, factor=1.0),
+            ready=lambda info: tasks.append(asyncio.ensure_future(vendor(info["urls"]))),
+        )
+        await tasks[0]
+        return result
+
+    world, registry = asyncio.run(asyncio.wait_for(main(), 30))
+    status, index = seen["index"]
+    assert status == 200 and index["server"] == "toy"
+    assert set(index["actions"]) == {"next_card", "cardholder", "sale"}
+    assert index["urls"]["toy"] == "ws://127.0.0.1:1/toy"
+    assert seen["queue"] == (200, {"ok": True, "applied": {
+        "action": "next_card", "params": {"card": "visa"}, "queued": "visa"}})
+    assert seen["missing"] == (400, {"error": "next_card needs 'card'"})
+    assert seen["unknown"][0] == 404 and "teleport" in seen["unknown"][1]["error"]
+    assert seen["badjson"][0] == 400
+    assert seen["state"][1]["pending"] == {"next_card": [{"card": "visa"}]}
+    assert seen["wrong_method"][0] == 405
+    lines = [json.loads(x)["label"] for x in seen["transcript"][1].splitlines()]
+    assert "card presented: visa" in lines and "card presented: default" in lines
+    assert lines.index("card presented: visa") < lines.index("card presented: default")
+    assert [a["action"] for a in registry.applied] == ["next_card", "sale", "sale"]
+
+
+def test_unknown_server_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--serve", "nosuch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no reference server 'nosuch'*"])
+
+
+def test_serve_option_runs_the_role_and_writes_reports(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import asyncio, json, urllib.request
+from conformance.control import Served, register_server
+
+async def starter(world, registry, options):
+    registry.action("next_card", "present this card next")
+
+    def vendor_pos_tests(base):
+        for body in ({"card": "mastercard"}, {"card": "visa"}):
+            req = urllib.request.Request(base + "/scenario/next_card",
+                                         data=json.dumps(body).encode(), method="POST")
+            urllib.request.urlopen(req, timeout=10).read()
+        world_note = urllib.request.Request(base + "/shutdown", data=b"{}", method="POST")
+        urllib.request.urlopen(world_note, timeout=10).read()
+
+    async def later():
+        while "control" not in registry.urls:
+            await asyncio.sleep(0)
+        await asyncio.to_thread(vendor_pos_tests, registry.urls["control"])
+
+    task = asyncio.ensure_future(later())
+
+    async def close():
+        await task
+
+    return Served(urls={"toy": "ws://127.0.0.1:1/toy"}, close=close)
+
+register_server("toy2", starter)
+"""
+    )
+    result = pytester.runpytest_subprocess("--serve", "toy2", "--cardloop-reports=rep")
+    assert result.ret == 0, result.stderr.str()
+    first = json.loads(result.stdout.lines[0])
+    assert first["cardloop"] == "serving" and first["urls"]["control"].startswith("http://127.")
+    log = json.loads((pytester.path / "rep" / "serve.json").read_text())
+    assert [a["params"]["card"] for a in log["applied"]] == ["mastercard", "visa"]
+    assert log["invariants"] == "ok"
+    assert (pytester.path / "rep" / "transcripts" / "serve_toy2.jsonl").read_text().count(
+        "scenario next_card") == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,7 +29,7 @@ from virtual_devices.abecs.link import (
 )
 
 
-def sent(outputs: list[object]) -> bytes:
+def sent(outputs: Sequence[object]) -> bytes:
     return b"".join(o.data for o in outputs if isinstance(o, Send))
 
 

@@ -204,7 +204,7 @@ def test_new_packet_aborts_a_blocking_command() -> None:
         gcr = rig.world.process(rig.host.exchange(gcr_req().to_command(), blocking=True))
         yield rig.world.timeout(3)
         # another packet on the line while GCR waits for a card: the pinpad drops GCR
-        rig.host_end.write(frame(b"GTS00"))
+        rig.host_end.write(frame(b"GTS00200"))
         rsp = yield gcr
         return rsp
 

@@ -15,7 +15,9 @@ from conformance.options import Options
 
 
 def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    data = None if body is None else (
+        body if isinstance(body, bytes) else json.dumps(body).encode()
+    )
     req = urllib.request.Request(url, data=data, method=method)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:

@@ -63,3 +63,20 @@ def get_profile(name: str, **overrides: bool) -> Profile:
             f"unknown mpos-bridge profile {name!r}; use one of {sorted(PROFILES)}"
         ) from None
     return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
+
+
+RULE_SWITCHES = {
+    "no-sequence-rule": "sequence_rule",
+    "no-device-ownership": "device_ownership",
+}
+
+
+def parse_profile(spec: str) -> Profile:
+    """``documented``, ``bifrost-0.0.19``, optionally ``+no-sequence-rule`` etc."""
+    name, *switches = spec.split("+")
+    overrides: dict[str, bool] = {}
+    for sw in switches:
+        if sw not in RULE_SWITCHES:
+            raise ValueError(f"unknown rule switch {sw!r}; use one of {sorted(RULE_SWITCHES)}")
+        overrides[RULE_SWITCHES[sw]] = False
+    return get_profile(name, **overrides)

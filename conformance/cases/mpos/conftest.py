@@ -23,7 +23,7 @@ import pytest
 from conformance.options import get_options
 from protocol_servers.mpos_bridge.client import MposClient
 from protocol_servers.mpos_bridge.lab import MposLab, build_lab
-from protocol_servers.mpos_bridge.profiles import Profile, parse_profile
+from protocol_servers.mpos_bridge.profiles import PROFILES, Profile, parse_profile
 from simulator.world import World
 
 Script = Callable[..., Generator[Any, Any, Any]]
@@ -32,8 +32,14 @@ Script = Callable[..., Generator[Any, Any, Any]]
 class MposTarget:
     """One bridge under test and the POS clients a case opens to it."""
 
-    def __init__(self, world: World, url: str | None, profile: Profile, readers: int = 2,
-                 behaviour: Any = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        url: str | None,
+        profile: Profile,
+        readers: int = 2,
+        behaviour: Any = None,
+    ) -> None:
         self.world = world
         self.url = url
         self.profile = profile
@@ -45,16 +51,14 @@ class MposTarget:
             self._loop = asyncio.new_event_loop()
         if url is None:
             if self._loop is None:
-                self.lab = build_lab(world, readers=readers, profile=profile,
-                                     behaviour=behaviour)
+                self.lab = build_lab(world, readers=readers, profile=profile, behaviour=behaviour)
             else:
                 self._loop.run_until_complete(self._start_realtime(readers, behaviour))
 
     async def _start_realtime(self, readers: int, behaviour: Any) -> None:
         from protocol_servers.mpos_bridge.live import serve_bridge
 
-        self.lab = build_lab(self.world, readers=readers, profile=self.profile,
-                             behaviour=behaviour)
+        self.lab = build_lab(self.world, readers=readers, profile=self.profile, behaviour=behaviour)
         self._ws = await serve_bridge(self.lab.server, "127.0.0.1", 0)
         self.url = self._ws.url
 
@@ -75,7 +79,8 @@ class MposTarget:
 
             assert self.url is not None
             end = self._loop.run_until_complete(
-                connect_ws(self.world, self.url, name=name, labeler=frame_label))
+                connect_ws(self.world, self.url, name=name, labeler=frame_label)
+            )
         c = MposClient(self.world, end)
         self.clients.append(c)
         return c
@@ -111,7 +116,10 @@ class MposTarget:
 
 
 def profile_from(request: pytest.FixtureRequest) -> Profile:
-    return parse_profile(get_options(request.config).profile or "documented")
+    spec = get_options(request.config).profile or "documented"
+    if spec.split("+")[0] not in PROFILES:
+        spec = "documented"  # a profile meant for another protocol's server
+    return parse_profile(spec)
 
 
 @pytest.fixture
@@ -120,8 +128,9 @@ def mpos_profile(request: pytest.FixtureRequest) -> Profile:
 
 
 @pytest.fixture
-def mpos_target(request: pytest.FixtureRequest, world: World,
-                mpos_profile: Profile) -> Iterator[MposTarget]:
+def mpos_target(
+    request: pytest.FixtureRequest, world: World, mpos_profile: Profile
+) -> Iterator[MposTarget]:
     url = get_options(request.config).target("mpos")
     target = MposTarget(world, url, mpos_profile)
     yield target

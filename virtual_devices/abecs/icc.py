@@ -1,15 +1,285 @@
 """Chip sessions: the pinpad's bridge from GCR/GOC/FNC to the EMV kernel.
 
-``default_chip_factory()`` returns the factory the pinpad uses for inserted cards, or
-None when no kernel is installed (the pinpad then answers 076, chip error allowing
-fallback, as a reader with a broken contact unit would).
+One :class:`KernelChipSession` lives from an ICC GCR to FNC. It builds the kernel's
+:class:`TerminalConfig` from the pinpad's loaded tables (candidate AID records of the
+GCR and every CAPK), and serves the kernel's requests on the world's clock: APDUs go to
+the inserted card (timed by the kernel's reader model), application menus and PINs go
+to the customer on the pinpad's keypad, displays to the 2x16 display. Each ABECS
+command runs one kernel phase: GCR ``select_and_read``, GOC ``go_on_chip``, FNC
+``finish``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.customer import CANCEL_KEY
+from virtual_devices.abecs.gcr import ChipRead
+from virtual_devices.abecs.tables import AidRecord, CapkRecord
+
+if TYPE_CHECKING:
+    from virtual_devices.abecs.pinpad import Pinpad
+
+Gen = Generator[Any, Any, Any]
 
 
 def default_chip_factory() -> Callable[..., Any] | None:
-    return None
+    try:
+        import virtual_devices.emv.kernel  # noqa: F401
+    except ImportError:  # pragma: no cover - the kernel ships with the package
+        return None
+    return KernelChipSession
+
+
+def aid_params(rec: AidRecord) -> Any:
+    """An ABECS AID record as the kernel's AidParams (the fields map one to one)."""
+    from virtual_devices.emv.terminal import AidParams
+
+    versions = tuple(bytes.fromhex(v) for v in rec.app_versions if v.strip("0"))
+    return AidParams(
+        aid=rec.aid, acq_index=rec.acquirer, rec_index=rec.record_index,
+        app_type=rec.app_type, label=rec.label,
+        app_versions=versions or (bytes.fromhex(rec.app_versions[0]),),
+        country=rec.country, currency=rec.currency, currency_exponent=rec.exponent,
+        merchant_id=rec.merchant_id, mcc=rec.mcc, terminal_id=rec.terminal_id,
+        capabilities=bytes.fromhex(rec.capabilities),
+        additional_capabilities=bytes.fromhex(rec.add_capabilities),
+        terminal_type=rec.terminal_type, tac_default=bytes.fromhex(rec.tac_default),
+        tac_denial=bytes.fromhex(rec.tac_denial), tac_online=bytes.fromhex(rec.tac_online),
+        floor_limit=rec.floor_limit, tcc=rec.tcc, ctls_mode="0",
+        tdol=bytes.fromhex(rec.tdol), ddol=bytes.fromhex(rec.ddol),
+        arc_offline=rec.arc_offline,
+    )
+
+
+def capk(rec: CapkRecord) -> Any:
+    from virtual_devices.emv.terminal import Capk
+
+    return Capk(rid=rec.rid, index=rec.index, exponent=rec.exponent, modulus=rec.modulus,
+                checksum=rec.checksum, acq_index=rec.acquirer, rec_index=rec.record_index)
+
+
+def _when(date: str, time: str) -> datetime:
+    try:
+        return datetime.strptime(date + time, "%y%m%d%H%M%S")
+    except ValueError:
+        return datetime(2000, 1, 1)
+
+
+def _status_code(status: Any) -> int:
+    """Kernel endings as ABECS return codes (§4.4)."""
+    from virtual_devices.emv.kernel.messages import Status
+
+    return {
+        Status.NOT_ACCEPTED: m.ST_CARDAPPNAV,
+        Status.CANCELLED: m.ST_CANCEL,
+        Status.CARD_REMOVED: m.ST_CARDPROBLEMS,
+        Status.CARD_ERROR: m.ST_CARDINVDATA,
+        Status.CARD_BLOCKED: m.ST_CARDBLOCKED,
+        Status.FALLBACK: m.ST_ERRFALLBACK,
+    }.get(status, m.ST_CARDPROBLEMS)
+
+
+class _Stop(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class KernelChipSession:
+    def __init__(self, pinpad: Pinpad, card: Any, pool: list[AidRecord],
+                 req: m.GcrRequest) -> None:
+        from virtual_devices.emv.kernel import ContactKernel, Reader, Txn
+        from virtual_devices.emv.terminal import TerminalConfig
+
+        self.pinpad = pinpad
+        self.world = pinpad.world
+        self.card = card
+        config = TerminalConfig(
+            aids=tuple(aid_params(r) for r in pool),
+            capks=tuple(capk(c) for c in pinpad.tables.capks()),
+            table_version=pinpad.tables.version(req.acq_idx),
+            ifd_serial=pinpad.info.serial[-8:],
+        )
+        self.pool = pool
+        self.kernel = ContactKernel(config, Txn(amount=req.amount, when=_when(req.date, req.time)),
+                                    self.world.rng("kernel"))
+        self.reader = Reader(self.world, port="card")
+        self.goc_req: m.GocRequest | None = None
+        self.pin_block = bytes(8)
+        self.ksn = bytes(10)
+        self.online_pin = False
+        self.offline_pin_error = False
+        self.powered = False
+
+    # -- serving the kernel ------------------------------------------------------------
+    def _drive(self, gen: Gen) -> Gen:
+        from virtual_devices.emv.kernel.messages import (
+            CANCEL,
+            Apdu,
+            ChooseApp,
+            Display,
+            EnterPin,
+            GoOnline,
+        )
+
+        answer: Any = None
+        while True:
+            try:
+                request = gen.send(answer)
+            except StopIteration as stop:
+                return stop.value
+            answer = None
+            if isinstance(request, Apdu):
+                if self.pinpad.inserted is not self.card:
+                    answer = None
+                    continue
+                self.world.transcript.record("card", "tx", request.command, request.label)
+                try:
+                    response = self.card.transmit(request.command)
+                except Exception as exc:  # noqa: BLE001 - a mute card answers nothing
+                    self.world.transcript.event("card", f"card does not answer: {exc}")
+                    continue
+                yield self.world.timeout(
+                    self.reader.exchange_time("contact", request.command, response))
+                self.world.transcript.record(
+                    "card", "rx", response, f"{request.label} -> {response[-2:].hex().upper()}")
+                answer = response
+            elif isinstance(request, ChooseApp):
+                labels = [c.label for c in request.candidates]
+                self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
+                yield self.world.timeout(self.pinpad.customer.rng.uniform(
+                    *self.pinpad.customer.behaviour.think_s))
+                answer = 0
+            elif isinstance(request, EnterPin):
+                answer = yield from self._pin(request)
+                if answer is CANCEL_KEY:
+                    answer = CANCEL
+            elif isinstance(request, Display):
+                self.pinpad.display.show(request.message)
+            elif isinstance(request, GoOnline):
+                answer = None  # never reached: GOC and FNC run as separate phases
+
+    def _pin(self, request: Any) -> Gen:
+        if request.last_wrong:
+            self.offline_pin_error = True
+            self.pinpad.notify("SENHA INVALIDA")
+        got = yield from self.pinpad._pin_entry(4, 12, self.kernel.txn.amount)
+        if isinstance(got, int):
+            raise _Stop(got)
+        if request.kind == "online":
+            assert self.goc_req is not None
+            key = self.pinpad.keys[self.goc_req.key_idx]
+            self.pin_block, self.ksn = key.encrypt_pin(got, self.kernel.card.pan)
+            self.world.redactor.add_secret(self.pin_block)
+            self.online_pin = True
+        self.world.redactor.add_secret(got.encode())
+        return got
+
+    def _run(self, phase: Gen) -> Gen:
+        from virtual_devices.emv.kernel import KernelStop
+
+        try:
+            return (yield from self._drive(phase))
+        except KernelStop as stop:
+            self.world.transcript.event("pinpad", f"kernel: {stop.status.value}: {stop.reason}")
+            return _status_code(stop.status)
+        except _Stop as stop:
+            phase.close()
+            return stop.code
+        except simpy.Interrupt:
+            phase.close()
+            raise
+
+    # -- the three ABECS phases ---------------------------------------------------------
+    def read(self) -> Gen:
+        try:
+            atr = self.card.power_on("contact")
+        except Exception as exc:  # noqa: BLE001 - mute chip: fallback to the stripe
+            self.world.transcript.event("card", f"no ATR: {exc}")
+            return m.ST_ERRFALLBACK
+        self.powered = True
+        self.world.transcript.record("card", "rx", atr, "ATR")
+        got = yield from self._run(self.kernel.select_and_read())
+        if isinstance(got, int):
+            return got
+        k = self.kernel
+        assert k.selected is not None
+        label = k.selected.label or (k.app.label if k.app else "")
+        self.pinpad.notify(f"SELECIONADO: {label}"[:32])
+        tags = k.card.tags
+        rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
+        track2 = tags.get(0x57, b"").hex().upper().rstrip("F").replace("D", "=")
+        name = tags.get(0x5F20, b"").decode("latin-1", "replace").strip()
+        return ChipRead(
+            record=rec, track2=track2, pan=k.card.pan, pan_seq=int(k.card.psn or "0"),
+            app_label=label[:16], service_code=tags.get(0x5F30, b"\x00\x00").hex()[-3:],
+            holder_name=name, expiry=tags.get(0x5F24, b"\x00\x00\x00").hex(),
+            issuer_country=tags.get(0x5F28, b"\x00\x00").hex()[-3:],
+            aid=k.selected.aid,
+        )
+
+    def go_on_chip(self, req: m.GocRequest) -> Gen:
+        from virtual_devices.emv.kernel import GocParams
+
+        self.goc_req = req
+        params = GocParams(
+            exception_file=req.blacklisted, force_online=req.force_online,
+            risk_management=req.risk_management, floor_limit=req.floor_limit,
+            target_percent=req.target_pct, threshold=req.threshold,
+            max_percent=req.max_target_pct,
+        )
+        self.pinpad.display.show("PROCESSANDO...")
+        decision = yield from self._run(self.kernel.go_on_chip(params))
+        if isinstance(decision, int) and decision > 2:
+            return decision
+        k = self.kernel
+        cvm = k.cvm or ""
+        offline_pin = "offline" in cvm and "pin" in cvm
+        return m.GocResponse(
+            decision=decision, signature=bool(k.signature), offline_pin=offline_pin,
+            offline_pin_error=self.offline_pin_error, pin_blocked="blocked" in cvm,
+            online_pin=self.online_pin, pin_block=self.pin_block, ksn=self.ksn,
+            emv_data=k.requested_tags(list(req.tags) + list(req.tags2)),
+        )
+
+    def finish(self, req: m.FncRequest) -> Gen:
+        from virtual_devices.emv import tlv
+        from virtual_devices.emv.kernel import IssuerResponse
+
+        response = None
+        if req.comm_status != 1:
+            items = tlv.decode(req.issuer_data) if req.issuer_data else []
+            s71 = tuple(i.to_bytes() for i in items if i.tag == 0x71)
+            s72 = tuple(i.to_bytes() for i in items if i.tag == 0x72)
+            iad = next((i.value for i in items if i.tag == 0x91), None)
+            response = IssuerResponse(arc=req.arc, issuer_auth_data=iad,
+                                      scripts_71=s71, scripts_72=s72)
+        self.pinpad.display.show("PROCESSANDO...")
+        outcome = yield from self._run(self.kernel.finish(response))
+        if isinstance(outcome, int):
+            return outcome
+        if outcome.approved:
+            decision = 0
+        elif response is not None and not response.approved:
+            decision = 2  # declined by the network (issuer)
+        else:
+            decision = 1  # declined by the card
+        k = self.kernel
+        return m.FncResponse(decision, k.requested_tags(list(req.tags)),
+                             bytes(k.script_results))
+
+    def change_parameters(self, data: bytes) -> None:
+        """CNG: new terminal-side values for the kernel; the amount (9F02) is the one used."""
+        from dataclasses import replace
+
+        from virtual_devices.emv import tlv
+
+        for item in tlv.decode(data):
+            if item.tag == 0x9F02:
+                self.kernel.txn = replace(self.kernel.txn, amount=int(item.value.hex()))

@@ -175,6 +175,7 @@ class ContactKernel:
         self.script_results = bytearray()
         self.went_online = False
         self.oda_error = ""
+        self.reference = ""
         self.goc = GocParams()
         self.un = bytes(rng.getrandbits(8) for _ in range(4))
         self._online_capable = online_capable
@@ -843,6 +844,7 @@ class ContactKernel:
             self.went_online = True
             self.arc = response.arc[:2].ljust(2)
             self.auth_code = response.auth_code
+            self.reference = response.reference
             if response.issuer_auth_data is not None:
                 yield from self._issuer_authentication(response.issuer_auth_data)
             yield from self._scripts(response.scripts_71, before=True)
@@ -971,6 +973,7 @@ class ContactKernel:
             issuer_auth=self.issuer_auth,
             script_results=bytes(self.script_results),
             online=self.went_online,
+            reference=self.reference,
             tags=tags,
         )
 

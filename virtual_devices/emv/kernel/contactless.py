@@ -346,6 +346,7 @@ class ContactlessKernel(ContactKernel):
             self.went_online = True
             self.arc = response.arc[:2].ljust(2)
             self.auth_code = response.auth_code
+            self.reference = response.reference
             self.final_cid = 0x40 if response.approved else 0x00
         if False:  # pragma: no cover - keeps this a generator like the contact finish
             yield

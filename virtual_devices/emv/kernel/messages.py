@@ -92,6 +92,7 @@ class IssuerResponse:
     scripts_71: tuple[bytes, ...] = ()  # whole 71 templates
     scripts_72: tuple[bytes, ...] = ()
     extra: dict[int, bytes] = field(default_factory=dict)
+    reference: str = ""  # the host's id for this authorisation (for reversal/capture)
 
     @property
     def approved(self) -> bool:
@@ -138,6 +139,8 @@ class Outcome:
     issuer_auth: bool | None = None
     script_results: bytes = b""
     online: bool = False
+    reference: str = ""  # host reference of the online authorisation
+    reversed: bool = False  # the reader reversed a host approval the card refused
     tags: dict[int, bytes] = field(default_factory=dict)
     trace: list[Any] = field(default_factory=list)  # kernel TraceLines, for the CLI
 

@@ -144,7 +144,8 @@ class Reader:
             elif isinstance(request, Display):
                 world.transcript.event("pinpad", f"display: {request.message}")
             elif isinstance(request, GoOnline):
-                world.transcript.event("host", f"authorisation request ({request.request.interface})")
+                kind = request.request.interface
+                world.transcript.event("host", f"authorisation request ({kind})")
                 yield world.timeout(self.timings["host_round_trip"])
                 answer = host.authorise(request.request) if host is not None else None
                 world.transcript.event(
@@ -209,9 +210,20 @@ def run_transaction(
             continue  # bad swipe: swipe again
         else:
             break
-    world.transcript.event(
-        "reader", f"outcome {outcome.status.value}" + (f": {outcome.reason}" if outcome.reason else "")
-    )
+    if (
+        outcome.status is Status.DECLINED
+        and outcome.online
+        and outcome.arc in ("00", "08", "10", "11")
+        and outcome.reference
+        and hasattr(acquirer, "reverse")
+    ):
+        # The issuer approved but the card refused: the reader reverses the approval
+        # so the merchant is not paid for a sale the card declined (Book 4 §12.2.2).
+        acquirer.reverse(outcome.reference)  # type: ignore[union-attr]
+        outcome.reversed = True
+        world.transcript.event("host", f"reversal of {outcome.reference}")
+    reason = f": {outcome.reason}" if outcome.reason else ""
+    world.transcript.event("reader", f"outcome {outcome.status.value}{reason}")
     return outcome
 
 

@@ -1,0 +1,416 @@
+"""The acquirer host: authorises, verifies cryptograms, answers with issuer data, keeps books.
+
+In-process API (a local HTTP facade can wrap it)::
+
+    host = AcquirerHost()                       # default rules profile, default tables
+    resp = host.authorise(auth_request)         # IssuerResponse (ARC, 91, 71/72) or None
+    host.preauthorise(req); host.capture(ref, amount, key)
+    host.refund(ref, amount, key); host.reverse(ref, key)
+    host.ledger.balance(); host.ledger.check(pos_view)
+    host.terminal_config(); host.table_version
+    host.card_hash_key() -> (key_id, public key PEM); host.decrypt_card_hash(s)
+
+The issuer side is folded in, as test hosts do: the card's keys derive from the
+brand's test issuer master keys (``virtual_devices.emv.crypto``), so the host
+verifies each ARQC and answers with an ARPC the card can check (tag 91: method 1
+ARPC || ARC or method 2 ARPC || CSU, per the card's cryptogram version).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import tomllib
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from simulator.masking import mask_pan
+from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
+from virtual_devices.acquirer.rules import Decision, Rule, Rules, load_rules
+from virtual_devices.acquirer.tables import default_terminal_config
+from virtual_devices.emv import crypto, tlv
+from virtual_devices.emv.kernel.messages import AuthRequest, IssuerResponse
+from virtual_devices.emv.terminal import TerminalConfig
+
+BRAND_BY_RID = {
+    "A000000003": "visa",
+    "A000000004": "mastercard",
+    "A000000025": "amex",
+    "A000000494": "elo",
+}
+# Schemes tried per brand when the IAD's CVN is not one we recognise.
+SCHEMES_BY_BRAND = {
+    "visa": ("visa-cvn10", "visa-cvn18"),
+    "mastercard": ("mc-cvn16",),
+    "amex": ("visa-cvn18",),
+    "elo": ("visa-cvn18",),
+}
+# ISO 8583 field 39 for a cryptogram that does not verify. No single public code
+# exists across brands; Visa's 82 ("negative CAM/dCVV/iCVV/CVV result") is used.
+RC_BAD_CRYPTOGRAM = "82"
+RC_WRONG_PIN = "55"
+RC_INVALID_TRANSACTION = "12"
+RC_NO_ORIGINAL = "25"  # unable to locate record
+
+
+@dataclass(frozen=True)
+class CardFieldsDecision:
+    """The host's answer to an mpos transaction (what the merchant API reads back)."""
+
+    approved: bool
+    response_code: str
+    issuer_data_hex: str  # 91 / 71 / 72 TLV, the card_emv_response for FNC
+    reference: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """What the issuer knows about a test card: PIN and its documented host rule."""
+
+    pan: str
+    pin: str | None
+    rule: Rule | None
+
+
+def _catalogue_cards() -> dict[str, CardRecord]:
+    from virtual_devices.emv.catalogue import catalogue
+
+    out: dict[str, CardRecord] = {}
+    for profile in catalogue().values():
+        host = profile.host or {}
+        rule = None
+        if host.get("decision") in ("approve", "decline"):
+            rule = Rule(
+                action=host["decision"],
+                response_code=host.get("response_code", ""),
+                pan=profile.pan,
+                source=f"catalogue card {profile.name}",
+            )
+        out[profile.pan] = CardRecord(profile.pan, profile.pin, rule)
+    return out
+
+
+class AcquirerHost:
+    def __init__(
+        self,
+        rules: Rules | str = "default",
+        tables: TerminalConfig | None = None,
+        cards: Mapping[str, CardRecord] | None = None,
+    ) -> None:
+        self.rules = load_rules(rules) if isinstance(rules, str) else rules
+        self._tables = tables
+        self.cards = dict(cards) if cards is not None else _catalogue_cards()
+        self.ledger = Ledger()
+        self._seq = 0
+        self.log: list[str] = []  # masked, one line per decision
+
+    # -- tables and keys ---------------------------------------------------------------
+    def terminal_config(self) -> TerminalConfig:
+        return self._tables if self._tables is not None else default_terminal_config()
+
+    @property
+    def table_version(self) -> str:
+        return self.terminal_config().table_version
+
+    def card_hash_key(self) -> tuple[str, str]:
+        """(key id, public key PEM) for mpos card_hash (mpos-bridge.md §3.4)."""
+        key_id, key = _card_hash_private()
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return key_id, pem.decode()
+
+    def decrypt_card_hash(self, card_hash: str) -> dict[str, str]:
+        """``<key id>_<base64>`` -> the form fields it carries (PKCS#1 v1.5 chunks)."""
+        key_id, sep, body = card_hash.partition("_")
+        my_id, key = _card_hash_private()
+        if not sep or key_id != my_id:
+            raise ValueError(f"card_hash key id {key_id!r} is not {my_id!r}")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except ValueError as exc:
+            raise ValueError(f"card_hash is not base64: {exc}") from None
+        size = key.key_size // 8
+        if not raw or len(raw) % size:
+            raise ValueError("card_hash length is not a multiple of the key size")
+        plain = b"".join(
+            key.decrypt(raw[i : i + size], padding.PKCS1v15()) for i in range(0, len(raw), size)
+        )
+        return dict(urllib.parse.parse_qsl(plain.decode("utf-8"), keep_blank_values=True))
+
+    # -- authorisation ------------------------------------------------------------------
+    def _ref(self) -> str:
+        self._seq += 1
+        return f"T{self._seq:06d}"
+
+    def _natural_key(self, req: AuthRequest) -> str | None:
+        atc, ac = req.emv.get(0x9F36), req.emv.get(0x9F26)
+        if atc is None or ac is None:
+            return None
+        return hashlib.sha256(req.pan.encode() + atc + ac).hexdigest()[:24]
+
+    def authorise(
+        self, request: AuthRequest, kind: str = "sale", key: str | None = None
+    ) -> IssuerResponse | None:
+        """Decide one online request; ``None`` means the host does not answer.
+
+        A repeated idempotency key (given, or the card's ATC + cryptogram) returns the
+        first answer without recording anything new.
+        """
+        if kind not in ("sale", "authorisation", "preauth"):
+            raise LedgerError(f"authorise cannot do {kind!r}")
+        key = key or self._natural_key(request) or f"auto-{self._seq + 1}"
+        earlier = self.ledger.seen(key)
+        if earlier is not None:
+            return earlier.meta["response"]  # type: ignore[no-any-return]
+        card = self.cards.get(request.pan)
+        card_rules = [card.rule] if card is not None and card.rule is not None else []
+        decision = self.rules.decide(request.amount, request.pan, card_rules)
+        if decision.action == "no-response":
+            self.log.append(f"{mask_pan(request.pan)} {request.amount}: no response (rule)")
+            return None
+        crypto_ok, scheme, keys = self._verify_arqc(request)
+        code = decision.response_code
+        approved = decision.action == "approve"
+        if approved and request.pin is not None and card is not None and card.pin is not None:
+            if request.pin != card.pin:
+                approved, code = False, RC_WRONG_PIN
+        if not crypto_ok:
+            approved, code = False, RC_BAD_CRYPTOGRAM
+        ref = self._ref()
+        issuer_data, s71, s72 = None, (), ()
+        if crypto_ok and scheme is not None and keys is not None:
+            issuer_data = self._arpc(request, scheme, keys, approved, code)
+            if approved:
+                s71 = self._scripts(decision.scripts_71, 0x71, request, scheme, keys)
+                s72 = self._scripts(decision.scripts_72, 0x72, request, scheme, keys)
+        response = IssuerResponse(
+            arc=code,
+            auth_code=f"{self._seq:06d}" if approved else "",
+            issuer_auth_data=issuer_data,
+            scripts_71=s71,
+            scripts_72=s72,
+            reference=ref,
+        )
+        self.ledger.add(
+            Entry(
+                ref=ref,
+                kind=kind,
+                amount=request.amount,
+                currency=request.currency,
+                approved=approved,
+                response_code=code,
+                key=key,
+                pan_masked=mask_pan(request.pan),
+                meta={"response": response, "interface": request.interface,
+                      "cryptogram_ok": crypto_ok, "scheme": scheme or ""},
+            )
+        )
+        self.log.append(
+            f"{ref} {kind} {mask_pan(request.pan)} {request.amount}: {code}"
+            + ("" if crypto_ok else " (cryptogram did not verify)")
+        )
+        return response
+
+    def authorize_card_fields(
+        self, card: Mapping[str, str], amount: int, key: str | None = None
+    ) -> CardFieldsDecision:
+        """Authorise from mpos card_hash fields (mpos-bridge.md §3.4).
+
+        ``card_emv_data`` is the GOC tag data (hex TLV); the AID is not among those
+        tags, so the brand comes from the PAN's IIN. The online PIN block there is
+        DUKPT-encrypted under the pinpad's key and is not checked here.
+        """
+        pan = card.get("card_number", "")
+        emv_hex = card.get("card_emv_data") or ""
+        try:
+            emv = tlv.flatten(bytes.fromhex(emv_hex)) if emv_hex else {}
+        except (ValueError, tlv.TLVError):
+            emv = {}
+        emv_capture = card.get("capture_method", "emv") == "emv" and bool(emv)
+        aid = emv.get(0x4F) or emv.get(0x84) or emv.get(0x9F06) or _rid_for_pan(pan)
+        psn = card.get("card_sequence_number", "0") or "0"
+        request = AuthRequest(
+            interface="contact" if emv_capture else "magstripe",
+            amount=amount,
+            currency=int((emv.get(0x5F2A) or b"\x09\x86").hex()),
+            pan=pan,
+            psn=psn.zfill(2)[-2:],
+            aid=aid,
+            emv=emv,
+            track2=card.get("card_track_2"),
+        )
+        response = self.authorise(request, kind="sale", key=key)
+        if response is None:
+            return CardFieldsDecision(False, "", "", "", timed_out=True)
+        issuer = b""
+        if response.issuer_auth_data is not None:
+            issuer += tlv.encode(0x91, response.issuer_auth_data)
+        issuer += b"".join(response.scripts_71) + b"".join(response.scripts_72)
+        return CardFieldsDecision(
+            response.approved, response.arc, issuer.hex().upper(), response.reference
+        )
+
+    def preauthorise(self, request: AuthRequest, key: str | None = None) -> IssuerResponse | None:
+        return self.authorise(request, kind="preauth", key=key)
+
+    def _verify_arqc(
+        self, req: AuthRequest
+    ) -> tuple[bool, str | None, crypto.CardKeys | None]:
+        """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme."""
+        if req.interface == "magstripe" or 0x9F26 not in req.emv:
+            return (req.interface == "magstripe"), None, None
+        brand = BRAND_BY_RID.get(req.aid[:5].hex().upper())
+        if brand is None or brand not in crypto.ISSUER_KEYS:
+            return False, None, None
+        keys = crypto.card_keys(brand, req.pan, req.psn)
+        emv = req.emv
+        atc, un, arqc = emv.get(0x9F36, b""), emv.get(0x9F37), emv[0x9F26]
+        for scheme in self._schemes(brand, emv.get(0x9F10, b"")):
+            try:
+                sk = crypto.session_key(scheme, keys.ac, atc, un)
+                data = crypto.cryptogram_data(scheme, emv)
+                if crypto.generate_cryptogram(scheme, sk, data) == arqc:
+                    return True, scheme, keys
+            except (crypto.CryptoError, ValueError):
+                continue
+        return False, None, None
+
+    @staticmethod
+    def _schemes(brand: str, iad: bytes) -> tuple[str, ...]:
+        candidates = SCHEMES_BY_BRAND.get(brand, tuple(crypto.SCHEMES))
+        by_cvn = [s for s in candidates if _cvn(iad, s) == crypto.SCHEMES[s].cvn]
+        return tuple(by_cvn) + tuple(s for s in candidates if s not in by_cvn)
+
+    def _arpc(
+        self, req: AuthRequest, scheme: str, keys: crypto.CardKeys, approved: bool, code: str
+    ) -> bytes:
+        emv = req.emv
+        arc = code.encode("ascii")[:2]
+        return crypto.issuer_authentication_data(
+            scheme, keys.ac, emv[0x9F36], emv.get(0x9F37), emv[0x9F26], approved, arc
+        )
+
+    def _scripts(
+        self,
+        names: tuple[str, ...],
+        template: int,
+        req: AuthRequest,
+        scheme: str,
+        keys: crypto.CardKeys,
+    ) -> tuple[bytes, ...]:
+        out = []
+        emv = req.emv
+        for i, name in enumerate(names):
+            script = self.rules.scripts[name]
+            header = script.command[:4]
+            lc = len(script.data) + 8
+            mac = crypto.script_mac(
+                scheme, keys.smi, emv[0x9F36], emv[0x9F26], header + bytes([lc]), script.data
+            )
+            command = header + bytes([lc]) + script.data + mac
+            body = tlv.encode(0x9F18, (i + 1).to_bytes(4, "big")) + tlv.encode(0x86, command)
+            out.append(tlv.encode(template, body))
+        return tuple(out)
+
+    # -- follow-up operations --------------------------------------------------------------
+    def _follow_up(self, kind: str, parent_ref: str, amount: int, key: str) -> Entry:
+        earlier = self.ledger.seen(key)
+        if earlier is not None:
+            return earlier
+        parent = self.ledger.get(parent_ref)
+        ref = self._ref()
+        code, approved = "00", True
+        if parent is None or not parent.live:
+            code, approved = RC_NO_ORIGINAL, False
+        elif kind == "capture" and (
+            parent.kind != "preauth" or amount > parent.amount - parent.captured
+        ):
+            code, approved = RC_INVALID_TRANSACTION, False
+        elif kind == "refund" and (
+            parent.kind not in ("sale", "capture") or amount > parent.amount - parent.refunded
+        ):
+            code, approved = RC_INVALID_TRANSACTION, False
+        entry = Entry(
+            ref=ref, kind=kind, amount=amount,
+            currency=parent.currency if parent else 986, approved=approved,
+            response_code=code, key=key, pan_masked=parent.pan_masked if parent else "",
+            parent=parent_ref,
+        )
+        self.ledger.add(entry)
+        if approved and parent is not None:
+            if kind == "capture":
+                parent.captured += amount
+            elif kind == "refund":
+                parent.refunded += amount
+            elif kind == "reversal":
+                parent.reversed = True
+        self.log.append(f"{ref} {kind} of {parent_ref} {amount}: {code}")
+        return entry
+
+    def capture(self, ref: str, amount: int, key: str) -> Entry:
+        return self._follow_up("capture", ref, amount, key)
+
+    def refund(self, ref: str, amount: int, key: str) -> Entry:
+        return self._follow_up("refund", ref, amount, key)
+
+    def reverse(self, ref: str, key: str | None = None) -> Entry:
+        """Undo an approved authorisation/sale/preauth (full amount)."""
+        parent = self.ledger.get(ref)
+        return self._follow_up(
+            "reversal", ref, parent.amount if parent else 0, key or f"reversal-of-{ref}"
+        )
+
+
+def _rid_for_pan(pan: str) -> bytes:
+    """The brand RID for a PAN's IIN (Elo ranges first: some start with 4 or 5)."""
+    elo = ("401178", "401179", "431274", "438935", "451416", "457393", "457631", "457632",
+           "504175", "506699", "5067", "509", "627780", "636297", "636368", "6500", "6504",
+           "6505", "6507", "6509", "6516", "6550")
+    if pan.startswith(elo):
+        return bytes.fromhex("A000000494")
+    if pan.startswith(("34", "37")):
+        return bytes.fromhex("A000000025")
+    if pan.startswith("4"):
+        return bytes.fromhex("A000000003")
+    if pan.startswith(("5", "2")):
+        return bytes.fromhex("A000000004")
+    return b""
+
+
+def make_acquirer(world: Any = None, rules: str = "default") -> AcquirerHost:
+    """The host a server uses when none was given (``world`` kept for future timing)."""
+    return AcquirerHost(rules)
+
+
+def _cvn(iad: bytes, scheme: str) -> int | None:
+    """The CVN byte where the scheme's IAD carries it (Visa byte 3, Mastercard byte 2)."""
+    if scheme.startswith("visa"):
+        return iad[2] if len(iad) > 2 else None
+    return iad[1] if len(iad) > 1 else None
+
+
+_CARD_HASH: tuple[str, rsa.RSAPrivateKey] | None = None
+
+
+def _card_hash_private() -> tuple[str, rsa.RSAPrivateKey]:
+    global _CARD_HASH
+    if _CARD_HASH is None:
+        text = resources.files("virtual_devices.acquirer").joinpath("card_hash_key.toml")
+        raw: dict[str, Any] = tomllib.loads(text.read_text())
+        key = serialization.load_pem_private_key(raw["pem"].strip().encode(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        _CARD_HASH = (str(raw["key_id"]), key)
+    return _CARD_HASH
+
+
+def decision_for(rules: Rules, amount: int, pan: str) -> Decision:
+    """The rule outcome alone (for reports): what the host would decide."""
+    return rules.decide(amount, pan)

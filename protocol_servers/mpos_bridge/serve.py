@@ -1,0 +1,146 @@
+"""The Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys.
+
+Prints the WebSocket URL, each pinpad's serial port, the merchant API and the
+control API, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from protocol_servers.mpos_bridge.live import DEFAULT_PORT
+from protocol_servers.mpos_bridge.profiles import PROFILES, RULE_SWITCHES, parse_profile
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="virtual pinpads, each on its own pty (default 1)",
+    )
+    parser.add_argument(
+        "--card",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="card the customer presents, in order (repeatable: a queue)",
+    )
+    parser.add_argument(
+        "--serial",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a real serial pinpad to list beside the virtual ones",
+    )
+    parser.add_argument(
+        "--profile",
+        default="documented",
+        help=f"{' | '.join(PROFILES)}, optionally +{'/+'.join(RULE_SWITCHES)} (default documented)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"WebSocket port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any)",
+    )
+    parser.add_argument(
+        "--tls",
+        metavar="CA_FILE",
+        default=None,
+        help="serve wss:// with a certificate made now; its CA goes to CA_FILE",
+    )
+    parser.add_argument(
+        "--merchant-port",
+        type=int,
+        default=0,
+        help="merchant API port on 127.0.0.1 (default: any free port)",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="control API port on 127.0.0.1 (default: any free port)",
+    )
+    parser.add_argument(
+        "--factor", type=float, default=1.0, help="wall seconds per simulated second (default 1.0)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--link-dir", default=None, help="directory for the pty links (default: a private temp dir)"
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    from simulator.cli import CliError
+
+    try:
+        profile = parse_profile(args.profile)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.readers < 0:
+        raise CliError("--readers must be 0 or more")
+    try:
+        return asyncio.run(_serve(args, profile))
+    except OSError as exc:
+        raise CliError(f"cannot serve: {exc}", 1) from None
+
+
+async def _serve(args: argparse.Namespace, profile: Any) -> int:
+    from conformance.control import ControlRegistry, ControlServer
+    from protocol_servers.mpos_bridge.cards import card_from_name
+    from protocol_servers.mpos_bridge.control import register_actions
+    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from simulator.cli import CliError
+    from simulator.world import World
+
+    world = World(seed=args.seed, mode="realtime", factor=args.factor)
+    try:
+        cards = [card_from_name(world, n) for n in args.card]
+    except (ValueError, ImportError) as exc:
+        raise CliError(str(exc)) from None
+    running = await start_bridge(
+        world,
+        readers=args.readers,
+        cards=cards,
+        profile=profile,
+        port=args.port,
+        tls_ca=args.tls,
+        link_dir=args.link_dir,
+        serial=args.serial,
+        merchant_port=args.merchant_port,
+    )
+    registry = ControlRegistry(server="mpos-bridge")
+    register_actions(registry, world, running.lab)
+    control = await ControlServer(world, registry).start("127.0.0.1", args.control_port)
+    registry.shutdown = asyncio.Event()
+    print(f"mpos-bridge ({profile.name}) listening on {running.url}", flush=True)
+    if running.ca_path is not None:
+        print(f"  trust this CA for wss://: {running.ca_path}")
+    for r in running.lab.readers:
+        print(f"  pinpad {r.index}: {r.port}")
+    for path in args.serial:
+        print(f"  serial device: {path}")
+    print(f"  merchant API: {running.merchant_url}/1/transactions")
+    print(f'  control API:  {control.url}/ (POST /scenario/next-card {{"card": NAME}})')
+    print("  Ctrl-C to stop", flush=True)
+    loop = asyncio.get_running_loop()
+    stop = registry.shutdown
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    driver = asyncio.ensure_future(world.run_realtime())
+    try:
+        await stop.wait()
+    finally:
+        driver.cancel()
+        try:
+            await driver
+        except (asyncio.CancelledError, Exception):
+            pass
+        await control.close()
+        await running.close()
+    return 0

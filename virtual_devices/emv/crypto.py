@@ -75,6 +75,7 @@ class IssuerKeys:
     imk_ac: bytes
     imk_smi: bytes
     imk_smc: bytes
+    cvk: bytes
 
 
 def _load_issuer_keys() -> dict[str, IssuerKeys]:
@@ -86,6 +87,7 @@ def _load_issuer_keys() -> dict[str, IssuerKeys]:
             bytes.fromhex(v["imk_ac"]),
             bytes.fromhex(v["imk_smi"]),
             bytes.fromhex(v["imk_smc"]),
+            bytes.fromhex(v["cvk"]),
         )
         for brand, v in raw.items()
     }

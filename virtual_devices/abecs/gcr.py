@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import simpy
 
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.fields import Command, Response
 from virtual_devices.abecs.tables import AidRecord
@@ -84,8 +85,7 @@ def _holder_from_track1(track1: str) -> str:
 
 
 def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Response:
-    track1 = str(getattr(card, "track1", "") or "")
-    track2 = str(getattr(card, "track2", "") or "")
+    track1, track2 = stripe_of(card)
     if "=" not in track2:
         return Response("GCR", m.ST_MCDATAERR)
     pan, rest = track2.split("=", 1)

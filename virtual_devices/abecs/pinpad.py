@@ -21,6 +21,7 @@ from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
@@ -379,7 +380,10 @@ class Pinpad:
                     self.inserted = card
                     return m.CkeResponse(2, status=1).to_response()
                 yield self.world.timeout(self.t["magstripe_read"])
-                return m.CkeResponse(1, track1=card.track1, track2=card.track2).to_response()
+                t1, t2 = stripe_of(card)
+                if not t2:
+                    return Response("CKE", m.ST_MCDATAERR)
+                return m.CkeResponse(1, track1=t1, track2=t2).to_response()
             return m.CkeResponse(0, keycode=13).to_response()
         if req.icc == 2 and self.inserted is not None:
             yield from self.customer.remove_card(self)

@@ -1,0 +1,113 @@
+"""``cardloop reader --pty``: a virtual ABECS pinpad on a pseudo-terminal.
+
+Starts socat, opens the device end, runs the pinpad in a realtime world and prints
+the path the host software should open. Runs until Ctrl-C (or ``--duration``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import warnings
+from typing import Any
+
+from simulator.world import World
+from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "reader",
+        help="run a virtual ABECS pinpad on a pty",
+        description="A virtual ABECS pinpad on one end of a pty pair; the host software "
+        "opens the printed path (any baud rate, 8N1).",
+    )
+    p.add_argument("--pty", action="store_true", required=True,
+                   help="serve on a pseudo-terminal pair made with socat")
+    p.add_argument("--link-dir", default=None,
+                   help="directory for the two pty links (default: a private temp dir)")
+    p.add_argument("--card", action="append", default=[], metavar="NAME",
+                   help="catalogue card to present (repeat for a queue); see --list-cards")
+    p.add_argument("--swipe", action="store_true",
+                   help="present the cards' stripes, not their chips")
+    p.add_argument("--list-cards", action="store_true", help="print catalogue card names")
+    p.add_argument("--pin", default="1234", help="the PIN the cardholder types")
+    p.add_argument("--wrong-pins", type=int, default=0, help="wrong PINs typed first")
+    p.add_argument("--cancel-at", choices=["card", "pin"], default=None,
+                   help="the cardholder presses Cancel at this prompt (ABECS 013)")
+    p.add_argument("--walk-away-at", choices=["card", "pin"], default=None,
+                   help="the cardholder does nothing at this prompt (timeouts, 012)")
+    p.add_argument("--legacy", action="store_true",
+                   help="an obsolete pinpad: answer OPN000 and stay in clear")
+    p.add_argument("--factor", type=float, default=1.0,
+                   help="wall seconds per simulated second (default 1.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration", type=float, default=None,
+                   help="stop after this many simulated seconds (default: until Ctrl-C)")
+    p.add_argument("--transcript", default=None, help="write the transcript (JSONL) here")
+    p.set_defaults(func=run)
+
+
+def _cards(args: argparse.Namespace) -> list[Any]:
+    from virtual_devices.abecs.cards import catalogue_card
+
+    out: list[Any] = []
+    for name in args.card:
+        try:
+            out.append(catalogue_card(name, stripe_only=args.swipe))
+        except KeyError as exc:
+            from simulator.cli import CliError
+
+            raise CliError(str(exc.args[0])) from None
+    if not out:
+        out.append(MagstripeCard("4761739001010010", "3112", "CARDLOOP/VISA"))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
+    if args.list_cards:
+        from virtual_devices.abecs.cards import catalogue_names
+
+        print("\n".join(catalogue_names()))
+        return 0
+    cards = _cards(args)
+    return asyncio.run(_serve(args, cards))
+
+
+async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
+    from simulator.cli import CliError
+    from simulator.ports.pty import PtyError, PtyPair, open_serial_end
+    from simulator.transcript import Transcript
+    from virtual_devices.abecs.labeler import FrameLabeler
+    from virtual_devices.abecs.pinpad import Pinpad
+
+    transcript = Transcript(args.transcript) if args.transcript else Transcript()
+    world = World(seed=args.seed, mode="realtime", factor=args.factor, transcript=transcript)
+    behaviour = Behaviour(pin=args.pin, wrong_pins=args.wrong_pins, cancel_at=args.cancel_at,
+                          walk_away_at=args.walk_away_at,
+                          presentation="swipe" if args.swipe else None)
+    holder: list[Pinpad] = []
+    try:
+        with PtyPair(link_dir=args.link_dir, names=("host", "pinpad")) as pair:
+            end = open_serial_end(world, pair.device_path, name="pinpad",
+                                  labeler=FrameLabeler(lambda: holder[0].session))
+            pinpad = Pinpad(world, end, cards=cards, customer=Customer(world, behaviour),
+                            secure=not args.legacy)
+            holder.append(pinpad)
+            pinpad.start()
+            mode = "legacy (OPN000)" if args.legacy else "secure OPN"
+            print(pair.host_path, flush=True)
+            print(f"virtual ABECS pinpad ready: open {pair.host_path} ({mode}, "
+                  f"{len(cards)} card(s) queued, factor {args.factor})", file=sys.stderr,
+                  flush=True)
+            try:
+                await world.run_realtime(until=args.duration)
+            finally:
+                end.close()
+    except PtyError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        transcript.close()
+    return 0

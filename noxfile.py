@@ -22,7 +22,8 @@ def ensure_system_packages(session: nox.Session, *packages: tuple[str, str]) -> 
     missing = [pkg for cmd, pkg in packages if shutil.which(cmd) is None]
     if not missing:
         return
-    if os.name == "posix" and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+    is_root = os.name == "posix" and hasattr(os, "geteuid") and os.geteuid() == 0
+    if is_root and shutil.which("apt-get"):
         session.run("apt-get", "update", "-qq", external=True)
         session.run(
             "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
@@ -83,6 +84,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
-    """Render the Allure HTML report from the last conformance run."""
+    """Render the Allure HTML report from the last conformance run.
+
+    Allure 3 is a Node package: npm installs it into reports/.tools/allure.
+    """
+    ensure_system_packages(session, ("node", "nodejs"), ("npm", "npm"))
     install_project(session)
     session.run("python", "-m", "conformance.report", *session.posargs)

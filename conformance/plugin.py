@@ -297,8 +297,12 @@ def pytest_terminal_summary(
     tr.section("cardloop conformance")
     t = totals(results)
     tr.write_line(
-        "verdicts: " + ", ".join(f"{k} {v}" for k, v in t["by_verdict"].items() if v)
+        f"{t['cases']} case runs; verdicts: "
+        + ", ".join(f"{k} {v}" for k, v in t["by_verdict"].items() if v)
     )
+    for protocol, row in t["by_protocol"].items():
+        counts = ", ".join(f"{k} {v}" for k, v in row.items() if v and k != "total")
+        tr.write_line(f"  {protocol}: {row['total']} ({counts})")
     for r in results:
         if r.verdict is Verdict.FAIL:
             tr.write_line(f"FAIL {r.info.id} {r.info.title}")

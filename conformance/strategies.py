@@ -173,9 +173,9 @@ class Book:
     POS was told is approved (id -> amount). ``ledger`` is read from the acquirer.
     """
 
-    asked: list[Hashable] = field(default_factory=list)
-    answered: list[Hashable] = field(default_factory=list)
-    told: dict[Hashable, int] = field(default_factory=dict)
+    asked: list[Any] = field(default_factory=list)
+    answered: list[Any] = field(default_factory=list)
+    told: dict[Any, int] = field(default_factory=dict)
 
 
 class ProtocolMachine(RuleBasedStateMachine):

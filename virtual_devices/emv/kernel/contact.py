@@ -57,6 +57,9 @@ DECISION_ONLINE = 2
 # Objects a pinpad never hands out in the GOC/FNC tag data (mpos-bridge.md §4.8).
 SENSITIVE_TAGS = frozenset({0x5A, 0x57, 0x56, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x99})
 
+# Terminal data objects that enter the cryptogram (Book 2 §8.1.1 minimum set).
+CRYPTOGRAM_TERMINAL_TAGS = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37)
+
 # Templates whose primitive children are recorded from READ RECORD answers.
 _CID_NAMES = {0x00: "AAC", 0x40: "TC", 0x80: "ARQC"}
 
@@ -176,6 +179,9 @@ class ContactKernel:
         self.went_online = False
         self.oda_error = ""
         self.reference = ""
+        # Terminal data as the card saw it when it made the (first) cryptogram: the
+        # host needs exactly these values to verify it.
+        self.crypto_values: dict[int, bytes] = {}
         self.goc = GocParams()
         self.un = bytes(rng.getrandbits(8) for _ in range(4))
         self._online_capable = online_capable
@@ -732,6 +738,7 @@ class ContactKernel:
         data = tlv.build_dol(dol, values)
         if first:
             self.cdol1_data = data
+            self.crypto_values = values
         cda = self.oda_method == "CDA" and self.icc_key is not None and requested != 0x00
         p1 = requested | (0x10 if cda else 0)
         name = _CID_NAMES.get(requested, "?")
@@ -818,6 +825,9 @@ class ContactKernel:
     def auth_request(self) -> AuthRequest:
         assert self.selected is not None
         emv = {t: v for t, v in self.values().items() if t not in (0x8A,)}
+        for tag in CRYPTOGRAM_TERMINAL_TAGS:
+            if tag in self.crypto_values:
+                emv[tag] = self.crypto_values[tag]
         return AuthRequest(
             interface=self.interface,
             amount=self.txn.amount,
@@ -856,16 +866,19 @@ class ContactKernel:
         return self.outcome()
 
     def _issuer_authentication(self, data: bytes) -> Gen:
+        """Book 3 §10.9: EXTERNAL AUTHENTICATE when the AIP says the card supports it.
+
+        Profiles that check the ARPC inside the second GENERATE AC instead list tag
+        91 in CDOL2 and leave the AIP bit clear; the 91 value then only travels in
+        the CDOL2 data and the card's answer to GENERATE AC 2 tells the result.
+        """
+        self.card.tags[0x91] = data
         aip = self.card.tags.get(0x82, bytes(2))
         if not B.has(aip, B.AIP_ISSUER_AUTH):
+            if 0x91 in dict(tlv.parse_dol(self.card.tags.get(0x8D, b""))):
+                self.tsi.set(B.TSI_ISSUER_AUTH_PERFORMED)
             return
-        self.card.tags[0x91] = data
-        cdol2 = dict(tlv.parse_dol(self.card.tags.get(0x8D, b"")))
         self.tsi.set(B.TSI_ISSUER_AUTH_PERFORMED)
-        if 0x91 in cdol2:
-            # ARPC travels in CDOL2; the card's answer to GEN AC 2 tells the result.
-            self.issuer_auth = None
-            return
         resp = yield from self._xfer(Command.external_authenticate(data), "EXTERNAL AUTHENTICATE")
         self.issuer_auth = resp.ok
         if not resp.ok:

@@ -135,7 +135,8 @@ class ContactlessKernel(ContactKernel):
 
     def _gpo(self) -> Generator[Request, Any, bytes]:
         pdol = self.card.tags.get(0x9F38, b"")
-        self.pdol_data = tlv.build_dol(pdol, self.values()) if pdol else b""
+        self.crypto_values = self.values()
+        self.pdol_data = tlv.build_dol(pdol, self.crypto_values) if pdol else b""
         resp = yield from self._xfer(Command.gpo(self.pdol_data), "GET PROCESSING OPTIONS")
         self._check_sw(resp.sw, "GPO")
         return resp.data

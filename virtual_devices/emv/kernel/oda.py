@@ -51,8 +51,6 @@ def _frame(recovered: bytes, fmt: int) -> bytes:
 
 
 def _check_hash(recovered: bytes, extra: bytes) -> None:
-    if recovered[-22] != 0x01 and recovered[1] in (0x02, 0x04):
-        raise OdaError("unknown hash algorithm")
     body = recovered[1:-21]
     if hashlib.sha1(body + extra).digest() != recovered[-21:-1]:
         raise OdaError("hash result does not match")
@@ -82,6 +80,8 @@ def recover_issuer_key(
 ) -> tuple[PublicKey, bytes]:
     """Issuer public key from tag 90 (+92, 9F32); returns (key, certificate serial)."""
     rec = _frame(recover(capk, certificate), 0x02)
+    if rec[11] != 0x01:
+        raise OdaError("issuer certificate hash algorithm is not SHA-1")
     _check_hash(rec, remainder + exponent)
     issuer_id = _digits(rec[2:6])
     if not 3 <= len(issuer_id) <= 8 or not pan.startswith(issuer_id):
@@ -101,6 +101,8 @@ def recover_issuer_key(
 def verify_ssad(issuer: PublicKey, ssad: bytes, static_data: bytes) -> bytes:
     """SDA (Book 2 §5.4): returns the Data Authentication Code (9F45)."""
     rec = _frame(recover(issuer, ssad), 0x03)
+    if rec[2] != 0x01:
+        raise OdaError("SSAD hash algorithm is not SHA-1")
     _check_hash(rec, static_data)
     return rec[3:5]
 
@@ -116,6 +118,8 @@ def recover_icc_key(
 ) -> PublicKey:
     """ICC public key from 9F46 (+9F48, 9F47) (Book 2 §6.4)."""
     rec = _frame(recover(issuer, certificate), 0x04)
+    if rec[17] != 0x01:
+        raise OdaError("ICC certificate hash algorithm is not SHA-1")
     _check_hash(rec, remainder + exponent + static_data)
     if _digits(rec[2:12]) != pan:
         raise OdaError("PAN in the ICC certificate does not match")

@@ -139,8 +139,6 @@ class Reader:
                 answer = yield from self._ask(
                     cardholder.enter_pin(request) if cardholder else None, "pin_entry_timeout"
                 )
-                if answer is not None and answer != CANCEL:
-                    world.redactor.add_secret(str(answer).encode())
             elif isinstance(request, Display):
                 world.transcript.event("pinpad", f"display: {request.message}")
             elif isinstance(request, GoOnline):

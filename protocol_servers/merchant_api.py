@@ -16,25 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol_servers.mpos_bridge.card_hash import decrypt_card_hash
 from protocol_servers.mpos_bridge.tables import TerminalTables, tables_from_config
 from simulator.masking import mask_pan
 
 if TYPE_CHECKING:
     from simulator.world import World
-    from virtual_devices.emv.terminal import TerminalConfig
-
-CARD_HASH_KEY_ID = "1"
-APPROVED = "0000"
+    from virtual_devices.acquirer import AcquirerHost
 
 
 class MerchantError(ValueError):
@@ -56,6 +50,7 @@ class Transaction:
     payment_method: str
     card_masked: str
     card_holder_name: str | None
+    reference: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,62 +71,10 @@ class Transaction:
         }
 
 
-def load_tms_config() -> TerminalConfig:
-    """The terminal tables of ``mpos_bridge/tms.toml`` with the test CA keys (CAPKs)."""
-    from virtual_devices.emv.pki import capk_records
-    from virtual_devices.emv.terminal import AidParams, Capk, TerminalConfig
-
-    raw = tomllib.loads(
-        resources.files("protocol_servers.mpos_bridge")
-        .joinpath("tms.toml")
-        .read_text(encoding="utf-8")
-    )
-    acq = int(raw["acquirer"])
-    aids = []
-    for i, app in enumerate(raw["applications"], start=1):
-        tacs = [bytes.fromhex(t) for t in app["tacs"]]
-        aids.append(
-            AidParams(
-                aid=bytes.fromhex(app["aid"]),
-                acq_index=acq,
-                rec_index=f"{i:02d}",
-                app_type=1 if app["payment_method"] == "credit_card" else 2,
-                label=app["label"],
-                mcc=int(raw["merchant_mcc"]),
-                tcc=raw["tcc"],
-                terminal_type=int(raw["terminal_type"]),
-                capabilities=bytes.fromhex(raw["capabilities"]),
-                additional_capabilities=bytes.fromhex(raw["additional_capabilities"]),
-                tac_default=tacs[0],
-                tac_denial=tacs[1],
-                tac_online=tacs[2],
-                brand=app["brand"],
-            )
-        )
-    capks = [
-        Capk(
-            c.rid,
-            c.index,
-            c.exponent,
-            c.modulus,
-            c.checksum,
-            acq_index=acq,
-            rec_index=f"{50 + i:02d}",
-        )
-        for i, c in enumerate(capk_records())
-    ]
-    return TerminalConfig(aids=tuple(aids), capks=tuple(capks), table_version=str(raw["version"]))
-
-
-def _load_key() -> rsa.RSAPrivateKey:
-    pem = (
-        resources.files("protocol_servers.mpos_bridge")
-        .joinpath("data/card_hash_test_rsa.pem")
-        .read_bytes()
-    )
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
+def pagarme_code(iso: str) -> str:
+    """Pagar.me reports 4-digit acquirer codes ("0000" approved); the host answers ISO 8583
+    field 39 (2 characters). Numeric codes are zero-padded, others kept as they are."""
+    return iso.zfill(4) if iso.isdigit() else iso
 
 
 @dataclass
@@ -139,49 +82,45 @@ class MerchantBackend:
     """Pagar.me's API as the merchant sees it; also the bridge's acquirer link."""
 
     world: World
-    acquirer: Any = None
-    config: TerminalConfig | None = None
-    key_id: str = CARD_HASH_KEY_ID
+    acquirer: AcquirerHost | None = None
     ledger: list[Transaction] = field(default_factory=list)
-    _key: rsa.RSAPrivateKey | None = None
     _tables: TerminalTables | None = None
+    _public: rsa.RSAPublicKey | None = None
 
     def __post_init__(self) -> None:
-        if self.config is None:
-            self.config = load_tms_config()
+        if self.acquirer is None:
+            from virtual_devices.acquirer import make_acquirer
+
+            self.acquirer = make_acquirer(self.world)
+
+    @property
+    def host(self) -> AcquirerHost:
+        assert self.acquirer is not None
+        return self.acquirer
 
     # -- the bridge's acquirer link ------------------------------------------------------
     def terminal_tables(self) -> TerminalTables:
         if self._tables is None:
-            assert self.config is not None
-            self._tables = tables_from_config(self.config)
+            self._tables = tables_from_config(self.host.terminal_config())
         return self._tables
 
     def card_hash_key(self) -> tuple[str, rsa.RSAPublicKey]:
-        return self.key_id, self.private_key.public_key()
-
-    @property
-    def private_key(self) -> rsa.RSAPrivateKey:
-        if self._key is None:
-            self._key = _load_key()
-        return self._key
+        key_id, pem = self.host.card_hash_key()
+        if self._public is None:
+            key = serialization.load_pem_public_key(pem.encode())
+            assert isinstance(key, rsa.RSAPublicKey)
+            self._public = key
+        return key_id, self._public
 
     def card_hash_key_json(self) -> dict[str, Any]:
-        pem = self.private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return {"object": "card_hash_key", "id": int(self.key_id), "public_key": pem.decode()}
+        key_id, pem = self.host.card_hash_key()
+        return {"object": "card_hash_key", "id": key_id, "public_key": pem}
 
     # -- the merchant step ---------------------------------------------------------------
     def read_card_hash(self, card_hash: str) -> dict[str, str]:
         """The card fields inside a card_hash (what tests compare with the card shown)."""
         try:
-            key_id, _, _ = card_hash.partition("_")
-            if key_id != self.key_id:
-                raise MerchantError(f"card_hash made with unknown key {key_id!r}")
-            return decrypt_card_hash(card_hash, self.private_key)
-        except MerchantError:
-            raise
+            return self.host.decrypt_card_hash(card_hash)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MerchantError(f"card_hash cannot be read: {exc}") from None
 
@@ -192,32 +131,29 @@ class MerchantBackend:
         card = self.read_card_hash(card_hash)
         pan = card.get("card_number", "")
         self.world.redactor.add_pan(pan)
-        decision = self._acquirer().authorize_card_fields(card, amount)
+        decision = self.host.authorize_card_fields(card, amount)
+        if decision.timed_out:
+            self.world.transcript.event("merchant", f"acquirer did not answer for {mask_pan(pan)}")
+            raise MerchantError("the acquirer did not answer; finish with success=false", 504)
         txn = Transaction(
             id=len(self.ledger) + 1,
             amount=amount,
             status="authorized" if decision.approved else "refused",
-            acquirer_response_code=decision.response_code,
+            acquirer_response_code=pagarme_code(decision.response_code),
             card_emv_response=decision.issuer_data_hex or None,
             capture_method=card.get("capture_method", ""),
             payment_method=card.get("payment_method", ""),
             card_masked=mask_pan(pan),
             card_holder_name=card.get("card_holder_name"),
+            reference=decision.reference,
         )
         self.ledger.append(txn)
         self.world.transcript.event(
             "merchant",
-            f"transaction {txn.id}: {txn.status} {txn.amount} "
-            f"{txn.card_masked} arc {txn.acquirer_response_code}",
+            f"transaction {txn.id}: {txn.status} {txn.amount} {txn.card_masked} "
+            f"code {txn.acquirer_response_code}",
         )
         return txn
-
-    def _acquirer(self) -> Any:
-        if self.acquirer is None:
-            from virtual_devices.acquirer import make_acquirer  # type: ignore[attr-defined]
-
-            self.acquirer = make_acquirer(self.world)
-        return self.acquirer
 
     def transaction(self, txn_id: int) -> Transaction:
         for t in self.ledger:
@@ -336,7 +272,13 @@ def _run_in_world(
     return result[0]
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Payload Too Large",
+    504: "Gateway Timeout",
+}
 
 
 def _write(writer: asyncio.StreamWriter, status: int, payload: Any, close: bool) -> None:

@@ -49,13 +49,17 @@ def card_from_name(world: World, name: str) -> Any:
         card = MagstripeCard(spec["pan"], spec["expiry"], spec["holder"], spec["service_code"])
         world.redactor.add_pan(card.pan)
         return card
-    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.abecs.cards import catalogue_card
 
-    profiles = catalogue()
-    if name not in profiles:
-        raise ValueError(f"unknown card {name!r}; known: {', '.join(card_names())}")
-    from virtual_devices.emv.card import card_from_profile  # type: ignore[import-not-found]
-
-    card = card_from_profile(world, profiles[name])
-    world.redactor.add_pan(profiles[name].pan)
+    try:
+        card = catalogue_card(name)
+    except KeyError:
+        raise ValueError(f"unknown card {name!r}; known: {', '.join(card_names())}") from None
+    world.redactor.add_pan(card.pan)
+    if "contact" in getattr(card, "interfaces", ()) and not getattr(card, "has_chip", False):
+        # the customer inserts cards that have a chip (a merchant asks for the chip first)
+        try:
+            card.has_chip = True
+        except AttributeError:
+            pass
     return card

@@ -202,8 +202,8 @@ def run_transaction(
             ok = yield from cardholder.verify_on_phone()
             if not ok:
                 break
-            if hasattr(card, "cdcvm_done"):
-                card.cdcvm_done()
+            if hasattr(card, "confirm_cdcvm"):
+                card.confirm_cdcvm()
         elif outcome.status is Status.CARD_ERROR and interface == "magstripe":
             continue  # bad swipe: swipe again
         else:
@@ -241,7 +241,7 @@ def _present_once(
         yield from cardholder.present(interface)
     if interface == "magstripe":
         yield world.timeout(reader.timings["swipe_decode"])
-        track2 = _read_track2(card, cardholder)
+        track2 = _read_track2(world, card, cardholder)
         world.transcript.event("reader", "swipe read" if track2 else "swipe unreadable")
         return (yield from reader.drive(swipe(cfg, txn, track2, fallback), None, interface,
                                         cardholder, acquirer))
@@ -277,15 +277,17 @@ def _present_once(
     return outcome
 
 
-def _read_track2(card: Any, cardholder: Any) -> str | None:
+def _read_track2(world: World, card: Any, cardholder: Any) -> str | None:
+    """Track 2 from one swipe; None when the swipe or the stripe reads nothing."""
     if cardholder is not None and not cardholder.swipe_clean():
         return None
-    tracks = card.tracks() if card is not None else None
-    if tracks is None:
+    if card is None:
         return None
-    t2 = getattr(tracks, "track2", None)
-    if t2 is None and isinstance(tracks, dict):
-        t2 = tracks.get("track2")
+    if hasattr(card, "swipe"):
+        read = card.swipe(world.rng("swipe"))
+        return str(read.track2) if read.track2 else None
+    tracks = card.tracks()
+    t2 = getattr(tracks, "track2", None) if tracks is not None else None
     return str(t2) if t2 else None
 
 

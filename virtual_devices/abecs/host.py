@@ -95,6 +95,7 @@ class AbecsHost:
         self._cancel_done: simpy.Event | None = None
         self._timer_gen = 0
         self._lock = simpy.Resource(world.env, capacity=1)
+        self.received = bytearray()  # every byte from the pinpad, for byte-level checks
         self.reader = world.process(self._reader())
 
     # -- plumbing ---------------------------------------------------------------------
@@ -106,7 +107,15 @@ class AbecsHost:
                 if self._cancel_done is not None and not self._cancel_done.triggered:
                     self._cancel_done.fail(AbecsLinkError("link closed", "CAN"))
                 return
+            self.received += data
             self._apply(self.link.receive_data(data))
+
+    def send_raw(self, data: bytes) -> int:
+        """Write bytes as they are, outside any exchange; returns the mark of
+        :attr:`received` to read the answer from."""
+        mark = len(self.received)
+        self.end.write(data)
+        return mark
 
     def _apply(self, outputs: list[Output]) -> None:
         for out in outputs:

@@ -45,6 +45,8 @@ def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
         "-rfE",
+        # this module imports the package before pytest loads it as a plugin
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         *out,
     ]
     if not has_path:

@@ -51,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARK_NAME}(info): a conformance case (set by conformance.case, not by hand)",
     )
+    from conformance.fixtures import MARKERS
+
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     config.stash[RESULTS] = {}
 
 

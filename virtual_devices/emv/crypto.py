@@ -15,11 +15,12 @@ Schemes (named by brand and Cryptogram Version Number):
     (ATC-diversified), MAC over header || ATC || ARQC || data.
 ``visa-cvn18``
     EMV common session key (R = ATC || 00..00); AC over the minimum set + AIP + ATC +
-    whole IAD, padding method 2; ARPC method 2 (ARPC || CSU); SM keys from the ARQC.
+    whole IAD, padding method 2; ARPC method 2 (ARPC || CSU); Visa secure messaging
+    as for CVN 10.
 ``mc-cvn16``
     Mastercard session key (R = ATC || 00 00 || UN); AC over the minimum set + AIP +
     ATC + CVR (IAD bytes 3-8), padding method 2; ARPC method 1 under the ICC MK;
-    SM keys from the ARQC.
+    SM session keys diversified by the ARQC, MAC over header || ATC || ARQC || data.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ SCHEMES: dict[str, Scheme] = {
     "visa-cvn10": Scheme("visa-cvn10", 0x0A, "none", _ac.PaddingType.VISA, "cvr4",
                          "method1-mk", "visa"),
     "visa-cvn18": Scheme("visa-cvn18", 0x12, "common", _ac.PaddingType.EMV, "iad",
-                         "method2-sk", "common"),
+                         "method2-sk", "visa"),
     "mc-cvn16": Scheme("mc-cvn16", 0x10, "mastercard", _ac.PaddingType.EMV, "cvr6",
                        "method1-mk", "common"),
 }
@@ -289,11 +290,13 @@ def sm_confidentiality_key(scheme: str, icc_mk_smc: bytes, atc: bytes, arqc: byt
 def script_mac(
     scheme: str, icc_mk_smi: bytes, atc: bytes, arqc: bytes, header: bytes, data: bytes
 ) -> bytes:
-    """8-byte command MAC; ``header`` is CLA INS P1 P2 Lc (Lc counting the MAC)."""
-    s = _scheme(scheme)
+    """8-byte command MAC; ``header`` is CLA INS P1 P2 Lc (Lc counting the MAC).
+
+    Both VIS and M/Chip MAC the header, the ATC and the ARQC of the transaction that
+    carried the script, then the command data; they differ in the session key.
+    """
     key = sm_integrity_key(scheme, icc_mk_smi, atc, arqc)
-    msg = header + atc + arqc + data if s.sm == "visa" else header + data
-    return _sm.generate_command_mac(key, msg, 8)
+    return _sm.generate_command_mac(key, header + atc + arqc + data, 8)
 
 
 def encrypt_script_data(

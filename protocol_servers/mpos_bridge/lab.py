@@ -98,6 +98,7 @@ class MposLab:
     server: MposBridgeServer
     backend: MerchantBackend
     readers: list[Reader] = field(default_factory=list)
+    silent: list[SerialDevice] = field(default_factory=list)
     _clients: int = 0
 
     def connect(self, name: str | None = None) -> MessageEnd:
@@ -129,6 +130,7 @@ def build_lab(
     secure: bool = True,
     link_dir: str | os.PathLike[str] | None = None,
     extra_serial: Iterable[str] = (),
+    silent_ports: int = 0,
 ) -> MposLab:
     """Assemble a lab. Virtual mode uses in-memory lines; realtime mode uses ptys
     (and must be called from inside the running asyncio loop)."""
@@ -169,6 +171,11 @@ def build_lab(
             lab.readers.append(Reader(i, pinpad, dev, pty=pair))
         ref.append(pinpad)
         pinpad.start()
+    for k in range(silent_ports if world.mode == "virtual" else 0):
+        # a port with nothing behind it: the wrong COM port a user may pick (§7 item 5)
+        dead = ByteEnd(world, f"nothing{k}")
+        line = VirtualSerialLine(world, dead, f"bridge.silent{k}")
+        lab.silent.append(devices.add(f"/dev/ttyS{k}", line.open, name=f"Serial Device (S{k})"))
     for path in extra_serial:
         devices.add_serial_path(
             path, labeler=line_labeler([]), port_name=f"bridge.{os.path.basename(path)}"

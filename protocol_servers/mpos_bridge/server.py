@@ -258,7 +258,7 @@ class MposBridgeServer:
                 waits.append(limit)
             yield self.world.any_of(waits)
             if not opened.triggered:
-                opened.interrupt("initialize timeout")
+                # closing the port (finally below) ends the open attempt with a link error
                 opened.defused = True
                 return error_response(INIT_TIMEOUT, req.raw_context_id)
             if not opened.ok:

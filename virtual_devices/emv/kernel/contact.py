@@ -764,7 +764,10 @@ class ContactKernel:
             raise KernelStop(Status.CARD_ERROR, "GENERATE AC response lacks CID or ATC")
         cid = got[0x9F27][0]
         kind = cid & 0xC0
-        if kind == 0xC0 or kind > requested:
+        # Book 3 §9.3: a card may answer with the type asked or a "lower" one in the
+        # order TC > ARQC > AAC; anything else (or the RFU value 11) is an error.
+        allowed = {0x40: (0x40, 0x80, 0x00), 0x80: (0x80, 0x00), 0x00: (0x00,)}
+        if kind not in allowed.get(requested, ()):
             raise KernelStop(
                 Status.CARD_ERROR, f"card answered {cid:02X} to a request for {name}"
             )

@@ -117,6 +117,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     CARD_ERROR = "card-error"  # malformed or missing card data: terminate
     FALLBACK = "fallback"  # chip failed; magstripe fallback allowed
+    COLLISION = "collision"  # more than one contactless card in the field
 
 
 @dataclass

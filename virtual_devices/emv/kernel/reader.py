@@ -248,17 +248,21 @@ def _present_once(
     activation = "ctls_activation" if interface == "contactless" else "contact_activation"
     yield world.timeout(reader.timings[activation])
     try:
-        atr = card.power_on(interface)
+        if interface == "contactless" and hasattr(card, "activate"):
+            # A field with cards in it (virtual_devices.emv.field): poll first.
+            card, atr = card.activate()
+        else:
+            atr = card.power_on(interface)
     except Exception as exc:
         world.transcript.event(reader.port, f"no ATR: {exc}")
         if cardholder is not None:
             yield from cardholder.remove()
         if interface == "contact":
             return Outcome(Status.FALLBACK, f"chip unreadable ({exc})", interface)
-        status = Status.TRY_ANOTHER_INTERFACE
-        if "collision" in str(exc).lower() or "more than one" in str(exc).lower():
-            return Outcome(status, "present one card only (collision)", interface)
-        return Outcome(status, f"card not read ({exc})", interface)
+        if type(exc).__name__ == "Collision":
+            # Book A: collision -> ask for one card, nothing sent to any card.
+            return Outcome(Status.COLLISION, "present one card only", interface)
+        return Outcome(Status.TRY_ANOTHER_INTERFACE, f"card not read ({exc})", interface)
     world.transcript.record(reader.port, "rx", atr, "ATR")
     rng = world.rng("kernel")
     kernel: ContactKernel

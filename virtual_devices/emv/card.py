@@ -503,6 +503,7 @@ class VirtualCard:
             return Response.status(SW_WRONG_LENGTH)
         if self.card_blocked:
             return Response.status(SW_FUNCTION_NOT_SUPPORTED)
+        prev_name, prev_index = s.select_name, s.select_index
         self._reset_transaction(s)
         if name == PSE:
             if s.interface != "contact" or not self.profile.pse:
@@ -526,8 +527,8 @@ class VirtualCard:
             fci = tlv.encode(0x84, PPSE) + tlv.encode(0xA5, a5)
             return Response(tlv.encode(0x6F, fci), 0x90, 0)
         matches = [a for a in self._apps_on(s.interface) if a.p.aid.startswith(name)]
-        if cmd.p2 == 0x02 and s.select_name == name:
-            start = s.select_index + 1
+        if cmd.p2 == 0x02 and prev_name == name:
+            start = prev_index + 1
         else:
             start = 0
         if start >= len(matches):

@@ -57,6 +57,7 @@ class Behaviour:
 
     pin: str = "1234"
     wrong_pins: int = 0  # wrong PINs typed before the right one
+    pins: tuple[str, ...] = ()  # typed at the first prompts in order, then ``pin``
     cancel_at: Literal["card", "pin", "remove", None] = None  # press Cancel instead
     walk_away_at: Literal["card", "pin", None] = None  # do nothing: the pinpad times out
     presentation: Presentation | None = None  # None: insert chip cards, swipe the others
@@ -69,6 +70,14 @@ class Behaviour:
 Action = Generator[Any, Any, Any]
 
 
+def has_chip(card: Any) -> bool:
+    """A contact chip: the EMV model lists its interfaces, a stripe model says so."""
+    interfaces = getattr(card, "interfaces", None)
+    if interfaces is not None:
+        return "contact" in interfaces
+    return bool(getattr(card, "has_chip", False))
+
+
 class Customer:
     """Takes cards from the pinpad's queue and acts as :class:`Behaviour` says."""
 
@@ -78,6 +87,13 @@ class Customer:
         self.behaviour = behaviour or Behaviour()
         self.rng = world.rng(name)
         self._wrong_left = self.behaviour.wrong_pins
+        self._scripted = list(self.behaviour.pins)
+
+    @classmethod
+    def for_profile(cls, world: World, profile: Any, **knobs: Any) -> Customer:
+        """The customer a catalogue card expects (its ``[cardholder]`` PINs)."""
+        pins = tuple(str(p) for p in profile.cardholder.get("pins", ()))
+        return cls(world, Behaviour(pin=profile.pin or "1234", pins=pins, **knobs))
 
     def _wait(self, span: tuple[float, float]) -> Action:
         yield self.world.timeout(round(self.rng.uniform(*span), 3))
@@ -96,9 +112,9 @@ class Customer:
         card = pinpad.take_card()
         if card is None:
             yield from self._forever()
-        how: Presentation = b.presentation or (
-            "insert" if getattr(card, "has_chip", False) else "swipe"
-        )
+        how: Presentation = b.presentation or ("insert" if has_chip(card) else "swipe")
+        if pinpad.fallback_pending:
+            how = "swipe"  # the reader said the chip failed: swipe instead
         return card, how
 
     def enter_pin(self, pinpad: Pinpad, min_len: int, max_len: int) -> Action:
@@ -110,7 +126,9 @@ class Customer:
         if b.cancel_at == "pin":
             return CANCEL_KEY
         pin = b.pin
-        if self._wrong_left > 0:
+        if self._scripted:
+            pin = self._scripted.pop(0)
+        elif self._wrong_left > 0:
             self._wrong_left -= 1
             pin = "".join(str((int(d) + 1) % 10) for d in pin)
         for _ in pin:

@@ -160,8 +160,10 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     got = yield from session.read()
     if isinstance(got, int):
         if got == m.ST_ERRFALLBACK:
+            # the customer pulls the card out and will swipe it at the next GCR
             pinpad.fallback_pending = True
-            pinpad.inserted = None  # the customer pulls the card to swipe it
+            pinpad.inserted = None
+            pinpad.cards.appendleft(card)
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got

@@ -8,6 +8,7 @@ into a temporary area and commits on TLE, either for one acquirer or for all at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from virtual_devices.abecs.fields import CodecError, Spec, num, pack, unpack
 
@@ -260,3 +261,30 @@ class TableStore:
 
 def record_fields(rec: Record) -> dict[str, object]:
     return {f.name: getattr(rec, f.name) for f in fields(rec)}
+
+
+def records_from_config(config: Any) -> list[bytes]:
+    """TLR records for a kernel :class:`TerminalConfig` (AIDs as 284-byte records, CAPKs).
+
+    The inverse of what the pinpad does when it hands its tables to the kernel, so the
+    acquirer's table set reaches a pinpad exactly as a TMS would send it.
+    """
+    out: list[bytes] = []
+    for p in config.aids:
+        versions = [v.hex().upper() for v in p.app_versions] + ["0000"] * 3
+        out.append(AidRecord(
+            acquirer=p.acq_index, record_index=p.rec_index, aid=p.aid, app_type=p.app_type,
+            label=p.label, app_versions=(versions[0], versions[1], versions[2]),
+            country=p.country, currency=p.currency, exponent=p.currency_exponent,
+            merchant_id=p.merchant_id, mcc=p.mcc, terminal_id=p.terminal_id,
+            capabilities=p.capabilities.hex().upper(),
+            add_capabilities=p.additional_capabilities.hex().upper(),
+            terminal_type=p.terminal_type, tac_default=p.tac_default.hex().upper(),
+            tac_denial=p.tac_denial.hex().upper(), tac_online=p.tac_online.hex().upper(),
+            floor_limit=p.floor_limit, tcc=p.tcc, tdol=p.tdol.hex().upper(),
+            ddol=p.ddol.hex().upper(), arc_offline=p.arc_offline,
+        ).encode())
+    for k in config.capks:
+        out.append(CapkRecord(k.acq_index, k.rec_index, k.rid, k.index, k.exponent, k.modulus,
+                              k.checksum).encode())
+    return out

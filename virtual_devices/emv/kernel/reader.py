@@ -209,14 +209,15 @@ def run_transaction(
         else:
             break
     if (
-        outcome.status is Status.DECLINED
+        outcome.status is not Status.APPROVED
         and outcome.online
         and outcome.arc in ("00", "08", "10", "11")
         and outcome.reference
         and hasattr(acquirer, "reverse")
     ):
-        # The issuer approved but the card refused: the reader reverses the approval
-        # so the merchant is not paid for a sale the card declined (Book 4 §12.2.2).
+        # The issuer approved but the card refused (or left before the second
+        # GENERATE AC): the reader reverses the approval so the merchant is not paid
+        # for a sale that did not complete (Book 4 §12.2.2).
         acquirer.reverse(outcome.reference)  # type: ignore[union-attr]
         outcome.reversed = True
         world.transcript.event("host", f"reversal of {outcome.reference}")

@@ -215,7 +215,9 @@ def _message(report: pytest.TestReport, rec: VerdictRecorder | None) -> str:
 
 def _replay_command(item: pytest.Item, seed: int, report: pytest.TestReport) -> str:
     """The one command that reproduces this failure in virtual mode."""
-    name = getattr(item, "originalname", None) or item.name
+    # the item's name with its parameters selects exactly this run (-k matches
+    # names with brackets, dots and dashes)
+    name = item.name
     parts = ["python", "-m", "conformance", "-k", name, "--seed", str(seed)]
     opts = get_options(item.config)
     if opts.profile:
@@ -308,11 +310,12 @@ def pytest_terminal_summary(
         counts = ", ".join(f"{k} {v}" for k, v in row.items() if v and k != "total")
         tr.write_line(f"  {protocol}: {row['total']} ({counts})")
     for r in results:
+        param = f" [{r.param}]" if r.param else ""
         if r.verdict is Verdict.FAIL:
-            tr.write_line(f"FAIL {r.info.id} {r.info.title}")
+            tr.write_line(f"FAIL {r.info.id}{param} {r.info.title}")
             if r.info.failure:
                 tr.write_line(f"     means: {r.info.failure}")
             if r.replay:
                 tr.write_line(f"     replay: {r.replay}")
         elif r.verdict is Verdict.NON_STRICT:
-            tr.write_line(f"NON-STRICT {r.info.id}: {r.message}")
+            tr.write_line(f"NON-STRICT {r.info.id}{param}: {r.message}")

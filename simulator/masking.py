@@ -14,6 +14,7 @@ A PAN keeps its first 6 and last 4 digits; everything else secret is replaced wh
 
 from __future__ import annotations
 
+import builtins
 import re
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -55,15 +56,22 @@ def _mask_match_b(m: re.Match[bytes]) -> bytes:
 
 def mask_text(text: str) -> str:
     """Mask card numbers and track-2 discretionary data in a string."""
-    text = _TRACK2_ASCII.sub(lambda m: f"{mask_pan(m.group(1))}={m.group(2)}" + "*" * len(m.group(3)), text)
-    text = _TRACK2_HEX.sub(lambda m: f"{mask_pan(m.group(1))}D{m.group(2)}" + "*" * len(m.group(3)), text)
+    text = _TRACK2_ASCII.sub(
+        lambda m: f"{mask_pan(m.group(1))}={m.group(2)}" + "*" * len(m.group(3)), text
+    )
+    text = _TRACK2_HEX.sub(
+        lambda m: f"{mask_pan(m.group(1))}D{m.group(2)}" + "*" * len(m.group(3)), text
+    )
     return _DIGITS.sub(_mask_match, text)
 
 
 def mask_bytes(data: bytes) -> bytes:
     """Mask ASCII card numbers and track data inside raw bytes (length preserved)."""
     data = _TRACK2_ASCII_B.sub(
-        lambda m: mask_pan(m.group(1).decode()).encode() + b"=" + m.group(2) + b"*" * len(m.group(3)),
+        lambda m: mask_pan(m.group(1).decode()).encode()
+        + b"="
+        + m.group(2)
+        + b"*" * len(m.group(3)),
         data,
     )
     return _DIGITS_B.sub(_mask_match_b, data)
@@ -108,7 +116,7 @@ class Redactor:
                 out = out.replace(bcd, bytes(len(bcd)))
         return mask_bytes(out)
 
-    def hex(self, data: bytes) -> str:
+    def hex(self, data: builtins.bytes) -> str:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
 
         Masked nibbles are written as ``*`` so the hex keeps its length and offsets.

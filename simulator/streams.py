@@ -24,17 +24,24 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import simpy
 
-from simulator.faults import Delivery
+from simulator.faults import Delivery, Outcome
 
 if TYPE_CHECKING:
     from simulator.world import World
 
 T = TypeVar("T")
+_CLOSE = object()  # queued after delayed pieces when a fault disconnects
 Labeler = Callable[[Any], str]
 
 
 class _End(Generic[T]):
-    """Common machinery: an inbox of items, an EOF marker, a transmit hook."""
+    """Common machinery: an inbox of items, an EOF marker, a transmit hook.
+
+    Both ways through an end pass the world's fault plan: ``tx`` when the end
+    writes, ``rx`` when something arrives. Pieces a fault delays are queued per
+    direction so that an end never reorders its stream: later data waits behind a
+    delayed piece, as on a real line.
+    """
 
     _eof: Any = None
 
@@ -48,10 +55,21 @@ class _End(Generic[T]):
         self.closed: simpy.Event = world.event()
         self._transmit: Callable[[T], None] | None = None
         self._on_close: Callable[[], None] | None = None
+        self._lanes: dict[str, deque[tuple[float, Any]]] = {"tx": deque(), "rx": deque()}
+        world.faults.watch(self)
 
     # -- receiving ----------------------------------------------------------------
     def deliver(self, item: T) -> None:
         """Called by the peer or the port: ``item`` has arrived at this end."""
+        if self._at_eof:
+            return
+        plan = self.world.faults
+        if not plan:
+            self._arrive(item)
+            return
+        self._dispatch("rx", plan.apply(self.world, self.name, "rx", item))  # type: ignore[arg-type]
+
+    def _arrive(self, item: T) -> None:
         if self._at_eof:
             return
         self.world.transcript.record(self.name, "rx", self._raw(item), self._label(item))
@@ -87,33 +105,51 @@ class _End(Generic[T]):
             return
         self.world.transcript.record(self.name, "tx", self._raw(item), self._label(item))
         plan = self.world.faults
-        if not plan:
+        if not plan and not self._lanes["tx"]:
             self._transmit(item)
             return
-        outcome = plan.apply(self.world, self.name, "tx", item)  # type: ignore[arg-type]
+        if not plan:
+            self._dispatch("tx", Outcome([Delivery(item)]))  # type: ignore[arg-type]
+            return
+        self._dispatch("tx", plan.apply(self.world, self.name, "tx", item))  # type: ignore[arg-type]
+
+    def _dispatch(self, lane: str, outcome: Outcome) -> None:
+        """Hand pieces on now or later, in order; then close if the fault said so."""
+        queue = self._lanes[lane]
+        now = self.world.now
+        last = queue[-1][0] if queue else now
         for d in outcome.deliveries:
-            self._schedule(d)
+            due = max(now + d.delay, last)
+            last = due
+            if not queue and due <= now:
+                self._sink(lane, d.data)
+            else:
+                self._enqueue(queue, lane, due, d.data)
         if outcome.disconnect:
-            self.world.process(self._disconnect_after(max((d.delay for d in outcome.deliveries), default=0.0)))
+            self._enqueue(queue, lane, last, _CLOSE)
 
-    def _schedule(self, d: Delivery) -> None:
-        if d.delay <= 0:
-            assert self._transmit is not None
-            self._transmit(d.data)  # type: ignore[arg-type]
-        else:
-            self.world.process(self._later(d))
+    def _enqueue(self, queue: deque[tuple[float, Any]], lane: str, due: float, item: Any) -> None:
+        queue.append((due, item))
+        if len(queue) == 1:
+            self.world.process(self._run_lane(lane))
 
-    def _later(self, d: Delivery):  # type: ignore[no-untyped-def]
-        yield self.world.timeout(d.delay)
-        if self._transmit is not None and not self._at_eof:
-            self._transmit(d.data)  # type: ignore[arg-type]
+    def _run_lane(self, lane: str):  # type: ignore[no-untyped-def]
+        queue = self._lanes[lane]
+        while queue:
+            due, item = queue[0]
+            wait = due - self.world.now
+            # a zero wait still yields, so a disconnect lands after same-instant data
+            yield self.world.timeout(max(0.0, wait))
+            queue.popleft()
+            self._sink(lane, item)
 
-    def _disconnect_after(self, delay: float):  # type: ignore[no-untyped-def]
-        if delay > 0:
-            yield self.world.timeout(delay)
-        else:
-            yield self.world.timeout(0)
-        self.close()
+    def _sink(self, lane: str, item: Any) -> None:
+        if item is _CLOSE:
+            self.close()
+        elif lane == "rx":
+            self._arrive(item)
+        elif self._transmit is not None and not self._at_eof:
+            self._transmit(item)
 
     def close(self) -> None:
         """Close this end; the peer sees end of stream."""
@@ -140,16 +176,39 @@ class _End(Generic[T]):
     def _label(self, item: T) -> str:
         return self.labeler(item) if self.labeler is not None else ""
 
-    def connect(self, transmit: Callable[[T], None], on_close: Callable[[], None] | None = None) -> None:
+    def connect(
+        self, transmit: Callable[[T], None], on_close: Callable[[], None] | None = None
+    ) -> None:
         """Attach this end to whatever carries its writes (a peer end or a real port)."""
         self._transmit = transmit
         self._on_close = on_close
 
 
 class ByteEnd(_End[bytes]):
-    """One end of a byte stream. ``read()`` yields every byte buffered so far."""
+    """One end of a byte stream. ``read()`` yields every byte buffered so far.
+
+    ``rx_limit`` bounds the receive buffer like a UART FIFO: bytes that arrive while
+    it is full are lost, :attr:`overruns` counts the events, :attr:`bytes_lost` the
+    bytes, and each overrun is written to the transcript. None (the default) means
+    unbounded, as for a socket.
+    """
 
     _eof = b""
+
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        labeler: Labeler | None = None,
+        rx_limit: int | None = None,
+    ) -> None:
+        super().__init__(world, name, labeler)
+        if rx_limit is not None and rx_limit < 1:
+            raise ValueError("rx_limit must be at least 1 byte")
+        self.rx_limit = rx_limit
+        self.overruns = 0
+        self.bytes_lost = 0
+        self.pacing: Any = None
 
     def write(self, data: bytes) -> None:
         if data:
@@ -164,6 +223,45 @@ class ByteEnd(_End[bytes]):
         else:
             self._getters.append(ev)
         return ev
+
+    def _push(self, item: bytes) -> None:
+        limit = self.rx_limit
+        if limit is not None and not self._getters:
+            room = limit - sum(len(c) for c in self._inbox)
+            if len(item) > room:
+                lost = len(item) - max(room, 0)
+                self.overruns += 1
+                self.bytes_lost += lost
+                self.world.transcript.event(
+                    self.name, f"overrun: {lost} byte(s) lost, receive buffer of {limit} full"
+                )
+                item = item[: max(room, 0)]
+                if not item:
+                    return
+        elif limit is not None and len(item) > limit:
+            # a reader is waiting, but a UART still holds at most ``limit`` bytes
+            lost = len(item) - limit
+            self.overruns += 1
+            self.bytes_lost += lost
+            self.world.transcript.event(
+                self.name, f"overrun: {lost} byte(s) lost, receive buffer of {limit} full"
+            )
+            item = item[:limit]
+        super()._push(item)
+
+    def pace(self, pacing: Any) -> None:
+        """Send through a serial line model (:class:`simulator.pacing.Pacing`).
+
+        Call after the end is connected; writes then leave one byte time apart.
+        """
+        from simulator.pacing import PacedLine
+
+        if self._transmit is None:
+            raise RuntimeError("connect the end before pacing it")
+        line = PacedLine(self.world, pacing, self._transmit, self._on_close)
+        self.pacing = pacing
+        self._transmit = line.write
+        self._on_close = line.close if self._on_close is not None else None
 
     def _drain(self) -> bytes:
         data = b"".join(self._inbox)
@@ -201,11 +299,22 @@ def byte_link(
     a: str,
     b: str,
     labeler: Labeler | None = None,
+    *,
+    pacing: Any = None,
+    rx_limit: int | None = None,
 ) -> tuple[ByteEnd, ByteEnd]:
-    """Two byte ends wired to each other inside the world (virtual mode)."""
-    end_a = ByteEnd(world, a, labeler)
-    end_b = ByteEnd(world, b, labeler)
+    """Two byte ends wired to each other inside the world (virtual mode).
+
+    ``pacing`` (a :class:`simulator.pacing.Pacing`) makes both directions a serial
+    line at that baud rate and frame format; ``rx_limit`` bounds both receive
+    buffers (see :class:`ByteEnd`).
+    """
+    end_a = ByteEnd(world, a, labeler, rx_limit=rx_limit)
+    end_b = ByteEnd(world, b, labeler, rx_limit=rx_limit)
     _wire(end_a, end_b)
+    if pacing is not None:
+        end_a.pace(pacing)
+        end_b.pace(pacing)
     return end_a, end_b
 
 

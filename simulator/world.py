@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import typing
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from simulator.masking import Redactor
 from simulator.transcript import Transcript
 
 Mode = Literal["virtual", "realtime"]
+_BATCH = 64  # due events run per loop turn in realtime mode (see run_realtime)
 ProcessGenerator = Generator[simpy.Event, Any, Any]
 
 
@@ -180,7 +182,7 @@ class World:
     def running_realtime(self) -> bool:
         return self._loop is not None
 
-    def inject(self, action: Callable[[], None]) -> None:
+    def inject(self, action: Callable[[], object]) -> None:
         """Run ``action`` inside the world at the current wall-derived simulated time.
 
         Ports call this from asyncio callbacks when bytes or messages arrive. In
@@ -222,20 +224,26 @@ class World:
             stop_event = until
         elif until is not None:
             stop_at = float(until)
+        # Events that are due run back to back, but never more than ``_BATCH`` of them
+        # without handing the loop a turn: a busy world must not starve the ports
+        # whose bytes it is waiting for (their callbacks only run when we await).
+        batch = 0
         try:
             while True:
                 if stop_event is not None and stop_event.processed:
                     if not stop_event.ok:
-                        raise stop_event.value
+                        raise typing.cast(BaseException, stop_event.value)
                     return stop_event.value
                 nxt = self.env.peek()
                 target = min(nxt, stop_at)
                 if target == math.inf:
+                    batch = 0
                     await self._wait(None)
                     continue
                 deadline = self.sim_to_wall(target)
                 delay = deadline - loop.time()
                 if delay > 0:
+                    batch = 0
                     woke = await self._wait(delay)
                     if woke:
                         continue
@@ -244,6 +252,10 @@ class World:
                     return None
                 self.lateness.record(loop.time() - deadline)
                 self.env.step()
+                batch += 1
+                if batch >= _BATCH:
+                    batch = 0
+                    await asyncio.sleep(0)
         finally:
             self._loop = None
             self._waiter = None

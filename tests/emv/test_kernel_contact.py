@@ -113,7 +113,7 @@ def test_pse_selection_reads_the_directory_and_selects_the_application() -> None
     out, loop = full_run("visa-chip-pin", ["1234"])
     assert out.status is Status.APPROVED
     first = loop.commands[0]
-    assert first[5:] .startswith(b"1PAY.SYS.DDF01")
+    assert first[5:].startswith(b"1PAY.SYS.DDF01")
     assert out.aid == bytes.fromhex("A0000000031010")
 
 

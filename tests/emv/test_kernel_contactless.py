@@ -6,6 +6,8 @@ import random
 import warnings
 from dataclasses import replace
 
+from test_kernel_contact import Loop  # type: ignore[import-not-found]
+
 from simulator.world import World
 from virtual_devices.acquirer import AcquirerHost, default_terminal_config
 from virtual_devices.cardholder import Behaviour, Cardholder
@@ -14,8 +16,6 @@ from virtual_devices.emv.field import Field
 from virtual_devices.emv.kernel import ContactlessKernel, Status, Txn, run_virtual
 from virtual_devices.emv.kernel import bits as B
 from virtual_devices.emv.kernel.magstripe import Track2, swipe
-
-from test_kernel_contact import Loop  # type: ignore[import-not-found]
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -30,7 +30,7 @@ def tap(name: str, amount: int, config=None, pins=None):  # type: ignore[no-unty
 
 def test_ppse_then_qvsdc_gpo_carries_the_ttq_and_returns_the_cryptogram() -> None:
     out, loop, k = tap("visa-contactless", 1234)
-    assert loop.commands[0][5:] .startswith(b"2PAY.SYS.DDF01")
+    assert loop.commands[0][5:].startswith(b"2PAY.SYS.DDF01")
     assert k.path == "qvsdc"
     assert not any(c[1] == 0xAE for c in loop.commands)  # no GENERATE AC on qVSDC
     assert B.has(k.ttq, B.TTQ_QVSDC) and B.has(k.ttq, B.TTQ_ONLINE_CRYPTOGRAM_REQUIRED)

@@ -185,7 +185,9 @@ class AcquirerHost:
         if not crypto_ok:
             approved, code = False, RC_BAD_CRYPTOGRAM
         ref = self._ref()
-        issuer_data, s71, s72 = None, (), ()
+        issuer_data: bytes | None = None
+        s71: tuple[bytes, ...] = ()
+        s72: tuple[bytes, ...] = ()
         if crypto_ok and scheme is not None and keys is not None:
             issuer_data = self._arpc(request, scheme, keys, approved, code)
             if approved:

@@ -111,8 +111,8 @@ class ContactlessKernel(ContactKernel):
         self.app = self.config.aid(chosen.aid)
         self.path = kernel_for(chosen.aid)
         self.ttq = self._ttq()
-        resp = yield from self._gpo()
-        self._gpo_response(resp)
+        gpo = yield from self._gpo()
+        self._gpo_response(gpo)
         yield from self.read_application_data_ctls()
 
     def _ttq(self) -> bytes:

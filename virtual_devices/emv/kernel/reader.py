@@ -59,7 +59,7 @@ class Card(Protocol):
 
 
 class Host(Protocol):
-    def authorise(self, request: AuthRequest) -> IssuerResponse: ...
+    def authorise(self, request: AuthRequest) -> IssuerResponse | None: ...
 
 
 def reader_timings() -> Timings:
@@ -311,4 +311,6 @@ def run_virtual(
         run_transaction(world, card, terminal_cfg, txn, cardholder, acquirer, interface, goc)
     )
     world.run(until=proc)
-    return proc.value  # type: ignore[no-any-return]
+    outcome = proc.value
+    assert isinstance(outcome, Outcome)
+    return outcome

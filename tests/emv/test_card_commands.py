@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from test_card_support import open_app, raw_tx, tx
 
-from test_card_support import open_app, tx
 from virtual_devices.emv import tlv
 from virtual_devices.emv.apdu import Command, Response
 from virtual_devices.emv.card import PSE, CardError, CardMute, load_card
@@ -179,31 +179,31 @@ def test_internal_authenticate_errors() -> None:
 class TestT0:
     def test_case4_answer_needs_get_response(self) -> None:
         card = powered("visa-t0")
-        r = tx(card, Command.select(VISA))
+        r = raw_tx(card, Command.select(VISA))
         assert r.sw1 == 0x61
         n = r.sw2
-        full = tx(card, Command.get_response(n))
+        full = raw_tx(card, Command.get_response(n))
         assert full.ok and len(full.data) == n and tlv.find(full.data, 0x84) == VISA
-        assert tx(card, Command.get_response(n)).sw == 0x6985  # nothing left
+        assert raw_tx(card, Command.get_response(n)).sw == 0x6985  # nothing left
 
     def test_get_response_in_pieces(self) -> None:
         card = powered("visa-t0")
-        n = tx(card, Command.select(VISA)).sw2
-        part = tx(card, Command.get_response(10))
+        n = raw_tx(card, Command.select(VISA)).sw2
+        part = raw_tx(card, Command.get_response(10))
         assert len(part.data) == 10 and part.sw1 == 0x61 and part.sw2 == n - 10
-        rest = tx(card, Command.get_response(n - 10))
+        rest = raw_tx(card, Command.get_response(n - 10))
         assert rest.ok
         assert tlv.find(part.data + rest.data, 0x84) == VISA
 
     def test_case2_wrong_le_gets_6cxx(self) -> None:
         card = powered("visa-t0")
-        sel = tx(card, Command.select(VISA))
-        tx(card, Command.get_response(sel.sw2))
-        gpo = tx(card, Command.gpo(b""))
+        sel = raw_tx(card, Command.select(VISA))
+        raw_tx(card, Command.get_response(sel.sw2))
+        gpo = raw_tx(card, Command.gpo(b""))
         assert gpo.sw1 == 0x61
-        tx(card, Command.get_response(gpo.sw2))
-        r = tx(card, Command.read_record(1, 1))  # Le = 00
+        raw_tx(card, Command.get_response(gpo.sw2))
+        r = raw_tx(card, Command.read_record(1, 1))  # Le = 00
         assert r.sw1 == 0x6C
-        again = tx(card, Command(0x00, 0xB2, 1, 0x0C, b"", r.sw2))
+        again = raw_tx(card, Command(0x00, 0xB2, 1, 0x0C, b"", r.sw2))
         assert again.ok and len(again.data) == r.sw2
-        assert tx(card, Command.read_record(1, 7)).sw == 0x6A83  # errors pass through
+        assert raw_tx(card, Command.read_record(1, 7)).sw == 0x6A83  # errors pass through

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from test_card_support import open_app, tx
+
 from virtual_devices.emv import pki
 from virtual_devices.emv.apdu import Command
 from virtual_devices.emv.card import load_card, pin_block

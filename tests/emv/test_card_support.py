@@ -30,9 +30,23 @@ TERMINAL: dict[int, bytes] = {
 }
 
 
-def tx(card: VirtualCard, cmd: Command | bytes) -> Response:
+def raw_tx(card: VirtualCard, cmd: Command | bytes) -> Response:
+    """Exactly one exchange, as the card answered it."""
     raw = cmd.to_bytes() if isinstance(cmd, Command) else cmd
     return Response.from_bytes(card.transmit(raw))
+
+
+def tx(card: VirtualCard, cmd: Command | bytes) -> Response:
+    """One command with the T=0 transport rules a reader applies (61xx, 6Cxx)."""
+    c = cmd if isinstance(cmd, Command) else Command.from_bytes(cmd)
+    r = raw_tx(card, c)
+    if r.sw1 == 0x6C:
+        r = raw_tx(card, Command(c.cla, c.ins, c.p1, c.p2, c.data, r.sw2 or 256))
+    data = b""
+    while r.sw1 == 0x61:
+        data += r.data
+        r = raw_tx(card, Command.get_response(r.sw2 or 256))
+    return Response(data + r.data, r.sw1, r.sw2) if data else r
 
 
 @dataclass

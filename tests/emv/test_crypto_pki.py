@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
 from test_card_support import TERMINAL, cdol_data, open_app, parse_gac, tx
+
 from virtual_devices.emv import pki, tlv
 from virtual_devices.emv.apdu import Command
 from virtual_devices.emv.card import load_card

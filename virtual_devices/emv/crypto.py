@@ -308,9 +308,11 @@ def encrypt_script_data(
     return _sm.encrypt_command_data(key, data, kind)
 
 
-def _tdes(key: bytes, mode: modes.Mode) -> Cipher[modes.Mode]:
+def _tdes_decrypt(key: bytes, data: bytes, iv: bytes | None) -> bytes:
     # Keying option 2 written out as three keys (K1 K2 K1): same cipher, no deprecation.
-    return Cipher(TripleDES(key + key[:8] if len(key) == 16 else key), mode)
+    k = TripleDES(key + key[:8] if len(key) == 16 else key)
+    d = (Cipher(k, modes.CBC(iv)) if iv is not None else Cipher(k, modes.ECB())).decryptor()
+    return d.update(data) + d.finalize()
 
 
 def decrypt_script_data(
@@ -322,14 +324,12 @@ def decrypt_script_data(
         raise CryptoError("enciphered script data is not a multiple of 8 bytes")
     key = sm_confidentiality_key(scheme, icc_mk_smc, atc, arqc)
     if s.sm == "visa":
-        d = _tdes(key, modes.ECB()).decryptor()
-        plain = d.update(enc) + d.finalize()
+        plain = _tdes_decrypt(key, enc, None)
         n = plain[0]
         if n + 1 > len(plain):
             raise CryptoError("bad length byte in enciphered script data")
         return plain[1 : 1 + n]
-    d = _tdes(key, modes.CBC(bytes(8))).decryptor()
-    plain = d.update(enc) + d.finalize()
+    plain = _tdes_decrypt(key, enc, bytes(8))
     return plain  # caller strips ISO 9797-1 method 2 padding if it used any
 
 

@@ -51,8 +51,9 @@ class MposTarget:
             self._loop = asyncio.new_event_loop()
         if url is None:
             if self._loop is None:
-                self.lab = build_lab(world, readers=readers, profile=profile, behaviour=behaviour,
-                                     silent_ports=1)
+                self.lab = build_lab(
+                    world, readers=readers, profile=profile, behaviour=behaviour, silent_ports=1
+                )
             else:
                 self._loop.run_until_complete(self._start_realtime(readers, behaviour))
 

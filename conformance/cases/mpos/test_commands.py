@@ -25,8 +25,12 @@ def _catalogue() -> dict[str, Any]:
 CARDS = _catalogue()
 
 
-@case("mpos/2.5/1", title="list devices lists each serial port with id, port, name, kind",
-      section="2.5", failure="devices are missing or lack the fields the example page reads")
+@case(
+    "mpos/2.5/1",
+    title="list devices lists each serial port with id, port, name, kind",
+    section="2.5",
+    failure="devices are missing or lack the fields the example page reads",
+)
 def test_list_devices(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -47,8 +51,12 @@ def test_list_devices(mpos_target: Any) -> None:
         assert len(ids) >= len(mpos_target.lab.readers)
 
 
-@case("mpos/2.5/2", title="status reports context state, device and port count",
-      section="2.5", failure="status does not follow Uninitialized -> Ready -> Closed")
+@case(
+    "mpos/2.5/2",
+    title="status reports context state, device and port count",
+    section="2.5",
+    failure="status does not follow Uninitialized -> Ready -> Closed",
+)
 def test_status_lifecycle(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -69,8 +77,12 @@ def test_status_lifecycle(mpos_target: Any) -> None:
     assert s1["status"]["available_devices"] == len(listed["device_list"])
 
 
-@case("mpos/2.5/3", title="display message answers 6 on an initialized context",
-      section="2.5", failure="display_message is not carried to the pinpad")
+@case(
+    "mpos/2.5/3",
+    title="display message answers 6 on an initialized context",
+    section="2.5",
+    failure="display_message is not carried to the pinpad",
+)
 def test_display(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -87,8 +99,12 @@ def test_display(mpos_target: Any) -> None:
         assert any("Configurado" in s for s in shown), shown
 
 
-@case("mpos/2.5/4", title="close answers 8 even for a context that does not exist",
-      section="2.5", failure="closing an unknown context is an error")
+@case(
+    "mpos/2.5/4",
+    title="close answers 8 even for a context that does not exist",
+    section="2.5",
+    failure="closing an unknown context is an error",
+)
 def test_close_unknown(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -98,8 +114,12 @@ def test_close_unknown(mpos_target: Any) -> None:
     assert mpos_target.run(script)["response_type"] == 8
 
 
-@case("mpos/2.5/5", title="initialize with an unknown device id gets the generic error",
-      section="2.5", failure="an unknown device id is accepted or hangs")
+@case(
+    "mpos/2.5/5",
+    title="initialize with an unknown device id gets the generic error",
+    section="2.5",
+    failure="an unknown device id is accepted or hangs",
+)
 def test_unknown_device(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -111,8 +131,12 @@ def test_unknown_device(mpos_target: Any) -> None:
     assert r["error"].startswith("An error has occured with the [Initialize] request")
 
 
-@case("mpos/2.5/6", title="initialize on a silent port times out with the documented text",
-      section="2.5", failure="a wrong port hangs the bridge instead of answering in time")
+@case(
+    "mpos/2.5/6",
+    title="initialize on a silent port times out with the documented text",
+    section="2.5",
+    failure="a wrong port hangs the bridge instead of answering in time",
+)
 def test_initialize_timeout(mpos_target: Any) -> None:
     if not mpos_target.reference or not mpos_target.lab.silent:
         pytest.skip("needs the reference's silent port")
@@ -135,8 +159,12 @@ def test_initialize_timeout(mpos_target: Any) -> None:
     assert good, "the bridge stops serving after a timeout"
 
 
-@case("mpos/2.5/7", title="missing device_id picks the first free device (documented)",
-      section="2.5", failure="initialize without device_id fails in the documented profile")
+@case(
+    "mpos/2.5/7",
+    title="missing device_id picks the first free device (documented)",
+    section="2.5",
+    failure="initialize without device_id fails in the documented profile",
+)
 def test_missing_device_id(mpos_target: Any, verdict: Any) -> None:
     c = mpos_target.client()
 
@@ -170,11 +198,15 @@ def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, A
             out["txn"] = txn
             code = txn.acquirer_response_code
             out["finish"] = yield from c.finish(
-                "sale", success=True, response_code=int(code) if code.isdigit() else 9999,
-                emv_data=txn.card_emv_response)
+                "sale",
+                success=True,
+                response_code=int(code) if code.isdigit() else 9999,
+                emv_data=txn.card_emv_response,
+            )
         else:
-            out["finish"] = yield from c.finish("sale", success=False, response_code=0,
-                                                emv_data=None)
+            out["finish"] = yield from c.finish(
+                "sale", success=False, response_code=0, emv_data=None
+            )
         out["close"] = yield from c.close("sale")
         yield from c.drain_unsolicited(1.0)
 
@@ -183,8 +215,12 @@ def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, A
     return out
 
 
-@case("mpos/2.5/8", title="every catalogue card reaches its documented outcome",
-      section="2.5", failure="a card's payment ends differently from what the card documents")
+@case(
+    "mpos/2.5/8",
+    title="every catalogue card reaches its documented outcome",
+    section="2.5",
+    failure="a card's payment ends differently from what the card documents",
+)
 @pytest.mark.parametrize("card_name", sorted(CARDS))
 def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     if not mpos_target.reference:
@@ -197,8 +233,7 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     assert out["finish"]["response_type"] == 5, "finish must be accepted after any process"
     assert out["close"]["response_type"] == 8
     ledger = mpos_target.lab.backend.host.ledger.balance()
-    if expected in ("approved-online", "approved-offline", "declined-online",
-                    "declined-by-card"):
+    if expected in ("approved-online", "approved-offline", "declined-online", "declined-by-card"):
         assert p["response_type"] == 4, p
         card = mpos_target.lab.backend.read_card_hash(p["process"]["card_hash"])
         assert card["card_number"] == profile.pan, "the card_hash carries another card"
@@ -210,8 +245,10 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
         else:
             assert txn.status == "authorized" and ledger["settled"] == AMOUNT
         if expected == "declined-by-card":
-            verdict.informational("the card declined at FNC after the host approved; the "
-                                  "0.0.19 finish answer cannot tell the POS (§7 item 4)")
+            verdict.informational(
+                "the card declined at FNC after the host approved; the "
+                "0.0.19 finish answer cannot tell the POS (§7 item 4)"
+            )
     elif expected == "declined-offline":
         assert p["response_type"] == 9 and p["error"] == "Transaction Rejected"
         assert p["process"]["status"] == 1 and p["process"]["card_hash"] is None
@@ -227,8 +264,12 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     no_full_pan(mpos_target.world.transcript, [profile.pan])
 
 
-@case("mpos/2.5/9", title="cancel on the pinpad: Canceled with 13, and the Error: 13 frame",
-      section="2.5", failure="a cancelled payment is reported as an error or not at all")
+@case(
+    "mpos/2.5/9",
+    title="cancel on the pinpad: Canceled with 13, and the Error: 13 frame",
+    section="2.5",
+    failure="a cancelled payment is reported as an error or not at all",
+)
 def test_cancel_on_pinpad(mpos_target: Any) -> None:
     if not mpos_target.reference:
         pytest.skip("the cardholder cannot be driven on a foreign target")
@@ -241,8 +282,12 @@ def test_cancel_on_pinpad(mpos_target: Any) -> None:
     assert out["finish"]["response_type"] == 5
 
 
-@case("mpos/2.5/10", title="the applications filter limits the card to the chosen brands",
-      section="2.5", failure="the applications filter is ignored")
+@case(
+    "mpos/2.5/10",
+    title="the applications filter limits the card to the chosen brands",
+    section="2.5",
+    failure="the applications filter is ignored",
+)
 def test_applications_filter(mpos_target: Any) -> None:
     if not mpos_target.reference:
         pytest.skip("the card presented cannot be chosen on a foreign target")
@@ -251,8 +296,9 @@ def test_applications_filter(mpos_target: Any) -> None:
 
     def script():  # type: ignore[no-untyped-def]
         yield from ready(c, "filter")
-        p = yield from c.process("filter", AMOUNT, applications=[
-            {"brand": "mastercard", "payment_method": 1}])
+        p = yield from c.process(
+            "filter", AMOUNT, applications=[{"brand": "mastercard", "payment_method": 1}]
+        )
         yield from c.drain_unsolicited(1.0)
         return p
 
@@ -261,8 +307,12 @@ def test_applications_filter(mpos_target: Any) -> None:
     assert p["process"]["error_code"] == 70, "a Visa card outside a Mastercard-only filter"
 
 
-@case("mpos/2.5/11", title="a stripe-only card pays through the magstripe path",
-      section="2.5", failure="magstripe cards or magstripe_payment_method are not handled")
+@case(
+    "mpos/2.5/11",
+    title="a stripe-only card pays through the magstripe path",
+    section="2.5",
+    failure="magstripe cards or magstripe_payment_method are not handled",
+)
 def test_magstripe(mpos_target: Any) -> None:
     if not mpos_target.reference:
         pytest.skip("the card presented cannot be chosen on a foreign target")

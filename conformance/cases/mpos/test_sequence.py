@@ -11,8 +11,12 @@ from .steps import check_all, first_device, ready
 SEQ = "Just follow operations allowed: {}"
 
 
-@case("mpos/2.6/1", title="process before initialize breaks the sequence rule",
-      section="2.6", failure="the bridge runs a payment on a context that was never initialized")
+@case(
+    "mpos/2.6/1",
+    title="process before initialize breaks the sequence rule",
+    section="2.6",
+    failure="the bridge runs a payment on a context that was never initialized",
+)
 def test_process_first(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -25,8 +29,12 @@ def test_process_first(mpos_target: Any) -> None:
     check_all(c)
 
 
-@case("mpos/2.6/2", title="finish right after initialize breaks the sequence rule",
-      section="2.6", failure="finish is accepted without a process before it")
+@case(
+    "mpos/2.6/2",
+    title="finish right after initialize breaks the sequence rule",
+    section="2.6",
+    failure="finish is accepted without a process before it",
+)
 def test_finish_after_initialize(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -39,8 +47,12 @@ def test_finish_after_initialize(mpos_target: Any) -> None:
     assert r["error"] == SEQ.format("Initialize, Process")
 
 
-@case("mpos/2.6/3", title="an undefined request_type integer fails the sequence rule",
-      section="2.6", failure="undefined types (3, 9, 42) are answered as if they meant something")
+@case(
+    "mpos/2.6/3",
+    title="an undefined request_type integer fails the sequence rule",
+    section="2.6",
+    failure="undefined types (3, 9, 42) are answered as if they meant something",
+)
 def test_undefined_integer(mpos_target: Any) -> None:
     c = mpos_target.client()
 
@@ -55,8 +67,12 @@ def test_undefined_integer(mpos_target: Any) -> None:
         assert r["error"] == SEQ.format("Initialize")
 
 
-@case("mpos/2.6/4", title="contexts are shared across connections",
-      section="2.6", failure="a context initialized on one socket is unknown on another")
+@case(
+    "mpos/2.6/4",
+    title="contexts are shared across connections",
+    section="2.6",
+    failure="a context initialized on one socket is unknown on another",
+)
 def test_contexts_global(mpos_target: Any) -> None:
     a = mpos_target.client("pos-a")
     b = mpos_target.client("pos-b")
@@ -79,8 +95,12 @@ def test_contexts_global(mpos_target: Any) -> None:
     check_all(b)
 
 
-@case("mpos/2.6/5", title="a device belongs to one context at a time",
-      section="2.6", failure="two contexts drive the same pinpad at once")
+@case(
+    "mpos/2.6/5",
+    title="a device belongs to one context at a time",
+    section="2.6",
+    failure="two contexts drive the same pinpad at once",
+)
 def test_device_in_use(mpos_target: Any) -> None:
     a = mpos_target.client("pos-a")
     b = mpos_target.client("pos-b")
@@ -99,22 +119,33 @@ def test_device_in_use(mpos_target: Any) -> None:
     assert free["response_type"] == 2, "the device stays taken after its context closed"
 
 
-@case("mpos/2.6/6", title="list devices, status, display and close are allowed at any time",
-      section="2.6", failure="untracked requests are refused by the sequence rule")
+@case(
+    "mpos/2.6/6",
+    title="list devices, status, display and close are allowed at any time",
+    section="2.6",
+    failure="untracked requests are refused by the sequence rule",
+)
 def test_untracked_anytime(mpos_target: Any) -> None:
     c = mpos_target.client()
 
     def script():  # type: ignore[no-untyped-def]
-        out = [(yield from c.list_devices("any")), (yield from c.status("any")),
-               (yield from c.close("any"))]
+        out = [
+            (yield from c.list_devices("any")),
+            (yield from c.status("any")),
+            (yield from c.close("any")),
+        ]
         return out
 
     types = [r["response_type"] for r in mpos_target.run(script)]
     assert types == [1, 7, 8]
 
 
-@case("mpos/2.6/7", title="initialize may follow initialize, and answers 3 once Ready",
-      section="2.6", failure="re-initializing a ready context re-opens the pinpad or fails")
+@case(
+    "mpos/2.6/7",
+    title="initialize may follow initialize, and answers 3 once Ready",
+    section="2.6",
+    failure="re-initializing a ready context re-opens the pinpad or fails",
+)
 def test_initialize_twice(mpos_target: Any) -> None:
     c = mpos_target.client()
 

@@ -27,11 +27,25 @@ from protocol_servers.mpos_bridge.client import is_unsolicited
 from protocol_servers.mpos_bridge.codec import ContextStatus
 from protocol_servers.mpos_bridge.lab import build_lab
 
-CARDS = ["visa-chip-pin", "mc-issuer-decline", "visa-expired", "magstripe-credit",
-         "mc-mute-chip-fallback", "elo-debit", "visa-online-pin"]
+CARDS = [
+    "visa-chip-pin",
+    "mc-issuer-decline",
+    "visa-expired",
+    "magstripe-credit",
+    "mc-mute-chip-fallback",
+    "elo-debit",
+    "visa-online-pin",
+]
 CONTEXTS = ["a", "b", None]
-INVALID = ['{"request_type":', '[1,2]', '{"request_type":"pay"}', '{"request_type":42}',
-           '{"request_type":4,"process":{"amount":"x"}}', '{"request_type":3}', '""']
+INVALID = [
+    '{"request_type":',
+    "[1,2]",
+    '{"request_type":"pay"}',
+    '{"request_type":42}',
+    '{"request_type":4,"process":{"amount":"x"}}',
+    '{"request_type":3}',
+    '""',
+]
 PORTS = {"serial": ["bridge.serial0", "bridge.serial1"], "ws": ["bridge.ws*"]}
 
 
@@ -98,13 +112,27 @@ class MposSessions(ProtocolMachine):
         self.conns.append(Conn(self, len(self.conns)))
 
     @precondition(lambda self: self._live())
-    @rule(i=st.integers(0, 2), ctx=st.sampled_from(CONTEXTS),
-          kind=st.sampled_from(["list", "init", "init-simple", "process", "finish", "display",
-                                "status", "close"]),
-          device=st.sampled_from([0, 1, None]), amount=st.integers(1, 99_999),
-          success=st.booleans(), code=st.sampled_from([0, 5, 51, 1011]))
-    def request(self, i: int, ctx: str | None, kind: str, device: int | None, amount: int,
-                success: bool, code: int) -> None:
+    @rule(
+        i=st.integers(0, 2),
+        ctx=st.sampled_from(CONTEXTS),
+        kind=st.sampled_from(
+            ["list", "init", "init-simple", "process", "finish", "display", "status", "close"]
+        ),
+        device=st.sampled_from([0, 1, None]),
+        amount=st.integers(1, 99_999),
+        success=st.booleans(),
+        code=st.sampled_from([0, 5, 51, 1011]),
+    )
+    def request(
+        self,
+        i: int,
+        ctx: str | None,
+        kind: str,
+        device: int | None,
+        amount: int,
+        success: bool,
+        code: int,
+    ) -> None:
         c = self._live()[i % len(self._live())]
         self._refill()
         body: dict[str, Any] = {"context_id": ctx}
@@ -112,8 +140,7 @@ class MposSessions(ProtocolMachine):
             body["request_type"] = 1
         elif kind.startswith("init"):
             body["request_type"] = 2
-            init: dict[str, Any] = {"simple_initialize": kind == "init-simple",
-                                    "baud_rate": 19200}
+            init: dict[str, Any] = {"simple_initialize": kind == "init-simple", "baud_rate": 19200}
             if device is not None:
                 init["device_id"] = self.lab.readers[device].device.id
             body["initialize"] = init
@@ -150,12 +177,16 @@ class MposSessions(ProtocolMachine):
 
     @rule(layer=st.sampled_from(["serial", "ws"]), data=st.data())
     def fault(self, layer: str, data: st.DataObject) -> None:
-        spec = data.draw(fault_specs(layers=["serial"] if layer == "serial" else ["transport"],
-                                     expect=["completes"]))
+        spec = data.draw(
+            fault_specs(
+                layers=["serial"] if layer == "serial" else ["transport"], expect=["completes"]
+            )
+        )
         port = data.draw(st.sampled_from(PORTS[layer]))
         when = data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=2, unique=True))
-        self.world.faults.add(spec.to_fault(port, data.draw(st.sampled_from(["rx", "tx"])),
-                                            on=tuple(sorted(when))))
+        self.world.faults.add(
+            spec.to_fault(port, data.draw(st.sampled_from(["rx", "tx"])), on=tuple(sorted(when)))
+        )
 
     @rule(seconds=st.sampled_from([0.5, 5.0, 30.0]))
     def wait(self, seconds: float) -> None:
@@ -176,8 +207,11 @@ class MposSessions(ProtocolMachine):
         self.book.told = dict(self.told)
 
     def ledger(self) -> Iterable[tuple[Hashable, int]]:
-        return [(e.ref, e.amount) for e in self.lab.backend.host.ledger.entries
-                if e.live and e.kind == "sale"]
+        return [
+            (e.ref, e.amount)
+            for e in self.lab.backend.host.ledger.entries
+            if e.live and e.kind == "sale"
+        ]
 
     def known_pans(self) -> Iterable[str]:
         return [card_from_name(self.world, n).pan for n in CARDS]
@@ -187,11 +221,13 @@ class MposSessions(ProtocolMachine):
         owners: dict[str, str] = {}
         for ctx in self.lab.server.contexts:
             if ctx.status in (ContextStatus.Ready, ContextStatus.InUse):
-                assert ctx.device_id is not None, f"context {ctx.id} is {ctx.status.name} " \
-                    "without a device"
+                assert ctx.device_id is not None, (
+                    f"context {ctx.id} is {ctx.status.name} without a device"
+                )
             if ctx.device_id is not None:
                 assert ctx.device_id not in owners, (
-                    f"device {ctx.device_id} held by {owners.get(ctx.device_id)} and {ctx.id}")
+                    f"device {ctx.device_id} held by {owners.get(ctx.device_id)} and {ctx.id}"
+                )
                 owners[ctx.device_id] = ctx.id
         for r in self.lab.readers:
             dev = r.device
@@ -199,9 +235,13 @@ class MposSessions(ProtocolMachine):
                 assert owners.get(dev.id) == dev.owner, f"{dev.port} owner {dev.owner} unknown"
 
 
-@case("mpos/2.6/8", title="any interleaving of sessions, bad input and faults keeps the rules",
-      section="2.6", failure="some sequence of requests and faults breaks one answer per "
-      "request, the context table, the ledger, or leaks a PAN")
+@case(
+    "mpos/2.6/8",
+    title="any interleaving of sessions, bad input and faults keeps the rules",
+    section="2.6",
+    failure="some sequence of requests and faults breaks one answer per "
+    "request, the context table, the ledger, or leaks a PAN",
+)
 def test_session_machine(request: pytest.FixtureRequest, mpos_target: Any) -> None:
     if not mpos_target.reference or mpos_target.world.mode != "virtual":
         pytest.skip("the state machine runs the reference bridge in virtual mode")

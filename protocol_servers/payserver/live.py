@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from protocol_servers.payserver import envelope
 from protocol_servers.payserver.client import P3Client
 from protocol_servers.payserver.server import PayServer
+from simulator.streams import ByteEnd
 from simulator.world import World
 
 
@@ -42,16 +43,17 @@ async def start(server: PayServer, host: str | None = None, ws_port: int | None 
     world = server.world
 
     def on_ws(end: Any, info: Any) -> None:
-        end.labeler = envelope.label
         server.accept(end, info)
 
     def on_tcp(end: Any, info: Any) -> None:
         server.accept_stream(end, info)
 
+    # P3 clients connect to the bare root (payworks-p3.md §2.1); any path is served
     ws = await serve_ws(world, host, cfg.websocket_port if ws_port is None else ws_port,
-                        path="/", on_connect=on_ws)
+                        path=None, on_connect=on_ws, name="payserver-ws",
+                        labeler=envelope.label, max_size=cfg.max_frame_bytes)
     tcp = await serve_tcp(world, host, cfg.tcp_port if tcp_port is None else tcp_port,
-                          framing=RawFraming, on_connect=on_tcp)
+                          framing=RawFraming, on_connect=on_tcp, name="payserver-tcp")
     return Endpoints(f"ws://{host}:{ws.port}", f"tcp://{host}:{tcp.port}", ws, tcp)
 
 
@@ -69,8 +71,7 @@ async def connect(world: World, url: str, name: str = "pos") -> P3Client:
     if transport_of(url) == "ws":
         from simulator.ports.ws import connect_ws
 
-        end = await connect_ws(world, url, name=name)
-        end.labeler = envelope.label
+        end = await connect_ws(world, url, name=name, labeler=envelope.label)
         return P3Client(world, end, name)
     from simulator.framing import RawFraming
     from simulator.ports.tcp import connect_tcp
@@ -78,4 +79,5 @@ async def connect(world: World, url: str, name: str = "pos") -> P3Client:
     parts = urlsplit(url)
     bend = await connect_tcp(world, parts.hostname or "127.0.0.1", parts.port or 8081,
                              framing=RawFraming, name=name)
+    assert isinstance(bend, ByteEnd)
     return P3Client(world, bend, name)

@@ -30,7 +30,7 @@ AMOUNTS = ["5.00", "10.00", "22.00", "40.00", "100.00", "200.00", "21.00", "5.10
            "5.30", "1500.00"]
 # the longest a transaction may take: action timeout plus the card and host steps
 DONE_WITHIN = 200.0
-RIGHT = {
+RIGHT: dict[str, tuple[str, dict[str, Any]]] = {
     "CUSTOMER_SIGNATURE": ("SUBMIT_SIGNATURE_REQUEST", {"signatureOnReceipt": True}),
     "CUSTOMER_IDENTIFICATION": ("SUBMIT_IDENTIFICATION_REQUEST", {"verified": True}),
     "CREDIT_DEBIT_SELECTION": ("SUBMIT_CREDIT_DEBIT_SELECTION_REQUEST", {"selection": "CREDIT"}),
@@ -61,7 +61,7 @@ class P3Sessions(ProtocolMachine):
           kind=st.sampled_from(["CHARGE", "CHARGE", "REFUND"]), capture=st.booleans())
     def execute(self, i: int, amount: str, kind: str, capture: bool) -> None:
         c = self.live[i % len(self.live)]
-        extra = {} if kind == "REFUND" else {"autoCapture": capture}
+        extra: dict[str, Any] = {} if kind == "REFUND" else {"autoCapture": capture}
         tag = c.execute(RESOURCE, type_=kind, amount=amount, **extra)
         self.sent_at[tag] = self.world.now
 
@@ -74,6 +74,8 @@ class P3Sessions(ProtocolMachine):
             return
         body = actions[-1]["executeTransactionAction"]
         kind = body["action"]
+        rtype: str
+        payload: dict[str, Any]
         if kind == "APPLICATION_SELECTION":
             rtype, payload = ("SUBMIT_APPLICATION_SELECTION_REQUEST",
                               {"applicationIdentifier": body["applications"][-1]

@@ -1,0 +1,112 @@
+"""The same flows over real loopback sockets, WebSocket and framed TCP, on the wall clock."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+import pytest
+
+pytest.importorskip("simulator.ports.ws")
+pytest.importorskip("simulator.ports.tcp")
+
+from protocol_servers.payserver import live  # noqa: E402
+from protocol_servers.payserver.client import P3Client  # noqa: E402
+from protocol_servers.payserver.server import PayServer  # noqa: E402
+from simulator.world import World  # noqa: E402
+
+pytestmark = pytest.mark.realtime
+RESOURCE = "devices/mockReader"
+
+
+def tx_of(msg: dict[str, Any]) -> dict[str, Any]:
+    return msg["executeTransactionResponse"]["transaction"]  # type: ignore[no-any-return]
+
+
+def run_pos(script: Any, factor: float = 0.02) -> tuple[PayServer, Any]:
+    """Serve on both transports, run ``script(world, ws_client, tcp_client)`` to its end."""
+    world = World(seed=5, mode="realtime", factor=factor)
+    server = PayServer(world)
+
+    async def main() -> Any:
+        ep = await live.start(server, "127.0.0.1", 0, 0)
+        try:
+            assert ep.ws_url.startswith("ws://127.0.0.1:") and ep.tcp_url.startswith("tcp://")
+            ws = await live.connect(world, ep.ws_url, "pos-ws")
+            tcp = await live.connect(world, ep.tcp_url, "pos-tcp")
+            proc = world.process(script(world, ws, tcp))
+            result = await world.run_realtime(until=proc)
+            ws.end.close()
+            tcp.end.close()
+            return result
+        finally:
+            await ep.close()
+
+    return server, asyncio.run(main())
+
+
+def flows_on(c: P3Client):  # type: ignore[no-untyped-def]
+    """Chip+PIN, signature, multi-application, abort and refund, in a row."""
+    out: dict[str, Any] = {}
+    yield from c.login()
+    out["pin"] = yield from c.final(c.execute(RESOURCE, amount="40.00"))
+    tag = c.execute(RESOURCE, amount="10.00")
+    yield from c.action(tag)
+    yield from c.response(c.request("SUBMIT_SIGNATURE_REQUEST",
+                                    {"signature": "iVBORw0KGgo=", "verified": True}, RESOURCE))
+    out["signature"] = yield from c.final(tag)
+    tag = c.execute(RESOURCE, amount="5.10")
+    action = yield from c.action(tag)
+    aid = action["executeTransactionAction"]["applications"][1]["applicationIdentifier"]
+    yield from c.response(c.request("SUBMIT_APPLICATION_SELECTION_REQUEST",
+                                    {"applicationIdentifier": aid}, RESOURCE))
+    out["multiapp"] = yield from c.final(tag)
+    tag = c.execute(RESOURCE, amount="5.00")
+    yield from c.update(tag, "PROCESSING_WAITING_FOR_CARD_PRESENTATION")
+    out["abort_resp"] = yield from c.response(c.request("ABORT_TRANSACTION_REQUEST", None,
+                                                        RESOURCE))
+    out["abort"] = yield from c.final(tag)
+    ident = tx_of(out["pin"])["identifier"]
+    out["refund"] = yield from c.final(c.execute(RESOURCE, type_="REFUND", amount="40.00",
+                                                 referencedTransactionIdentifier=ident))
+    return out
+
+
+def check(out: dict[str, Any]) -> None:
+    assert tx_of(out["pin"])["status"] == "APPROVED"
+    assert tx_of(out["pin"])["paymentDetails"]["customerVerification"] == "PIN"
+    assert tx_of(out["signature"])["paymentDetails"]["customerVerification"] == "SIGNATURE"
+    assert tx_of(out["multiapp"])["paymentDetails"]["scheme"] == "MAESTRO"
+    assert out["abort_resp"]["status"] == "OK" and tx_of(out["abort"])["status"] == "ABORTED"
+    assert tx_of(out["refund"])["type"] == "REFUND"
+    assert tx_of(out["refund"])["status"] == "APPROVED"
+
+
+@pytest.mark.parametrize("which", ["ws", "tcp"])
+def test_all_flows_over_real_sockets(which: str) -> None:
+    def script(world: World, ws: P3Client, tcp: P3Client):  # type: ignore[no-untyped-def]
+        return (yield from flows_on(ws if which == "ws" else tcp))
+
+    server, out = run_pos(script)
+    check(out)
+    assert server.gateway.ledger.balanced
+
+
+def test_tcp_framing_faults_over_a_real_socket() -> None:
+    login = (b'{"tag":"t1","type":"LOGIN_MERCHANT_REQUEST","loginMerchantRequest":'
+             b'{"providerMode":"MOCK","merchantIdentifier":"m","merchantSecret":"s"}}')
+    frame = struct.pack(">I", len(login)) + login
+
+    def script(world: World, ws: P3Client, tcp: P3Client):  # type: ignore[no-untyped-def]
+        for piece in (frame[:3], frame[3:20], frame[20:] + frame):  # split, then two in one
+            tcp.send_raw(piece)
+            yield world.timeout(0.2)
+        tcp.send_raw(struct.pack(">I", 5) + b"\xff\xfe\xfd\xfc\xfb")  # not UTF-8
+        tcp.send_raw(struct.pack(">I", 1 << 30))  # over the limit: error, then closed
+        yield from tcp.wait_for(lambda m: False, timeout=5)
+        return tcp
+
+    _, tcp = run_pos(script)
+    assert [m["status"] for m in tcp.received] == ["OK", "OK", "ERROR", "ERROR"]
+    assert tcp.closed

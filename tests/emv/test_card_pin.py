@@ -82,3 +82,22 @@ def test_enciphered_pin_needs_an_icc_key() -> None:
     open_app(card, read=False)
     tx(card, Command.get_challenge())
     assert tx(card, Command.verify(0x88, bytes(128))).sw == 0x6985
+
+
+def test_enciphered_pin_with_pin_encipherment_key() -> None:
+    card = load_card("visa-sda-pin-key")
+    o = open_app(card)
+    issuer = pki.recover_issuer_pk(pki.capk_for("visa"), o.tags[0x90], o.tags.get(0x92, b""),
+                                   o.tags[0x9F32], card.pan)
+    # 9F2D binds no static data (Book 2 §7.1)
+    key = pki.recover_icc_pk(issuer, o.tags[0x9F2D], o.tags.get(0x9F2F, b""), o.tags[0x9F2E],
+                             b"", card.pan)
+    assert 0x9F46 not in o.tags  # an SDA card: no ICC key
+
+    def enc(pin: str, ch: bytes) -> bytes:
+        msg = b"\x7f" + pin_block(pin) + ch + b"\x00" * (key.size - 17)
+        return pow(int.from_bytes(msg, "big"), key.e, key.n).to_bytes(key.size, "big")
+
+    assert tx(card, Command.verify(0x88, enc("1111", tx(card, Command.get_challenge()).data))
+              ).sw == 0x63C2
+    assert tx(card, Command.verify(0x88, enc("5555", tx(card, Command.get_challenge()).data))).ok

@@ -240,7 +240,15 @@ class _App:
                 if cc.remainder:
                     r4.append((0x9F48, cc.remainder))
             self.records[(3, 2)] = tlv.encode(0x70, tlv.encode_many(r4))
-            afl += bytes.fromhex("18010200")
+            last = 2
+            if a.pin_key:
+                pc = pki.icc_pin_certificate(card.brand, a.pin_key, card.pan)
+                r5 = [(0x9F2D, pc.certificate), (0x9F2E, pc.exponent)]
+                if pc.remainder:
+                    r5.append((0x9F2F, pc.remainder))
+                self.records[(3, 3)] = tlv.encode(0x70, tlv.encode_many(r5))
+                last = 3
+            afl += bytes([0x18, 0x01, last, 0x00])
         for sfi, rec, data in a.extra_records:
             self.records[(sfi, rec)] = data
         self.afl = afl
@@ -728,12 +736,18 @@ class VirtualCard:
         return Response.status(0x63C0 | self._pin_tries)
 
     def _decipher_pin(self, s: _Session, data: bytes) -> bytes | int:
-        """Book 2 §7: RSA-enciphered PIN under the ICC key: 7F | PIN block | challenge."""
+        """Book 2 §7: RSA-enciphered PIN: 7F | PIN block | challenge | padding.
+
+        Under the ICC PIN encipherment key when the card has one, else the ICC key.
+        """
         app = s.app
         assert app is not None
-        if app.p.oda not in ("dda", "cda"):
-            return SW_CONDITIONS_NOT_SATISFIED  # no ICC key to decipher with
-        key = pki.private_key(app.icc_private)
+        if app.p.pin_key:
+            key = pki.private_key(app.p.pin_key)
+        elif app.p.oda in ("dda", "cda"):
+            key = pki.private_key(app.icc_private)
+        else:
+            return SW_CONDITIONS_NOT_SATISFIED  # no private key to decipher with
         nums = key.private_numbers()
         size = (nums.public_numbers.n.bit_length() + 7) // 8
         if len(data) != size:

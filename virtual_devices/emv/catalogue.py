@@ -106,6 +106,7 @@ class AppProfile:
     oda: str  # "none" | "sda" | "dda" | "cda"
     oda_fault: str  # "" | "ssad" | "icc-cert" | "issuer-cert" | "sdad"
     icc_key: str
+    pin_key: str  # ICC PIN encipherment key (9F2D); "" = encipher PINs with the ICC key
     gpo_format: int
     gac_format: int
     contact: bool
@@ -232,6 +233,7 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
         oda=oda,
         oda_fault=str(a.get("oda_fault", "")),
         icc_key=str(a.get("icc_key", card.get("icc_key", "icc_01"))),
+        pin_key=str(a.get("pin_key", card.get("pin_key", ""))),
         gpo_format=int(a["gpo_format"]),
         gac_format=int(a["gac_format"]),
         contact=bool(a.get("contact_app", "contact" in interfaces)),

@@ -35,6 +35,7 @@ __all__ = [
     "private_key",
     "issuer_certificate",
     "icc_certificate",
+    "icc_pin_certificate",
     "sign_ssad",
     "sign_dynamic",
     "recover_issuer_pk",
@@ -224,6 +225,16 @@ def icc_certificate(
     subject = public_of(private_key(icc_key_name))
     return _certify(private_key(f"issuer_{brand}"), 0x04, _pan_field(pan, 10),
                     bytes.fromhex("000001"), subject, static_data, 42)
+
+
+def icc_pin_certificate(brand: str, pin_key_name: str, pan: str) -> Certificate:
+    """ICC PIN Encipherment Public Key Certificate, tag 9F2D (Book 2 §7.1).
+
+    Same format as the ICC certificate, but it binds no static data.
+    """
+    subject = public_of(private_key(pin_key_name))
+    return _certify(private_key(f"issuer_{brand}"), 0x04, _pan_field(pan, 10),
+                    bytes.fromhex("000002"), subject, b"", 42)
 
 
 def sign_ssad(brand: str, dac: bytes, static_data: bytes) -> bytes:

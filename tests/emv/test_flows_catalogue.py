@@ -57,7 +57,9 @@ def test_catalogue_card_reaches_documented_outcome(
         assert outcome.online and outcome.arc == "00"
         assert len(entries) == 1 and entries[0].approved
         if outcome.interface != "magstripe":
-            assert outcome.first_cryptogram == "ARQC" and outcome.cryptogram == "TC"
+            assert outcome.first_cryptogram == "ARQC"
+            # contact: TC at the second GENERATE AC; a tap has only its ARQC
+            assert outcome.cryptogram == ("TC" if outcome.interface == "contact" else "ARQC")
             assert entries[0].meta["cryptogram_ok"], "host did not verify the ARQC"
         if outcome.interface == "contact":
             assert outcome.issuer_auth is True, "card did not verify the ARPC"

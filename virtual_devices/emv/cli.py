@@ -106,6 +106,10 @@ def run_card(
 
 
 def cmd_card(args: argparse.Namespace) -> int:
+    import warnings
+
+    # pyemv/psec reach TDES through an older cryptography path and warn on every call.
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
     outcome, world, host = run_card(
         args.name, args.amount, args.seed, args.interface, args.pin, args.rules, args.floor_limit
     )

@@ -353,6 +353,13 @@ class ContactlessKernel(ContactKernel):
             yield
         return self.outcome()
 
+    def outcome(self) -> Outcome:
+        """A tap has one cryptogram: after the host answered it stays the ARQC."""
+        out = super().outcome()
+        if self.first_cid >= 0 and self.first_cid & 0xC0 == 0x80:
+            out.cryptogram = "ARQC"
+        return out
+
     def run(self, params: GocParams | None = None) -> Generator[Request, Any, Outcome]:
         try:
             yield from self.select_and_read()

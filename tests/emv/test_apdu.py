@@ -79,3 +79,23 @@ def test_sw_names() -> None:
     assert "28 bytes" in sw_name(0x611C)
     assert "use 28" in sw_name(0x6C1C)
     assert sw_name(0x6A82) == "file not found"
+
+
+def test_transcript_labels_name_commands_without_card_data() -> None:
+    from virtual_devices.emv.apdu import describe_command, describe_response
+
+    assert describe_command(Command.select("1PAY.SYS.DDF01").to_bytes()) == \
+        "SELECT 1PAY.SYS.DDF01"
+    assert describe_command(Command.select(bytes.fromhex("A0000000031010")).to_bytes()) == \
+        "SELECT A0000000031010"
+    assert describe_command(Command.read_record(2, 1).to_bytes()) == "READ RECORD SFI 2 record 1"
+    assert describe_command(Command.get_data(0x9F17).to_bytes()) == \
+        "GET DATA 9F17 (PIN Try Counter)"
+    pin = Command.verify(0x80, bytes.fromhex("241234FFFFFFFFFF")).to_bytes()
+    assert describe_command(pin) == "VERIFY plaintext PIN"
+    assert describe_command(Command.generate_ac(0x90, b"\x01").to_bytes()) == \
+        "GENERATE AC ARQC with CDA"
+    assert describe_command(b"\x00").startswith("malformed")
+    label = describe_response(bytes.fromhex("770A82023C0094040801010090 00".replace(" ", "")))
+    assert label == "9000 OK: 77 Response Message Template Format 2 [82, 94]"
+    assert describe_response(bytes.fromhex("6A82")) == "6A82 file not found"

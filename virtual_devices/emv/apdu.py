@@ -33,6 +33,8 @@ __all__ = [
     "SW_MEMORY_FAILURE",
     "sw_name",
     "sw_pin_tries",
+    "describe_command",
+    "describe_response",
 ]
 
 SW_OK = 0x9000
@@ -236,3 +238,69 @@ class Response:
     def __str__(self) -> str:
         extra = f" ({len(self.data)} bytes)" if self.data else ""
         return f"{self.sw:04X} {sw_name(self.sw)}{extra}"
+
+
+_INS_NAMES = {
+    0xA4: "SELECT", 0xA8: "GET PROCESSING OPTIONS", 0xB2: "READ RECORD", 0xCA: "GET DATA",
+    0x20: "VERIFY", 0x84: "GET CHALLENGE", 0x88: "INTERNAL AUTHENTICATE",
+    0xAE: "GENERATE AC", 0x82: "EXTERNAL AUTHENTICATE", 0xC0: "GET RESPONSE",
+    0x24: "PIN CHANGE/UNBLOCK", 0x1E: "APPLICATION BLOCK", 0x18: "APPLICATION UNBLOCK",
+    0x16: "CARD BLOCK", 0xDA: "PUT DATA",
+}
+
+
+def describe_command(raw: bytes) -> str:
+    """A transcript label for a command APDU that never shows card data.
+
+    Only the header and public identifiers (AIDs, DF names, tags) are named; PIN
+    blocks, DOL data and script data are summarised by length.
+    """
+    try:
+        c = Command.from_bytes(raw)
+    except APDUError as e:
+        return f"malformed command ({e})"
+    name = _INS_NAMES.get(c.ins, f"CLA {c.cla:02X} INS {c.ins:02X}")
+    if c.ins == 0xA4:
+        try:
+            dfn = c.data.decode("ascii") if c.data.endswith(b"DDF01") else c.data.hex().upper()
+        except UnicodeDecodeError:
+            dfn = c.data.hex().upper()
+        return f"SELECT {dfn}" + (" (next)" if c.p2 == 0x02 else "")
+    if c.ins == 0xB2:
+        return f"READ RECORD SFI {c.p2 >> 3} record {c.p1}"
+    if c.ins == 0xCA:
+        from virtual_devices.emv.tlv import tag_name
+
+        tag = (c.p1 << 8) | c.p2
+        return f"GET DATA {tag:04X} ({tag_name(tag)})"
+    if c.ins == 0x20:
+        kind = {0x80: "plaintext", 0x88: "enciphered"}.get(c.p2, f"P2 {c.p2:02X}")
+        return f"VERIFY {kind} PIN"
+    if c.ins == 0xAE:
+        kind = {0x00: "AAC", 0x40: "TC", 0x80: "ARQC"}.get(c.p1 & 0xC0, "RFU")
+        return f"GENERATE AC {kind}" + (" with CDA" if c.p1 & 0x10 else "")
+    if c.data:
+        return f"{name} ({len(c.data)} bytes)"
+    return name
+
+
+def describe_response(raw: bytes) -> str:
+    """A transcript label for a response: status word and the tags it carries."""
+    try:
+        r = Response.from_bytes(raw)
+    except APDUError:
+        return "malformed response"
+    label = f"{r.sw:04X} {sw_name(r.sw)}"
+    if not r.data:
+        return label
+    from virtual_devices.emv.tlv import TLVError, decode, tag_name
+
+    try:
+        top = decode(r.data)
+    except TLVError:
+        return f"{label} ({len(r.data)} bytes)"
+    parts = []
+    for t in top:
+        inner = ", ".join(f"{c.tag:X}" for c in t.children)
+        parts.append(f"{t.tag:X} {tag_name(t.tag)}" + (f" [{inner}]" if inner else ""))
+    return f"{label}: " + "; ".join(parts)

@@ -218,6 +218,7 @@ def _issuer_certificate(brand: str, bin6: str) -> Certificate:
                     b"", 36)
 
 
+@cache
 def icc_certificate(
     brand: str, icc_key_name: str, pan: str, static_data: bytes
 ) -> Certificate:
@@ -227,6 +228,7 @@ def icc_certificate(
                     bytes.fromhex("000001"), subject, static_data, 42)
 
 
+@cache
 def icc_pin_certificate(brand: str, pin_key_name: str, pan: str) -> Certificate:
     """ICC PIN Encipherment Public Key Certificate, tag 9F2D (Book 2 §7.1).
 
@@ -237,6 +239,7 @@ def icc_pin_certificate(brand: str, pin_key_name: str, pan: str) -> Certificate:
                     bytes.fromhex("000002"), subject, b"", 42)
 
 
+@cache
 def sign_ssad(brand: str, dac: bytes, static_data: bytes) -> bytes:
     """Signed Static Application Data, tag 93 (Book 2 Table 7)."""
     key = private_key(f"issuer_{brand}")

@@ -102,9 +102,10 @@ def _hex_to_text(hexed: str) -> str:
     return "".join(out)
 
 
-def _bcd_digits(hexed: str) -> Iterable[str]:
-    """Runs of decimal nibbles in hex, where a packed-BCD PAN would show."""
-    return re.findall(r"[0-9]{13,19}", hexed)
+def preview(hexed: str, limit: int = 80) -> str:
+    """Printable view of a transcript's (already masked) hex, for report steps."""
+    text = _hex_to_text(hexed[: limit * 2])
+    return repr(text + ("..." if len(hexed) > limit * 2 else ""))
 
 
 def no_full_pan(

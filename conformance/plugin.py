@@ -262,9 +262,11 @@ def _allure_attach(item: pytest.Item, world: Any) -> None:
                 pass
     if world is None:
         return
+    from conformance.invariants import preview
+
     entries = list(world.transcript)
     for e in entries[:MAX_STEPS]:
-        label = e.label or (f"{len(e.hex) // 2} bytes" if e.hex else "")
+        label = e.label or (f"{len(e.hex) // 2} bytes {preview(e.hex)}" if e.hex else "")
         with allure.step(f"[{e.sim:.6f}] {e.port} {e.direction}: {label}"[:300]):
             pass
     if len(entries) > MAX_STEPS:
@@ -273,7 +275,7 @@ def _allure_attach(item: pytest.Item, world: Any) -> None:
     allure.attach(
         world.transcript.jsonl(),
         name="transcript.jsonl",
-        attachment_type=allure.attachment_type.JSON,
+        attachment_type=allure.attachment_type.TEXT,
     )
 
 

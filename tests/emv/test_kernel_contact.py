@@ -451,3 +451,15 @@ def test_t0_card_get_response_is_handled() -> None:
 def test_kernel_stop_carries_status() -> None:
     stop = KernelStop(Status.NOT_ACCEPTED, "x")
     assert stop.status is Status.NOT_ACCEPTED and "not-accepted" in str(stop)
+
+
+def test_blocked_application_is_not_selectable_on_the_next_transaction() -> None:
+    card = powered("visa-chip-pin")
+    first = Loop(card, ["1234"], AcquirerHost()).run(kernel(amount=7300).run())
+    assert first.status is Status.APPROVED
+    card.power_off()
+    card.power_on("contact")
+    loop = Loop(card, ["1234"], AcquirerHost())
+    second = loop.run(kernel().run())
+    assert second.status is Status.NOT_ACCEPTED
+    assert "TRY AGAIN" in loop.displays

@@ -153,3 +153,15 @@ def test_bad_swipes_are_retried_by_the_cardholder() -> None:
     assert out.status is Status.APPROVED and out.interface == "magstripe"
     assert holder.swipes == 3
     assert host.ledger.entries[0].meta["interface"] == "magstripe"
+
+
+def test_fdda_signature_over_the_tap_data_verifies_and_detects_tampering() -> None:
+    card = load_card("visa-contactless")
+    card.power_on("contactless")
+    k = ContactlessKernel(default_terminal_config(), Txn(1000), random.Random(9))
+    Loop(card).run(k.select_and_read())
+    assert k._fdda() is True and k.oda_method == "fDDA"
+    k.card.tags[0x9F02] = bytes.fromhex("000000009999")  # the amount the card did not sign
+    k.txn = Txn(9999)
+    assert k._fdda() is False
+    assert B.has(bytes(k.tvr), B.TVR_DDA_FAILED)

@@ -24,7 +24,7 @@ from virtual_devices.emv.kernel.messages import (
     Request,
     Status,
 )
-from virtual_devices.emv.terminal import TerminalConfig
+from virtual_devices.emv.terminal import AidParams, TerminalConfig
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def swipe(
     reason = "" if response.approved else f"declined by issuer (response code {response.arc})"
     return Outcome(status, reason, "magstripe", aid=rec.aid, label=rec.label,
                    pan_masked=masked, cvm=cvm, arc=response.arc,
-                   auth_code=response.auth_code, online=True)
+                   auth_code=response.auth_code, online=True, reference=response.reference)
 
 
 # IIN ranges that say which AID record (brand) a swiped card belongs to.
@@ -120,7 +120,7 @@ _BRAND_PREFIXES: tuple[tuple[str, bytes], ...] = (
 )
 
 
-def _record_for(config: TerminalConfig, pan: str):  # type: ignore[no-untyped-def]
+def _record_for(config: TerminalConfig, pan: str) -> AidParams | None:
     for prefix, rid in sorted(_BRAND_PREFIXES, key=lambda p: -len(p[0])):
         if pan.startswith(prefix):
             for rec in config.aids:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_card_support import open_app, raw_tx, tx
 
 from virtual_devices.emv import tlv
@@ -207,3 +209,31 @@ class TestT0:
         again = raw_tx(card, Command(0x00, 0xB2, 1, 0x0C, b"", r.sw2))
         assert again.ok and len(again.data) == r.sw2
         assert raw_tx(card, Command.read_record(1, 7)).sw == 0x6A83  # errors pass through
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(min_size=0, max_size=40), min_size=1, max_size=6),
+       st.sampled_from(["visa-chip-pin", "mc-chip-signature", "visa-t0", "elo-combo"]))
+def test_any_bytes_get_a_status_word_never_an_exception(apdus: list[bytes], name: str) -> None:
+    card = load_card(name)
+    open_app(card, read=False)
+    for raw in apdus:
+        out = card.transmit(raw)
+        assert len(out) >= 2
+        assert out[-2] in (0x90, 0x61, 0x62, 0x63, 0x65, 0x67, 0x69, 0x6A, 0x6B, 0x6C, 0x6D,
+                           0x6E, 0x6F)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255),
+       st.binary(max_size=60))
+def test_known_instructions_with_random_parameters(ins_i: int, p1: int, p2: int,
+                                                   data: bytes) -> None:
+    ins = [(0x00, 0xA4), (0x80, 0xA8), (0x00, 0xB2), (0x80, 0xCA), (0x00, 0x20), (0x00, 0x84),
+           (0x00, 0x88), (0x80, 0xAE), (0x00, 0x82), (0x84, 0x24), (0x04, 0xDA)]
+    cla, code = ins[ins_i % len(ins)]
+    card = load_card("mc-wrong-pin-then-right")
+    open_app(card, read=False)
+    r = Response.from_bytes(card.transmit(Command(cla, code, p1, p2, data, 0).to_bytes()))
+    assert r.sw1 in (0x90, 0x62, 0x63, 0x67, 0x69, 0x6A, 0x6B, 0x6D, 0x6E)
+    assert card.pin_tries_left >= 2  # at most one try lost to a random VERIFY

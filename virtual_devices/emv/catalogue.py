@@ -317,3 +317,20 @@ def _catalogue() -> dict[str, CardProfile]:
 def catalogue() -> dict[str, CardProfile]:
     """Every named card profile, by name (a fresh dict; profiles are immutable)."""
     return dict(_catalogue())
+
+
+def describe() -> str:
+    """The catalogue as a table (masked PANs), for people choosing a card for a test."""
+    from simulator.masking import mask_pan
+
+    rows = []
+    for p in _catalogue().values():
+        aids = ",".join(a.aid.hex().upper() for a in p.applications)
+        exp = " ".join(f"{k}={v}" for k, v in p.expected.items())
+        rows.append(f"{p.name:<30} {p.brand:<10} {mask_pan(p.pan):<19} "
+                    f"{'/'.join(sorted(p.interfaces)):<30} {aids:<32} {exp}")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(describe())

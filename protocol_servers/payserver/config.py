@@ -40,6 +40,8 @@ class DeviceConfig:
     comlink: str = "MOCK"
     serial_port: str | None = None
     baud: int | None = None
+    # catalogue cards the customer at a virtual pinpad presents, in turn
+    cards: tuple[str, ...] = ("visa-chip-pin",)
 
     @property
     def resource(self) -> str:
@@ -92,6 +94,7 @@ def parse(raw: dict[str, Any]) -> ServerConfig:
         devices.append(DeviceConfig(
             identifier=ident, name=str(body.get("name", ident)), type=dtype, comlink=comlink,
             serial_port=body.get("serialPort"), baud=body.get("baud"),
+            cards=tuple(body.get("cards") or ("visa-chip-pin",)),
         ))
     if not devices:
         raise ConfigError("the configuration lists no devices")

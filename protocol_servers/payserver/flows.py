@@ -55,6 +55,7 @@ class Flow:
         self.abort_ev: simpy.Event = self.world.event()
         self.answer_ev: simpy.Event | None = None
         self.owner_gone = False
+        self.abecs: Any = None
         self.result: Transaction = original if original is not None and \
             tx.params.type in ("CAPTURE", "TIP_ADJUST") else tx
 
@@ -126,7 +127,13 @@ class Flow:
             try:
                 kind = tx.params.type
                 if kind in ("CHARGE",) or (kind == "REFUND" and self.original is None):
-                    yield from self.card_flow()
+                    if self.device.reader is not None:
+                        from protocol_servers.payserver.abecs_flow import AbecsCardFlow
+
+                        self.abecs = AbecsCardFlow(self, self.device.reader)
+                        yield from self.abecs.run()
+                    else:
+                        yield from self.card_flow()
                 elif kind == "REFUND":
                     yield from self.referenced_refund()
                 elif kind == "CAPTURE":
@@ -157,7 +164,10 @@ class Flow:
         if tx.authorised and not tx.reversed:
             p = tx.params
             assert p.amount is not None and p.currency is not None
-            self.server.gateway.reverse(tx.identifier, p.amount, p.currency, reason)
+            if tx.acquirer_ref is not None:
+                self.server.acquirer.reverse(tx.acquirer_ref, key=f"reversal-{tx.identifier}")
+            else:
+                self.server.gateway.reverse(tx.identifier, p.amount, p.currency, reason)
             tx.reversed = True
             tx.captured = False
 
@@ -165,6 +175,8 @@ class Flow:
         tx = self.tx
         tx.pending = None
         self.show("ABORTED", "ABORTED", "Aborting payment...", abortable=False)
+        if self.abecs is not None:
+            yield from self.abecs.cancel()
         yield self.world.timeout(self.t["abort_settle"])
         reason = tx.abort_reason or "ABORTED_MERCHANT_ABORTED"
         self.reverse_if_authorised(reason)
@@ -316,7 +328,15 @@ class Flow:
         self.show("PROCESSING", "PROCESSING", "Processing refund...", tx_state="AWAITING_EXECUTION",
                   abortable=False)
         yield self.world.timeout(self.t["register_transaction"])
-        self.server.gateway.refund(tx.identifier, p.amount, p.currency, orig.identifier)
+        if orig.acquirer_ref is not None:
+            entry = self.server.acquirer.refund(orig.acquirer_ref, p.amount, key=tx.identifier)
+            if not entry.approved:
+                tx.finish("DECLINED", "DECLINED_PROCESSOR_REFUND_NOT_POSSIBLE", self.world.now)
+                self.show("DECLINED", "DECLINED", "Refund declined")
+                return
+            tx.acquirer_ref = entry.ref
+        else:
+            self.server.gateway.refund(tx.identifier, p.amount, p.currency, orig.identifier)
         orig.refunded += p.amount
         orig.refund_ids.append(tx.identifier)
         tx.finish("APPROVED", "APPROVED", self.world.now)
@@ -329,7 +349,14 @@ class Flow:
         assert p.amount is not None and p.currency is not None
         self.show("PROCESSING", "PROCESSING", "Processing payment...", abortable=False)
         yield self.world.timeout(self.t["register_transaction"])
-        self.server.gateway.capture(orig.identifier, p.amount, p.currency)
+        if orig.acquirer_ref is not None:
+            entry = self.server.acquirer.capture(orig.acquirer_ref, p.amount, key=tx.identifier)
+            if not entry.approved:
+                tx.finish("DECLINED", "DECLINED_PROCESSOR", self.world.now)
+                self.show("DECLINED", "DECLINED", "Capture declined")
+                return
+        else:
+            self.server.gateway.capture(orig.identifier, p.amount, p.currency)
         orig.captured = True
         if orig.params.amount is not None and p.amount < orig.params.amount:
             # partial capture: the rest is released (SDK PARTIAL_CAPTURE record, §5.1)

@@ -11,12 +11,11 @@ import tomllib
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 
-_EXPONENTS: dict[str, int] = {
-    code: int(exp)
-    for code, exp in tomllib.loads(
-        resources.files(__package__).joinpath("currencies.toml").read_text(encoding="utf-8")
-    )["exponent"].items()
-}
+_TABLE = tomllib.loads(
+    resources.files(__package__).joinpath("currencies.toml").read_text(encoding="utf-8")
+)
+_EXPONENTS: dict[str, int] = {code: int(exp) for code, exp in _TABLE["exponent"].items()}
+_NUMERIC: dict[str, int] = {code: int(num) for code, num in _TABLE["numeric"].items()}
 
 
 class AmountError(ValueError):
@@ -28,6 +27,14 @@ def exponent(currency: str) -> int:
         return _EXPONENTS[currency]
     except KeyError:
         raise AmountError(f"unknown currency {currency!r}") from None
+
+
+def numeric(currency: str) -> int:
+    """ISO 4217 numeric code (EMV tag 5F2A and the acquirer speak numbers)."""
+    try:
+        return _NUMERIC[currency]
+    except KeyError:
+        raise AmountError(f"no numeric code for {currency!r}") from None
 
 
 def to_minor(value: Decimal | int | str, currency: str) -> int:

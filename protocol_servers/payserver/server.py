@@ -36,6 +36,8 @@ from simulator.world import World
 class Device:
     config: DeviceConfig
     current: Flow | None = None
+    # None: the PayServer's own MOCK reader; else the ABECS reader behind a serial line
+    reader: Any = None
 
 
 @dataclass
@@ -176,6 +178,7 @@ class PayServer:
         timings: Timings | None = None,
         merchant: Merchant | None = None,
         epoch: datetime | None = None,
+        acquirer: Any = None,
     ) -> None:
         self.world = world
         self.config = config or ServerConfig()
@@ -185,9 +188,32 @@ class PayServer:
         self.epoch = epoch or datetime(2026, 1, 1, tzinfo=UTC)
         self.gateway = MockGateway(world.rng("payserver.gateway"))
         self.devices = {d.identifier: Device(d) for d in self.config.devices}
+        self._acquirer: Any = acquirer
+        if world.mode == "virtual":
+            # realtime readers need the asyncio loop: live.attach_readers() opens them
+            from protocol_servers.payserver.abecs_reader import virtual_reader
+
+            for dev in self.devices.values():
+                if dev.config.type != "MOCK" and dev.config.serial_port is None:
+                    dev.reader = virtual_reader(world, dev.config.identifier, self.acquirer,
+                                                dev.config.cards)
         self.transactions: dict[str, Transaction] = {}
         self.connections: list[Connection] = []
         self.global_merchant: str | None = None
+
+    @property
+    def acquirer(self) -> Any:
+        """The shared acquirer host that ABECS readers' charges go to (made on first use)."""
+        if self._acquirer is None:
+            from virtual_devices.acquirer.host import make_acquirer
+
+            self._acquirer = make_acquirer(self.world)
+        return self._acquirer
+
+    def close(self) -> None:
+        for dev in self.devices.values():
+            if dev.reader is not None:
+                dev.reader.close()
 
     # -- lookups --------------------------------------------------------------------------
     def device_for(self, resource: str) -> Device | None:
@@ -231,6 +257,9 @@ class PayServer:
             if p.amount > left or left <= 0:
                 raise P3Error("PARAMETER_INVALID",
                               f"refund amount exceeds the {left} minor units left to refund")
+        elif p.type == "TIP_ADJUST" and orig.acquirer_ref is not None:
+            raise P3Error("SDK_FEATURE_NOT_ENABLED",
+                          "tip adjust is not offered by the acquirer of this reader")
         elif p.type == "CAPTURE":
             if orig.captured:
                 raise P3Error("TRANSACTION_INVALID", f"{p.reference} is already captured")

@@ -90,6 +90,8 @@ class Transaction:
         self.verification = "NONE"
         self.signature_on_receipt = False
         self.account_type: str | None = None
+        # set when an ABECS reader's charge went to the shared acquirer host
+        self.acquirer_ref: str | None = None
         self.authorised = False
         self.authorization_code: str | None = None
         self.captured = False

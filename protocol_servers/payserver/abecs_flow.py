@@ -1,0 +1,202 @@
+"""The card-present flow on an ABECS reader: GCR, GOC, acquirer, FNC, RMC.
+
+Same P3 updates, actions and abort rules as the MOCK reader (:mod:`flows`), but the card
+is a virtual EMV card read by the project's EMV kernel inside the pinpad, and the online
+authorisation is an ARQC the shared acquirer host verifies. Every ABECS command runs
+as its own process so that an accepted abort can CANcel it (ABECS §2.2.4: CAN->EOT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from protocol_servers.payserver.money import numeric
+from protocol_servers.payserver.transaction import CardInfo
+from simulator.masking import mask_pan
+
+if TYPE_CHECKING:
+    from protocol_servers.payserver.abecs_reader import AbecsReader
+    from protocol_servers.payserver.flows import Flow
+
+Gen = Generator[simpy.Event, Any, Any]
+SCHEMES = (("A0000000043060", "MAESTRO"), ("A0000000032010", "VISA_ELECTRON"),
+           ("A000000003", "VISA"), ("A000000004", "MASTERCARD"),
+           ("A000000025", "AMERICAN_EXPRESS"))
+
+
+def scheme_of(aid: str) -> str:
+    for prefix, scheme in SCHEMES:
+        if aid.upper().startswith(prefix):
+            return scheme
+    return "UNKNOWN"
+
+
+def _guard(gen: Gen) -> Gen:
+    """Run an ABECS exchange; its error becomes the value (so an abort can wait on it)."""
+    try:
+        return (yield from gen)
+    except Exception as exc:  # AbecsError, link errors: mapped by the caller
+        return exc
+
+
+class TerminalFailure(Exception):
+    def __init__(self, status: str, code: str, line: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.line = status, code, line
+
+
+def _map_error(exc: Exception, stage: str) -> TerminalFailure:
+    from virtual_devices.abecs import messages as m
+
+    code = getattr(exc, "code", None)
+    if code == m.ST_CANCEL:
+        return TerminalFailure("ABORTED", "ABORTED_SHOPPER_ABORTED", "Payment aborted")
+    if code == m.ST_TIMEOUT:
+        detail = ("ABORTED_PRESENT_CARD_TIMED_OUT" if stage == "card"
+                  else "ABORTED_PIN_ENTRY_TIMED_OUT")
+        return TerminalFailure("ABORTED", detail, "Payment aborted")
+    if code == m.ST_CARDBLOCKED:
+        return TerminalFailure("DECLINED", "DECLINED_CARD_BLOCKED", "Declined - Card blocked")
+    return TerminalFailure("ERROR", "ERROR_TERMINAL_ERROR", "Processing error")
+
+
+class AbecsCardFlow:
+    def __init__(self, flow: Flow, reader: AbecsReader) -> None:
+        self.f = flow
+        self.r = reader
+        self.running: simpy.Process | None = None
+
+    def command(self, gen: Gen, stage: str) -> Gen:
+        proc = self.f.world.process(_guard(gen))
+        self.running = proc
+        result = yield from self.f.wait(proc)
+        self.running = None
+        if isinstance(result, Exception):
+            raise _map_error(result, stage)
+        return result
+
+    def cancel(self) -> Gen:
+        """Abort path: CAN the blocking command that is running, if any."""
+        proc = self.running
+        if proc is not None and not proc.triggered:
+            yield self.f.world.process(_guard(self.r.host.cancel()))
+            yield proc
+        self.running = None
+
+    def run(self) -> Gen:
+        from virtual_devices.abecs import messages as m
+        from virtual_devices.abecs.flows import FNC_TAGS, GOC_TAGS
+        from virtual_devices.emv import tlv
+        from virtual_devices.emv.kernel.messages import AuthRequest
+
+        f, tx, r = self.f, self.f.tx, self.r
+        p = tx.params
+        assert p.amount is not None and p.currency is not None
+        refund = p.type == "REFUND"
+        try:
+            f.show("CONNECTING_TO_ACCESSORY", "CONNECTING_TO_ACCESSORY", "Connecting to",
+                   "card reader", tx_state="IDLE", abortable=True)
+            yield from self.command(r.prepare(), "connect")
+            f.show("WAITING_FOR_CARD_PRESENTATION", "PROCESSING_WAITING_FOR_CARD_PRESENTATION",
+                   tx.amount_line(), "Insert or swipe card", tx_state="AWAITING_CARD")
+            r.hand_card()
+            when = f.server.epoch + timedelta(seconds=f.world.now)
+            req = m.GcrRequest(p.amount, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
+                               r.version)
+            card = yield from self.command(r.host.gcr(req), "card")
+            if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
+                raise TerminalFailure("DECLINED", "DECLINED_CARD_OR_TERMINAL_DECLINED",
+                                      "Card not supported")
+            f.show("PROCESSING", "PROCESSING", "Reading card...")
+            f.world.redactor.add_pan(card.pan)
+            goc_req = m.GocRequest(p.amount, GOC_TAGS)
+            f.show("WAITING_FOR_CARD_DATA_INPUT", "PROCESSING_WAITING_FOR_PIN", "Enter PIN",
+                   tx_state="AWAITING_PIN")
+            goc = yield from self.command(r.host.goc(goc_req), "pin")
+            emv = tlv.flatten(goc.emv_data)
+            aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
+            tx.card = CardInfo(
+                scheme=scheme_of(aid),
+                source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
+                masked_pan=mask_pan(card.pan),
+                expiry_month=int(card.expiry[2:4] or 0),
+                expiry_year=2000 + int(card.expiry[:2] or 0),
+                country_numeric=card.issuer_country or "000", aid=aid,
+                application_name=card.app_label.strip() or scheme_of(aid),
+                pan_sequence=f"{card.pan_seq:02d}",
+            )
+            pin = goc.offline_pin or goc.online_pin
+            tx.verification = ("PIN_AND_SIGNATURE" if pin and goc.signature else
+                               "PIN" if pin else "SIGNATURE" if goc.signature else "NONE")
+            if goc.decision == m.DECISION_DECLINED:
+                code = ("DECLINED_PIN_WRONG_TOO_OFTEN" if goc.pin_blocked
+                        else "DECLINED_CARD_OR_TERMINAL_DECLINED")
+                raise TerminalFailure("DECLINED", code, "Declined by card")
+            if goc.decision == m.DECISION_ONLINE:
+                f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
+                       "Authorization in progress...", tx_state="AWAITING_EXECUTION",
+                       abortable=False)
+                yield f.world.timeout(f.t["acquirer_roundtrip"])
+                auth = AuthRequest("contact", p.amount, numeric(p.currency), card.pan,
+                                   f"{card.pan_seq:02d}", bytes.fromhex(aid), emv)
+                acq = r.acquirer
+                if refund:
+                    rsp = acq.authorise(auth, key=tx.identifier)
+                else:
+                    rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
+                                        key=tx.identifier)
+                if rsp is not None and rsp.approved:
+                    tx.acquirer_ref = rsp.reference
+                    tx.authorised = not refund
+                    tx.captured = p.auto_capture and not refund
+                    tx.authorization_code = rsp.auth_code
+                if rsp is None:
+                    fnc = m.FncRequest(1, "00", b"", FNC_TAGS)
+                else:
+                    iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
+                    iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
+                    fnc = m.FncRequest(0 if rsp.approved or rsp.arc == "00" else 9, rsp.arc,
+                                       iss, FNC_TAGS)
+                done = yield from self.command(r.host.fnc(fnc), "finish")
+                if rsp is None:
+                    raise TerminalFailure("ERROR", "ERROR_SERVER_UNAVAILABLE",
+                                          "Processing error")
+                if not rsp.approved:
+                    raise TerminalFailure("DECLINED", "DECLINED_PROCESSOR", "Declined")
+                if done.decision != 0:
+                    # the card refused what the host approved: the host must take it back
+                    f.reverse_if_authorised("DECLINED_CARD_OR_TERMINAL_DECLINED")
+                    raise TerminalFailure("DECLINED", "DECLINED_CARD_OR_TERMINAL_DECLINED",
+                                          "Declined by card")
+            if f.owner_gone:
+                from protocol_servers.payserver.flows import Aborted
+                raise Aborted
+            if goc.signature and not refund:
+                f.show("PROCESSING", "PROCESSING_ACTION_REQUIRED", "Payment approved",
+                       "Signature required", tx_state="AWAITING_SIGNATURE", abortable=True)
+                answer = yield from f.ask("CUSTOMER_SIGNATURE", {})
+                if answer.get("signatureOnReceipt"):
+                    tx.signature_on_receipt = True
+                elif not answer.get("verified", True):
+                    f.reverse_if_authorised("DECLINED_VERIFICATION_FAILED")
+                    raise TerminalFailure("DECLINED", "DECLINED_VERIFICATION_FAILED",
+                                          "Signature not verified")
+            word = "Refund" if refund else "Payment"
+            f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
+                   f"{word} approved", "Remove card", tx_state="AWAITING_CARD_REMOVAL",
+                   abortable=False)
+            yield f.world.process(_guard(r.host.rmc("APROVADA")))
+            tx.finish("APPROVED", "APPROVED", f.world.now)
+            f.show("APPROVED", "APPROVED", f"{word} approved")
+        except TerminalFailure as fail:
+            tx.abortable = False
+            if fail.status != "ERROR":
+                f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
+                       fail.line, "Remove card", tx_state="AWAITING_CARD_REMOVAL")
+                yield f.world.process(_guard(r.host.rmc("NEGADA")))
+            tx.finish(fail.status, fail.code, f.world.now)
+            f.show(fail.status, fail.status, fail.line)

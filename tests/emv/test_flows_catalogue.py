@@ -108,3 +108,24 @@ def test_catalogue_card_reaches_documented_outcome(
     ) == []
     text = "\n".join(e.to_json() for e in world.transcript.entries)
     assert prof.pan not in text, "full PAN in the transcript"
+
+
+@pytest.mark.realtime
+def test_same_flow_runs_on_the_wall_clock() -> None:
+    """The reader only waits on the world's clock, so realtime mode runs it unchanged."""
+    import asyncio
+
+    from simulator.world import World
+    from virtual_devices.acquirer import AcquirerHost, default_terminal_config
+    from virtual_devices.cardholder import Behaviour, Cardholder
+    from virtual_devices.emv.card import load_card
+    from virtual_devices.emv.kernel import Txn, run_transaction
+
+    world = World(seed=1, mode="realtime", factor=0.002)  # 500x faster than real time
+    card = load_card("visa-chip-pin").place_in(world)
+    holder = Cardholder(world, Behaviour(), pin="1234")
+    proc = world.process(run_transaction(world, card, default_terminal_config(), Txn(1234),
+                                         holder, AcquirerHost()))
+    outcome = asyncio.run(world.run_realtime(until=proc))
+    assert outcome.status is Status.APPROVED
+    assert world.now > 5.0  # the cardholder and the host took simulated seconds

@@ -48,6 +48,13 @@ _INS_TIMING = {
     0x20: "card_verify",
 }
 
+_CTLS_TIMING = {
+    0xA4: "ctls_card_select",
+    0xB2: "ctls_card_read_record",
+    0xA8: "ctls_card_gpo",
+    0xAE: "ctls_card_generate_ac",
+}
+
 
 class Card(Protocol):
     name: str
@@ -84,13 +91,15 @@ class Reader:
             transfer = nbytes * t["contact_byte"] + t["contact_turnaround"]
         ins = command[1] if len(command) > 1 else 0
         name = _INS_TIMING.get(ins, "card_other")
+        if interface == "contactless":
+            # Contactless chips have their own budget: the whole tap in 500 ms.
+            name = _CTLS_TIMING.get(ins, "ctls_card_other")
+            return transfer + t[name]
         processing = t[name]
         if ins == 0xAE and len(command) > 2 and command[2] & 0x10:
             processing += t["card_rsa"]  # CDA: the card signs its answer
         if ins == 0x20 and len(command) > 3 and command[3] == 0x88:
             processing += t["card_rsa"]  # enciphered PIN: the card decrypts
-        if interface == "contactless" and name != "card_select":
-            processing /= 3  # contactless chips are tuned for the 500 ms tap
         return transfer + processing
 
     def drive(

@@ -11,7 +11,6 @@ from dataclasses import replace
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from test_kernel_contact import Loop  # type: ignore[import-not-found]
 
 from virtual_devices.acquirer import (
     AcquirerHost,
@@ -25,6 +24,7 @@ from virtual_devices.acquirer.ledger import Entry
 from virtual_devices.emv import pki, tlv
 from virtual_devices.emv.card import load_card
 from virtual_devices.emv.kernel import AuthRequest, ContactKernel, Txn
+from virtual_devices.emv.kernel.loop import PlainLoop as Loop
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

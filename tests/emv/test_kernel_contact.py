@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Callable, Generator
 from dataclasses import replace
 from typing import Any
 
@@ -17,12 +16,8 @@ from virtual_devices.emv.kernel import (
     CANCEL,
     DECISION_ONLINE,
     Apdu,
-    ChooseApp,
     ContactKernel,
-    Display,
-    EnterPin,
     GocParams,
-    GoOnline,
     KernelStop,
     Outcome,
     Status,
@@ -30,55 +25,13 @@ from virtual_devices.emv.kernel import (
 )
 from virtual_devices.emv.kernel import bits as B
 from virtual_devices.emv.kernel.cvm import pin_block
+from virtual_devices.emv.kernel.loop import PlainLoop
 from virtual_devices.emv.terminal import TerminalConfig
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
-class Loop:
-    """Answers the kernel's requests directly: the real card, the real host."""
-
-    def __init__(
-        self,
-        card: VirtualCard,
-        pins: list[str | None] | None = None,
-        host: AcquirerHost | None = None,
-        choice: int | None = 0,
-        tamper: Callable[[bytes, bytes], bytes] | None = None,
-    ) -> None:
-        self.card = card
-        self.pins = list(pins or [])
-        self.host = host
-        self.choice = choice
-        self.tamper = tamper
-        self.commands: list[bytes] = []
-        self.prompts: list[EnterPin] = []
-        self.menus: list[ChooseApp] = []
-        self.displays: list[str] = []
-
-    def run(self, gen: Generator[Any, Any, Any]) -> Any:
-        answer: Any = None
-        while True:
-            try:
-                req = gen.send(answer)
-            except StopIteration as stop:
-                return stop.value
-            answer = None
-            if isinstance(req, Apdu):
-                self.commands.append(req.command)
-                answer = self.card.transmit(req.command)
-                if self.tamper is not None:
-                    answer = self.tamper(req.command, answer)
-            elif isinstance(req, EnterPin):
-                self.prompts.append(req)
-                answer = self.pins.pop(0) if self.pins else None
-            elif isinstance(req, ChooseApp):
-                self.menus.append(req)
-                answer = self.choice
-            elif isinstance(req, Display):
-                self.displays.append(req.message)
-            elif isinstance(req, GoOnline):
-                answer = self.host.authorise(req.request) if self.host else None
+Loop = PlainLoop
 
 
 def kernel(config: TerminalConfig | None = None, amount: int = 1234, **kw: Any) -> ContactKernel:

@@ -6,8 +6,6 @@ import random
 import warnings
 from dataclasses import replace
 
-from test_kernel_contact import Loop  # type: ignore[import-not-found]
-
 from simulator.world import World
 from virtual_devices.acquirer import AcquirerHost, default_terminal_config
 from virtual_devices.cardholder import Behaviour, Cardholder
@@ -15,6 +13,7 @@ from virtual_devices.emv.card import load_card
 from virtual_devices.emv.field import Field
 from virtual_devices.emv.kernel import ContactlessKernel, Status, Txn, run_virtual
 from virtual_devices.emv.kernel import bits as B
+from virtual_devices.emv.kernel.loop import PlainLoop as Loop
 from virtual_devices.emv.kernel.magstripe import Track2, swipe
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -163,6 +163,7 @@ class ContactKernel:
         self.selected: Candidate | None = None
         self.pdol_data = b""
         self.cdol1_data = b""
+        self.cdol2_data = b""
         self.oda_method = ""
         self.oda_ok: bool | None = None
         self.icc_key: oda.PublicKey | None = None
@@ -739,6 +740,8 @@ class ContactKernel:
         if first:
             self.cdol1_data = data
             self.crypto_values = values
+        else:
+            self.cdol2_data = data
         cda = self.oda_method == "CDA" and self.icc_key is not None and requested != 0x00
         p1 = requested | (0x10 if cda else 0)
         name = _CID_NAMES.get(requested, "?")
@@ -815,7 +818,7 @@ class ContactKernel:
             raise oda.OdaError("CID in the signature differs from the CID returned")
         tx = bytearray(self.pdol_data + self.cdol1_data)
         if not first:
-            tx += tlv.build_dol(self.card.tags.get(0x8D, b""), self.values())
+            tx += self.cdol2_data
         for child in template.children:
             if child.tag != 0x9F4B:
                 tx += child.to_bytes()

@@ -4,8 +4,19 @@ Public API::
 
     from virtual_devices.emv.kernel import (
         ContactKernel, ContactlessKernel, Txn, GocParams, Outcome, Status,
-        run_transaction, run_virtual, Reader,
+        run_transaction, run_virtual, Reader, PlainLoop,
     )
+
+    # one payment on the world's clock (cardholder, reader, card, host)
+    outcome = yield from run_transaction(world, card, config, Txn(1234), holder, host)
+    outcome = run_virtual(world, card, config, Txn(1234), holder, host)
+
+    # the ABECS split: GCR / GOC / FNC, each a generator of requests
+    k = ContactKernel(config, Txn(1234), world.rng("kernel"))
+    yield from reader.drive(k.select_and_read(), ...)      # raises KernelStop
+    decision = ... k.go_on_chip(GocParams(...))             # 0 / 1 / 2
+    tags = k.requested_tags([0x9F26, 0x9F27, ...])          # never PAN/track
+    outcome = ... k.finish(IssuerResponse(...) or None)     # FNC
 """
 
 from virtual_devices.emv.kernel.contact import (
@@ -17,6 +28,7 @@ from virtual_devices.emv.kernel.contact import (
     Txn,
 )
 from virtual_devices.emv.kernel.contactless import ContactlessKernel
+from virtual_devices.emv.kernel.loop import PlainLoop
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
     Apdu,
@@ -51,6 +63,7 @@ __all__ = [
     "IssuerResponse",
     "KernelStop",
     "Outcome",
+    "PlainLoop",
     "Reader",
     "Status",
     "Txn",

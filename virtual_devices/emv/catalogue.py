@@ -174,7 +174,9 @@ def _aip(oda: str, cvm_list: bytes, issuer_auth: bool, ctls_mchip: bool) -> byte
     b1 |= 0x08  # terminal risk management to be performed
     if issuer_auth:
         b1 |= 0x04
-    b2 = 0x80 if ctls_mchip else 0x00  # M/Chip: EMV mode supported on contactless
+    # M/Chip on contactless: byte 2 bit 8 "EMV mode supported" (only for cards with an
+    # antenna; contact-only cards leave byte 2 zero as EMV Book 3 defines it RFU).
+    b2 = 0x80 if ctls_mchip else 0x00
     return bytes([b1, b2])
 
 
@@ -193,10 +195,12 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
     if oda not in ("none", "sda", "dda", "cda"):
         raise CatalogueError(f"{where}: unknown ODA method {oda!r}")
     issuer_auth = bool(a.get("issuer_auth_required", True))
+    interfaces_early = set(card.get("interfaces", ["contact", "contactless", "magstripe"]))
     aip = (
         _hex(a["aip"], where)
         if "aip" in a
-        else _aip(oda, cvm_list, issuer_auth, a["ctls_path"] == "mchip")
+        else _aip(oda, cvm_list, issuer_auth,
+                  a["ctls_path"] == "mchip" and "contactless" in interfaces_early)
     )
     extra = tuple(
         (int(r["sfi"]), int(r["record"]), _hex(r["data"], where))

@@ -416,3 +416,44 @@ def test_blocked_application_is_not_selectable_on_the_next_transaction() -> None
     second = loop.run(kernel().run())
     assert second.status is Status.NOT_ACCEPTED
     assert "TRY AGAIN" in loop.displays
+
+
+def test_different_application_versions_set_the_tvr_bit() -> None:
+    config = default_terminal_config()
+    config = config.with_aids(replace(a, app_versions=(b"\x00\x01",)) for a in config.aids)
+    card = powered("visa-chip-pin")
+    k = kernel(config)
+    PlainLoop(card).run(k.select_and_read())
+    k.processing_restrictions()
+    assert B.has(bytes(k.tvr), B.TVR_DIFFERENT_APP_VERSIONS)
+
+
+@pytest.mark.parametrize(("amount", "cvm"), [(500, "signature"), (5000, "online-pin")])
+def test_cvm_conditions_on_amount_x(amount: int, cvm: str) -> None:
+    card = powered("visa-chip-pin")
+    k = kernel(amount=amount)
+    loop = PlainLoop(card, ["1234"])
+    loop.run(k.select_and_read())
+    # X = 10.00: signature under X (condition 06), online PIN over X (07)
+    k.card.tags[0x8E] = bytes.fromhex("000003E8" "00000000" "1E06" "0207")
+    loop.run(k.cardholder_verification())
+    assert k.cvm == cvm
+    assert k.cvm_results[1] == (0x06 if cvm == "signature" else 0x07)
+
+
+def test_velocity_limits_push_an_offline_card_online() -> None:
+    card = powered("mc-offline-approved")
+    lower = None
+    for i in range(8):
+        card.power_off()
+        card.power_on("contact")
+        k = ContactKernel(default_terminal_config(), Txn(1000), random.Random(i))
+        loop = PlainLoop(card, host=AcquirerHost())
+        loop.run(k.select_and_read())
+        loop.run(k.go_on_chip(GocParams(floor_limit=5000, target_percent=0, max_percent=0)))
+        if B.has(bytes(k.tvr), B.TVR_LOWER_OFFLINE_LIMIT_EXCEEDED):
+            lower = i
+            assert k.outcome().first_cryptogram == "ARQC"
+            break
+        assert k.outcome().status is Status.APPROVED and not k.went_online
+    assert lower == 5  # LCOL 5: the sixth offline transaction exceeds it

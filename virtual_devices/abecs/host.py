@@ -80,6 +80,7 @@ class AbecsHost:
         timings: Timings | None = None,
         private_key: rsa.RSAPrivateKey | None = None,
         on_notification: Callable[[str], None] | None = None,
+        blocking_limit: float | None = None,
     ) -> None:
         self.world = world
         self.end = end
@@ -90,6 +91,9 @@ class AbecsHost:
         self.session: SecureSession | None = None
         self.notifications: list[str] = []
         self.on_notification = on_notification
+        # A host's own patience for blocking commands (the link has none, §4.2): after
+        # this many seconds it cancels with CAN and reports the command as failed.
+        self.blocking_limit = blocking_limit
         self._pending: simpy.Event | None = None
         self._pending_cmd = ""
         self._cancel_done: simpy.Event | None = None
@@ -180,6 +184,7 @@ class AbecsHost:
         """Send one command and return its :class:`Response` (any status)."""
         with self._lock.request() as turn:
             yield turn
+            yield from self._after_cancel()
             raw = cmd.encode()
             if self.session is not None and not clear:
                 raw = self.session.seal(raw)
@@ -189,19 +194,41 @@ class AbecsHost:
             if blocking is None:
                 blocking = cmd.cmd_id in BLOCKING
             self._apply(self.link.send_command(raw, blocking=blocking))
+            if blocking and self.blocking_limit is not None:
+                self.world.process(self._watchdog(ev, self.blocking_limit))
             rsp = yield ev
             return rsp
+
+    def _watchdog(self, ev: simpy.Event, seconds: float) -> Gen:
+        yield self.world.timeout(seconds)
+        if ev.triggered or self._pending is not ev:
+            return
+        self.world.transcript.event(self.name, f"no answer in {seconds:g} s: CAN")
+        try:
+            yield from self.cancel()  # EOT ends the command with 013, silence with a link error
+        except AbecsError:
+            pass
 
     def raw_exchange(self, pktdata: bytes, blocking: bool = False) -> Gen:
         """Send PKTDATA exactly as given (conformance cases send malformed packets)."""
         with self._lock.request() as turn:
             yield turn
+            yield from self._after_cancel()
             ev = self.world.event()
             self._pending = ev
             self._pending_cmd = pktdata[:3].decode("latin-1")
             self._apply(self.link.send_command(pktdata, blocking=blocking))
             rsp = yield ev
             return rsp
+
+    def _after_cancel(self) -> Gen:
+        """A command never overlaps a CAN in flight: wait for its EOT (or give-up)."""
+        done = self._cancel_done
+        if done is not None and not done.triggered:
+            try:
+                yield done
+            except AbecsError:
+                pass
 
     def call(self, cmd: Command, blocking: bool | None = None) -> Gen:
         """Exchange and raise :class:`AbecsError` unless the status is 000."""
@@ -215,9 +242,11 @@ class AbecsHost:
 
     def cancel(self) -> Gen:
         """CAN → EOT (retried up to three times). Aborts any running command."""
-        done = self.world.event()
-        self._cancel_done = done
-        self._apply(self.link.cancel())
+        done = self._cancel_done
+        if done is None or done.triggered:
+            done = self.world.event()
+            self._cancel_done = done
+            self._apply(self.link.cancel())
         yield done
 
     # -- commands -----------------------------------------------------------------------

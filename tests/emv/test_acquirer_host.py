@@ -204,3 +204,9 @@ def test_authorize_card_fields_from_goc_tags() -> None:
          "capture_method": "emv", "card_emv_data": emv.hex()}, req.amount)
     assert decision.approved and decision.response_code == "00"
     assert tlv.find(bytes.fromhex(decision.issuer_data_hex), 0x91) is not None
+
+
+def test_request_without_aid_uses_the_pan_brand() -> None:
+    req = online_request("mc-chip-signature")
+    resp = AcquirerHost().authorise(replace(req, aid=b""))
+    assert resp is not None and resp.approved

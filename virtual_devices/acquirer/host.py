@@ -269,7 +269,9 @@ class AcquirerHost:
         """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme."""
         if req.interface == "magstripe" or 0x9F26 not in req.emv:
             return (req.interface == "magstripe"), None, None
-        brand = BRAND_BY_RID.get(req.aid[:5].hex().upper())
+        # The AID may be absent (GOC tag lists rarely carry 84/4F): use the PAN's IIN.
+        rid = (req.aid or _rid_for_pan(req.pan))[:5]
+        brand = BRAND_BY_RID.get(rid.hex().upper())
         if brand is None or brand not in crypto.ISSUER_KEYS:
             return False, None, None
         keys = crypto.card_keys(brand, req.pan, req.psn)

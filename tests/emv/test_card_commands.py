@@ -156,7 +156,8 @@ def test_get_data() -> None:
     assert atc.data == tlv.encode(0x9F36, card.atc().to_bytes(2, "big"))
     assert tx(card, Command.get_data(0x9F17)).data == bytes.fromhex("9F170103")
     assert tx(card, Command.get_data(0x9F13)).ok
-    assert tx(card, Command.get_data(0x9F4F)).sw == 0x6A88
+    assert tx(card, Command.get_data(0x9F4F)).ok  # log format
+    assert tx(card, Command.get_data(0x9F7F)).sw == 0x6A88
 
 
 def test_get_challenge_is_random_but_reproducible() -> None:
@@ -237,3 +238,32 @@ def test_known_instructions_with_random_parameters(ins_i: int, p1: int, p2: int,
     r = Response.from_bytes(card.transmit(Command(cla, code, p1, p2, data, 0).to_bytes()))
     assert r.sw1 in (0x90, 0x62, 0x63, 0x67, 0x69, 0x6A, 0x6B, 0x6D, 0x6E)
     assert card.pin_tries_left >= 2  # at most one try lost to a random VERIFY
+
+
+def test_transaction_log_newest_first() -> None:
+    from test_card_support import cdol_data
+
+    card = load_card("mc-offline-approved")
+    amounts = ["000000000100", "000000000200", "000000000300"]
+    for amount in amounts:
+        o = open_app(card)
+        r = tx(card, Command.generate_ac(0x40, cdol_data(o, 1, {0x9F02: bytes.fromhex(amount)})))
+        assert r.ok
+        card.power_off()
+    o = open_app(card, read=False)
+    assert o.tags[0x9F4D] == bytes([11, 10])  # log entry in the FCI: SFI 11, 10 records
+    fmt = tlv.find(tx(card, Command.get_data(0x9F4F)).data, 0x9F4F)
+    assert fmt is not None
+    offsets, pos = {}, 0
+    for tag, length in tlv.parse_dol(fmt):
+        offsets[tag] = (pos, pos + length)
+        pos += length
+    recs = [tx(card, Command.read_record(11, i)) for i in (1, 2, 3, 4)]
+    assert [r.sw for r in recs] == [0x9000, 0x9000, 0x9000, 0x6A83]
+    a, b = offsets[0x9F02]
+    assert [r.data[a:b].hex() for r in recs[:3]] == list(reversed(amounts))
+    a, b = offsets[0x9F27]
+    assert all(r.data[a:b] == b"\x40" for r in recs[:3])
+    a, b = offsets[0x9F36]
+    atcs = [int.from_bytes(r.data[a:b], "big") for r in recs[:3]]
+    assert atcs == sorted(atcs, reverse=True) and len(set(atcs)) == 3

@@ -235,3 +235,20 @@ def test_put_data_updates_offline_limits() -> None:
     assert tx(card, scripts.put_data(card.profile, 0x9F23, b"\x01", atc, arqc)).ok
     assert tx(card, Command.get_data(0x9F23)).data == bytes.fromhex("9F230101")
     assert tx(card, scripts.put_data(card.profile, 0x9F36, b"\x01", atc, arqc)).sw == 0x6A88
+
+
+def test_csu_from_issuer_blocks_application_and_sets_pin_counter() -> None:
+    card = load_card("visa-online-pin")  # CVN 18: ARPC method 2 with a Card Status Update
+    o, atc, arqc = _online(card)
+    keys = crypto.card_keys("visa", card.pan, card.psn)
+    sk = crypto.session_key("visa-cvn18", keys.ac, atc)
+    csu = bytes([0x02, 0x80 | 0x20 | 0x10, 0, 0])  # approved, block app, PIN tries := 2
+    iad91 = crypto.arpc_method2(sk, arqc, csu) + csu
+    assert tx(card, Command.external_authenticate(iad91)).ok
+    assert card.app_blocked(o.aid) and card.pin_tries_left == 2
+    # the same CSU under a wrong ARPC changes nothing
+    card2 = load_card("visa-online-pin")
+    o2, atc2, arqc2 = _online(card2)
+    bad = bytes(4) + csu
+    assert tx(card2, Command.external_authenticate(bad)).sw == 0x6300
+    assert not card2.app_blocked(o2.aid) and card2.pin_tries_left == 3

@@ -84,6 +84,10 @@ SW_ISSUER_AUTH_FAILED = 0x6300  # EXTERNAL AUTHENTICATE: ARPC did not verify (Bo
 SW_SM_MAC_WRONG = 0x6988  # secure messaging data object incorrect (ISO 7816-4)
 
 CID_AAC, CID_TC, CID_ARQC = 0x00, 0x40, 0x80
+# Transaction log (Book 3 Annex D): SFI 11, ten records, newest first; the log format
+# is the one most issuers personalise (date, time, amount, currencies, type, ATC, CID).
+LOG_SFI, LOG_RECORDS = 11, 10
+LOG_FORMAT = bytes.fromhex("9A039F21039F02065F2A029F1A029C019F36029F2701")
 _CLASSES = {0x00, 0x80, 0x84, 0x04}
 
 # ATR for T=1 (EMV Book 1 §8.3.4 basic ATR) and T=0 (basic ATR §8.3.3).
@@ -170,6 +174,7 @@ class _App:
         self.ucol = app.ucol
         self.last_issuer_auth_failed = False
         self.scripts_run = 0
+        self.log: list[bytes] = []
         self.records: dict[tuple[int, int], bytes] = {}
         self._personalise(card)
 
@@ -555,7 +560,8 @@ class VirtualCard:
         if pdol:
             items.append((0x9F38, pdol))
         items += [(0x5F2D, p.language.encode()), (0x9F11, b"\x01"),
-                  (0x9F12, p.preferred_name.encode())]
+                  (0x9F12, p.preferred_name.encode()),
+                  (0xBF0C, tlv.encode(0x9F4D, bytes([LOG_SFI, LOG_RECORDS])))]
         a5 = tlv.encode_many(items)
         return tlv.encode(0x6F, tlv.encode(0x84, p.aid) + tlv.encode(0xA5, a5))
 
@@ -627,6 +633,7 @@ class VirtualCard:
             scheme, sk, crypto.cryptogram_data(scheme, {**v, 0x82: p.aip, 0x9F36: s.atc,
                                                         0x9F10: iad}))
         s.gac_count, s.first_cid, s.arqc, s.un = 1, cid, ac, un
+        self._log(app, s, cid)
         s.values.update({0x82: p.aip, 0x9F36: s.atc, 0x9F10: iad})
         t2 = tlv.find(app.records[(1, 1)], 0x57) or b""
         items: list[tuple[int, bytes]] = [
@@ -667,6 +674,12 @@ class VirtualCard:
         if s.df == "pse":
             records = self._pse_records()
         elif s.df == "app" and s.app is not None:
+            if sfi == LOG_SFI:
+                if rec > LOG_RECORDS:
+                    return Response.status(SW_RECORD_NOT_FOUND)
+                if rec > len(s.app.log):
+                    return Response.status(SW_RECORD_NOT_FOUND)
+                return Response(s.app.log[rec - 1], 0x90, 0)
             records = s.app.records
         else:
             return Response.status(SW_CONDITIONS_NOT_SATISFIED)
@@ -687,6 +700,7 @@ class VirtualCard:
             0x9F13: app.last_online_atc.to_bytes(2, "big"),
             0x9F14: bytes([app.lcol]),
             0x9F23: bytes([app.ucol]),
+            0x9F4F: LOG_FORMAT,
         }
         if self._pin is not None:
             values[0x9F17] = bytes([self._pin_tries])
@@ -853,6 +867,8 @@ class VirtualCard:
         else:
             return Response.status(SW_CONDITIONS_NOT_SATISFIED)
         s.gac_count += 1
+        if s.gac_count == 2 or cid != CID_ARQC:
+            self._log(app, s, cid)
         iad = self._iad(scheme, s, first, second)
         un = s.values.get(0x9F37, bytes(4))
         sk = crypto.session_key(scheme, app.keys.ac, s.atc, un)
@@ -869,6 +885,11 @@ class VirtualCard:
         body = tlv.encode_many([(0x9F27, bytes([cid])), (0x9F36, s.atc), (0x9F26, ac),
                                 (0x9F10, iad)])
         return Response(tlv.encode(0x77, body), 0x90, 0)
+
+    def _log(self, app: _App, s: _Session, cid: int) -> None:
+        entry = tlv.build_dol(LOG_FORMAT, {**s.values, 0x9F36: s.atc, 0x9F27: bytes([cid])})
+        app.log.insert(0, entry)
+        del app.log[LOG_RECORDS:]
 
     def _cda_response(self, s: _Session, app: _App, cid: int, ac: bytes, iad: bytes,
                       un: bytes, cdol_data: bytes) -> Response:

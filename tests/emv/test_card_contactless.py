@@ -145,3 +145,19 @@ def test_field_collision_and_no_card() -> None:
     f.leave(a)
     assert not a.powered
     assert f.poll() is b
+
+
+def test_mchip_phone_see_phone_when_reader_asks_cdcvm() -> None:
+    card = load_card("mc-phone-see-phone")
+    o = open_app(card, interface="contactless")
+    assert o.tags[0x82][0] & 0x02  # AIP: on-device cardholder verification supported
+    cdcvm = {0x9F34: bytes.fromhex("010002")}
+    assert tx(card, Command.generate_ac(0x90, cdol_data(o, 1, cdcvm))).sw == 0x6986
+    # under the CVM limit the reader asks for no CVM, and the locked phone pays
+    g = parse_gac(tx(card, Command.generate_ac(0x90, cdol_data(o, 1, {0x9F34: bytes.fromhex(
+        "3F0002")}))))
+    assert g.cid == 0x80
+    card.power_off()
+    card.confirm_cdcvm()
+    o = open_app(card, interface="contactless")
+    assert parse_gac(tx(card, Command.generate_ac(0x90, cdol_data(o, 1, cdcvm)))).cid == 0x80

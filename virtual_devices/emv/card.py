@@ -845,8 +845,11 @@ class VirtualCard:
         if s.gac_count == 0:
             if len(cmd.data) != _dol_length(p.cdol1):
                 return Response.status(SW_WRONG_LENGTH)
+            v1 = _dol_values(p.cdol1, cmd.data)
+            if self._needs_cdcvm(s, v1):
+                return Response.status(SW_SEE_PHONE)
             s.cdol1_data = cmd.data
-            s.values.update(_dol_values(p.cdol1, cmd.data))
+            s.values.update(v1)
             cid = self._first_decision(s, app, req)
             s.first_cid = cid
             first, second = cid, None
@@ -885,6 +888,14 @@ class VirtualCard:
         body = tlv.encode_many([(0x9F27, bytes([cid])), (0x9F36, s.atc), (0x9F26, ac),
                                 (0x9F10, iad)])
         return Response(tlv.encode(0x77, body), 0x90, 0)
+
+    def _needs_cdcvm(self, s: _Session, v1: dict[int, bytes]) -> bool:
+        """M/Chip phone: the reader asked for CDCVM (CVM Results method 01) and the
+        owner has not verified on the device yet -> "see phone" (SW 6986)."""
+        if not (self.profile.phone and s.interface == "contactless"):
+            return False
+        cvmr = v1.get(0x9F34, b"")
+        return bool(cvmr) and cvmr[0] & 0x3F == 0x01 and not self.cdcvm_performed
 
     def _log(self, app: _App, s: _Session, cid: int) -> None:
         entry = tlv.build_dol(LOG_FORMAT, {**s.values, 0x9F36: s.atc, 0x9F27: bytes([cid])})

@@ -167,8 +167,11 @@ def _hex(v: Any, what: str) -> bytes:
         raise CatalogueError(f"{what}: not hex: {v!r}") from e
 
 
-def _aip(oda: str, cvm_list: bytes, issuer_auth: bool, ctls_mchip: bool) -> bytes:
+def _aip(oda: str, cvm_list: bytes, issuer_auth: bool, ctls_mchip: bool,
+         phone: bool = False) -> bytes:
     b1 = {"none": 0x00, "sda": 0x40, "dda": 0x20, "cda": 0x21}[oda]
+    if phone and ctls_mchip:
+        b1 |= 0x02  # M/Chip: on-device cardholder verification supported
     if cvm_list:
         b1 |= 0x10  # cardholder verification supported
     b1 |= 0x08  # terminal risk management to be performed
@@ -200,7 +203,8 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
         _hex(a["aip"], where)
         if "aip" in a
         else _aip(oda, cvm_list, issuer_auth,
-                  a["ctls_path"] == "mchip" and "contactless" in interfaces_early)
+                  a["ctls_path"] == "mchip" and "contactless" in interfaces_early,
+                  bool(card.get("phone", False)))
     )
     extra = tuple(
         (int(r["sfi"]), int(r["record"]), _hex(r["data"], where))

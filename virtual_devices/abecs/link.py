@@ -341,6 +341,8 @@ class HostLink:
         self._naks_sent = 0
         self._blocking = False
         self._can_tries = 0
+        # frames read in the same chunk after a notification (NTM + response together)
+        self._backlog: list[_Frame | _Control] = []
 
     @property
     def busy(self) -> bool:
@@ -354,6 +356,7 @@ class HostLink:
         self._naks_sent = 0
         self._blocking = blocking
         self.reader.reset()
+        self._backlog = []
         self.state = _H.WAIT_ACK
         return [Send(self._wire), Arm(self.t.ack_wait, "ACK")]
 
@@ -362,12 +365,16 @@ class HostLink:
         self.state = _H.WAIT_EOT
         self._can_tries = 1
         self.reader.reset()
+        self._backlog = []
         return [Send(bytes((CAN,))), Arm(self.t.eot_wait, "EOT")]
 
     def continue_waiting(self) -> list[Output]:
         """After a notification: keep waiting for the real response."""
         self.state = _H.WAIT_RESPONSE
-        return [self._response_timer()]
+        out = [self._response_timer()]
+        if self._backlog:
+            out += self.receive_data(b"")  # the response that came in the same chunk
+        return out
 
     def _response_timer(self) -> Output:
         if self._blocking:
@@ -388,7 +395,9 @@ class HostLink:
                 self.reader.reset()
                 return self._finish(Cancelled())
             return out
-        for item in self.reader.feed(data):
+        items = self._backlog + self.reader.feed(data)
+        self._backlog = []
+        for index, item in enumerate(items):
             st = self.state
             if isinstance(item, _Control):
                 if st is _H.WAIT_ACK and item.byte == ACK:
@@ -408,6 +417,7 @@ class HostLink:
             if st is _H.WAIT_RESPONSE:
                 if item.ok:
                     self.state = _H.IDLE
+                    self._backlog = items[index + 1 :]
                     return out + [Disarm(), ResponseReceived(item.pktdata)]
                 if self._naks_sent >= MAX_TRIES:
                     return out + self._finish(Failed(f"bad response three times ({item.reason})"))

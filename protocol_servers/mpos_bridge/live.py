@@ -31,11 +31,6 @@ async def serve_bridge(
     (``.url``, ``.port``, ``await .close()``)."""
     from simulator.ports.ws import serve_ws
 
-    def check_request(info: Any) -> tuple[int, Any] | None:
-        if getattr(info, "path", PATH).split("?")[0] != PATH:
-            return 404, {"error": f"no service at {info.path}; the bridge listens on {PATH}"}
-        return None
-
     return await serve_ws(
         server.world,
         host,
@@ -43,7 +38,6 @@ async def serve_bridge(
         path=PATH,
         on_connect=server.accept,
         ssl_context=ssl_context,
-        check_request=check_request,
         labeler=frame_label,
         name="bridge.ws",
     )

@@ -250,21 +250,17 @@ class MposBridgeServer:
         ctx.runtime["session"] = session
         ok = False
         try:
-            opened = self.world.process(session.initialize())
+            opened = self.world.process(_attempt(session.initialize()))
             waits: list[simpy.Event] = [opened]
-            limit = None
             if body.timeout_milliseconds > 0:
-                limit = self.world.timeout(body.timeout_milliseconds / 1000.0)
-                waits.append(limit)
+                waits.append(self.world.timeout(body.timeout_milliseconds / 1000.0))
             yield self.world.any_of(waits)
             if not opened.triggered:
                 # closing the port (finally below) ends the open attempt with a link error
-                opened.defused = True
                 return error_response(INIT_TIMEOUT, req.raw_context_id)
-            if not opened.ok:
-                opened.defused = True
-                err = opened.value
-                raise err if isinstance(err, BaseException) else RuntimeError(str(err))
+            ok_open, err = opened.value
+            if not ok_open:
+                raise err
             if not body.simple_initialize:
                 yield from session.sync_tables(self.acquirer.terminal_tables(), force=False)
             ctx.status = ContextStatus.Ready
@@ -383,6 +379,14 @@ class MposBridgeServer:
     # -- views for tests and invariants ----------------------------------------------------
     def context_states(self) -> dict[str, ContextStatus]:
         return {ctx.id: ctx.status for ctx in self.contexts}
+
+
+def _attempt(gen: Gen) -> Gen:
+    """Run ``gen`` as a process that never fails: (True, value) or (False, exception)."""
+    try:
+        return True, (yield from gen)
+    except Exception as exc:  # noqa: BLE001 - handed back to the waiting operation
+        return False, exc
 
 
 class _Answer(Exception):

@@ -64,9 +64,12 @@ class PinpadError(Exception):
     """The pinpad answered an ABECS status other than 000 (§4.4)."""
 
     def __init__(self, command: str, status: int) -> None:
-        super().__init__(f"{command} answered {status:03d}")
+        super().__init__(command, status)
         self.command = command
         self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.command} answered {self.status:03d}"
 
 
 class FinishStatus(IntEnum):

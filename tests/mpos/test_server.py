@@ -75,7 +75,7 @@ def test_bifrost_busy_quirk_keeps_the_context_locked_until_close() -> None:
         c = MposClient(w, lab.connect())
         got: dict[str, Any] = {}
 
-        def flow():  # type: ignore[no-untyped-def]
+        def flow(c=c, lab=lab, got=got, w=w):  # type: ignore[no-untyped-def]
             yield from c.initialize("q", lab.silent[0].id, timeout_ms=500)
             got["busy"] = yield from c.process("q", 100)
             c.send(

@@ -161,3 +161,25 @@ def test_mchip_phone_see_phone_when_reader_asks_cdcvm() -> None:
     card.confirm_cdcvm()
     o = open_app(card, interface="contactless")
     assert parse_gac(tx(card, Command.generate_ac(0x90, cdol_data(o, 1, cdcvm)))).cid == 0x80
+
+
+def test_qvsdc_offline_approval_spends_the_offline_amount() -> None:
+    ttq_offline_ok = bytes.fromhex("36004000")  # no online cryptogram required
+    card = load_card("visa-contactless-offline")
+    spent = []
+    for _ in range(4):
+        o = open_app(card, interface="contactless",
+                     terminal={0x9F66: ttq_offline_ok, 0x9F02: bytes.fromhex("000000003000")},
+                     read=False)
+        f = tlv.flatten(o.gpo.data)
+        spent.append((f[0x9F27], f[0x9F5D]))
+        card.power_off()
+    # 100.00 available, 30.00 each: three offline TCs, then the card wants to go online
+    assert [c for c, _ in spent] == [b"\x40", b"\x40", b"\x40", b"\x80"]
+    assert spent[2][1] == bytes.fromhex("000000001000")
+    o = open_app(card, interface="contactless",
+                 terminal={0x9F66: bytes.fromhex("36804000")}, read=False)
+    assert tlv.find(o.gpo.data, 0x9F27) == b"\x80"  # reader demands online: ARQC
+    plain = load_card("visa-contactless")  # no offline spending amount: always online
+    o = open_app(plain, interface="contactless", terminal={0x9F66: ttq_offline_ok}, read=False)
+    assert tlv.find(o.gpo.data, 0x9F27) == b"\x80" and tlv.find(o.gpo.data, 0x9F5D) is None

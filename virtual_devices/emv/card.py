@@ -170,6 +170,7 @@ class _App:
         self.last_online_atc = atc_start
         self.consecutive_offline = 0
         self.blocked = False
+        self.offline_available = app.offline_spending
         self.lcol = app.lcol
         self.ucol = app.ucol
         self.last_issuer_auth_failed = False
@@ -624,7 +625,21 @@ class VirtualCard:
         app.atc += 1
         s.atc = app.atc.to_bytes(2, "big")
         s.gpo_done = True
-        cid = CID_AAC if app.blocked else CID_ARQC
+        # Offline approval only when the reader does not demand an online cryptogram
+        # (TTQ byte 2 bit 8: amount over its contactless floor limit) and the card's
+        # available offline spending amount covers the amount (VCPS card risk checks).
+        amount = int(v.get(0x9F02, bytes(6)).hex() or "0")
+        offline_ok = (
+            p.offline_allowed and not ttq[1] & 0x80 and amount <= app.offline_available
+            and not app.blocked
+        )
+        if app.blocked:
+            cid = CID_AAC
+        elif offline_ok:
+            cid = CID_TC
+            app.offline_available -= amount
+        else:
+            cid = CID_ARQC
         iad = self._iad(p.ctls_scheme, s, first=cid, second=None)
         scheme = p.ctls_scheme
         un = v.get(0x9F37, bytes(4))
@@ -642,6 +657,8 @@ class VirtualCard:
             (0x9F6C, bytes(ctq)),
             (0x9F6E, bytes.fromhex("20700000" if self.profile.phone else "23700000")),
         ]
+        if p.offline_allowed:
+            items.append((0x9F5D, _n(app.offline_available, 6)))
         if p.oda in ("dda", "cda"):
             card_un = self._rng.randbytes(4)
             carr = b"\x01" + card_un + bytes(ctq)
@@ -959,6 +976,7 @@ class VirtualCard:
         app.last_online_atc = app.atc
         app.consecutive_offline = 0
         app.last_issuer_auth_failed = False
+        app.offline_available = p.offline_spending
         return CID_TC
 
     # --- issuer authentication and scripts ----------------------------------------------

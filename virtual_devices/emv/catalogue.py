@@ -116,6 +116,7 @@ class AppProfile:
     first_gac: str  # "auto" | "arqc" | "aac"
     second_gac: str  # "auto" | "aac"
     offline_allowed: bool
+    offline_spending: int  # contactless: available offline spending amount, minor units
     lcol: int
     ucol: int
     issuer_auth_required: bool
@@ -251,6 +252,7 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
         first_gac=str(a.get("first_gac", "auto")),
         second_gac=str(a.get("second_gac", "auto")),
         offline_allowed=bool(a.get("offline_allowed", False)),
+        offline_spending=int(a.get("offline_spending", 0)),
         lcol=int(a.get("lcol", 0)),
         ucol=int(a.get("ucol", 0)),
         issuer_auth_required=issuer_auth,

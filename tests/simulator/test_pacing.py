@@ -10,7 +10,8 @@ from simulator.world import World
 
 
 @pytest.mark.parametrize(
-    ("fmt", "bits"), [("8N1", 10), ("7E1", 10), ("8N2", 11), ("8E1", 11), ("7O2", 11), ("5N1.5", 7.5)]
+    ("fmt", "bits"),
+    [("8N1", 10), ("7E1", 10), ("8N2", 11), ("8E1", 11), ("7O2", 11), ("5N1.5", 7.5)],
 )
 def test_frame_formats(fmt, bits):
     assert FrameFormat.parse(fmt).bits_per_byte == bits

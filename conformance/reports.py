@@ -120,6 +120,17 @@ def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None)
         + "".join(f"<span style='background:{COLOURS[v]}'>{v.value}</span>" for v in ALL_VERDICTS)
         + "</p>"
     )
+    out.append("<table id='overview'><tr><th>protocol</th>")
+    out.extend(f"<th>{v.value}</th>" for v in ALL_VERDICTS)
+    out.append("<th>total</th></tr>")
+    for protocol, row in t["by_protocol"].items():
+        out.append(f"<tr><th><a href='#p-{e(protocol)}'>{e(protocol)}</a></th>")
+        for v in ALL_VERDICTS:
+            n = row[v.value]
+            style = f" style='background:{COLOURS[v]};color:#fff'" if n else ""
+            out.append(f"<td data-protocol='{e(protocol)}' data-count='{v.value}'{style}>{n}</td>")
+        out.append(f"<td>{row['total']}</td></tr>")
+    out.append("</table>")
     for protocol in sorted(sections):
         cols = sorted(sections[protocol], key=_section_key)
         out.append(f"<h2 id='p-{e(protocol)}'>{e(protocol)}</h2>")

@@ -457,3 +457,28 @@ def test_velocity_limits_push_an_offline_card_online() -> None:
             break
         assert k.outcome().status is Status.APPROVED and not k.went_online
     assert lower == 5  # LCOL 5: the sixth offline transaction exceeds it
+
+
+def test_revoked_issuer_certificate_and_corrupt_capk_fail_oda() -> None:
+    from virtual_devices.emv.kernel import oda
+    from virtual_devices.emv.terminal import RevokedCert
+
+    config = default_terminal_config()
+    card = powered("visa-chip-pin")
+    k = kernel(config)
+    PlainLoop(card).run(k.select_and_read())
+    tags = k.card.tags
+    rid, index = bytes.fromhex("A000000003"), tags[0x8F][0]
+    capk = config.capk(rid, index)
+    assert capk is not None
+    _, serial = oda.recover_issuer_key(oda.PublicKey(capk.modulus, capk.exponent), tags[0x90],
+                                       tags.get(0x92, b""), tags[0x9F32], k.card.pan,
+                                       k.txn.today)
+    revoked = replace(config, revoked=(RevokedCert(rid, index, serial),))
+    out, _ = full_run("visa-chip-pin", ["1234"], config=revoked)
+    assert out.oda_ok is False and B.has(out.tvr, B.TVR_DDA_FAILED)
+    bad = replace(capk, modulus=capk.modulus[:-1] + bytes([capk.modulus[-1] ^ 1]))
+    corrupt = replace(config, capks=tuple(bad if c is capk else c for c in config.capks))
+    assert corrupt.capk(rid, index) is None  # checksum no longer matches: unusable
+    out, _ = full_run("visa-chip-pin", ["1234"], config=corrupt)
+    assert out.oda_ok is False

@@ -25,7 +25,7 @@ from typing import Any
 
 from simulator.masking import mask_pan
 from virtual_devices.emv import tlv
-from virtual_devices.emv.apdu import Command, Response, sw_name, sw_pin_tries
+from virtual_devices.emv.apdu import Command, Response, sw_name
 from virtual_devices.emv.kernel import bits as B
 from virtual_devices.emv.kernel import oda
 from virtual_devices.emv.kernel.messages import (
@@ -322,8 +322,6 @@ class ContactKernel:
     def _candidates_from_list(self) -> Generator[Request, Any, list[Candidate]]:
         found: list[Candidate] = []
         for rec in self.config.aids:
-            if not self._aid_usable(rec):
-                continue
             nxt = False
             while True:
                 resp = yield from self._xfer(
@@ -346,9 +344,6 @@ class ContactKernel:
                     break
                 nxt = True
         return found
-
-    def _aid_usable(self, rec: AidParams) -> bool:
-        return True
 
     def choose_and_initiate(self) -> Gen:
         """Pick from the candidates (asking the cardholder when needed), SELECT, GPO."""
@@ -996,6 +991,3 @@ class ContactKernel:
             tags=tags,
         )
 
-
-def pin_tries(resp: Response) -> int | None:
-    return sw_pin_tries(resp.sw)

@@ -482,3 +482,37 @@ def test_revoked_issuer_certificate_and_corrupt_capk_fail_oda() -> None:
     assert corrupt.capk(rid, index) is None  # checksum no longer matches: unusable
     out, _ = full_run("visa-chip-pin", ["1234"], config=corrupt)
     assert out.oda_ok is False
+
+
+def _arpc_in_cdol2_card() -> VirtualCard:
+    """An M/Chip-style profile: no AIP issuer-authentication bit, ARPC (91) in CDOL2."""
+    from virtual_devices.emv.catalogue import catalogue
+
+    prof = catalogue()["mc-chip-signature"]
+    app = prof.applications[0]
+    app = replace(app, aip=bytes([app.aip[0] & ~0x04, app.aip[1]]),
+                  cdol2=bytes.fromhex("8A029F02069F03069F1A0295055F2A029A039C019F3704910A"))
+    custom = replace(prof, applications=(app,))
+    card = load_card(prof.name, catalogue={prof.name: custom})
+    card.power_on("contact")
+    return card
+
+
+def test_arpc_in_cdol2_is_checked_by_the_card_without_external_authenticate() -> None:
+    card = _arpc_in_cdol2_card()
+    loop = PlainLoop(card, host=AcquirerHost())
+    out = loop.run(kernel().run())
+    assert out.status is Status.APPROVED and out.cryptogram == "TC"
+    assert not any(c[1] == 0x82 for c in loop.commands)
+    assert B.has(out.tsi, B.TSI_ISSUER_AUTH_PERFORMED)
+
+    card = _arpc_in_cdol2_card()
+    k = kernel()
+    loop = PlainLoop(card)
+    loop.run(k.select_and_read())
+    loop.run(k.go_on_chip())
+    response = AcquirerHost().authorise(k.auth_request())
+    assert response is not None and response.issuer_auth_data is not None
+    forged = replace(response, issuer_auth_data=bytes(8) + response.issuer_auth_data[8:])
+    out = loop.run(k.finish(forged))
+    assert out.status is Status.DECLINED and out.cryptogram == "AAC"

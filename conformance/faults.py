@@ -69,6 +69,43 @@ class FaultSpec:
         return cls(port=port, direction=direction or self.direction, **params)
 
 
+class UnsupportedFault(CatalogueError):
+    """The component asked cannot act out this catalogue fault (yet)."""
+
+
+def behaviour_kwargs(spec: FaultSpec, who: str) -> dict[str, Any]:
+    """Behaviour fields that make a human or card fault happen.
+
+    ``who`` is ``"customer"`` (the ABECS pinpad's customer,
+    :class:`virtual_devices.abecs.customer.Behaviour`) or ``"cardholder"`` (the EMV
+    kernel's, :class:`virtual_devices.cardholder.Behaviour`). Raises
+    :class:`UnsupportedFault` when that component has no way to do it, so a case can
+    report the fault as unimplemented instead of pretending.
+    """
+    p = dict(spec.params)
+    action = spec.action
+    if who == "customer":
+        if action == "cancel":
+            return {"cancel_at": p.get("at", "pin")}
+        if action == "walk_away":
+            return {"walk_away_at": p.get("at", "card")}
+        if action == "wrong_pin":
+            return {"wrong_pins": int(p.get("times", 1))}
+    elif who == "cardholder":
+        if action == "cancel" and p.get("at", "pin") == "pin":
+            return {"cancel_at_pin": True}
+        if action == "walk_away":
+            return {"walk_away": True}
+        if action == "wrong_pin":
+            # any PIN that is not the true one (1234 unless the case says otherwise)
+            return {"pins": tuple("0000" for _ in range(int(p.get("times", 1))))}
+        if action == "remove_early":
+            return {"remove_after_apdus": int(p.get("after_apdus", 3))}
+    else:
+        raise ValueError(f"who must be 'customer' or 'cardholder', not {who!r}")
+    raise UnsupportedFault(f"{spec.id} ({action}) cannot be acted out by the {who}")
+
+
 def note(world: World, port: str, spec: FaultSpec, detail: str = "") -> None:
     """Record a message/card/human fault in the transcript, like port faults are."""
     text = f"fault: {spec.id} ({spec.action or spec.primitive})"

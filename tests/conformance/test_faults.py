@@ -135,3 +135,26 @@ def test_mutations_break_messages_as_named() -> None:
     assert sorted(mutations.reorder(msgs, rng)) == msgs and mutations.reorder(msgs, rng) != msgs
     dup = mutations.duplicate(msgs, rng)
     assert len(dup) == 4 and set(dup) == set(msgs)
+
+
+def test_human_and_card_faults_become_behaviours() -> None:
+    from conformance.faults import UnsupportedFault, behaviour_kwargs
+    from virtual_devices.abecs.customer import Behaviour as CustomerBehaviour
+    from virtual_devices.cardholder import Behaviour as CardholderBehaviour
+
+    cat = load_catalogue()
+    made = {"customer": set(), "cardholder": set()}
+    for spec in cat.layer("human") + cat.layer("card"):
+        for who, cls in (("customer", CustomerBehaviour), ("cardholder", CardholderBehaviour)):
+            try:
+                kwargs = behaviour_kwargs(spec, who)
+            except UnsupportedFault:
+                continue
+            b = cls(**kwargs)
+            for key, value in kwargs.items():
+                assert getattr(b, key) == value
+            made[who].add(spec.name)
+    assert made["customer"] == {"cancel", "walk_away", "wrong_pin"}
+    assert made["cardholder"] == {"cancel", "walk_away", "wrong_pin", "removed_early"}
+    with pytest.raises(UnsupportedFault, match="late_signature"):
+        behaviour_kwargs(cat["human.late_signature"], "customer")

@@ -38,7 +38,8 @@ class AbecsReader:
     acquirer: Any
     pinpad: Pinpad | None = None
     cards: tuple[str, ...] = DEFAULT_CARDS
-    port_path: str | None = None  # where a POS-side tool could open the pinpad (realtime)
+    port_path: str | None = None  # the pinpad's serial port (realtime)
+    host_path: str | None = None  # the side the server opens
     version: str = ""
     records: list[bytes] = field(default_factory=list)
     opened: bool = False
@@ -125,7 +126,7 @@ def pty_reader(world: World, identifier: str, acquirer: Any,
     holder.append(pinpad)
     world.inject(pinpad.start)
     reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards,
-                         port_path=pair.device_path)
+                         port_path=pair.device_path, host_path=pair.host_path)
     reader._closers += [host_end.close, pad_end.close, pair.close]
     _tables(reader)
     return reader

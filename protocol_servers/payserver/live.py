@@ -81,3 +81,26 @@ async def connect(world: World, url: str, name: str = "pos") -> P3Client:
                              framing=RawFraming, name=name)
     assert isinstance(bend, ByteEnd)
     return P3Client(world, bend, name)
+
+
+async def attach_readers(server: PayServer, link_dir: str | None = None) -> list[tuple[str, str]]:
+    """Open every non-MOCK device's reader: a virtual pinpad on a pty, or the real serial
+    port the configuration names. Returns ``(resource, serial path)`` per reader."""
+    from protocol_servers.payserver.abecs_reader import pty_reader, serial_reader
+
+    out: list[tuple[str, str]] = []
+    for dev in server.devices.values():
+        cfg = dev.config
+        if cfg.type == "MOCK" or dev.reader is not None:
+            continue
+        if cfg.serial_port is not None:
+            dev.reader = serial_reader(server.world, cfg.identifier, server.acquirer,
+                                       cfg.serial_port, cfg.baud)
+        else:
+            dev.reader = pty_reader(server.world, cfg.identifier, server.acquirer, cfg.cards,
+                                    link_dir)
+        where = dev.reader.port_path or ""
+        if dev.reader.host_path:
+            where += f" (server side {dev.reader.host_path})"
+        out.append((cfg.resource, where))
+    return out

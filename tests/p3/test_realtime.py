@@ -13,6 +13,7 @@ pytest.importorskip("simulator.ports.tcp")
 
 from protocol_servers.payserver import live  # noqa: E402
 from protocol_servers.payserver.client import P3Client  # noqa: E402
+from protocol_servers.payserver.config import DeviceConfig, ServerConfig  # noqa: E402
 from protocol_servers.payserver.server import PayServer  # noqa: E402
 from simulator.world import World  # noqa: E402
 
@@ -24,12 +25,14 @@ def tx_of(msg: dict[str, Any]) -> dict[str, Any]:
     return msg["executeTransactionResponse"]["transaction"]  # type: ignore[no-any-return]
 
 
-def run_pos(script: Any, factor: float = 0.02) -> tuple[PayServer, Any]:
+def run_pos(script: Any, factor: float = 0.02, config: ServerConfig | None = None
+            ) -> tuple[PayServer, Any]:
     """Serve on both transports, run ``script(world, ws_client, tcp_client)`` to its end."""
     world = World(seed=5, mode="realtime", factor=factor)
-    server = PayServer(world)
+    server = PayServer(world, config)
 
     async def main() -> Any:
+        await live.attach_readers(server)
         ep = await live.start(server, "127.0.0.1", 0, 0)
         try:
             assert ep.ws_url.startswith("ws://127.0.0.1:") and ep.tcp_url.startswith("tcp://")
@@ -42,6 +45,7 @@ def run_pos(script: Any, factor: float = 0.02) -> tuple[PayServer, Any]:
             return result
         finally:
             await ep.close()
+            server.close()
 
     return server, asyncio.run(main())
 
@@ -110,3 +114,24 @@ def test_tcp_framing_faults_over_a_real_socket() -> None:
     _, tcp = run_pos(script)
     assert [m["status"] for m in tcp.received] == ["OK", "OK", "ERROR", "ERROR"]
     assert tcp.closed
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+@pytest.mark.parametrize("which", ["ws", "tcp"])
+def test_chip_pin_charge_through_a_pinpad_on_a_pty(which: str) -> None:
+    """The ABECS pinpad sits on a real pty; the card's ARQC is verified by the acquirer."""
+    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB"),))
+
+    def script(world: World, ws: P3Client, tcp: P3Client):  # type: ignore[no-untyped-def]
+        c = ws if which == "ws" else tcp
+        yield from c.login()
+        return (yield from c.final(c.execute("devices/counter", amount="12.00")))
+
+    # pty delivery takes ~0.1 s of wall time; ABECS waits 2 s for an ACK, so a factor
+    # below ~0.1 would make the link itself time out
+    server, final = run_pos(script, factor=0.25, config=cfg)
+    t = tx_of(final)
+    assert t["status"] == "APPROVED" and t["paymentDetails"]["customerVerification"] == "PIN"
+    (entry,) = server.acquirer.ledger.entries
+    assert entry.meta["cryptogram_ok"] is True
+    assert any(e.port == "counter.pinpad" for e in server.world.transcript.entries)

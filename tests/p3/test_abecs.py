@@ -1,0 +1,130 @@
+"""P3 flows on an ABECS reader: virtual pinpad, virtual EMV card, shared acquirer host."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from protocol_servers.payserver.client import P3Client, connect_local
+from protocol_servers.payserver.config import DeviceConfig, ServerConfig
+from protocol_servers.payserver.server import PayServer
+from simulator.world import World
+
+warnings.filterwarnings("ignore", message=".*TripleDES.*")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::cryptography.utils.CryptographyDeprecationWarning")
+RESOURCE = "devices/counter"
+
+
+def make(transport: str, cards: tuple[str, ...] = ("visa-chip-pin",)
+         ) -> tuple[PayServer, P3Client]:
+    world = World(seed=9)
+    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards),))
+    server = PayServer(world, cfg)
+    return server, connect_local(server, transport)
+
+
+def run(server: PayServer, script: Any) -> Any:
+    proc = server.world.process(script())
+    server.world.run(until=proc)
+    return proc.value
+
+
+def tx_of(msg: dict[str, Any]) -> dict[str, Any]:
+    return msg["executeTransactionResponse"]["transaction"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["ws", "tcp"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_chip_pin_charge_carries_an_arqc_the_acquirer_verified(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, amount="12.00")))
+
+    t = tx_of(run(server, script))
+    assert t["status"] == "APPROVED"
+    assert t["paymentDetails"]["customerVerification"] == "PIN"
+    assert t["paymentDetails"]["scheme"] == "VISA"
+    (entry,) = server.acquirer.ledger.entries
+    assert entry.approved and entry.meta["cryptogram_ok"] is True
+    assert entry.amount == 1200 and entry.kind == "sale"
+    assert t["clearingDetails"]["authorizationCode"] == entry.meta["response"].auth_code
+    assert "4761739001010010" not in server.world.transcript.jsonl()
+
+
+def test_signature_card_asks_the_pos_for_a_signature(transport: str) -> None:
+    server, c = make(transport, ("mc-chip-signature",))
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, amount="12.00")
+        action = yield from c.action(tag)
+        assert action["executeTransactionAction"]["action"] == "CUSTOMER_SIGNATURE"
+        yield from c.response(c.request("SUBMIT_SIGNATURE_REQUEST",
+                                        {"signature": "iVBORw0KGgo=", "verified": True}, RESOURCE))
+        return (yield from c.final(tag))
+
+    t = tx_of(run(server, script))
+    assert t["status"] == "APPROVED"
+    assert t["paymentDetails"]["customerVerification"] == "SIGNATURE"
+
+
+def test_abort_while_waiting_for_the_card_cancels_the_pinpad(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, amount="12.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_CARD_PRESENTATION")
+        aresp = yield from c.response(c.request("ABORT_TRANSACTION_REQUEST", None, RESOURCE))
+        first = yield from c.final(tag)
+        again = yield from c.final(c.execute(RESOURCE, amount="12.00"))
+        return aresp, first, again
+
+    aresp, first, again = run(server, script)
+    assert aresp["status"] == "OK"
+    assert tx_of(first)["status"] == "ABORTED"
+    assert tx_of(again)["status"] == "APPROVED", "the reader did not recover after CAN"
+    assert [e.kind for e in server.acquirer.ledger.entries] == ["sale"]
+
+
+def test_disconnect_after_authorisation_reverses_at_the_acquirer(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, amount="12.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL")
+        c.end.close()
+        yield server.world.timeout(60)
+
+    run(server, script)
+    kinds = [e.kind for e in server.acquirer.ledger.entries]
+    assert kinds == ["sale", "reversal"]
+    assert server.acquirer.ledger.entries[0].reversed
+    assert server.acquirer.ledger.problems() == []
+    (tx,) = server.transactions.values()
+    assert tx.status_code == "ERROR_AUTOREVERSAL_LOGOUT"
+
+
+def test_referenced_refund_of_a_chip_charge_goes_to_the_acquirer(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        charge = tx_of((yield from c.final(c.execute(RESOURCE, amount="12.00"))))
+        return (yield from c.final(c.execute(
+            RESOURCE, type_="REFUND", amount="5.00",
+            referencedTransactionIdentifier=charge["identifier"])))
+
+    t = tx_of(run(server, script))
+    assert t["status"] == "APPROVED" and t["type"] == "REFUND"
+    refund = server.acquirer.ledger.entries[-1]
+    assert refund.kind == "refund" and refund.amount == 500 and refund.approved

@@ -164,3 +164,13 @@ def test_fdda_signature_over_the_tap_data_verifies_and_detects_tampering() -> No
     k.txn = Txn(9999)
     assert k._fdda() is False
     assert B.has(bytes(k.tvr), B.TVR_DDA_FAILED)
+
+
+def test_kernel_identifier_chooses_the_path() -> None:
+    from virtual_devices.emv.kernel.contactless import kernel_for
+
+    amex = bytes.fromhex("A00000002501")
+    assert kernel_for(amex, b"\x04") == "mchip"
+    assert kernel_for(bytes.fromhex("A0000004941010"), b"\x03") == "qvsdc"
+    assert kernel_for(bytes.fromhex("A0000000041010")) == "mchip"
+    assert kernel_for(bytes.fromhex("A0000000031010")) == "qvsdc"

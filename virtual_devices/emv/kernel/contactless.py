@@ -20,6 +20,7 @@ the phone wants its owner to verify on the device, then tap again).
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 from virtual_devices.emv import tlv
@@ -55,8 +56,17 @@ MASTERCARD_RID = bytes.fromhex("A000000004")
 DEFAULT_CTLS_CAPABILITIES = bytes.fromhex("E06808")
 
 
-def kernel_for(aid: bytes) -> str:
-    """Which brand path an AID takes."""
+def kernel_for(aid: bytes, kernel_id: bytes = b"") -> str:
+    """Which path a tap takes: the PPSE's kernel identifier (9F2A), else the RID.
+
+    Book B §3.3: kernel 2 (Mastercard) and 4 (American Express) read records and
+    ask for the cryptogram with GENERATE AC; kernel 3 (Visa, also Elo's cards here)
+    gets it in the GPO answer.
+    """
+    if kernel_id[:1] in (b"\x02", b"\x04"):
+        return "mchip"
+    if kernel_id[:1] == b"\x03":
+        return "qvsdc"
     return "mchip" if aid.startswith(MASTERCARD_RID) else "qvsdc"
 
 
@@ -97,7 +107,7 @@ class ContactlessKernel(ContactKernel):
                 continue
             cand = self._candidate(aid, fields)
             if cand is not None:
-                cands.append(cand)
+                cands.append(replace(cand, kernel_id=fields.get(0x9F2A, b"")))
         if not cands:
             raise KernelStop(Status.TRY_ANOTHER_INTERFACE, "no contactless application in common")
         cands.sort(key=lambda c: c.priority or 16)
@@ -109,7 +119,7 @@ class ContactlessKernel(ContactKernel):
         self.card.tags = dict(tlv.flatten(self._decode(resp.data, "FCI")))
         self.selected = chosen
         self.app = self.config.aid(chosen.aid)
-        self.path = kernel_for(chosen.aid)
+        self.path = kernel_for(chosen.aid, chosen.kernel_id)
         self.ttq = self._ttq()
         gpo = yield from self._gpo()
         self._gpo_response(gpo)

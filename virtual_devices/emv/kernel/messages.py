@@ -41,6 +41,7 @@ class Candidate:
     confirmation_required: bool
     pdol: bytes | None = None
     language: str = ""
+    kernel_id: bytes = b""  # 9F2A from the PPSE entry (contactless)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ def test_catalogue_card_reaches_documented_outcome(
 ) -> None:
     prof = catalogue()[name]
     expected = prof.expected[key]
+    if expected == "collision":
+        _collide(name)
+        return
     floor = 5000 if expected == "approved-offline" else None
     follow = expected not in ("insert-card", "fallback", "see-phone")
     outcome, world, host = run_card(name, amount, seed=1, interface=iface,
@@ -108,6 +111,26 @@ def test_catalogue_card_reaches_documented_outcome(
     ) == []
     text = "\n".join(e.to_json() for e in world.transcript.entries)
     assert prof.pan not in text, "full PAN in the transcript"
+
+
+def _collide(name: str) -> None:
+    from simulator.world import World
+    from virtual_devices.acquirer import AcquirerHost, default_terminal_config
+    from virtual_devices.cardholder import Behaviour, Cardholder
+    from virtual_devices.emv.card import load_card
+    from virtual_devices.emv.field import Field
+    from virtual_devices.emv.kernel import Txn, run_virtual
+
+    world = World(seed=1)
+    field = Field()
+    field.enter(load_card(name).place_in(world))
+    other = "mc-contactless" if name != "mc-contactless" else "visa-contactless"
+    field.enter(load_card(other).place_in(world))
+    holder = Cardholder(world, Behaviour(interface="contactless", follow_prompts=False))
+    host = AcquirerHost()
+    out = run_virtual(world, field, default_terminal_config(), Txn(UNDER_CVM_LIMIT), holder,
+                      host)
+    assert out.status is Status.COLLISION and len(host.ledger) == 0
 
 
 @pytest.mark.realtime

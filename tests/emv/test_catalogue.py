@@ -118,3 +118,18 @@ def test_fresh_state_per_load() -> None:
     open_app(a, read=False)
     b = load_card("visa-chip-pin")
     assert b.atc() == a.atc() - 1
+
+
+def test_enciphered_pin_needs_a_key_on_the_card() -> None:
+    brands = {"visa": {"scheme": "visa-cvn10", "ctls_scheme": "visa-cvn18",
+                       "ctls_path": "qvsdc", "kernel_id": "03", "iac_default": "00",
+                       "iac_denial": "00", "iac_online": "00", "pdol": "", "ctls_pdol": "",
+                       "cdol1": "", "cdol2": "", "ddol": "", "tdol": "", "app_version": "01",
+                       "gpo_format": 1, "gac_format": 1}}
+    card = {"name": "x", "brand": "visa", "pan": "4761739001010010", "expiry": "301231"}
+    sda = {"aid": "A0000000031010", "oda": "sda", "cvm": "offline-pin"}
+    with pytest.raises(CatalogueError, match="enciphered"):
+        load_profile({**card, "applications": [sda]}, brands)
+    assert load_profile({**card, "applications": [{**sda, "pin_key": "icc_08"}]}, brands)
+    assert load_profile({**card, "applications": [{**sda, "cvm": "offline-plaintext-pin"}]},
+                        brands)

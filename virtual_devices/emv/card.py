@@ -207,9 +207,12 @@ class _App:
             (0x8D, a.cdol2),
             (0x9F08, a.app_version),
             (0x5F30, _n(int(card.service_code), 2)),
-            (0x9F14, bytes([a.lcol])),
-            (0x9F23, bytes([a.ucol])),
         ]
+        # Offline velocity limits only on cards that may approve offline: without them
+        # the terminal skips velocity checking (Book 3 §10.6.3), as it should for an
+        # online-only card.
+        if a.lcol or a.ucol:
+            items += [(0x9F14, bytes([a.lcol])), (0x9F23, bytes([a.ucol]))]
         if not a.cvm_list:
             items = [i for i in items if i[0] != 0x8E]
         if a.oda != "none":

@@ -63,6 +63,8 @@ CVM_LISTS: dict[str, str] = {
     "offline-pin": "00000000" "00000000" "4403" "4103" "1E03" "1F03",
     # offline PIN only: a blocked or failed PIN fails cardholder verification
     "offline-pin-only": "00000000" "00000000" "4403" "0103",
+    # plaintext offline PIN, else signature: for cards with no key to decipher a PIN
+    "offline-plaintext-pin": "00000000" "00000000" "4103" "1E03" "1F03",
     "online-pin": "00000000" "00000000" "4203" "1E03" "1F03",
     "signature": "00000000" "00000000" "5E03" "1F03",
     "no-cvm": "00000000" "00000000" "1F00",
@@ -198,6 +200,12 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
     oda = a.get("oda", "dda")
     if oda not in ("none", "sda", "dda", "cda"):
         raise CatalogueError(f"{where}: unknown ODA method {oda!r}")
+    # Enciphered offline PIN (CVM 04/05) needs a private key on the card to decipher it.
+    rules = [cvm_list[i] & 0x3F for i in range(8, len(cvm_list) - 1, 2)]
+    if any(r in (0x04, 0x05) for r in rules) and oda not in ("dda", "cda") \
+            and not a.get("pin_key"):
+        raise CatalogueError(f"{where}: enciphered offline PIN in the CVM list but no ICC or "
+                             "PIN encipherment key (use offline-plaintext-pin or set pin_key)")
     issuer_auth = bool(a.get("issuer_auth_required", True))
     interfaces_early = set(card.get("interfaces", ["contact", "contactless", "magstripe"]))
     aip = (

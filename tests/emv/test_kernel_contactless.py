@@ -174,3 +174,26 @@ def test_kernel_identifier_chooses_the_path() -> None:
     assert kernel_for(bytes.fromhex("A0000004941010"), b"\x03") == "qvsdc"
     assert kernel_for(bytes.fromhex("A0000000041010")) == "mchip"
     assert kernel_for(bytes.fromhex("A0000000031010")) == "qvsdc"
+
+
+def test_offline_tap_under_the_contactless_floor_limit_needs_fdda() -> None:
+    config = default_terminal_config()
+    config = config.with_aids(replace(a, ctls_floor_limit=5000) for a in config.aids)
+    out, loop, k = tap("visa-contactless-offline", 1000, config=config)
+    assert not B.has(k.ttq, B.TTQ_ONLINE_CRYPTOGRAM_REQUIRED)
+    assert out.status is Status.APPROVED and not out.online and out.cryptogram == "TC"
+    assert out.oda == "fDDA" and out.oda_ok is True
+
+    def corrupt_sdad(cmd: bytes, resp: bytes) -> bytes:
+        i = resp.find(b"\x9f\x4b\x81")
+        if cmd[1] == 0xA8 and i >= 0:
+            j = i + 3 + 20
+            return resp[:j] + bytes([resp[j] ^ 0x01]) + resp[j + 1 :]
+        return resp
+
+    card = load_card("visa-contactless-offline")
+    card.power_on("contactless")
+    k = ContactlessKernel(config, Txn(1000), random.Random(5))
+    out = Loop(card, host=AcquirerHost(), tamper=corrupt_sdad).run(k.run())
+    # a TC whose fDDA fails is not trusted: the online-capable reader goes online
+    assert out.oda_ok is False and out.online

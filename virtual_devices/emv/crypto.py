@@ -34,7 +34,6 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from pyemv import ac as _ac
 from pyemv import kd as _kd
-from pyemv import mac as _mac
 from pyemv import sm as _sm
 
 __all__ = [
@@ -340,5 +339,3 @@ def strip_pad_method2(data: bytes) -> bytes:
         raise CryptoError("no ISO 9797-1 method 2 padding")
     return data[:i]
 
-
-_ = _mac  # the MAC module backs pyemv's sm/ac functions used above

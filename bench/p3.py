@@ -1,0 +1,105 @@
+"""PayServer (P3) benchmark.
+
+* ``charge_sim_to_wall_virtual``: simulated seconds per wall second while a virtual world
+  runs chip+PIN charges end to end (P3 over an in-memory link, ABECS pinpad, EMV card,
+  acquirer verifying the ARQC). Higher is faster.
+* ``tcp_vs_ws_roundtrip_ratio``: LOGIN_MERCHANT round trips per second over framed TCP
+  divided by the same over WebSocket, both against one realtime server on loopback in
+  the same run.
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import warnings
+from typing import Any
+
+warnings.filterwarnings("ignore")
+
+from protocol_servers.payserver import live  # noqa: E402
+from protocol_servers.payserver.client import P3Client, connect_local  # noqa: E402
+from protocol_servers.payserver.config import DeviceConfig, ServerConfig  # noqa: E402
+from protocol_servers.payserver.server import PayServer  # noqa: E402
+from simulator.world import World  # noqa: E402
+
+CHARGES = 20
+LOGINS = 400
+
+
+def charges_virtual(device: DeviceConfig, n: int) -> dict[str, float]:
+    world = World(seed=1)
+    server = PayServer(world, ServerConfig(devices=(device,)))
+    c = connect_local(server, "tcp")
+    resource = device.resource
+
+    def script() -> Any:
+        yield from c.login()
+        for _ in range(n):
+            final = yield from c.final(c.execute(resource, amount="40.00"))
+            t = final["executeTransactionResponse"]["transaction"]
+            assert t["status"] == "APPROVED", t["statusDetails"]
+
+    start = time.perf_counter()
+    proc = world.process(script())
+    world.run(until=proc)
+    wall = time.perf_counter() - start
+    return {"sim_s": world.now, "wall_s": wall, "charges_per_wall_s": n / wall,
+            "ratio": world.now / wall}
+
+
+async def login_rate(world: World, client: P3Client, n: int) -> float:
+    def script() -> Any:
+        for _ in range(n):
+            resp = yield from client.login()
+            assert resp is not None and resp["status"] == "OK"
+
+    start = time.perf_counter()
+    proc = world.process(script())
+    await world.run_realtime(until=proc)
+    return n / (time.perf_counter() - start)
+
+
+async def roundtrips() -> dict[str, float]:
+    world = World(seed=2, mode="realtime", factor=1.0)
+    server = PayServer(world)
+    ep = await live.start(server, "127.0.0.1", 0, 0)
+    try:
+        ws = await live.connect(world, ep.ws_url, "bench-ws")
+        tcp = await live.connect(world, ep.tcp_url, "bench-tcp")
+        await login_rate(world, ws, 20)  # warm up both paths
+        await login_rate(world, tcp, 20)
+        ws_rate = await login_rate(world, ws, LOGINS)
+        tcp_rate = await login_rate(world, tcp, LOGINS)
+        ws.end.close()
+        tcp.end.close()
+    finally:
+        await ep.close()
+    return {"ws_logins_per_s": ws_rate, "tcp_logins_per_s": tcp_rate}
+
+
+def main() -> None:
+    chip = charges_virtual(DeviceConfig("counter", "Counter", "MIURA", "USB"), CHARGES)
+    mock = charges_virtual(DeviceConfig("mockReader", "Mock reader"), CHARGES * 5)
+    rt = asyncio.run(roundtrips())
+    print(f"virtual chip+PIN charges (ABECS + EMV + acquirer): {CHARGES} in "
+          f"{chip['wall_s']:.2f} s wall for {chip['sim_s']:.1f} s simulated")
+    print(f"virtual MOCK-reader charges: {CHARGES * 5} in {mock['wall_s']:.2f} s wall "
+          f"for {mock['sim_s']:.1f} s simulated")
+    print(f"LOGIN round trips on loopback: WebSocket {rt['ws_logins_per_s']:.0f}/s, "
+          f"framed TCP {rt['tcp_logins_per_s']:.0f}/s")
+    print(json.dumps({
+        "charge_sim_to_wall_virtual": round(chip["ratio"], 2),
+        "charge_sim_to_wall_virtual_mock_reader": round(mock["ratio"], 2),
+        "chip_charges_per_wall_s_virtual": round(chip["charges_per_wall_s"], 2),
+        "ws_login_roundtrips_per_s": round(rt["ws_logins_per_s"], 1),
+        "tcp_login_roundtrips_per_s": round(rt["tcp_logins_per_s"], 1),
+        "tcp_vs_ws_roundtrip_ratio": round(rt["tcp_logins_per_s"] / rt["ws_logins_per_s"], 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -516,3 +516,14 @@ def test_arpc_in_cdol2_is_checked_by_the_card_without_external_authenticate() ->
     forged = replace(response, issuer_auth_data=bytes(8) + response.issuer_auth_data[8:])
     out = loop.run(k.finish(forged))
     assert out.status is Status.DECLINED and out.cryptogram == "AAC"
+
+
+def test_auth_request_repr_hides_card_data() -> None:
+    out, loop = full_run("visa-online-pin", ["1234"])
+    card = loop.card
+    k = kernel()
+    loop2 = PlainLoop(powered("visa-online-pin"), [card.profile.pin])
+    loop2.run(k.select_and_read())
+    loop2.run(k.go_on_chip())
+    text = repr(k.auth_request())
+    assert card.pan not in text and card.profile.pin not in text and "pin=yes" in text

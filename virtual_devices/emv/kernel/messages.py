@@ -62,7 +62,7 @@ class Display:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AuthRequest:
     """What the reader sends to the host: the EMV data and how it was read."""
 
@@ -73,9 +73,17 @@ class AuthRequest:
     psn: str
     aid: bytes
     emv: dict[int, bytes]  # tag -> value, for the host (never logged in clear)
-    track2: str | None = None  # magstripe / contactless magstripe only
-    pin: str | None = None  # online PIN as the cardholder typed it, handed to the host only
+    track2: str | None = field(default=None, repr=False)  # magstripe only
+    # the online PIN as typed, handed to the host only; never in a repr or a log
+    pin: str | None = field(default=None, repr=False)
     fallback: bool = False
+
+    def __repr__(self) -> str:
+        from simulator.masking import mask_pan
+
+        return (f"AuthRequest({self.interface}, amount={self.amount}, pan={mask_pan(self.pan)}, "
+                f"aid={self.aid.hex().upper()}, tags={len(self.emv)}, "
+                f"pin={'yes' if self.pin else 'no'}, fallback={self.fallback})")
 
 
 @dataclass(frozen=True)

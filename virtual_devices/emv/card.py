@@ -16,8 +16,11 @@ behaviour is what a personalised card does (EMV 4.4 Books 1-3, ISO/IEC 7816-4):
   and ARPC in CDOL2 (issuer authentication); issuer script commands under secure
   messaging (PIN change/unblock, application block/unblock, card block, PUT DATA);
 * contactless: a Visa qVSDC-like path where GPO returns the cryptogram (TTQ in,
-  CTQ out, fDDA signature, "see phone" 6986 and "try another interface" 6984) and a
-  Mastercard-like path that runs the contact flow over the contactless interface;
+  CTQ out, fDDA signature, offline approval against an available offline spending
+  amount, "see phone" 6986 and "try another interface" 6984) and a Mastercard-like
+  path that runs the contact flow over the contactless interface (phones: on-device
+  CVM in the AIP, "see phone" at GENERATE AC until the owner verifies);
+* a transaction log (SFI 11, format from GET DATA 9F4F), newest entry first;
 * T=0 behaviour for profiles that ask for it: case-4 answers come through GET
   RESPONSE (``61xx``) and a wrong Le gets ``6Cxx``.
 

@@ -519,10 +519,9 @@ def test_arpc_in_cdol2_is_checked_by_the_card_without_external_authenticate() ->
 
 
 def test_auth_request_repr_hides_card_data() -> None:
-    out, loop = full_run("visa-online-pin", ["1234"])
-    card = loop.card
-    k = kernel()
-    loop2 = PlainLoop(powered("visa-online-pin"), [card.profile.pin])
+    card = powered("visa-online-pin")
+    k = kernel(amount=500)
+    loop2 = PlainLoop(card, [card.profile.pin])
     loop2.run(k.select_and_read())
     loop2.run(k.go_on_chip())
     text = repr(k.auth_request())

@@ -520,9 +520,11 @@ def test_arpc_in_cdol2_is_checked_by_the_card_without_external_authenticate() ->
 
 def test_auth_request_repr_hides_card_data() -> None:
     card = powered("visa-online-pin")
+    pin = card.profile.pin
+    assert pin is not None
     k = kernel(amount=500)
-    loop2 = PlainLoop(card, [card.profile.pin])
+    loop2 = PlainLoop(card, [pin])
     loop2.run(k.select_and_read())
     loop2.run(k.go_on_chip())
     text = repr(k.auth_request())
-    assert card.pan not in text and card.profile.pin not in text and "pin=yes" in text
+    assert card.pan not in text and pin not in text and "pin=yes" in text

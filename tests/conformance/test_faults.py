@@ -59,6 +59,7 @@ def test_every_port_fault_builds_its_primitive() -> None:
         ('[card.x]\ntitle="t"\nkind="card"\naction="a"\nexpect="maybe"\nexpected="e"\n',
          "expect must be"),
     ],
+    ids=["layer", "primitive", "action", "expect"],
 )
 def test_inconsistent_catalogue_refused(text: str, error: str) -> None:
     with pytest.raises(CatalogueError, match=error):

@@ -308,6 +308,7 @@ class Pinpad:
         self.chip = None
         self._gcr_saved = None
         self._goc_done = False
+        self.fallback_pending = False  # a fallback belongs to the transaction, not the pinpad
 
     def _cmd_gin(self, cmd: Command) -> Gen:
         req = m.GinRequest.from_command(cmd)

@@ -1,0 +1,152 @@
+"""mpos-bridge benchmarks; the last line printed is one JSON object.
+
+``sale_sim_to_wall_virtual``  simulated seconds per wall second for a full chip sale
+                              (list, initialize, process, merchant step, finish, close)
+                              in virtual mode;
+``sale_wall_s_realtime_f005`` wall seconds for the same sale over a real WebSocket and a
+                              real pty at realtime factor 0.05;
+``status_rtt_vs_echo``        status requests per second through the bridge divided by
+                              the rate of a bare ``websockets`` echo server, same run,
+                              same client loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import warnings
+from typing import Any
+
+warnings.simplefilter("ignore")
+
+CARD = "visa-chip-pin"
+AMOUNT = 4200
+SALES_VIRTUAL = 5
+STATUS_N = 400
+
+
+def virtual_sale(seed: int) -> tuple[float, float]:
+    from protocol_servers.mpos_bridge.cards import card_from_name
+    from protocol_servers.mpos_bridge.client import MposClient
+    from protocol_servers.mpos_bridge.lab import build_lab
+    from simulator.world import World
+
+    w = World(seed=seed)
+    lab = build_lab(w, readers=1, cards=[card_from_name(w, CARD)])
+    c = MposClient(w, lab.connect())
+
+    def flow():  # type: ignore[no-untyped-def]
+        r = yield from c.list_devices("b")
+        yield from c.initialize("b", r["device_list"][0]["id"])
+        p = yield from c.process("b", AMOUNT)
+        txn = lab.backend.create_transaction(p["process"]["card_hash"], AMOUNT)
+        yield from c.finish("b", success=True, response_code=int(txn.acquirer_response_code),
+                            emv_data=txn.card_emv_response)
+        yield from c.close("b")
+        return txn.status
+
+    t0 = time.perf_counter()
+    status = w.run(until=w.process(flow()))
+    wall = time.perf_counter() - t0
+    assert status == "authorized", status
+    return w.now, wall
+
+
+async def realtime_sale(factor: float) -> dict[str, Any]:
+    from protocol_servers.mpos_bridge.cards import card_from_name
+    from protocol_servers.mpos_bridge.pos import run_sale
+    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from simulator.world import World
+
+    w = World(seed=1, mode="realtime", factor=factor)
+    running = await start_bridge(w, readers=1, cards=[card_from_name(w, CARD)])
+    driver = asyncio.ensure_future(w.run_realtime())
+    try:
+        t0 = time.perf_counter()
+        result = await run_sale(running.url, running.merchant_url or "", AMOUNT, timeout=60)
+        wall = time.perf_counter() - t0
+    finally:
+        driver.cancel()
+        try:
+            await driver
+        except (asyncio.CancelledError, Exception):
+            pass
+        await running.close()
+    return {"ok": result.ok, "wall_s": wall, "sim_s": w.now, "error": result.error,
+            "lateness": w.lateness.summary()}
+
+
+async def _rate(url: str, message: str, n: int) -> float:
+    import websockets
+
+    async with websockets.connect(url) as ws:
+        for _ in range(20):  # warm up
+            await ws.send(message)
+            await ws.recv()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await ws.send(message)
+            await ws.recv()
+        return n / (time.perf_counter() - t0)
+
+
+async def status_vs_echo() -> dict[str, float]:
+    import websockets
+
+    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from simulator.world import World
+
+    async def echo(ws: Any) -> None:
+        async for msg in ws:
+            await ws.send(msg)
+
+    status = json.dumps({"request_type": 7, "context_id": "bench"})
+    async with websockets.serve(echo, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        echo_rps = await _rate(f"ws://127.0.0.1:{port}/", status, STATUS_N)
+    w = World(seed=1, mode="realtime", factor=1.0)
+    running = await start_bridge(w, readers=1, merchant_port=None)
+    driver = asyncio.ensure_future(w.run_realtime())
+    try:
+        bridge_rps = await _rate(running.url, status, STATUS_N)
+    finally:
+        driver.cancel()
+        try:
+            await driver
+        except (asyncio.CancelledError, Exception):
+            pass
+        await running.close()
+    return {"echo_rps": echo_rps, "bridge_rps": bridge_rps}
+
+
+def main() -> int:
+    sims, walls = [], []
+    for seed in range(1, SALES_VIRTUAL + 1):
+        sim, wall = virtual_sale(seed)
+        sims.append(sim)
+        walls.append(wall)
+    ratio_virtual = sum(sims) / sum(walls)
+    print(f"virtual: {SALES_VIRTUAL} chip sales, {sum(sims):.1f} s simulated in "
+          f"{sum(walls):.3f} s wall -> {ratio_virtual:.1f} sim s per wall s")
+    rt = asyncio.run(realtime_sale(0.05))
+    print(f"realtime f=0.05 over pty + WebSocket: ok={rt['ok']} {rt['wall_s']:.2f} s wall, "
+          f"{rt['sim_s']:.1f} s simulated, lateness {rt['lateness']}"
+          + (f", error: {rt['error']}" if rt["error"] else ""))
+    rates = asyncio.run(status_vs_echo())
+    print(f"status: bridge {rates['bridge_rps']:.0f}/s vs echo {rates['echo_rps']:.0f}/s")
+    out = {
+        "sale_sim_to_wall_virtual": round(ratio_virtual, 2),
+        "sale_wall_s_realtime_f005": round(rt["wall_s"], 3) if rt["ok"] else None,
+        "status_rtt_vs_echo": round(rates["bridge_rps"] / rates["echo_rps"], 3),
+        "sale_realtime_f005_ok": rt["ok"],
+        "status_rps": round(rates["bridge_rps"], 1),
+        "echo_rps": round(rates["echo_rps"], 1),
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,15 +25,13 @@ _TRACK2_HEX = re.compile(r"([0-9]{13,19})[Dd]([0-9]{4})([0-9]*)[Ff]?")
 _TRACK2_ASCII_B = re.compile(rb"([0-9]{13,19})=([0-9]{4})([0-9]*)")
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a doubled digit, with its digits summed
+
+
 def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2
-            if d > 9:
-                d -= 9
-        total += d
+    # map/sum keep the per-digit work in C: this runs on every digit run of every
+    # transcript entry, so it bounds how fast a port can carry bytes
+    total = sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, map(int, digits[-2::-2])))
     return total % 10 == 0
 
 
@@ -65,8 +63,24 @@ def mask_text(text: str) -> str:
     return _DIGITS.sub(_mask_match, text)
 
 
+# Every pattern above needs 13 digits in a row. Mapping digits to "1" and everything
+# else to "0" and searching for 13 ones is a C-speed test that lets the (much slower)
+# regular expressions skip the large majority of data, which holds no such run.
+_RUN_MARK = "1" * 13
+_DIGIT_MAP_S = str.maketrans({chr(c): ("1" if 48 <= c <= 57 else "0") for c in range(256)})
+_DIGIT_MAP_B = bytes(0x31 if 48 <= c <= 57 else 0x30 for c in range(256))
+
+
+def _digit_mask(text: str) -> str:
+    if text.isascii():
+        return text.encode("ascii").translate(_DIGIT_MAP_B).decode("ascii")
+    return "".join("1" if "0" <= ch <= "9" else "0" for ch in text)
+
+
 def mask_bytes(data: bytes) -> bytes:
     """Mask ASCII card numbers and track data inside raw bytes (length preserved)."""
+    if data.translate(_DIGIT_MAP_B).find(_RUN_MARK.encode()) < 0:
+        return data
     data = _TRACK2_ASCII_B.sub(
         lambda m: mask_pan(m.group(1).decode()).encode()
         + b"="
@@ -107,6 +121,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in out:
                 out = out.replace(secret, b"*" * len(secret))
+        out = mask_bytes(out)  # tracks before PANs, as in text()
         for pan in self._pans:
             ascii_pan = pan.encode()
             if ascii_pan in out:
@@ -140,6 +155,9 @@ class Redactor:
                 plain = ""
             if plain and plain.isprintable() and plain in text:
                 text = text.replace(plain, "[redacted]")
+        # tracks first: once the PAN is masked the track pattern no longer matches and
+        # the discretionary data after the separator would stay in clear
+        text = mask_text(text)
         for pan in self._pans:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
@@ -154,28 +172,39 @@ def _pan_bcd(pan: str) -> bytes:
 _BCD_RUN = re.compile(r"[0-9]{13,20}")
 
 
+def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
+    """Digit runs as ``[0-9]{13,20}`` would find them (non-overlapping, left to right)."""
+    marks = _digit_mask(hexed)
+    runs: list[tuple[int, str]] = []
+    pos = marks.find(_RUN_MARK)
+    while pos >= 0:
+        end = marks.find("0", pos)
+        if end < 0:
+            end = len(marks)
+        for a in range(pos, end, 20):
+            b = min(a + 20, end)
+            if b - a >= 13:
+                runs.append((a, hexed[a:b]))
+        pos = marks.find(_RUN_MARK, end)
+    return runs
+
+
 def _mask_bcd_hex(hexed: str) -> str:
     """Mask Luhn-valid digit runs that start on a byte boundary of a hex string."""
-    out = list(hexed)
-    for m in _BCD_RUN.finditer(hexed):
-        start, run = m.start(), m.group(0)
-        for offset in (0, 1):
-            if (start + offset) % 2:
+    out: list[str] | None = None  # built only when something is masked (the rare case)
+    for start, run in _bcd_runs(hexed):
+        offset = start % 2  # the first byte boundary inside the run
+        for length in range(min(19, len(run) - offset), 12, -1):
+            cand = run[offset : offset + length]
+            if not luhn_ok(cand) or _looks_like_ascii(cand):
                 continue
-            for length in range(min(19, len(run) - offset), 12, -1):
-                cand = run[offset : offset + length]
-                if _looks_like_ascii(cand):
-                    continue
-                if luhn_ok(cand):
-                    masked = mask_pan(cand)
-                    for i, ch in enumerate(masked):
-                        if ch == "*":
-                            out[start + offset + i] = "*"
-                    break
-            else:
-                continue
+            if out is None:
+                out = list(hexed)
+            for i, ch in enumerate(mask_pan(cand)):
+                if ch == "*":
+                    out[start + offset + i] = "*"
             break
-    return "".join(out)
+    return hexed if out is None else "".join(out)
 
 
 def _looks_like_ascii(hex_digits: str) -> bool:

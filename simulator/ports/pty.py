@@ -37,6 +37,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -167,6 +168,32 @@ def _clear_link(path: Path) -> None:
     raise LinkInUse(f"link path {path} is in use (remove it or choose another --link-dir)")
 
 
+def _start_socat(socat: str, links: list[Path]) -> Any:
+    """Start socat through ``sh``, in its own session, dying with this process.
+
+    sh ties a command started inside a running asyncio loop to that loop (it posts a
+    completion event to it from its output thread), which fails noisily once the
+    loop is closed while socat lives on. socat's life is managed here, not awaited,
+    so the running loop is hidden from sh while it starts the command.
+    """
+    running = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        return sh.Command(socat)(
+            "-d",
+            "-d",
+            f"pty,raw,echo=0,link={links[0]}",
+            f"pty,raw,echo=0,link={links[1]}",
+            _bg=True,
+            _bg_exc=False,
+            _new_session=True,
+            _preexec_fn=_parent_death_signal(os.getpid()),
+            _out=os.devnull,
+        )
+    finally:
+        asyncio.events._set_running_loop(running)
+
+
 class PtyPair:
     """Two linked pseudo-terminals at ``link_dir/<names[0]>`` and ``link_dir/<names[1]>``.
 
@@ -234,17 +261,7 @@ class PtyPair:
         try:
             for link in links:
                 _clear_link(link)
-            self._proc = sh.Command(socat)(
-                "-d",
-                "-d",
-                f"pty,raw,echo=0,link={links[0]}",
-                f"pty,raw,echo=0,link={links[1]}",
-                _bg=True,
-                _bg_exc=False,
-                _new_session=True,
-                _preexec_fn=_parent_death_signal(os.getpid()),
-                _out=os.devnull,
-            )
+            self._proc = _start_socat(socat, links)
             self.pid = int(self._proc.pid)
             with _live_lock:
                 _live[id(self)] = self
@@ -345,7 +362,7 @@ class SerialPort:
         flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
         fcntl.fcntl(self.fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._loop = asyncio.get_running_loop()
-        self._out = bytearray()
+        self._out: deque[memoryview] = deque()  # unsent chunks, the first partly sent
         self._writing = False
         self._closed = False
         self._loop.add_reader(self.fd, self._readable)
@@ -381,7 +398,7 @@ class SerialPort:
         if self._closed:
             return
         if self._out:
-            self._out += data
+            self._out.append(memoryview(data))
             return
         try:
             n = os.write(self.fd, data)
@@ -392,21 +409,26 @@ class SerialPort:
             self.world.inject(self.end.deliver_eof)
             return
         if n < len(data):
-            self._out += data[n:]
+            self._out.append(memoryview(data)[n:])
             if not self._writing:
                 self._writing = True
                 self._loop.add_writer(self.fd, self._writable)
 
     def _writable(self) -> None:
-        try:
-            n = os.write(self.fd, self._out)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._out.clear()
-            n = 0
-        del self._out[:n]
-        if not self._out:
+        out = self._out
+        while out:
+            try:
+                n = os.write(self.fd, out[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                out.clear()
+                break
+            if n < len(out[0]):
+                out[0] = out[0][n:]
+                return
+            out.popleft()
+        if not out:
             self._loop.remove_writer(self.fd)
             self._writing = False
             if self._closed:

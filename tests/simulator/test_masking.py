@@ -54,3 +54,25 @@ def test_no_card_number_in_transcript_in_any_form():
     written = _everything_written(w)
     assert _luhn_runs(written) == []
     assert "476173******0010" in written  # masked first 6 / last 4 remain for humans
+
+
+def test_track_discretionary_data_of_a_registered_card_is_hidden():
+    w = World(seed=1)
+    w.redactor.add_pan(PAN)
+    a, b = byte_link(w, "reader", "host", labeler=lambda d: d.decode("latin-1"))
+    a.write(f";{PAN}=25121011234567?".encode())
+    w.run()
+    written = _everything_written(w)
+    assert "1011234567" not in written
+    assert "476173******0010=2512" in written
+
+
+def test_masking_keeps_binary_data_intact():
+    w = World(seed=1)
+    a, b = byte_link(w, "a", "b")
+    rng = w.rng("data")
+    # every byte's hex starts with a letter, so no digit run can look like a card number
+    data = bytes(rng.randrange(0xA0, 0x100) for _ in range(4096))
+    a.write(data)
+    w.run()
+    assert w.transcript.entries[0].hex == data.hex()

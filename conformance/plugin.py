@@ -122,6 +122,43 @@ def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | 
         func._hypothesis_internal_use_reproduce_failure = (hypothesis.__version__, blob.encode())
 
 
+def _fresh_world_per_example(item: pytest.Item) -> Any:
+    """Give every Hypothesis example of a case its own world.
+
+    pytest makes the ``world`` fixture once per test, but Hypothesis calls the test
+    many times; a shared world would carry one example's clock, processes and
+    transcript into the next, and a replayed example (which runs alone) could then
+    behave differently. Hypothesis reads ``inner_test`` at call time, so wrapping it
+    here swaps in a fresh world, same seed, before each example. Components the case
+    builds from its ``world`` argument follow; other fixtures keep the first world.
+    """
+    func = getattr(item, "obj", None)
+    handle = getattr(func, "hypothesis", None)
+    if handle is None or "world" not in getattr(item, "fixturenames", ()):
+        return None
+    inner = handle.inner_test
+    options = get_options(item.config)
+
+    def per_example(*args: Any, **kwargs: Any) -> Any:
+        if "world" in kwargs:
+            from simulator.world import World
+
+            fresh = World(seed=options.seed, mode=options.mode,  # type: ignore[arg-type]
+                          factor=options.factor)
+            item.stash[WORLD] = fresh
+            kwargs["world"] = fresh
+            if "case_transcript" in kwargs:
+                kwargs["case_transcript"] = fresh.transcript
+        return inner(*args, **kwargs)
+
+    handle.inner_test = per_example
+
+    def restore() -> None:
+        handle.inner_test = inner
+
+    return restore
+
+
 # -- running ------------------------------------------------------------------------
 def recorder_for(item: pytest.Item) -> VerdictRecorder:
     rec = item.stash.get(RECORDER, None)
@@ -133,7 +170,12 @@ def recorder_for(item: pytest.Item) -> VerdictRecorder:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
-    yield
+    restore = _fresh_world_per_example(item) if case_of(item) is not None else None
+    try:
+        yield
+    finally:
+        if restore is not None:
+            restore()
     if case_of(item) is None:
         return
     # still inside the test for Allure: attach steps and the transcript here

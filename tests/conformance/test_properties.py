@@ -266,3 +266,27 @@ def test_fault_plans_draw_catalogue_faults() -> None:
 
     check()
     assert seen == {"serial", "transport"}
+
+
+FRESH = '''
+from hypothesis import given, strategies as st
+
+from conformance import case
+
+
+@case("toy/6/1", title="each example starts in a fresh world")
+@given(n=st.integers(1, 10))
+def test_fresh(world, case_transcript, n):
+    assert world.now == 0 and len(world.transcript) == 0
+    assert case_transcript is world.transcript
+    world.transcript.event("pos", f"example {n}")
+    world.run(until=world.timeout(n))
+'''
+
+
+def test_every_example_gets_a_fresh_world(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_fresh=FRESH)
+    result = pytester.runpytest("--examples", "30", "--cardloop-reports=rep")
+    assert result.ret == 0, result.stdout.str()
+    lines = (pytester.path / "rep" / "transcripts" / "toy_6_1.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # the transcript of one example, not of all of them

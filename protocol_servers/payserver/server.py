@@ -210,6 +210,25 @@ class PayServer:
             self._acquirer = make_acquirer(self.world)
         return self._acquirer
 
+    def bookings(self) -> list[tuple[str, int]]:
+        """Money moved per transaction identifier, signed minor units, both routes: the
+        MOCK gateway's ledger and, for ABECS readers, the shared acquirer's entries."""
+        out = list(self.gateway.ledger.bookings())
+        if self._acquirer is None:
+            return out
+        ledger = self._acquirer.ledger
+        for tx in self.transactions.values():
+            entry = ledger.get(tx.acquirer_ref) if tx.acquirer_ref else None
+            if entry is None or not entry.approved or entry.reversed:
+                continue
+            if entry.kind == "refund":
+                out.append((tx.identifier, -entry.amount))
+            elif entry.kind == "sale":
+                out.append((tx.identifier, entry.amount))
+            elif entry.kind == "preauth" and entry.captured:
+                out.append((tx.identifier, entry.captured))
+        return out
+
     def close(self) -> None:
         for dev in self.devices.values():
             if dev.reader is not None:

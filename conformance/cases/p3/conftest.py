@@ -19,11 +19,21 @@ import pytest
 
 from conformance.options import target_url
 from protocol_servers.payserver.client import P3Client, connect_local
+from protocol_servers.payserver.config import DeviceConfig, ServerConfig
 from protocol_servers.payserver.gateway import Ledger
 from protocol_servers.payserver.server import PayServer
 from simulator.world import World
 
 Script = Callable[..., Generator[Any, Any, Any]]
+
+
+def reference_config() -> ServerConfig:
+    """A MOCK reader (amount-digit outcomes) and an ABECS reader with a chip+PIN card."""
+    return ServerConfig(devices=(
+        DeviceConfig("mockReader", "Mock reader"),
+        DeviceConfig("counterReader", "Counter reader", "MIURA", "USB",
+                     cards=("visa-chip-pin",)),
+    ))
 
 
 class P3Target:
@@ -39,12 +49,13 @@ class P3Target:
         self._endpoints: Any = None
         self.resource = "devices/mockReader"
         if url is None:
-            self.server = PayServer(world)
+            self.server = PayServer(world, reference_config())
         if world.mode == "realtime":
             self._loop = asyncio.new_event_loop()
             if self.server is not None:
                 from protocol_servers.payserver import live
 
+                self._loop.run_until_complete(live.attach_readers(self.server))
                 self._endpoints = self._loop.run_until_complete(
                     live.start(self.server, "127.0.0.1", 0, 0))
                 self.url = (self._endpoints.ws_url if transport == "ws"
@@ -90,6 +101,8 @@ class P3Target:
             c.end.close()
         if self._endpoints is not None:
             self._loop.run_until_complete(self._endpoints.close())
+        if self.server is not None:
+            self.server.close()
         self._loop.close()
 
 

@@ -46,4 +46,4 @@ def check_invariants(target: Any) -> None:
     no_full_pan(target.world.transcript, known_pans=[MOCK_PAN])
     if target.ledger is not None:
         assert target.ledger.balanced, target.ledger.problems()
-        ledger_balanced(target.ledger.bookings(), told(target.clients))
+        ledger_balanced(target.server.bookings(), told(target.clients))

@@ -192,3 +192,16 @@ def test_target_option_parsed(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     bad = pytester.runpytest("--target", "nourl")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_realtime_mode_reaches_the_world(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_rt='import asyncio\nfrom conformance import case\n\n'
+        '@case("demo/1/1", title="rt")\n'
+        'def test_rt(world):\n'
+        '    assert world.mode == "realtime" and world.factor == 0.01\n'
+        '    asyncio.run(world.run_realtime(until=world.timeout(2.0)))\n'
+        '    assert world.now == 2.0\n'
+    )
+    result = pytester.runpytest("--mode", "realtime", "--factor", "0.01")
+    result.assert_outcomes(passed=1)

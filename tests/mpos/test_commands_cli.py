@@ -1,0 +1,67 @@
+"""``cardloop demo`` and ``cardloop serve mpos-bridge`` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from protocol_servers.mpos_bridge.pos import http_json, run_sale
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.realtime,
+    pytest.mark.skipif(shutil.which("socat") is None, reason="socat makes the pty pairs"),
+]
+
+
+def test_demo_completes_a_sale_and_writes_a_masked_report(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "simulator.cli", "demo", "--reports",
+         str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for step in ("list devices", "initialize", "process", "merchant", "finish", "close"):
+        assert step in proc.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ok"] is True and summary["transaction"]["status"] == "authorized"
+    transcript = (tmp_path / "transcript.jsonl").read_text()
+    assert "4761739001010010" not in transcript and "476173" in transcript
+
+
+def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos-bridge",
+         "--readers", "2", "--card", "visa-chip-pin", "--port", "0", "--factor", "0.25"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(6)]
+        text = "".join(lines)
+        url = re.search(r"ws://127\.0\.0\.1:\d+/mpos", text)
+        merchant = re.search(r"(http://127\.0\.0\.1:\d+)/1/transactions", text)
+        control = re.search(r"control API:\s+(http://127\.0\.0\.1:\d+)/", text)
+        assert url and merchant and control, text
+        assert text.count("pinpad ") == 2
+
+        async def pos() -> tuple[bool, bool, str | None]:
+            first = await run_sale(url.group(0), merchant.group(1), 1500)
+            status, _ = await http_json(control.group(1) + "/scenario/next-card", "POST",
+                                        {"card": "mc-issuer-decline"})
+            assert status == 200
+            second = await run_sale(url.group(0), merchant.group(1), 1500, context="again")
+            refused = second.transaction["status"] if second.transaction else None
+            return first.ok, second.ok, refused
+
+        first_ok, second_ok, refused = asyncio.run(pos())
+        assert first_ok and not second_ok and refused == "refused"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err

@@ -258,9 +258,9 @@ class MposBridgeServer:
             if not opened.triggered:
                 # closing the port (finally below) ends the open attempt with a link error
                 return error_response(INIT_TIMEOUT, req.raw_context_id)
-            ok_open, err = opened.value
-            if not ok_open:
-                raise err
+            outcome: tuple[bool, Any] = opened.value  # type: ignore[assignment]
+            if not outcome[0]:
+                raise outcome[1]
             if not body.simple_initialize:
                 yield from session.sync_tables(self.acquirer.terminal_tables(), force=False)
             ctx.status = ContextStatus.Ready

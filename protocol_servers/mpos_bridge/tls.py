@@ -47,7 +47,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_tls(
-    ca_path: str | Path, host: str = "127.0.0.1", now: datetime.datetime | None = None
+    ca_path: str | os.PathLike[str], host: str = "127.0.0.1", now: datetime.datetime | None = None
 ) -> TlsMaterial:
     """A CA (written to ``ca_path``) and a server certificate for ``host`` and localhost."""
     now = now or datetime.datetime.now(datetime.UTC)

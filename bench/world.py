@@ -15,8 +15,9 @@ Four measurements, side by side in one run:
     other end of the pty timestamps what arrives. The error is the measured byte
     rate against nominal, from the first arrival to the last.
 ``pty_throughput_ratio``
-    Bytes/s through two cardloop pty ends (world, ports, transcript) against the
-    same transfer between the bare file descriptors of a socat pty pair, same run.
+    Bytes/s in both directions between one cardloop pty end (world, port,
+    transcript with masking) and a bare descriptor on the other side of the pty,
+    against the same transfers between the two bare descriptors of a socat pair.
 
 The last line printed is one JSON object with those four keys (and the targets).
 """
@@ -25,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import select
 import sys
 import time
+import tty
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -159,52 +160,92 @@ def _payload(nbytes: int) -> bytes:
     return random.Random(1).randbytes(nbytes)
 
 
+def _bare_one_way(wfd: int, rfd: int, payload: memoryview) -> None:
+    nbytes = len(payload)
+    sent = got = 0
+    while got < nbytes:
+        want_w = [wfd] if sent < nbytes else []
+        r, wr, _ = select.select([rfd], want_w, [], 5)
+        if not r and not wr:
+            raise RuntimeError("bare socat transfer stalled")
+        if wr:
+            try:
+                sent += os.write(wfd, payload[sent : sent + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            try:
+                got += len(os.read(rfd, 65536))
+            except BlockingIOError:
+                pass
+
+
+def _open_raw(path: str) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    return fd
+
+
 def bare_socat_throughput(nbytes: int) -> float:
+    """Both directions between the bare descriptors of a socat pty pair."""
     with PtyPair() as pair:
-        wfd = os.open(pair.device_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        rfd = os.open(pair.host_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        dev, host = _open_raw(pair.device_path), _open_raw(pair.host_path)
         payload = memoryview(_payload(nbytes))
-        sent = got = 0
         with Stopwatch() as sw:
-            while got < nbytes:
-                want_w = [wfd] if sent < nbytes else []
-                r, wr, _ = select.select([rfd], want_w, [], 5)
-                if not r and not wr:
-                    raise RuntimeError("bare socat transfer stalled")
-                if wr:
-                    try:
-                        sent += os.write(wfd, payload[sent : sent + 65536])
-                    except BlockingIOError:
-                        pass
-                if r:
-                    try:
-                        got += len(os.read(rfd, 65536))
-                    except BlockingIOError:
-                        pass
-        os.close(wfd)
-        os.close(rfd)
-    return nbytes / sw.seconds
+            _bare_one_way(dev, host, payload)
+            _bare_one_way(host, dev, payload)
+        os.close(dev)
+        os.close(host)
+    return 2 * nbytes / sw.seconds
 
 
 async def cardloop_throughput(nbytes: int) -> float:
+    """Both directions between one cardloop pty end (world, port, transcript) and a bare
+    descriptor on the other side: the place a POS program or a real device would be."""
     w = World(seed=1, mode="realtime", factor=1.0)
+    payload = _payload(nbytes)
+    loop = asyncio.get_running_loop()
     with PtyPair() as pair:
         device = open_serial_end(w, pair.device_path, name="device")
-        host = open_serial_end(w, pair.host_path, name="host")
+        host = _open_raw(pair.host_path)
+        received = 0
+        sent = 0
+        all_in = loop.create_future()
 
-        def transfer():  # type: ignore[no-untyped-def]
+        def readable() -> None:
+            nonlocal received
+            try:
+                received += len(os.read(host, 65536))
+            except BlockingIOError:
+                return
+            if received >= nbytes and not all_in.done():
+                all_in.set_result(None)
+
+        def writable() -> None:
+            nonlocal sent
+            try:
+                sent += os.write(host, payload[sent : sent + 65536])
+            except BlockingIOError:
+                return
+            if sent >= nbytes:
+                loop.remove_writer(host)
+
+        def device_reads():  # type: ignore[no-untyped-def]
             got = 0
-            payload = _payload(nbytes)
-            for i in range(0, nbytes, 65536):
-                device.write(payload[i : i + 65536])
             while got < nbytes:
-                got += len((yield host.read()))
+                got += len((yield device.read()))
 
         with Stopwatch() as sw:
-            await asyncio.wait_for(w.run_realtime(until=w.process(transfer())), 120)
-        host.close()
+            loop.add_reader(host, readable)
+            for i in range(0, nbytes, 65536):  # writes go to the OS from the end itself
+                device.write(payload[i : i + 65536])
+            await asyncio.wait_for(all_in, 120)
+            loop.remove_reader(host)
+            loop.add_writer(host, writable)
+            await asyncio.wait_for(w.run_realtime(until=w.process(device_reads())), 120)
         device.close()
-    return nbytes / sw.seconds
+        os.close(host)
+    return 2 * nbytes / sw.seconds
 
 
 def main() -> None:

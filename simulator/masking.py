@@ -191,20 +191,23 @@ def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
 
 def _mask_bcd_hex(hexed: str) -> str:
     """Mask Luhn-valid digit runs that start on a byte boundary of a hex string."""
-    out: list[str] | None = None  # built only when something is masked (the rare case)
+    pieces: list[str] = []  # the string is rebuilt from slices only if something is masked
+    done = 0
     for start, run in _bcd_runs(hexed):
         offset = start % 2  # the first byte boundary inside the run
         for length in range(min(19, len(run) - offset), 12, -1):
             cand = run[offset : offset + length]
             if not luhn_ok(cand) or _looks_like_ascii(cand):
                 continue
-            if out is None:
-                out = list(hexed)
-            for i, ch in enumerate(mask_pan(cand)):
-                if ch == "*":
-                    out[start + offset + i] = "*"
+            at = start + offset
+            pieces.append(hexed[done:at])
+            pieces.append(mask_pan(cand))
+            done = at + length
             break
-    return hexed if out is None else "".join(out)
+    if not pieces:
+        return hexed
+    pieces.append(hexed[done:])
+    return "".join(pieces)
 
 
 def _looks_like_ascii(hex_digits: str) -> bool:

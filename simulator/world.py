@@ -29,9 +29,11 @@ import simpy
 
 from simulator.faults import FaultPlan
 from simulator.masking import Redactor
+from simulator.timings import load_timings
 from simulator.transcript import Transcript
 
 Mode = Literal["virtual", "realtime"]
+_REALTIME = load_timings("simulator", "realtime.toml")
 _BATCH = 64  # due events run per loop turn in realtime mode (see run_realtime)
 ProcessGenerator = Generator[simpy.Event, Any, Any]
 
@@ -228,6 +230,7 @@ class World:
         # without handing the loop a turn: a busy world must not starve the ports
         # whose bytes it is waiting for (their callbacks only run when we await).
         batch = 0
+        spin = _REALTIME["spin"]
         try:
             while True:
                 if stop_event is not None and stop_event.processed:
@@ -244,9 +247,14 @@ class World:
                 delay = deadline - loop.time()
                 if delay > 0:
                     batch = 0
-                    woke = await self._wait(delay)
-                    if woke:
-                        continue
+                    if delay > spin:
+                        # sleep until just before the deadline (or an injected input)
+                        await self._wait(delay - spin)
+                    else:
+                        # the last stretch: poll the loop without blocking, so ports stay
+                        # served and the event fires within microseconds of its deadline
+                        await asyncio.sleep(0)
+                    continue
                 if nxt > stop_at:
                     self.env.advance_to(stop_at)
                     return None

@@ -69,11 +69,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 # -- collection ---------------------------------------------------------------------
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     try:
+        # first, before -k/-m deselect anything: a duplicate is an error in any run
         check_duplicates(items)
     except CaseIdError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -212,6 +213,7 @@ def pytest_runtest_makereport(
             )
         result.verdict = verdict
         result.outcome = report.outcome
+        report.cardloop_verdict = verdict.value  # type: ignore[attr-defined]
         result.message = _message(report, rec)
         if verdict is Verdict.FAIL:
             result.replay = _replay_command(item, options.seed, report)
@@ -233,6 +235,25 @@ def pytest_runtest_makereport(
         report.user_properties.append(("cardloop_verdict", result.verdict.value))
 
 
+_STATUS = {
+    Verdict.NON_STRICT.value: ("N", "NON-STRICT"),
+    Verdict.INFORMATIONAL.value: ("I", "INFORMATIONAL"),
+    Verdict.UNIMPLEMENTED.value: ("U", "UNIMPLEMENTED"),
+}
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """Show graded verdicts in pytest's progress line, in pytest's own categories
+    (so counts and exit codes stay pytest's)."""
+    verdict = getattr(report, "cardloop_verdict", None)
+    if report.when != "call" or verdict not in _STATUS:
+        return None
+    letter, word = _STATUS[verdict]
+    return report.outcome, letter, word
+
+
 def _text(report: pytest.TestReport) -> str:
     try:
         return str(report.longreprtext)
@@ -248,7 +269,7 @@ def _message(report: pytest.TestReport, rec: VerdictRecorder | None) -> str:
     if report.skipped:
         longrepr = report.longrepr
         if isinstance(longrepr, tuple) and len(longrepr) == 3:
-            return str(longrepr[2]).removeprefix("Skipped: ")
+            return str(longrepr[2]).removeprefix("Skipped: ").removeprefix("Unimplemented: ")
         return _text(report)
     if rec is not None and rec.notes:
         return "; ".join(f"{n.kind.value}: {n.text}" for n in rec.notes)

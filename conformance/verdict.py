@@ -73,6 +73,10 @@ class Unimplemented(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     """
 
 
+# as pytest does for its own outcomes: reports then read "Unimplemented: why"
+Unimplemented.__module__ = "builtins"
+
+
 @dataclass
 class Note:
     kind: Verdict

@@ -53,6 +53,11 @@ def test_verdicts_map_and_run_passes(pytester: pytest.Pytester) -> None:
         "demo/3/2": "informational",
     }
     result.stdout.fnmatch_lines(["*cardloop conformance*", "*NON-STRICT demo/1.2/2*"])
+    verbose = pytester.runpytest("-v")
+    verbose.stdout.fnmatch_lines([
+        "*::test_non_strict NON-STRICT*", "*::test_unimpl UNIMPLEMENTED (Unimplemented: target*",
+        "*::test_info INFORMATIONAL*",
+    ])
 
 
 @pytest.mark.parametrize("flag", ["--strict", "--cardloop-strict"])
@@ -93,6 +98,8 @@ def test_duplicate_ids_are_a_collection_error(pytester: pytest.Pytester) -> None
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*duplicate conformance case id 'demo/1/1'*test_a*test_b*"])
+    # selecting one of them does not hide the clash
+    assert pytester.runpytest("-k", "test_a").ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_parametrised_case_shares_its_id(pytester: pytest.Pytester) -> None:

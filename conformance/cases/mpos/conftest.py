@@ -15,13 +15,14 @@ how the suite's own tests show that it notices a broken server.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
 from conformance.options import get_options
-from protocol_servers.mpos_bridge.client import MposClient
+from protocol_servers.mpos_bridge.client import MposClient, NoAnswer
 from protocol_servers.mpos_bridge.lab import MposLab, build_lab
 from protocol_servers.mpos_bridge.profiles import PROFILES, Profile, parse_profile
 from simulator.world import World
@@ -75,9 +76,8 @@ class MposTarget:
             assert self.lab is not None
             end = self.lab.connect(name)
         else:
-            from simulator.ports.ws import connect_ws
-
             from protocol_servers.mpos_bridge.codec import frame_label
+            from simulator.ports.ws import connect_ws
 
             assert self.url is not None
             end = self._loop.run_until_complete(
@@ -104,7 +104,40 @@ class MposTarget:
 
         self.run(idle)
 
+    def _contexts_used(self) -> list[str | None]:
+        used: list[str | None] = []
+        for c in self.clients:
+            for text in c.sent:
+                try:
+                    body = json.loads(text)
+                except ValueError:
+                    continue
+                ctx = body.get("context_id") if isinstance(body, dict) else None
+                if isinstance(ctx, str | None) and ctx not in used:
+                    used.append(ctx)
+        return used
+
+    def cleanup(self) -> None:
+        """A shared target outlives the case: close every context the case touched, so
+        the next case finds the devices free (contexts are global, §2.6)."""
+        if self.lab is not None or not self.clients:
+            return
+        c = self.client("cleanup")
+
+        def script() -> Generator[Any, Any, Any]:
+            for ctx in self._contexts_used():
+                try:
+                    yield from c.request({"request_type": 8, "context_id": ctx}, timeout=10.0)
+                except NoAnswer:
+                    return
+
+        try:
+            self.run(script)
+        except Exception:  # noqa: BLE001 - best effort; the case's verdict stands
+            pass
+
     def close(self) -> None:
+        self.cleanup()
         if self._loop is not None:
             for c in self.clients:
                 c.end.close()

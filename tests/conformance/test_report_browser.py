@@ -49,19 +49,24 @@ def test_fail():
 """
 
 
+def _apt_install(*packages: str) -> None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"{' '.join(packages)} missing and cannot be installed here "
+                    "(needs root and apt-get)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True, env=env,
+    )
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
             return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail("chromium is missing and cannot be installed here (needs root and apt-get)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
-        check=True, env=env,
-    )
+    _apt_install("chromium")
     found = shutil.which("chromium")
     assert found, "apt-get installed no chromium"
     return found
@@ -69,6 +74,12 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
+    if not (TOOLS / "node_modules" / ".bin" / "allure").exists():
+        # Allure comes from npm (conformance.report installs it); npm from Debian
+        needs = (("node", "nodejs"), ("npm", "npm"))
+        missing = [pkg for cmd, pkg in needs if not shutil.which(cmd)]
+        if missing:
+            _apt_install(*missing)
     return _chromium()
 
 

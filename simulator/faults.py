@@ -23,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -309,14 +310,17 @@ class FaultPlan:
 
     faults: list[Fault] = field(default_factory=list)
     _counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    _ends: list[Any] = field(default_factory=list, repr=False)
+    # weak, in creation order (arming order must not depend on memory addresses)
+    _ends: list[weakref.ref[Any]] = field(default_factory=list, repr=False)
 
     def add(self, fault: Fault) -> FaultPlan:
         self.faults.append(fault)
         arm = getattr(fault, "arm", None)
         if arm is not None:
-            for end in self._ends:
-                arm(end.world, end)
+            for ref in self._ends:
+                end = ref()
+                if end is not None and not end.is_closed:
+                    arm(end.world, end)
         return self
 
     def __bool__(self) -> bool:
@@ -324,7 +328,9 @@ class FaultPlan:
 
     def watch(self, end: Any) -> None:
         """Called by every end when it is made, so timed faults can reach it."""
-        self._ends.append(end)
+        if len(self._ends) >= 256 and len(self._ends) % 256 == 0:
+            self._ends = [r for r in self._ends if r() is not None]
+        self._ends.append(weakref.ref(end))
         for fault in self.faults:
             arm = getattr(fault, "arm", None)
             if arm is not None:

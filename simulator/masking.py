@@ -25,13 +25,18 @@ _TRACK2_HEX = re.compile(r"([0-9]{13,19})[Dd]([0-9]{4})([0-9]*)[Ff]?")
 _TRACK2_ASCII_B = re.compile(rb"([0-9]{13,19})=([0-9]{4})([0-9]*)")
 
 
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: a doubled digit, with its digits summed
+# Luhn digit values as byte translation tables: the value of an ASCII digit, and the
+# value after doubling (with the two digits of the product summed).
+_LUHN_PLAIN = bytes(c - 48 if 48 <= c <= 57 else 0 for c in range(256))
+_LUHN_DOUBLED = bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)[c - 48] if 48 <= c <= 57 else 0
+                      for c in range(256))
 
 
 def luhn_ok(digits: str) -> bool:
-    # map/sum keep the per-digit work in C: this runs on every digit run of every
-    # transcript entry, so it bounds how fast a port can carry bytes
-    total = sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, map(int, digits[-2::-2])))
+    # slicing, translate and sum over bytes all run in C: this is called on every digit
+    # run of every transcript entry, so it bounds how fast a port can carry bytes
+    b = digits.encode("ascii")
+    total = sum(b[-1::-2].translate(_LUHN_PLAIN)) + sum(b[-2::-2].translate(_LUHN_DOUBLED))
     return total % 10 == 0
 
 
@@ -129,7 +134,9 @@ class Redactor:
             bcd = _pan_bcd(pan)
             if bcd in out:
                 out = out.replace(bcd, bytes(len(bcd)))
-        return mask_bytes(out)
+        # no second scan: the replacements above only add '*' and zero bytes, which can
+        # not complete a digit run
+        return out
 
     def hex(self, data: builtins.bytes) -> str:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
@@ -190,20 +197,36 @@ def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
 
 
 def _mask_bcd_hex(hexed: str) -> str:
-    """Mask Luhn-valid digit runs that start on a byte boundary of a hex string."""
+    """Mask Luhn-valid card numbers in packed BCD inside a hex string.
+
+    A PAN in BCD sits between a length byte and the next tag, so it can start at any
+    byte boundary of a digit run. Candidates must start with a major industry
+    identifier 2-6 (amounts, dates and counters start with 0 or 1) and must not read
+    as ASCII text (labels), which keeps false positives rare; registered PANs are
+    hidden exactly by :class:`Redactor` before this scan runs.
+    """
     pieces: list[str] = []  # the string is rebuilt from slices only if something is masked
     done = 0
     for start, run in _bcd_runs(hexed):
-        offset = start % 2  # the first byte boundary inside the run
-        for length in range(min(19, len(run) - offset), 12, -1):
-            cand = run[offset : offset + length]
-            if not luhn_ok(cand) or _looks_like_ascii(cand):
+        i = start % 2  # first byte boundary inside the run
+        while i <= len(run) - 13:
+            at = start + i
+            if at < done or run[i] not in "23456":
+                i += 2
                 continue
-            at = start + offset
+            hit = 0
+            for length in range(min(19, len(run) - i), 12, -1):
+                cand = run[i : i + length]
+                if luhn_ok(cand) and not _looks_like_ascii(cand):
+                    hit = length
+                    break
+            if not hit:
+                i += 2
+                continue
             pieces.append(hexed[done:at])
-            pieces.append(mask_pan(cand))
-            done = at + length
-            break
+            pieces.append(mask_pan(run[i : i + hit]))
+            done = at + hit
+            i += hit + (hit % 2)
     if not pieces:
         return hexed
     pieces.append(hexed[done:])
@@ -211,7 +234,9 @@ def _mask_bcd_hex(hexed: str) -> str:
 
 
 def _looks_like_ascii(hex_digits: str) -> bool:
-    """Hex of ASCII text is digit-only too (``34 37 36``); that is not BCD."""
-    pairs = [hex_digits[i : i + 2] for i in range(0, len(hex_digits) - 1, 2)]
-    asciiish = sum(1 for p in pairs if p[0] in "23")
-    return asciiish * 2 >= len(pairs)
+    """Hex of ASCII text (labels, digits, upper-case names) is digit-only too; not BCD."""
+    pairs = [int(hex_digits[i : i + 2], 16) for i in range(0, len(hex_digits) - 1, 2)]
+    if not pairs:
+        return False
+    texty = sum(1 for p in pairs if 0x20 <= p <= 0x5A)
+    return texty * 10 > len(pairs) * 6

@@ -64,6 +64,8 @@ class WsEnd(MessageEnd):
         super().__init__(world, name, labeler)
         self.close_code: int | None = None
         self.close_reason: str = ""
+        #: the close code this side sent (e.g. 1011 when the keep-alive gave up), if any
+        self.local_close_code: int | None = None
         self._close_with: tuple[int, str] = (1000, "")
 
     def close(self, code: int = 1000, reason: str = "") -> None:  # type: ignore[override]
@@ -108,6 +110,8 @@ class _Link:
         finally:
             self.end.close_code = self.conn.close_code
             self.end.close_reason = self.conn.close_reason or ""
+            sent = self.conn.protocol.close_sent
+            self.end.local_close_code = sent.code if sent is not None else None
             code = self.end.close_code
             if not self.end.is_closed:
                 self.world.transcript.event(self.end.name, f"websocket closed by peer, code {code}")
@@ -168,6 +172,7 @@ async def serve_ws(
     labeler: Labeler | None = None,
     ping_interval: float | None = None,
     ping_timeout: float | None = None,
+    close_timeout: float | None = 10.0,
     max_size: int | None = 1 << 20,
 ) -> WsServer:
     """Listen for WebSocket clients; each becomes ``on_connect(end, info)`` in the world.
@@ -177,7 +182,8 @@ async def serve_ws(
     return ``(status, json_body)`` to refuse it. Connection ends are named
     ``f"{name}#{n}"`` (n counts from 1) so fault patterns can address them.
     Keep-alive pings are off unless ``ping_interval`` is given (wall seconds, as
-    websockets counts them).
+    websockets counts them); a missing pong closes with 1011 (``end.local_close_code``).
+    ``close_timeout`` bounds the wait for the peer's close frame.
     """
     if world.mode != "realtime":
         raise ValueError("WebSocket ports need a realtime world (World(mode='realtime'))")
@@ -219,6 +225,7 @@ async def serve_ws(
         "ssl": ssl_context,
         "ping_interval": ping_interval,
         "ping_timeout": ping_timeout,
+        "close_timeout": close_timeout,
         "max_size": max_size,
     }
     server = await serve(handler, host, port, **kwargs)

@@ -188,3 +188,56 @@ def test_raw_tcp_is_a_byte_stream():
         return got
 
     assert _run(w, main) == b"x" * 100_000
+
+
+def test_keepalive_closes_a_silent_client_with_1011():
+    w = World(seed=1, mode="realtime")
+
+    async def main():
+        ends = []
+        server = await serve_ws(
+            w, "127.0.0.1", 0, path="/pac", on_connect=lambda e, i: ends.append(e),
+            ping_interval=0.05, ping_timeout=0.05, close_timeout=0.1,
+        )
+        # a client that completes the handshake and then never answers a ping
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"GET /pac HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await reader.readuntil(b"\r\n\r\n")
+        await w.run_realtime(until=w.now + 1.0)
+        writer.close()
+        await server.close()
+        return ends
+
+    ends = _run(w, main)
+    assert len(ends) == 1 and ends[0].is_closed
+    assert ends[0].local_close_code == 1011
+
+
+def test_faults_apply_on_real_ports_too():
+    from simulator.faults import Corrupt
+
+    w = World(seed=4, mode="realtime", factor=0.1)
+    w.faults.add(Corrupt(port="server#*", direction="rx", bits=1))
+
+    async def main():
+        server = await serve_tcp(w, "127.0.0.1", 0, framing=NewlineFraming,
+                                 on_connect=_upper_server(w, []))
+        client = await connect_tcp(w, "127.0.0.1", server.port, framing=NewlineFraming)
+
+        def pos():
+            client.send(b"abcdefgh")
+            reply = yield client.recv()
+            client.close()
+            return reply
+
+        reply = await w.run_realtime(until=w.process(pos()))
+        await server.close()
+        return reply
+
+    reply = _run(w, main)
+    assert reply != b"ABCDEFGH" and len(reply) == 8
+    assert any(e.label.startswith("fault: corrupt 1 bit(s)") for e in w.transcript.entries)

@@ -148,6 +148,14 @@ class Redactor:
             form = secret.hex()
             if form in hexed:
                 hexed = hexed.replace(form, "*" * len(form))
+        for pan in self._pans:
+            # packed BCD starts on a byte boundary; an odd-length PAN in track 2
+            # equivalent data (tag 57) is followed by the separator nibble D, not F
+            at = hexed.find(pan)
+            while at >= 0:
+                if at % 2 == 0:
+                    hexed = hexed[:at] + mask_pan(pan) + hexed[at + len(pan) :]
+                at = hexed.find(pan, at + 1)
         return _mask_bcd_hex(hexed)
 
     def text(self, text: str) -> str:

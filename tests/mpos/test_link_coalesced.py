@@ -17,3 +17,14 @@ def test_ntm_and_response_in_one_chunk() -> None:
     got = [o.pktdata for o in out if isinstance(o, ResponseReceived)]
     assert got == [b"GCR000"]
     assert not link.busy
+
+
+def test_odd_length_pan_in_track2_equivalent_is_masked() -> None:
+    """Tag 57 of a 15-digit Amex card: PAN, separator D, expiry... in packed BCD."""
+    from simulator.masking import Redactor
+
+    r = Redactor()
+    r.add_pan("374245001751006")
+    raw = bytes.fromhex("5713374245001751006d301220110000925000000f")
+    assert "374245001751006" not in r.hex(raw)
+    assert "374245" in r.hex(raw) and "1006" in r.hex(raw)

@@ -184,7 +184,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     _allure_attach(item, world)
 
 
-@pytest.hookimpl(hookwrapper=True)
+# innermost wrapper: other plugins' wrappers (Allure's) see the graded report
+@pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:

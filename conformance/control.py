@@ -256,6 +256,64 @@ class ControlServer:
         await writer.drain()
 
 
+class ControlClient:
+    """The suite's side of a control API, for ``--target`` runs against a served
+    server (``--serve`` elsewhere, or a vendor's server offering the same API).
+
+    Blocking calls, for case code between flows (never inside a SimPy process).
+    """
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"control URL must be http on loopback, not {url!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        import urllib.error
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read().decode("utf-8")
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode("utf-8", "replace")
+            try:
+                detail = json.loads(detail).get("error", detail)
+            except ValueError:
+                pass
+            raise ControlError(str(detail), err.code) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+
+    def index(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/"))
+
+    def actions(self) -> dict[str, str]:
+        return dict(self.index().get("actions", {}))
+
+    def scenario(self, action: str, **params: Any) -> dict[str, Any]:
+        """Apply scenario ``action``; raises :class:`ControlError` if refused."""
+        return dict(self._call("POST", f"/scenario/{action}", params).get("applied", {}))
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/state"))
+
+    def reset(self) -> None:
+        self._call("POST", "/reset", {})
+
+    def transcript(self) -> str:
+        return str(self._call("GET", "/transcript"))
+
+    def shutdown(self) -> None:
+        self._call("POST", "/shutdown", {})
+
+
 async def serve(
     name: str, options: Options, *, ready: Callable[[dict[str, Any]], None] | None = None,
     control_port: int = 0,

@@ -71,6 +71,9 @@ def add_options(parser: pytest.Parser) -> None:
     _add(g, ("--serve", "--cardloop-serve"), dest="cardloop_serve", default=None,
          metavar="NAME", help="client under test: serve reference server NAME with virtual "
          "devices and a control API, and wait for the vendor's POS")
+    _add(g, ("--control", "--cardloop-control"), dest="cardloop_control", default=None,
+         metavar="URL", help="control API of the target (as --serve prints it): lets cases "
+         "choose cards and cardholder behaviour on a served target")
     _add(g, ("--seed", "--cardloop-seed"), dest="cardloop_seed", type=int,
          default=DEFAULT_SEED, metavar="N", help="world seed (default %(default)s)")
     _add(g, ("--mode", "--cardloop-mode"), dest="cardloop_mode",
@@ -104,6 +107,7 @@ class Options:
     serial: str | None = None
     baud: int | None = None
     serve: str | None = None
+    control: str | None = None
     seed: int = DEFAULT_SEED
     mode: str = "virtual"
     factor: float = 1.0
@@ -141,6 +145,7 @@ def get_options(config: pytest.Config) -> Options:
         serial=serial,
         baud=opt("cardloop_baud"),
         serve=opt("cardloop_serve"),
+        control=opt("cardloop_control"),
         seed=int(opt("cardloop_seed")),
         mode=mode,
         factor=float(opt("cardloop_factor")),
@@ -160,6 +165,16 @@ def _pytest_strict(config: pytest.Config) -> bool:
         return bool(config.getini("strict"))
     except (ValueError, KeyError):  # pytest < 9 has no 'strict' ini
         return False
+
+
+def control_client(config: pytest.Config) -> Any:
+    """A :class:`conformance.control.ControlClient` for ``--control``, or None."""
+    url = get_options(config).control
+    if url is None:
+        return None
+    from conformance.control import ControlClient
+
+    return ControlClient(url)
 
 
 def target_url(config: pytest.Config, name: str) -> str | None:

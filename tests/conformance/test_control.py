@@ -155,3 +155,58 @@ register_server("toy2", starter)
     assert log["invariants"] == "ok"
     assert (pytester.path / "rep" / "transcripts" / "serve_toy2.jsonl").read_text().count(
         "scenario next_card") == 2
+
+
+def test_control_client_drives_a_served_target() -> None:
+    from conformance.control import ControlClient, ControlError
+
+    got: dict[str, Any] = {}
+
+    def suite(url: str) -> None:
+        c = ControlClient(url)
+        got["actions"] = c.actions()
+        got["applied"] = c.scenario("next_card", card="elo-credit")
+        try:
+            c.scenario("next_card")
+        except ControlError as exc:
+            got["refused"] = (exc.status, str(exc))
+        got["state"] = c.state()
+        c.reset()
+        got["after_reset"] = c.state()["pending"]
+        c.shutdown()
+
+    async def main() -> None:
+        tasks: list[asyncio.Future[None]] = []
+        await serve(
+            "toy", Options(seed=2),
+            ready=lambda info: tasks.append(
+                asyncio.ensure_future(asyncio.to_thread(suite, info["urls"]["control"]))
+            ),
+        )
+        await tasks[0]
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert "next_card" in got["actions"]
+    assert got["applied"]["queued"] == "elo-credit"
+    assert got["refused"] == (400, "next_card needs 'card'")
+    assert got["state"]["pending"]["next_card"] == [{"card": "elo-credit"}]
+    assert got["after_reset"] == {}
+
+
+def test_control_client_refuses_non_loopback() -> None:
+    from conformance.control import ControlClient
+
+    with pytest.raises(ValueError, match="loopback"):
+        ControlClient("http://192.0.2.1:8080")
+
+
+def test_control_option_gives_cases_a_client(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_c='from conformance import case\n'
+        'from conformance.options import control_client\n\n'
+        '@case("demo/1/1", title="c")\n'
+        'def test_c(request):\n'
+        '    c = control_client(request.config)\n'
+        '    assert c.url == "http://127.0.0.1:9"\n'
+    )
+    pytester.runpytest("--control", "http://127.0.0.1:9/").assert_outcomes(passed=1)

@@ -47,6 +47,25 @@ def versions() -> dict[str, str]:
     return out
 
 
+def source_revision() -> str | None:
+    """The git commit of the cardloop checkout in use (an editable install), if any."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -78,6 +97,7 @@ def build_manifest(reports: Path) -> tuple[dict[str, Any], list[tuple[str, bytes
     manifest = {
         "format": FORMAT,
         "versions": versions(),
+        "cardloop_revision": source_revision(),
         "run": {
             "seed": run.get("seed"),
             "mode": run.get("mode"),

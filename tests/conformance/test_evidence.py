@@ -77,6 +77,7 @@ def test_bundle_holds_run_versions_and_verifies(
     assert manifest["passed"] is False
     assert manifest["totals"]["by_verdict"]["fail"] == 1
     assert manifest["versions"]["cardloop"] == "0.1.0" and manifest["versions"]["python"]
+    assert "cardloop_revision" in manifest
     assert _evidence(["--verify", str(bundle)]) == 0
     assert "OK" in capsys.readouterr().out
     # the same run packs to the same file list and digests

@@ -173,7 +173,7 @@ def connect_local(server: Any, transport: str = "ws", name: str = "pos") -> P3Cl
         server.accept(srv)
         return P3Client(world, pos, name)
     if transport == "tcp":
-        bpos, bsrv = byte_link(world, name, f"payserver<-{name}")
+        bpos, bsrv = byte_link(world, name, f"payserver<-{name}", labeler=envelope.stream_label)
         server.accept_stream(bsrv)
         return P3Client(world, bpos, name)
     raise ValueError(f"unknown transport {transport!r}; use 'ws' or 'tcp'")

@@ -188,6 +188,21 @@ def encode(message: dict[str, Any]) -> str:
     return jsonwire.dumps(message)
 
 
+def stream_label(chunk: bytes) -> str:
+    """Transcript label for a framed-TCP chunk: the P3 messages it holds whole, if any."""
+    labels: list[str] = []
+    rest = chunk
+    while len(rest) >= 4:
+        length = int.from_bytes(rest[:4], "big")
+        if length == 0 or len(rest) < 4 + length:
+            break
+        labels.append(label(rest[4:4 + length]))
+        rest = rest[4 + length:]
+    if rest:
+        labels.append(f"({len(rest)} bytes of a frame)")
+    return "; ".join(labels)
+
+
 def label(message: str | bytes) -> str:
     """Transcript label: type, tag and status, never the payload (it may hold secrets)."""
     try:

@@ -53,7 +53,8 @@ async def start(server: PayServer, host: str | None = None, ws_port: int | None 
                         path=None, on_connect=on_ws, name="payserver-ws",
                         labeler=envelope.label, max_size=cfg.max_frame_bytes)
     tcp = await serve_tcp(world, host, cfg.tcp_port if tcp_port is None else tcp_port,
-                          framing=RawFraming, on_connect=on_tcp, name="payserver-tcp")
+                          framing=RawFraming, on_connect=on_tcp, name="payserver-tcp",
+                          labeler=envelope.stream_label)
     return Endpoints(f"ws://{host}:{ws.port}", f"tcp://{host}:{tcp.port}", ws, tcp)
 
 
@@ -78,7 +79,7 @@ async def connect(world: World, url: str, name: str = "pos") -> P3Client:
 
     parts = urlsplit(url)
     bend = await connect_tcp(world, parts.hostname or "127.0.0.1", parts.port or 8081,
-                             framing=RawFraming, name=name)
+                             framing=RawFraming, name=name, labeler=envelope.stream_label)
     assert isinstance(bend, ByteEnd)
     return P3Client(world, bend, name)
 

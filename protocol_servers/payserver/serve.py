@@ -46,7 +46,12 @@ def default_config() -> ServerConfig:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import warnings
+
     from simulator.cli import CliError
+
+    # the EMV libraries build two-key TDES through cryptography's moved class; harmless
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
 
     try:
         cfg = load(args.config) if args.config else default_config()

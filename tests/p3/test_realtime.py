@@ -118,20 +118,46 @@ def test_tcp_framing_faults_over_a_real_socket() -> None:
 
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 @pytest.mark.parametrize("which", ["ws", "tcp"])
-def test_chip_pin_charge_through_a_pinpad_on_a_pty(which: str) -> None:
-    """The ABECS pinpad sits on a real pty; the card's ARQC is verified by the acquirer."""
-    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB"),))
+def test_card_flows_through_a_pinpad_on_a_pty(which: str) -> None:
+    """The ABECS pinpad sits on a real pty: chip+PIN (ARQC verified by the acquirer), a
+    signature card with a submitted signature, an abort that cancels the pinpad, and a
+    refund of the first charge."""
+    cards = ("visa-chip-pin", "mc-chip-signature", "visa-chip-pin")
+    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards),))
+    res = "devices/counter"
 
     def script(world: World, ws: P3Client, tcp: P3Client):  # type: ignore[no-untyped-def]
         c = ws if which == "ws" else tcp
+        out: dict[str, Any] = {}
         yield from c.login()
-        return (yield from c.final(c.execute("devices/counter", amount="12.00")))
+        out["pin"] = yield from c.final(c.execute(res, amount="12.00"))
+        tag = c.execute(res, amount="12.00")
+        action = yield from c.action(tag)
+        assert action["type"] == "EXECUTE_TRANSACTION_ACTION", action
+        yield from c.response(c.request("SUBMIT_SIGNATURE_REQUEST",
+                                        {"signature": "iVBORw0KGgo=", "verified": True}, res))
+        out["signature"] = yield from c.final(tag)
+        tag = c.execute(res, amount="12.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_CARD_PRESENTATION")
+        out["abort_resp"] = yield from c.response(c.request("ABORT_TRANSACTION_REQUEST", None,
+                                                            res))
+        out["abort"] = yield from c.final(tag)
+        ident = tx_of(out["pin"])["identifier"]
+        out["refund"] = yield from c.final(c.execute(res, type_="REFUND", amount="12.00",
+                                                     referencedTransactionIdentifier=ident))
+        return out
 
     # pty delivery takes ~0.1 s of wall time; ABECS waits 2 s for an ACK, so a factor
     # below ~0.1 would make the link itself time out
-    server, final = run_pos(script, factor=0.25, config=cfg)
-    t = tx_of(final)
+    server, out = run_pos(script, factor=0.25, config=cfg)
+    t = tx_of(out["pin"])
     assert t["status"] == "APPROVED" and t["paymentDetails"]["customerVerification"] == "PIN"
-    (entry,) = server.acquirer.ledger.entries
-    assert entry.meta["cryptogram_ok"] is True
+    assert tx_of(out["signature"])["paymentDetails"]["customerVerification"] == "SIGNATURE"
+    assert out["abort_resp"]["status"] == "OK" and tx_of(out["abort"])["status"] == "ABORTED"
+    assert tx_of(out["refund"])["status"] == "APPROVED"
+    ledger = server.acquirer.ledger
+    sales = [e for e in ledger.entries if e.kind == "sale"]
+    assert len(sales) == 2 and all(e.meta["cryptogram_ok"] for e in sales)
+    assert [e.kind for e in ledger.entries][-1] == "refund"
+    assert ledger.problems() == []
     assert any(e.port == "counter.pinpad" for e in server.world.transcript.entries)

@@ -62,6 +62,7 @@ def _login(server: PayServer, mode: str, ident: str, secret: str, transport: str
 
     proc = server.world.process(script())
     server.world.run(until=proc)
+    assert proc.value is not None
     return proc.value  # type: ignore[no-any-return]
 
 
@@ -87,7 +88,7 @@ def test_login_is_per_connection_unless_global() -> None:
 
         proc = world.process(script(other))
         world.run(until=proc)
-        assert proc.value["status"] == expected
+        assert proc.value is not None and proc.value["status"] == expected
 
 
 def test_tcp_stream_labels_name_the_messages_and_never_the_payload() -> None:

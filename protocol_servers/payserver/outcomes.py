@@ -60,3 +60,27 @@ class OutcomeRules:
             pin_correct=self.units.get(major % 10, "PIN_CORRECT") == "PIN_CORRECT",
             question=question,
         )
+
+
+def acquirer_rules(rules: OutcomeRules, profile: str = "default") -> Any:
+    """The shared acquirer's rules with the test-card digits on top, for ABECS readers.
+
+    Only the online outcome can be the host's: hundreds digit 2 ("declined after online
+    authorisation") declines with ISO 8583 code 05. What the card itself does (offline
+    decline, blocked card, its CVM) belongs to the virtual card in the pinpad, as with a
+    real reader. The acquirer sees minor units only, so the digits are read with two
+    decimals (every currency the test card page uses has two).
+    """
+    from virtual_devices.acquirer.rules import Decision, Rules, load_rules
+
+    base = load_rules(profile)
+
+    class PayworksDigits(Rules):
+        def decide(self, amount: int, pan: str, card_rules: Any = ()) -> Decision:
+            major = amount // 100
+            if major < rules.approve_from_major and \
+                    rules.hundreds.get(major // 100 % 10) == "DECLINE_ONLINE":
+                return Decision("decline", "05")
+            return super().decide(amount, pan, card_rules)
+
+    return PayworksDigits(base.profile, list(base.rules), base.default_action, dict(base.scripts))

@@ -205,9 +205,10 @@ class PayServer:
     def acquirer(self) -> Any:
         """The shared acquirer host that ABECS readers' charges go to (made on first use)."""
         if self._acquirer is None:
-            from virtual_devices.acquirer.host import make_acquirer
+            from protocol_servers.payserver.outcomes import acquirer_rules
+            from virtual_devices.acquirer.host import AcquirerHost
 
-            self._acquirer = make_acquirer(self.world)
+            self._acquirer = AcquirerHost(acquirer_rules(self.rules))
         return self._acquirer
 
     def bookings(self) -> list[tuple[str, int]]:

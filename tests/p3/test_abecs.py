@@ -128,3 +128,17 @@ def test_referenced_refund_of_a_chip_charge_goes_to_the_acquirer(transport: str)
     assert t["status"] == "APPROVED" and t["type"] == "REFUND"
     refund = server.acquirer.ledger.entries[-1]
     assert refund.kind == "refund" and refund.amount == 500 and refund.approved
+
+
+def test_hundreds_digit_two_declines_online_at_the_acquirer(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, amount="212.00")))
+
+    t = tx_of(run(server, script))
+    assert t["status"] == "DECLINED" and t["statusDetails"]["code"] == "DECLINED_PROCESSOR"
+    (entry,) = server.acquirer.ledger.entries
+    assert not entry.approved and entry.response_code == "05"
+    assert entry.meta["cryptogram_ok"] is True

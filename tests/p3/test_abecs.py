@@ -142,3 +142,34 @@ def test_hundreds_digit_two_declines_online_at_the_acquirer(transport: str) -> N
     (entry,) = server.acquirer.ledger.entries
     assert not entry.approved and entry.response_code == "05"
     assert entry.meta["cryptogram_ok"] is True
+
+
+def test_abort_during_pin_entry_cancels_goc(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, amount="12.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_PIN")
+        aresp = yield from c.response(c.request("ABORT_TRANSACTION_REQUEST", None, RESOURCE))
+        return aresp, (yield from c.final(tag))
+
+    aresp, final = run(server, script)
+    assert aresp["status"] == "OK"
+    assert tx_of(final)["status"] == "ABORTED"
+    assert server.acquirer.ledger.entries == []
+
+
+def test_same_seed_same_transcript_through_the_pinpad() -> None:
+    def once() -> str:
+        server, c = make("tcp")
+
+        def script():  # type: ignore[no-untyped-def]
+            yield from c.login()
+            yield from c.final(c.execute(RESOURCE, amount="12.00"))
+
+        run(server, script)
+        return server.world.transcript.jsonl()
+
+    first = once()
+    assert first == once()

@@ -99,6 +99,7 @@ class MposLab:
     backend: MerchantBackend
     readers: list[Reader] = field(default_factory=list)
     silent: list[SerialDevice] = field(default_factory=list)
+    ptys: list[Any] = field(default_factory=list)
     _clients: int = 0
 
     def connect(self, name: str | None = None) -> MessageEnd:
@@ -117,6 +118,8 @@ class MposLab:
         for r in self.readers:
             if r.pty is not None:
                 r.pty.close()
+        for pair in self.ptys:
+            pair.close()
 
 
 def build_lab(
@@ -171,11 +174,20 @@ def build_lab(
             lab.readers.append(Reader(i, pinpad, dev, pty=pair))
         ref.append(pinpad)
         pinpad.start()
-    for k in range(silent_ports if world.mode == "virtual" else 0):
+    for k in range(silent_ports):
         # a port with nothing behind it: the wrong COM port a user may pick (§7 item 5)
-        dead = ByteEnd(world, f"nothing{k}")
-        line = VirtualSerialLine(world, dead, f"bridge.silent{k}")
-        lab.silent.append(devices.add(f"/dev/ttyS{k}", line.open, name=f"Serial Device (S{k})"))
+        if world.mode == "virtual":
+            dead = ByteEnd(world, f"nothing{k}")
+            line = VirtualSerialLine(world, dead, f"bridge.silent{k}")
+            lab.silent.append(devices.add(f"/dev/ttyS{k}", line.open, name=f"Serial Device (S{k})"))
+        else:
+            from simulator.ports.pty import PtyPair
+
+            pair = PtyPair(link_dir=link_dir, names=(f"ttyS{k}", f"ttyS{k}-nobody")).open()
+            lab.ptys.append(pair)
+            lab.silent.append(
+                devices.add_serial_path(pair.host_path, port_name=f"bridge.silent{k}")
+            )
     for path in extra_serial:
         devices.add_serial_path(
             path, labeler=line_labeler([]), port_name=f"bridge.{os.path.basename(path)}"

@@ -61,7 +61,9 @@ class MposTarget:
     async def _start_realtime(self, readers: int, behaviour: Any) -> None:
         from protocol_servers.mpos_bridge.live import serve_bridge
 
-        self.lab = build_lab(self.world, readers=readers, profile=self.profile, behaviour=behaviour)
+        self.lab = build_lab(
+            self.world, readers=readers, profile=self.profile, behaviour=behaviour, silent_ports=1
+        )
         self._ws = await serve_bridge(self.lab.server, "127.0.0.1", 0)
         self.url = self._ws.url
 

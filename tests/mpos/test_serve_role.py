@@ -23,7 +23,7 @@ def test_vendor_pos_pays_with_the_card_it_chose() -> None:
         ready = asyncio.Event()
 
         def told(info: dict[str, object]) -> None:
-            urls.update(info["urls"])  # type: ignore[arg-type]
+            urls.update(info["urls"])  # type: ignore[call-overload]
             ready.set()
 
         task = asyncio.ensure_future(serve("mpos", Options(factor=0.2), ready=told))

@@ -1,0 +1,159 @@
+"""mpos-bridge.md §4.7–§4.9 and §4.11: GCR, GOC, FNC and whole card flows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance import case
+from conformance.invariants import no_full_pan
+from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.customer import Behaviour, Customer
+from virtual_devices.abecs.fields import Command
+from virtual_devices.abecs.flows import sale
+from virtual_devices.abecs.host import AbecsError
+from virtual_devices.abecs.rig import aid_records, visa_swipe
+from virtual_devices.abecs.tables import records_from_config
+
+Gen = Any
+VERSION = "CL00000042"
+
+
+def _gcr(version: str = VERSION, app_type: int = 99) -> m.GcrRequest:
+    return m.GcrRequest(1990, "261125", "101500", version, app_type=app_type)
+
+
+@case("abecs/4.7/1", title="GCR reads a swiped card: tracks, PAN, expiry, service code",
+      section="4.7", failure="magnetic stripe sales are impossible")
+def test_gcr_magstripe(abecs_device: Any) -> None:
+    abecs_device.present(visa_swipe())
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from abecs_device.host.load_tables(0, VERSION, aid_records())
+        return (yield from abecs_device.host.gcr(_gcr(app_type=1)))
+
+    card = abecs_device.run(flow)
+    assert card.card_type == m.CARD_MAGSTRIPE and card.pan == "4761739001010010"
+    assert card.track2.startswith(card.pan + "=") and card.expiry == "281231"
+    assert card.app_type == 1 and card.acq_idx == 8
+    no_full_pan(abecs_device.world.transcript.entries, [card.pan])
+
+
+@case("abecs/4.7/2", title="Cancel on the keypad during GCR answers 013", section="4.7",
+      failure="the cardholder cannot give up at the card prompt")
+def test_gcr_cancel_key(abecs_device: Any) -> None:
+    abecs_device.present(visa_swipe(), Behaviour(cancel_at="card"))
+
+    def flow() -> Gen:
+        try:
+            yield from abecs_device.host.gcr(_gcr())
+        except AbecsError as exc:
+            return exc.code
+        return 0
+
+    assert abecs_device.run(flow) == 13
+
+
+@case("abecs/4.7/3", title="a stale table version gives 020; a bare GCR resumes", section="4.7",
+      failure="the host cannot reload tables in the middle of a sale")
+def test_gcr_020_and_bare_gcr(abecs_device: Any) -> None:
+    from virtual_devices.abecs.cards import catalogue_card
+
+    abecs_device.present(catalogue_card("visa-chip-pin"))
+    abecs_device.pinpad.customer = Customer(abecs_device.world, Behaviour(pin="1234"))
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from abecs_device.host.load_tables(0, "OLDVERSION", aid_records())
+        try:
+            yield from abecs_device.host.gcr(_gcr())
+            first = 0
+        except AbecsError as exc:
+            first = exc.code
+        yield from abecs_device.host.load_tables(0, VERSION, aid_records())
+        card = yield from abecs_device.host.gcr(None)
+        return first, card
+
+    first, card = abecs_device.run(flow)
+    assert first == 20
+    assert card.card_type == m.CARD_ICC and card.pan == "4761739001010010"
+
+
+@case("abecs/4.7/4", title="a bare GCR with nothing to resume answers 010", section="4.7",
+      failure="a bare GCR is accepted without saved parameters")
+def test_bare_gcr_without_saved(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from abecs_device.host.exchange(Command("GCR")))
+
+    assert abecs_device.run(flow).status == 10
+
+
+@case("abecs/4.8/1", title="GOC without an ICC GCR answers 010", section="4.8",
+      failure="GOC runs without a card")
+def test_goc_without_gcr(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from abecs_device.host.exchange(m.GocRequest(100, (0x9F27,)).to_command()))
+
+    assert abecs_device.run(flow).status == 10
+
+
+@case("abecs/4.9/1", title="FNC without GOC answers 010", section="4.9",
+      failure="FNC runs without a chip decision")
+def test_fnc_without_goc(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from abecs_device.host.exchange(m.FncRequest(0, "00", b"", (0x9F27,))
+                                                      .to_command()))
+
+    assert abecs_device.run(flow).status == 10
+
+
+def _contact_cards() -> list[str]:
+    try:
+        from virtual_devices.emv.catalogue import catalogue
+    except ImportError:  # pragma: no cover
+        return []
+    return sorted(n for n, p in catalogue().items()
+                  if "contact" in p.interfaces and p.expected.get("outcome"))
+
+
+@pytest.mark.parametrize("card_name", _contact_cards())
+@case("abecs/4.11/1", title="GCR, GOC, FNC and RMC with each catalogue card", section="4.11",
+      failure="a chip sale does not reach the card's documented outcome")
+def test_full_flow(abecs_device: Any, card_name: str) -> None:
+    from virtual_devices.acquirer.host import make_acquirer
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    profile = catalogue()[card_name]
+    abecs_device.present(VirtualCard(profile).place_in(abecs_device.world))
+    abecs_device.pinpad.customer = Customer.for_profile(abecs_device.world, profile)
+    acquirer = make_acquirer(abecs_device.world)
+    cfg = acquirer.terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+    expected = profile.expected["outcome"]
+    floor = 5000 if expected == "approved-offline" else None
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from sale(abecs_device.host, acquirer, 1000, version,
+                                records_from_config(cfg), floor_limit=floor))
+
+    res = abecs_device.run(flow)
+    outcome = {
+        "approved-online": res.goc is not None and res.goc.decision == 2 and res.approved,
+        "approved-offline": res.goc is not None and res.goc.decision == 0 and res.approved,
+        "declined-offline": res.goc is not None and res.goc.decision == 1,
+        "declined-online": res.fnc is not None and res.fnc.decision == 2,
+        "declined-by-card": res.fnc is not None and res.fnc.decision == 1 and res.arc == "00",
+        "fallback": res.card_type == m.CARD_MAGSTRIPE,
+    }
+    if expected not in outcome:
+        pytest.skip(f"{expected} is not a contact outcome")
+    assert outcome[expected], f"{card_name}: {res.steps}"
+    assert res.error is None
+    no_full_pan(abecs_device.world.transcript.entries, [profile.pan])

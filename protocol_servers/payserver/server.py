@@ -230,6 +230,13 @@ class PayServer:
                 out.append((tx.identifier, entry.captured))
         return out
 
+    def ledger_problems(self) -> list[str]:
+        """Why either ledger (MOCK gateway, shared acquirer) does not balance."""
+        out = self.gateway.ledger.problems()
+        if self._acquirer is not None:
+            out += list(self._acquirer.ledger.problems())
+        return out
+
     def close(self) -> None:
         for dev in self.devices.values():
             if dev.reader is not None:

@@ -45,5 +45,5 @@ def check_invariants(target: Any) -> None:
                 assert m["tag"] in sent_tags, f"{m['type']} carries a tag nobody sent"
     no_full_pan(target.world.transcript, known_pans=[MOCK_PAN])
     if target.ledger is not None:
-        assert target.ledger.balanced, target.ledger.problems()
+        assert not target.server.ledger_problems(), target.server.ledger_problems()
         ledger_balanced(target.server.bookings(), told(target.clients))

@@ -258,3 +258,27 @@ def test_isolation(mpos_target: Any) -> None:
     r = mpos_target.run(script)
     assert r["response_type"] == 1
     assert not b.unsolicited
+
+
+@case("mpos/2.7/6", title="while contexts are locked (self-update), new ones are refused",
+      section="2.7", failure="the bridge creates contexts during an update, or says otherwise")
+def test_contexts_locked(mpos_target: Any) -> None:
+    if not mpos_target.reference:
+        import pytest
+
+        pytest.skip("the update lock cannot be set on a foreign target")
+    c = mpos_target.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        known = yield from c.status("before")
+        mpos_target.lab.server.contexts.locked = True
+        old = yield from c.status("before")
+        new = yield from c.status("during")
+        mpos_target.lab.server.contexts.locked = False
+        after = yield from c.status("during")
+        return known, old, new, after
+
+    known, old, new, after = mpos_target.run(script)
+    assert known["response_type"] == old["response_type"] == 7
+    assert new["response_type"] == 9 and new["error"] == "Error on creating context"
+    assert after["response_type"] == 7

@@ -45,10 +45,10 @@ class CaseInfo:
 
     @property
     def sort_key(self) -> tuple[str, tuple[Any, ...], int]:
-        return (self.protocol, _section_key(self.section), self.number)
+        return (self.protocol, section_key(self.section), self.number)
 
 
-def _section_key(section: str) -> tuple[Any, ...]:
+def section_key(section: str) -> tuple[Any, ...]:
     parts: list[Any] = []
     for p in section.split("."):
         parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))

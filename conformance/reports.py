@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.registry import _section_key
+from conformance.registry import section_key
 from conformance.results import CaseResult
 from conformance.verdict import ALL_VERDICTS, Verdict, worst
 
@@ -132,7 +132,7 @@ def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None)
         out.append(f"<td>{row['total']}</td></tr>")
     out.append("</table>")
     for protocol in sorted(sections):
-        cols = sorted(sections[protocol], key=_section_key)
+        cols = sorted(sections[protocol], key=section_key)
         out.append(f"<h2 id='p-{e(protocol)}'>{e(protocol)}</h2>")
         out.append("<table><tr><th>protocol</th>")
         out.extend(f"<th>§{e(s)}</th>" for s in cols)

@@ -49,6 +49,7 @@ class CaseInfo:
 
 
 def section_key(section: str) -> tuple[Any, ...]:
+    """Sort key for section numbers: "2.10" after "2.9", "A.7" after numbers."""
     parts: list[Any] = []
     for p in section.split("."):
         parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol_servers.mpos_bridge.pos import Step, run_sale
+from protocol_servers.mpos_bridge.quiet import quiet_third_party_warnings
 from simulator.masking import mask_text
 
 DEFAULT_CARD = "visa-chip-pin"
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_third_party_warnings()
     from simulator.cli import CliError
 
     if args.amount <= 0:

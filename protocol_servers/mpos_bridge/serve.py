@@ -13,6 +13,7 @@ from typing import Any
 
 from protocol_servers.mpos_bridge.live import DEFAULT_PORT
 from protocol_servers.mpos_bridge.profiles import PROFILES, RULE_SWITCHES, parse_profile
+from protocol_servers.mpos_bridge.quiet import quiet_third_party_warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    quiet_third_party_warnings()
     from simulator.cli import CliError
 
     try:

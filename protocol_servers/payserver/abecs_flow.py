@@ -194,6 +194,8 @@ class AbecsCardFlow:
             f.show("APPROVED", "APPROVED", f"{word} approved")
         except TerminalFailure as fail:
             tx.abortable = False
+            if fail.status == "ERROR":
+                r.opened = False  # the link failed: open a fresh session next time
             if fail.status != "ERROR":
                 f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
                        fail.line, "Remove card", tx_state="AWAITING_CARD_REMOVAL")

@@ -80,9 +80,72 @@ def write_reports(
     data = summary(results, options)
     summary_path = root / SUMMARY
     summary_path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    _write_transcript_pages(root, results)
     matrix_path = root / MATRIX
     matrix_path.write_text(render_matrix(results, data), encoding="utf-8")
     return {"summary": summary_path, "matrix": matrix_path}
+
+
+def render_transcript(result: CaseResult, jsonl: str) -> str:
+    """One case's transcript as a page: time, port, direction, meaning, bytes (masked).
+
+    The JSON Lines file stays the record; this is how a person reads it.
+    """
+    from conformance.invariants import preview
+
+    e = html.escape
+    rows = []
+    for line in jsonl.splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        hexed = str(d.get("hex", ""))
+        raw = f"{len(hexed) // 2} bytes {preview(hexed, 48)}" if hexed else ""
+        rows.append(
+            f"<tr class='{e(str(d.get('dir', '')))}'><td>{d.get('seq', '')}</td>"
+            f"<td>{float(d.get('sim', 0.0)):.6f}</td><td>{e(str(d.get('port', '')))}</td>"
+            f"<td>{e(str(d.get('dir', '')))}</td><td>{e(str(d.get('label', '')))}</td>"
+            f"<td><code>{e(raw)}</code></td></tr>"
+        )
+    r = result
+    title = f"{r.info.id}{f' [{r.param}]' if r.param else ''} {r.info.title}"
+    return "\n".join([
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;vertical-align:top}"
+        "tr.event td{background:#fff8e1}code{white-space:pre-wrap}</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p id='verdict' data-verdict='{r.verdict.value}' style='color:{COLOURS[r.verdict]}'>"
+        f"<b>{r.verdict.value}</b> &middot; §{e(r.info.section)} &middot; "
+        f"{r.duration_s:.3f} s</p>",
+        f"<p>A failure means: {e(r.info.failure)}</p>" if r.info.failure else "",
+        f"<pre>{e(r.message)}</pre>" if r.message else "",
+        f"<p><code>{e(r.replay)}</code></p>" if r.replay else "",
+        f"<p><a href='{e(Path(r.transcript or '').name)}'>JSON Lines</a> &middot; "
+        "<a href='../matrix.html'>matrix</a></p>",
+        "<table><tr><th>#</th><th>sim s</th><th>port</th><th>dir</th><th>meaning</th>"
+        "<th>bytes</th></tr>",
+        *rows,
+        "</table></body></html>",
+    ]) + "\n"
+
+
+def _write_transcript_pages(root: Path, results: list[CaseResult]) -> None:
+    for r in results:
+        if not r.transcript:
+            continue
+        src = root / r.transcript
+        if not src.is_file():
+            continue
+        page = src.with_suffix(".html")
+        page.write_text(render_transcript(r, src.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def _page_of(r: CaseResult) -> str | None:
+    return r.transcript[: -len(".jsonl")] + ".html" if r.transcript else None
 
 
 def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None) -> str:
@@ -151,7 +214,8 @@ def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None)
                 tip = f"{r.info.title} - {r.verdict.value}"
                 if r.message:
                     tip += f": {r.message[:300]}"
-                href = e(r.transcript) if r.transcript else "#"
+                page = _page_of(r)
+                href = e(page) if page else "#"
                 out.append(
                     f"<a class='case' data-case='{e(r.info.id)}' "
                     f"data-verdict='{r.verdict.value}' href='{href}' "

@@ -155,7 +155,13 @@ def test_transcript_masked_and_matrix_links_it(pytester: pytest.Pytester) -> Non
     text = (rep / "transcripts" / "demo_1.2_1.jsonl").read_text()
     assert "476173******0010" in text and "4761739001010010" not in text
     matrix = (rep / "matrix.html").read_text()
-    assert "href='transcripts/demo_1.2_1.jsonl'" in matrix
+    assert "href='transcripts/demo_1.2_1.html'" in matrix
+    page = (rep / "transcripts" / "demo_1.2_1.html").read_text()
+    assert "476173******0010" in page and "4761739001010010" not in page
+    assert "data-verdict='pass'" in page and "href='demo_1.2_1.jsonl'" in page
+    failed = (rep / "transcripts" / "demo_4_1.html").read_text()
+    assert "A failure means: amounts are lost" in failed
+    assert "python -m conformance -k test_broken --seed 1" in failed
     assert "data-case='demo/4/1' data-verdict='fail'" in matrix
     assert "<th>§1.2</th>" in matrix and "<th>§3</th>" in matrix
     suite = ET.parse(rep / "junit.xml").getroot()

@@ -44,7 +44,8 @@ def test_unimpl(verdict):
     verdict.unimplemented("no refunds")
 
 @case("demo/3/1", title="amount kept")
-def test_fail():
+def test_fail(world):
+    world.transcript.event("pos", "sale 1000 answered with 100")
     assert 1000 == 100
 """
 
@@ -124,7 +125,10 @@ def test_matrix_shows_every_case_with_its_verdict(
         "demo/1/1": "pass", "demo/1/2": "non-strict", "demo/2/1": "unimplemented",
         "demo/3/1": "fail",
     }
-    assert "demo_1_1.jsonl" in dom  # the cell links to its transcript
+    assert "transcripts/demo_1_1.html" in dom  # the cell links to its transcript
+    page = _dom(chromium, base + "/transcripts/demo_3_1.html", tmp_path / "profile2")
+    assert 'data-verdict="fail"' in page and "assert 1000 == 100" in page
+    assert "demo_3_1.jsonl" in page
 
 
 def test_allure_report_shows_the_run(

@@ -96,6 +96,21 @@ class DeviceRegistry:
 
         return self.add(path, opener, name=name, must_exist=True)
 
+    def scan_os_ports(self, labeler: Callable[[bytes], str] | None = None) -> list[SerialDevice]:
+        """Add every serial port the OS reports, as ``SerialPort.GetPortNames()`` did for
+        the shipped bridge; USB adapters carry their manufacturer's name."""
+        from serial.tools.list_ports import comports
+
+        found = []
+        for port in comports():
+            dev = self.add_serial_path(
+                port.device, labeler=labeler, port_name=f"bridge.{os.path.basename(port.device)}"
+            )
+            if port.manufacturer:
+                dev.manufacturer = port.manufacturer
+            found.append(dev)
+        return found
+
     def present(self) -> list[SerialDevice]:
         return [d for d in self._devices if d.present()]
 

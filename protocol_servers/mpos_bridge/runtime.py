@@ -61,6 +61,7 @@ async def start_bridge(
     link_dir: str | os.PathLike[str] | None = None,
     serial: Iterable[str] = (),
     merchant_port: int | None = 0,
+    scan_ports: bool = False,
 ) -> Running:
     """Pinpads on ptys, the bridge on ``ws(s)://host:port/mpos``, the merchant API on
     ``http://127.0.0.1:<merchant_port>`` (None: no merchant API)."""
@@ -79,6 +80,8 @@ async def start_bridge(
         link_dir=link_dir,
         extra_serial=serial,
     )
+    if scan_ports:
+        lab.server.devices.scan_os_ports()
     ssl_context = None
     ca_path = None
     if tls_ca is not None:

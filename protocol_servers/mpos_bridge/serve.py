@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a real serial pinpad to list beside the virtual ones",
     )
     parser.add_argument(
+        "--scan-ports",
+        action="store_true",
+        help="also list every serial port the OS reports (real pinpads on USB/COM)",
+    )
+    parser.add_argument(
         "--profile",
         default="documented",
         help=f"{' | '.join(PROFILES)}, optionally +{'/+'.join(RULE_SWITCHES)} (default documented)",
@@ -115,6 +120,7 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
         link_dir=args.link_dir,
         serial=args.serial,
         merchant_port=args.merchant_port,
+        scan_ports=args.scan_ports,
     )
     registry = ControlRegistry(server="mpos-bridge")
     register_actions(registry, world, running.lab)
@@ -125,8 +131,10 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
         print(f"  trust this CA for wss://: {running.ca_path}")
     for r in running.lab.readers:
         print(f"  pinpad {r.index}: {r.port}")
-    for path in args.serial:
-        print(f"  serial device: {path}")
+    ours = {r.port for r in running.lab.readers}
+    for info in running.lab.server.devices.listing():
+        if info.port not in ours:
+            print(f"  serial device: {info.port} {info.manufacturer}".rstrip())
     print(f"  merchant API: {running.merchant_url}/1/transactions")
     print(f'  control API:  {control.url}/ (POST /scenario/next-card {{"card": NAME}})')
     print("  Ctrl-C to stop", flush=True)

@@ -324,6 +324,11 @@ def _allure_attach(item: pytest.Item, world: Any) -> None:
         for text in rec.steps:
             with allure.step(text):
                 pass
+        for kind in sorted({n.kind.value for n in rec.notes}):
+            allure.dynamic.tag(kind)  # non-strict / informational show in Allure's filters
+        for n in rec.notes:
+            with allure.step(f"{n.kind.value}: {n.text}"):
+                pass
     if world is None:
         return
     from conformance.invariants import preview

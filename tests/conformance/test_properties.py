@@ -290,3 +290,34 @@ def test_every_example_gets_a_fresh_world(pytester: pytest.Pytester) -> None:
     assert result.ret == 0, result.stdout.str()
     lines = (pytester.path / "rep" / "transcripts" / "toy_6_1.jsonl").read_text().splitlines()
     assert len(lines) == 1  # the transcript of one example, not of all of them
+
+
+def test_flows_draw_sales_with_catalogue_actions() -> None:
+    from hypothesis import given, settings
+
+    from conformance.faults import load_catalogue
+    from conformance.strategies import ENTRY_MODES, MAX_AMOUNT, Flow, flows
+
+    cat = load_catalogue()
+    human = {s.action for s in cat.layer("human")}
+    card = {s.action for s in cat.layer("card")}
+    seen_human: set[str] = set()
+
+    @settings(max_examples=80, database=None)
+    @given(flows())
+    def check(flow: Flow) -> None:
+        assert isinstance(flow.amount, int) and 1 <= flow.amount <= MAX_AMOUNT
+        assert flow.entry in ENTRY_MODES and 1 <= flow.installments <= 12
+        assert set(flow.human) <= human and set(flow.card) <= card
+        seen_human.update(flow.human)
+
+    check()
+    assert len(seen_human) >= 2
+
+    @settings(max_examples=20, database=None)
+    @given(flows(entries=("contactless",), human=False, card=False, max_amount=5000))
+    def plain(flow: Flow) -> None:
+        assert flow.entry == "contactless" and flow.human == () and flow.card == ()
+        assert flow.amount <= 5000
+
+    plain()

@@ -202,6 +202,7 @@ def pytest_runtest_makereport(
         results[item.nodeid] = result
     result.duration_s += report.duration
     rec = item.stash.get(RECORDER, None)
+    _mask_report(report, item, call)
 
     if report.when == "call" or (report.when == "setup" and not report.passed):
         unimpl = call.excinfo is not None and call.excinfo.errisinstance(Unimplemented)
@@ -234,6 +235,37 @@ def pytest_runtest_makereport(
         report.user_properties.append(("cardloop_case", info.id))
         report.user_properties.append(("cardloop_section", info.section))
         report.user_properties.append(("cardloop_verdict", result.verdict.value))
+
+
+def _mask_report(report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Card numbers out of what pytest, JUnit and Allure will print for a case.
+
+    An assertion that compares messages quotes them; a case's captured output may
+    echo a frame. Both are masked here, before any reporter sees them (this wrapper
+    runs innermost), with the run's known secrets when the case had a world.
+    """
+    from simulator.masking import mask_text
+
+    world = item.stash.get(WORLD, None)
+    redact = world.redactor.text if world is not None else mask_text
+    if report.longrepr is not None and not report.passed:
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            path, line, msg = report.longrepr
+            report.longrepr = (path, line, redact(str(msg)))
+        else:
+            text = _text(report)
+            masked = redact(text)
+            if masked != text:
+                report.longrepr = masked
+    report.sections = [(title, redact(body)) for title, body in report.sections]
+    # Allure reads the exception itself: its message and notes (Hypothesis puts the
+    # falsifying example there)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, BaseException):
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+        notes = getattr(exc, "__notes__", None)
+        if isinstance(notes, list):
+            exc.__notes__ = [redact(n) if isinstance(n, str) else n for n in notes]
 
 
 _STATUS = {

@@ -218,3 +218,22 @@ def test_realtime_mode_reaches_the_world(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("--mode", "realtime", "--factor", "0.01")
     result.assert_outcomes(passed=1)
+
+
+def test_failure_text_and_output_are_masked_everywhere(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_leak='from conformance import case\n\n'
+        '@case("demo/1/1", title="leak")\n'
+        'def test_leak(world):\n'
+        '    frame = "{\\"pan\\": \\"4761739001010010\\"}"\n'
+        '    print("got", frame)\n'
+        '    assert frame == "{}"\n'
+    )
+    result = pytester.runpytest("--cardloop-reports=rep", "--junitxml=rep/junit.xml",
+                                "-rA", "--alluredir=rep/allure")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "476173******0010" in out
+    for text in (out, *(p.read_text() for p in (pytester.path / "rep").rglob("*")
+                        if p.is_file())):
+        assert "4761739001010010" not in text

@@ -134,6 +134,13 @@ def no_full_pan(
         raise InvariantViolation("full PAN in transcript: " + "; ".join(sorted(set(found))))
 
 
+def fresh_client_within() -> float:
+    """The default ``within`` of :func:`serves_fresh_client` (conformance/timings.toml)."""
+    from simulator.timings import load_timings
+
+    return load_timings("conformance")["fresh_client"]
+
+
 def serves_fresh_client(
     world: World,
     probe: Callable[[], Generator[Any, Any, Any]],

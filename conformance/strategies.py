@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, run_state_mach
 
 from conformance.faults import FaultSpec, load_catalogue
 from conformance.invariants import ledger_balanced, no_full_pan, one_final_answer
+from simulator.timings import load_timings
 
 if TYPE_CHECKING:
     from conformance.options import Options
@@ -190,7 +191,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     """
 
     seed: int = 1
-    settle_for: float = 60.0  # simulated seconds a step may take to settle
+    settle_for: float = load_timings("conformance")["settle"]  # simulated s per step
 
     def __init__(self) -> None:
         super().__init__()

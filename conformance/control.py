@@ -189,7 +189,13 @@ class ControlServer:
                 break
             k, _, v = h.decode("latin-1").partition(":")
             headers[k.strip().lower()] = v.strip()
-        length = int(headers.get("content-length", "0") or 0)
+        try:
+            length = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            await self._send(writer, 400, {"error": "bad Content-Length"}, close=True)
+            return False
         if length > MAX_BODY:
             await self._send(writer, 413, {"error": "body too large"}, close=True)
             return False

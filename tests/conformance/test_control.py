@@ -210,3 +210,36 @@ def test_control_option_gives_cases_a_client(pytester: pytest.Pytester) -> None:
         '    assert c.url == "http://127.0.0.1:9"\n'
     )
     pytester.runpytest("--control", "http://127.0.0.1:9/").assert_outcomes(passed=1)
+
+
+def test_malformed_http_gets_a_clear_error_and_the_api_keeps_serving() -> None:
+    got: list[bytes] = []
+
+    async def raw(port: int, data: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(data)
+        await writer.drain()
+        out = await reader.read()
+        writer.close()
+        return out
+
+    async def vendor(urls: dict[str, str]) -> None:
+        port = int(urls["control"].rsplit(":", 1)[1])
+        got.append(await raw(port, b"NONSENSE\r\n\r\n"))
+        got.append(await raw(port, b"POST /reset HTTP/1.1\r\nContent-Length: x\r\n\r\n"))
+        big = f"POST /reset HTTP/1.1\r\nContent-Length: {10**7}\r\n\r\n".encode()
+        got.append(await raw(port, big))
+        got.append(await raw(port, b"GET /state HTTP/1.1\r\nConnection: close\r\n\r\n"))
+        await asyncio.to_thread(_http, "POST", urls["control"] + "/shutdown", {})
+
+    async def main() -> None:
+        tasks: list[asyncio.Future[None]] = []
+        await serve("toy", Options(seed=1),
+                    ready=lambda info: tasks.append(asyncio.ensure_future(vendor(info["urls"]))))
+        await tasks[0]
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert got[0].startswith(b"HTTP/1.1 400") and b"malformed request line" in got[0]
+    assert got[1].startswith(b"HTTP/1.1 400") and b"bad Content-Length" in got[1]
+    assert got[2].startswith(b"HTTP/1.1 413")
+    assert got[3].startswith(b"HTTP/1.1 200") and b'"pending"' in got[3]

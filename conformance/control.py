@@ -245,7 +245,10 @@ class ControlServer:
         except ControlError as exc:
             return exc.status, {"error": str(exc)}, "application/json"
         except ValueError as exc:
-            return 400, {"error": f"bad JSON: {exc}"}, "application/json"
+            return 400, {"error": f"bad request: {exc}"}, "application/json"
+        except (TypeError, KeyError) as exc:
+            # parameters of the wrong shape reach an action: the caller's mistake
+            return 400, {"error": f"bad parameters: {exc!r}"}, "application/json"
 
     async def _send(
         self, writer: asyncio.StreamWriter, status: int, payload: Any, *, close: bool,

@@ -132,6 +132,9 @@ class Pinpad:
 
     def queue_card(self, card: Any) -> None:
         """Put a card in the customer's hand (last in the queue); its PAN is masked."""
+        place_in = getattr(card, "place_in", None)
+        if callable(place_in):
+            place_in(self.world)  # the EMV card model: seeded rng, secrets to the redactor
         pan = getattr(card, "pan", None)
         if pan:
             self.world.redactor.add_pan(str(pan))

@@ -106,6 +106,7 @@ def build_manifest(reports: Path) -> tuple[dict[str, Any], list[tuple[str, bytes
             "profile": run.get("profile"),
             "targets": run.get("targets", {}),
             "serial": run.get("serial"),
+            "wall_s": run.get("wall_s"),
         },
         "passed": summary.get("passed"),
         "totals": summary.get("totals", {}),

@@ -380,6 +380,23 @@ def _allure_attach(item: pytest.Item, world: Any) -> None:
     )
 
 
+STARTED = pytest.StashKey[float]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import time
+
+    # wall time of the run, for the report only (the world never reads this clock)
+    session.config.stash[STARTED] = time.monotonic()
+
+
+def _wall_s(config: pytest.Config) -> float | None:
+    import time
+
+    started = config.stash.get(STARTED, None)
+    return None if started is None else round(time.monotonic() - started, 3)
+
+
 # -- end of run ---------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     options = get_options(session.config)
@@ -391,6 +408,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(options.reports),
         list(session.config.stash[RESULTS].values()),
         options=options,
+        wall_s=_wall_s(session.config),
     )
 
 
@@ -405,8 +423,10 @@ def pytest_terminal_summary(
     tr = terminalreporter
     tr.section("cardloop conformance")
     t = totals(results)
+    wall = _wall_s(config)
     tr.write_line(
-        f"{t['cases']} case runs; verdicts: "
+        f"{t['cases']} case runs" + (f" in {wall:.1f} s" if wall is not None else "")
+        + "; verdicts: "
         + ", ".join(f"{k} {v}" for k, v in t["by_verdict"].items() if v)
     )
     for protocol, row in t["by_protocol"].items():

@@ -50,10 +50,12 @@ def totals(results: list[CaseResult]) -> dict[str, Any]:
     }
 
 
-def summary(results: list[CaseResult], options: Options | None = None) -> dict[str, Any]:
+def summary(
+    results: list[CaseResult], options: Options | None = None, wall_s: float | None = None
+) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: (r.info.sort_key, r.nodeid))
     t = totals(ordered)
-    run: dict[str, Any] = {"python": platform.python_version()}
+    run: dict[str, Any] = {"python": platform.python_version(), "wall_s": wall_s}
     if options is not None:
         run.update(
             seed=options.seed,
@@ -74,10 +76,11 @@ def summary(results: list[CaseResult], options: Options | None = None) -> dict[s
 
 
 def write_reports(
-    root: Path, results: list[CaseResult], options: Options | None = None
+    root: Path, results: list[CaseResult], options: Options | None = None,
+    wall_s: float | None = None,
 ) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
-    data = summary(results, options)
+    data = summary(results, options, wall_s)
     summary_path = root / SUMMARY
     summary_path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     _write_transcript_pages(root, results)

@@ -11,6 +11,7 @@ Shape (JSON in, JSON out; errors are ``{"error": "..."}`` with a 4xx status)::
     GET  /                      -> {"server": NAME, "urls": {...}, "actions": {name: help}}
     GET  /state                 -> {"pending": {action: [params...]}, "applied": [...]}
     POST /scenario/<action>     body: params of the action -> {"ok": true, "applied": {...}}
+    POST /play/<scenario>       a named certification scenario (scenarios.toml)
     POST /reset                 -> forget pending scenario choices
     GET  /transcript            -> the run's transcript so far (JSON Lines, PANs masked)
     POST /shutdown              -> end the run; reports are written
@@ -55,6 +56,31 @@ class ActionInfo:
     apply: Action
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """A named certification scenario: actions applied in order (scenarios.toml)."""
+
+    name: str
+    title: str
+    expect: str
+    steps: tuple[tuple[str, dict[str, Any]], ...]
+
+
+def load_scenarios(server: str, text: str | None = None) -> dict[str, Scenario]:
+    """The certification scenarios of ``server`` from ``conformance/scenarios.toml``."""
+    import tomllib
+    from importlib import resources
+
+    if text is None:
+        text = resources.files("conformance").joinpath("scenarios.toml").read_text("utf-8")
+    raw = tomllib.loads(text).get(server, {})
+    out: dict[str, Scenario] = {}
+    for name, body in raw.items():
+        steps = tuple((str(st["action"]), dict(st.get("params", {}))) for st in body["steps"])
+        out[name] = Scenario(name, str(body["title"]), str(body["expect"]), steps)
+    return out
+
+
 @dataclass
 class ControlRegistry:
     """Scenario actions a served reference server accepts, and what was chosen.
@@ -70,6 +96,21 @@ class ControlRegistry:
     pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     applied: list[dict[str, Any]] = field(default_factory=list)
     shutdown: asyncio.Event | None = None
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+
+    def play(self, name: str) -> dict[str, Any]:
+        """Apply certification scenario ``name``, step by step; refused before any step
+        when the server lacks one of its actions."""
+        sc = self.scenarios.get(name)
+        if sc is None:
+            raise ControlError(
+                f"unknown scenario {name!r}; known: {sorted(self.scenarios)}", 404
+            )
+        missing = [a for a, _ in sc.steps if a not in self.actions]
+        if missing:
+            raise ControlError(f"scenario {name!r} needs actions this server lacks: {missing}")
+        done = [self.run(action, dict(params)) for action, params in sc.steps]
+        return {"scenario": name, "expect": sc.expect, "steps": done}
 
     def action(self, name: str, help: str, apply: Action | None = None) -> None:
         """Register ``name``; without ``apply`` the parameters are just queued."""
@@ -214,6 +255,10 @@ class ControlServer:
                     "server": reg.server,
                     "urls": reg.urls,
                     "actions": {n: a.help for n, a in sorted(reg.actions.items())},
+                    "scenarios": {
+                        n: {"title": sc.title, "expect": sc.expect}
+                        for n, sc in sorted(reg.scenarios.items())
+                    },
                 }, "application/json"
             if method == "GET" and path == "/state":
                 return 200, {"pending": reg.pending, "applied": reg.applied}, "application/json"
@@ -239,6 +284,16 @@ class ControlServer:
 
                 self.world.inject(apply)
                 return 200, {"ok": True, "applied": out}, "application/json"
+            if method == "POST" and path.startswith("/play/"):
+                name = path.removeprefix("/play/")
+                played: dict[str, Any] = {}
+
+                def play() -> None:
+                    played.update(reg.play(name))
+                    self.world.transcript.event("control", f"scenario {name} played")
+
+                self.world.inject(play)
+                return 200, {"ok": True, **played}, "application/json"
             if path in ("/", "/state", "/transcript", "/reset", "/shutdown"):
                 return 405, {"error": f"{method} not allowed on {path}"}, "application/json"
             return 404, {"error": f"no such endpoint {path}"}, "application/json"
@@ -336,7 +391,9 @@ async def serve(
 
     starter = server_starter(name)
     world = World(seed=options.seed, mode="realtime", factor=options.factor)
-    registry = ControlRegistry(server=name, shutdown=asyncio.Event())
+    registry = ControlRegistry(
+        server=name, shutdown=asyncio.Event(), scenarios=load_scenarios(name)
+    )
     control = await ControlServer(world, registry).start(port=control_port)
     served = await starter(world, registry, options)
     registry.urls = {**served.urls, "control": control.url}

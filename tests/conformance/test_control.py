@@ -243,3 +243,62 @@ def test_malformed_http_gets_a_clear_error_and_the_api_keeps_serving() -> None:
     assert got[1].startswith(b"HTTP/1.1 400") and b"bad Content-Length" in got[1]
     assert got[2].startswith(b"HTTP/1.1 413")
     assert got[3].startswith(b"HTTP/1.1 200") and b'"pending"' in got[3]
+
+
+def test_certification_scenarios_play_their_steps() -> None:
+    from conformance.control import ControlError, load_scenarios
+
+    text = """
+[toy.visa]
+title = "a visa card"
+expect = "approved"
+steps = [{ action = "next_card", params = { card = "visa" } }, { action = "cardholder" }]
+
+[toy.teleport]
+title = "needs an action toy lacks"
+expect = "-"
+steps = [{ action = "teleport" }]
+"""
+    reg = ControlRegistry(server="toy", scenarios=load_scenarios("toy", text))
+    reg.action("next_card", "queue a card")
+    reg.action("cardholder", "behaviour")
+    out = reg.play("visa")
+    assert out["expect"] == "approved"
+    assert [s["action"] for s in out["steps"]] == ["next_card", "cardholder"]
+    assert reg.take("next_card") == {"card": "visa"}
+    with pytest.raises(ControlError, match="lacks"):
+        reg.play("teleport")
+    assert [a["action"] for a in reg.applied] == ["next_card", "cardholder"]  # nothing more
+    with pytest.raises(ControlError) as err:
+        reg.play("nope")
+    assert err.value.status == 404
+
+
+def test_every_mpos_scenario_plays_on_the_served_reference() -> None:
+    from conformance.control import load_scenarios
+
+    names = sorted(load_scenarios("mpos"))
+    assert len(names) >= 5
+    results: dict[str, Any] = {}
+
+    async def vendor(urls: dict[str, str]) -> None:
+        base = urls["control"]
+        status, index = await asyncio.to_thread(_http, "GET", base + "/")
+        results["index"] = index
+        for name in names:
+            results[name] = await asyncio.to_thread(_http, "POST", f"{base}/play/{name}", {})
+            await asyncio.to_thread(_http, "POST", base + "/reset", {})
+        await asyncio.to_thread(_http, "POST", base + "/shutdown", {})
+
+    async def main() -> None:
+        tasks: list[asyncio.Future[None]] = []
+        await serve("mpos", Options(seed=1),
+                    ready=lambda info: tasks.append(asyncio.ensure_future(vendor(info["urls"]))))
+        await tasks[0]
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    assert sorted(results["index"]["scenarios"]) == names
+    for name in names:
+        status, body = results[name]
+        assert status == 200, (name, body)
+        assert body["scenario"] == name and body["steps"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from virtual_devices.abecs import messages as m
-from virtual_devices.abecs.customer import Behaviour, MagstripeCard
+from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 from virtual_devices.abecs.dukpt import decrypt_pin, load_test_keys
 from virtual_devices.abecs.fields import Command
 from virtual_devices.abecs.host import AbecsError
@@ -259,3 +259,23 @@ def test_same_seed_same_transcript() -> None:
         return rig.world.transcript.jsonl()
 
     assert once() == once()
+
+
+def test_shared_cardholder_model_types_its_pins_on_the_keypad() -> None:
+    from virtual_devices.cardholder import Behaviour as HolderBehaviour
+    from virtual_devices.cardholder import Cardholder
+
+    rig = make_rig(cards=[visa_swipe()])
+    holder = Cardholder(rig.world, HolderBehaviour(interface="magstripe", pins=("9876",)),
+                        pin="1111")
+    rig.pinpad.customer = Customer.from_cardholder(rig.world, holder)
+
+    def flow() -> Gen:
+        first = yield from rig.host.gpn(m.GpnRequest("4761739001010010"))
+        second = yield from rig.host.gpn(m.GpnRequest("4761739001010010"))
+        return first, second
+
+    first, second = rig.run(flow)
+    keys = load_test_keys()[16]
+    assert decrypt_pin(keys.bdk, first.ksn, first.pin_block, "4761739001010010") == "9876"
+    assert decrypt_pin(keys.bdk, second.ksn, second.pin_block, "4761739001010010") == "1111"

@@ -95,6 +95,24 @@ class Customer:
         pins = tuple(str(p) for p in profile.cardholder.get("pins", ()))
         return cls(world, Behaviour(pin=profile.pin or "1234", pins=pins, **knobs))
 
+    @classmethod
+    def from_cardholder(cls, world: World, cardholder: Any) -> Customer:
+        """A customer acting like a :class:`virtual_devices.cardholder.Cardholder` (or a
+        :class:`Behaviour`): same PIN, PIN list, cancel and walk-away choices."""
+        if isinstance(cardholder, Customer):
+            return cardholder
+        if isinstance(cardholder, Behaviour):
+            return cls(world, cardholder)
+        b = getattr(cardholder, "behaviour", None)
+        pins = tuple(str(p) for p in getattr(b, "pins", ()) if p not in (None, "cancel"))
+        interface = getattr(b, "interface", "contact")
+        return cls(world, Behaviour(
+            pin=str(getattr(cardholder, "true_pin", "1234")), pins=pins,
+            cancel_at="pin" if getattr(b, "cancel_at_pin", False) else None,
+            walk_away_at="pin" if getattr(b, "walk_away", False) else None,
+            presentation="swipe" if interface == "magstripe" else None,
+        ))
+
     def _wait(self, span: tuple[float, float]) -> Action:
         yield self.world.timeout(round(self.rng.uniform(*span), 3))
 

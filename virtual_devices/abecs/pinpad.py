@@ -92,6 +92,7 @@ class Pinpad:
         info: DeviceInfo | None = None,
         name: str = "pinpad",
         chip_factory: Callable[..., Any] | None = None,
+        cardholder: Any = None,
     ) -> None:
         self.world = world
         self.end = end
@@ -103,6 +104,8 @@ class Pinpad:
         self.cards: deque[Any] = deque()
         for card in cards:
             self.queue_card(card)
+        if customer is None and cardholder is not None:
+            customer = Customer.from_cardholder(world, cardholder)
         self.customer = customer or Customer(world)
         self.secure_enabled = secure
         self.session: SecureSession | None = None

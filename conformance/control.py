@@ -365,6 +365,10 @@ class ControlClient:
         """Apply scenario ``action``; raises :class:`ControlError` if refused."""
         return dict(self._call("POST", f"/scenario/{action}", params).get("applied", {}))
 
+    def play(self, scenario: str) -> dict[str, Any]:
+        """Apply a named certification scenario; returns its steps and expectation."""
+        return dict(self._call("POST", f"/play/{scenario}", {}))
+
     def state(self) -> dict[str, Any]:
         return dict(self._call("GET", "/state"))
 

@@ -171,6 +171,10 @@ def test_control_client_drives_a_served_target() -> None:
         except ControlError as exc:
             got["refused"] = (exc.status, str(exc))
         got["state"] = c.state()
+        try:
+            c.play("no-such-scenario")
+        except ControlError as exc:
+            got["no_play"] = exc.status
         c.reset()
         got["after_reset"] = c.state()["pending"]
         c.shutdown()
@@ -191,6 +195,7 @@ def test_control_client_drives_a_served_target() -> None:
     assert got["refused"] == (400, "next_card needs 'card'")
     assert got["state"]["pending"]["next_card"] == [{"card": "elo-credit"}]
     assert got["after_reset"] == {}
+    assert got["no_play"] == 404
 
 
 def test_control_client_refuses_non_loopback() -> None:

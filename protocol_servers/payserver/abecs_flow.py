@@ -144,11 +144,8 @@ class AbecsCardFlow:
                 auth = AuthRequest("contact", p.amount, numeric(p.currency), card.pan,
                                    f"{card.pan_seq:02d}", bytes.fromhex(aid), emv)
                 acq = r.acquirer
-                if refund:
-                    rsp = acq.authorise(auth, key=tx.identifier)
-                else:
-                    rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
-                                        key=tx.identifier)
+                rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
+                                    key=tx.identifier)
                 if rsp is not None and rsp.approved:
                     tx.acquirer_ref = rsp.reference
                     tx.authorised = not refund

@@ -145,9 +145,14 @@ class Flow:
             except ActionTimedOut:
                 self.reverse_if_authorised("ERROR_SESSION_TIMEOUT")
                 tx.finish("ERROR", "ERROR_SESSION_TIMEOUT", self.world.now)
-            if self.owner_gone and tx.status == "APPROVED" and tx.params.type == "CHARGE":
-                # §10: the POS never got the final answer; the authorisation is reversed
-                self.reverse_if_authorised("ERROR_AUTOREVERSAL_LOGOUT")
+            if self.owner_gone and tx.status == "APPROVED" and \
+                    tx.params.type in ("CHARGE", "REFUND"):
+                # §10: the POS never got the final answer; the money movement is undone.
+                # (CAPTURE / TIP_ADJUST amend a charge the POS can see again; they stand.)
+                if tx.params.type == "CHARGE":
+                    self.reverse_if_authorised("ERROR_AUTOREVERSAL_LOGOUT")
+                else:
+                    self.reverse_refund("ERROR_AUTOREVERSAL_LOGOUT")
                 tx.finish("ERROR", "ERROR_AUTOREVERSAL_LOGOUT", self.world.now)
         finally:
             self.device.current = None
@@ -170,6 +175,20 @@ class Flow:
                 self.server.gateway.reverse(tx.identifier, p.amount, p.currency, reason)
             tx.reversed = True
             tx.captured = False
+
+    def reverse_refund(self, reason: str) -> None:
+        tx, orig = self.tx, self.original
+        p = tx.params
+        assert p.amount is not None and p.currency is not None
+        if tx.acquirer_ref is not None:
+            self.server.acquirer.reverse(tx.acquirer_ref, key=f"reversal-{tx.identifier}")
+        else:
+            self.server.gateway.reverse(tx.identifier, p.amount, p.currency, reason)
+        tx.reversed = True
+        if orig is not None:
+            orig.refunded -= p.amount
+            if tx.identifier in orig.refund_ids:
+                orig.refund_ids.remove(tx.identifier)
 
     def abort_path(self) -> Gen:
         tx = self.tx

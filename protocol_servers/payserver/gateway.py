@@ -42,6 +42,7 @@ class Ledger:
         """
         out: list[str] = []
         authorised: set[str] = set()
+        refunds: dict[str, LedgerEntry] = {}
         reversed_: set[str] = set()
         captured: dict[str, int] = {}
         refunded: dict[str, int] = {}
@@ -51,6 +52,14 @@ class Ledger:
                 if ident in authorised:
                     out.append(f"{ident}: authorised twice")
                 authorised.add(ident)
+            elif e.kind == "REVERSAL" and ident in refunds:
+                # a refund taken back (the POS never heard of it)
+                if ident in reversed_:
+                    out.append(f"{ident}: reversed twice")
+                reversed_.add(ident)
+                ref = refunds[ident].reference
+                if ref is not None:
+                    refunded[ref] = refunded.get(ref, 0) - refunds[ident].amount
             elif e.kind == "REVERSAL":
                 if ident not in authorised:
                     out.append(f"{ident}: reversal without authorisation")
@@ -64,7 +73,10 @@ class Ledger:
                 if ident not in authorised or ident in reversed_:
                     out.append(f"{ident}: {e.kind.lower()} without a live authorisation")
                 captured[ident] = captured.get(ident, 0) + e.amount
-            elif e.kind == "REFUND" and e.reference is not None:
+            elif e.kind == "REFUND":
+                refunds[ident] = e
+                if e.reference is None:
+                    continue
                 ref = e.reference
                 refunded[ref] = refunded.get(ref, 0) + e.amount
                 if refunded[ref] > captured.get(ref, 0):
@@ -78,10 +90,13 @@ class Ledger:
         negative under the refund's own identifier."""
         out: list[tuple[str, int]] = []
         captured: dict[str, int] = {}
+        refunds = {e.identifier: e.amount for e in self.entries if e.kind == "REFUND"}
         for e in self.entries:
             if e.kind in ("CAPTURE", "TIP_ADJUST"):
                 captured[e.identifier] = captured.get(e.identifier, 0) + e.amount
                 out.append((e.identifier, e.amount))
+            elif e.kind == "REVERSAL" and e.identifier in refunds:
+                out.append((e.identifier, refunds[e.identifier]))
             elif e.kind == "REVERSAL" and captured.get(e.identifier):
                 out.append((e.identifier, -captured.pop(e.identifier)))
             elif e.kind == "REFUND":

@@ -128,6 +128,12 @@ class Connection:
         if p.mode != "ONLINE":
             raise P3Error("SDK_FEATURE_NOT_ENABLED", "OFFLINE mode is not enabled on this server")
         original = self.server.check_reference(p)
+        if p.type == "REFUND" and original is None and device.reader is not None:
+            # the acquirer books refunds against a sale only; a card-present refund without
+            # a reference is one of the protected operations of payworks-p3.md §7.7
+            raise P3Error("SDK_FEATURE_NOT_ENABLED",
+                          "standalone refunds are not enabled on this reader; reference the "
+                          "charge with referencedTransactionIdentifier")
         tx = Transaction(self.server.new_identifier(), p, device.config.resource, req.tag,
                          self.server.world.now)
         behaviour = None

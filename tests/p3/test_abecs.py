@@ -173,3 +173,15 @@ def test_same_seed_same_transcript_through_the_pinpad() -> None:
 
     first = once()
     assert first == once()
+
+
+def test_standalone_refund_is_refused_on_a_reader(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, type_="REFUND", amount="5.00")))
+
+    resp = run(server, script)
+    assert resp["status"] == "ERROR" and resp["error"]["type"] == "SDK_FEATURE_NOT_ENABLED"
+    assert server.devices["counter"].current is None

@@ -365,3 +365,19 @@ def test_same_seed_gives_the_same_transcript(rig_factory: Any) -> None:
     first = once()
     assert first == once()
     assert "5413330089010434" not in first
+
+
+def test_disconnect_during_a_standalone_refund_takes_the_refund_back(rig: Rig) -> None:
+    c = rig.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, type_="REFUND", amount="7.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_CARD_REMOVAL")
+        c.end.close()
+        yield rig.world.timeout(30)
+
+    rig.run(script)
+    ledger = rig.server.gateway.ledger
+    assert [e.kind for e in ledger.entries] == ["REFUND", "REVERSAL"]
+    assert ledger.balanced and sum(a for _, a in ledger.bookings()) == 0

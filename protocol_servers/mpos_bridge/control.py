@@ -2,7 +2,8 @@
 
 Actions (``POST /scenario/<name>`` on the control API of :mod:`conformance.control`):
 
-``next-card``   ``{"card": NAME, "reader": 0}``: queue the card the customer presents next;
+``next-card``   ``{"card": NAME, "reader": 0, "clear": false}``: queue the card the customer
+                presents next (``clear`` first drops the cards still queued);
 ``cardholder``  ``{"reader": 0, "pin": "1234", "cancel_at": "card"|"pin"|null,
                   "walk_away_at": ..., "wrong_pins": 0}``: how the customer behaves.
 """
@@ -39,6 +40,8 @@ def register_actions(registry: ControlRegistry, world: World, lab: MposLab) -> N
             card = card_from_name(world, name)
         except (ValueError, ImportError) as exc:
             raise ControlError(str(exc)) from None
+        if params.get("clear"):
+            lab.readers[idx].pinpad.cards.clear()  # forget cards an earlier test left
         lab.queue_card(idx, card)
         return {"reader": idx, "queued": len(lab.readers[idx].pinpad.cards)}
 

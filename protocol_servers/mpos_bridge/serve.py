@@ -126,6 +126,11 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     register_actions(registry, world, running.lab)
     control = await ControlServer(world, registry).start("127.0.0.1", args.control_port)
     registry.shutdown = asyncio.Event()
+    registry.urls = {"mpos": running.url, "control": control.url}
+    if running.merchant_url:
+        registry.urls["merchant"] = running.merchant_url
+    for r in running.lab.readers:
+        registry.urls[f"pinpad{r.index}"] = r.port
     print(f"mpos-bridge ({profile.name}) listening on {running.url}", flush=True)
     if running.ca_path is not None:
         print(f"  trust this CA for wss://: {running.ca_path}")

@@ -5,7 +5,10 @@ virtual pinpads on in-memory serial lines, and the suite plays the POS over in-m
 message links. With ``--mode realtime`` the same reference runs on real ptys and a real
 WebSocket on 127.0.0.1. With ``--target mpos=ws://HOST:PORT/mpos`` the suite plays the
 POS against that server: cases that need to choose the card or read the reference's
-ledger then say so (informational) instead of failing.
+ledger then say so (informational) instead of failing. A cardloop bridge started with
+``cardloop serve mpos-bridge`` can be named with its control API,
+``--target "mpos=ws://127.0.0.1:2000/mpos#control=http://127.0.0.1:PORT"``, and then the
+card cases run against it as well.
 
 ``--profile`` picks the reference's profile (``documented`` or ``bifrost-0.0.19``); a
 suffix ``+no-sequence-rule`` or ``+no-device-ownership`` switches a rule off, which is
@@ -16,12 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from conformance.options import get_options
+from protocol_servers.mpos_bridge.cards import card_from_name
 from protocol_servers.mpos_bridge.client import MposClient, NoAnswer
 from protocol_servers.mpos_bridge.lab import MposLab, build_lab
 from protocol_servers.mpos_bridge.profiles import PROFILES, Profile, parse_profile
@@ -42,8 +49,16 @@ class MposTarget:
         behaviour: Any = None,
     ) -> None:
         self.world = world
+        # ws://HOST:PORT/mpos#control=http://127.0.0.1:PORT names the control API of a
+        # cardloop bridge (``cardloop serve``, ``--serve mpos``): cases that choose the
+        # card or the cardholder then run against it too
+        self.control: str | None = None
+        if url is not None and "#" in url:
+            url, _, fragment = url.partition("#")
+            self.control = dict(parse_qsl(fragment)).get("control")
         self.url = url
         self.profile = profile
+        self._merchant: str | None = None
         self.lab: MposLab | None = None
         self.clients: list[MposClient] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,10 +104,82 @@ class MposTarget:
         self.clients.append(c)
         return c
 
-    def queue_card(self, reader: int, card: Any) -> None:
-        if self.lab is None:
-            pytest.skip("the card presented cannot be chosen on a foreign target")
-        self.lab.queue_card(reader, card)
+    # -- scenario: the card, the cardholder, the merchant step ---------------------------
+    @property
+    def scripted(self) -> bool:
+        """True when the case can choose the card and read the merchant's answers."""
+        return self.lab is not None or self.control is not None
+
+    def _need_scenario(self) -> None:
+        if not self.scripted:
+            pytest.skip(
+                "the card presented cannot be chosen on a foreign target "
+                "(give #control=URL for a cardloop bridge)"
+            )
+
+    def _http(self, url: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(
+            url,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="GET" if body is None else "POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as rsp:  # noqa: S310 - loopback
+                return json.loads(rsp.read())
+        except urllib.error.HTTPError as exc:
+            return {"http_status": exc.code, **json.loads(exc.read() or b"{}")}
+
+    def present(self, card_name: str, reader: int = 0) -> None:
+        """The customer at ``reader`` presents this catalogue card next."""
+        self._need_scenario()
+        if self.lab is not None:
+            self.lab.readers[reader].pinpad.cards.clear()
+            self.lab.queue_card(reader, card_from_name(self.world, card_name))
+        else:
+            assert self.control is not None
+            answer = self._http(
+                self.control + "/scenario/next-card",
+                {"card": card_name, "reader": reader, "clear": True},
+            )
+            assert answer.get("ok"), answer
+
+    def cardholder(self, reader: int = 0, **behaviour: Any) -> None:
+        self._need_scenario()
+        if self.lab is not None:
+            for key, value in behaviour.items():
+                setattr(self.lab.readers[reader].pinpad.customer.behaviour, key, value)
+        else:
+            assert self.control is not None
+            answer = self._http(
+                self.control + "/scenario/cardholder", {"reader": reader, **behaviour}
+            )
+            assert answer.get("ok"), answer
+
+    def merchant(self, card_hash: str, amount: int) -> dict[str, Any]:
+        """The merchant step (POST /1/transactions) as the POS's backend does it."""
+        self._need_scenario()
+        if self.lab is not None:
+            from protocol_servers.merchant_api import MerchantError
+
+            try:
+                return self.lab.backend.create_transaction(card_hash, amount).as_json()
+            except MerchantError as exc:
+                return {"http_status": exc.status, "error": str(exc)}
+        if self._merchant is None:
+            assert self.control is not None
+            self._merchant = self._http(self.control + "/")["urls"]["merchant"]
+        return self._http(
+            f"{self._merchant}/1/transactions",  # type: ignore[no-any-return]
+            {"amount": amount, "card_hash": card_hash},
+        )
+
+    def read_card_hash(self, card_hash: str) -> dict[str, str]:
+        """What the card_hash carries: cardloop's bridges use the acquirer's test key."""
+        self._need_scenario()
+        from virtual_devices.acquirer import make_acquirer
+
+        return make_acquirer().decrypt_card_hash(card_hash)
 
     def run(self, script: Script, *args: Any) -> Any:
         proc = self.world.process(script(*args))
@@ -138,6 +225,10 @@ class MposTarget:
         except Exception:  # noqa: BLE001 - best effort; the case's verdict stands
             pass
 
+    @staticmethod
+    async def _drain(pending: set[asyncio.Task[Any]]) -> None:
+        await asyncio.gather(*pending, return_exceptions=True)
+
     def close(self) -> None:
         self.cleanup()
         if self._loop is not None:
@@ -147,6 +238,12 @@ class MposTarget:
                 self._loop.run_until_complete(self._ws.close())
             if self.lab is not None:
                 self.lab.close()
+            # let the ports' tasks see their connections end before the loop goes
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self._loop.run_until_complete(self._drain(pending))
             self._loop.close()
         elif self.lab is not None:
             self.lab.close()

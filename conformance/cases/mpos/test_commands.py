@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from conformance import case
-from protocol_servers.mpos_bridge.cards import card_from_name
 
 from .steps import check_all, first_device, ready
 
@@ -186,26 +185,28 @@ def test_missing_device_id(mpos_target: Any, verdict: Any) -> None:
 
 def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, Any]:
     """list, initialize, process, merchant step, finish, close; returns what happened."""
-    mpos_target.queue_card(0, card_from_name(mpos_target.world, card_name))
+    mpos_target.present(card_name)
     c = mpos_target.client()
-    backend = mpos_target.lab.backend
-    out: dict[str, Any] = {"client": c}
+    out: dict[str, Any] = {"client": c, "txn": None}
 
     def script():  # type: ignore[no-untyped-def]
         dev = yield from first_device(c, "sale")
         out["init"] = yield from c.initialize("sale", dev)
         out["process"] = p = yield from c.process("sale", amount)
+        txn = None
         if p["response_type"] == 4:
-            txn = backend.create_transaction(p["process"]["card_hash"], amount)
+            txn = mpos_target.merchant(p["process"]["card_hash"], amount)
             out["txn"] = txn
-            code = txn.acquirer_response_code
+        if txn is not None and "status" in txn:
+            code = str(txn["acquirer_response_code"])
             out["finish"] = yield from c.finish(
                 "sale",
                 success=True,
                 response_code=int(code) if code.isdigit() else 9999,
-                emv_data=txn.card_emv_response,
+                emv_data=txn["card_emv_response"],
             )
         else:
+            # the merchant API could not be reached or refused: finish with success=false
             out["finish"] = yield from c.finish(
                 "sale", success=False, response_code=0, emv_data=None
             )
@@ -217,6 +218,13 @@ def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, A
     return out
 
 
+def _settled(mpos_target: Any) -> int | None:
+    """What the acquirer settled in this case (reference only; None elsewhere)."""
+    if not mpos_target.reference:
+        return None
+    return int(mpos_target.lab.backend.host.ledger.balance()["settled"])
+
+
 @case(
     "mpos/2.5/8",
     title="every catalogue card reaches its documented outcome",
@@ -225,27 +233,25 @@ def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, A
 )
 @pytest.mark.parametrize("card_name", sorted(CARDS))
 def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
-    if not mpos_target.reference:
-        pytest.skip("the card presented cannot be chosen on a foreign target")
     profile = CARDS[card_name]
     expected = profile.expected["outcome"]
     out = _sale(mpos_target, card_name)
     p = out["process"]
-    assert out["init"]["response_type"] == 2
+    assert out["init"]["response_type"] in (2, 3)
     assert out["finish"]["response_type"] == 5, "finish must be accepted after any process"
     assert out["close"]["response_type"] == 8
-    ledger = mpos_target.lab.backend.host.ledger.balance()
+    settled = _settled(mpos_target)
     if expected in ("approved-online", "approved-offline", "declined-online", "declined-by-card"):
         assert p["response_type"] == 4, p
-        card = mpos_target.lab.backend.read_card_hash(p["process"]["card_hash"])
+        card = mpos_target.read_card_hash(p["process"]["card_hash"])
         assert card["card_number"] == profile.pan, "the card_hash carries another card"
         assert card["capture_method"] == "emv"
         assert card["card_emv_data"], "chip data missing from the card_hash"
         txn = out["txn"]
         if expected == "declined-online":
-            assert txn.status == "refused" and ledger["settled"] == 0
+            assert txn["status"] == "refused" and settled in (0, None)
         else:
-            assert txn.status == "authorized" and ledger["settled"] == AMOUNT
+            assert txn["status"] == "authorized" and settled in (AMOUNT, None)
         if expected == "declined-by-card":
             verdict.informational(
                 "the card declined at FNC after the host approved; the "
@@ -254,7 +260,7 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     elif expected == "declined-offline":
         assert p["response_type"] == 9 and p["error"] == "Transaction Rejected"
         assert p["process"]["status"] == 1 and p["process"]["card_hash"] is None
-        assert ledger["settled"] == 0
+        assert settled in (0, None)
     elif expected == "fallback":
         assert p["response_type"] == 9 and p["error"] == "Transaction Errored"
         assert p["process"]["status"] == 2 and p["process"]["error_code"] == 76
@@ -273,10 +279,12 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     failure="a cancelled payment is reported as an error or not at all",
 )
 def test_cancel_on_pinpad(mpos_target: Any) -> None:
-    if not mpos_target.reference:
-        pytest.skip("the cardholder cannot be driven on a foreign target")
-    mpos_target.lab.readers[0].pinpad.customer.behaviour.cancel_at = "card"
-    out = _sale(mpos_target, "visa-chip-pin")
+    mpos_target.cardholder(cancel_at="card")
+    try:
+        out = _sale(mpos_target, "visa-chip-pin")
+    finally:
+        if not mpos_target.reference:
+            mpos_target.cardholder(cancel_at=None)  # a shared bridge outlives the case
     p = out["process"]
     assert p["response_type"] == 9 and p["error"] == "Transaction Canceled"
     assert p["process"]["status"] == 3 and p["process"]["error_code"] == 13
@@ -291,9 +299,7 @@ def test_cancel_on_pinpad(mpos_target: Any) -> None:
     failure="the applications filter is ignored",
 )
 def test_applications_filter(mpos_target: Any) -> None:
-    if not mpos_target.reference:
-        pytest.skip("the card presented cannot be chosen on a foreign target")
-    mpos_target.queue_card(0, card_from_name(mpos_target.world, "visa-chip-pin"))
+    mpos_target.present("visa-chip-pin")
     c = mpos_target.client()
 
     def script():  # type: ignore[no-untyped-def]
@@ -301,6 +307,8 @@ def test_applications_filter(mpos_target: Any) -> None:
         p = yield from c.process(
             "filter", AMOUNT, applications=[{"brand": "mastercard", "payment_method": 1}]
         )
+        yield from c.finish("filter", success=False, response_code=0, emv_data=None)
+        yield from c.close("filter")
         yield from c.drain_unsolicited(1.0)
         return p
 
@@ -316,15 +324,13 @@ def test_applications_filter(mpos_target: Any) -> None:
     failure="magstripe cards or magstripe_payment_method are not handled",
 )
 def test_magstripe(mpos_target: Any) -> None:
-    if not mpos_target.reference:
-        pytest.skip("the card presented cannot be chosen on a foreign target")
     out = _sale(mpos_target, "magstripe-credit")
     p = out["process"]
     assert p["response_type"] == 4
-    card = mpos_target.lab.backend.read_card_hash(p["process"]["card_hash"])
+    card = mpos_target.read_card_hash(p["process"]["card_hash"])
     assert card["capture_method"] == "magstripe" and "card_emv_data" not in card
     assert p["process"]["payment_method"] == 1
-    assert out["txn"].status == "authorized"
+    assert out["txn"]["status"] == "authorized"
 
 
 @case(
@@ -334,9 +340,7 @@ def test_magstripe(mpos_target: Any) -> None:
     failure="magstripe debit goes without PIN or hides is_online_pin",
 )
 def test_magstripe_debit_pin(mpos_target: Any) -> None:
-    if not mpos_target.reference:
-        pytest.skip("the card presented cannot be chosen on a foreign target")
-    mpos_target.queue_card(0, card_from_name(mpos_target.world, "magstripe-debit-pin"))
+    mpos_target.present("magstripe-debit-pin")
     c = mpos_target.client()
 
     def script():  # type: ignore[no-untyped-def]
@@ -348,9 +352,10 @@ def test_magstripe_debit_pin(mpos_target: Any) -> None:
     p = mpos_target.run(script)
     assert p["response_type"] == 4
     assert p["process"]["payment_method"] == 2 and p["process"]["is_online_pin"] is True
-    card = mpos_target.lab.backend.read_card_hash(p["process"]["card_hash"])
+    card = mpos_target.read_card_hash(p["process"]["card_hash"])
     assert card["card_pin_mode"] == "online" and len(card["card_pin"]) == 16
     assert len(card["card_pin_kek"]) == 20
-    assert ("GPN", 0) in mpos_target.lab.readers[0].pinpad.handled
+    if mpos_target.reference:
+        assert ("GPN", 0) in mpos_target.lab.readers[0].pinpad.handled
     text = mpos_target.world.transcript.jsonl()
     assert card["card_pin"] not in text and card["card_pin"].lower() not in text

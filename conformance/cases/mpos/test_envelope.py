@@ -260,8 +260,12 @@ def test_isolation(mpos_target: Any) -> None:
     assert not b.unsolicited
 
 
-@case("mpos/2.7/6", title="while contexts are locked (self-update), new ones are refused",
-      section="2.7", failure="the bridge creates contexts during an update, or says otherwise")
+@case(
+    "mpos/2.7/6",
+    title="while contexts are locked (self-update), new ones are refused",
+    section="2.7",
+    failure="the bridge creates contexts during an update, or says otherwise",
+)
 def test_contexts_locked(mpos_target: Any) -> None:
     if not mpos_target.reference:
         import pytest

@@ -279,3 +279,23 @@ def test_shared_cardholder_model_types_its_pins_on_the_keypad() -> None:
     keys = load_test_keys()[16]
     assert decrypt_pin(keys.bdk, first.ksn, first.pin_block, "4761739001010010") == "9876"
     assert decrypt_pin(keys.bdk, second.ksn, second.pin_block, "4761739001010010") == "1111"
+
+
+@pytest.mark.parametrize(("keys", "code"), [(["enter"], 0), (["f2"], 5), (["clear"], 8)])
+def test_gky_reports_the_key_in_the_status(keys: list[str], code: int) -> None:
+    rig = make_rig(behaviour=Behaviour(keys=list(keys)))
+
+    def flow() -> Gen:
+        return (yield from rig.host.gky())
+
+    assert rig.run(flow) == code
+
+
+def test_cke_reports_a_swipe() -> None:
+    rig = make_rig(cards=[visa_swipe()], behaviour=Behaviour(presentation="swipe"))
+
+    def flow() -> Gen:
+        return (yield from rig.host.cke(m.CkeRequest(True, True, 1)))
+
+    ev = rig.run(flow)
+    assert ev.event == 1 and ev.track2.startswith("4761739001010010=")

@@ -88,7 +88,7 @@ def test_cancel_by_can_over_pty() -> None:
         v = yield from host.gts(0)
         return code, v
 
-    (code, v), _ = over_pty(flow, factor=0.2)
+    (code, v), _ = over_pty(flow, factor=1.0)
     assert code == 13 and v == "0000000000"
 
 

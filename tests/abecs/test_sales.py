@@ -95,3 +95,65 @@ def test_020_then_bare_gcr_resumes_the_sale() -> None:
     res = rig.run(flow)
     assert res.approved
     assert ("GCR", 20) in rig.pinpad.handled
+
+
+def chip_rig(name: str, **knobs: Any) -> Any:
+    profile = catalogue()[name]
+    rig = make_rig(seed=13)
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile, **knobs)
+    rig.pinpad.queue_card(VirtualCard(profile))
+    return rig
+
+
+def test_no_application_in_tables_answers_070() -> None:
+    rig = chip_rig("visa-chip-pin")
+    mastercard_only = [r for r in records_from_config(make_acquirer().terminal_config())
+                       if b"A0000000041010" in r]
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, "ONLYMC0001", mastercard_only)
+        try:
+            yield from rig.host.gcr(m.GcrRequest(500, "261125", "120000", "ONLYMC0001"))
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "code", None)
+        return 0
+
+    assert rig.run(flow) == 70
+
+
+@pytest.mark.parametrize(("knob", "code"), [({"cancel_at": "pin"}, 13),
+                                            ({"walk_away_at": "pin"}, 12)])
+def test_pin_prompt_in_goc_cancel_and_timeout(knob: dict[str, Any], code: int) -> None:
+    rig = chip_rig("visa-chip-pin", **knob)
+    cfg = make_acquirer().terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, version, records_from_config(cfg))
+        yield from rig.host.gcr(m.GcrRequest(500, "261125", "120000", version))
+        start = rig.world.now
+        try:
+            yield from rig.host.goc(m.GocRequest(500, (0x9F27,)))
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "code", None), rig.world.now - start
+        return 0, 0.0
+
+    got, took = rig.run(flow)
+    assert got == code
+    if code == 12:
+        assert took >= 60.0
+
+
+def test_cng_changes_the_transaction_type_and_goc_sets_the_amount() -> None:
+    rig = chip_rig("visa-chip-pin")
+    cfg = make_acquirer().terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, version, records_from_config(cfg))
+        yield from rig.host.gcr(m.GcrRequest(500, "261125", "120000", version))
+        yield from rig.host.cng(bytes.fromhex("9C0109"))
+        return (yield from rig.host.goc(m.GocRequest(650, (0x9C, 0x9F02), cashback=150)))
+
+    goc = rig.run(flow)
+    assert goc.emv_data == bytes.fromhex("9C0109" "9F0206000000000650")

@@ -225,9 +225,12 @@ class KernelChipSession:
         )
 
     def go_on_chip(self, req: m.GocRequest) -> Gen:
+        from dataclasses import replace
+
         from virtual_devices.emv.kernel import GocParams
 
         self.goc_req = req
+        self.kernel.txn = replace(self.kernel.txn, amount=req.amount, other_amount=req.cashback)
         params = GocParams(
             exception_file=req.blacklisted, force_online=req.force_online,
             risk_management=req.risk_management, floor_limit=req.floor_limit,
@@ -275,11 +278,22 @@ class KernelChipSession:
                              bytes(k.script_results))
 
     def change_parameters(self, data: bytes) -> None:
-        """CNG: new terminal-side values for the kernel; the amount (9F02) is the one used."""
+        """CNG: new transaction data for the kernel between GCR and GOC.
+
+        Amount (9F02), other amount (9F03) and transaction type (9C) are taken; GOC's
+        own AMOUNT and CASHBACK then set the final amounts (the spec carries them in GOC
+        so a host may change them after GCR). Other tags are terminal constants here.
+        """
         from dataclasses import replace
 
         from virtual_devices.emv import tlv
 
+        txn = self.kernel.txn
         for item in tlv.decode(data):
             if item.tag == 0x9F02:
-                self.kernel.txn = replace(self.kernel.txn, amount=int(item.value.hex()))
+                txn = replace(txn, amount=int(item.value.hex()))
+            elif item.tag == 0x9F03:
+                txn = replace(txn, other_amount=int(item.value.hex()))
+            elif item.tag == 0x9C and len(item.value) == 1:
+                txn = replace(txn, type=item.value[0])
+        self.kernel.txn = txn

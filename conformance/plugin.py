@@ -105,7 +105,9 @@ def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | 
         return
     from hypothesis import HealthCheck, settings
 
-    parent = getattr(func, "_hypothesis_internal_use_settings", None) or settings.default
+    parent: settings = (
+        getattr(func, "_hypothesis_internal_use_settings", None) or settings.default
+    )
     func._hypothesis_internal_use_settings = settings(
         parent,
         max_examples=examples,
@@ -113,7 +115,10 @@ def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | 
         database=None,
         deadline=None,
         derandomize=False,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            *parent.suppress_health_check, HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,  # the world is fresh per example anyway
+        ],
     )
     func._hypothesis_internal_use_seed = seed
     if replay:

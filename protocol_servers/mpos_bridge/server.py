@@ -107,7 +107,11 @@ class MposBridgeServer:
                     self.connections.remove(conn)
                 return
             self.requests_seen += 1
-            self._dispatch(conn, message)
+            try:
+                self._dispatch(conn, message)
+            except Exception as exc:  # noqa: BLE001 - one bad request never ends the bridge
+                self.world.transcript.event(conn.end.name, f"request failed: {exc!r}")
+                self._answer(conn, generic_error("UnknownCommand", None))
 
     def _answer(self, conn: _Connection, resp: Response) -> None:
         self.answers_sent += 1

@@ -72,7 +72,7 @@ class LinkInUse(PtyError):
 
 # -- clean-up on every way out ----------------------------------------------------
 _live: dict[int, PtyPair] = {}
-_live_lock = threading.Lock()
+_live_lock = threading.RLock()  # re-entrant: the signal handler may interrupt a holder
 _hooks_installed = False
 _previous_handlers: dict[int, Any] = {}
 
@@ -470,9 +470,11 @@ def open_serial_end(
 
     Needs a realtime world and a running asyncio loop (call it from the coroutine
     that awaits ``world.run_realtime``, or from a process inside it). ``baud`` sets
-    the OS line speed (a pty ignores it); ``pacing`` (:class:`simulator.pacing.Pacing`)
-    paces this end's writes in simulated time; ``rx_limit`` bounds the receive buffer
-    (see :class:`~simulator.streams.ByteEnd`). ``end.close()`` closes the device.
+    the OS line speed, 115200 when None (the rate mpos-bridge's examples open the port
+    at, mpos-bridge.md §4; a pty ignores it, a USB adapter does not); ``pacing``
+    (:class:`simulator.pacing.Pacing`) paces this end's writes in simulated time;
+    ``rx_limit`` bounds the receive buffer (see :class:`~simulator.streams.ByteEnd`).
+    ``end.close()`` closes the device.
     """
     from simulator.streams import ByteEnd
 

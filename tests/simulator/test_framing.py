@@ -65,6 +65,7 @@ def test_newline_any_split_or_merge(frames, cuts):
     assert _decode(NewlineFraming(), _chunks(wire, cuts)) == frames
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200), st.lists(st.integers(0, 10_000), max_size=8))
 def test_raw_keeps_every_byte_in_order(data, cuts):
     out = _decode(RawFraming(), _chunks(data, cuts))
@@ -137,3 +138,24 @@ def test_newline_strips_cr_skips_blank_lines_and_skips_overlong_lines():
     events = codec.events(b"muchtoolong")
     assert len(events) == 1 and isinstance(events[0], FramingError)
     assert codec.events(b"still\nok\n") == [b"ok"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"\x02", b"\x03", b"\n", b"\r", b"ab", b"{}", b"\x00\x00\x00\x02"]),
+             max_size=30),
+    st.lists(st.integers(0, 10_000), max_size=10),
+    st.sampled_from([StxEtxFraming, NewlineFraming, LengthPrefixFraming]),
+)
+def test_malformed_streams_decode_the_same_however_split(parts, cuts, codec_cls):
+    data = b"".join(parts)
+    whole = codec_cls().events(data)
+    pieces = _decode(codec_cls(), _chunks(data, cuts))
+    frames_whole = [e for e in whole if isinstance(e, bytes)]
+    frames_split = [e for e in pieces if isinstance(e, bytes)]
+    assert frames_whole == frames_split
+    if codec_cls is StxEtxFraming:
+        assert all(STX not in f and ETX not in f for f in frames_whole)
+    errors_whole = [e for e in whole if isinstance(e, FramingError)]
+    errors_split = [e for e in pieces if isinstance(e, FramingError)]
+    assert bool(errors_whole) == bool(errors_split)

@@ -105,9 +105,9 @@ def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | 
         return
     from hypothesis import HealthCheck, settings
 
-    parent: settings = (
-        getattr(func, "_hypothesis_internal_use_settings", None) or settings.default
-    )
+    parent = getattr(func, "_hypothesis_internal_use_settings", None) or settings.default
+    if parent is None:
+        parent = settings()
     func._hypothesis_internal_use_settings = settings(
         parent,
         max_examples=examples,

@@ -120,3 +120,22 @@ def test_close_during_a_card_wait_cancels_the_payment() -> None:
     assert got["process"]["process"]["status"] == 3  # Canceled
     assert got["process"]["process"]["error_code"] == 13
     assert lab.readers[0].device.owner is None
+
+
+def test_legacy_pinpad_without_secure_mode_still_pays() -> None:
+    """An "obsolete" pinpad answers OPN000 (§4.5); the bridge stays in clear."""
+    w = World(seed=1)
+    lab = build_lab(w, readers=1, cards=[card_from_name(w, "visa-chip-pin")], secure=False)
+    c = MposClient(w, lab.connect())
+    got: dict[str, Any] = {}
+
+    def flow():  # type: ignore[no-untyped-def]
+        r = yield from c.list_devices("l")
+        yield from c.initialize("l", r["device_list"][0]["id"])
+        got["process"] = yield from c.process("l", 900)
+
+    w.run(until=w.process(flow()))
+    assert got["process"]["response_type"] == 4
+    assert lab.readers[0].pinpad.session is None
+    labels = " ".join(e.label for e in w.transcript if e.port == "pinpad0")
+    assert "[sec]" not in labels and "GCR" in labels

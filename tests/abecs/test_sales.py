@@ -157,3 +157,18 @@ def test_cng_changes_the_transaction_type_and_goc_sets_the_amount() -> None:
 
     goc = rig.run(flow)
     assert goc.emv_data == bytes.fromhex("9C0109" "9F0206000000000650")
+
+
+def test_chip_sale_transcript_is_identical_for_a_seed_and_hides_card_data() -> None:
+    def once() -> tuple[str, Any]:
+        res, rig, _, profile = run_sale("visa-online-pin")
+        assert res.approved
+        return rig.world.transcript.jsonl(), profile
+
+    first, profile = once()
+    second, _ = once()
+    assert first == second
+    card = VirtualCard(profile)
+    track2 = card.tracks().track2
+    assert profile.pan not in first and track2 not in first
+    assert track2.split("=", 1)[1] not in first

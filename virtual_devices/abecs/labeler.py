@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from virtual_devices.abecs.fields import label as pkt_label
-from virtual_devices.abecs.link import DC2, FrameReader, _Control, _Frame
+from virtual_devices.abecs.link import DC2, FrameReader, Control, Frame
 from virtual_devices.abecs.secure import SecureError, SecureSession
 
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}
@@ -26,15 +26,15 @@ class FrameLabeler:
         reader = FrameReader()
         parts: list[str] = []
         for item in reader.feed(bytes(chunk)):
-            if isinstance(item, _Control):
+            if isinstance(item, Control):
                 parts.append(NAMES.get(item.byte, f"0x{item.byte:02X}"))
-            elif isinstance(item, _Frame):
+            elif isinstance(item, Frame):
                 parts.append(self._frame(item))
         if reader.in_frame:
             parts.append("partial packet")
         return "; ".join(parts)
 
-    def _frame(self, item: _Frame) -> str:
+    def _frame(self, item: Frame) -> str:
         if not item.ok:
             return f"bad packet ({item.reason})"
         data = item.pktdata

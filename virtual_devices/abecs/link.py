@@ -141,14 +141,14 @@ class _Rx(Enum):
 
 
 @dataclass(frozen=True)
-class _Frame:
+class Frame:
     pktdata: bytes
     ok: bool
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class _Control:
+class Control:
     byte: int
 
 
@@ -175,8 +175,8 @@ class FrameReader:
         self._buf.clear()
         self._overflow = False
 
-    def feed(self, data: bytes) -> list[_Frame | _Control]:
-        out: list[_Frame | _Control] = []
+    def feed(self, data: bytes) -> list[Frame | Control]:
+        out: list[Frame | Control] = []
         for b in data:
             st = self.state
             if st is _Rx.IDLE:
@@ -185,7 +185,7 @@ class FrameReader:
                     self._buf.clear()
                     self._overflow = False
                 elif b in (ACK, NAK, EOT, CAN):
-                    out.append(_Control(b))
+                    out.append(Control(b))
             elif st is _Rx.DATA:
                 if b == ETB:
                     self.state = _Rx.CRC1
@@ -195,7 +195,7 @@ class FrameReader:
                     # a new start inside a packet: the earlier one was cut short. CAN is
                     # not special here: encrypted PKTDATA may hold any byte but the three
                     # escaped ones, so only an idle receiver reads 0x18 as CAN.
-                    out.append(_Frame(bytes(self._buf), False, "SYN inside packet"))
+                    out.append(Frame(bytes(self._buf), False, "SYN inside packet"))
                     self._buf.clear()
                     self._overflow = False
                 else:
@@ -212,13 +212,13 @@ class FrameReader:
                 overflow = self._overflow
                 self.reset()
                 if overflow:
-                    out.append(_Frame(b"", False, f"packet longer than {MAX_PKTDATA} bytes"))
+                    out.append(Frame(b"", False, f"packet longer than {MAX_PKTDATA} bytes"))
                 elif not pkt:
-                    out.append(_Frame(pkt, False, "empty packet"))
+                    out.append(Frame(pkt, False, "empty packet"))
                 elif crc16(pkt + bytes((ETB,))) != self._crc:
-                    out.append(_Frame(pkt, False, "CRC mismatch"))
+                    out.append(Frame(pkt, False, "CRC mismatch"))
                 else:
-                    out.append(_Frame(pkt, True))
+                    out.append(Frame(pkt, True))
         return out
 
     def _append(self, b: int) -> None:
@@ -280,7 +280,7 @@ class PinpadLink:
                 return out + (self.receive_data(rest) if rest else [])
             return [Arm(self.t.resync_silence, "resync")]
         for item in self.reader.feed(data):
-            if isinstance(item, _Control):
+            if isinstance(item, Control):
                 if item.byte == CAN:
                     out += [Send(bytes((EOT,))), CancelReceived()]
                 elif item.byte == NAK and self.last_response is not None:
@@ -342,7 +342,7 @@ class HostLink:
         self._blocking = False
         self._can_tries = 0
         # frames read in the same chunk after a notification (NTM + response together)
-        self._backlog: list[_Frame | _Control] = []
+        self._backlog: list[Frame | Control] = []
 
     @property
     def busy(self) -> bool:
@@ -399,7 +399,7 @@ class HostLink:
         self._backlog = []
         for index, item in enumerate(items):
             st = self.state
-            if isinstance(item, _Control):
+            if isinstance(item, Control):
                 if st is _H.WAIT_ACK and item.byte == ACK:
                     self.state = _H.WAIT_RESPONSE
                     out += [Acked(), self._response_timer()]

@@ -141,6 +141,9 @@ class Pinpad:
         pan = getattr(card, "pan", None)
         if pan:
             self.world.redactor.add_pan(str(pan))
+        for track in stripe_of(card):
+            if track:
+                self.world.redactor.add_secret(track)  # full tracks are never written
         self.cards.append(card)
 
     def take_card(self) -> Any:
@@ -218,7 +221,6 @@ class Pinpad:
     def _on_packet(self, pktdata: bytes) -> None:
         # a valid new packet aborts a running (blocking) command, §4.2
         self._abort_running("new packet")
-        clear_reply = False
         if pktdata[:1] == bytes((DC2,)):
             if self.session is None:
                 self._send(Response("ERR", m.ST_NOSEC), clear=True)
@@ -245,10 +247,10 @@ class Pinpad:
             if not (len(ident) == 3 and ident.isalpha() and ident.isupper()) or ident not in KNOWN:
                 ident = "ERR"
             self._finish(ident, Response(ident, exc.status if ident != "ERR" else m.ST_INVCALL),
-                         clear_reply)
+                         clear=False)
             return
         if cmd.cmd_id not in KNOWN:
-            self._finish(cmd.cmd_id, Response("ERR", m.ST_INVCALL), clear_reply)
+            self._finish(cmd.cmd_id, Response("ERR", m.ST_INVCALL), clear=False)
             return
         self._running_id = cmd.cmd_id
         self._running = self.world.process(self._run(cmd))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from virtual_devices.abecs.link import ACK, NAK, FrameReader, _Frame, frame
+from virtual_devices.abecs.link import ACK, NAK, FrameReader, Frame, frame
 
 Gen = Generator[Any, Any, Any]
 
@@ -19,7 +19,7 @@ def listen(device: Any, data: bytes, seconds: float) -> Gen:
 
 def frames_in(data: bytes) -> list[bytes]:
     """Good packets (unescaped PKTDATA) found in raw bytes."""
-    return [f.pktdata for f in FrameReader().feed(data) if isinstance(f, _Frame) and f.ok]
+    return [f.pktdata for f in FrameReader().feed(data) if isinstance(f, Frame) and f.ok]
 
 
 def acked(data: bytes) -> bool:

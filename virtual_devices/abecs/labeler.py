@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from virtual_devices.abecs.fields import label as pkt_label
-from virtual_devices.abecs.link import DC2, FrameReader, Control, Frame
+from virtual_devices.abecs.link import DC2, Control, Frame, FrameReader
 from virtual_devices.abecs.secure import SecureError, SecureSession
 
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from virtual_devices.abecs.link import ACK, NAK, FrameReader, Frame, frame
+from virtual_devices.abecs.link import ACK, NAK, Frame, FrameReader, frame
 
 Gen = Generator[Any, Any, Any]
 

@@ -299,3 +299,20 @@ def test_cke_reports_a_swipe() -> None:
 
     ev = rig.run(flow)
     assert ev.event == 1 and ev.track2.startswith("4761739001010010=")
+
+
+def test_sale_over_a_paced_19200_baud_line() -> None:
+    rig = make_rig(cards=[visa_swipe()], baud=19200)
+
+    def flow() -> Gen:
+        yield from rig.host.opn()
+        yield from rig.host.load_tables(0, VERSION, aid_records())
+        card = yield from rig.host.gcr(gcr_req(app_type=2))
+        return (yield from rig.host.gpn(m.GpnRequest(card.pan)))
+
+    pin = rig.run(flow)
+    keys = load_test_keys()[16]
+    assert decrypt_pin(keys.bdk, pin.ksn, pin.pin_block, "4761739001010010") == "1234"
+    # bytes arrived one at a time: the pinpad saw single-byte chunks
+    rx = [e for e in rig.world.transcript.entries if e.port == "pinpad" and e.direction == "rx"]
+    assert sum(1 for e in rx if len(e.hex) == 2) > 100

@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
                    help="an obsolete pinpad: answer OPN000 and stay in clear")
     p.add_argument("--factor", type=float, default=1.0,
                    help="wall seconds per simulated second (default 1.0)")
+    p.add_argument("--baud", type=int, default=None,
+                   help="pace the pinpad's bytes like a serial line at this rate (8N1); "
+                   "default: as fast as the pty goes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many simulated seconds (default: until Ctrl-C)")
@@ -91,8 +94,14 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
     holder: list[Pinpad] = []
     try:
         with PtyPair(link_dir=args.link_dir, names=("host", "pinpad")) as pair:
-            end = open_serial_end(world, pair.device_path, name="pinpad",
-                                  labeler=FrameLabeler(lambda: holder[0].session))
+            pacing = None
+            if args.baud is not None:
+                from simulator.pacing import Pacing
+
+                pacing = Pacing(args.baud)
+            end = open_serial_end(world, pair.device_path, name="pinpad", baud=args.baud,
+                                  labeler=FrameLabeler(lambda: holder[0].session),
+                                  pacing=pacing)
             pinpad = Pinpad(world, end, cards=cards, customer=Customer(world, behaviour),
                             secure=not args.legacy)
             holder.append(pinpad)

@@ -36,11 +36,17 @@ class Rig:
 
 
 def make_rig(seed: int = 1, cards: list[Any] | None = None, behaviour: Behaviour | None = None,
-             secure: bool = True, world: World | None = None, **pinpad_kw: Any) -> Rig:
+             secure: bool = True, world: World | None = None, baud: int | None = None,
+             **pinpad_kw: Any) -> Rig:
     world = world or World(seed=seed)
     holder: list[Pinpad] = []
     labeler = FrameLabeler(lambda: holder[0].session if holder else None)
     host_end, pinpad_end = byte_link(world, "host", "pinpad", labeler=labeler)
+    if baud is not None:  # a serial line: each byte takes its character time (8N1)
+        from simulator.pacing import Pacing
+
+        host_end.pace(Pacing(baud))
+        pinpad_end.pace(Pacing(baud))
     pinpad = Pinpad(world, pinpad_end, cards=cards or [],
                     customer=Customer(world, behaviour), secure=secure, **pinpad_kw)
     holder.append(pinpad)

@@ -414,6 +414,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         list(session.config.stash[RESULTS].values()),
         options=options,
         wall_s=_wall_s(session.config),
+        exit_status=int(exitstatus),
     )
 
 

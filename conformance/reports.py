@@ -51,7 +51,8 @@ def totals(results: list[CaseResult]) -> dict[str, Any]:
 
 
 def summary(
-    results: list[CaseResult], options: Options | None = None, wall_s: float | None = None
+    results: list[CaseResult], options: Options | None = None, wall_s: float | None = None,
+    exit_status: int = 0,
 ) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: (r.info.sort_key, r.nodeid))
     t = totals(ordered)
@@ -69,7 +70,9 @@ def summary(
         )
     return {
         "run": run,
-        "passed": t["by_verdict"][Verdict.FAIL.value] == 0,
+        # a collection error or an interrupted run fails it even with no failed case
+        "passed": t["by_verdict"][Verdict.FAIL.value] == 0 and exit_status == 0,
+        "exit_status": exit_status,
         "totals": t,
         "cases": [r.to_json() for r in ordered],
     }
@@ -77,10 +80,10 @@ def summary(
 
 def write_reports(
     root: Path, results: list[CaseResult], options: Options | None = None,
-    wall_s: float | None = None,
+    wall_s: float | None = None, exit_status: int = 0,
 ) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
-    data = summary(results, options, wall_s)
+    data = summary(results, options, wall_s, exit_status)
     summary_path = root / SUMMARY
     summary_path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     _write_transcript_pages(root, results)

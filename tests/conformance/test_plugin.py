@@ -237,3 +237,11 @@ def test_failure_text_and_output_are_masked_everywhere(pytester: pytest.Pytester
     for text in (out, *(p.read_text() for p in (pytester.path / "rep").rglob("*")
                         if p.is_file())):
         assert "4761739001010010" not in text
+
+
+def test_collection_error_fails_the_summary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_cases=CASES, test_broken="import nothing_here_at_all\n")
+    result = pytester.runpytest("--cardloop-reports=rep")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    s = _summary(pytester)
+    assert s["passed"] is False and s["exit_status"] == 2

@@ -173,3 +173,29 @@ def test_chip_sale_transcript_is_identical_for_a_seed_and_hides_card_data() -> N
     track2 = tracks.track2
     assert profile.pan not in first and track2 not in first
     assert track2.split("=", 1)[1] not in first
+
+
+@pytest.mark.parametrize(("choice", "expect"), [(1, "second"), (None, 13)])
+def test_application_menu_choice_and_cancel(choice: int | None, expect: Any) -> None:
+    profile = catalogue()["elo-combo"]
+    if len(profile.applications) < 2:
+        pytest.skip("elo-combo has a single application")
+    rig = chip_rig("elo-combo", app_choice=choice)
+    cfg = make_acquirer().terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+    notes: list[str] = []
+    rig.host.on_notification = notes.append
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, version, records_from_config(cfg))
+        try:
+            return (yield from rig.host.gcr(m.GcrRequest(500, "261125", "120000", version)))
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "code", None)
+
+    got = rig.run(flow)
+    if expect == 13:
+        assert got == 13
+    else:
+        assert got.app_label.upper() == profile.applications[1].label.upper()[:16]
+        assert any(n.startswith("SELECIONADO:") for n in notes)

@@ -65,6 +65,7 @@ class Behaviour:
     typing_s: tuple[float, float] = (0.25, 0.6)  # per PIN digit
     removal_s: tuple[float, float] = (0.5, 2.0)
     keys: list[str] = field(default_factory=list)  # answers to GKY/CKE key waits, in order
+    app_choice: int | None = 0  # menu entry picked when the card offers several; None cancels
 
 
 Action = Generator[Any, Any, Any]

@@ -153,15 +153,21 @@ class KernelChipSession:
             elif isinstance(request, ChooseApp):
                 labels = [c.label for c in request.candidates]
                 self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
-                yield self.world.timeout(self.pinpad.customer.rng.uniform(
-                    *self.pinpad.customer.behaviour.think_s))
-                answer = 0
+                customer = self.pinpad.customer
+                yield self.world.timeout(round(customer.rng.uniform(
+                    *customer.behaviour.think_s), 3))
+                choice = customer.behaviour.app_choice
+                answer = CANCEL if choice is None else min(choice, len(labels) - 1)
             elif isinstance(request, EnterPin):
                 answer = yield from self._pin(request)
                 if answer is CANCEL_KEY:
                     answer = CANCEL
             elif isinstance(request, Display):
-                self.pinpad.display.show(request.message)
+                if request.message in ("TRY AGAIN", "NOT ACCEPTED"):
+                    # the application was refused; ABECS tells the host (§4.7)
+                    self.pinpad.notify("APLICACAO INVALIDA")
+                else:
+                    self.pinpad.display.show(request.message)
             elif isinstance(request, GoOnline):
                 answer = None  # never reached: GOC and FNC run as separate phases
 

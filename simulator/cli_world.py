@@ -76,7 +76,7 @@ def cmd_pty(args: argparse.Namespace) -> int:
         print(f"{pair.names[1]}: {pair.device_path}")
         print("Ctrl-C to remove the pair", flush=True)
         # a shell command waiting for Ctrl-C, not device behaviour: plain wall-clock waits
-        while pair._alive():
+        while pair.alive:
             time.sleep(0.5)
         raise CliError("socat stopped unexpectedly; the pty pair is gone", code=1)
     except KeyboardInterrupt:

@@ -281,6 +281,11 @@ class PtyPair:
                 raise PtyError(f"socat did not make {links[0]} and {links[1]} in time")
             time.sleep(_T["socat_poll"])
 
+    @property
+    def alive(self) -> bool:
+        """True while socat runs (it exits if, say, someone kills it)."""
+        return self._alive()
+
     def _alive(self) -> bool:
         proc = self._proc
         if proc is None:

@@ -157,3 +157,77 @@ def test_full_flow(abecs_device: Any, card_name: str) -> None:
     assert outcome[expected], f"{card_name}: {res.steps}"
     assert res.error is None
     no_full_pan(abecs_device.world.transcript.entries, [profile.pan])
+
+
+@case("abecs/4.7/5", title="GCR sends NTM SELECIONADO with the chosen application",
+      section="4.7", failure="the host is not told which application the card uses")
+def test_gcr_ntm_selected(abecs_device: Any) -> None:
+    from virtual_devices.abecs.cards import catalogue_card
+
+    abecs_device.present(catalogue_card("visa-chip-pin"), Behaviour(pin="1234"))
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from abecs_device.host.load_tables(0, VERSION, aid_records())
+        card = yield from abecs_device.host.gcr(_gcr())
+        return card, list(abecs_device.host.notifications)
+
+    card, notes = abecs_device.run(flow)
+    assert card.card_type == m.CARD_ICC
+    assert any(n.startswith("SELECIONADO:") for n in notes)
+
+
+@case("abecs/4.7/6", title="a mute chip answers 076; the next GCR reads the stripe with "
+      "STATCHIP 1", section="4.7", failure="fallback to the stripe after a chip failure fails")
+def test_fallback(abecs_device: Any) -> None:
+    from virtual_devices.abecs.cards import catalogue_card
+
+    abecs_device.present(catalogue_card("mc-mute-chip-fallback"))
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from abecs_device.host.load_tables(0, VERSION, aid_records())
+        try:
+            yield from abecs_device.host.gcr(_gcr())
+            first = 0
+        except AbecsError as exc:
+            first = exc.code
+        card = yield from abecs_device.host.gcr(_gcr())
+        return first, card
+
+    first, card = abecs_device.run(flow)
+    assert first == 76
+    assert card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1
+
+
+@pytest.mark.parametrize("step", ["GCR", "GOC"])
+@case("abecs/4.2/9", title="CAN at each blocking step of a chip sale: EOT, and the pinpad "
+      "serves the next sale", section="4.2",
+      failure="a cancelled chip sale leaves the pinpad unusable")
+def test_can_at_each_step(abecs_device: Any, step: str) -> None:
+    from virtual_devices.abecs.cards import catalogue_card
+
+    # the customer is slow at the prompt of ``step``, so CAN arrives while it waits
+    slow = Behaviour(pin="1234", walk_away_at="card" if step == "GCR" else "pin")
+    abecs_device.present(catalogue_card("visa-chip-pin"), slow)
+    out: dict[str, Any] = {}
+
+    def canceller() -> Gen:
+        while abecs_device.host._pending_cmd != step or abecs_device.host._pending is None:
+            yield abecs_device.world.timeout(0.5)
+        yield abecs_device.world.timeout(2.0)
+        yield from abecs_device.host.cancel()
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from abecs_device.host.load_tables(0, VERSION, aid_records())
+        abecs_device.world.process(canceller())
+        try:
+            yield from abecs_device.host.gcr(_gcr())
+            yield from abecs_device.host.goc(m.GocRequest(1990, (0x9F27,)))
+        except AbecsError as exc:
+            out["code"] = exc.code
+        out["next"] = yield from abecs_device.host.gts(0)
+
+    abecs_device.run(flow)
+    assert out.get("code") == 13 and out["next"] == VERSION

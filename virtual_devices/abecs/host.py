@@ -40,6 +40,7 @@ from virtual_devices.abecs.secure import (
     load_test_host_key,
     unwrap_session_key,
 )
+from virtual_devices.abecs.timer import LinkTimer
 
 Gen = Generator[Any, Any, Any]
 
@@ -97,7 +98,7 @@ class AbecsHost:
         self._pending: simpy.Event | None = None
         self._pending_cmd = ""
         self._cancel_done: simpy.Event | None = None
-        self._timer_gen = 0
+        self._timer = LinkTimer(world, lambda: self._apply(self.link.timer_expired()))
         self._lock = simpy.Resource(world.env, capacity=1)
         self.received = bytearray()  # every byte from the pinpad, for byte-level checks
         self.reader = world.process(self._reader())
@@ -126,10 +127,9 @@ class AbecsHost:
             if isinstance(out, Send):
                 self.end.write(out.data)
             elif isinstance(out, Arm):
-                self._timer_gen += 1
-                self.world.process(self._timer(self._timer_gen, out.seconds))
+                self._timer.arm(out.seconds)
             elif isinstance(out, Disarm):
-                self._timer_gen += 1
+                self._timer.disarm()
             elif isinstance(out, ResponseReceived):
                 self._on_packet(out.pktdata)
             elif isinstance(out, Failed):
@@ -146,11 +146,6 @@ class AbecsHost:
                 self.world.transcript.event(self.name, f"link: {out.reason}, NAK sent")
             elif isinstance(out, Acked):
                 pass
-
-    def _timer(self, gen: int, seconds: float) -> Gen:
-        yield self.world.timeout(seconds)
-        if gen == self._timer_gen:
-            self._apply(self.link.timer_expired())
 
     def _fail_pending(self, exc: AbecsError) -> None:
         ev, self._pending = self._pending, None

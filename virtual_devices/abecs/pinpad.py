@@ -40,6 +40,7 @@ from virtual_devices.abecs.link import (
 )
 from virtual_devices.abecs.secure import SecureError, SecureSession, wrap_session_key
 from virtual_devices.abecs.tables import TableStore
+from virtual_devices.abecs.timer import LinkTimer
 
 BLOCKING = frozenset({"GCR", "GOC", "GPN", "GKY", "CKE", "RMC"})
 KNOWN = frozenset({
@@ -119,7 +120,7 @@ class Pinpad:
         self._goc_done = False
         self._running: simpy.Process | None = None
         self._running_id = ""
-        self._timer_gen = 0
+        self._timer = LinkTimer(world, lambda: self._apply(self.link.timer_expired()))
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
         if chip_factory is None:
@@ -179,9 +180,9 @@ class Pinpad:
             if isinstance(out, Send):
                 self.end.write(out.data)
             elif isinstance(out, Arm):
-                self._arm(out.seconds)
+                self._timer.arm(out.seconds)
             elif isinstance(out, Disarm):
-                self._timer_gen += 1
+                self._timer.disarm()
             elif isinstance(out, PacketReceived):
                 self._on_packet(out.pktdata)
             elif isinstance(out, CancelReceived):
@@ -190,15 +191,6 @@ class Pinpad:
                 self._abort_running("CAN")
             elif isinstance(out, LinkError):
                 self.world.transcript.event(self.name, f"link: {out.reason}")
-
-    def _arm(self, seconds: float) -> None:
-        self._timer_gen += 1
-        self.world.process(self._timer(self._timer_gen, seconds))
-
-    def _timer(self, gen: int, seconds: float) -> Gen:
-        yield self.world.timeout(seconds)
-        if gen == self._timer_gen:
-            self._apply(self.link.timer_expired())
 
     def _abort_running(self, why: str) -> None:
         proc = self._running

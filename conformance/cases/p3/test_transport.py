@@ -94,3 +94,21 @@ def test_invalid_utf8(p3: Any) -> None:
 def test_zero_length(p3: Any) -> None:
     c = _raw_exchange(p3, [b"\x00\x00\x00\x00"], 5.0, 1)
     assert c.received and c.received[0]["status"] == "ERROR"
+
+
+@pytest.mark.parametrize("transport", ["ws"])
+@case("p3/2.1/2", title="a binary WebSocket message that is not UTF-8 is answered and the "
+      "connection goes on", section="2.1",
+      failure="a non-UTF-8 message drops the connection or is ignored")
+def test_ws_binary_not_utf8(p3: Any) -> None:
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        c.send_raw(b'{"tag":"\xff\xfe","type":"LOGIN_MERCHANT_REQUEST"}')
+        first = yield from c.wait_for(lambda m: True, timeout=10)
+        after = yield from c.login()
+        return first, after
+
+    first, after = p3.run(script)
+    assert first is not None and first["status"] == "ERROR"
+    assert after is not None and after["status"] == "OK"

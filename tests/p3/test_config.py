@@ -97,3 +97,11 @@ def test_tcp_stream_labels_name_the_messages_and_never_the_payload() -> None:
     text = envelope.stream_label(chunk)
     assert "LOGIN_MERCHANT_RESPONSE" in text and "tag=t9" in text and "bytes of a frame" in text
     assert '"x"' not in text
+
+
+def test_the_example_config_loads() -> None:
+    import protocol_servers.payserver as pkg
+
+    cfg = load(Path(pkg.__file__).parent / "config.example.yaml")
+    assert [d.type for d in cfg.devices] == ["MOCK", "MIURA"]
+    assert cfg.merchants == {"merchant-1": "secret-1"} and cfg.websocket_port == 8080

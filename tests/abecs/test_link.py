@@ -45,7 +45,14 @@ def test_special_bytes_are_escaped_and_crc_is_raw() -> None:
     assert wire[8] == 0x17 and len(wire) == 11
 
 
-@given(st.binary(min_size=1, max_size=300), st.lists(st.integers(1, 50), max_size=20))
+# PKTDATA is ASCII in clear (§4.3) or DC2 + any bytes when encrypted (§4.5)
+PKTDATA = st.one_of(
+    st.binary(min_size=1, max_size=300).map(lambda b: bytes(0x20 + x % 0x5F for x in b)),
+    st.binary(max_size=300).map(lambda b: b"\x12" + b),
+)
+
+
+@given(PKTDATA, st.lists(st.integers(1, 50), max_size=20))
 def test_any_packet_survives_any_chunking(pkt: bytes, cuts: list[int]) -> None:
     wire = frame(pkt)
     reader = FrameReader()
@@ -142,3 +149,21 @@ def test_blocking_command_waits_without_deadline_and_cancel_retries() -> None:
     assert sent(link.receive_data(b"\x16junk")) == b""  # ignored while waiting for EOT
     assert sent(link.timer_expired()) == bytes((CAN,))
     assert Cancelled() in link.receive_data(bytes((EOT,)))
+
+
+def test_can_after_a_clear_packet_cut_short_is_answered_at_once() -> None:
+    link = PinpadLink()
+    out = link.receive_data(b"\x16GTS00" + bytes((CAN,)))
+    assert sent(out) == bytes((EOT,)) and CancelReceived() in out
+    assert PacketReceived(b"GTS00200") in link.receive_data(frame(b"GTS00200"))
+
+
+def test_can_after_a_stalled_encrypted_packet_does_not_extend_the_stall() -> None:
+    link = PinpadLink()
+    out = link.receive_data(b"\x16\x12\x01\x02")
+    assert isinstance(out[-1], Arm)
+    out = link.receive_data(bytes((CAN,)))  # may be data: no EOT, and no re-arm
+    assert sent(out) == b"" and not any(isinstance(o, Arm) for o in out)
+    link.timer_expired()  # the stall times out: resynchronising
+    out = link.receive_data(bytes((CAN,)))
+    assert sent(out) == bytes((EOT,))

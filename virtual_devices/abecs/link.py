@@ -27,6 +27,7 @@ CAN = 0x18
 ESCAPED = (DC3, SYN, ETB)
 MAX_PKTDATA = 2049  # unescaped PKTDATA limit, ABECS 2.12 §2.2.1
 MAX_TRIES = 3  # a packet is sent at most three times (two resends after NAK)
+CAN_INSIDE = "CAN inside packet"
 
 
 def crc16(data: bytes, crc: int = 0) -> int:
@@ -165,15 +166,21 @@ class FrameReader:
         self._buf = bytearray()
         self._crc = 0
         self._overflow = False
+        self.trailing_can = False  # the last byte was 0x18 inside an encrypted packet
 
     @property
     def in_frame(self) -> bool:
         return self.state is not _Rx.IDLE
 
+    @property
+    def encrypted(self) -> bool:
+        return self._buf[:1] == bytes((DC2,))
+
     def reset(self) -> None:
         self.state = _Rx.IDLE
         self._buf.clear()
         self._overflow = False
+        self.trailing_can = False
 
     def feed(self, data: bytes) -> list[Frame | Control]:
         out: list[Frame | Control] = []
@@ -192,13 +199,20 @@ class FrameReader:
                 elif b == DC3:
                     self.state = _Rx.ESC
                 elif b == SYN:
-                    # a new start inside a packet: the earlier one was cut short. CAN is
-                    # not special here: encrypted PKTDATA may hold any byte but the three
-                    # escaped ones, so only an idle receiver reads 0x18 as CAN.
+                    # a new start inside a packet: the earlier one was cut short
                     out.append(Frame(bytes(self._buf), False, "SYN inside packet"))
                     self._buf.clear()
                     self._overflow = False
+                elif b == CAN and not self.encrypted:
+                    # clear PKTDATA is ASCII (§4.3 field formats), so 0x18 in it can only
+                    # be the host's CAN after a packet cut short: CAN wins in any state
+                    out.append(Frame(bytes(self._buf), False, CAN_INSIDE))
+                    self.reset()
+                    out.append(Control(CAN))
                 else:
+                    # encrypted PKTDATA may hold any byte but the escaped ones: there 0x18
+                    # is data, and only a stalled packet (inter-byte timeout) ends it
+                    self.trailing_can = b == CAN
                     self._append(b)
             elif st is _Rx.ESC:
                 self._append((b - 0x20) & 0xFF)
@@ -259,6 +273,7 @@ class PinpadLink:
         self.reader = FrameReader()
         self.last_response: bytes | None = None
         self.resyncing = False
+        self._frame_timer = False  # the inter-byte timer runs for the packet being read
 
     def send_packet(self, pktdata: bytes) -> list[Output]:
         """Frame a response or notification; responses are kept for a NAK resend."""
@@ -288,17 +303,30 @@ class PinpadLink:
                 # ACK/EOT/stray NAK from the host: nothing to do
             elif item.ok:
                 self.last_response = None
+                self._frame_timer = False
                 out += [Send(bytes((ACK,))), PacketReceived(item.pktdata)]
+            elif item.reason == CAN_INSIDE:
+                self._frame_timer = False
+                out.append(LinkError(item.reason))  # the CAN itself follows
             elif item.reason == "CRC mismatch" or item.reason == "empty packet":
+                self._frame_timer = False
                 out += [Send(bytes((NAK,))), LinkError(item.reason)]
             else:
                 out += self._start_resync(item.reason)
                 return out
-        out.append(Arm(self.t.inter_byte, "inter-byte") if self.reader.in_frame else Disarm())
+        if not self.reader.in_frame:
+            self._frame_timer = False
+            out.append(Disarm())
+        elif not (self.reader.trailing_can and self._frame_timer):
+            # a 0x18 at the end of what arrived may be the host's CAN after a stall: it
+            # does not extend the inter-byte deadline, so the stall still times out
+            self._frame_timer = True
+            out.append(Arm(self.t.inter_byte, "inter-byte"))
         return out
 
     def _start_resync(self, reason: str) -> list[Output]:
         self.resyncing = True
+        self._frame_timer = False
         self.reader.reset()
         return [LinkError(reason), Arm(self.t.resync_silence, "resync")]
 

@@ -70,10 +70,20 @@ class AbecsCardFlow:
         self.r = reader
         self.running: simpy.Process | None = None
 
-    def command(self, gen: Gen, stage: str) -> Gen:
-        proc = self.f.world.process(_guard(gen))
+    def command(self, gen: Gen, stage: str, limit: float | None = None) -> Gen:
+        """Run one ABECS exchange; ``limit`` seconds without an answer CANcel it."""
+        world = self.f.world
+        proc = world.process(_guard(gen))
         self.running = proc
-        result = yield from self.f.wait(proc)
+        if limit is None:
+            result = yield from self.f.wait(proc)
+        else:
+            yield from self.f.wait(world.any_of([proc, world.timeout(limit)]))
+            if not proc.triggered:
+                yield from self.cancel()
+                raise TerminalFailure("ABORTED", "ABORTED_PRESENT_CARD_TIMED_OUT",
+                                      "Payment aborted")
+            result = proc.value
         self.running = None
         if isinstance(result, Exception):
             raise _map_error(result, stage)
@@ -107,7 +117,8 @@ class AbecsCardFlow:
             when = f.server.epoch + timedelta(seconds=f.world.now)
             req = m.GcrRequest(p.amount, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
                                r.version)
-            card = yield from self.command(r.host.gcr(req), "card")
+            card = yield from self.command(r.host.gcr(req), "card",
+                                           f.t["card_presentation_timeout"])
             if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
                 raise TerminalFailure("DECLINED", "DECLINED_CARD_OR_TERMINAL_DECLINED",
                                       "Card not supported")

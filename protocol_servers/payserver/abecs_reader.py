@@ -43,6 +43,7 @@ class AbecsReader:
     version: str = ""
     records: list[bytes] = field(default_factory=list)
     opened: bool = False
+    customer: dict[str, Any] = field(default_factory=dict)
     _next_card: int = 0
     _closers: list[Any] = field(default_factory=list)
 
@@ -66,7 +67,7 @@ class AbecsReader:
         name = self.cards[self._next_card % len(self.cards)]
         self._next_card += 1
         profile = catalogue()[name]
-        self.pinpad.customer = Customer.for_profile(self.world, profile)
+        self.pinpad.customer = Customer.for_profile(self.world, profile, **self.customer)
         self.pinpad.queue_card(VirtualCard(profile).place_in(self.world))
 
     def close(self) -> None:
@@ -84,7 +85,8 @@ def _tables(reader: AbecsReader) -> None:
 
 
 def virtual_reader(world: World, identifier: str, acquirer: Any,
-                   cards: tuple[str, ...] = DEFAULT_CARDS) -> AbecsReader:
+                   cards: tuple[str, ...] = DEFAULT_CARDS,
+                   customer: dict[str, Any] | None = None) -> AbecsReader:
     """Pinpad and host on an in-memory serial line (virtual mode)."""
     from virtual_devices.abecs.host import AbecsHost
     from virtual_devices.abecs.labeler import FrameLabeler
@@ -97,14 +99,15 @@ def virtual_reader(world: World, identifier: str, acquirer: Any,
     pinpad = Pinpad(world, pad_end, name=f"{identifier}.pinpad")
     holder.append(pinpad)
     pinpad.start()
-    reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards)
+    reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards,
+                         customer=dict(customer or {}))
     _tables(reader)
     return reader
 
 
 def pty_reader(world: World, identifier: str, acquirer: Any,
-               cards: tuple[str, ...] = DEFAULT_CARDS, link_dir: str | None = None
-               ) -> AbecsReader:
+               cards: tuple[str, ...] = DEFAULT_CARDS, link_dir: str | None = None,
+               customer: dict[str, Any] | None = None) -> AbecsReader:
     """Realtime: the virtual pinpad on the device side of a pty pair, the host on the other.
 
     Must be called with the asyncio loop running (the serial ends join it).
@@ -126,7 +129,8 @@ def pty_reader(world: World, identifier: str, acquirer: Any,
     holder.append(pinpad)
     world.inject(pinpad.start)
     reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards,
-                         port_path=pair.device_path, host_path=pair.host_path)
+                         port_path=pair.device_path, host_path=pair.host_path,
+                         customer=dict(customer or {}))
     reader._closers += [host_end.close, pad_end.close, pair.close]
     _tables(reader)
     return reader

@@ -42,6 +42,8 @@ class DeviceConfig:
     baud: int | None = None
     # catalogue cards the customer at a virtual pinpad presents, in turn
     cards: tuple[str, ...] = ("visa-chip-pin",)
+    # how the customer at a virtual pinpad behaves (cancel_at, walk_away_at, wrong_pins)
+    customer: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resource(self) -> str:
@@ -95,6 +97,7 @@ def parse(raw: dict[str, Any]) -> ServerConfig:
             identifier=ident, name=str(body.get("name", ident)), type=dtype, comlink=comlink,
             serial_port=body.get("serialPort"), baud=body.get("baud"),
             cards=tuple(body.get("cards") or ("visa-chip-pin",)),
+            customer=dict(body.get("customer") or {}),
         ))
     if not devices:
         raise ConfigError("the configuration lists no devices")

@@ -99,7 +99,7 @@ async def attach_readers(server: PayServer, link_dir: str | None = None) -> list
                                        cfg.serial_port, cfg.baud)
         else:
             dev.reader = pty_reader(server.world, cfg.identifier, server.acquirer, cfg.cards,
-                                    link_dir)
+                                    link_dir, cfg.customer)
         where = dev.reader.port_path or ""
         if dev.reader.host_path:
             where += f" (server side {dev.reader.host_path})"

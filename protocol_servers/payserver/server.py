@@ -202,7 +202,7 @@ class PayServer:
             for dev in self.devices.values():
                 if dev.config.type != "MOCK" and dev.config.serial_port is None:
                     dev.reader = virtual_reader(world, dev.config.identifier, self.acquirer,
-                                                dev.config.cards)
+                                                dev.config.cards, dev.config.customer)
         self.transactions: dict[str, Transaction] = {}
         self.connections: list[Connection] = []
         self.global_merchant: str | None = None

@@ -18,10 +18,11 @@ pytestmark = pytest.mark.filterwarnings(
 RESOURCE = "devices/counter"
 
 
-def make(transport: str, cards: tuple[str, ...] = ("visa-chip-pin",)
-         ) -> tuple[PayServer, P3Client]:
+def make(transport: str, cards: tuple[str, ...] = ("visa-chip-pin",),
+         customer: dict[str, Any] | None = None) -> tuple[PayServer, P3Client]:
     world = World(seed=9)
-    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards),))
+    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards,
+                                             customer=customer or {}),))
     server = PayServer(world, cfg)
     return server, connect_local(server, transport)
 
@@ -185,3 +186,24 @@ def test_standalone_refund_is_refused_on_a_reader(transport: str) -> None:
     resp = run(server, script)
     assert resp["status"] == "ERROR" and resp["error"]["type"] == "SDK_FEATURE_NOT_ENABLED"
     assert server.devices["counter"].current is None
+
+
+@pytest.mark.parametrize("customer, status, code", [
+    ({"cancel_at": "card"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
+    ({"cancel_at": "pin"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
+    ({"walk_away_at": "card"}, "ABORTED", "ABORTED_PRESENT_CARD_TIMED_OUT"),
+    ({"wrong_pins": 1}, "APPROVED", "APPROVED"),
+])
+def test_the_shopper_at_the_pinpad(transport: str, customer: dict[str, Any], status: str,
+                                   code: str) -> None:
+    """payworks-p3.md §7.6: shopper-initiated aborts and timeouts end the same way."""
+    server, c = make(transport, customer=customer)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, amount="12.00"), timeout=900))
+
+    t = tx_of(run(server, script))
+    assert (t["status"], t["statusDetails"]["code"]) == (status, code)
+    booked = [e for e in server.acquirer.ledger.entries if e.approved]
+    assert len(booked) == (1 if status == "APPROVED" else 0)

@@ -124,6 +124,10 @@ class Connection:
             raise P3Error("ACCESSORY_BUSY",
                           f"{device.config.resource} is running transaction "
                           f"{device.current.tx.identifier}")
+        if device.config.type != "MOCK" and device.reader is None:
+            raise P3Error("ACCESSORY_NOT_CONNECTED",
+                          f"the reader of {device.config.resource} is not open "
+                          "(a real serial port needs a realtime server)")
         p = params.parse(req.payload)
         if p.mode != "ONLINE":
             raise P3Error("SDK_FEATURE_NOT_ENABLED", "OFFLINE mode is not enabled on this server")

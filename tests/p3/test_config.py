@@ -105,3 +105,20 @@ def test_the_example_config_loads() -> None:
     cfg = load(Path(pkg.__file__).parent / "config.example.yaml")
     assert [d.type for d in cfg.devices] == ["MOCK", "MIURA"]
     assert cfg.merchants == {"merchant-1": "secret-1"} and cfg.websocket_port == 8080
+
+
+def test_a_reader_that_is_not_open_is_not_connected() -> None:
+    from protocol_servers.payserver.config import DeviceConfig
+
+    world = World(seed=1)
+    dev = DeviceConfig("desk", "Desk", "VERIFONE", "USB", serial_port="/dev/ttyUSB9")
+    server = PayServer(world, ServerConfig(devices=(dev,)))
+    c = connect_local(server, "tcp")
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute("devices/desk", amount="5.00")))
+
+    proc = world.process(script())
+    world.run(until=proc)
+    assert proc.value is not None and proc.value["error"]["type"] == "ACCESSORY_NOT_CONNECTED"

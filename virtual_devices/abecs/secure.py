@@ -10,6 +10,7 @@ Encrypted PKTDATA is ``DC2 + AES-CBC(KSEC, IV=0)[DATALEN X2 | CRC16 X2 | data | 
 from __future__ import annotations
 
 import random
+from functools import cache
 from importlib import resources
 
 from cryptography.hazmat.primitives import serialization
@@ -35,8 +36,12 @@ def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Rando
     return pow(int.from_bytes(block, "big"), exponent, n).to_bytes(k, "big")
 
 
+@cache
 def load_test_host_key() -> rsa.RSAPrivateKey:
-    """The host's RSA-2048 test key (a data file; never a production key)."""
+    """The host's RSA-2048 test key (a data file; never a production key).
+
+    Loaded once per process: parsing and checking an RSA key takes tens of ms.
+    """
     pem = resources.files("virtual_devices.abecs").joinpath("data/host_test_rsa.pem").read_bytes()
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)

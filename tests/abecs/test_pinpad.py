@@ -316,3 +316,20 @@ def test_sale_over_a_paced_19200_baud_line() -> None:
     # bytes arrived one at a time: the pinpad saw single-byte chunks
     rx = [e for e in rig.world.transcript.entries if e.port == "pinpad" and e.direction == "rx"]
     assert sum(1 for e in rx if len(e.hex) == 2) > 100
+
+
+def test_gcr_with_contactless_antenna_times_out_after_two_minutes() -> None:
+    from virtual_devices.abecs.pinpad import DeviceInfo
+
+    rig = make_rig(cards=[], info=DeviceInfo(ctls=True))
+
+    def flow() -> Gen:
+        start = rig.world.now
+        with pytest.raises(AbecsError) as err:
+            yield from rig.host.gcr(gcr_req())
+        return err.value.code, rig.world.now - start
+
+    code, took = rig.run(flow)
+    assert code == 12 and 120.0 <= took < 121.0
+    assert "APROXIME, INSIRA OU PASSE CARTAO" in [s.line1 + s.line2 for s in
+                                                  rig.pinpad.display.history]

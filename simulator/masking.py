@@ -108,32 +108,53 @@ class Redactor:
     def __init__(self) -> None:
         self._pans: set[str] = set()
         self._secrets: set[bytes] = set()
+        self._byte_pattern: re.Pattern[bytes] | None = None
+        self._byte_replacement: dict[bytes, bytes] = {}
+        self._odd_pans: tuple[str, ...] = ()
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
-        if pan:
+        if pan and pan not in self._pans:
             self._pans.add(pan)
+            self._byte_pattern = None
 
     def add_secret(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
-        if len(secret) >= 4:
+        if len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(bytes(secret))
+            self._byte_pattern = None
+
+    def _compile(self) -> re.Pattern[bytes] | None:
+        """One alternation of every known secret form, so data is scanned once.
+
+        Secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4; packed
+        BCD PANs become zero bytes. Longer forms are tried first so that a secret that
+        contains a PAN is hidden whole.
+        """
+        if self._byte_pattern is None and (self._secrets or self._pans):
+            table: dict[bytes, bytes] = {}
+            for pan in self._pans:
+                table[pan.encode()] = mask_pan(pan).encode()
+                bcd = _pan_bcd(pan)
+                table[bcd] = bytes(len(bcd))
+            for secret in self._secrets:
+                table[secret] = b"*" * len(secret)
+            forms = sorted(table, key=len, reverse=True)
+            self._byte_replacement = table
+            self._byte_pattern = re.compile(b"|".join(re.escape(f) for f in forms))
+            self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
+        return self._byte_pattern
 
     def bytes(self, data: bytes) -> bytes:
         """Raw bytes with every known secret hidden; used before hex-encoding."""
-        out = bytes(data)
-        for secret in self._secrets:
-            if secret in out:
-                out = out.replace(secret, b"*" * len(secret))
-        out = mask_bytes(out)  # tracks before PANs, as in text()
-        for pan in self._pans:
-            ascii_pan = pan.encode()
-            if ascii_pan in out:
-                out = out.replace(ascii_pan, mask_pan(pan).encode())
-            bcd = _pan_bcd(pan)
-            if bcd in out:
-                out = out.replace(bcd, bytes(len(bcd)))
+        # tracks first: once the PAN is masked the track pattern no longer matches and
+        # the discretionary data after the separator would stay in clear
+        out = mask_bytes(bytes(data))
+        pattern = self._compile()
+        if pattern is not None:
+            table = self._byte_replacement
+            out = pattern.sub(lambda m: table[m.group(0)], out)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
         return out
@@ -142,15 +163,12 @@ class Redactor:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
 
         Masked nibbles are written as ``*`` so the hex keeps its length and offsets.
+        Secrets and even-length BCD PANs are already gone from the bytes; an
+        odd-length PAN in track 2 equivalent data (tag 57) is followed by the
+        separator nibble D, not F, so it is found in the hex on a byte boundary.
         """
         hexed = self.bytes(data).hex()
-        for secret in self._secrets:
-            form = secret.hex()
-            if form in hexed:
-                hexed = hexed.replace(form, "*" * len(form))
-        for pan in self._pans:
-            # packed BCD starts on a byte boundary; an odd-length PAN in track 2
-            # equivalent data (tag 57) is followed by the separator nibble D, not F
+        for pan in self._odd_pans:
             at = hexed.find(pan)
             while at >= 0:
                 if at % 2 == 0:
@@ -184,11 +202,8 @@ def _pan_bcd(pan: str) -> bytes:
     return bytes.fromhex(digits)
 
 
-_BCD_RUN = re.compile(r"[0-9]{13,20}")
-
-
 def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
-    """Digit runs as ``[0-9]{13,20}`` would find them (non-overlapping, left to right)."""
+    """Runs of 13 or more hex digits that are all decimal, left to right."""
     marks = _digit_mask(hexed)
     runs: list[tuple[int, str]] = []
     pos = marks.find(_RUN_MARK)
@@ -196,10 +211,7 @@ def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
         end = marks.find("0", pos)
         if end < 0:
             end = len(marks)
-        for a in range(pos, end, 20):
-            b = min(a + 20, end)
-            if b - a >= 13:
-                runs.append((a, hexed[a:b]))
+        runs.append((pos, hexed[pos:end]))
         pos = marks.find(_RUN_MARK, end)
     return runs
 

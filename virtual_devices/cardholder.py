@@ -33,7 +33,9 @@ class Behaviour:
     presses cancel); after the list runs out the true PIN is typed. ``app_choice`` is
     an index or a label (``None`` = cancel the menu). ``remove_after_apdus`` pulls the
     card out after that many exchanges. ``walk_away`` leaves at the PIN prompt.
-    ``bad_swipes`` garbles that many swipes before a clean one.
+    ``bad_swipes`` garbles that many swipes before a clean one. ``second_card_in_field``
+    taps with another contactless card of the wallet held against the first (the
+    collision EMV contactless readers must detect).
     """
 
     interface: Interface = "contact"
@@ -43,6 +45,7 @@ class Behaviour:
     walk_away: bool = False
     cancel_at_pin: bool = False
     bad_swipes: int = 0
+    second_card_in_field: bool = False
     follow_prompts: bool = True  # insert/tap/swipe again when the reader says so
     verify_on_phone: bool = True  # after "see phone", unlock and tap again
 
@@ -65,6 +68,7 @@ class Cardholder:
         self.card_in = False
         self.swipes = 0
         self.actions: list[str] = []
+        self._second: Any = None  # the wallet's other contactless card, once taken out
 
     def _wait(self, name: str) -> Any:
         mean = self.timings[name]
@@ -80,6 +84,35 @@ class Cardholder:
         yield self._wait(step)
         self.card_in = interface == "contact"
         self._log(f"{step}s the card")
+
+    def in_field(self, card: Any) -> Any:
+        """What the reader's field holds when this cardholder taps ``card``.
+
+        Usually the card itself; with ``second_card_in_field`` a
+        :class:`~virtual_devices.emv.field.Field` holding ``card`` and a second
+        contactless card from the wallet, so the reader's polling sees two answers.
+        """
+        if not self.behaviour.second_card_in_field:
+            return card
+        from virtual_devices.emv.field import Field
+
+        field = card if isinstance(card, Field) else Field()
+        if field is not card:
+            field.enter(card)
+        field.enter(self._wallet_card(getattr(card, "name", "")))
+        self._log("taps with a second card in the field")
+        return field
+
+    def _wallet_card(self, presented: str) -> Any:
+        """Another contactless card: the first in catalogue order that is not ``presented``."""
+        from virtual_devices.emv.card import load_card
+        from virtual_devices.emv.catalogue import catalogue
+
+        if self._second is None:
+            name = next(n for n, p in sorted(catalogue().items())
+                        if "contactless" in p.interfaces and n != presented)
+            self._second = load_card(name).place_in(self.world)
+        return self._second
 
     def swipe_clean(self) -> bool:
         """Whether this swipe reads well (the first ``bad_swipes`` do not)."""

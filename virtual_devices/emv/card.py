@@ -112,7 +112,11 @@ class CardError(Exception):
 
 
 class CardMute(CardError):
-    """The chip does not answer the reset: the reader sees no ATR."""
+    """The chip does not answer: no ATR at reset, or silence after a command APDU.
+
+    A reader sees no bytes at all; it is the reader's own waiting time that turns
+    the silence into an error (see the kernel's ``card_mute_timeout``).
+    """
 
 
 def pin_block(pin: str) -> bytes:
@@ -321,6 +325,8 @@ class VirtualCard:
         self._apps = [_App(profile, a, 0x0010 + 0x10 * i)
                       for i, a in enumerate(profile.applications)]
         self._session: _Session | None = None
+        self._mute_after: int | None = None  # see mute_after_apdus()
+        self._answered = 0
         self._tracks = magstripe.build_tracks(
             profile.brand, profile.pan, profile.expiry_yymm, profile.service_code,
             profile.cardholder_name,
@@ -409,6 +415,22 @@ class VirtualCard:
     def power_off(self) -> None:
         self._session = None
 
+    def mute_after_apdus(self, n: int | None) -> None:
+        """Fault: answer ``n`` more command APDUs, then fall silent (``None`` heals).
+
+        This is the chip that answered reset and then stopped (a cracked module, a
+        brown-out, a worn contact): the reset still gets its ATR, so the reader starts
+        the transaction, and every later APDU raises :class:`CardMute` until the fault
+        is cleared. The count is kept across power cycles: a chip that broke stays
+        broken for the rest of the presentation.
+        """
+        self._mute_after = n
+        self._answered = 0
+
+    @property
+    def is_mute(self) -> bool:
+        return self._mute_after is not None and self._answered >= self._mute_after
+
     def tracks(self) -> Tracks | None:
         """The stripe's tracks, or None for a card without a stripe (phones)."""
         return self._tracks if "magstripe" in self.interfaces else None
@@ -437,6 +459,9 @@ class VirtualCard:
         s = self._session
         if s is None:
             raise CardError("APDU sent to a card that is not powered")
+        if self.is_mute:
+            raise CardMute(f"{self.name}: the chip stopped answering")
+        self._answered += 1
         try:
             cmd = Command.from_bytes(apdu)
         except APDUError as e:

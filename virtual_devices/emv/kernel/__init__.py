@@ -31,6 +31,7 @@ from virtual_devices.emv.kernel.contactless import ContactlessKernel
 from virtual_devices.emv.kernel.loop import PlainLoop
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
+    NO_ANSWER,
     Apdu,
     AuthRequest,
     Candidate,
@@ -47,6 +48,7 @@ from virtual_devices.emv.kernel.reader import Reader, run_transaction, run_virtu
 
 __all__ = [
     "CANCEL",
+    "NO_ANSWER",
     "DECISION_APPROVED",
     "DECISION_DECLINED",
     "DECISION_ONLINE",

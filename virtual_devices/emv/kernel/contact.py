@@ -30,6 +30,7 @@ from virtual_devices.emv.kernel import bits as B
 from virtual_devices.emv.kernel import oda
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
+    NO_ANSWER,
     Apdu,
     AuthRequest,
     Candidate,
@@ -224,6 +225,8 @@ class ContactKernel:
         raw = yield Apdu(cmd.to_bytes(), label)
         if raw is None:
             raise KernelStop(Status.CARD_REMOVED, f"card removed during {label}")
+        if isinstance(raw, str) and raw == NO_ANSWER:
+            raise KernelStop(Status.CARD_ERROR, f"card does not answer {label} (timeout)")
         try:
             resp = Response.from_bytes(raw)
         except ValueError as exc:
@@ -237,6 +240,8 @@ class ContactKernel:
             raw = yield Apdu(Command.get_response(resp.sw2 or 256).to_bytes(), "GET RESPONSE")
             if raw is None:
                 raise KernelStop(Status.CARD_REMOVED, "card removed during GET RESPONSE")
+            if isinstance(raw, str) and raw == NO_ANSWER:
+                raise KernelStop(Status.CARD_ERROR, "card does not answer GET RESPONSE (timeout)")
             resp = Response.from_bytes(raw)
             data += resp.data
         return Response(data, resp.sw1, resp.sw2)

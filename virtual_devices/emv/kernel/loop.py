@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+from virtual_devices.emv.card import CardMute
 from virtual_devices.emv.kernel.messages import (
+    NO_ANSWER,
     Apdu,
     ChooseApp,
     Display,
@@ -51,7 +53,11 @@ class PlainLoop:
             answer = None
             if isinstance(req, Apdu):
                 self.commands.append(req.command)
-                answer = self.card.transmit(req.command)
+                try:
+                    answer = self.card.transmit(req.command)
+                except CardMute:
+                    answer = NO_ANSWER  # no clock here: the waiting time is not modelled
+                    continue
                 if self.tamper is not None:
                     answer = self.tamper(req.command, answer)
             elif isinstance(req, EnterPin):

@@ -8,7 +8,8 @@ answer. Requests are plain values so the same kernel runs under the SimPy reader
 request                answer sent back
 =====================  ==========================================================
 :class:`Apdu`          the card's response bytes (data + SW1 SW2); ``None`` when the
-                       card is gone (removed, mute)
+                       card is gone (removed); :data:`NO_ANSWER` when the card is
+                       there but stayed silent past the reader's waiting time
 :class:`ChooseApp`     index into ``candidates``; ``None`` = cardholder cancelled
 :class:`EnterPin`      the digits typed; ``None`` = PIN bypassed; :data:`CANCEL`
 :class:`Display`       nothing (``None``)
@@ -25,6 +26,12 @@ from typing import Any, Literal
 Interface = Literal["contact", "contactless", "magstripe"]
 
 CANCEL = "cancel"
+
+# The answer to an Apdu when the card is in the slot/field but sent nothing back before
+# the reader's waiting time ran out (ISO/IEC 7816-3 WWT/BWT, ISO/IEC 14443-4 FWT): a
+# communication error, not a removal (EMV Book 1 §9.2.3: the terminal deactivates the
+# card and ends the transaction).
+NO_ANSWER = "no-answer"
 
 
 @dataclass(frozen=True)

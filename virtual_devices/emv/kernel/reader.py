@@ -21,11 +21,13 @@ from typing import Any, Protocol
 
 from simulator.timings import Timings, load_timings
 from simulator.world import World
+from virtual_devices.emv.card import CardMute
 from virtual_devices.emv.kernel.contact import ContactKernel, GocParams, Txn
 from virtual_devices.emv.kernel.contactless import ContactlessKernel
 from virtual_devices.emv.kernel.magstripe import swipe
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
+    NO_ANSWER,
     Apdu,
     AuthRequest,
     ChooseApp,
@@ -102,6 +104,11 @@ class Reader:
             processing += t["card_rsa"]  # enciphered PIN: the card decrypts
         return transfer + processing
 
+    def mute_timeout(self, interface: Interface) -> float:
+        """How long the reader waits for a card that sent nothing back."""
+        name = "ctls_mute_timeout" if interface == "contactless" else "card_mute_timeout"
+        return float(self.timings[name])
+
     def drive(
         self,
         gen: Generator[Any, Any, Outcome],
@@ -128,7 +135,14 @@ class Reader:
                 world.transcript.record(self.port, "tx", request.command, request.label)
                 try:
                     response = card.transmit(request.command)
-                except Exception as exc:  # a mute or broken card: no answer at all
+                except CardMute as exc:
+                    # Silence, not removal: the reader waits out its waiting time,
+                    # then gives the kernel a communication error.
+                    yield world.timeout(self.mute_timeout(interface))
+                    world.transcript.event(self.port, f"card does not answer: {exc}")
+                    answer = NO_ANSWER
+                    continue
+                except Exception as exc:  # a broken card (or one no longer powered)
                     world.transcript.event(self.port, f"card does not answer: {exc}")
                     answer = None
                     continue
@@ -257,6 +271,8 @@ def _present_once(
                                         cardholder, acquirer))
     activation = "ctls_activation" if interface == "contactless" else "contact_activation"
     yield world.timeout(reader.timings[activation])
+    if interface == "contactless" and cardholder is not None and hasattr(cardholder, "in_field"):
+        card = cardholder.in_field(card)  # a second card held against it, maybe
     try:
         if interface == "contactless" and hasattr(card, "activate"):
             # A field with cards in it (virtual_devices.emv.field): poll first.

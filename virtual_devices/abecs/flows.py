@@ -40,6 +40,7 @@ class SaleResult:
     host_answered: bool = False
     approved: bool = False
     error: int | None = None  # ABECS status that ended the sale
+    reversed: bool = False  # an approval was undone because the card could not finish
     steps: list[str] = field(default_factory=list)
 
 
@@ -86,6 +87,7 @@ def sale(
     from virtual_devices.emv.kernel.messages import AuthRequest
 
     res = SaleResult()
+    approval: Any = None  # the acquirer's approval while the card still has to finish
     date, time = _stamp(when)
     try:
         if check_tables:
@@ -134,7 +136,9 @@ def sale(
                 iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
                 commst = 0 if rsp.approved or rsp.arc == "00" else 9
                 fnc = m.FncRequest(commst, rsp.arc, iss, FNC_TAGS)
+                approval = rsp if rsp.approved else None
             res.fnc = yield from host.fnc(fnc)
+            approval = None
             res.steps.append(f"FNC decision {res.fnc.decision}")
             res.approved = res.fnc.decision == 0
         else:
@@ -144,4 +148,11 @@ def sale(
     except AbecsError as exc:
         res.error = exc.code
         res.steps.append(f"error {exc.code:03d} on {exc.command}")
+        if approval is not None and approval.reference and hasattr(acquirer, "reverse"):
+            # The issuer approved but FNC failed (card mute or pulled out before the
+            # second GENERATE AC): the sale did not complete, so the host reverses it
+            # (EMV Book 4 §12.2.2, as the reader does in virtual_devices.emv.kernel).
+            acquirer.reverse(approval.reference)
+            res.reversed = True
+            res.steps.append(f"reversal of {approval.reference}")
     return res

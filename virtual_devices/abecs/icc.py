@@ -116,11 +116,14 @@ class KernelChipSession:
         self.online_pin = False
         self.offline_pin_error = False
         self.powered = False
+        self.went_mute = False  # the card answered reset, then stopped answering
 
     # -- serving the kernel ------------------------------------------------------------
     def _drive(self, gen: Gen) -> Gen:
+        from virtual_devices.emv.card import CardMute
         from virtual_devices.emv.kernel.messages import (
             CANCEL,
+            NO_ANSWER,
             Apdu,
             ChooseApp,
             Display,
@@ -142,7 +145,15 @@ class KernelChipSession:
                 self.world.transcript.record("card", "tx", request.command, request.label)
                 try:
                     response = self.card.transmit(request.command)
-                except Exception as exc:  # noqa: BLE001 - a mute card answers nothing
+                except CardMute as exc:
+                    # it answered reset, then fell silent: wait out the block waiting
+                    # time, then the kernel ends with a communication error
+                    yield self.world.timeout(self.reader.mute_timeout("contact"))
+                    self.world.transcript.event("card", f"card does not answer: {exc}")
+                    self.went_mute = True
+                    answer = NO_ANSWER
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a broken card answers nothing
                     self.world.transcript.event("card", f"card does not answer: {exc}")
                     continue
                 yield self.world.timeout(
@@ -194,6 +205,12 @@ class KernelChipSession:
             return (yield from self._drive(phase))
         except KernelStop as stop:
             self.world.transcript.event("pinpad", f"kernel: {stop.status.value}: {stop.reason}")
+            if self.went_mute:
+                # 061 ST_ERRCARD "ICC/CTLS comm error", not 060 ST_DUMBCARD "ICC mute":
+                # a pinpad reports 060 when the chip gives no ATR (here that is 076, the
+                # fallback-able chip failure); a chip that answered reset and then timed
+                # out mid-dialogue is a communication error on a working contact.
+                return m.ST_ERRCARD
             return _status_code(stop.status)
         except _Stop as stop:
             phase.close()

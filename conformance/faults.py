@@ -101,9 +101,43 @@ def behaviour_kwargs(spec: FaultSpec, who: str) -> dict[str, Any]:
             return {"pins": tuple("0000" for _ in range(int(p.get("times", 1))))}
         if action == "remove_early":
             return {"remove_after_apdus": int(p.get("after_apdus", 3))}
+        if action == "collision":
+            return {"second_card_in_field": True}
     else:
         raise ValueError(f"who must be 'customer' or 'cardholder', not {who!r}")
+    if action == "mute":
+        raise UnsupportedFault(f"{spec.id} is done by the card itself: use apply_card_fault")
+    if action == "late_signature":
+        raise UnsupportedFault(f"{spec.id} is done by the POS: use answer_delay")
     raise UnsupportedFault(f"{spec.id} ({action}) cannot be acted out by the {who}")
+
+
+def apply_card_fault(spec: FaultSpec, card: Any) -> None:
+    """Make a card fault that lives in the card itself happen to ``card``.
+
+    ``card.mute``: the card answers ``after_apdus`` command APDUs, then falls silent
+    (:meth:`virtual_devices.emv.card.VirtualCard.mute_after_apdus`). Raises
+    :class:`UnsupportedFault` for other faults (the cardholder does those, see
+    :func:`behaviour_kwargs`) and for cards that cannot be told to misbehave.
+    """
+    if spec.action == "mute":
+        mute = getattr(card, "mute_after_apdus", None)
+        if mute is None:
+            raise UnsupportedFault(f"{spec.id}: {type(card).__name__} cannot be made mute")
+        mute(int(spec.params.get("after_apdus", 2)))
+        return
+    raise UnsupportedFault(f"{spec.id} ({spec.action}) is not a fault of the card itself")
+
+
+def answer_delay(spec: FaultSpec) -> float:
+    """Seconds the POS waits before answering an action, for a late-answer fault.
+
+    ``human.late_signature``: the cardholder signs (and the POS submits) ``delay``
+    simulated seconds after the action arrived, beyond the server's action timeout.
+    """
+    if spec.action == "late_signature":
+        return float(spec.params.get("delay", 150.0))
+    raise UnsupportedFault(f"{spec.id} ({spec.action}) is not a late answer")
 
 
 def note(world: World, port: str, spec: FaultSpec, detail: str = "") -> None:

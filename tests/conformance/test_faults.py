@@ -144,7 +144,7 @@ def test_human_and_card_faults_become_behaviours() -> None:
     from virtual_devices.cardholder import Behaviour as CardholderBehaviour
 
     cat = load_catalogue()
-    made = {"customer": set(), "cardholder": set()}
+    made: dict[str, set[str]] = {"customer": set(), "cardholder": set()}
     for spec in cat.layer("human") + cat.layer("card"):
         for who, cls in (("customer", CustomerBehaviour), ("cardholder", CardholderBehaviour)):
             try:
@@ -156,6 +156,50 @@ def test_human_and_card_faults_become_behaviours() -> None:
                 assert getattr(b, key) == value
             made[who].add(spec.name)
     assert made["customer"] == {"cancel", "walk_away", "wrong_pin"}
-    assert made["cardholder"] == {"cancel", "walk_away", "wrong_pin", "removed_early"}
+    assert made["cardholder"] == {"cancel", "walk_away", "wrong_pin", "removed_early",
+                                  "collision"}
     with pytest.raises(UnsupportedFault, match="late_signature"):
         behaviour_kwargs(cat["human.late_signature"], "customer")
+
+
+def test_every_card_and_human_fault_can_be_acted_out() -> None:
+    from conformance.faults import (
+        UnsupportedFault,
+        answer_delay,
+        apply_card_fault,
+        behaviour_kwargs,
+    )
+    from virtual_devices.emv.card import CardMute, load_card
+
+    cat = load_catalogue()
+    for spec in cat.layer("human") + cat.layer("card"):
+        ways = 0
+        for who in ("customer", "cardholder"):
+            try:
+                behaviour_kwargs(spec, who)
+                ways += 1
+            except UnsupportedFault:
+                pass
+        card = load_card("visa-chip-pin")
+        try:
+            apply_card_fault(spec, card)
+            ways += 1
+        except UnsupportedFault:
+            pass
+        try:
+            answer_delay(spec)
+            ways += 1
+        except UnsupportedFault:
+            pass
+        assert ways, f"{spec.id} cannot be acted out by anything"
+    card = load_card("visa-chip-pin")
+    apply_card_fault(cat["card.mute"], card)
+    card.power_on("contact")
+    for _ in range(int(cat["card.mute"].params["after_apdus"])):
+        card.transmit(bytes.fromhex("00A404000E315041592E5359532E444446303100"))
+    with pytest.raises(CardMute):
+        card.transmit(bytes.fromhex("00A404000E315041592E5359532E444446303100"))
+    with pytest.raises(UnsupportedFault):
+        apply_card_fault(cat["card.mute"], object())
+    with pytest.raises(UnsupportedFault):
+        answer_delay(cat["human.cancel"])

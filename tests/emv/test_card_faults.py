@@ -107,3 +107,21 @@ def test_second_card_is_another_contactless_card_of_the_wallet() -> None:
     names = [c.name for c in field.cards]
     assert names[0] == "visa-contactless" and len(names) == 2 and names[1] != names[0]
     assert all("contactless" in c.interfaces for c in field.cards)
+
+
+def test_catalogue_faults_drive_the_card_and_the_cardholder() -> None:
+    from conformance.faults import apply_card_fault, behaviour_kwargs, load_catalogue
+
+    cat = load_catalogue()
+    kwargs = behaviour_kwargs(cat["card.collision"], "cardholder")
+    out, _, _, host, _ = pay("visa-contactless", Behaviour(interface="contactless", **kwargs))
+    assert out.status is Status.COLLISION and len(host.ledger) == 0
+
+    world = World(seed=1)
+    card = load_card("visa-chip-pin").place_in(world)
+    apply_card_fault(cat["card.mute"], card)
+    holder = Cardholder(world, Behaviour(), pin="1234")
+    host = AcquirerHost()
+    out = run_virtual(world, card, default_terminal_config(), Txn(1234), holder, host)
+    assert out.status is Status.CARD_ERROR and len(host.ledger) == 0
+    assert holder.apdus_seen == int(cat["card.mute"].params["after_apdus"]) + 1

@@ -231,3 +231,58 @@ def test_can_at_each_step(abecs_device: Any, step: str) -> None:
 
     abecs_device.run(flow)
     assert out.get("code") == 13 and out["next"] == VERSION
+
+
+@pytest.mark.parametrize("when", ["GCR", "FNC"])
+@case("abecs/4.7/7", title="a chip that answers reset, then falls silent, answers 061; "
+      "nothing stays booked", section="4.7",
+      failure="a mute card hangs the pinpad, gets a wrong status or leaves money booked")
+def test_card_goes_mute(abecs_device: Any, when: str) -> None:
+    """catalogue card.mute: silent after ``after_apdus`` APDUs (GCR), or just before the
+    second GENERATE AC, after the issuer approved (FNC: the host must reverse)."""
+    from conformance.faults import apply_card_fault, load_catalogue, note
+    from virtual_devices.acquirer.host import make_acquirer
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    profile = catalogue()["visa-chip-pin"]
+    spec = load_catalogue()["card.mute"]
+    acquirer = make_acquirer(abecs_device.world)
+    cfg = acquirer.terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+    records = records_from_config(cfg)
+
+    def one_sale(card: Any, acquirer: Any) -> Any:
+        abecs_device.present(card)
+        abecs_device.need_virtual("a card").customer = Customer.for_profile(
+            abecs_device.world, profile)
+
+        def flow() -> Gen:
+            yield from abecs_device.host.opn()
+            res = yield from sale(abecs_device.host, acquirer, 1000, version, records)
+            return res, (yield from abecs_device.host.gts(0))
+
+        return abecs_device.run(flow)
+
+    card = VirtualCard(profile).place_in(abecs_device.world)
+    if when == "GCR":
+        apply_card_fault(spec, card)
+    else:
+        # count the APDUs of a whole sale with a sound card, then go silent at the last
+        sound, _ = one_sale(VirtualCard(profile).place_in(abecs_device.world),
+                            make_acquirer(abecs_device.world))
+        assert sound.approved, sound.steps
+        sent = sum(1 for e in abecs_device.world.transcript.entries
+                   if e.port == "card" and e.direction == "tx")
+        card.mute_after_apdus(sent - 1)
+    note(abecs_device.world, "card", spec, f"silent during {when}")
+    res, after = one_sale(card, acquirer)
+    assert res.error == m.ST_ERRCARD, res.steps
+    assert not res.approved
+    assert after == version  # the pinpad still serves
+    assert acquirer.ledger.balance()["net"] == 0
+    if when == "FNC":
+        assert res.arc == "00" and res.reversed
+    else:
+        assert len(acquirer.ledger) == 0
+    no_full_pan(abecs_device.world.transcript.entries, [profile.pan])

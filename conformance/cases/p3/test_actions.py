@@ -100,6 +100,54 @@ def test_action_unanswered(p3: Any, kind: str) -> None:
     check_invariants(p3)
 
 
+@case("p3/7.2/4", title="a signature given after the action timeout: the charge ends failed "
+      "and reversed, the late SUBMIT_SIGNATURE is an error", section="7.2",
+      failure="a late signature completes a timed-out charge, or leaves it booked")
+def test_late_signature(p3: Any, verdict: Any) -> None:
+    """catalogue human.late_signature: the POS answers CUSTOMER_SIGNATURE ``delay`` s late."""
+    from conformance.faults import answer_delay, load_catalogue, note
+
+    spec = load_catalogue()["human.late_signature"]
+    delay = answer_delay(spec)
+    if p3.reference:
+        # the fault is only a fault if it is later than the server's action timeout
+        assert delay > p3.server.timings["action_timeout"]
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from login(c, p3)
+        tag = c.execute(p3.resource, amount=ACTIONS["CUSTOMER_SIGNATURE"][0])
+        action = yield from c.action(tag)
+        assert action is not None and action["type"] == "EXECUTE_TRANSACTION_ACTION"
+        assert action["executeTransactionAction"]["action"] == "CUSTOMER_SIGNATURE"
+        note(p3.world, "pos", spec, f"signature submitted after {delay:g} s")
+        yield p3.world.timeout(delay)
+        rtype, body = _answer("CUSTOMER_SIGNATURE", action)
+        late = yield from c.response(c.request(rtype, body, p3.resource))
+        return late, (yield from c.final(tag))
+
+    late, final = p3.run(script)
+    t = tx_of(final)
+    if not p3.reference and late is not None and late["status"] == "OK" and \
+            t["status"] == "APPROVED":
+        verdict.informational(f"the target still waited for the signature after {delay:g} s; "
+                              "its action timeout is longer than the catalogue's delay")
+        check_invariants(p3)
+        return
+    assert t["status"] in ("ERROR", "ABORTED"), t["status"]
+    assert "merchantReceipt" not in t
+    assert late is not None, "the late SUBMIT_SIGNATURE got no answer"
+    assert late["status"] == "ERROR" and late["type"] == "SUBMIT_SIGNATURE_RESPONSE"
+    assert late["error"]["type"] == "TRANSACTION_ACTION_ERROR"
+    if p3.reference:
+        ident = t["identifier"]
+        kinds = [e.kind for e in p3.ledger.entries if e.identifier == ident]
+        # authorised (and auto-captured) before the signature was asked, then reversed
+        assert kinds[0] == "AUTH" and kinds[-1] == "REVERSAL", kinds
+        assert sum(a for i, a in p3.server.bookings() if i == ident) == 0
+    check_invariants(p3)
+
+
 @case("p3/4.5/1", title="SUBMIT_SIGNATURE with no pending action is an error", section="4.5",
       failure="a signature nobody asked for is accepted")
 def test_signature_without_action(p3: Any) -> None:

@@ -202,6 +202,9 @@ class AbecsCardFlow:
             f.show("APPROVED", "APPROVED", f"{word} approved")
         except TerminalFailure as fail:
             tx.abortable = False
+            # whatever failed after the acquirer approved (the card fell silent or was
+            # pulled before FNC finished) leaves no money behind: take the approval back
+            f.reverse_if_authorised(fail.code)
             if fail.status == "ERROR":
                 r.opened = False  # the link failed: open a fresh session next time
             if fail.status != "ERROR":

@@ -207,3 +207,33 @@ def test_the_shopper_at_the_pinpad(transport: str, customer: dict[str, Any], sta
     assert (t["status"], t["statusDetails"]["code"]) == (status, code)
     booked = [e for e in server.acquirer.ledger.entries if e.approved]
     assert len(booked) == (1 if status == "APPROVED" else 0)
+
+
+def _card_apdus(server: PayServer) -> int:
+    return sum(1 for e in server.world.transcript.entries
+               if e.port.endswith("card") and e.direction == "tx")
+
+
+def test_card_mute_before_fnc_ends_in_error_and_reverses_at_the_acquirer(
+        transport: str) -> None:
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    sound, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, amount="12.00")))
+
+    assert tx_of(run(sound, script))["status"] == "APPROVED"
+    n = _card_apdus(sound)
+    assert n > 2
+    server, c = make(transport)
+    card = VirtualCard(catalogue()["visa-chip-pin"]).place_in(server.world)
+    card.mute_after_apdus(n - 1)  # silent at the second GENERATE AC, after the approval
+    server.devices["counter"].reader.pinpad.queue_card(card)
+    t = tx_of(run(server, script))
+    assert t["status"] == "ERROR"
+    assert [e.kind for e in server.acquirer.ledger.entries] == ["sale", "reversal"]
+    assert server.acquirer.ledger.balance()["net"] == 0
+    assert not server.ledger_problems()

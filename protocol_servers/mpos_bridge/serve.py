@@ -14,6 +14,7 @@ from typing import Any
 from protocol_servers.mpos_bridge.live import DEFAULT_PORT
 from protocol_servers.mpos_bridge.profiles import PROFILES, RULE_SWITCHES, parse_profile
 from protocol_servers.mpos_bridge.quiet import quiet_third_party_warnings
+from simulator.cli import tcp_port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=tcp_port,
         default=DEFAULT_PORT,
         help=f"WebSocket port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any)",
     )
@@ -62,13 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--merchant-port",
-        type=int,
+        type=tcp_port,
         default=0,
         help="merchant API port on 127.0.0.1 (default: any free port)",
     )
     parser.add_argument(
         "--control-port",
-        type=int,
+        type=tcp_port,
         default=0,
         help="control API port on 127.0.0.1 (default: any free port)",
     )

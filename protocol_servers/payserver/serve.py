@@ -19,15 +19,16 @@ from protocol_servers.payserver.config import (
     ServerConfig,
     load,
 )
+from simulator.cli import tcp_port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="config.yaml / config.toml with host, ports, location and devices")
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    parser.add_argument("--ws-port", type=int, default=None,
+    parser.add_argument("--ws-port", type=tcp_port, default=None,
                         help="WebSocket port (default 8080; 0 = any free port)")
-    parser.add_argument("--tcp-port", type=int, default=None,
+    parser.add_argument("--tcp-port", type=tcp_port, default=None,
                         help="framed TCP port (default 8081; 0 = any free port)")
     parser.add_argument("--factor", type=float, default=1.0,
                         help="wall seconds per simulated second (default 1.0)")

@@ -43,7 +43,7 @@ class MerchantError(ValueError):
 class Transaction:
     id: int
     amount: int
-    status: str  # "authorized" | "refused"
+    status: str  # "authorized" | "refused" | "reversed"
     acquirer_response_code: str
     card_emv_response: str | None
     capture_method: str
@@ -59,6 +59,7 @@ class Transaction:
             "status": self.status,
             "amount": self.amount,
             "authorized_amount": self.amount if self.status == "authorized" else 0,
+            "reversed_amount": self.amount if self.status == "reversed" else 0,
             "acquirer_response_code": self.acquirer_response_code,
             "card_emv_response": self.card_emv_response,
             "capture_method": self.capture_method,
@@ -155,6 +156,30 @@ class MerchantBackend:
         )
         return txn
 
+    def reverse_transaction(self, txn_id: int) -> Transaction:
+        """POST /1/transactions/<id>/reversal: undo an authorized sale at the acquirer.
+
+        What the POS calls when the bridge's finish says the card declined after the
+        host approved (mpos-bridge.md §3.3: Pagar.me's example refunded the API
+        transaction then). Asking again for a reversed transaction answers it unchanged,
+        so a POS retrying after a lost answer never reverses twice.
+        """
+        txn = self.transaction(txn_id)
+        if txn.status == "reversed":
+            return txn
+        if txn.status != "authorized":
+            raise MerchantError(f"transaction {txn_id} is {txn.status}; nothing to reverse")
+        entry = self.host.reverse(txn.reference, key=f"merchant-reversal-{txn.reference}")
+        if not entry.approved:
+            raise MerchantError(
+                f"the acquirer refused the reversal ({entry.response_code})", 502
+            )
+        txn.status = "reversed"
+        self.world.transcript.event(
+            "merchant", f"transaction {txn.id}: reversed {txn.amount} {txn.card_masked}"
+        )
+        return txn
+
     def transaction(self, txn_id: int) -> Transaction:
         for t in self.ledger:
             if t.id == txn_id:
@@ -215,6 +240,13 @@ def handle_http(
             if not isinstance(card_hash, str) or not card_hash:
                 raise MerchantError("card_hash is required")
             return 200, backend.create_transaction(card_hash, amount).as_json()
+        if method == "POST" and path.startswith("/1/transactions/") and path.endswith(
+            "/reversal"
+        ):
+            middle = path[len("/1/transactions/") : -len("/reversal")]
+            if not middle.isdigit():
+                raise MerchantError("transaction id must be a number", 404)
+            return 200, backend.reverse_transaction(int(middle)).as_json()
         if method == "GET" and path.startswith("/1/transactions/"):
             tail = path.rsplit("/", 1)[1]
             if not tail.isdigit():
@@ -277,6 +309,7 @@ _REASONS = {
     400: "Bad Request",
     404: "Not Found",
     413: "Payload Too Large",
+    502: "Bad Gateway",
     504: "Gateway Timeout",
 }
 

@@ -92,6 +92,8 @@ DEVICE_IN_USE = "Device already in use by context {context}"
 INIT_TIMEOUT = "Could not initialize device. Perhaps it's not the right port."
 TRANSACTION_FAILED = "Transaction {status}"
 PINPAD_ERROR = "Error: {code}"
+# Finish after the card refused at FNC what the host approved (documented profile only).
+CARD_DECLINED = "Transaction declined by card"
 
 
 class BadRequest(Exception):

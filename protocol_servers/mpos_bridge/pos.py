@@ -2,8 +2,11 @@
 
 What a merchant's point of sale does with the bridge (mpos-bridge.md §2.8, Pagar.me's
 example page): list devices, initialize, process, create the transaction with the
-card_hash on the merchant backend, finish with its answer, close. Used by the demo and
-the benchmark; it talks only through sockets, like third-party POS software.
+card_hash on the merchant backend, finish with its answer, close. When finish says the
+card declined a sale the host approved, the POS reverses that transaction on the
+merchant backend, as Pagar.me's 2019 example did (§3.3), so nothing stays booked. Used
+by the demo and the benchmark; it talks only through sockets, like third-party POS
+software.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import urlsplit
 import websockets
 
 from protocol_servers.mpos_bridge.client import is_unsolicited
+from protocol_servers.mpos_bridge.codec import CARD_DECLINED
 
 
 @dataclass
@@ -37,6 +41,7 @@ class SaleResult:
     transaction: dict[str, Any] | None = None
     ok: bool = False
     error: str | None = None
+    declined_by_card: bool = False
 
 
 class WsPos:
@@ -157,14 +162,50 @@ async def run_sale(
         else:
             # finish is mandatory after a failed process too (§2.5 type 5)
             finish_body = {"success": False, "response_code": 0, "emv_data": None}
-        await step("finish", {"request_type": 5, "context_id": context, "finish": finish_body})
+        fin = await step(
+            "finish", {"request_type": 5, "context_id": context, "finish": finish_body}
+        )
+        txn = result.transaction
+        if fin.get("response_type") == 9 and fin.get("error") == CARD_DECLINED:
+            result.declined_by_card = True
+            result.error = CARD_DECLINED
+            if txn is not None and txn.get("status") == "authorized":
+                await _reverse(result, merchant_url, txn, report, timeout)
         await step("close", {"request_type": 8, "context_id": context})
         result.unsolicited = pos.unsolicited
         result.ok = (
             proc.get("response_type") == 4
+            and not result.declined_by_card
             and result.transaction is not None
             and result.transaction.get("status") == "authorized"
         )
         if not result.ok and result.error is None:
             result.error = proc.get("error") or "transaction not authorized"
     return result
+
+
+async def _reverse(
+    result: SaleResult,
+    merchant_url: str,
+    txn: dict[str, Any],
+    report: Callable[[Step], None] | None,
+    timeout: float,
+) -> None:
+    """Undo the approved sale the card refused; the answer replaces the POS's view."""
+    t0 = time.perf_counter()
+    status, answer = await http_json(
+        f"{merchant_url}/1/transactions/{txn['id']}/reversal", "POST", {}, timeout
+    )
+    s = Step(
+        "merchant: reverse transaction",
+        {"id": txn["id"]},
+        answer if isinstance(answer, dict) else {"status": status},
+        time.perf_counter() - t0,
+    )
+    result.steps.append(s)
+    if report is not None:
+        report(s)
+    if status == 200 and isinstance(answer, dict):
+        result.transaction = answer
+    else:
+        result.error = f"{CARD_DECLINED}; the reversal failed with HTTP {status}"

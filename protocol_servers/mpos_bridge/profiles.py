@@ -26,6 +26,9 @@ class Profile:
     busy_error_keeps_lock: bool
     # process also accepts ``payment_method`` for magstripe (0.0.27 spelling, §2.9)
     accept_payment_method_alias: bool
+    # finish tells the POS when the card declined a sale the host approved (2019 SDK,
+    # §7 item 4); 0.0.19 answered 5 regardless and the sale stayed booked
+    report_card_decline: bool = False
     # rules that a test may switch off to show the suite notices
     sequence_rule: bool = True
     device_ownership: bool = True
@@ -39,6 +42,7 @@ DOCUMENTED = Profile(
     pick_first_device=True,
     busy_error_keeps_lock=False,
     accept_payment_method_alias=True,
+    report_card_decline=True,
 )
 
 BIFROST_0_0_19 = Profile(

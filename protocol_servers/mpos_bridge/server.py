@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from protocol_servers.mpos_bridge.codec import (
+    CARD_DECLINED,
     CONTEXT_ERROR,
     DEVICE_IN_USE,
     INIT_TIMEOUT,
@@ -337,10 +338,24 @@ class MposBridgeServer:
         ctx.status = ContextStatus.InUse
         status: FinishStatus = finish_status(body.success, body.response_code)
         try:
-            yield from session.finish(status, body.response_code, body.emv_data or "")
+            declined = yield from session.finish(status, body.response_code, body.emv_data or "")
         finally:
             if ctx.status == ContextStatus.InUse:
                 ctx.status = ContextStatus.Ready
+        if declined:
+            self.world.transcript.event(
+                conn.end.name, f"context {ctx.id}: the card declined at FNC after the host approved"
+            )
+            if self.profile.report_card_decline:
+                # The answer to finish itself, in the shape process uses for a payment that
+                # did not go through (type 9, "Transaction ..."), rather than the unsolicited
+                # "Error: <code>" frame: that frame has a null context_id (a POS running
+                # several contexts could not tell which sale it is about) and carries an
+                # ABECS status, while FNC itself answered 000 with DECISION 1. The POS must
+                # then undo the sale with its backend (Pagar.me's 2019 example refunded it;
+                # here POST /1/transactions/<id>/reversal on the merchant API), because the
+                # bridge never learns which API transaction the card_hash became.
+                return error_response(CARD_DECLINED, req.raw_context_id)
         return Response(ResponseType.Finished, context_id=req.raw_context_id)
 
     def _display(self, conn: _Connection, ctx: Context, req: Request) -> Gen:

@@ -17,6 +17,10 @@ Choices where the sources are silent (mpos-bridge.md §8 lists them as not found
 * FNC is sent only after a GOC that succeeded in this payment (a pinpad answers 010
   otherwise); RMC is always sent, so finish after a failed process still clears the
   card slot.
+* Finish reports the card's own verdict (FNC DECISION, §4.9) as the 2019 SDK did
+  (§3.3, §7 item 4): :meth:`PinpadSession.finish` says the card declined only when the
+  host had approved (COMMST 0) and the card still answered DECISION 1 (2nd GENERATE AC
+  gave an AAC). A decline after a host refusal or no host is what the host asked for.
 * GCR's date and time come from the world's clock on a fixed calendar
   (:data:`SIM_EPOCH`), so a run is reproducible.
 """
@@ -318,7 +322,12 @@ class PinpadSession:
         return ProcessOutcome(result, fields, res.decision)
 
     def finish(self, status: FinishStatus, response_code: int, emv_hex: str) -> Gen:
-        """FNC (when a chip is waiting for it) then RMC; pinpad errors go to ``on_error``."""
+        """FNC (when a chip is waiting for it) then RMC; pinpad errors go to ``on_error``.
+
+        Returns True when the card declined a sale the host had approved (FNC DECISION 1
+        after COMMST 0), so the bridge can tell the POS that the booked sale must go.
+        """
+        declined_by_card = False
         if self.chip_pending:
             self.chip_pending = False
             if status == FinishStatus.Error:
@@ -330,13 +339,19 @@ class PinpadSession:
                     issuer = b""
                 req = m.FncRequest(int(status), f"{response_code % 100:02d}", issuer, FINISH_TAGS)
             try:
-                yield from self._call(req.to_command())
+                rsp = yield from self._call(req.to_command())
             except PinpadError as err:
                 self.on_error(err.status)
+            else:
+                decision = _fnc_decision(rsp)
+                declined_by_card = (
+                    status == FinishStatus.Ok and decision == m.DECISION_DECLINED
+                )
         try:
             yield from self._call(m.MessageRequest("RMC", CLEAR_LINE).to_command(), blocking=True)
         except PinpadError as err:
             self.on_error(err.status)
+        return declined_by_card
 
     def display(self, text: str) -> Gen:
         yield from self._call(m.MessageRequest("DSP", text).to_command())
@@ -355,6 +370,14 @@ class PinpadSession:
     def shutdown(self) -> None:
         if not self.end.is_closed:
             self.end.close()
+
+
+def _fnc_decision(rsp: m.Response) -> int | None:
+    """FNC's DECISION, or None when the answer cannot be read (then nothing is claimed)."""
+    try:
+        return m.FncResponse.from_response(rsp).decision
+    except (m.CodecError, ValueError, IndexError):
+        return None
 
 
 def _service_code(track2: str) -> str:

@@ -174,6 +174,24 @@ class MposTarget:
             {"amount": amount, "card_hash": card_hash},
         )
 
+    def merchant_reversal(self, txn_id: int) -> dict[str, Any]:
+        """POST /1/transactions/<id>/reversal: what the POS's backend does when finish
+        says the card declined a sale the host approved (mpos-bridge.md §3.3)."""
+        self._need_scenario()
+        if self.lab is not None:
+            from protocol_servers.merchant_api import MerchantError
+
+            try:
+                return self.lab.backend.reverse_transaction(txn_id).as_json()
+            except MerchantError as exc:
+                return {"http_status": exc.status, "error": str(exc)}
+        if self._merchant is None:
+            assert self.control is not None
+            self._merchant = self._http(self.control + "/")["urls"]["merchant"]
+        return self._http(  # type: ignore[no-any-return]
+            f"{self._merchant}/1/transactions/{txn_id}/reversal", {}
+        )
+
     def read_card_hash(self, card_hash: str) -> dict[str, str]:
         """What the card_hash carries: cardloop's bridges use the acquirer's test key."""
         self._need_scenario()

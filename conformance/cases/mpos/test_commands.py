@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from conformance import case
+from protocol_servers.mpos_bridge.codec import CARD_DECLINED
 
 from .steps import check_all, first_device, ready
 
@@ -205,6 +206,11 @@ def _sale(mpos_target: Any, card_name: str, amount: int = AMOUNT) -> dict[str, A
                 response_code=int(code) if code.isdigit() else 9999,
                 emv_data=txn["card_emv_response"],
             )
+            fin = out["finish"]
+            if fin["response_type"] == 9 and fin["error"] == CARD_DECLINED:
+                # the card refused what the host approved: the POS undoes the sale
+                if txn["status"] == "authorized":
+                    out["reversal"] = mpos_target.merchant_reversal(txn["id"])
         else:
             # the merchant API could not be reached or refused: finish with success=false
             out["finish"] = yield from c.finish(
@@ -238,7 +244,8 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     out = _sale(mpos_target, card_name)
     p = out["process"]
     assert out["init"]["response_type"] in (2, 3)
-    assert out["finish"]["response_type"] == 5, "finish must be accepted after any process"
+    if expected != "declined-by-card":
+        assert out["finish"]["response_type"] == 5, "finish must be accepted after any process"
     assert out["close"]["response_type"] == 8
     settled = _settled(mpos_target)
     if expected in ("approved-online", "approved-offline", "declined-online", "declined-by-card"):
@@ -250,13 +257,11 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
         txn = out["txn"]
         if expected == "declined-online":
             assert txn["status"] == "refused" and settled in (0, None)
+        elif expected == "declined-by-card":
+            assert txn["status"] == "authorized", "the host should approve this card"
+            _declined_by_card(mpos_target, verdict, out, settled)
         else:
             assert txn["status"] == "authorized" and settled in (AMOUNT, None)
-        if expected == "declined-by-card":
-            verdict.informational(
-                "the card declined at FNC after the host approved; the "
-                "0.0.19 finish answer cannot tell the POS (§7 item 4)"
-            )
     elif expected == "declined-offline":
         assert p["response_type"] == 9 and p["error"] == "Transaction Rejected"
         assert p["process"]["status"] == 1 and p["process"]["card_hash"] is None
@@ -270,6 +275,28 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
     from conformance.invariants import no_full_pan
 
     no_full_pan(mpos_target.world.transcript, [profile.pan])
+
+
+def _declined_by_card(mpos_target: Any, verdict: Any, out: dict[str, Any], settled: Any) -> None:
+    """The card refused at FNC what the host approved (§2.5 finish, §7 item 4)."""
+    fin = out["finish"]
+    if mpos_target.profile.name == "bifrost-0.0.19":
+        # the shipped 0.0.19 finish answered 5 whatever the card said, so the sale stays
+        # booked at the acquirer; that profile keeps it and says so
+        assert fin["response_type"] == 5, fin
+        verdict.informational(
+            "the card declined at FNC after the host approved; the 0.0.19 finish "
+            "answer cannot tell the POS, so the sale stays booked (§7 item 4, fixed "
+            "in the 2019 SDK)"
+        )
+        return
+    assert fin["response_type"] == 9 and fin["error"] == CARD_DECLINED, (
+        f"finish must answer 9 {CARD_DECLINED!r} when the card declines after the host "
+        f"approved; got {fin}"
+    )
+    rev = out.get("reversal") or {}
+    assert rev.get("status") == "reversed", f"the merchant could not reverse the sale: {rev}"
+    assert settled in (0, None), f"{settled} still settled for a sale the card declined"
 
 
 @case(

@@ -124,6 +124,9 @@ class AbecsCardFlow:
                                       "Card not supported")
             f.show("PROCESSING", "PROCESSING", "Reading card...")
             f.world.redactor.add_pan(card.pan)
+            if refund:
+                yield from self.refund_online(card)
+                return
             goc_req = m.GocRequest(p.amount, GOC_TAGS)
             f.show("WAITING_FOR_CARD_DATA_INPUT", "PROCESSING_WAITING_FOR_PIN", "Enter PIN",
                    tx_state="AWAITING_PIN")
@@ -159,9 +162,10 @@ class AbecsCardFlow:
                                     key=tx.identifier)
                 if rsp is not None and rsp.approved:
                     tx.acquirer_ref = rsp.reference
-                    tx.authorised = not refund
-                    tx.captured = p.auto_capture and not refund
+                    tx.authorised = True
+                    tx.captured = p.auto_capture
                     tx.authorization_code = rsp.auth_code
+                    tx.tip_adjust_status = "ADJUSTABLE"
                 if rsp is None:
                     fnc = m.FncRequest(1, "00", b"", FNC_TAGS)
                 else:
@@ -183,7 +187,7 @@ class AbecsCardFlow:
             if f.owner_gone:
                 from protocol_servers.payserver.flows import Aborted
                 raise Aborted
-            if goc.signature and not refund:
+            if goc.signature:
                 f.show("PROCESSING", "PROCESSING_ACTION_REQUIRED", "Payment approved",
                        "Signature required", tx_state="AWAITING_SIGNATURE", abortable=True)
                 answer = yield from f.ask("CUSTOMER_SIGNATURE", {})
@@ -193,23 +197,75 @@ class AbecsCardFlow:
                     f.reverse_if_authorised("DECLINED_VERIFICATION_FAILED")
                     raise TerminalFailure("DECLINED", "DECLINED_VERIFICATION_FAILED",
                                           "Signature not verified")
-            word = "Refund" if refund else "Payment"
-            f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
-                   f"{word} approved", "Remove card", tx_state="AWAITING_CARD_REMOVAL",
-                   abortable=False)
-            yield f.world.process(_guard(r.host.rmc("APROVADA")))
-            tx.finish("APPROVED", "APPROVED", f.world.now)
-            f.show("APPROVED", "APPROVED", f"{word} approved")
+            yield from self.approved("Payment")
         except TerminalFailure as fail:
-            tx.abortable = False
-            # whatever failed after the acquirer approved (the card fell silent or was
-            # pulled before FNC finished) leaves no money behind: take the approval back
-            f.reverse_if_authorised(fail.code)
-            if fail.status == "ERROR":
-                r.opened = False  # the link failed: open a fresh session next time
-            if fail.status != "ERROR":
-                f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
-                       fail.line, "Remove card", tx_state="AWAITING_CARD_REMOVAL")
-                yield f.world.process(_guard(r.host.rmc("NEGADA")))
-            tx.finish(fail.status, fail.code, f.world.now)
-            f.show(fail.status, fail.status, fail.line)
+            yield from self.failed(fail)
+
+    def approved(self, word: str) -> Gen:
+        f, tx = self.f, self.f.tx
+        f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
+               f"{word} approved", "Remove card", tx_state="AWAITING_CARD_REMOVAL",
+               abortable=False)
+        yield f.world.process(_guard(self.r.host.rmc("APROVADA")))
+        tx.finish("APPROVED", "APPROVED", f.world.now)
+        f.show("APPROVED", "APPROVED", f"{word} approved")
+
+    def failed(self, fail: TerminalFailure) -> Gen:
+        f, tx, r = self.f, self.f.tx, self.r
+        tx.abortable = False
+        # whatever failed after the acquirer approved (the card fell silent or was
+        # pulled before FNC finished) leaves no money behind: take the approval back
+        f.reverse_if_authorised(fail.code)
+        if fail.status == "ERROR":
+            r.opened = False  # the link failed: open a fresh session next time
+        if fail.status != "ERROR":
+            f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
+                   fail.line, "Remove card", tx_state="AWAITING_CARD_REMOVAL")
+            yield f.world.process(_guard(r.host.rmc("NEGADA")))
+        tx.finish(fail.status, fail.code, f.world.now)
+        f.show(fail.status, fail.status, fail.line)
+
+    def refund_online(self, card: Any) -> Gen:
+        """Standalone refund: the card read by GCR, then a credit booked at the acquirer.
+
+        Choice (payworks-p3.md §7.7 is silent on the card dialogue): no GOC. A refund is
+        a credit, so there is no cardholder verification (no PIN) and nothing for the chip
+        to authorise; ABECS GOC carries no transaction type that would make the kernel
+        run a refund instead of a purchase. GCR has already selected the application and
+        read its records (PAN, expiry, sequence number), which is all the acquirer needs;
+        the card is released with RMC as after any other transaction. Once the credit is
+        booked the flow runs to its end even if the POS left: :meth:`Flow.run` then takes
+        the refund back (ERROR_AUTOREVERSAL_LOGOUT), so it is neither lost nor doubled.
+        """
+        from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.emv.kernel.messages import AuthRequest
+
+        f, tx = self.f, self.f.tx
+        p = tx.params
+        assert p.amount is not None and p.currency is not None
+        aid = rid_for_pan(card.pan).hex().upper()
+        tx.card = CardInfo(
+            scheme=scheme_of(aid),
+            source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
+            masked_pan=mask_pan(card.pan),
+            expiry_month=int(card.expiry[2:4] or 0),
+            expiry_year=2000 + int(card.expiry[:2] or 0),
+            country_numeric=card.issuer_country or "000", aid=aid,
+            application_name=card.app_label.strip() or scheme_of(aid),
+            pan_sequence=f"{card.pan_seq:02d}",
+        )
+        tx.verification = "NONE"
+        f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
+               "Processing refund...", tx_state="AWAITING_EXECUTION", abortable=False)
+        yield f.world.timeout(f.t["acquirer_roundtrip"])
+        request = AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+                              p.amount, numeric(p.currency), card.pan, f"{card.pan_seq:02d}",
+                              bytes.fromhex(aid), {})
+        entry = self.r.acquirer.refund_to_card(request, key=tx.identifier)
+        if not entry.approved:
+            raise TerminalFailure("DECLINED", "DECLINED_PROCESSOR_REFUND_NOT_POSSIBLE",
+                                  "Refund declined")
+        tx.acquirer_ref = entry.ref
+        tx.authorization_code = entry.meta.get("auth_code") or None
+        yield from self.approved("Refund")

@@ -390,7 +390,18 @@ class Flow:
         assert p.amount is not None and p.currency is not None
         self.show("PROCESSING", "PROCESSING", "Processing payment...", abortable=False)
         yield self.world.timeout(self.t["register_transaction"])
-        self.server.gateway.tip_adjust(orig.identifier, p.amount, p.currency)
+        if orig.acquirer_ref is not None:
+            # an ABECS reader's charge: the tip is added at the acquirer (no card needed),
+            # under this request's own identifier so a retry is not counted twice
+            entry = self.server.acquirer.tip_adjust(orig.acquirer_ref, p.amount,
+                                                    key=tx.identifier)
+            if not entry.approved:
+                tx.finish("DECLINED", "DECLINED_PROCESSOR", self.world.now)
+                self.show("DECLINED", "DECLINED", "Tip adjust declined")
+                return
+            tx.acquirer_ref = entry.ref
+        else:
+            self.server.gateway.tip_adjust(orig.identifier, p.amount, p.currency)
         orig.params.included_tip = (orig.params.included_tip or 0) + p.amount
         orig.params.amount = (orig.params.amount or 0) + p.amount
         orig.tip_adjust_status = "ADJUSTED"

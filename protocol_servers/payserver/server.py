@@ -132,12 +132,6 @@ class Connection:
         if p.mode != "ONLINE":
             raise P3Error("SDK_FEATURE_NOT_ENABLED", "OFFLINE mode is not enabled on this server")
         original = self.server.check_reference(p)
-        if p.type == "REFUND" and original is None and device.reader is not None:
-            # the acquirer books refunds against a sale only; a card-present refund without
-            # a reference is one of the protected operations of payworks-p3.md §7.7
-            raise P3Error("SDK_FEATURE_NOT_ENABLED",
-                          "standalone refunds are not enabled on this reader; reference the "
-                          "charge with referencedTransactionIdentifier")
         tx = Transaction(self.server.new_identifier(), p, device.config.resource, req.tag,
                          self.server.world.now)
         behaviour = None
@@ -294,9 +288,6 @@ class PayServer:
             if p.amount > left or left <= 0:
                 raise P3Error("PARAMETER_INVALID",
                               f"refund amount exceeds the {left} minor units left to refund")
-        elif p.type == "TIP_ADJUST" and orig.acquirer_ref is not None:
-            raise P3Error("SDK_FEATURE_NOT_ENABLED",
-                          "tip adjust is not offered by the acquirer of this reader")
         elif p.type == "CAPTURE":
             if orig.captured:
                 raise P3Error("TRANSACTION_INVALID", f"{p.reference} is already captured")

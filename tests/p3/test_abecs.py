@@ -176,16 +176,116 @@ def test_same_seed_same_transcript_through_the_pinpad() -> None:
     assert first == once()
 
 
-def test_standalone_refund_is_refused_on_a_reader(transport: str) -> None:
+def _card_commands(server: PayServer) -> list[str]:
+    """ABECS command names the host sent to the pinpad, in order (from the transcript)."""
+    out = []
+    for e in server.world.transcript.entries:
+        label = e.label.removeprefix("[sec] ")
+        if e.port.endswith(".host") and e.direction == "tx" and label[:3].isalpha():
+            out.append(label[:3])
+    return out
+
+
+def test_standalone_refund_reads_the_card_and_credits_it(transport: str) -> None:
     server, c = make(transport)
 
     def script():  # type: ignore[no-untyped-def]
         yield from c.login()
-        return (yield from c.final(c.execute(RESOURCE, type_="REFUND", amount="5.00")))
+        tag = c.execute(RESOURCE, type_="REFUND", amount="5.00")
+        return tag, (yield from c.final(tag))
 
-    resp = run(server, script)
-    assert resp["status"] == "ERROR" and resp["error"]["type"] == "SDK_FEATURE_NOT_ENABLED"
-    assert server.devices["counter"].current is None
+    tag, final = run(server, script)
+    t = tx_of(final)
+    assert (t["type"], t["status"]) == ("REFUND", "APPROVED")
+    assert t["paymentDetails"]["customerVerification"] == "NONE", "a refund asked for a PIN"
+    assert t["paymentDetails"]["scheme"] == "VISA"
+    assert t["paymentDetails"]["maskedAccountNumber"] == "476173******0010"
+    (entry,) = server.acquirer.ledger.entries
+    assert (entry.kind, entry.amount, entry.approved, entry.parent) == ("refund", 500, True, None)
+    assert entry.key == t["identifier"]
+    assert server.acquirer.ledger.balance() == {"settled": 0, "refunded": 500, "net": -500,
+                                                "held": 0}
+    assert server.bookings() == [(t["identifier"], -500)]
+    commands = _card_commands(server)
+    assert "GCR" in commands and "GOC" not in commands and "RMC" in commands
+    seen = [m["executeTransactionUpdate"]["details"]["information"][0]
+            for m in c.messages(tag) if m["type"] == "EXECUTE_TRANSACTION_UPDATE"]
+    assert "Processing refund..." in seen and "Refund approved" in seen
+    assert "merchantReceipt" in t and "customerReceipt" in t
+    assert "4761739001010010" not in server.world.transcript.jsonl()
+
+
+def test_disconnect_mid_standalone_refund_neither_loses_nor_doubles_it(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, type_="REFUND", amount="5.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL")
+        c.end.close()
+        yield server.world.timeout(60)
+
+    run(server, script)
+    ledger = server.acquirer.ledger
+    assert [e.kind for e in ledger.entries] == ["refund", "reversal"]
+    assert ledger.entries[0].reversed and ledger.balance()["net"] == 0
+    assert not server.ledger_problems()
+    (tx,) = server.transactions.values()
+    assert tx.status_code == "ERROR_AUTOREVERSAL_LOGOUT"
+    # the same refund sent again under its key (a retry) books nothing new
+    from virtual_devices.emv.kernel.messages import AuthRequest
+
+    retry = AuthRequest("contact", 500, 978, "4761739001010010", "01",
+                        bytes.fromhex("A000000003"), {})
+    assert server.acquirer.refund_to_card(retry, key=tx.identifier) is ledger.entries[0]
+    assert len(ledger.entries) == 2 and ledger.balance()["net"] == 0
+
+
+def test_tip_adjust_of_a_chip_sale_goes_to_the_acquirer(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        charge = tx_of((yield from c.final(c.execute(RESOURCE, amount="12.00"))))
+        tip = yield from c.final(c.execute(RESOURCE, type_="TIP_ADJUST", amount="1.50",
+                                           referencedTransactionIdentifier=charge["identifier"]))
+        return charge, tip
+
+    charge, tip = run(server, script)
+    assert charge["details"]["tipAdjustStatus"] == "ADJUSTABLE"
+    t = tx_of(tip)
+    assert t["identifier"] == charge["identifier"] and str(t["amount"]) == "13.50"
+    assert t["details"]["tipAdjustStatus"] == "ADJUSTED"
+    assert str(t["details"]["includedTipAmount"]) == "1.50"
+    sale, adjust = server.acquirer.ledger.entries
+    assert (sale.amount, sale.tipped) == (1350, 150)
+    assert (adjust.kind, adjust.amount, adjust.parent) == ("tip_adjust", 150, sale.ref)
+    assert server.acquirer.ledger.balance()["settled"] == 1350
+    assert server.bookings() == [(charge["identifier"], 1350)]
+    assert not server.ledger_problems()
+
+
+def test_tip_adjust_of_a_preauthorisation_is_captured_with_it(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        charge = tx_of((yield from c.final(c.execute(RESOURCE, amount="12.00",
+                                                     autoCapture=False))))
+        ident = charge["identifier"]
+        tip = yield from c.final(c.execute(RESOURCE, type_="TIP_ADJUST", amount="2.00",
+                                           referencedTransactionIdentifier=ident))
+        cap = yield from c.final(c.execute(RESOURCE, type_="CAPTURE", amount=None,
+                                           currency=None, referencedTransactionIdentifier=ident))
+        return tip, cap
+
+    tip, cap = run(server, script)
+    assert tx_of(tip)["status"] == "APPROVED" and tx_of(cap)["captured"] is True
+    assert str(tx_of(cap)["amount"]) == "14.00"
+    ledger = server.acquirer.ledger
+    assert [e.kind for e in ledger.entries] == ["preauth", "tip_adjust", "capture"]
+    assert ledger.balance() == {"settled": 1400, "refunded": 0, "net": 1400, "held": 0}
+    assert not server.ledger_problems()
 
 
 @pytest.mark.parametrize("customer, status, code", [

@@ -6,6 +6,8 @@ In-process API (a local HTTP facade can wrap it)::
     resp = host.authorise(auth_request)         # IssuerResponse (ARC, 91, 71/72) or None
     host.preauthorise(req); host.capture(ref, amount, key)
     host.refund(ref, amount, key); host.reverse(ref, key)
+    host.refund_to_card(card_request, key)      # standalone card-present refund (credit)
+    host.tip_adjust(ref, tip, key)              # add a tip to an approved, live charge
     host.ledger.balance(); host.ledger.check(pos_view)
     host.terminal_config(); host.table_version
     host.card_hash_key() -> (key_id, public key PEM); host.decrypt_card_hash(s)
@@ -365,6 +367,75 @@ class AcquirerHost:
     def refund(self, ref: str, amount: int, key: str) -> Entry:
         return self._follow_up("refund", ref, amount, key)
 
+    def refund_to_card(self, request: AuthRequest, key: str) -> Entry:
+        """A standalone, card-present refund: a credit to the card read at the terminal.
+
+        There is no earlier sale to refund against, so the entry has no parent and its own
+        idempotency key (a retry returns the first entry). Choices where no public spec
+        speaks: the issuer is not asked (a credit needs no cardholder funds, as refunds go
+        online to the acquirer only); the host refuses (12) a card whose PAN belongs to no
+        brand it acquires, and a zero amount; the cryptogram, if any, is not required.
+        """
+        earlier = self.ledger.seen(key)
+        if earlier is not None:
+            return earlier
+        brand = BRAND_BY_RID.get(_rid_for_pan(request.pan).hex().upper())
+        approved = brand is not None and request.amount > 0
+        code = "00" if approved else RC_INVALID_TRANSACTION
+        ref = self._ref()
+        entry = self.ledger.add(Entry(
+            ref=ref, kind="refund", amount=request.amount, currency=request.currency,
+            approved=approved, response_code=code, key=key, pan_masked=mask_pan(request.pan),
+            meta={"standalone": True, "interface": request.interface,
+                  "auth_code": f"{self._seq:06d}" if approved else ""},
+        ))
+        self.log.append(f"{ref} standalone refund {mask_pan(request.pan)} {request.amount}: "
+                        f"{code}")
+        return entry
+
+    def tip_adjust(self, ref: str, tip: int, key: str) -> Entry:
+        """Add ``tip`` to an approved charge that was neither reversed nor refunded.
+
+        payworks-p3.md §6/§7.8 (TipAdjustStatus ADJUSTABLE -> ADJUSTED) says nothing of
+        capture; card-present tip adjust is done before the batch is cleared, so a sale
+        (captured at once) and a pre-authorisation, captured or not, both take a tip. The
+        charge's amount grows in place (``tipped`` keeps the part that is tip); a captured
+        pre-authorisation's tip goes onto its capture too, so what is settled grows and
+        what is held stays. A refunded or partly captured charge is refused (12).
+        """
+        earlier = self.ledger.seen(key)
+        if earlier is not None:
+            return earlier
+        parent = self.ledger.get(ref)
+        capture: Entry | None = None
+        code = "00"
+        if parent is None or not parent.live:
+            code = RC_NO_ORIGINAL
+        elif parent.kind not in ("sale", "capture", "preauth") or parent.refunded or tip <= 0:
+            code = RC_INVALID_TRANSACTION
+        elif parent.kind == "preauth" and parent.captured:
+            captures = [e for e in self.ledger.entries
+                        if e.kind == "capture" and e.parent == ref and e.live]
+            if len(captures) != 1 or parent.captured != parent.amount or captures[0].refunded:
+                code = RC_INVALID_TRANSACTION
+            else:
+                capture = captures[0]
+        approved = code == "00"
+        entry = self.ledger.add(Entry(
+            ref=self._ref(), kind="tip_adjust", amount=tip,
+            currency=parent.currency if parent else 986, approved=approved,
+            response_code=code, key=key, pan_masked=parent.pan_masked if parent else "",
+            parent=ref,
+        ))
+        if approved and parent is not None:
+            parent.amount += tip
+            parent.tipped += tip
+            if capture is not None:
+                parent.captured += tip
+                capture.amount += tip
+        self.log.append(f"{entry.ref} tip_adjust of {ref} {tip}: {code}")
+        return entry
+
     def reverse(self, ref: str, key: str | None = None) -> Entry:
         """Undo an approved authorisation/sale/preauth (full amount)."""
         parent = self.ledger.get(ref)
@@ -373,7 +444,7 @@ class AcquirerHost:
         )
 
 
-def _rid_for_pan(pan: str) -> bytes:
+def rid_for_pan(pan: str) -> bytes:
     """The brand RID for a PAN's IIN (Elo ranges first: some start with 4 or 5)."""
     elo = ("401178", "401179", "431274", "438935", "451416", "457393", "457631", "457632",
            "504175", "506699", "5067", "509", "627780", "636297", "636368", "6500", "6504",
@@ -387,6 +458,9 @@ def _rid_for_pan(pan: str) -> bytes:
     if pan.startswith(("5", "2")):
         return bytes.fromhex("A000000004")
     return b""
+
+
+_rid_for_pan = rid_for_pan
 
 
 def make_acquirer(world: Any = None, rules: str = "default") -> AcquirerHost:

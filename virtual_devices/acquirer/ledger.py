@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("authorisation", "sale", "preauth", "capture", "refund", "reversal")
+KINDS = (
+    "authorisation", "sale", "preauth", "capture", "refund", "reversal", "tip_adjust",
+)
 
 
 @dataclass
@@ -32,6 +34,9 @@ class Entry:
     reversed: bool = False
     captured: int = 0  # preauth: amount captured so far
     refunded: int = 0  # sale/capture: amount refunded so far
+    # sale/capture/preauth: tips added after authorisation, already inside ``amount`` (a
+    # tip adjust raises the amount in place so every sum and limit sees the new total)
+    tipped: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +89,7 @@ class Ledger:
         settled = sum(
             e.amount for e in self.entries if e.live and e.kind in ("sale", "capture")
         )
+        # a standalone refund (no parent) is a credit to the card like any other refund
         refunds = sum(e.amount for e in self.entries if e.live and e.kind == "refund")
         held = sum(
             e.amount - e.captured
@@ -103,6 +109,16 @@ class Ledger:
                 out.append(f"{e.ref}: refunded {e.refunded} > amount {e.amount}")
             if e.kind == "preauth" and e.captured > e.amount:
                 out.append(f"{e.ref}: captured {e.captured} > authorised {e.amount}")
+            if e.tipped > e.amount:
+                out.append(f"{e.ref}: tipped {e.tipped} > amount {e.amount}")
+        tips: dict[str, int] = {}
+        for e in self.entries:
+            if e.kind == "tip_adjust" and e.approved and e.parent is not None:
+                tips[e.parent] = tips.get(e.parent, 0) + e.amount
+        for e in self.entries:
+            if e.kind != "tip_adjust" and e.tipped != tips.get(e.ref, 0):
+                out.append(f"{e.ref}: tipped {e.tipped} != approved tip adjusts "
+                           f"{tips.get(e.ref, 0)}")
         return out
 
     def check(self, pos_view: Iterable[Mapping[str, Any]]) -> list[str]:

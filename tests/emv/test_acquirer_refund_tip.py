@@ -156,12 +156,12 @@ def test_ledger_net_is_what_a_model_expects(ops: list[tuple[str, int, int]]) -> 
             if host.reverse(ref, key=f"rev-{ref}").approved and live_before:
                 expected_net -= parent.amount
         elif kind == "retry" and done:
-            what, old_key, old_amount, ref = done[pick % len(done)]
+            what, old_key, old_amount, target = done[pick % len(done)]
             size = len(host.ledger)
             if what == "refund":
                 host.refund_to_card(card_read(old_amount), key=old_key)
-            elif ref is not None:
-                host.tip_adjust(ref, old_amount, key=old_key)
+            elif target is not None:
+                host.tip_adjust(target, old_amount, key=old_key)
             assert len(host.ledger) == size, "a retried key was booked again"
     assert host.ledger.balance()["net"] == expected_net
     assert host.ledger.problems() == []

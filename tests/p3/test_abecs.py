@@ -211,8 +211,28 @@ def test_standalone_refund_reads_the_card_and_credits_it(transport: str) -> None
     seen = [m["executeTransactionUpdate"]["details"]["information"][0]
             for m in c.messages(tag) if m["type"] == "EXECUTE_TRANSACTION_UPDATE"]
     assert "Processing refund..." in seen and "Refund approved" in seen
-    assert "merchantReceipt" in t and "customerReceipt" in t
+    receipt = t["merchantReceipt"]["data"]
+    assert receipt["TRANSACTION_TYPE"]["value"] == "Refund"
     assert "4761739001010010" not in server.world.transcript.jsonl()
+
+
+def test_abort_while_a_refund_waits_for_the_card_books_nothing(transport: str) -> None:
+    server, c = make(transport)
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        tag = c.execute(RESOURCE, type_="REFUND", amount="5.00")
+        yield from c.update(tag, "PROCESSING_WAITING_FOR_CARD_PRESENTATION")
+        aresp = yield from c.response(c.request("ABORT_TRANSACTION_REQUEST", None, RESOURCE))
+        first = yield from c.final(tag)
+        again = yield from c.final(c.execute(RESOURCE, type_="REFUND", amount="5.00"))
+        return aresp, first, again
+
+    aresp, first, again = run(server, script)
+    assert aresp["status"] == "OK" and tx_of(first)["status"] == "ABORTED"
+    assert tx_of(again)["status"] == "APPROVED", "the reader did not recover after CAN"
+    assert [(e.kind, e.key) for e in server.acquirer.ledger.entries] == [
+        ("refund", tx_of(again)["identifier"])]
 
 
 def test_disconnect_mid_standalone_refund_neither_loses_nor_doubles_it(transport: str) -> None:

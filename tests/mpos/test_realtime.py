@@ -69,10 +69,16 @@ def test_every_catalogue_card_over_real_ports() -> None:
         r = results[name]
         steps = {s.name: s.answer for s in r.steps}
         assert steps["initialize"]["response_type"] == 2, (name, steps["initialize"])
-        assert steps["finish"]["response_type"] == 5, name
         assert steps["close"]["response_type"] == 8, name
         proc = steps["process"]
-        if outcome in ("approved-online", "approved-offline", "declined-by-card"):
+        if outcome == "declined-by-card":
+            # the card refused what the host approved: finish says so and the POS reverses
+            assert steps["finish"]["error"] == "Transaction declined by card", name
+            assert not r.ok and r.declined_by_card, name
+            assert r.transaction["status"] == "reversed", (name, r.transaction)
+            continue
+        assert steps["finish"]["response_type"] == 5, name
+        if outcome in ("approved-online", "approved-offline"):
             assert r.ok, (name, r.error)
         elif outcome == "declined-online":
             assert proc["response_type"] == 4 and r.transaction["status"] == "refused", name

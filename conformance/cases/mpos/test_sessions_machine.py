@@ -2,10 +2,11 @@
 
 POS connections come and go and send any mix of valid and invalid requests on two
 shared contexts, without waiting for answers; the merchant step runs whenever a
-process is accepted; faults hit the WebSocket and the serial lines. After every step:
-one answer per request on each open connection, context states consistent with the
-devices they hold, the acquirer's ledger equal to what the merchant API told the POS,
-and no full PAN in the transcript. Reference bridge in virtual mode only.
+process is accepted, and a finish that says the card declined a sale the host approved
+makes the POS reverse that sale on the merchant API; faults hit the WebSocket and the
+serial lines. After every step: one answer per request on each open connection, context
+states consistent with the devices they hold, the acquirer's ledger equal to what the
+merchant API told the POS, and no full PAN in the transcript. Reference bridge in virtual mode only.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from conformance.strategies import ProtocolMachine, fault_specs, run_machine
 from protocol_servers.merchant_api import MerchantError
 from protocol_servers.mpos_bridge.cards import card_from_name
 from protocol_servers.mpos_bridge.client import is_unsolicited
-from protocol_servers.mpos_bridge.codec import ContextStatus
+from protocol_servers.mpos_bridge.codec import CARD_DECLINED, ContextStatus
 from protocol_servers.mpos_bridge.lab import build_lab
 
 CARDS = [
     "visa-chip-pin",
+    "visa-card-decline-2nd-gac",  # early in the queue, so short runs reach it
     "mc-issuer-decline",
     "visa-expired",
     "magstripe-credit",
@@ -78,23 +80,57 @@ class MposSessions(ProtocolMachine):
     def setup_world(self) -> None:
         self.lab = build_lab(self.world, readers=2)
         for r in range(2):
-            for name in CARDS:
+            for name in CARDS[r:] + CARDS[:r]:  # reader 1 starts with the card that declines
                 self.lab.queue_card(r, card_from_name(self.world, name))
         self.conns: list[Conn] = []
         self.amounts: dict[int, int] = {}  # connection -> amount of its last process
         self.told: dict[Hashable, int] = {}
+        # context_id -> the merchant transaction of its last accepted process
+        self.pending: dict[Any, Any] = {}
+        # (connection, context_id) whose POS finishes with the merchant's answer by itself
+        self.auto_finish: set[tuple[int, Any]] = set()
 
     # -- the POS's merchant step ------------------------------------------------------
     def on_answer(self, conn: Conn, frame: dict[str, Any]) -> None:
         proc = frame.get("process")
+        ctx = frame.get("context_id")
+        if frame.get("response_type") == 9 and frame.get("error") == CARD_DECLINED:
+            # the card refused at FNC what the host approved: undo that sale (§3.3)
+            # (no transaction when the merchant step failed: then nothing was booked)
+            txn = self.pending.pop(ctx, None)
+            if txn is not None and txn.status == "authorized":
+                self.lab.backend.reverse_transaction(txn.id)
+                self.told.pop(txn.reference, None)
+            return
         if frame.get("response_type") == 4 and isinstance(proc, dict) and proc.get("card_hash"):
+            self.pending.pop(ctx, None)
             amount = self.amounts.get(conn.index, 100)
             try:
                 txn = self.lab.backend.create_transaction(proc["card_hash"], amount)
             except MerchantError:
                 return
+            self.pending[ctx] = txn
             if txn.status == "authorized":
                 self.told[txn.reference] = txn.amount
+        if frame.get("process") is not None and (conn.index, ctx) in self.auto_finish:
+            self.auto_finish.discard((conn.index, ctx))
+            if conn.open:
+                conn.sent += 1
+                conn.end.send(json.dumps(self._finish_told(ctx)))
+
+    def _finish_told(self, ctx: Any) -> dict[str, Any]:
+        """Finish as a well-behaved POS does: with the merchant API's answer (§2.5)."""
+        txn = self.pending.get(ctx)
+        code = txn.acquirer_response_code if txn is not None else "0"
+        return {
+            "request_type": 5,
+            "context_id": ctx,
+            "finish": {
+                "success": txn is not None,
+                "response_code": int(code) if code.isdigit() else 9999,
+                "emv_data": txn.card_emv_response if txn is not None else None,
+            },
+        }
 
     def _refill(self) -> None:
         for r in self.lab.readers:
@@ -116,7 +152,17 @@ class MposSessions(ProtocolMachine):
         i=st.integers(0, 2),
         ctx=st.sampled_from(CONTEXTS),
         kind=st.sampled_from(
-            ["list", "init", "init-simple", "process", "finish", "display", "status", "close"]
+            [
+                "list",
+                "init",
+                "init-simple",
+                "process",
+                "finish",
+                "finish-told",
+                "display",
+                "status",
+                "close",
+            ]
         ),
         device=st.sampled_from([0, 1, None]),
         amount=st.integers(1, 99_999),
@@ -151,6 +197,8 @@ class MposSessions(ProtocolMachine):
         elif kind == "finish":
             body["request_type"] = 5
             body["finish"] = {"success": success, "response_code": code, "emv_data": None}
+        elif kind == "finish-told":
+            body = self._finish_told(ctx)
         elif kind == "display":
             body["request_type"] = 6
             body["display_message"] = {"message": "cardloop"}
@@ -160,6 +208,28 @@ class MposSessions(ProtocolMachine):
             body["request_type"] = 8
         c.sent += 1
         c.end.send(json.dumps(body))
+
+    @precondition(lambda self: self._live())
+    @rule(
+        i=st.integers(0, 2),
+        ctx=st.sampled_from(CONTEXTS),
+        device=st.sampled_from([0, 1]),
+        amount=st.integers(1, 99_999),
+    )
+    def sale(self, i: int, ctx: str | None, device: int, amount: int) -> None:
+        """A whole sale as Pagar.me's example page runs it: initialize and process at
+        once, then finish with the merchant's answer as soon as process answers."""
+        c = self._live()[i % len(self._live())]
+        self._refill()
+        init = {"simple_initialize": True, "device_id": self.lab.readers[device].device.id}
+        self.amounts[c.index] = amount
+        self.auto_finish.add((c.index, ctx))
+        for body in (
+            {"request_type": 2, "context_id": ctx, "initialize": init},
+            {"request_type": 4, "context_id": ctx, "process": {"amount": amount}},
+        ):
+            c.sent += 1
+            c.end.send(json.dumps(body))
 
     @precondition(lambda self: self._live())
     @rule(i=st.integers(0, 2), junk=st.sampled_from(INVALID))
@@ -180,8 +250,9 @@ class MposSessions(ProtocolMachine):
         spec = data.draw(
             fault_specs(
                 layers=["serial"] if layer == "serial" else ["transport"], expect=["completes"]
-            )
+            ).filter(lambda spec: layer == "serial" or spec.primitive != "split")
         )
+        # (a WebSocket delivers whole messages: splitting one is a stream fault, not ws)
         port = data.draw(st.sampled_from(PORTS[layer]))
         when = data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=2, unique=True))
         self.world.faults.add(

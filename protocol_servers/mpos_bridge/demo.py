@@ -3,7 +3,8 @@
 Starts the reference bridge with a virtual pinpad on a pty pair, then plays a POS
 outside the world over a real WebSocket: list devices, initialize (OPN and table
 load), process (the customer inserts the card and types the PIN), the merchant step
-over local HTTP, finish (FNC, RMC) and close. Prints each step, writes
+over local HTTP, finish (FNC, RMC) and close; when finish says the card declined what
+the host approved, the POS reverses the sale on the merchant API. Prints each step, writes
 ``reports/demo/transcript.jsonl`` (card numbers masked) and ``summary.json``, and exits 0
 when the sale was authorized.
 """

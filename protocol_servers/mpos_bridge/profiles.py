@@ -72,6 +72,7 @@ def get_profile(name: str, **overrides: bool) -> Profile:
 RULE_SWITCHES = {
     "no-sequence-rule": "sequence_rule",
     "no-device-ownership": "device_ownership",
+    "no-card-decline-report": "report_card_decline",
 }
 
 

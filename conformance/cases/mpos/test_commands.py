@@ -300,6 +300,29 @@ def _declined_by_card(mpos_target: Any, verdict: Any, out: dict[str, Any], settl
 
 
 @case(
+    "mpos/2.5/13",
+    title="a card that declines at FNC after the host approved: finish says so, "
+    "the sale is reversed, the next sale on the context goes through",
+    section="2.5",
+    failure="finish hides the card's decline (the POS keeps a sale the card refused, "
+    "the acquirer keeps it booked) or the context is left unusable",
+)
+def test_card_declines_after_host_approval(mpos_target: Any, verdict: Any) -> None:
+    out = _sale(mpos_target, "visa-card-decline-2nd-gac")
+    assert out["process"]["response_type"] == 4, out["process"]
+    assert out["txn"]["status"] == "authorized", "the host should approve this card"
+    _declined_by_card(mpos_target, verdict, out, _settled(mpos_target))
+    declined_finish = out["finish"]
+    # the same context serves the next sale as usual (finish was the last operation)
+    again = _sale(mpos_target, "visa-chip-pin")
+    assert again["process"]["response_type"] == 4, again["process"]
+    assert again["finish"]["response_type"] == 5, again["finish"]
+    settled = _settled(mpos_target)
+    if declined_finish["response_type"] == 9:
+        assert settled in (AMOUNT, None), f"settled {settled}: only the second sale may stay"
+
+
+@case(
     "mpos/2.5/9",
     title="cancel on the pinpad: Canceled with 13, and the Error: 13 frame",
     section="2.5",

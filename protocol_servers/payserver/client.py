@@ -179,6 +179,35 @@ def connect_local(server: Any, transport: str = "ws", name: str = "pos") -> P3Cl
     raise ValueError(f"unknown transport {transport!r}; use 'ws' or 'tcp'")
 
 
+def requests_and_finals(
+    clients: list[P3Client],
+    live: list[P3Client],
+    sent_at: dict[str, float],
+    now: float,
+    done_within: float,
+) -> tuple[list[str], list[str]]:
+    """Tags of transaction requests that owe a final answer, and the finals received.
+
+    A request owes its answer once it has one, or once ``done_within`` simulated
+    seconds have passed while its POS is still connected (a POS that went away is owed
+    nothing: the server reverses instead). Feeds ``conformance.invariants``'
+    one-final-answer check in the state machines.
+    """
+    asked: list[str] = []
+    answered: list[str] = []
+    for c in clients:
+        finals = [m["tag"] for m in c.received if m["type"] == "EXECUTE_TRANSACTION_RESPONSE"]
+        answered += finals
+        for m in c.sent:
+            if m["type"] != "EXECUTE_TRANSACTION_REQUEST":
+                continue
+            tag = m["tag"]
+            due = now - sent_at.get(tag, now) > done_within
+            if tag in finals or (due and c in live):
+                asked.append(tag)
+    return asked, answered
+
+
 def told(clients: list[P3Client]) -> dict[str, int]:
     """What the POS side was told is booked, per transaction, in signed minor units.
 

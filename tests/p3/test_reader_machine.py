@@ -18,7 +18,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 
 from conformance.strategies import ProtocolMachine
-from protocol_servers.payserver.client import P3Client, connect_local, told
+from protocol_servers.payserver.client import (
+    P3Client,
+    connect_local,
+    requests_and_finals,
+    told,
+)
 from protocol_servers.payserver.config import DeviceConfig, ServerConfig
 from protocol_servers.payserver.server import PayServer
 
@@ -95,22 +100,11 @@ class ReaderSessions(ProtocolMachine):
     # -- what the invariants see ---------------------------------------------------------
     def settle(self) -> None:
         super().settle()
-        now = self.world.now
-        asked: list[Hashable] = []
-        answered: list[Hashable] = []
-        for c in self.clients:
-            finals = [m["tag"] for m in c.received
-                      if m["type"] == "EXECUTE_TRANSACTION_RESPONSE"]
-            answered += finals
-            for m in c.sent:
-                if m["type"] != "EXECUTE_TRANSACTION_REQUEST":
-                    continue
-                tag = m["tag"]
-                due = now - self.sent_at.get(tag, now) > DONE_WITHIN
-                if tag in finals or (due and c in self.live):
-                    asked.append(tag)
-        self.book.asked = asked
-        self.book.answered = answered
+        asked, answered = requests_and_finals(
+            self.clients, self.live, self.sent_at, self.world.now, DONE_WITHIN
+        )
+        self.book.asked = list(asked)
+        self.book.answered = list(answered)
         self.book.told = dict(told(self.clients))
 
     def ledger(self) -> Iterable[tuple[Hashable, int]]:

@@ -156,7 +156,9 @@ class AbecsCardFlow:
                        abortable=False)
                 yield f.world.timeout(f.t["acquirer_roundtrip"])
                 auth = AuthRequest("contact", p.amount, numeric(p.currency), card.pan,
-                                   f"{card.pan_seq:02d}", bytes.fromhex(aid), emv)
+                                   f"{card.pan_seq:02d}", bytes.fromhex(aid), emv,
+                                   pin_block=goc.pin_block if goc.online_pin else None,
+                                   ksn=goc.ksn if goc.online_pin else None)
                 acq = r.acquirer
                 rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
                                     key=tx.identifier)

@@ -4,7 +4,8 @@
 bare GCR) → for a chip: GOC → acquirer → FNC → RMC; for a stripe: GPN when a PIN is
 wanted → acquirer. The acquirer is anything with ``authorise(AuthRequest)`` (the
 virtual acquirer host). The result says what the card, the host and the pinpad
-decided, with the online PIN block checked by the caller if it wishes.
+decided; an online PIN block (GPN, or GOC's when the card asked for an online PIN) goes
+to the acquirer with its KSN, which verifies it as the issuer would.
 """
 
 from __future__ import annotations
@@ -111,8 +112,11 @@ def sale(
             if magstripe_pin:
                 res.pin = yield from host.gpn(m.GpnRequest(card.pan))
                 res.steps.append("GPN")
+            pin = res.pin
             auth = AuthRequest("magstripe", amount, 986, card.pan, "00", b"", {},
-                               track2=card.track2, fallback=card.stat_chip == 1)
+                               track2=card.track2, fallback=card.stat_chip == 1,
+                               pin_block=pin.pin_block if pin else None,
+                               ksn=pin.ksn if pin else None)
             rsp = acquirer.authorise(auth)
             res.host_answered = rsp is not None
             res.arc = rsp.arc if rsp is not None else ""
@@ -125,7 +129,10 @@ def sale(
         if res.goc.decision == m.DECISION_ONLINE:
             emv = tlv.flatten(res.goc.emv_data)
             aid = emv.get(0x84) or emv.get(0x4F, b"")
-            auth = AuthRequest("contact", amount, 986, card.pan, f"{card.pan_seq:02d}", aid, emv)
+            goc = res.goc
+            auth = AuthRequest("contact", amount, 986, card.pan, f"{card.pan_seq:02d}", aid, emv,
+                               pin_block=goc.pin_block if goc.online_pin else None,
+                               ksn=goc.ksn if goc.online_pin else None)
             rsp = acquirer.authorise(auth)
             res.host_answered = rsp is not None
             if rsp is None:

@@ -57,6 +57,10 @@ SCHEMES_BY_BRAND = {
 # exists across brands; Visa's 82 ("negative CAM/dCVV/iCVV/CVV result") is used.
 RC_BAD_CRYPTOGRAM = "82"
 RC_WRONG_PIN = "55"
+# ISO 8583 field 39 for a PIN block the host cannot decrypt or decode (wrong length,
+# unknown key, not format 0). No code is common to all brands; Visa's 81 ("PIN
+# cryptographic error found") says what happened without blaming the cardholder.
+RC_PIN_CRYPTO_ERROR = "81"
 RC_INVALID_TRANSACTION = "12"
 RC_NO_ORIGINAL = "25"  # unable to locate record
 
@@ -184,6 +188,10 @@ class AcquirerHost:
         if approved and request.pin is not None and card is not None and card.pin is not None:
             if request.pin != card.pin:
                 approved, code = False, RC_WRONG_PIN
+        if approved and request.pin_block is not None:
+            pin_code = verify_pin_block(request, card.pin if card is not None else None)
+            if pin_code is not None:
+                approved, code = False, pin_code
         if not crypto_ok:
             approved, code = False, RC_BAD_CRYPTOGRAM
         ref = self._ref()
@@ -229,8 +237,9 @@ class AcquirerHost:
         """Authorise from mpos card_hash fields (mpos-bridge.md §3.4).
 
         ``card_emv_data`` is the GOC tag data (hex TLV); the AID is not among those
-        tags, so the brand comes from the PAN's IIN. The online PIN block there is
-        DUKPT-encrypted under the pinpad's key and is not checked here.
+        tags, so the brand comes from the PAN's IIN. An online PIN comes as ``card_pin``
+        (the DUKPT-encrypted format 0 block, 16 hex) with ``card_pin_kek`` (its KSN, 20
+        hex) when ``card_pin_mode`` is ``online``; the host decrypts and checks it.
         """
         pan = card.get("card_number", "")
         emv_hex = card.get("card_emv_data") or ""
@@ -241,6 +250,7 @@ class AcquirerHost:
         emv_capture = card.get("capture_method", "emv") == "emv" and bool(emv)
         aid = emv.get(0x4F) or emv.get(0x84) or emv.get(0x9F06) or _rid_for_pan(pan)
         psn = card.get("card_sequence_number", "0") or "0"
+        pin_block, ksn = _online_pin_fields(card)
         request = AuthRequest(
             interface="contact" if emv_capture else "magstripe",
             amount=amount,
@@ -250,6 +260,8 @@ class AcquirerHost:
             aid=aid,
             emv=emv,
             track2=card.get("card_track_2"),
+            pin_block=pin_block,
+            ksn=ksn,
         )
         response = self.authorise(request, kind="sale", key=key)
         if response is None:
@@ -466,6 +478,47 @@ _rid_for_pan = rid_for_pan
 def make_acquirer(world: Any = None, rules: str = "default") -> AcquirerHost:
     """The host a server uses when none was given (``world`` kept for future timing)."""
     return AcquirerHost(rules)
+
+
+def verify_pin_block(request: AuthRequest, known_pin: str | None) -> str | None:
+    """Check the request's DUKPT PIN block as the issuer would: ``None`` when it holds
+    the PIN the issuer knows (or the issuer knows none), else the response code.
+
+    The BDK is the pinpad's test key (``virtual_devices/abecs/data/keys.toml``), found
+    by the KSN's key set: the KSN with its 21-bit counter cleared must be the BDK's
+    initial KSN. The PIN itself never leaves this function.
+    """
+    from virtual_devices.abecs import dukpt
+
+    block, ksn = request.pin_block or b"", request.ksn or b""
+    if len(block) != 8 or len(ksn) != 10:
+        return RC_PIN_CRYPTO_ERROR
+    counter_mask = (1 << 21) - 1
+    base = int.from_bytes(ksn, "big") & ~counter_mask
+    bdks = [k.bdk for k in dukpt.load_test_keys().values()
+            if int.from_bytes(k.initial_ksn, "big") & ~counter_mask == base]
+    if not bdks:
+        return RC_PIN_CRYPTO_ERROR  # a key set this host does not hold
+    try:
+        pin = dukpt.decrypt_pin(bdks[0], ksn, block, request.pan)
+    except ValueError:  # not format 0, bad filler or non-digit PIN: garbage under our key
+        return RC_PIN_CRYPTO_ERROR
+    if known_pin is not None and pin != known_pin:
+        return RC_WRONG_PIN
+    return None
+
+
+def _online_pin_fields(card: Mapping[str, str]) -> tuple[bytes | None, bytes | None]:
+    """``pin_block``/``ksn`` from card_hash fields (mpos-bridge.md §3.4) for an online PIN.
+
+    Hex that does not parse becomes an empty block, which the host declines with 81.
+    """
+    if card.get("card_pin_mode") != "online":
+        return None, None
+    try:
+        return bytes.fromhex(card.get("card_pin", "")), bytes.fromhex(card.get("card_pin_kek", ""))
+    except ValueError:
+        return b"", b""
 
 
 def _cvn(iad: bytes, scheme: str) -> int | None:

@@ -84,13 +84,16 @@ class AuthRequest:
     # the online PIN as typed, handed to the host only; never in a repr or a log
     pin: str | None = field(default=None, repr=False)
     fallback: bool = False
+    # an online PIN captured by a pinpad: ISO 9564 format 0 block under DUKPT and its KSN
+    pin_block: bytes | None = field(default=None, repr=False)
+    ksn: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         from simulator.masking import mask_pan
 
         return (f"AuthRequest({self.interface}, amount={self.amount}, pan={mask_pan(self.pan)}, "
                 f"aid={self.aid.hex().upper()}, tags={len(self.emv)}, "
-                f"pin={'yes' if self.pin else 'no'}, fallback={self.fallback})")
+                f"pin={'yes' if self.pin or self.pin_block else 'no'}, fallback={self.fallback})")
 
 
 @dataclass(frozen=True)

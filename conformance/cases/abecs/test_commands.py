@@ -129,3 +129,29 @@ def test_gpn_missing_key(abecs_device: Any) -> None:
         return (yield from abecs_device.host.exchange(req.to_command()))
 
     assert abecs_device.run(flow).status == 42
+
+
+@case("abecs/4.6/9", title="a GPN PIN block reaches the acquirer: the right PIN approves, "
+      "a wrong one is declined 55", section="4.6",
+      failure="the acquirer approves whatever PIN the pinpad encrypted")
+def test_gpn_pin_verified_by_the_acquirer(abecs_device: Any) -> None:
+    from virtual_devices.abecs.flows import sale
+    from virtual_devices.acquirer import AcquirerHost
+    from virtual_devices.emv.catalogue import catalogue
+
+    # visa_swipe() carries the catalogue visa-chip-pin PAN; the issuer knows its PIN
+    pin = catalogue()["visa-chip-pin"].pin
+    assert pin is not None
+    acquirer = AcquirerHost()
+    results = []
+    for wrong in (0, 1):
+        abecs_device.present(visa_swipe(), Behaviour(pin=pin, wrong_pins=wrong))
+
+        def flow() -> Gen:
+            yield from abecs_device.host.opn()
+            return (yield from sale(abecs_device.host, acquirer, 1000, VERSION, aid_records()))
+
+        results.append(abecs_device.run(flow))
+    right, wrong_pin = results
+    assert right.pin is not None and (right.arc, right.approved) == ("00", True)
+    assert wrong_pin.pin is not None and (wrong_pin.arc, wrong_pin.approved) == ("55", False)

@@ -41,7 +41,7 @@ def charge(issuer_pin: str | None) -> tuple[dict[str, Any], AcquirerHost]:
 
     proc = world.process(script())
     world.run(until=proc)
-    msg: dict[str, Any] = proc.value
+    msg: dict[str, Any] = proc.value or {}
     return msg["executeTransactionResponse"]["transaction"], acquirer
 
 

@@ -85,8 +85,9 @@ def ledger_balanced(
 
 
 def full_pans(text: str) -> list[str]:
-    """Card-number-like digit runs (13-19 digits, Luhn valid) found in ``text``."""
-    return [m for m in _RUN.findall(text) if luhn_ok(m)]
+    """Card-number-like digit runs found in ``text``: 13-19 digits, Luhn valid, led by a
+    payment major industry identifier (2-6), the same test the transcript masking uses."""
+    return [m for m in _RUN.findall(text) if m[0] in "23456" and luhn_ok(m)]
 
 
 def _hex_to_text(hexed: str) -> str:

@@ -47,14 +47,23 @@ def mask_pan(pan: str) -> str:
     return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
 
 
+def _looks_like_pan(digits: str) -> bool:
+    """Luhn-valid and led by a payment major industry identifier (2-6).
+
+    Zero-padded amounts, dates and counters in fixed-width ASCII fields start with 0
+    or 1; leaving them alone keeps decoded protocol fields readable.
+    """
+    return digits[0] in "23456" and luhn_ok(digits)
+
+
 def _mask_match(m: re.Match[str]) -> str:
     s = m.group(1)
-    return mask_pan(s) if luhn_ok(s) else s
+    return mask_pan(s) if _looks_like_pan(s) else s
 
 
 def _mask_match_b(m: re.Match[bytes]) -> bytes:
     s = m.group(1).decode()
-    return (mask_pan(s) if luhn_ok(s) else s).encode()
+    return (mask_pan(s) if _looks_like_pan(s) else s).encode()
 
 
 def mask_text(text: str) -> str:

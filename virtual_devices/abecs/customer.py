@@ -55,7 +55,9 @@ class MagstripeCard:
 class Behaviour:
     """How the customer acts. Defaults: quick, correct, never cancels."""
 
-    pin: str = "1234"
+    # None: the PIN of the card in hand, as a cardholder knows it (the catalogue card's
+    # PIN, the one its issuer checks online), "1234" for a card with none on record
+    pin: str | None = None
     wrong_pins: int = 0  # wrong PINs typed before the right one
     pins: tuple[str, ...] = ()  # typed at the first prompts in order, then ``pin``
     cancel_at: Literal["card", "pin", "remove", None] = None  # press Cancel instead
@@ -69,6 +71,24 @@ class Behaviour:
 
 
 Action = Generator[Any, Any, Any]
+
+
+def _pin_of(card: Any) -> str | None:
+    """The PIN the catalogue holds for ``card`` (its EMV profile, or a stripe's PAN)."""
+    if card is None:
+        return None
+    profile = getattr(card, "profile", None)
+    if profile is not None and getattr(profile, "pin", None):
+        return str(profile.pin)
+    pan = getattr(card, "pan", None)
+    if not pan:
+        return None
+    from virtual_devices.emv.catalogue import catalogue
+
+    for p in catalogue().values():
+        if p.pan == pan and p.pin:
+            return str(p.pin)
+    return None
 
 
 def has_chip(card: Any) -> bool:
@@ -89,6 +109,7 @@ class Customer:
         self.rng = world.rng(name)
         self._wrong_left = self.behaviour.wrong_pins
         self._scripted = list(self.behaviour.pins)
+        self.holding: Any = None  # the card last presented (whose PIN is typed by default)
 
     @classmethod
     def for_profile(cls, world: World, profile: Any, **knobs: Any) -> Customer:
@@ -131,6 +152,7 @@ class Customer:
         card = pinpad.take_card()
         if card is None:
             yield from self._forever()
+        self.holding = card
         how: Presentation = b.presentation or ("insert" if has_chip(card) else "swipe")
         if pinpad.fallback_pending:
             how = "swipe"  # the reader said the chip failed: swipe instead
@@ -144,7 +166,7 @@ class Customer:
         yield from self._wait(b.think_s)
         if b.cancel_at == "pin":
             return CANCEL_KEY
-        pin = b.pin
+        pin = b.pin or _pin_of(self.holding) or "1234"
         if self._scripted:
             pin = self._scripted.pop(0)
         elif self._wrong_left > 0:

@@ -3,6 +3,7 @@
 Public API::
 
     from virtual_devices.acquirer import AcquirerHost, Ledger, default_terminal_config
+    from virtual_devices.acquirer import verify_pin_block  # DUKPT online PIN -> None/55/81
 """
 
 from virtual_devices.acquirer.host import (
@@ -10,6 +11,7 @@ from virtual_devices.acquirer.host import (
     CardFieldsDecision,
     CardRecord,
     make_acquirer,
+    verify_pin_block,
 )
 from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
 from virtual_devices.acquirer.rules import Rule, Rules, load_rules
@@ -29,4 +31,5 @@ __all__ = [
     "make_acquirer",
     "parse_tables",
     "table_version",
+    "verify_pin_block",
 ]

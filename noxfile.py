@@ -86,7 +86,7 @@ def demo(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Render the Allure HTML report from the last conformance run.
 
-    Allure 3 is a Node package: npm installs it into reports/.tools/allure.
+    Allure 3 is a Node package: npm installs it into .cache/allure.
     """
     ensure_system_packages(session, ("node", "nodejs"), ("npm", "npm"))
     install_project(session)

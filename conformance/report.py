@@ -1,7 +1,8 @@
 """``python -m conformance.report``: render the Allure HTML report of the last run.
 
 Allure 3 is a pure Node package, so it comes from the npm registry into a
-project-local folder (``reports/.tools/allure`` by default, already ignored by git)
+project-local folder (``.cache/allure`` by default, ignored by git; kept out of
+``reports/``, which holds run output only)
 the first time it is needed, pinned to :data:`ALLURE_VERSION`; nothing is installed
 globally. ``nox -s report`` calls this after ``nox -s conformance``.
 """
@@ -49,12 +50,15 @@ def ensure_allure(tools: Path) -> Path:
     return exe
 
 
+DEFAULT_TOOLS = Path(".cache") / "allure"
+
+
 def render(reports: Path, tools: Path | None = None, out: Path | None = None) -> Path:
     """Render ``reports/allure-results`` into ``reports/allure-report``; returns index.html."""
     results = reports / "allure-results"
     if not results.is_dir() or not any(results.iterdir()):
         raise ReportError(f"no Allure results in {results}: run 'python -m conformance' first")
-    exe = ensure_allure(tools if tools is not None else reports / ".tools" / "allure")
+    exe = ensure_allure(tools if tools is not None else DEFAULT_TOOLS)
     out = out if out is not None else reports / "allure-report"
     name = "cardloop conformance"
     summary = reports / "summary.json"
@@ -81,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m conformance.report", description=__doc__)
     p.add_argument("--reports", type=Path, default=Path("reports"))
     p.add_argument("--tools", type=Path, default=None,
-                   help="where Allure is installed (default: <reports>/.tools/allure)")
+                   help="where Allure is installed (default: .cache/allure)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     try:

@@ -22,7 +22,7 @@ import pytest
 import conformance
 from conformance.report import render
 
-TOOLS = Path(conformance.__file__).resolve().parents[1] / "reports" / ".tools" / "allure"
+TOOLS = Path(conformance.__file__).resolve().parents[1] / ".cache" / "allure"
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -192,10 +192,6 @@ class Redactor:
                 if at % 2 == 0:
                     hexed = hexed[:at] + mask_pan(pan) + hexed[at + len(pan) :]
                 at = hexed.find(pan, at + 1)
-        if _is_text(clean):
-            # a text message (JSON, ABECS's ASCII fields) holds no packed BCD, and the
-            # hex of text is all digits: scanning it would only blank harmless words
-            return hexed
         return _mask_bcd_hex(hexed, clean)
 
     def text(self, text: str) -> str:
@@ -231,7 +227,10 @@ def _pan_bcd(pan: str) -> bytes:
 # (keys, cryptograms, random data) intact. Runs of BCD bytes are found with a C-speed
 # translate-and-find, so data without any costs two passes in C.
 _BCD_MAP = bytes(0x31 if (c >> 4) <= 9 and (c & 15) <= 9 else 0x30 for c in range(256))
-_BCD_RUN = b"1" * 6
+# seven BCD bytes: a PAN of 14 digits or more, or a 13-digit one behind its BCD length
+# byte in 5A (07); a 13-digit PAN in 57 behind a length of 0D-0F is left to the
+# registered-PAN replacement. Six would let through twice as many random runs.
+_BCD_RUN = b"1" * 7
 
 
 def _mask_bcd_hex(hexed: str, data: bytes) -> str:
@@ -245,6 +244,7 @@ def _mask_bcd_hex(hexed: str, data: bytes) -> str:
     pos = marks.find(_BCD_RUN)
     if pos < 0:
         return hexed
+    text: bool | None = None  # decided only once a candidate turns up
     pieces: list[str] = []  # the string is rebuilt from slices only if something is masked
     done = 0
     n = len(data)
@@ -253,10 +253,16 @@ def _mask_bcd_hex(hexed: str, data: bytes) -> str:
         if end < 0:
             end = n
         # the tag (0x57 is itself BCD) and the length byte may open the run
-        for p in range(pos, min(pos + 4, end - 5)):
+        for p in range(pos, min(pos + 4, end - 6)):
             if p >= 2 and data[p - 1] < 0x20 and (
                 data[p - 2] in (0x57, 0x5A) or (p >= 3 and data[p - 3 : p - 1] == b"\x9f\x6b")
             ):
+                if text is None:
+                    text = _is_text(data)
+                if text:
+                    # a text message (JSON, ABECS's ASCII fields) holds no packed BCD:
+                    # a 'W' or 'Z' before a control byte and digits is a coincidence
+                    return hexed
                 done = _mask_tagged(hexed, p, data[p - 1], end, done, pieces)
                 break
         pos = marks.find(_BCD_RUN, end)

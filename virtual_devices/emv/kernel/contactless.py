@@ -40,7 +40,6 @@ from virtual_devices.emv.kernel.messages import (
     CANCEL,
     Candidate,
     EnterPin,
-    GoOnline,
     Interface,
     IssuerResponse,
     KernelStop,
@@ -369,16 +368,6 @@ class ContactlessKernel(ContactKernel):
             out.cryptogram = "ARQC"
         return out
 
-    def run(self, params: GocParams | None = None) -> Generator[Request, Any, Outcome]:
-        try:
-            yield from self.select_and_read()
-            decision = yield from self.go_on_chip(params)
-            if decision != DECISION_ONLINE:
-                return self.outcome()
-            response = yield GoOnline(self.auth_request())
-            return (yield from self.finish(response))
-        except KernelStop as stop:
-            return self.stopped(stop)
 
 
 def _pan_from_track2(track2: bytes) -> str:

@@ -28,9 +28,9 @@ STATUS_N = 400
 
 
 def virtual_sale(seed: int) -> tuple[float, float]:
-    from protocol_servers.mpos_bridge.cards import card_from_name
-    from protocol_servers.mpos_bridge.client import MposClient
-    from protocol_servers.mpos_bridge.lab import build_lab
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.client import MposClient
+    from protocol_servers.mpos.lab import build_lab
     from simulator.world import World
 
     w = World(seed=seed)
@@ -55,9 +55,9 @@ def virtual_sale(seed: int) -> tuple[float, float]:
 
 
 async def realtime_sale(factor: float) -> dict[str, Any]:
-    from protocol_servers.mpos_bridge.cards import card_from_name
-    from protocol_servers.mpos_bridge.pos import run_sale
-    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.pos import run_sale
+    from protocol_servers.mpos.runtime import start_bridge
     from simulator.world import World
 
     w = World(seed=1, mode="realtime", factor=factor)
@@ -95,7 +95,7 @@ async def _rate(url: str, message: str, n: int) -> float:
 async def status_vs_echo() -> dict[str, float]:
     import websockets
 
-    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from protocol_servers.mpos.runtime import start_bridge
     from simulator.world import World
 
     async def echo(ws: Any) -> None:

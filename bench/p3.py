@@ -21,10 +21,10 @@ from typing import Any
 
 warnings.filterwarnings("ignore")
 
-from protocol_servers.payserver import live  # noqa: E402
-from protocol_servers.payserver.client import P3Client, connect_local  # noqa: E402
-from protocol_servers.payserver.config import DeviceConfig, ServerConfig  # noqa: E402
-from protocol_servers.payserver.server import PayServer  # noqa: E402
+from protocol_servers.p3 import live  # noqa: E402
+from protocol_servers.p3.client import P3Client, connect_local  # noqa: E402
+from protocol_servers.p3.config import DeviceConfig, ServerConfig  # noqa: E402
+from protocol_servers.p3.server import PayServer  # noqa: E402
 from simulator.world import World  # noqa: E402
 
 CHARGES = 20

@@ -149,8 +149,8 @@ class Served:
 _SERVERS: dict[str, Starter] = {}
 # the reference servers' control modules, imported on first use of --serve
 SERVER_MODULES = {
-    "mpos": "protocol_servers.mpos_bridge.control",
-    "p3": "protocol_servers.payserver.control",
+    "mpos": "protocol_servers.mpos.control",
+    "p3": "protocol_servers.p3.control",
     "abecs": "virtual_devices.abecs.control",
 }
 

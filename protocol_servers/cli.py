@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.set_defaults(func=_serve_help(serve))
 
     try:
-        from protocol_servers.mpos_bridge import demo as demo_module
+        from protocol_servers.mpos import demo as demo_module
     except ImportError:  # the demo needs the virtual devices; an install may lack them
         return
     demo = sub.add_parser(

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol_servers.mpos_bridge.tables import TerminalTables, tables_from_config
+from protocol_servers.mpos.tables import TerminalTables, tables_from_config
 from simulator.masking import mask_pan
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ import importlib
 from types import ModuleType
 
 SERVERS: dict[str, str] = {
-    "mpos-bridge": "protocol_servers.mpos_bridge.serve",
-    "payserver": "protocol_servers.payserver.serve",
+    "mpos-bridge": "protocol_servers.mpos.serve",
+    "payserver": "protocol_servers.p3.serve",
 }
 
 

@@ -11,12 +11,12 @@ import asyncio
 from typing import Any
 
 from protocol_servers.merchant_api import MerchantBackend, handle_http, serve_merchant_http
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.client import MposClient
-from protocol_servers.mpos_bridge.codec import CARD_DECLINED
-from protocol_servers.mpos_bridge.lab import build_lab
-from protocol_servers.mpos_bridge.pos import http_json
-from protocol_servers.mpos_bridge.profiles import BIFROST_0_0_19, DOCUMENTED, Profile
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.client import MposClient
+from protocol_servers.mpos.codec import CARD_DECLINED
+from protocol_servers.mpos.lab import build_lab
+from protocol_servers.mpos.pos import http_json
+from protocol_servers.mpos.profiles import BIFROST_0_0_19, DOCUMENTED, Profile
 from simulator.world import World
 
 DECLINES = "visa-card-decline-2nd-gac"

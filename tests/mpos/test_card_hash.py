@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol_servers.mpos_bridge.card_hash import (
+from protocol_servers.mpos.card_hash import (
     CardFields,
     build_card_hash,
     decrypt_card_hash,

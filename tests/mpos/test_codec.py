@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from protocol_servers.mpos_bridge.codec import (
+from protocol_servers.mpos.codec import (
     BadRequest,
     ContextStatus,
     DeviceInfo,
@@ -21,7 +21,7 @@ from protocol_servers.mpos_bridge.codec import (
     encode_response,
     parse_request,
 )
-from protocol_servers.mpos_bridge.profiles import BIFROST_0_0_19, DOCUMENTED
+from protocol_servers.mpos.profiles import BIFROST_0_0_19, DOCUMENTED
 
 
 @pytest.mark.parametrize(

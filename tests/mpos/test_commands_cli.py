@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol_servers.mpos_bridge.pos import http_json, run_sale
+from protocol_servers.mpos.pos import http_json, run_sale
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from protocol_servers.merchant_api import MerchantBackend, handle_http, serve_merchant_http
-from protocol_servers.mpos_bridge.card_hash import CardFields, build_card_hash
-from protocol_servers.mpos_bridge.pos import http_json
+from protocol_servers.mpos.card_hash import CardFields, build_card_hash
+from protocol_servers.mpos.pos import http_json
 from simulator.world import World
 
 STRIPE = CardFields(capture_method="magstripe", payment_method="credit_card",

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.client import MposClient
-from protocol_servers.mpos_bridge.lab import build_lab
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.client import MposClient
+from protocol_servers.mpos.lab import build_lab
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour
 from virtual_devices.emv.catalogue import catalogue

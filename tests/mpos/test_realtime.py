@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.pos import run_sale
-from protocol_servers.mpos_bridge.runtime import start_bridge
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.pos import run_sale
+from protocol_servers.mpos.runtime import start_bridge
 from simulator.world import World
 
 pytestmark = [

@@ -9,7 +9,7 @@ import pytest
 
 from conformance.control import serve
 from conformance.options import Options
-from protocol_servers.mpos_bridge.pos import http_json, run_sale
+from protocol_servers.mpos.pos import http_json, run_sale
 
 pytestmark = [
     pytest.mark.realtime,

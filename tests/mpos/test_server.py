@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.client import MposClient
-from protocol_servers.mpos_bridge.lab import build_lab
-from protocol_servers.mpos_bridge.profiles import BIFROST_0_0_19, DOCUMENTED, Profile
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.client import MposClient
+from protocol_servers.mpos.lab import build_lab
+from protocol_servers.mpos.profiles import BIFROST_0_0_19, DOCUMENTED, Profile
 from simulator.world import World
 
 

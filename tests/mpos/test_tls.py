@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from protocol_servers.mpos_bridge.runtime import start_bridge
+from protocol_servers.mpos.runtime import start_bridge
 from simulator.world import World
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from protocol_servers.payserver.client import P3Client, connect_local
-from protocol_servers.payserver.config import ServerConfig
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3.client import P3Client, connect_local
+from protocol_servers.p3.config import ServerConfig
+from protocol_servers.p3.server import PayServer
 from simulator.world import World
 
 

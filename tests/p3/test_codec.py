@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from protocol_servers.payserver import envelope, tcpframes
-from protocol_servers.payserver.money import AmountError, display, to_major, to_minor
-from protocol_servers.payserver.outcomes import OutcomeRules
+from protocol_servers.p3 import envelope, tcpframes
+from protocol_servers.p3.money import AmountError, display, to_major, to_minor
+from protocol_servers.p3.outcomes import OutcomeRules
 
 
 def test_payload_key_is_lower_camel_case_of_type() -> None:

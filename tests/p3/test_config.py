@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from protocol_servers.payserver import envelope, tcpframes
-from protocol_servers.payserver.client import connect_local
-from protocol_servers.payserver.config import ConfigError, ServerConfig, load, parse
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3 import envelope, tcpframes
+from protocol_servers.p3.client import connect_local
+from protocol_servers.p3.config import ConfigError, ServerConfig, load, parse
+from protocol_servers.p3.server import PayServer
 from simulator.world import World
 
 YAML = """
@@ -100,7 +100,7 @@ def test_tcp_stream_labels_name_the_messages_and_never_the_payload() -> None:
 
 
 def test_the_example_config_loads() -> None:
-    import protocol_servers.payserver as pkg
+    import protocol_servers.p3 as pkg
 
     cfg = load(Path(pkg.__file__).parent / "config.example.yaml")
     assert [d.type for d in cfg.devices] == ["MOCK", "MIURA"]
@@ -108,7 +108,7 @@ def test_the_example_config_loads() -> None:
 
 
 def test_a_reader_that_is_not_open_is_not_connected() -> None:
-    from protocol_servers.payserver.config import DeviceConfig
+    from protocol_servers.p3.config import DeviceConfig
 
     world = World(seed=1)
     dev = DeviceConfig("desk", "Desk", "VERIFONE", "USB", serial_port="/dev/ttyUSB9")

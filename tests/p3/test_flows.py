@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_servers.payserver.client import P3Client
+from protocol_servers.p3.client import P3Client
 
 RESOURCE = "devices/mockReader"
 Rig = Any  # the tests/p3/conftest.py rig fixture

@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 
 from conformance.strategies import ProtocolMachine
-from protocol_servers.payserver.client import (
+from protocol_servers.p3.client import (
     P3Client,
     connect_local,
     requests_and_finals,
     told,
 )
-from protocol_servers.payserver.config import DeviceConfig, ServerConfig
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3.config import DeviceConfig, ServerConfig
+from protocol_servers.p3.server import PayServer
 
 warnings.filterwarnings("ignore", message=".*TripleDES.*")
 pytestmark = pytest.mark.filterwarnings(

@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("simulator.ports.ws")
 pytest.importorskip("simulator.ports.tcp")
 
-from protocol_servers.payserver import live  # noqa: E402
-from protocol_servers.payserver.client import P3Client  # noqa: E402
-from protocol_servers.payserver.config import DeviceConfig, ServerConfig  # noqa: E402
-from protocol_servers.payserver.server import PayServer  # noqa: E402
+from protocol_servers.p3 import live  # noqa: E402
+from protocol_servers.p3.client import P3Client  # noqa: E402
+from protocol_servers.p3.config import DeviceConfig, ServerConfig  # noqa: E402
+from protocol_servers.p3.server import PayServer  # noqa: E402
 from simulator.world import World  # noqa: E402
 
 pytestmark = pytest.mark.realtime

@@ -29,10 +29,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from conformance.options import get_options
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.client import MposClient, NoAnswer
-from protocol_servers.mpos_bridge.lab import MposLab, build_lab
-from protocol_servers.mpos_bridge.profiles import PROFILES, Profile, parse_profile
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.client import MposClient, NoAnswer
+from protocol_servers.mpos.lab import MposLab, build_lab
+from protocol_servers.mpos.profiles import PROFILES, Profile, parse_profile
 from simulator.world import World
 
 Script = Callable[..., Generator[Any, Any, Any]]
@@ -75,7 +75,7 @@ class MposTarget:
                 self._loop.run_until_complete(self._start_realtime(readers, behaviour))
 
     async def _start_realtime(self, readers: int, behaviour: Any) -> None:
-        from protocol_servers.mpos_bridge.live import serve_bridge
+        from protocol_servers.mpos.live import serve_bridge
 
         self.lab = build_lab(
             self.world, readers=readers, profile=self.profile, behaviour=behaviour, silent_ports=1
@@ -94,7 +94,7 @@ class MposTarget:
             assert self.lab is not None
             end = self.lab.connect(name)
         else:
-            from protocol_servers.mpos_bridge.codec import frame_label
+            from protocol_servers.mpos.codec import frame_label
             from simulator.ports.ws import connect_ws
 
             assert self.url is not None

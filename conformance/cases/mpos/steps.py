@@ -11,14 +11,14 @@ from typing import Any
 import jsonschema
 
 from conformance.invariants import no_full_pan
-from protocol_servers.mpos_bridge.client import MposClient
+from protocol_servers.mpos.client import MposClient
 
 Gen = Generator[Any, Any, Any]
 
 
 @cache
 def _schema(name: str) -> Any:
-    text = resources.files("protocol_servers.mpos_bridge").joinpath(f"schemas/{name}.json")
+    text = resources.files("protocol_servers.mpos").joinpath(f"schemas/{name}.json")
     schema = json.loads(text.read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 

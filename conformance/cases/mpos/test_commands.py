@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conformance import case
-from protocol_servers.mpos_bridge.codec import CARD_DECLINED
+from protocol_servers.mpos.codec import CARD_DECLINED
 
 from .steps import check_all, first_device, ready
 

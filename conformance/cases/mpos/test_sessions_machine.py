@@ -23,10 +23,10 @@ from conformance import case
 from conformance.options import get_options
 from conformance.strategies import ProtocolMachine, fault_specs, run_machine
 from protocol_servers.merchant_api import MerchantError
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.client import is_unsolicited
-from protocol_servers.mpos_bridge.codec import CARD_DECLINED, ContextStatus
-from protocol_servers.mpos_bridge.lab import build_lab
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.client import is_unsolicited
+from protocol_servers.mpos.codec import CARD_DECLINED, ContextStatus
+from protocol_servers.mpos.lab import build_lab
 
 CARDS = [
     "visa-chip-pin",

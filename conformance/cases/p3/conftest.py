@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from conformance.options import target_url
-from protocol_servers.payserver.client import P3Client, connect_local
-from protocol_servers.payserver.config import DeviceConfig, ServerConfig
-from protocol_servers.payserver.gateway import Ledger
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3.client import P3Client, connect_local
+from protocol_servers.p3.config import DeviceConfig, ServerConfig
+from protocol_servers.p3.gateway import Ledger
+from protocol_servers.p3.server import PayServer
 from simulator.world import World
 
 Script = Callable[..., Generator[Any, Any, Any]]
@@ -53,7 +53,7 @@ class P3Target:
         if world.mode == "realtime":
             self._loop = asyncio.new_event_loop()
             if self.server is not None:
-                from protocol_servers.payserver import live
+                from protocol_servers.p3 import live
 
                 self._loop.run_until_complete(live.attach_readers(self.server))
                 self._endpoints = self._loop.run_until_complete(
@@ -75,7 +75,7 @@ class P3Target:
             assert self.server is not None
             c = connect_local(self.server, self.transport, name)
         else:
-            from protocol_servers.payserver import live
+            from protocol_servers.p3 import live
 
             assert self.url is not None
             c = self._loop.run_until_complete(live.connect(self.world, self.url, name))
@@ -115,7 +115,7 @@ def transport(request: pytest.FixtureRequest) -> str:
 def p3(request: pytest.FixtureRequest, world: World, transport: str) -> Iterator[P3Target]:
     url = target_url(request.config, "p3")
     if url is not None:
-        from protocol_servers.payserver.live import transport_of
+        from protocol_servers.p3.live import transport_of
 
         if transport_of(url) != transport:
             pytest.skip(f"the target speaks {transport_of(url)} only")

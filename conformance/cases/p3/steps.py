@@ -6,7 +6,7 @@ from collections.abc import Generator
 from typing import Any
 
 from conformance.invariants import ledger_balanced, no_full_pan, one_final_answer
-from protocol_servers.payserver.client import P3Client, told
+from protocol_servers.p3.client import P3Client, told
 
 Gen = Generator[Any, Any, Any]
 MOCK_PAN = "5413330089010434"

@@ -20,13 +20,13 @@ from hypothesis.stateful import invariant, precondition, rule
 from conformance import case
 from conformance.options import get_options
 from conformance.strategies import ProtocolMachine, run_machine
-from protocol_servers.payserver.client import (
+from protocol_servers.p3.client import (
     P3Client,
     connect_local,
     requests_and_finals,
     told,
 )
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3.server import PayServer
 
 from .steps import MOCK_PAN
 
@@ -115,7 +115,7 @@ class P3Sessions(ProtocolMachine):
     def junk(self, i: int, junk: str) -> None:
         c = self.live[i % len(self.live)]
         if c.end.__class__.__name__ == "ByteEnd":
-            from protocol_servers.payserver import tcpframes
+            from protocol_servers.p3 import tcpframes
             c.send_raw(tcpframes.encode(junk.encode()))
         else:
             c.send_raw(junk)

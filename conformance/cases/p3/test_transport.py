@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conformance import case
-from protocol_servers.payserver import tcpframes
+from protocol_servers.p3 import tcpframes
 
 from .steps import check_invariants, login
 

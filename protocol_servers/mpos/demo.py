@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol_servers.mpos_bridge.pos import Step, run_sale
-from protocol_servers.mpos_bridge.quiet import quiet_third_party_warnings
+from protocol_servers.mpos.pos import Step, run_sale
+from protocol_servers.mpos.quiet import quiet_third_party_warnings
 from simulator.masking import mask_text
 
 DEFAULT_CARD = "visa-chip-pin"
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pick_card(world: Any, name: str | None) -> tuple[str, Any]:
-    from protocol_servers.mpos_bridge.cards import card_from_name
+    from protocol_servers.mpos.cards import card_from_name
 
     if name is not None:
         return name, card_from_name(world, name)
@@ -88,7 +88,7 @@ def _print_step(step: Step) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from protocol_servers.mpos.runtime import start_bridge
     from simulator.cli import CliError
     from simulator.world import World
 

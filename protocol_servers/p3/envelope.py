@@ -16,8 +16,8 @@ from typing import Any
 
 import jsonschema
 
-from protocol_servers.payserver import jsonwire
-from protocol_servers.payserver.errors import P3Error
+from protocol_servers.p3 import jsonwire
+from protocol_servers.p3.errors import P3Error
 
 REQUEST_TYPES = (
     "LOGIN_MERCHANT_REQUEST",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from protocol_servers.mpos_bridge.codec import frame_label
+from protocol_servers.mpos.codec import frame_label
 
 if TYPE_CHECKING:
     import ssl
 
-    from protocol_servers.mpos_bridge.server import MposBridgeServer
+    from protocol_servers.mpos.server import MposBridgeServer
 
 PATH = "/mpos"
 DEFAULT_PORT = 2000

@@ -14,7 +14,7 @@ from typing import Any
 
 import simpy
 
-from protocol_servers.payserver import envelope, jsonwire, tcpframes
+from protocol_servers.p3 import envelope, jsonwire, tcpframes
 from simulator.streams import ByteEnd, MessageEnd
 from simulator.world import World
 
@@ -214,10 +214,10 @@ def told(clients: list[P3Client]) -> dict[str, int]:
     The last final response about a transaction wins (a CAPTURE or TIP_ADJUST answer
     carries the charge again, updated). An approved captured charge counts its amount,
     an approved refund minus its amount; anything else counts nothing. Compare with
-    :meth:`~protocol_servers.payserver.gateway.Ledger.bookings` through
+    :meth:`~protocol_servers.p3.gateway.Ledger.bookings` through
     ``conformance.invariants.ledger_balanced``.
     """
-    from protocol_servers.payserver.money import to_minor
+    from protocol_servers.p3.money import to_minor
 
     state: dict[str, int] = {}
     for c in clients:

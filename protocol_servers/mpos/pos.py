@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import websockets
 
-from protocol_servers.mpos_bridge.client import is_unsolicited
-from protocol_servers.mpos_bridge.codec import CARD_DECLINED
+from protocol_servers.mpos.client import is_unsolicited
+from protocol_servers.mpos.codec import CARD_DECLINED
 
 
 @dataclass

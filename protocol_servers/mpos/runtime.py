@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from protocol_servers.mpos_bridge.lab import MposLab, build_lab
-from protocol_servers.mpos_bridge.profiles import DOCUMENTED, Profile
+from protocol_servers.mpos.lab import MposLab, build_lab
+from protocol_servers.mpos.profiles import DOCUMENTED, Profile
 
 if TYPE_CHECKING:
     from simulator.world import World
@@ -66,7 +66,7 @@ async def start_bridge(
     """Pinpads on ptys, the bridge on ``ws(s)://host:port/mpos``, the merchant API on
     ``http://127.0.0.1:<merchant_port>`` (None: no merchant API)."""
     from protocol_servers.merchant_api import serve_merchant_http
-    from protocol_servers.mpos_bridge.live import serve_bridge
+    from protocol_servers.mpos.live import serve_bridge
 
     if host not in ("127.0.0.1", "::1", "localhost"):
         raise ValueError("the reference bridge listens on loopback only")
@@ -85,7 +85,7 @@ async def start_bridge(
     ssl_context = None
     ca_path = None
     if tls_ca is not None:
-        from protocol_servers.mpos_bridge.tls import make_tls
+        from protocol_servers.mpos.tls import make_tls
 
         material = make_tls(tls_ca, host)
         ssl_context, ca_path = material.context, material.ca_path

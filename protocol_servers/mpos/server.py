@@ -5,7 +5,7 @@ message links (``server.accept(end, info)``) and pinpads sit on in-memory byte l
 in realtime mode the WebSocket port calls ``accept`` for each client and the pinpads
 sit on ptys. Protocol rules live in the sans-I/O modules (codec, contexts); this module
 only orders the work in simulated time and talks to pinpads through
-:class:`~protocol_servers.mpos_bridge.session.PinpadSession`.
+:class:`~protocol_servers.mpos.session.PinpadSession`.
 
 Concurrency follows the shipped bridge (mpos-bridge.md §2.6): requests are read in
 order, the sequence rule is applied at arrival, then each request runs on its own;
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from protocol_servers.mpos_bridge.codec import (
+from protocol_servers.mpos.codec import (
     CARD_DECLINED,
     CONTEXT_ERROR,
     DEVICE_IN_USE,
@@ -41,16 +41,16 @@ from protocol_servers.mpos_bridge.codec import (
     parse_request,
     pinpad_error_frame,
 )
-from protocol_servers.mpos_bridge.contexts import Context, ContextTable
-from protocol_servers.mpos_bridge.devices import DeviceRegistry, SerialDevice
-from protocol_servers.mpos_bridge.profiles import DOCUMENTED, Profile
-from protocol_servers.mpos_bridge.session import (
+from protocol_servers.mpos.contexts import Context, ContextTable
+from protocol_servers.mpos.devices import DeviceRegistry, SerialDevice
+from protocol_servers.mpos.profiles import DOCUMENTED, Profile
+from protocol_servers.mpos.session import (
     FinishStatus,
     PinpadError,
     PinpadSession,
     finish_status,
 )
-from protocol_servers.mpos_bridge.tables import AcquirerLink
+from protocol_servers.mpos.tables import AcquirerLink
 
 if TYPE_CHECKING:
     from simulator.streams import MessageEnd

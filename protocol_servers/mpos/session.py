@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 import simpy
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol_servers.mpos_bridge.card_hash import CardFields, build_card_hash, holder_name_display
-from protocol_servers.mpos_bridge.codec import (
+from protocol_servers.mpos.card_hash import CardFields, build_card_hash, holder_name_display
+from protocol_servers.mpos.codec import (
     ApplicationFilter,
     PaymentMethod,
     PaymentResult,
     PaymentStatus,
 )
-from protocol_servers.mpos_bridge.tables import (
+from protocol_servers.mpos.tables import (
     AUTHORIZATION_TAGS,
     FINISH_TAGS,
     TerminalTables,

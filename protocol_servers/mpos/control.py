@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conformance.control import ControlError, ControlRegistry, Served, register_server
-from protocol_servers.mpos_bridge.cards import card_from_name
-from protocol_servers.mpos_bridge.profiles import PROFILES, parse_profile
+from protocol_servers.mpos.cards import card_from_name
+from protocol_servers.mpos.profiles import PROFILES, parse_profile
 
 if TYPE_CHECKING:
     from conformance.options import Options
-    from protocol_servers.mpos_bridge.lab import MposLab
+    from protocol_servers.mpos.lab import MposLab
     from simulator.world import World
 
 BEHAVIOUR_KEYS = ("pin", "cancel_at", "walk_away_at", "wrong_pins")
@@ -64,7 +64,7 @@ def register_actions(registry: ControlRegistry, world: World, lab: MposLab) -> N
 
 
 async def _start(world: World, registry: ControlRegistry, options: Options) -> Served:
-    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from protocol_servers.mpos.runtime import start_bridge
 
     spec = options.profile or "documented"
     profile = parse_profile(spec if spec.split("+")[0] in PROFILES else "documented")

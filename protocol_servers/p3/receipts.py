@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from protocol_servers.payserver.money import to_major
-from protocol_servers.payserver.transaction import Transaction
+from protocol_servers.p3.money import to_major
+from protocol_servers.p3.transaction import Transaction
 
 TYPE_TEXT = {"CHARGE": "Payment", "REFUND": "Refund", "CAPTURE": "Capture",
              "TIP_ADJUST": "Tip adjustment"}

@@ -13,7 +13,7 @@ import asyncio
 import signal
 from pathlib import Path
 
-from protocol_servers.payserver.config import (
+from protocol_servers.p3.config import (
     ConfigError,
     DeviceConfig,
     ServerConfig,
@@ -67,8 +67,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
-    from protocol_servers.payserver import live
-    from protocol_servers.payserver.server import PayServer
+    from protocol_servers.p3 import live
+    from protocol_servers.p3.server import PayServer
     from simulator.world import World
 
     world = World(seed=args.seed, mode="realtime", factor=args.factor)

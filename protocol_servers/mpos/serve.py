@@ -11,9 +11,9 @@ import asyncio
 import signal
 from typing import Any
 
-from protocol_servers.mpos_bridge.live import DEFAULT_PORT
-from protocol_servers.mpos_bridge.profiles import PROFILES, RULE_SWITCHES, parse_profile
-from protocol_servers.mpos_bridge.quiet import quiet_third_party_warnings
+from protocol_servers.mpos.live import DEFAULT_PORT
+from protocol_servers.mpos.profiles import PROFILES, RULE_SWITCHES, parse_profile
+from protocol_servers.mpos.quiet import quiet_third_party_warnings
 from simulator.cli import tcp_port
 
 
@@ -100,9 +100,9 @@ def serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, profile: Any) -> int:
     from conformance.control import ControlRegistry, ControlServer
-    from protocol_servers.mpos_bridge.cards import card_from_name
-    from protocol_servers.mpos_bridge.control import register_actions
-    from protocol_servers.mpos_bridge.runtime import start_bridge
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.control import register_actions
+    from protocol_servers.mpos.runtime import start_bridge
     from simulator.cli import CliError
     from simulator.world import World
 

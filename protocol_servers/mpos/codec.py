@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from protocol_servers.mpos_bridge.profiles import Profile
+from protocol_servers.mpos.profiles import Profile
 
 
 class RequestType(IntEnum):

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol_servers.payserver import envelope, params, tcpframes
-from protocol_servers.payserver.config import DeviceConfig, ServerConfig
-from protocol_servers.payserver.errors import P3Error
-from protocol_servers.payserver.flows import Flow
-from protocol_servers.payserver.gateway import MockGateway
-from protocol_servers.payserver.outcomes import OutcomeRules
-from protocol_servers.payserver.receipts import Merchant
-from protocol_servers.payserver.transaction import SUBMIT_TYPES, Transaction
+from protocol_servers.p3 import envelope, params, tcpframes
+from protocol_servers.p3.config import DeviceConfig, ServerConfig
+from protocol_servers.p3.errors import P3Error
+from protocol_servers.p3.flows import Flow
+from protocol_servers.p3.gateway import MockGateway
+from protocol_servers.p3.outcomes import OutcomeRules
+from protocol_servers.p3.receipts import Merchant
+from protocol_servers.p3.transaction import SUBMIT_TYPES, Transaction
 from simulator.streams import ByteEnd, MessageEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
@@ -187,7 +187,7 @@ class PayServer:
         self.world = world
         self.config = config or ServerConfig()
         self.rules = rules or OutcomeRules.default()
-        self.timings = timings or load_timings("protocol_servers.payserver")
+        self.timings = timings or load_timings("protocol_servers.p3")
         self.merchant = merchant or Merchant()
         self.epoch = epoch or datetime(2026, 1, 1, tzinfo=UTC)
         self.gateway = MockGateway(world.rng("payserver.gateway"))
@@ -195,7 +195,7 @@ class PayServer:
         self._acquirer: Any = acquirer
         if world.mode == "virtual":
             # realtime readers need the asyncio loop: live.attach_readers() opens them
-            from protocol_servers.payserver.abecs_reader import virtual_reader
+            from protocol_servers.p3.abecs_reader import virtual_reader
 
             for dev in self.devices.values():
                 if dev.config.type != "MOCK" and dev.config.serial_port is None:
@@ -209,7 +209,7 @@ class PayServer:
     def acquirer(self) -> Any:
         """The shared acquirer host that ABECS readers' charges go to (made on first use)."""
         if self._acquirer is None:
-            from protocol_servers.payserver.outcomes import acquirer_rules
+            from protocol_servers.p3.outcomes import acquirer_rules
             from virtual_devices.acquirer.host import AcquirerHost
 
             self._acquirer = AcquirerHost(acquirer_rules(self.rules))

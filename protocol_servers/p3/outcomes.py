@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from protocol_servers.payserver.money import exponent, to_minor
+from protocol_servers.p3.money import exponent, to_minor
 
 
 @dataclass(frozen=True)

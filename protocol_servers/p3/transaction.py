@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from protocol_servers.payserver import envelope
-from protocol_servers.payserver.errors import P3Error
-from protocol_servers.payserver.money import display, to_major
+from protocol_servers.p3 import envelope
+from protocol_servers.p3.errors import P3Error
+from protocol_servers.p3.money import display, to_major
 
 # Which SUBMIT_* request answers which action (payworks-p3.md §4.2, §6 TransactionAction).
 ANSWERS = {

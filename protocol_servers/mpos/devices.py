@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol_servers.mpos_bridge.codec import DeviceInfo
+from protocol_servers.mpos.codec import DeviceInfo
 
 if TYPE_CHECKING:
     from simulator.streams import ByteEnd

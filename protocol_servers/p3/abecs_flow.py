@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from protocol_servers.payserver.money import numeric
-from protocol_servers.payserver.transaction import CardInfo
+from protocol_servers.p3.money import numeric
+from protocol_servers.p3.transaction import CardInfo
 from simulator.masking import mask_pan
 
 if TYPE_CHECKING:
-    from protocol_servers.payserver.abecs_reader import AbecsReader
-    from protocol_servers.payserver.flows import Flow
+    from protocol_servers.p3.abecs_reader import AbecsReader
+    from protocol_servers.p3.flows import Flow
 
 Gen = Generator[simpy.Event, Any, Any]
 SCHEMES = (("A0000000043060", "MAESTRO"), ("A0000000032010", "VISA_ELECTRON"),
@@ -187,7 +187,7 @@ class AbecsCardFlow:
                     raise TerminalFailure("DECLINED", "DECLINED_CARD_OR_TERMINAL_DECLINED",
                                           "Declined by card")
             if f.owner_gone:
-                from protocol_servers.payserver.flows import Aborted
+                from protocol_servers.p3.flows import Aborted
                 raise Aborted
             if goc.signature:
                 f.show("PROCESSING", "PROCESSING_ACTION_REQUIRED", "Payment approved",

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from protocol_servers.payserver import envelope
-from protocol_servers.payserver.client import P3Client
-from protocol_servers.payserver.server import PayServer
+from protocol_servers.p3 import envelope
+from protocol_servers.p3.client import P3Client
+from protocol_servers.p3.server import PayServer
 from simulator.streams import ByteEnd
 from simulator.world import World
 
@@ -87,7 +87,7 @@ async def connect(world: World, url: str, name: str = "pos") -> P3Client:
 async def attach_readers(server: PayServer, link_dir: str | None = None) -> list[tuple[str, str]]:
     """Open every non-MOCK device's reader: a virtual pinpad on a pty, or the real serial
     port the configuration names. Returns ``(resource, serial path)`` per reader."""
-    from protocol_servers.payserver.abecs_reader import pty_reader, serial_reader
+    from protocol_servers.p3.abecs_reader import pty_reader, serial_reader
 
     out: list[tuple[str, str]] = []
     for dev in server.devices.values():

@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from protocol_servers.payserver.errors import P3Error
-from protocol_servers.payserver.money import AmountError, to_minor
-from protocol_servers.payserver.transaction import Params
+from protocol_servers.p3.errors import P3Error
+from protocol_servers.p3.money import AmountError, to_minor
+from protocol_servers.p3.transaction import Params
 
 
 def _flag(value: Any, default: bool) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol_servers.mpos_bridge.codec import ContextStatus, RequestType, check_sequence
+from protocol_servers.mpos.codec import ContextStatus, RequestType, check_sequence
 
 
 @dataclass

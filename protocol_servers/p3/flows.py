@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from protocol_servers.payserver import envelope, receipts
-from protocol_servers.payserver.outcomes import Behaviour
-from protocol_servers.payserver.transaction import CardInfo, Transaction
+from protocol_servers.p3 import envelope, receipts
+from protocol_servers.p3.outcomes import Behaviour
+from protocol_servers.p3.transaction import CardInfo, Transaction
 from simulator.masking import mask_pan
 
 if TYPE_CHECKING:
-    from protocol_servers.payserver.server import Device, PayServer
+    from protocol_servers.p3.server import Device, PayServer
 
 Sink = Callable[[dict[str, Any]], None]
 Gen = Generator[simpy.Event, Any, Any]
@@ -128,7 +128,7 @@ class Flow:
                 kind = tx.params.type
                 if kind in ("CHARGE",) or (kind == "REFUND" and self.original is None):
                     if self.device.reader is not None:
-                        from protocol_servers.payserver.abecs_flow import AbecsCardFlow
+                        from protocol_servers.p3.abecs_flow import AbecsCardFlow
 
                         self.abecs = AbecsCardFlow(self, self.device.reader)
                         yield from self.abecs.run()

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protocol_servers.mpos_bridge.codec import frame_label
-from protocol_servers.mpos_bridge.devices import DeviceRegistry, SerialDevice
-from protocol_servers.mpos_bridge.profiles import DOCUMENTED, Profile
-from protocol_servers.mpos_bridge.server import MposBridgeServer
+from protocol_servers.mpos.codec import frame_label
+from protocol_servers.mpos.devices import DeviceRegistry, SerialDevice
+from protocol_servers.mpos.profiles import DOCUMENTED, Profile
+from protocol_servers.mpos.server import MposBridgeServer
 from simulator.streams import ByteEnd, MessageEnd, message_link
 
 if TYPE_CHECKING:

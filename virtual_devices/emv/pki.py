@@ -126,14 +126,32 @@ def public_of(key: rsa.RSAPrivateKey) -> PublicKey:
     return PublicKey(nums.n.to_bytes(size, "big"), nums.e.to_bytes(e_len, "big"))
 
 
+@lru_cache(maxsize=256)  # the test keys are a few dozen; extracting numbers costs a parse
+def _private_numbers(key: rsa.RSAPrivateKey) -> rsa.RSAPrivateNumbers:
+    return key.private_numbers()
+
+
+def private_op(key: rsa.RSAPrivateKey, value: int) -> int:
+    """``value ** d mod n`` by the Chinese remainder theorem: the same number, 3-4x faster.
+
+    EMV signs and deciphers with raw RSA (no PKCS#1 padding), which ``cryptography``
+    does not offer, so the private operation stays in Python; two half-size
+    exponentiations mod p and q (Garner's recombination) replace one full-size one.
+    """
+    nums = _private_numbers(key)
+    p, q = nums.p, nums.q
+    m1 = pow(value, nums.dmp1, p)
+    m2 = pow(value, nums.dmq1, q)
+    return m2 + (nums.iqmp * (m1 - m2) % p) * q
+
+
 def _sign(key: rsa.RSAPrivateKey, message: bytes) -> bytes:
     """Raw RSA private operation on a message exactly the modulus length."""
-    nums = key.private_numbers()
-    n = nums.public_numbers.n
+    n = _private_numbers(key).public_numbers.n
     size = (n.bit_length() + 7) // 8
     if len(message) != size:
         raise OdaError(f"message of {len(message)} bytes for a {size}-byte key")
-    return pow(int.from_bytes(message, "big"), nums.d, n).to_bytes(size, "big")
+    return private_op(key, int.from_bytes(message, "big")).to_bytes(size, "big")
 
 
 def _recover(pk: PublicKey, signature: bytes) -> bytes:

@@ -16,9 +16,22 @@ from virtual_devices.abecs.secure import SecureError, SecureSession
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}
 
 
+_RECENT = 16  # packets remembered: each is labeled when sent and again when it arrives
+
+
 class FrameLabeler:
+    """Labels byte chunks for the transcript; one labeler serves both ends of a line.
+
+    Every packet is labeled twice, by the end that writes it and by the end it reaches,
+    often with other packets in between. A packet's label depends only on its bytes
+    and on the session object that decrypts it (a :class:`SecureSession` never changes
+    its key), so the last few labels are kept, each with the session it was made under:
+    decrypting and decoding fields once per packet instead of twice.
+    """
+
     def __init__(self, session: Callable[[], SecureSession | None] | None = None) -> None:
         self._session = session
+        self._recent: dict[bytes, tuple[SecureSession | None, str]] = {}
 
     def __call__(self, chunk: object) -> str:
         if not isinstance(chunk, bytes | bytearray):
@@ -38,11 +51,23 @@ class FrameLabeler:
         if not item.ok:
             return f"bad packet ({item.reason})"
         data = item.pktdata
+        session = None
         if data[:1] == bytes((DC2,)) and self._session is not None:
             session = self._session()
-            if session is not None:
-                try:
-                    return "[sec] " + pkt_label(session.open(data))
-                except SecureError:
-                    return "[sec] undecodable"
+        known = self._recent.get(data)
+        if known is not None and known[0] is session:
+            return known[1]
+        label = self._decode(data, session)
+        if len(self._recent) >= _RECENT:
+            del self._recent[next(iter(self._recent))]
+        self._recent[data] = (session, label)
+        return label
+
+    @staticmethod
+    def _decode(data: bytes, session: SecureSession | None) -> str:
+        if session is not None:
+            try:
+                return "[sec] " + pkt_label(session.open(data))
+            except SecureError:
+                return "[sec] undecodable"
         return pkt_label(data)

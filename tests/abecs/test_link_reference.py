@@ -144,7 +144,10 @@ piece = st.one_of(
 
 
 @settings(max_examples=300)
-@given(st.lists(piece, max_size=12), st.lists(st.integers(1, 64), min_size=1, max_size=20))
+@given(
+    st.lists(piece, max_size=12),
+    st.lists(st.one_of(st.integers(1, 64), st.just(10_000)), min_size=1, max_size=20),
+)
 def test_reader_matches_the_byte_at_a_time_model(
     pieces: list[bytes], cuts: list[int]
 ) -> None:

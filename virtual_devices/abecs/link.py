@@ -212,6 +212,11 @@ class FrameReader:
                 if m is None:
                     break  # the rest is noise
                 i = m.start()
+                if data[i] == SYN:
+                    end = self._whole_frame(data, i, out)
+                    if end:
+                        i = end
+                        continue
             elif st is _Rx.DATA and self._buf:
                 stop = _ENCRYPTED_STOP if self._buf[0] == DC2 else _CLEAR_STOP
                 m = stop.search(data, i)
@@ -225,6 +230,51 @@ class FrameReader:
             self._step(data[i], out)
             i += 1
         return out
+
+    def _whole_frame(self, data: bytes, at: int, out: list[Frame | Control]) -> int:
+        """A frame that lies whole in ``data`` from the SYN at ``at``, read in slices.
+
+        Returns where the frame ends after adding it to ``out``, or 0 to let the state
+        machine read it byte by byte (a frame cut across chunks, an escape first, an
+        overflow, SYN or CAN before ETB). The frame and the state it leaves are those
+        the byte-by-byte path gives.
+        """
+        first = at + 1
+        n = len(data)
+        if first >= n or data[first] in (DC3, SYN, ETB, CAN):
+            return 0
+        stop = _ENCRYPTED_STOP if data[first] == DC2 else _CLEAR_STOP
+        pieces: list[bytes] = []
+        size = 0
+        start = first
+        while True:
+            m = stop.search(data, start)
+            if m is None:
+                return 0
+            k = m.start()
+            byte = data[k]
+            if byte == DC3:
+                if k + 1 >= n:
+                    return 0
+                pieces += (data[start:k], bytes(((data[k + 1] - 0x20) & 0xFF,)))
+                size += k - start + 1
+                start = k + 2
+                continue
+            if byte != ETB or k + 2 >= n:
+                return 0
+            pieces.append(data[start:k])
+            size += k - start
+            break
+        if size > MAX_PKTDATA:
+            return 0
+        pkt = b"".join(pieces)
+        self._crc = (data[k + 1] << 8) | data[k + 2]
+        self.reset()
+        if crc16(bytes((ETB,)), crc16(pkt)) != self._crc:
+            out.append(Frame(pkt, False, "CRC mismatch"))
+        else:
+            out.append(Frame(pkt, True))
+        return k + 3
 
     def _step(self, b: int, out: list[Frame | Control]) -> None:
         """One byte through the receive state machine."""

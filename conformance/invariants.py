@@ -90,8 +90,22 @@ def full_pans(text: str) -> list[str]:
     return [m for m in _RUN.findall(text) if m[0] in "23456" and luhn_ok(m)]
 
 
+# bytes to the characters the PAN scan reads: printable ASCII as is, the rest a space
+_TEXT_OF_BYTE = bytes(b if 32 <= b < 127 else 32 for b in range(256))
+
+
 def _hex_to_text(hexed: str) -> str:
-    """A transcript's hex back to text; masked nibbles (``*``) become ``*``."""
+    """A transcript's hex back to text; masked nibbles (``*``) become ``*``.
+
+    Every entry is scanned after every step of a state machine, so unmasked hex (the
+    common case) is converted in C: ``bytes.fromhex`` and one ``translate``.
+    """
+    even = hexed[: len(hexed) - len(hexed) % 2]
+    if even.isalnum():  # no '*', no spaces: fromhex reads it pair by pair as below
+        try:
+            return bytes.fromhex(even).translate(_TEXT_OF_BYTE).decode("ascii")
+        except ValueError:
+            pass  # a letter that is not hex: the careful path below says so
     out = []
     for i in range(0, len(hexed) - 1, 2):
         pair = hexed[i : i + 2]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.invariants import (
     InvariantViolation,
@@ -108,3 +110,28 @@ def test_fresh_client_failure_is_reported() -> None:
 
     with pytest.raises(InvariantViolation, match="fresh client failed: .*refused"):
         check_serves_fresh_client(w, probe, within=5.0)
+
+
+def _hex_to_text_pairwise(hexed: str) -> str:
+    out = []
+    for i in range(0, len(hexed) - 1, 2):
+        pair = hexed[i : i + 2]
+        if "*" in pair:
+            out.append("*")
+            continue
+        b = int(pair, 16)
+        out.append(chr(b) if 32 <= b < 127 else " ")
+    return "".join(out)
+
+
+@given(st.text("0123456789abcdefABCDEF* ", max_size=40))
+def test_hex_to_text_reads_pair_by_pair(hexed: str) -> None:
+    from conformance.invariants import _hex_to_text
+
+    try:
+        expected = _hex_to_text_pairwise(hexed)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _hex_to_text(hexed)
+        return
+    assert _hex_to_text(hexed) == expected

@@ -4,6 +4,10 @@ Runs pytest over ``conformance/cases`` with the cardloop plugin and writes, unde
 ``reports/`` (or ``--reports DIR``): ``summary.json``, ``matrix.html``,
 ``junit.xml``, ``allure-results/`` and ``transcripts/``. Exits non-zero when any
 case fails (pytest's exit status; a run that collects no case is an error too).
+
+``-n auto`` (pytest-xdist) spreads the cases over the machine's cores and writes the
+same reports; ``--shard I/N`` runs a stable share of the cases, and
+``python -m conformance merge DIR... --reports OUT`` joins the shards' reports.
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
         "-o", "console_output_style=classic",
         f"--cardloop-reports={reports}",
         f"--junitxml={reports / 'junit.xml'}",
+        # cleaned by main() before the run, not by allure-pytest: under pytest-xdist
+        # every worker would clean it, and a late one would delete an early one's files
         f"--alluredir={reports / 'allure-results'}",
-        "--clean-alluredir",
         "-rfE",
         # this module imports the package before pytest loads it as a plugin
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -61,10 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import pytest
 
-    args, reports = build_args(sys.argv[1:] if argv is None else argv)
-    transcripts = reports / "transcripts"
-    if transcripts.exists():
-        shutil.rmtree(transcripts)  # a report must only link this run's transcripts
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        from conformance.merge import main as merge_main
+
+        return merge_main(argv[1:])
+    args, reports = build_args(argv)
+    stale = [reports / "transcripts"]
+    if not {"--collect-only", "--co"} & set(argv):
+        stale.append(reports / "allure-results")  # as allure-pytest's own clean does
+    for path in stale:
+        if path.exists():
+            shutil.rmtree(path)  # a report must only hold and link this run's files
     code = int(pytest.main(args))
     if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
         print("conformance: no case was collected", file=sys.stderr)

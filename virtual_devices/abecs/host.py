@@ -19,6 +19,7 @@ from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.commands import BLOCKING, link_timings
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.link import (
     DC2,
@@ -33,7 +34,6 @@ from virtual_devices.abecs.link import (
     ResponseReceived,
     Send,
 )
-from virtual_devices.abecs.pinpad import BLOCKING, link_timings
 from virtual_devices.abecs.secure import (
     SecureError,
     SecureSession,
@@ -92,6 +92,7 @@ class AbecsHost:
         self.session: SecureSession | None = None
         self.notifications: list[str] = []
         self.on_notification = on_notification
+        self.listeners: list[Callable[[str], None]] = []  # more NTM readers (a terminal)
         # A host's own patience for blocking commands (the link has none, §4.2): after
         # this many seconds it cancels with CAN and reports the command as failed.
         self.blocking_limit = blocking_limit
@@ -168,6 +169,8 @@ class AbecsHost:
             self.world.transcript.event(self.name, f"NTM {text.strip()!r}")
             if self.on_notification is not None:
                 self.on_notification(text)
+            for listener in self.listeners:
+                listener(text)
             self._apply(self.link.continue_waiting())
             return
         ev, self._pending = self._pending, None

@@ -164,10 +164,14 @@ class KernelChipSession:
             elif isinstance(request, ChooseApp):
                 labels = [c.label for c in request.candidates]
                 self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
-                customer = self.pinpad.customer
-                yield self.world.timeout(round(customer.rng.uniform(
-                    *customer.behaviour.think_s), 3))
-                choice = customer.behaviour.app_choice
+                chooser = self.pinpad.chooser
+                if chooser is not None:
+                    choice = yield from chooser(labels)
+                else:
+                    customer = self.pinpad.customer
+                    yield self.world.timeout(round(customer.rng.uniform(
+                        *customer.behaviour.think_s), 3))
+                    choice = customer.behaviour.app_choice
                 answer = CANCEL if choice is None else min(choice, len(labels) - 1)
             elif isinstance(request, EnterPin):
                 answer = yield from self._pin(request)
@@ -186,7 +190,8 @@ class KernelChipSession:
         if request.last_wrong:
             self.offline_pin_error = True
             self.pinpad.notify("SENHA INVALIDA")
-        got = yield from self.pinpad._pin_entry(4, 12, self.kernel.txn.amount)
+        self.pinpad.pin_kind = "online" if request.kind == "online" else "offline"
+        got = yield from self.pinpad.pin_entry(4, 12, self.kernel.txn.amount)
         if isinstance(got, int):
             raise _Stop(got)
         if request.kind == "online":

@@ -378,10 +378,10 @@ class Terminal:
         return goc
 
     def authorise(self, processed: Processed, amount: int, kind: str = "sale",
-                  key: str | None = None) -> Gen:
+                  key: str | None = None, currency: int | None = None) -> Gen:
         """Ask the acquirer; returns its :class:`IssuerResponse` or None (no answer)."""
         self.emit(ev.HostRequested(self.world.now, amount, kind))
-        request = processed.auth_request(amount, self.settings.currency)
+        request = processed.auth_request(amount, currency or self.settings.currency)
         kw: dict[str, Any] = {}
         if kind != "sale":
             kw["kind"] = kind
@@ -471,6 +471,8 @@ class Terminal:
                 out.fnc = yield from self.finish_chip(answer)
             except AbecsError as err:
                 out.errors.append(err)
+            except (m.CodecError, ValueError, IndexError):
+                pass  # an answer that cannot be read: the card's verdict is not claimed
             else:
                 out.declined_by_card = (answer.comm_status == 0
                                         and out.fnc.decision == m.DECISION_DECLINED)
@@ -584,20 +586,24 @@ class Terminal:
         self.last = Processed(card)
         return card
 
-    def refund_request(self, card: m.GcrResponse, amount: int) -> Any:
+    def refund_request(self, card: m.GcrResponse, amount: int,
+                       currency: int | None = None) -> Any:
         """The acquirer's request for a credit to ``card`` (the AID from the PAN's RID)."""
         from virtual_devices.acquirer.host import rid_for_pan
         from virtual_devices.emv.kernel.messages import AuthRequest
 
         aid = rid_for_pan(card.pan)
         return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
-                           amount, self.settings.currency, card.pan, f"{card.pan_seq:02d}",
+                           amount, currency or self.settings.currency, card.pan,
+                           f"{card.pan_seq:02d}",
                            aid, {})
 
-    def refund_to_card(self, card: m.GcrResponse, amount: int, key: str) -> Any:
+    def refund_to_card(self, card: m.GcrResponse, amount: int, key: str,
+                       currency: int | None = None) -> Any:
         """Book a credit to the card read; returns the acquirer's ledger entry."""
         self.emit(ev.HostRequested(self.world.now, amount, "refund"))
-        entry = self.acquirer.refund_to_card(self.refund_request(card, amount), key=key)
+        entry = self.acquirer.refund_to_card(self.refund_request(card, amount, currency),
+                                             key=key)
         self.emit(ev.HostAnswered(self.world.now, bool(entry.approved), "",
                                   getattr(entry, "ref", "")))
         return entry

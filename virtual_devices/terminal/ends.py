@@ -35,7 +35,8 @@ class PinpadEnd:
     host: AbecsHost
     host_end: ByteEnd
     pinpad: Any = None  # virtual_devices.abecs.pinpad.Pinpad in this world, else None
-    port: str = ""  # the tty path the host opened ("" in memory)
+    port: str = ""  # the pinpad's tty (pty device side, or the serial device); "" in memory
+    host_port: str = ""  # the tty the host opened
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def terminal(self, acquirer: Any = None, settings: Settings | None = None,
@@ -60,15 +61,21 @@ def pinpad_end(
     device: str | None = None,
     baud: int | None = None,
     secure: bool = True,
-    host_name: str = "host",
+    name: str = "",
+    link_dir: str | None = None,
     **pinpad_kw: Any,
 ) -> PinpadEnd:
     """A pinpad end of ``kind``; ``customer`` is a Customer, a Behaviour or a Cardholder.
 
     ``device`` is the tty path for ``"serial"``; ``baud`` paces an in-memory line like a
-    serial one (each byte its character time) or sets a tty's speed.
+    serial one (each byte its character time) or sets a tty's speed. ``name`` prefixes
+    the ports (``NAME.host``, ``NAME.pinpad``; plain ``host``/``pinpad`` without one);
+    ``link_dir`` is where a pty pair's links go.
     """
     from virtual_devices.abecs.pinpad import Pinpad
+
+    host_name = f"{name}.host" if name else "host"
+    pad_name = f"{name}.pinpad" if name else "pinpad"
 
     holder: list[Any] = []
     labeler = FrameLabeler(lambda: holder[0].session if holder else None)
@@ -79,22 +86,23 @@ def pinpad_end(
         pacing = Pacing(baud)
     closers: list[Callable[[], None]] = []
     if kind == "memory":
-        host_end, dev_end = byte_link(world, host_name, "pinpad", labeler=labeler)
+        host_end, dev_end = byte_link(world, host_name, pad_name, labeler=labeler)
         if pacing is not None:
             host_end.pace(pacing)
             dev_end.pace(pacing)
-        port = ""
+        port = host_port = ""
     elif kind == "pty":
         from simulator.ports.pty import PtyPair, open_serial_end
 
-        pair = PtyPair(names=(host_name, "pinpad")).open()
+        links = (f"{name}-host", f"{name}-pinpad") if name else ("host", "pinpad")
+        pair = PtyPair(link_dir=link_dir, names=links).open()
         closers.append(pair.close)
-        dev_end = open_serial_end(world, pair.device_path, name="pinpad", baud=baud,
+        dev_end = open_serial_end(world, pair.device_path, name=pad_name, baud=baud,
                                   labeler=labeler, pacing=pacing)
         host_end = open_serial_end(world, pair.host_path, name=host_name, baud=baud,
                                    labeler=labeler, pacing=pacing)
         closers += [dev_end.close, host_end.close]
-        port = pair.host_path
+        port, host_port = pair.device_path, pair.host_path
     elif kind == "serial":
         from simulator.ports.pty import open_serial_end
 
@@ -102,16 +110,16 @@ def pinpad_end(
             raise ValueError("a serial pinpad end needs the device path")
         host_end = open_serial_end(world, device, name=host_name, baud=baud, pacing=pacing)
         closers.append(host_end.close)
-        return PinpadEnd(world, AbecsHost(world, host_end, name=host_name), host_end,
-                         port=device, closers=closers)
+        return PinpadEnd(world, AbecsHost(world, host_end), host_end,
+                         port=device, host_port=device, closers=closers)
     else:
         raise ValueError(f"unknown pinpad end {kind!r}; use memory, pty or serial")
-    pinpad = Pinpad(world, dev_end, cards=cards, secure=secure, **_customer(world, customer),
-                    **pinpad_kw)
+    pinpad = Pinpad(world, dev_end, cards=cards, secure=secure, name=pad_name,
+                    **_customer(world, customer), **pinpad_kw)
     holder.append(pinpad)
-    pinpad.start()
-    return PinpadEnd(world, AbecsHost(world, host_end, name=host_name), host_end, pinpad,
-                     port, closers)
+    world.inject(pinpad.start)  # in realtime mode, at the wall clock's simulated now
+    return PinpadEnd(world, AbecsHost(world, host_end), host_end, pinpad,
+                     port, host_port, closers)
 
 
 def _customer(world: World, who: Any) -> dict[str, Any]:

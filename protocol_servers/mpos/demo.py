@@ -90,6 +90,7 @@ def _print_step(step: Step) -> None:
 async def _demo(args: argparse.Namespace) -> int:
     from protocol_servers.mpos.runtime import start_bridge
     from simulator.cli import CliError
+    from simulator.driver import realtime_driver
     from simulator.world import World
 
     reports = Path(args.reports)
@@ -103,7 +104,6 @@ async def _demo(args: argparse.Namespace) -> int:
     running = await start_bridge(
         world, readers=1, cards=[card], tls_ca=reports / "ca.pem" if args.tls else None
     )
-    driver = asyncio.ensure_future(world.run_realtime())
     ssl_ctx = None
     if args.tls:
         import ssl
@@ -112,19 +112,15 @@ async def _demo(args: argparse.Namespace) -> int:
     print(f"mpos-bridge on {running.url}; pinpad on {running.pinpad_ports[0]}")
     print(f"paying {args.amount} cents with {card_name} (factor {args.factor})")
     try:
-        result = await run_sale(
-            running.url,
-            running.merchant_url or "",
-            args.amount,
-            report=_print_step,
-            ssl_context=ssl_ctx,
-        )
+        async with realtime_driver(world):
+            result = await run_sale(
+                running.url,
+                running.merchant_url or "",
+                args.amount,
+                report=_print_step,
+                ssl_context=ssl_ctx,
+            )
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await running.close()
     wall = time.perf_counter() - t0
     world.transcript.dump(reports / "transcript.jsonl")

@@ -25,23 +25,19 @@ from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer
 from virtual_devices.abecs.display import Display
+from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.link import (
     DC2,
-    Arm,
     CancelReceived,
-    Disarm,
     LinkError,
-    Output,
     PacketReceived,
     PinpadLink,
-    Send,
 )
 from virtual_devices.abecs.secure import SecureError, SecureSession, wrap_session_key
 from virtual_devices.abecs.slot import CardSlot
 from virtual_devices.abecs.tables import TableStore
-from virtual_devices.abecs.timer import LinkTimer
 
 KEY_CODES = {"enter": m.ST_OK, "cancel": m.ST_CANCEL, "clear": m.ST_BACKSP,
              "f1": m.ST_F1, "f2": m.ST_F2, "f3": m.ST_F3, "f4": m.ST_F4}
@@ -112,7 +108,12 @@ class Pinpad:
         self.slot = CardSlot(self.card_event)  # the card in the slot and its chip's state
         self._running: simpy.Process | None = None
         self._running_id = ""
-        self._timer = LinkTimer(world, lambda: self._apply(self.link.timer_expired()))
+        self.driver = LinkDriver(world, end, self.link, {
+            PacketReceived: self._on_received,
+            CancelReceived: self._on_cancel,
+            LinkError: self._on_link_error,
+        }, on_closed=lambda: self._abort_running("link closed"))
+        self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
         if chip_factory is None:
@@ -123,7 +124,7 @@ class Pinpad:
 
     # -- public control ---------------------------------------------------------------
     def start(self) -> simpy.Process:
-        self.process = self.world.process(self._reader())
+        self.process = self.driver.start()
         return self.process
 
     def queue_card(self, card: Any) -> None:
@@ -201,30 +202,16 @@ class Pinpad:
         return self._running is not None and self._running.is_alive
 
     # -- link plumbing ----------------------------------------------------------------
-    def _reader(self) -> Gen:
-        while True:
-            data = yield self.end.read()
-            if not data:
-                self._abort_running("link closed")
-                return
-            self._apply(self.link.receive_data(data))
+    def _on_received(self, out: PacketReceived) -> None:
+        self._on_packet(out.pktdata)
 
-    def _apply(self, outputs: list[Output]) -> None:
-        for out in outputs:
-            if isinstance(out, Send):
-                self.end.write(out.data)
-            elif isinstance(out, Arm):
-                self._timer.arm(out.seconds)
-            elif isinstance(out, Disarm):
-                self._timer.disarm()
-            elif isinstance(out, PacketReceived):
-                self._on_packet(out.pktdata)
-            elif isinstance(out, CancelReceived):
-                self.world.transcript.event(self.name, "CAN: abort, EOT sent")
-                self.link.forget_last()
-                self._abort_running("CAN")
-            elif isinstance(out, LinkError):
-                self.world.transcript.event(self.name, f"link: {out.reason}")
+    def _on_cancel(self, out: CancelReceived) -> None:
+        self.world.transcript.event(self.name, "CAN: abort, EOT sent")
+        self.link.forget_last()
+        self._abort_running("CAN")
+
+    def _on_link_error(self, out: LinkError) -> None:
+        self.world.transcript.event(self.name, f"link: {out.reason}")
 
     def _abort_running(self, why: str) -> None:
         proc = self._running

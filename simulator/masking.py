@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import builtins
 import re
+from typing import TypeVar
+
+_T = TypeVar("_T", str, bytes)
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -133,6 +136,10 @@ class Redactor:
         self._byte_forms: tuple[bytes, ...] = ()
         self._odd_pans: tuple[str, ...] = ()
         self._text_forms: tuple[str, ...] = ()
+        # with many secrets (a world of many terminals), the first four bytes/characters
+        # of every form: data sharing none of them holds no form (see _none_in)
+        self._byte_heads: frozenset[bytes] | None = None
+        self._text_heads: frozenset[str] | None = None
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
@@ -176,6 +183,12 @@ class Redactor:
         self._byte_replacement = table
         self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         self._text_forms = tuple(text_forms)
+        # the head test needs every form at least _HEAD long (a short PAN is not)
+        many = len(self._byte_forms) > _FEW_FORMS and all(
+            len(f) >= _HEAD for f in (*self._byte_forms, *self._text_forms)
+        )
+        self._byte_heads = frozenset(f[:_HEAD] for f in self._byte_forms) if many else None
+        self._text_heads = frozenset(f[:_HEAD] for f in self._text_forms) if many else None
         self._stale = False
 
     def bytes(self, data: bytes) -> bytes:
@@ -184,7 +197,7 @@ class Redactor:
         # the discretionary data after the separator would stay in clear
         out = mask_bytes(bytes(data))
         self._prepare()
-        if self._byte_forms:
+        if self._byte_forms and not _none_in(out, self._byte_heads):
             out = _replace_leftmost_longest(out, self._byte_forms, self._byte_replacement)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
@@ -211,9 +224,10 @@ class Redactor:
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
         self._prepare()
-        for form in self._text_forms:
-            if form in text:
-                text = text.replace(form, "[redacted]")
+        if not _none_in(text, self._text_heads):
+            for form in self._text_forms:
+                if form in text:
+                    text = text.replace(form, "[redacted]")
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         text = mask_text(text)
@@ -221,6 +235,23 @@ class Redactor:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
         return mask_text(text)
+
+
+_HEAD = 4  # secrets are at least this long by rule, PANs by nature
+_FEW_FORMS = 16  # up to this many forms, one C-speed find per form is the faster test
+
+
+def _none_in(data: _T, heads: frozenset[_T] | None) -> bool:
+    """True when ``data`` surely holds none of the forms whose first bytes are ``heads``.
+
+    Every window of the data's first-four is collected and checked against the heads
+    in one set operation: cost grows with the data, not with the number of secrets,
+    which in a world of a thousand terminals runs into thousands. A False answer
+    (or no heads: few forms) sends the data through the exact replacement.
+    """
+    if heads is None:
+        return False
+    return heads.isdisjoint({data[i : i + _HEAD] for i in range(len(data) - _HEAD + 1)})
 
 
 def _replace_leftmost_longest(

@@ -55,12 +55,13 @@ def reference_text(pans: set[str], secrets: set[bytes], text: str) -> str:
 
 alphabet = b"AB01\x12\x13\x00"  # few symbols, so secrets overlap and repeat often
 small = st.binary(min_size=4, max_size=8).map(lambda b: bytes(alphabet[c % 7] for c in b))
-pans = st.sets(st.sampled_from(["4761739001010010", "476173900101001", "5413330089010608"]))
+pans = st.sets(st.sampled_from(["4761739001010010", "476173900101001", "5413330089010608", "12"]))
+# past 16 forms the redactor first checks four-byte heads: both paths are exercised
+secret_lists = st.one_of(st.lists(small, max_size=5), st.lists(small, min_size=17, max_size=30))
 
 
 @settings(max_examples=300)
-@given(pans, st.lists(small, max_size=5), st.lists(st.one_of(small, st.binary(max_size=6)),
-                                                    max_size=10))
+@given(pans, secret_lists, st.lists(st.one_of(small, st.binary(max_size=6)), max_size=10))
 def test_bytes_match_one_alternation(
     pan_set: set[str], secret_list: list[bytes], pieces: list[bytes]
 ) -> None:
@@ -80,8 +81,7 @@ def test_bytes_match_one_alternation(
 
 
 @settings(max_examples=300)
-@given(pans, st.lists(small, max_size=5), st.lists(st.text("AB01ab9=D:\x12 ", max_size=12),
-                                                    max_size=6))
+@given(pans, secret_lists, st.lists(st.text("AB01ab9=D:\x12 ", max_size=12), max_size=6))
 def test_text_matches_the_secret_by_secret_rules(
     pan_set: set[str], secret_list: list[bytes], words: list[str]
 ) -> None:
@@ -101,3 +101,14 @@ def test_a_registration_after_use_is_honoured() -> None:
     r.add_secret(b"SECRET")
     assert r.bytes(b"xxSECRETxx") == b"xx******xx"
     assert r.text("key SECRET") == "key [redacted]"
+
+
+def test_many_secrets_one_at_the_very_end() -> None:
+    r = Redactor()
+    secrets = [bytes((0x80 + i,)) * 4 for i in range(20)]  # more than the few-forms path
+    for secret in secrets:
+        r.add_secret(secret)
+    for secret in secrets:
+        assert r.bytes(b"xy" + secret) == b"xy****"
+        assert r.bytes(secret) == b"****"
+        assert r.text("key " + secret.hex()) == "key [redacted]"

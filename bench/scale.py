@@ -70,7 +70,7 @@ def run(terminals: int, seed: int = 1) -> dict[str, Any]:
     world.run(until=world.env.all_of(sales))
     wall = time.perf_counter() - t0
     after = rss_mb()
-    statuses = [s.value for s in sales]
+    statuses = [str(s.value) for s in sales]
     if statuses.count("authorized") != terminals:
         raise SystemExit(f"not every sale was authorised: {sorted(set(statuses))}")
     grown = max(built, after) - before
@@ -82,9 +82,7 @@ def run(terminals: int, seed: int = 1) -> dict[str, Any]:
         "wall_s": round(wall, 3),
         "transcript_entries": len(world.transcript),
     }
-    del lab, poses, sales, world, cards
-    gc.collect()
-    return result
+    return result  # the world goes with this frame; the next run collects it first
 
 
 def main() -> None:
@@ -96,7 +94,7 @@ def main() -> None:
         print(f"{r['terminals']:>5} terminals: {r['rss_mb_per_terminal']:.3f} MiB each, "
               f"{r['sales_per_s']:.1f} sales/s ({r['wall_s']:.2f} s wall, {r['sim_s']:.1f} s "
               f"simulated, {r['transcript_entries']} transcript entries)", flush=True)
-    print(json.dumps({"scale": results, **{
+    print(json.dumps({"scale": results, "terminals_max": results[-1]["terminals"], **{
         f"{key}_{r['terminals']}": r[key]
         for r in results for key in ("rss_mb_per_terminal", "sales_per_s")
     }}))

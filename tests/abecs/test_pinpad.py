@@ -268,7 +268,7 @@ def test_shared_cardholder_model_types_its_pins_on_the_keypad() -> None:
     rig = make_rig(cards=[visa_swipe()])
     holder = Cardholder(rig.world, HolderBehaviour(interface="magstripe", pins=("9876",)),
                         pin="1111")
-    rig.pinpad.customer = Customer.from_cardholder(rig.world, holder)
+    rig.pinpad.customer = holder
 
     def flow() -> Gen:
         first = yield from rig.host.gpn(m.GpnRequest("4761739001010010"))

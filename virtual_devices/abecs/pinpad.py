@@ -23,7 +23,7 @@ from simulator.world import World
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
-from virtual_devices.abecs.customer import CANCEL_KEY, Customer
+from virtual_devices.abecs.customer import CANCEL_KEY, Customer, as_customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
@@ -98,7 +98,7 @@ class Pinpad:
         for card in cards:
             self.queue_card(card)
         if customer is None and cardholder is not None:
-            customer = Customer.from_cardholder(world, cardholder)
+            customer = as_customer(world, cardholder)
         self.customer = customer or Customer(world)
         self.secure_enabled = secure
         self.session: SecureSession | None = None
@@ -440,7 +440,7 @@ class Pinpad:
         else:
             self.display.show_lines("", "SENHA:")
         self._emit_pin(None)
-        typed = self.act(self.customer.enter_pin(self, min_len, max_len))
+        typed = self.act(self.customer.type_pin(self, min_len, max_len))
         timeout = self.world.timeout(self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])

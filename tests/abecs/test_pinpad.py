@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from virtual_devices.abecs import messages as m
-from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
+from virtual_devices.abecs.customer import Behaviour, MagstripeCard
 from virtual_devices.abecs.dukpt import decrypt_pin, load_test_keys
 from virtual_devices.abecs.fields import Command
 from virtual_devices.abecs.host import AbecsError

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import ServerSpec, Started
+from simulator.driver import realtime_driver
 
 if TYPE_CHECKING:
     from simulator.control import ControlRegistry

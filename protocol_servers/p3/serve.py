@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from protocol_servers.p3.config import (
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links (default: a private temp dir)")
+    parser.add_argument("--per-connection-login", action="store_true",
+                        help="ask for a merchant login on every connection (default: one "
+                        "login holds for the whole server, as public P3 clients expect)")
     parser.add_argument("--transcript", metavar="FILE", default=None,
                         help="write the masked transcript (JSON Lines) here on exit")
 
@@ -58,6 +62,8 @@ def serve(args: argparse.Namespace) -> int:
         cfg = load(args.config) if args.config else default_config()
     except (ConfigError, OSError) as exc:
         raise CliError(f"config: {exc}") from None
+    if getattr(args, "per_connection_login", False):
+        cfg = replace(cfg, global_login=False)
     if args.host not in (None, "127.0.0.1", "::1", "localhost"):
         raise CliError("the reference PayServer listens on loopback only (127.0.0.1 or ::1)")
     try:

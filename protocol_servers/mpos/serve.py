@@ -1,7 +1,9 @@
-"""The Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys.
+"""The Pagar.me mpos-bridge with virtual pinpads on ptys (profile ``documented``).
 
-Prints the WebSocket URL, each pinpad's serial port, the merchant API and the
-control API, then serves until interrupted.
+The default profile follows the public document plus compatible additions;
+``--profile bifrost-0.0.19`` reproduces the shipped 0.0.19 code instead. Prints the
+WebSocket URL, each pinpad's serial port, the merchant API and the control API, then
+serves until interrupted.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         default="documented",
-        help=f"{' | '.join(PROFILES)}, optionally +{'/+'.join(RULE_SWITCHES)} (default documented)",
+        help=f"{' | '.join(PROFILES)}, optionally +{'/+'.join(RULE_SWITCHES)} (default "
+        "documented: the public document; bifrost-0.0.19 is the shipped code's quirks)",
     )
     parser.add_argument(
         "--port",
@@ -76,7 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--factor", type=float, default=1.0, help="wall seconds per simulated second (default 1.0)"
     )
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the world's random source: the same seed and the same "
+                        "POS requests give the same run (default 1)")
     parser.add_argument(
         "--link-dir", default=None, help="directory for the pty links (default: a private temp dir)"
     )

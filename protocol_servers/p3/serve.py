@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="framed TCP port (default 8081; 0 = any free port)")
     parser.add_argument("--factor", type=float, default=1.0,
                         help="wall seconds per simulated second (default 1.0)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the world's random source: the same seed and the same "
+                        "POS requests give the same run (default 1)")
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links (default: a private temp dir)")
     parser.add_argument("--per-connection-login", action="store_true",

@@ -31,7 +31,6 @@ from simulator.streams import ByteEnd, MessageEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 
-
 LOGIN_MISSING = "Merchant login missing"
 
 

@@ -12,6 +12,7 @@ import sys
 import warnings
 from typing import Any
 
+from simulator.cli import SEED_HELP
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 
@@ -23,8 +24,10 @@ def register(subparsers: Any) -> None:
         description="A virtual ABECS pinpad on one end of a pty pair; the host software "
         "opens the printed path (any baud rate, 8N1).",
     )
-    p.add_argument("--pty", action="store_true", required=True,
-                   help="serve on a pseudo-terminal pair made with socat")
+    # a pty pair is the reader's only mode, so the flag is accepted and not required
+    p.add_argument("--pty", action="store_true", default=True,
+                   help="serve on a pseudo-terminal pair made with socat (the only mode; "
+                   "the flag may be left out)")
     p.add_argument("--link-dir", default=None,
                    help="directory for the two pty links (default: a private temp dir)")
     p.add_argument("--card", action="append", default=[], metavar="NAME",
@@ -45,7 +48,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baud", type=int, default=None,
                    help="pace the pinpad's bytes like a serial line at this rate (8N1); "
                    "default: as fast as the pty goes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=f"{SEED_HELP} (default 0)")
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many simulated seconds (default: until Ctrl-C)")
     p.add_argument("--transcript", default=None, help="write the transcript (JSONL) here")

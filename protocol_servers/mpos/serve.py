@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="card the customer presents, in order (repeatable: a queue)",
+        help="card the customer holds; it is presented again at every sale until another "
+        "is chosen (repeatable: a queue; default visa-chip-pin, a test card)",
     )
     parser.add_argument(
         "--serial",
@@ -83,7 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the world's random source: the same seed and the same "
                         "POS requests give the same run (default 1)")
     parser.add_argument(
-        "--link-dir", default=None, help="directory for the pty links (default: a private temp dir)"
+        "--link-dir", default=None,
+        help="directory for the pty links (default: a fixed per-user place, so the device "
+        "names stay the same across restarts)",
     )
 
 
@@ -103,9 +106,21 @@ def serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot serve: {exc}", 1) from None
 
 
+def _link_dir(chosen: str | None, server: str) -> str:
+    from simulator.cli import CliError
+    from simulator.ports.pty import PtyError, default_link_dir
+
+    if chosen is not None:
+        return chosen
+    try:
+        return str(default_link_dir(server))
+    except (PtyError, OSError) as exc:
+        raise CliError(str(exc)) from None
+
+
 async def _serve(args: argparse.Namespace, profile: Any) -> int:
     from conformance.control import ControlRegistry, ControlServer
-    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.cards import DEFAULT_CARD, card_from_name
     from protocol_servers.mpos.control import register_actions
     from protocol_servers.mpos.runtime import start_bridge
     from simulator.cli import CliError
@@ -113,7 +128,9 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
 
     world = World(seed=args.seed, mode="realtime", factor=args.factor)
     try:
-        cards = [card_from_name(world, n) for n in args.card]
+        # every reader's customer holds a card from the start (DECISIONS.md)
+        card_names = list(args.card) or [DEFAULT_CARD]
+        cards = [card_from_name(world, n) for n in card_names]
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
     running = await start_bridge(
@@ -123,11 +140,14 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
         profile=profile,
         port=args.port,
         tls_ca=args.tls,
-        link_dir=args.link_dir,
+        link_dir=_link_dir(args.link_dir, "mpos"),
         serial=args.serial,
         merchant_port=args.merchant_port,
         scan_ports=args.scan_ports,
     )
+    for r in running.lab.readers[1:]:  # the other counters' customers hold a test card too
+        if not r.pinpad.has_card():
+            r.pinpad.queue_card(card_from_name(world, DEFAULT_CARD))
     registry = ControlRegistry(server="mpos-bridge")
     register_actions(registry, world, running.lab)
     control = await ControlServer(world, registry).start("127.0.0.1", args.control_port)
@@ -146,6 +166,9 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     for info in running.lab.server.devices.listing():
         if info.port not in ours:
             print(f"  serial device: {info.port} {info.manufacturer}".rstrip())
+    held = ", then ".join(card_names)
+    chosen = "" if args.card else " (a default test card)"
+    print(f"  customer holds: {held}{chosen}; choose another with --card or the control API")
     print(f"  merchant API: {running.merchant_url}/1/transactions")
     print(f'  control API:  {control.url}/ (POST /scenario/next-card {{"card": NAME}})')
     print("  Ctrl-C to stop", flush=True)

@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the world's random source: the same seed and the same "
                         "POS requests give the same run (default 1)")
     parser.add_argument("--link-dir", default=None,
-                        help="directory for the pinpads' pty links (default: a private temp dir)")
+                        help="directory for the pinpads' pty links (default: a fixed per-user "
+                        "place, so the device names stay the same across restarts)")
     parser.add_argument("--per-connection-login", action="store_true",
                         help="ask for a merchant login on every connection (default: one "
                         "login holds for the whole server, as public P3 clients expect)")
@@ -74,6 +75,18 @@ def serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot serve: {exc}", 1) from None
 
 
+def _link_dir(chosen: str | None) -> str:
+    from simulator.cli import CliError
+    from simulator.ports.pty import PtyError, default_link_dir
+
+    if chosen is not None:
+        return chosen
+    try:
+        return str(default_link_dir("p3"))
+    except (PtyError, OSError) as exc:
+        raise CliError(str(exc)) from None
+
+
 async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
     from protocol_servers.p3 import live
     from protocol_servers.p3.server import PayServer
@@ -82,7 +95,7 @@ async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
     world = World(seed=args.seed, mode="realtime", factor=args.factor)
     server = PayServer(world, cfg)
     host = "127.0.0.1" if args.host in (None, "localhost") else args.host
-    readers = await live.attach_readers(server, args.link_dir)
+    readers = await live.attach_readers(server, _link_dir(args.link_dir))
     endpoints = await live.start(server, host, args.ws_port, args.tcp_port)
     print(f"PayServer (P3) at {cfg.location}", flush=True)
     print(f"  WebSocket:  {endpoints.ws_url}")

@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
                    help="serve on a pseudo-terminal pair made with socat (the only mode; "
                    "the flag may be left out)")
     p.add_argument("--link-dir", default=None,
-                   help="directory for the two pty links (default: a private temp dir)")
+                   help="directory for the two pty links (default: a fixed per-user place, "
+                   "so the names stay the same across restarts)")
     p.add_argument("--card", action="append", default=[], metavar="NAME",
                    help="catalogue card to present (repeat for a queue); see --list-cards")
     p.add_argument("--swipe", action="store_true",
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
     from simulator.cli import CliError
-    from simulator.ports.pty import PtyError, PtyPair, open_serial_end
+    from simulator.ports.pty import PtyError, PtyPair, default_link_dir, open_serial_end
     from simulator.transcript import Transcript
     from virtual_devices.abecs.labeler import FrameLabeler
     from virtual_devices.abecs.pinpad import Pinpad
@@ -96,7 +97,8 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
                           presentation="swipe" if args.swipe else None)
     holder: list[Pinpad] = []
     try:
-        with PtyPair(link_dir=args.link_dir, names=("host", "pinpad")) as pair:
+        link_dir = args.link_dir or default_link_dir("reader")
+        with PtyPair(link_dir=link_dir, names=("host", "pinpad")) as pair:
             pacing = None
             if args.baud is not None:
                 from simulator.pacing import Pacing

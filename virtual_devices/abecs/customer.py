@@ -150,8 +150,12 @@ class Customer:
         if b.cancel_at == "card":
             return CANCEL_KEY
         card = pinpad.take_card()
-        if card is None:
-            yield from self._forever()
+        while card is None:
+            # empty-handed: the prompt waits until someone gives the customer a card
+            # (the control API's next-card), or the pinpad's timer or CAN ends it
+            yield pinpad.card_chosen()
+            yield from self._wait(b.think_s)
+            card = pinpad.take_card()
         self.holding = card
         how: Presentation = b.presentation or ("insert" if has_chip(card) else "swipe")
         if pinpad.fallback_pending:

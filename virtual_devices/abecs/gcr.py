@@ -163,7 +163,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
             # the customer pulls the card out and will swipe it at the next GCR
             pinpad.fallback_pending = True
             pinpad.inserted = None
-            pinpad.cards.appendleft(card)
+            pinpad.in_hand = card  # the same card, swiped next time
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got

@@ -103,6 +103,10 @@ class Pinpad:
         self.display = Display(world)
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
+        # the card the customer holds: presented again at each sale until another is
+        # chosen (DECISIONS.md, "the card stays in the customer's hand")
+        self.in_hand: Any = None
+        self._card_chosen: simpy.Event = world.event()
         for card in cards:
             self.queue_card(card)
         if customer is None and cardholder is not None:
@@ -146,10 +150,24 @@ class Pinpad:
             if track:
                 self.world.redactor.add_secret(track)  # full tracks are never written
         self.cards.append(card)
+        if not self._card_chosen.triggered:
+            self._card_chosen.succeed()  # a customer waiting for a card gets it now
 
     def take_card(self) -> Any:
-        """The customer takes the next card to present (None when the queue is empty)."""
-        return self.cards.popleft() if self.cards else None
+        """The card the customer presents: the next one chosen, else the one in hand
+        (None when no card was ever given)."""
+        if self.cards:
+            self.in_hand = self.cards.popleft()
+        return self.in_hand
+
+    def has_card(self) -> bool:
+        return bool(self.cards) or self.in_hand is not None
+
+    def card_chosen(self) -> simpy.Event:
+        """Fires when a card is next given to the customer (wakes a waiting pinpad)."""
+        if self._card_chosen.triggered:
+            self._card_chosen = self.world.event()
+        return self._card_chosen
 
     def act(self, action: Gen) -> simpy.Process:
         """Run a customer action as its own process; stopping it is not an error."""
@@ -373,7 +391,7 @@ class Pinpad:
 
     def _cmd_cke(self, cmd: Command) -> Gen:
         req = m.CkeRequest.from_command(cmd)
-        if (req.mag or req.icc == 1) and self.cards:
+        if (req.mag or req.icc == 1) and self.has_card():
             got = yield from self.customer.present_card(self)
             if got != CANCEL_KEY:
                 card, how = got

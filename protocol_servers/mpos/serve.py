@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--factor", type=float, default=1.0, help="wall seconds per simulated second (default 1.0)"
     )
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not print the live console (the pinpad's display, the card "
+                        "going in and out, the PIN typed as stars, the host's answers)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the world's random source: the same seed and the same "
                         "POS requests give the same run (default 1)")
@@ -172,6 +175,11 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     print(f"  merchant API: {running.merchant_url}/1/transactions")
     print(f'  control API:  {control.url}/ (POST /scenario/next-card {{"card": NAME}})')
     print("  Ctrl-C to stop", flush=True)
+    if not args.quiet:
+        from simulator.console import LiveConsole
+
+        LiveConsole(clock=lambda: world.now).attach(world.transcript).watch_ledger(
+            running.lab.backend.host.ledger)
     loop = asyncio.get_running_loop()
     stop = registry.shutdown
     for sig in (signal.SIGINT, signal.SIGTERM):

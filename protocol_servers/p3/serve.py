@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="framed TCP port (default 8081; 0 = any free port)")
     parser.add_argument("--factor", type=float, default=1.0,
                         help="wall seconds per simulated second (default 1.0)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not print the live console (the pinpad's display, the card "
+                        "going in and out, the PIN typed as stars, the host's answers)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the world's random source: the same seed and the same "
                         "POS requests give the same run (default 1)")
@@ -107,6 +110,11 @@ async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
             line += f", pinpad on {port}"
         print(line)
     print("  Ctrl-C to stop", flush=True)
+    if not args.quiet:
+        from simulator.console import LiveConsole
+
+        LiveConsole(clock=lambda: world.now).attach(world.transcript).watch_ledger(
+            server.acquirer.ledger)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

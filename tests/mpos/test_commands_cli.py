@@ -42,7 +42,7 @@ def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api(
     proc = subprocess.Popen(
         [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos-bridge",
          "--readers", "2", "--card", "visa-chip-pin", "--port", "0", "--factor", "0.25",
-         "--link-dir", str(tmp_path)],
+         "--link-dir", str(tmp_path), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -69,6 +69,7 @@ def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api(
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    assert "card inserted" not in out and "shows" not in out  # --quiet: no live console
 
 
 def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: Path) -> None:
@@ -98,5 +99,10 @@ def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: 
         assert asyncio.run(pos()) == [True, True]
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    # the live console: the same card went in twice, the host answered twice, masked
+    assert out.count("card inserted: 476173******0010") == 2, out
+    assert out.count(": approved (00)") == 2 and out.count("card removed") == 2, out
+    assert "shows  INSIRA OU PASSE" in out and "PIN typed: ****" in out, out
+    assert "4761739001010010" not in out

@@ -105,6 +105,7 @@ class Customer:
     def __init__(self, world: World, behaviour: Behaviour | None = None,
                  name: str = "customer") -> None:
         self.world = world
+        self.name = name
         self.behaviour = behaviour or Behaviour()
         self.rng = world.rng(name)
         self._wrong_left = self.behaviour.wrong_pins
@@ -160,6 +161,9 @@ class Customer:
         how: Presentation = b.presentation or ("insert" if has_chip(card) else "swipe")
         if pinpad.fallback_pending:
             how = "swipe"  # the reader said the chip failed: swipe instead
+        done = {"insert": "inserted", "swipe": "swiped", "tap": "tapped"}[how]
+        # the PAN is registered with the redactor, so the transcript shows it masked
+        self.world.transcript.event(self.name, f"card {done}: {getattr(card, 'pan', '?')}")
         return card, how
 
     def enter_pin(self, pinpad: Pinpad, min_len: int, max_len: int) -> Action:
@@ -178,7 +182,9 @@ class Customer:
             pin = "".join(str((int(d) + 1) % 10) for d in pin)
         for _ in pin:
             yield from self._wait(b.typing_s)
-        return pin[:max_len]
+        typed = pin[:max_len]
+        self.world.transcript.event(self.name, f"PIN typed: {'*' * len(typed)}")
+        return typed
 
     def press_key(self, pinpad: Pinpad) -> Action:
         """GKY/CKE: the next key from ``Behaviour.keys`` (``enter`` when none is left)."""
@@ -191,3 +197,4 @@ class Customer:
         if self.behaviour.cancel_at == "remove":
             yield from self._forever()
         yield from self._wait(self.behaviour.removal_s)
+        self.world.transcript.event(self.name, "card removed")

@@ -36,6 +36,7 @@ def _printable(text: str) -> str:
 class Display:
     world: World
     history: list[Screen] = field(default_factory=list)
+    port: str = "pinpad-display"  # the transcript port its screens are written under
 
     def __post_init__(self) -> None:
         self.history.append(Screen(self.world.now, " " * COLS, " " * COLS))
@@ -61,7 +62,7 @@ class Display:
         last = self.history[-1]
         if (last.line1, last.line2) != (l1, l2):
             self.history.append(screen)
-            self.world.transcript.event("pinpad-display", f"[{l1}|{l2}]")
+            self.world.transcript.event(self.port, f"[{l1}|{l2}]")
         return screen
 
     @property

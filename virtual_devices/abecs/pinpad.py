@@ -100,7 +100,7 @@ class Pinpad:
         self.name = name
         self.t = timings or load_timings("virtual_devices.abecs")
         self.link = PinpadLink(link_timings(self.t))
-        self.display = Display(world)
+        self.display = Display(world, port=f"{name}-display")
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.control import ControlRegistry
 from protocol_servers.mpos.cards import card_from_name
 from protocol_servers.mpos.client import MposClient
-from protocol_servers.mpos.control import register_actions
 from protocol_servers.mpos.lab import build_lab
+from protocol_servers.pinpad_actions import pinpad_actions
 from simulator.world import World
 
 AMOUNT = 1500
@@ -50,15 +49,15 @@ def test_one_card_pays_two_sales_in_a_row() -> None:
 def test_a_card_chosen_later_wakes_a_pinpad_that_is_waiting() -> None:
     w = World(seed=4)
     lab = build_lab(w, readers=1)  # the customer holds no card
-    registry = ControlRegistry(server="mpos")
-    register_actions(registry, w, lab)
+    actions = {a.name: a for a in pinpad_actions(
+        w, lambda: [r.pinpad for r in lab.readers], lambda name: card_from_name(w, name))}
     chosen_at = 40.0
 
     def choose():  # type: ignore[no-untyped-def]
         yield w.timeout(chosen_at)
         screen = lab.readers[0].pinpad.display.current.text
         assert "CARTAO" in screen, f"the pinpad should be asking for a card, shows {screen!r}"
-        registry.actions["next-card"].apply({"card": "visa-chip-pin"})
+        actions["next-card"].apply({"card": "visa-chip-pin"})  # as POST /scenario/next-card
 
     w.process(choose())
     sales = _sales(w, lab, 2)

@@ -7,6 +7,7 @@ time of every change so a test can ask what was on screen when.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ class Display:
     world: World
     history: list[Screen] = field(default_factory=list)
     port: str = "pinpad-display"  # the transcript port its screens are written under
+    listeners: list[Callable[[Screen], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.history.append(Screen(self.world.now, " " * COLS, " " * COLS))
@@ -63,6 +65,8 @@ class Display:
         if (last.line1, last.line2) != (l1, l2):
             self.history.append(screen)
             self.world.transcript.event(self.port, f"[{l1}|{l2}]")
+            for listener in self.listeners:
+                listener(screen)
         return screen
 
     @property

@@ -235,7 +235,7 @@ def render_matrix(results: list[CaseResult], data: dict[str, Any] | None = None)
                 f"<div class='sec' data-section='{e(s)}' "
                 f"data-verdict='{cell_verdict.value if cell_verdict else ''}' "
                 f"style='border-top-color:{colour}'>"
-                f"<h3><a href='#{e(anchor)}'>§{e(s)} {e(title)}</a></h3>"
+                f"<h3><a href='#{e(anchor)}'>§{e(s)}{' ' + e(title) if title else ''}</a></h3>"
             )
             for r in rs:
                 tip = f"{r.info.id}"

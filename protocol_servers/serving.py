@@ -66,8 +66,9 @@ async def serve(
     for action in fault_actions(world):
         registry.add(action)
     registry.state = started.state
-    for ledger in started.ledgers if console is not None else ():
-        console.watch_ledger(ledger)
+    if console is not None:
+        for ledger in started.ledgers:
+            console.watch_ledger(ledger)
     registry.urls = {**started.urls, "control": control.url}
     driver = asyncio.ensure_future(world.run_realtime())
     try:

@@ -64,9 +64,10 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     quiet_third_party_warnings()
     try:
         profile = parse_profile(options.profile or "documented")
-        # every reader's customer holds a card from the start (DECISIONS.md)
+        # every reader's customer holds a card from the start (DECISIONS.md); a default
+        # one is held, not queued, so a card chosen later is the next one presented
         card_names = list(options.card) or [DEFAULT_CARD]
-        cards = [card_from_name(world, n) for n in card_names]
+        cards = [card_from_name(world, n) for n in options.card]
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
     if options.readers < 0:
@@ -78,9 +79,9 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         merchant_port=options.merchant_port, scan_ports=options.scan_ports,
     )
     lab = running.lab
-    for r in lab.readers[1:]:  # the other counters' customers hold a test card too
+    for r in lab.readers:  # a customer nobody gave a card holds the default test card
         if not r.pinpad.has_card():
-            r.pinpad.queue_card(card_from_name(world, DEFAULT_CARD))
+            r.pinpad.hold_card(card_from_name(world, DEFAULT_CARD))
     urls = {"mpos": running.url}
     if running.merchant_url:
         urls["merchant"] = running.merchant_url

@@ -132,7 +132,21 @@ class Pinpad:
         return self.process
 
     def queue_card(self, card: Any) -> None:
-        """Put a card in the customer's hand (last in the queue); its PAN is masked."""
+        """Give the customer a card to present next (last in the queue); its PAN is masked."""
+        self._register(card)
+        self.cards.append(card)
+        if not self._card_chosen.triggered:
+            self._card_chosen.succeed()  # a customer waiting for a card gets it now
+
+    def hold_card(self, card: Any) -> None:
+        """The card the customer holds when nobody chose one (a default test card): it
+        is presented until a card is queued, like any card in hand."""
+        self._register(card)
+        self.in_hand = card
+        if not self._card_chosen.triggered:
+            self._card_chosen.succeed()
+
+    def _register(self, card: Any) -> None:
         place_in = getattr(card, "place_in", None)
         if callable(place_in):
             place_in(self.world)  # the EMV card model: seeded rng, secrets to the redactor
@@ -142,9 +156,6 @@ class Pinpad:
         for track in stripe_of(card):
             if track:
                 self.world.redactor.add_secret(track)  # full tracks are never written
-        self.cards.append(card)
-        if not self._card_chosen.triggered:
-            self._card_chosen.succeed()  # a customer waiting for a card gets it now
 
     def take_card(self) -> Any:
         """The card the customer presents: the next one chosen, else the one in hand

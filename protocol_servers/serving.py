@@ -108,7 +108,8 @@ def _print_banner(spec: ServerSpec) -> Ready:
     def show(info: dict[str, Any], started: Started) -> None:
         for line in started.banner or [f"{spec.name}: {spec.description}"]:
             print(line)
-        actions = ", ".join([*sorted(started.actions), "fault", "clear-faults"])
+        actions = ", ".join([*sorted(started.actions), "fault", "faults", "remove-fault",
+                             "clear-faults"])
         print(f"  control API:  {info['urls']['control']}/ (POST /scenario/<action>: "
               f"{actions})")
         print("  Ctrl-C to stop", flush=True)

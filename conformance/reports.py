@@ -92,13 +92,52 @@ def write_reports(
     return {"summary": summary_path, "matrix": matrix_path}
 
 
+# the names of the C0 control characters (ASCII), shown instead of a blank
+CONTROL_NAMES = (
+    "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI "
+    "DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
+).split()
+
+
+def readable(hexed: str) -> str | None:
+    """A transcript payload as a person reads it, or None for binary data.
+
+    Text (a WebSocket message, an ABECS packet's ASCII fields) is decoded as UTF-8;
+    control characters are named (``<CAN>``, ``<EOT>``, ``<ACK>``, ``<SYN>``...), and
+    other bytes outside text are written ``\\xNN``. Data that is mostly not text (an
+    APDU, an encrypted packet) gets None: its hex says more.
+    """
+    try:
+        raw = bytes.fromhex(hexed.replace(" ", ""))
+    except ValueError:
+        return None
+    if not raw:
+        return ""
+    text = raw.decode("utf-8", errors="backslashreplace")
+    out: list[str] = []
+    odd = 0
+    for ch in text:
+        code = ord(ch)
+        if code < 0x20:
+            out.append(f"<{CONTROL_NAMES[code]}>")
+            # tab and line ends are text; STX/ETX/SYN/ETB frame text (ABECS, Valor)
+            odd += code not in (0x02, 0x03, 0x09, 0x0A, 0x0D, 0x16, 0x17)
+        elif code == 0x7F:
+            out.append("<DEL>")
+            odd += 1
+        else:
+            out.append(ch)
+    odd += text.count("\\x")
+    if len(raw) > 2 and odd * 2 > len(raw):
+        return None  # binary: the hex is the readable form
+    return "".join(out)
+
+
 def render_transcript(result: CaseResult, jsonl: str) -> str:
     """One case's transcript as a page: time, port, direction, meaning, bytes (masked).
 
     The JSON Lines file stays the record; this is how a person reads it.
     """
-    from conformance.invariants import preview
-
     e = html.escape
     rows = []
     for line in jsonl.splitlines():
@@ -106,13 +145,25 @@ def render_transcript(result: CaseResult, jsonl: str) -> str:
             d = json.loads(line)
         except ValueError:
             continue
-        hexed = str(d.get("hex", "")).replace(" ", "")
-        raw = f"{len(hexed) // 2} bytes {preview(hexed, 48)}" if hexed else ""
+        grouped = str(d.get("hex", ""))
+        hexed = grouped.replace(" ", "")
+        cell = ""
+        if hexed:
+            text = readable(hexed)
+            size = f"{len(hexed) // 2} bytes"
+            if text is None:
+                cell = f"<code class='hex'>{e(grouped)}</code>"
+            else:
+                cell = (f"<code class='text'>{e(text)}</code><details><summary>{size} hex"
+                        f"</summary><code class='hex'>{e(grouped)}</code></details>")
+        label = str(d.get("label", ""))
+        if not label and hexed and (text := readable(hexed)) and text.startswith("<"):
+            label = text if len(text) <= 12 else ""  # a lone control byte, by its name
         rows.append(
             f"<tr class='{e(str(d.get('dir', '')))}'><td>{d.get('seq', '')}</td>"
             f"<td>{float(d.get('sim', 0.0)):.6f}</td><td>{e(str(d.get('port', '')))}</td>"
-            f"<td>{e(str(d.get('dir', '')))}</td><td>{e(str(d.get('label', '')))}</td>"
-            f"<td><code>{e(raw)}</code></td></tr>"
+            f"<td>{e(str(d.get('dir', '')))}</td><td>{e(label)}</td>"
+            f"<td>{cell}</td></tr>"
         )
     r = result
     title = f"{r.info.id}{f' [{r.param}]' if r.param else ''} {r.info.title}"
@@ -122,7 +173,9 @@ def render_transcript(result: CaseResult, jsonl: str) -> str:
         f"<title>{e(title)}</title>",
         "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;vertical-align:top}"
-        "tr.event td{background:#fff8e1}code{white-space:pre-wrap}</style></head><body>",
+        "tr.event td{background:#fff8e1}code{white-space:pre-wrap;overflow-wrap:anywhere}"
+        "code.hex{color:#555}details summary{color:#777;font-size:11px}"
+        "</style></head><body>",
         f"<h1>{e(title)}</h1>",
         f"<p id='verdict' data-verdict='{r.verdict.value}' style='color:{COLOURS[r.verdict]}'>"
         f"<b>{r.verdict.value}</b> &middot; §{e(r.info.section)} &middot; "

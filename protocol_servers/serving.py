@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -137,5 +139,22 @@ def serve_cli(spec: ServerSpec, args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc):
+            raise CliError(port_in_use(exc, args), 1) from None
         raise CliError(f"cannot serve: {exc}", 1) from None
     return 0
+
+
+def port_in_use(exc: OSError, args: argparse.Namespace) -> str:
+    """"Address already in use", saying which option picks another port."""
+    found = re.search(r"(\d+\.\d+\.\d+\.\d+|::1)'?, (\d+)\)", str(exc))
+    where = f"{found.group(1)}:{found.group(2)}" if found else "a port"
+    busy = int(found.group(2)) if found else None
+    options = {f"--{key.replace('_', '-')}": value for key, value in vars(args).items()
+               if key.endswith("port") and not callable(value)}
+    named = [opt for opt, value in options.items() if busy is not None and value == busy]
+    if not named:
+        named = sorted(options)
+    return (f"cannot serve: {where} is already in use (another server, or an earlier "
+            f"cardloop serve still running?); pick another port with {' or '.join(named)}"
+            " (0 picks a free one)")

@@ -96,4 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the imported module's main, so that this file's classes (CliError) are the
+    # ones the subcommands raise, not a second copy made for __main__
+    from simulator.cli import main as _main
+
+    raise SystemExit(_main())

@@ -106,3 +106,20 @@ def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: 
     assert out.count(": approved (00)") == 2 and out.count("card removed") == 2, out
     assert "shows  INSIRA OU PASSE" in out and "PIN typed: ****" in out, out
     assert "4761739001010010" not in out
+
+
+def test_a_port_in_use_names_the_option_that_picks_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos",
+             "--port", str(port), "--quiet", "--link-dir", str(tmp_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert f"127.0.0.1:{port} is already in use" in proc.stderr
+    assert "pick another port with --port (0 picks a free one)" in proc.stderr
+    assert "Traceback" not in proc.stderr

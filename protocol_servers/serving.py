@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import ServerSpec, Started
+from simulator.driver import realtime_driver
 
 if TYPE_CHECKING:
     from simulator.control import ControlRegistry
@@ -72,18 +73,13 @@ async def serve(
         for ledger in started.ledgers:
             console.watch_ledger(ledger)
     registry.urls = {**started.urls, "control": control.url}
-    driver = asyncio.ensure_future(world.run_realtime())
     try:
-        if ready is not None:
-            ready({"server": spec.name, "urls": registry.urls}, started)
-        assert registry.shutdown is not None
-        await registry.shutdown.wait()
+        async with realtime_driver(world):
+            if ready is not None:
+                ready({"server": spec.name, "urls": registry.urls}, started)
+            assert registry.shutdown is not None
+            await registry.shutdown.wait()
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await started.close()
         await control.close()
         transcript = getattr(options, "transcript", None)

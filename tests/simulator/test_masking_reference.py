@@ -25,7 +25,8 @@ def reference_bytes(pans: set[str], secrets: set[bytes], data: bytes) -> bytes:
     table: dict[bytes, bytes] = {}
     for pan in pans:
         table[pan.encode()] = mask_pan(pan).encode()
-        table[_pan_bcd(pan)] = bytes(len(_pan_bcd(pan)))
+        hidden = pan[:6] + "0" * (len(pan) - 10) + pan[-4:] if len(pan) > 10 else "0" * len(pan)
+        table[_pan_bcd(pan)] = _pan_bcd(hidden)
     for secret in secrets:
         table[secret] = b"*" * len(secret)
     if not table:

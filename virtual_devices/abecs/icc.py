@@ -164,11 +164,18 @@ class KernelChipSession:
             elif isinstance(request, ChooseApp):
                 labels = [c.label for c in request.candidates]
                 self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
-                customer = self.pinpad.customer
-                yield self.world.timeout(round(customer.rng.uniform(
-                    *customer.behaviour.think_s), 3))
-                choice = customer.behaviour.app_choice
-                answer = CANCEL if choice is None else min(choice, len(labels) - 1)
+                chooser = self.pinpad.app_chooser
+                if chooser is not None:
+                    # the reader's host chooses (a POS agent asks its POS): index or None
+                    choice = yield from chooser(labels)
+                    ok = choice is not None and 0 <= choice < len(labels)
+                    answer = choice if ok else CANCEL
+                else:
+                    customer = self.pinpad.customer
+                    yield self.world.timeout(round(customer.rng.uniform(
+                        *customer.behaviour.think_s), 3))
+                    choice = customer.behaviour.app_choice
+                    answer = CANCEL if choice is None else min(choice, len(labels) - 1)
             elif isinstance(request, EnterPin):
                 answer = yield from self._pin(request)
                 if answer is CANCEL_KEY:

@@ -128,6 +128,10 @@ class Pinpad:
 
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory
+        # when set, the kernel's application choice goes to this host-side hook (a
+        # generator returning the chosen index, or None to cancel) instead of the
+        # customer at the pinpad's own menu
+        self.app_chooser: Callable[[list[str]], Generator[Any, Any, int | None]] | None = None
 
     # -- public control ---------------------------------------------------------------
     def start(self) -> simpy.Process:

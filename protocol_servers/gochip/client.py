@@ -119,6 +119,10 @@ class GoChipClient:
         errors = {frames.WS_ERROR, frames.SDK_ERROR, frames.DEVICE_ERROR}
         return (yield from self.wait_for(kinds | errors, limit))
 
+    def mark_seen(self) -> None:
+        """Later waits look only at frames that arrive from now on."""
+        self._seen = len(self.received)
+
     def types(self) -> list[str]:
         return [str(m.get("type")) for m in self.received]
 

@@ -258,7 +258,8 @@ class Session:
                 d, "postTransactionCardRemovalTimeoutInMillis", 1000, 255000),
             "externalPinpad": frames.flag(d, "externalPinpad"),
         }
-        reader = self.agent.pick_reader(params["portName"], self)
+        port = params["portName"]
+        reader = self.agent.pick_reader(port if isinstance(port, str) else None, self)
         if isinstance(reader, str):
             self.error(frames.DEVICE_ERROR, "DEVICE_NOT_FOUND", reader, frame.type)
             return
@@ -271,7 +272,7 @@ class Session:
             try:
                 with reader.lock.request() as turn:
                     yield turn
-                    info = yield from reader.connect()
+                    yield from reader.connect()
             except ReaderFailure as exc:
                 reader.owner = None
                 self.device = None
@@ -351,7 +352,8 @@ class Session:
     def _record(self, kind: str, amount: int, order_id: str | None) -> Record:
         agent = self.agent
         return agent.records.add(Record(agent.new_ref(), order_id or agent.new_ref(6), kind,
-                                        amount, agent.settings.currency, agent.clock()))
+                                        amount, agent.settings.currency, agent.clock(),
+                                        owner=self))
 
     def _start(self, tx: CardTransaction) -> None:
         self.current = tx

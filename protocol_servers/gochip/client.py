@@ -52,6 +52,8 @@ class GoChipClient:
             try:
                 body = json.loads(msg, parse_float=Decimal)
             except (ValueError, TypeError):
+                body = None
+            if not isinstance(body, dict):  # a frame a fault on the line garbled
                 body = {"type": "?", "raw": str(msg)[:200]}
             self.received.append(body)
             self._prompted(body)

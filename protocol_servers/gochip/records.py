@@ -50,6 +50,7 @@ class Record:
     original: str | None = None  # a referenced refund's sale
     emv_tags: list[dict[str, str]] = field(default_factory=list)
     told: bool = False  # the POS received this record's final frame
+    owner: Any = None  # the session that asked for it
 
     @property
     def approved(self) -> bool:

@@ -152,6 +152,7 @@ SERVER_MODULES = {
     "mpos": "protocol_servers.mpos.control",
     "p3": "protocol_servers.p3.control",
     "abecs": "virtual_devices.abecs.control",
+    "gochip": "conformance.cases.gochip.serving",
 }
 
 

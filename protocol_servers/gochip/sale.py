@@ -80,6 +80,7 @@ class CardTransaction:
         self.stage = CARD
         self.prompt: Prompt | None = None
         self.cancel_wanted = False
+        self.has_turn = False  # the reader is ours (the previous card is out)
         self.fields = {"cardHolderName": "", "expiryDate": ""}
         self.t = session.agent.timings
 
@@ -119,7 +120,8 @@ class CardTransaction:
         self.cancel_wanted = True
         if self.prompt is not None and not self.prompt.answered.triggered:
             self.prompt.answered.succeed(None)
-        self.world.process(self.reader.cancel())
+        if self.has_turn:  # else the reader still finishes the previous card: leave it
+            self.world.process(self.reader.cancel())
         return "CANCELLING"
 
     def owner_gone(self) -> None:
@@ -132,6 +134,7 @@ class CardTransaction:
         reader, rec = self.reader, self.record
         with reader.lock.request() as turn:
             yield turn  # the previous card's removal ends first
+            self.has_turn = True
             reader.on_message = self.session.message
             reader.choose_app = self.choose_app
             try:

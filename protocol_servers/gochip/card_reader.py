@@ -99,7 +99,7 @@ class CardReader:
             display = _WatchedDisplay(world)
             display.listener = self._screen
             pinpad.display = display
-            pinpad.app_chooser = self._choose
+            pinpad.chooser = self._choose
         abecs.host.on_notification = self._notification
 
     # -- what the reader shows -----------------------------------------------------------

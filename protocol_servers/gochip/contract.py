@@ -1,9 +1,11 @@
-"""The GoChip agent's entry in the server contract (``cardloop serve gochip``).
+"""``gochip``: the Worldnet GoChip Websockets agent with virtual ABECS readers on ptys.
 
-Options: ``--port`` (8080 by default, §B.2; 0 picks a free one), ``--gateway``
-(``first-data`` or ``tsys``: whose test amounts decide, §B.6), ``--card`` (catalogue
-cards the customer presents, in turn), ``--readers`` and ``--serial NAME=PATH`` (a real
-ABECS pinpad for reader NAME). Control actions: ``next-card`` and ``cardholder``.
+Serves ``ws://127.0.0.1:8080/middleware`` (§B.2; ``--port 0`` picks a free port, and a
+taken port is said plainly). Options: ``--gateway`` (``first-data`` or ``tsys``: whose
+test amounts decide, §B.6), ``--card`` (catalogue cards the customer presents, in
+turn), ``--readers`` (reader0, reader1 ... as ``portName``) and ``--serial NAME=PATH``
+(a real ABECS pinpad as reader NAME). Control actions: ``next-card`` and
+``cardholder`` per virtual pinpad (:mod:`protocol_servers.pinpad_actions`).
 """
 
 from __future__ import annotations
@@ -12,23 +14,11 @@ import argparse
 import errno
 from typing import TYPE_CHECKING, Any
 
-from protocol_servers.contract import ControlAction, Started
+from protocol_servers.contract import Server, Started
 
 if TYPE_CHECKING:
     from protocol_servers.gochip.agent import Agent
     from simulator.world import World
-
-BEHAVIOUR_KEYS = ("pin", "cancel_at", "walk_away_at", "wrong_pins", "app_choice")
-
-
-class PortTaken(OSError):
-    """The agent's port is in use; the text says what to do."""
-
-
-def _port(text: str) -> int:
-    from simulator.cli import tcp_port
-
-    return tcp_port(text)
 
 
 def _serial(text: str) -> tuple[str, str]:
@@ -38,95 +28,99 @@ def _serial(text: str) -> tuple[str, str]:
     return name, path
 
 
-def actions(agent: Agent) -> dict[str, ControlAction]:
-    def reader_of(params: dict[str, Any]) -> Any:
-        name = params.get("reader") or next(iter(agent.readers))
-        if name not in agent.readers:
-            raise ValueError(f"no reader {name!r}; readers: {', '.join(agent.readers)}")
-        return agent.readers[name]
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from simulator.cli import tcp_port
 
-    def next_card(params: dict[str, Any]) -> dict[str, Any]:
-        card = params.get("card")
-        if not isinstance(card, str):
-            raise ValueError("card: a catalogue card name is required")
-        reader = reader_of(params)
-        reader.present(card)
-        return {"reader": reader.name, "card": card}
-
-    def cardholder(params: dict[str, Any]) -> dict[str, Any]:
-        reader = reader_of(params)
-        pinpad = reader.abecs.pinpad
-        if pinpad is None:
-            raise ValueError(f"{reader.name} is a real pinpad")
-        for key in BEHAVIOUR_KEYS:
-            if key in params:
-                setattr(pinpad.customer.behaviour, key, params[key])
-        return {"reader": reader.name}
-
-    return {
-        "next-card": ControlAction("next-card", "the card presented next: {card, reader}",
-                                   next_card),
-        "cardholder": ControlAction(
-            "cardholder", "the customer's behaviour: {reader, pin, cancel_at, walk_away_at, "
-            "wrong_pins}", cardholder),
-    }
+    parser.add_argument("--port", type=tcp_port, default=8080,
+                        help="WebSocket port (default 8080; 0 = any free port)")
+    parser.add_argument("--gateway", choices=("first-data", "tsys"), default="first-data",
+                        help="gateway simulator whose test amounts decide (default first-data)")
+    parser.add_argument("--card", action="append", default=None, metavar="NAME",
+                        help="catalogue card the customer presents (repeat for several, in "
+                        "turn; default visa-chip-pin)")
+    parser.add_argument("--readers", type=int, default=1,
+                        help="number of readers (portName reader0, reader1 ...)")
+    parser.add_argument("--serial", type=_serial, action="append", default=None,
+                        metavar="NAME=PATH", help="a real ABECS pinpad as reader NAME")
+    parser.add_argument("--link-dir", default=None,
+                        help="directory for the pinpads' pty links")
 
 
-class GoChipServer:
-    name = "gochip"
-    aliases: tuple[str, ...] = ("gochip-websockets", "worldnet")
-    description = "Worldnet GoChip Websockets agent on ws://127.0.0.1:8080/middleware"
-    profiles: tuple[str, ...] = ("documented",)
+def _actions(world: World, agent: Agent) -> list[Any]:
+    from protocol_servers.pinpad_actions import pinpad_actions
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from protocol_servers.gochip.settings import GATEWAYS
+    readers = list(agent.readers.values())
 
-        parser.add_argument("--port", type=_port, default=8080,
-                            help="WebSocket port (default 8080; 0 = any free port)")
-        parser.add_argument("--gateway", choices=GATEWAYS, default="first-data",
-                            help="gateway simulator whose test amounts decide (default "
-                            "first-data)")
-        parser.add_argument("--card", action="append", default=None, metavar="NAME",
-                            help="catalogue card the customer presents (repeat for several, "
-                            "in turn; default visa-chip-pin)")
-        parser.add_argument("--readers", type=int, default=1,
-                            help="number of readers (portName reader0, reader1 ...)")
-        parser.add_argument("--serial", type=_serial, action="append", default=None,
-                            metavar="NAME=PATH", help="a real ABECS pinpad as reader NAME")
-        parser.add_argument("--link-dir", default=None,
-                            help="directory for the pinpads' pty links")
+    def card(name: str) -> Any:
+        from virtual_devices.emv.card import VirtualCard
+        from virtual_devices.emv.catalogue import catalogue
 
-    async def start(self, world: World, options: argparse.Namespace) -> Started:
-        from protocol_servers.gochip import live
-        from protocol_servers.gochip.agent import Agent, AgentConfig
+        profiles = catalogue()
+        if name not in profiles:
+            raise KeyError(f"no card {name!r}; known: {', '.join(sorted(profiles))}")
+        return VirtualCard(profiles[name]).place_in(world)
 
-        names = tuple(f"reader{i}" for i in range(max(1, getattr(options, "readers", 1))))
-        config = AgentConfig(gateway=getattr(options, "gateway", "first-data"), readers=names,
-                             cards=tuple(getattr(options, "card", None) or ("visa-chip-pin",)))
-        agent = Agent(world, config)
-        serial = dict(getattr(options, "serial", None) or ())
-        pinpads = live.attach_readers(agent, getattr(options, "link_dir", None), serial)
-        port = getattr(options, "port", live.DEFAULT_PORT)
-        try:
-            ws = await live.start(agent, "127.0.0.1", port)
-        except OSError as exc:
-            agent.close()
-            if exc.errno == errno.EADDRINUSE:
-                raise PortTaken(exc.errno, f"port {port} is taken (another GoChip service or "
-                                "program listens there): stop it, or choose another with "
-                                "--port (0 = any free port)") from None
-            raise
+    def on_card(idx: int, name: str, _card: Any) -> None:
+        from virtual_devices.abecs.customer import Customer
+        from virtual_devices.emv.catalogue import catalogue
 
-        async def close() -> None:
-            await ws.close()
-            agent.close()
+        pinpad = readers[idx].abecs.pinpad
+        if pinpad is not None:
+            pinpad.customer = Customer.for_profile(world, catalogue()[name])
 
-        urls = {"pos": ws.url}
-        urls.update({f"pinpad/{n}": p for n, p in pinpads.items()})
-        banner = [f"GoChip Websockets agent ({config.gateway} gateway simulator)",
-                  f"  POS: {ws.url}"]
-        banner += [f"  reader {n}: pinpad on {p}" for n, p in pinpads.items()]
-        return Started(urls, close, actions(agent), agent.state, banner)
+    return pinpad_actions(world, lambda: [r.abecs.pinpad for r in readers], card,
+                          on_card=on_card)
 
 
-SERVER = GoChipServer()
+async def start(world: World, options: argparse.Namespace) -> Started:
+    """The agent on its WebSocket with its readers opened; see the module."""
+    import warnings
+
+    from protocol_servers.gochip import live
+    from protocol_servers.gochip.agent import Agent, AgentConfig
+    from simulator.cli import CliError
+
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
+    names = tuple(f"reader{i}" for i in range(max(1, getattr(options, "readers", 1))))
+    config = AgentConfig(gateway=getattr(options, "gateway", "first-data"), readers=names,
+                         cards=tuple(getattr(options, "card", None) or ("visa-chip-pin",)))
+    agent = Agent(world, config)
+    serial = dict(getattr(options, "serial", None) or ())
+    unknown = set(serial) - set(names)
+    if unknown:
+        raise CliError(f"--serial names no reader: {sorted(unknown)}; readers: {list(names)}")
+    pinpads = live.attach_readers(agent, getattr(options, "link_dir", None), serial)
+    port = getattr(options, "port", live.DEFAULT_PORT)
+    try:
+        ws = await live.start(agent, "127.0.0.1", port)
+    except OSError as exc:
+        agent.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} is taken (another GoChip service or program listens "
+                           "there): stop it, or choose another with --port (0 = any free "
+                           "port)", 1) from None
+        raise
+
+    async def close() -> None:
+        await ws.close()
+        agent.close()
+
+    urls = {"gochip": ws.url}
+    urls.update({f"pinpad{i}": p for i, p in enumerate(pinpads.values())})
+    banner = [f"GoChip Websockets agent ({config.gateway} gateway simulator)",
+              f"  POS:    {ws.url}"]
+    banner += [f"  reader {n} (portName): pinpad on {p}" for n, p in pinpads.items()]
+    return Started(urls, close, {a.name: a for a in _actions(world, agent)}, agent.state,
+                   banner)
+
+
+SERVER = Server(
+    name="gochip",
+    aliases=("gochip-websockets", "worldnet"),
+    description="Worldnet GoChip Websockets agent on ws://127.0.0.1:8080/middleware with "
+    "virtual ABECS readers",
+    starter="protocol_servers.gochip.contract:start",
+    arguments=add_arguments,
+    role_defaults={"port": 0},  # the suite's --serve role: any free port
+    profiles=("documented",),
+)

@@ -75,7 +75,7 @@ async def _run() -> tuple[dict[str, Any], Any]:
     started = await SERVER.start(world, args)
     driver = asyncio.ensure_future(world.run_realtime())
     try:
-        seen = await _pos(started.urls["pos"])
+        seen = await _pos(started.urls["gochip"])
     finally:
         driver.cancel()
         try:

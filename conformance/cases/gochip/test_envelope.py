@@ -26,9 +26,8 @@ def test_middleware_path(gochip: Any) -> None:
 
     assert gochip.url.endswith("/middleware")
     other = gochip.url.rsplit("/", 1)[0] + "/elsewhere"
-    loop = gochip._loop
     with pytest.raises(HandshakeRefused):
-        loop.run_until_complete(connect_ws(gochip.world, other, name="stray"))
+        gochip.wait(connect_ws(gochip.world, other, name="stray"))
 
 
 @case("gochip/B.3/1", title="every frame is {type, data} with responseType",

@@ -1,53 +1,44 @@
 """The card reader behind the agent: the one module that knows how the card is read.
 
-GoChip's device plugins drive a USB reader (§B.2); ours is the project's virtual ABECS
-pinpad (EMV kernel, virtual card and cardholder inside) on an in-memory line in virtual
-mode, on a pty in realtime mode, or a real ABECS pinpad on a serial port. This module is
-the adapter between the agent and that reader: ``connect`` (OPN, GIN, tables), ``read``
-(GCR), ``go_on_chip`` (GOC), ``finish`` (FNC), ``remove_card`` (RMC) and ``cancel``
-(CAN), each a SimPy generator, plus what the reader shows, turned into GoChip
-``RES_ON_MESSAGE`` values.
+GoChip's device plugins drive a USB reader (§B.2); ours is the project's terminal
+application (:mod:`virtual_devices.terminal`) over a virtual ABECS pinpad (EMV kernel,
+virtual card and cardholder inside) on an in-memory line in virtual mode, on a pty in
+realtime mode, or over a real ABECS pinpad on a serial port. This module adapts that
+application to the agent: ``connect`` (OPN, GIN, tables), ``read`` (GCR), ``go_on_chip``
+(GOC), ``finish`` (FNC), ``remove_card`` (RMC) and ``cancel`` (CAN), each a SimPy
+generator run as its own process so that a cancel can CAN it, plus the terminal's
+events turned into GoChip ``RES_ON_MESSAGE`` values.
 
-What the reader shows -> ``RES_ON_MESSAGE`` (§B.4 step 7; only ``REMOVE_CARD`` is
-documented; the others are ours, as §B.7 proposes): the pinpad's "insert card" screen
--> ``PRESENT_CARD``; its first "processing" screen after that -> ``CARD_INSERTED``; its
-PIN screen -> ``ENTER_PIN`` (ours); "remove card" -> ``REMOVE_CARD``. The agent adds
-``PROCESSING`` itself when it goes online. A real pinpad on a serial line shows nothing
-to the host but its NTM notifications, which are mapped the same way.
+Terminal events -> ``RES_ON_MESSAGE`` (§B.4 step 7; only ``REMOVE_CARD`` is documented,
+the others are ours, as §B.7 proposes): the card asked for -> ``PRESENT_CARD``; a card
+inserted or tapped -> ``CARD_INSERTED``; PIN entry started -> ``ENTER_PIN`` (ours); the
+host asked -> ``PROCESSING``; the "remove card" screen -> ``REMOVE_CARD``. A real pinpad
+on a serial line reports only what ABECS carries; the terminal derives the same events.
 
 The application choice of a card with several applications is the kernel's: when it
-asks, :attr:`CardReader.choose_app` (set by the agent) is called with the labels and
-the agent asks the POS (``RES_ON_SELECT_APPLICATION``).
+asks, the terminal's ``choose_application`` comes here and :attr:`CardReader.choose_app`
+(set by the agent) asks the POS (``RES_ON_SELECT_APPLICATION``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from simulator.world import World
-from virtual_devices.abecs.display import Display, Screen
 
 if TYPE_CHECKING:
-    from protocol_servers.p3.abecs_reader import AbecsReader
     from virtual_devices.abecs import messages as m
+    from virtual_devices.terminal import PinpadEnd, Tables
 
 Gen = Generator[simpy.Event, Any, Any]
 MessageHook = Callable[[str], None]
 ChooseHook = Callable[[list[str]], Generator[Any, Any, "int | None"]]
-
-# what the reader's screen says -> RES_ON_MESSAGE value (ours except REMOVE_CARD)
-SCREEN_MESSAGES: tuple[tuple[str, str], ...] = (
-    ("RETIRE", "REMOVE_CARD"),
-    ("INSIRA", "PRESENT_CARD"),
-    ("APROXIME", "PRESENT_CARD"),
-    ("SENHA", "ENTER_PIN"),
-    ("PROCESSANDO", "CARD_INSERTED"),
-)
 OURS = frozenset({"PRESENT_CARD", "CARD_INSERTED", "PROCESSING", "ENTER_PIN"})
+REMOVAL_TEXT = "RETIRE O CARTAO"
 
 
 @dataclass(frozen=True)
@@ -66,56 +57,67 @@ class ReaderFailure(Exception):
         self.code = code
 
 
-class _WatchedDisplay(Display):
-    """The pinpad's display, telling the adapter each new screen."""
+def _tables(acquirer: Any) -> Tables:
+    from virtual_devices.abecs.tables import records_from_config
+    from virtual_devices.terminal import Tables
 
-    listener: Callable[[Screen], None] | None = None
-
-    def _set(self, l1: str, l2: str) -> Screen:
-        before = self.history[-1]
-        screen = super()._set(l1, l2)
-        if self.history[-1] is not before and self.listener is not None:
-            self.listener(screen)
-        return screen
+    cfg = acquirer.terminal_config()
+    return Tables(cfg.table_version[:10].ljust(10, "0"), tuple(records_from_config(cfg)))
 
 
 class CardReader:
     """One reader the agent can connect: ``name`` is what ``portName`` picks."""
 
-    def __init__(self, world: World, name: str, abecs: AbecsReader) -> None:
+    def __init__(self, world: World, name: str, end: PinpadEnd, acquirer: Any,
+                 cards: Sequence[str] = ()) -> None:
+        from virtual_devices.terminal import Settings
+
         self.world = world
         self.name = name
-        self.abecs = abecs
+        self.end = end
+        self.cards = tuple(cards)
+        self._next_card = 0
+        # Choice: floor limit 0, so every chip sale goes online. The GoChip basic
+        # transaction sends every chip sale to the gateway (§B.1 "Basic Transaction ...
+        # encrypted to be sent to the gateway"); offline approval is a separate feature
+        # (offline mode) this agent does not offer.
+        settings = Settings(floor_limit=0, approved_text=None, declined_text=None,
+                            removal_text=REMOVAL_TEXT, currency=840)
+        self.term = end.terminal(acquirer, settings, observer=self._event, choices=self)
+        self.tables = _tables(acquirer)
         self.on_message: MessageHook | None = None
         self.choose_app: ChooseHook | None = None
         self.lock = simpy.Resource(world.env, capacity=1)  # one card dialogue at a time
         self.owner: object | None = None  # the connection that connected it
         self.info: DeviceInfo | None = None
+        self.opened = False
         self._running: simpy.Process | None = None
         self._last_message = ""
         self._cancelled = False
-        pinpad = abecs.pinpad
-        if pinpad is not None:
-            display = _WatchedDisplay(world)
-            display.listener = self._screen
-            pinpad.display = display
-            pinpad.chooser = self._choose
-        abecs.host.on_notification = self._notification
 
-    # -- what the reader shows -----------------------------------------------------------
-    def _screen(self, screen: Screen) -> None:
-        self._shown(screen.text.upper())
+    @property
+    def pinpad(self) -> Any:
+        """The virtual pinpad in this world, or None for a real one on a serial port."""
+        return self.end.pinpad
 
-    def _notification(self, text: str) -> None:
-        self._shown(text.upper())
+    @property
+    def port(self) -> str:
+        return self.end.port
 
-    def _shown(self, text: str) -> None:
-        for needle, message in SCREEN_MESSAGES:
-            if needle in text:
-                if message == "CARD_INSERTED" and self._last_message != "PRESENT_CARD":
-                    return  # later "processing" screens are the agent's PROCESSING
-                self.tell(message)
-                return
+    # -- what the terminal tells ---------------------------------------------------------
+    def _event(self, event: Any) -> None:
+        from virtual_devices.terminal import events as ev
+
+        if isinstance(event, ev.CardRequested):
+            self.tell("PRESENT_CARD")
+        elif isinstance(event, ev.CardPresented) and event.how in ("insert", "tap"):
+            self.tell("CARD_INSERTED")
+        elif isinstance(event, ev.PinEntryStarted):
+            self.tell("ENTER_PIN")
+        elif isinstance(event, ev.HostRequested):
+            self.tell("PROCESSING")
+        elif isinstance(event, ev.DisplayChanged) and "RETIRE" in event.text.upper():
+            self.tell("REMOVE_CARD")
 
     def tell(self, message: str) -> None:
         if message == self._last_message:
@@ -124,10 +126,15 @@ class CardReader:
         if self.on_message is not None:
             self.on_message(message)
 
-    def _choose(self, labels: list[str]) -> Generator[Any, Any, int | None]:
+    # -- the terminal's questions (virtual_devices.terminal.Choices) ------------------------
+    def choose_application(self, labels: Sequence[str]) -> Generator[Any, Any, int | None]:
         if self.choose_app is None:
             return 0
-        return (yield from self.choose_app(labels))
+        return (yield from self.choose_app(list(labels)))
+
+    def confirm_signature(self) -> Generator[Any, Any, bool]:
+        return True  # the agent asks its POS itself (RES_ON_SIGNATURE_REQUIRED)
+        yield  # pragma: no cover
 
     # -- steps ------------------------------------------------------------------------
     def _step(self, gen: Gen, limit: float | None = None) -> Gen:
@@ -160,7 +167,7 @@ class CardReader:
         if proc is not None and not proc.triggered:
             def can() -> Gen:
                 try:
-                    yield from self.abecs.host.cancel()
+                    yield from self.term.cancel()
                 except Exception:  # noqa: BLE001 - a dead line: nothing left to cancel
                     return
             yield self.world.process(can())
@@ -169,72 +176,56 @@ class CardReader:
 
     def connect(self) -> Gen:
         """OPN, GIN and the tables: what ``REQ_INIT_DEVICE`` needs from the reader."""
-        from virtual_devices.abecs.flows import ensure_tables
+        if not self.opened:
+            yield from self._step(self.term.host.opn())
+            self.opened = True
+        info = yield from self.device_info()
+        yield from self._step(self.term.ensure_tables(self.tables))
+        return info
 
-        abecs = self.abecs
-        if not abecs.opened:
-            yield from self._step(abecs.host.opn())
-            abecs.opened = True
-        gin = yield from self._step(abecs.host.gin(0))
-        yield from self._step(ensure_tables(abecs.host, abecs.version, abecs.records))
+    def device_info(self) -> Gen:
         # Choice: ABECS GIN has no kernel field of its own; the pinpad's application
         # version (the EMV application that runs the kernel) is its kernel version, and
         # its OS version is the firmware.
-        self.info = DeviceInfo(gin.serial, gin.app_version, gin.os_version,
-                               f"{gin.manufacturer} {gin.model}".strip())
-        return self.info
-
-    def device_info(self) -> Gen:
-        gin = yield from self._step(self.abecs.host.gin(0))
+        gin = yield from self._step(self.term.host.gin(0))
         self.info = DeviceInfo(gin.serial, gin.app_version, gin.os_version,
                                f"{gin.manufacturer} {gin.model}".strip())
         return self.info
 
     def read(self, amount: int, when: Any, limit: float) -> Gen:
         """GCR: wait for the card, select the application, read its records."""
-        from virtual_devices.abecs import messages as m
-
         self._cancelled = False
         self._last_message = ""
-        self.abecs.hand_card()
-        req = m.GcrRequest(amount, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
-                           self.abecs.version)
-        card: m.GcrResponse = yield from self._step(self.abecs.host.gcr(req), limit)
-        if card.pan:
-            self.world.redactor.add_pan(card.pan)
+        self.hand_card()
+        card: m.GcrResponse = yield from self._step(
+            self.term.read_card(amount, self.tables, when), limit)
         return card
 
-    def go_on_chip(self, amount: int) -> Gen:
-        """GOC: offline data authentication, CVM, first GENERATE AC.
+    def go_on_chip(self, card: m.GcrResponse, amount: int) -> Gen:
+        """GOC: offline data authentication, CVM, first GENERATE AC."""
+        return (yield from self._step(self.term.go_on_chip(card, amount, self.tables)))
 
-        Choice: always online (GOC 'connect' set). The GoChip basic transaction sends
-        every chip sale to the gateway (§B.1 "Basic Transaction ... encrypted to be sent
-        to the gateway"); offline approval is a separate feature (offline mode) we do
-        not offer.
-        """
-        from virtual_devices.abecs import messages as m
-        from virtual_devices.abecs.flows import GOC_TAGS
+    def finish(self, rsp: Any) -> Gen:
+        """FNC with the host's answer (None: the host did not answer)."""
+        from virtual_devices.terminal import HostAnswer
 
-        req = m.GocRequest(amount, GOC_TAGS, force_online=True)
-        return (yield from self._step(self.abecs.host.goc(req)))
-
-    def finish(self, answered: bool, arc: str, approved: bool, issuer_data: bytes) -> Gen:
-        """FNC: the host's answer (or none) to the card, second GENERATE AC."""
-        from virtual_devices.abecs import messages as m
-        from virtual_devices.abecs.flows import FNC_TAGS
-
-        if not answered:
-            req = m.FncRequest(1, "00", b"", FNC_TAGS)
-        else:
-            req = m.FncRequest(0 if approved or arc == "00" else 9, arc, issuer_data, FNC_TAGS)
-        return (yield from self._step(self.abecs.host.fnc(req)))
+        return (yield from self._step(self.term.finish_chip(HostAnswer.from_issuer(rsp))))
 
     def remove_card(self) -> Gen:
         """RMC: ask for the card back; a failure here changes nothing of the sale."""
         try:
-            yield from self._step(self.abecs.host.rmc("RETIRE O CARTAO"))
+            yield from self._step(self.term.remove_card())
         except ReaderFailure:
-            self.abecs.opened = False
+            self.opened = False
+
+    def hand_card(self) -> None:
+        """The customer holds the next configured card, unless one is already chosen."""
+        pinpad = self.pinpad
+        if pinpad is None or pinpad.cards or not self.cards:
+            return
+        name = self.cards[self._next_card % len(self.cards)]
+        self._next_card += 1
+        self.present(name)
 
     def present(self, card_name: str, **customer: Any) -> None:
         """The customer at this reader holds catalogue card ``card_name`` next."""
@@ -242,7 +233,7 @@ class CardReader:
         from virtual_devices.emv.card import VirtualCard
         from virtual_devices.emv.catalogue import catalogue
 
-        pinpad = self.abecs.pinpad
+        pinpad = self.pinpad
         if pinpad is None:
             raise ValueError(f"{self.name} is a real pinpad: a person presents the card")
         profiles = catalogue()
@@ -257,7 +248,7 @@ class CardReader:
         return self._cancelled
 
     def close(self) -> None:
-        self.abecs.close()
+        self.end.close()
 
 
 def card_fields(card: m.GcrResponse) -> dict[str, str]:
@@ -267,21 +258,28 @@ def card_fields(card: m.GcrResponse) -> dict[str, str]:
             "expiryDate": f"{exp[2:4]}{exp[0:2]}" if len(exp) >= 4 else ""}
 
 
-def virtual(world: World, name: str, acquirer: Any, cards: tuple[str, ...],
+def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
             customer: dict[str, Any] | None = None) -> CardReader:
-    from protocol_servers.p3.abecs_reader import virtual_reader
+    """A virtual pinpad on an in-memory serial line (virtual mode)."""
+    from virtual_devices.abecs.customer import Behaviour
+    from virtual_devices.terminal import pinpad_end
 
-    return CardReader(world, name, virtual_reader(world, name, acquirer, cards, customer))
+    end = pinpad_end(world, "memory", name=name, customer=Behaviour(**(customer or {})))
+    return CardReader(world, name, end, acquirer, cards)
 
 
-def on_pty(world: World, name: str, acquirer: Any, cards: tuple[str, ...],
+def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
            link_dir: str | None = None) -> CardReader:
-    from protocol_servers.p3.abecs_reader import pty_reader
+    """Realtime: the virtual pinpad on the device side of a pty pair (loop running)."""
+    from virtual_devices.terminal import pinpad_end
 
-    return CardReader(world, name, pty_reader(world, name, acquirer, cards, link_dir))
+    end = pinpad_end(world, "pty", name=name, link_dir=link_dir)
+    return CardReader(world, name, end, acquirer, cards)
 
 
 def on_serial(world: World, name: str, acquirer: Any, path: str) -> CardReader:
-    from protocol_servers.p3.abecs_reader import serial_reader
+    """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
+    from virtual_devices.terminal import pinpad_end
 
-    return CardReader(world, name, serial_reader(world, name, acquirer, path))
+    end = pinpad_end(world, "serial", name=name, device=path)
+    return CardReader(world, name, end, acquirer, ())

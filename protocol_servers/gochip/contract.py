@@ -64,11 +64,11 @@ def _actions(world: World, agent: Agent) -> list[Any]:
         from virtual_devices.abecs.customer import Customer
         from virtual_devices.emv.catalogue import catalogue
 
-        pinpad = readers[idx].abecs.pinpad
+        pinpad = readers[idx].pinpad
         if pinpad is not None:
             pinpad.customer = Customer.for_profile(world, catalogue()[name])
 
-    return pinpad_actions(world, lambda: [r.abecs.pinpad for r in readers], card,
+    return pinpad_actions(world, lambda: [r.pinpad for r in readers], card,
                           on_card=on_card)
 
 

@@ -44,7 +44,7 @@ def attach_readers(agent: Agent, link_dir: str | None = None,
             reader = card_reader.on_pty(agent.world, name, agent.acquirer, agent.config.cards,
                                         link_dir)
         agent.readers[name] = reader
-        out[name] = reader.abecs.port_path or ""
+        out[name] = reader.port
     return out
 
 

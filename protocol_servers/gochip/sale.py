@@ -188,7 +188,7 @@ class CardTransaction:
         card = yield from self._read()
         if self.set_amount is not None:
             yield from self._ask_amount()
-        goc = yield from reader.go_on_chip(rec.amount)
+        goc = yield from reader.go_on_chip(card, rec.amount)
         if self.cancel_wanted:
             raise Cancelled
         emv = tlv.flatten(goc.emv_data)
@@ -211,10 +211,8 @@ class CardTransaction:
             yield from self._comm_error()
             return
         rec.ledger_ref = rsp.reference
-        iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
-        iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
         try:
-            fnc = yield from reader.finish(True, rsp.arc, rsp.approved, iss)
+            fnc = yield from reader.finish(rsp)
         except ReaderFailure:
             self._reverse()  # the card never finished: the host takes its approval back
             raise Ended("CARD REMOVED") from None
@@ -255,7 +253,7 @@ class CardTransaction:
             rec.ledger_ref = booked.ref
         reversal = self._reverse()
         try:
-            yield from self.reader.finish(False, "00", False, b"")
+            yield from self.reader.finish(None)
         except ReaderFailure:
             pass
         rec.code, rec.description = "D", "HOST TIMEOUT"
@@ -342,7 +340,7 @@ class CardTransaction:
     def _device_error(self, why: str) -> None:
         rec = self.record
         rec.code, rec.description = "D", "DEVICE ERROR"
-        self.reader.abecs.opened = False  # open a fresh session on the next use
+        self.reader.opened = False  # open a fresh session on the next use
         self.session.send(frames.error(frames.DEVICE_ERROR, why, "REQ_PROCESS_SALE"
                                        if rec.kind == "SALE" else
                                        "REQ_PROCESS_UNREFERENCED_REFUND",

@@ -154,7 +154,7 @@ def test_device_connected(gochip: Any) -> None:
         assert info.get(key), key
     assert got["data"]["deviceType"] == "IDTECH"
     if gochip.reference:
-        pinpad = gochip.agent.readers[info.get("portName", "reader0")].abecs.pinpad
+        pinpad = gochip.agent.readers[info.get("portName", "reader0")].pinpad
         assert info["serialNumber"] == pinpad.info.serial
         assert info["kernelVersion"] == pinpad.info.app_version
 

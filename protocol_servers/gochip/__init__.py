@@ -12,11 +12,14 @@ Where things live:
 * :mod:`agent` - :class:`~agent.Agent` (readers, records, the shared acquirer) and
   :class:`~agent.Session` with one handler per request type (``@handles``);
 * :mod:`sale` - a card transaction on the reader as a SimPy process (prompts, host,
-  reversal, final frames); :mod:`card_reader` - the adapter to the reader (a virtual
-  ABECS pinpad with the EMV kernel and card, or a real pinpad);
+  reversal, final frames); :mod:`card_reader` - the adapter to the reader (the
+  terminal application over a virtual ABECS pinpad with the EMV kernel and card, or over
+  a real pinpad);
+* :mod:`conduct` - how a POS under test behaved, graded per section (``GET /state``);
 * :mod:`records` - transaction list and batch; :mod:`settings` - settings, tax and
   tip, the gateway simulator (First Data / TSYS Sierra) as data;
 * :mod:`client` - a POS for tests, cases and the bench; :mod:`live` - real sockets;
-  :mod:`contract` - the server contract entry (``cardloop serve gochip``);
+  :mod:`contract` - ``SERVER``, the entry in the server list (``cardloop serve gochip``,
+  ``python -m conformance --serve gochip``);
 * data: ``timings.toml``, ``settings.toml``, ``gateways.toml``.
 """

@@ -22,6 +22,7 @@ import simpy
 
 from protocol_servers.gochip import frames
 from protocol_servers.gochip.card_reader import CardReader, ReaderFailure
+from protocol_servers.gochip.conduct import Conduct
 from protocol_servers.gochip.frames import Amount, FieldError, Frame
 from protocol_servers.gochip.records import Record, Records, iso
 from protocol_servers.gochip.sale import CardTransaction
@@ -105,6 +106,7 @@ class Session:
         self.busy: str | None = None  # a request whose answer is still being prepared
         # (request type, error code) of the latest refusals: how the POS behaved
         self.refused: deque[tuple[str, str]] = deque(maxlen=200)
+        self.conduct = Conduct()  # how the POS behaves, graded for --serve
 
     # -- wire ---------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
@@ -117,6 +119,7 @@ class Session:
 
     def error(self, kind: str, code: str, description: str, source: str | None) -> None:
         self.refused.append((source or "", code))
+        self.conduct.refused(source or "", code)
         self.send(frames.error(kind, description, source, {"error": code}))
 
     def handle(self, raw: str | bytes) -> None:
@@ -131,6 +134,7 @@ class Session:
             self.error(frames.WS_ERROR, "UNSUPPORTED_REQUEST", f"{frame.type[:64]}: {why}",
                        frame.type[:64])
             return
+        self.conduct.request(frame.type)
         refusal = self.state.refusal(frame.type)
         if refusal is not None:
             kind, code, why = refusal
@@ -363,6 +367,7 @@ class Session:
     def transaction_ended(self, tx: CardTransaction) -> None:
         if self.current is tx:
             self.current = None
+            self.conduct.transaction_ended()
             self.state.fire("TRANSACTION_ENDED" if self.device is not None
                             else "TRANSACTION_ENDED_NO_DEVICE")
         if not self.alive and self.device is not None:
@@ -391,6 +396,7 @@ class Session:
         body: dict[str, Any] = {"cancellationStatus": status}
         if tx is not None:
             body["uniqueRef"] = tx.record.unique_ref
+        self.conduct.cancel_answered(status, body.get("uniqueRef"))
         self.send(frames.response("RES_ON_CANCEL_TRANSACTION_ATTEMPT", body))
 
     def _submit(self, frame: Frame, kind: str, value: Any) -> None:
@@ -660,7 +666,8 @@ class Agent:
     def state(self) -> dict[str, Any]:
         return {
             "gateway": self.gateway.name,
-            "sessions": [{"name": s.name, "state": s.state.state.value, "alive": s.alive}
+            "sessions": [{"name": s.name, "state": s.state.state.value, "alive": s.alive,
+                          "pos_grades": s.conduct.grades()}
                          for s in self.sessions[-20:]],
             "readers": {n: ("in use" if r.owner is not None else "free")
                         for n, r in self.readers.items()},

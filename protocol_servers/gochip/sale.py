@@ -89,10 +89,14 @@ class CardTransaction:
         """Send a prompt and wait for its answer; None when unanswered or cancelled."""
         self.prompt = Prompt(kind, self.world.event(), choices)
         self.session.send(frame)
+        self.session.conduct.prompt_asked()
         wait = self.prompt.answered
         yield self.world.any_of([wait, self.world.timeout(self.t["prompt_timeout"])])
         self.prompt = None
-        return wait.value if wait.triggered else None
+        if not wait.triggered:
+            self.session.conduct.prompt_unanswered(kind)
+            return None
+        return wait.value
 
     def answer(self, kind: str, value: Any) -> str | None:
         """A REQ_SUBMIT_* arrived: None when it fits the open prompt, else why not."""
@@ -257,6 +261,7 @@ class CardTransaction:
         except ReaderFailure:
             pass
         rec.code, rec.description = "D", "HOST TIMEOUT"
+        self.session.conduct.comm_error_sent(rec.unique_ref)
         self.session.send(frames.error("RES_ON_TRANSACTION_COMM_ERROR", "onTransactionCommError",
                                        "REQ_PROCESS_SALE", {
             "sale": self._sale_body(False),

@@ -163,6 +163,13 @@ class Session:
         elif self.device is not None:
             self.device.owner = None
 
+    def device_taken(self) -> None:
+        """Another connection initialised this connection's (idle) reader."""
+        self.device = None
+        self.state.fire("DEVICE_LOST")
+        self.send(frames.error(frames.DEVICE_ERROR, "another connection initialised the device",
+                               None, {"deviceError": "DEVICE_TAKEN_BY_ANOTHER_CONNECTION"}))
+
     def later(self, source: str, work: Callable[[], Gen]) -> None:
         """Run ``work`` as a process; the session answers nothing else meanwhile."""
         self.busy = source
@@ -602,20 +609,40 @@ class Agent:
                 return ref
 
     def pick_reader(self, port: str | None, session: Session) -> CardReader | str:
-        """The reader ``portName`` names, or the first one no other connection holds."""
-        def free(r: CardReader) -> bool:
+        """The reader ``portName`` names, or the first free one.
+
+        Choice (the note is silent; the service is a local agent for one POS): a reader
+        held by another connection that is idle is taken over by the connection that
+        initialises it now - a POS that reconnects after a dropped socket, before the
+        agent noticed the drop, gets its reader back. A reader in a transaction is not.
+        """
+        def owner_of(r: CardReader) -> Session | None:
             owner = r.owner
-            return owner is None or owner is session or not getattr(owner, "alive", False)
+            if not isinstance(owner, Session) or owner is session or not owner.alive:
+                return None
+            return owner
+
+        def usable(r: CardReader) -> bool:
+            owner = owner_of(r)
+            return owner is None or owner.current is None
 
         if port:
             reader = self.readers.get(port)
             if reader is None:
                 return f"no reader on port {port[:64]}; ports: {', '.join(self.readers)}"
-            return reader if free(reader) else f"the reader on {port} is in use"
-        for reader in self.readers.values():
-            if free(reader):
+            candidates = [reader]
+        else:
+            # a free reader first, then one an idle connection holds
+            candidates = sorted(self.readers.values(), key=lambda r: owner_of(r) is not None)
+        for reader in candidates:
+            if usable(reader):
+                owner = owner_of(reader)
+                if owner is not None:
+                    owner.device_taken()
                 return reader
-        return "every reader is in use by another connection"
+        if port:
+            return f"the reader on {port} is in a transaction of another connection"
+        return "every reader is in a transaction of another connection"
 
     # -- transports -----------------------------------------------------------------------
     def accept(self, end: MessageEnd, info: Any = None) -> Session:

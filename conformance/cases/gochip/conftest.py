@@ -72,6 +72,8 @@ class GoChipTarget(Target):
             return
         for c in self.clients:
             c.end.close()
+        if self.clients:
+            self.settle(0.5)  # let the close handshakes go out before the loop ends
         if self._ws is not None:
             self.wait(self._ws.close())
         if self.agent is not None:

@@ -182,3 +182,23 @@ def test_sequence(gochip: Any) -> None:
     assert error_of(before_init, "REQ_INIT_WITH_CONFIGURATION")["type"] == "RES_ON_WS_ERROR"
     error_of(device_first, "REQ_INIT_DEVICE")
     error_of(sale_first, "REQ_PROCESS_SALE")
+
+
+@case("gochip/B.4/19", title="a POS that reconnects gets its reader back: REQ_INIT_DEVICE on a "
+      "new connection takes over an idle reader", failure="a reconnecting POS cannot get its "
+      "reader while the old connection lingers")
+def test_reconnect_takes_reader(gochip: Any) -> None:
+    if gochip.reference:
+        gochip.agent.readers.pop("reader1", None)  # one reader, as at a counter
+    first, second = gochip.client("pos-a"), gochip.client("pos-b")
+
+    def script() -> Any:
+        yield from first.setup()
+        got = yield from second.setup()
+        told = yield from first.wait_for("RES_ON_DEVICE_ERROR", 10.0)
+        return got, told
+
+    got, told = gochip.run(script)
+    assert got["type"] == "RES_ON_DEVICE_CONNECTED"
+    if gochip.reference:
+        assert told is not None, "the first connection was not told it lost the device"

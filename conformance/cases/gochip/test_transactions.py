@@ -181,7 +181,12 @@ def test_close_batch(gochip: Any) -> None:
     c = gochip.client()
 
     def script() -> Any:
-        s = yield from _sold(c, "25.00")
+        yield from c.setup()
+        # close what earlier clients left open, so this batch holds this case's only
+        yield from c.request("REQ_CLOSE_TRANSACTIONS_BATCH", {},
+                             "RES_ON_REQUEST_CLOSE_BATCH_RESPONSE")
+        s = sale_of((yield from c.sale("25.00")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
         yield from c.request("REQ_PROCESS_REFUND", {"uniqueRef": s["uniqueRef"],
                                                     "amount": "5.00"}, "RES_ON_REFUND_RESPONSE")
         batch = yield from c.request("REQ_CLOSE_TRANSACTIONS_BATCH", {},

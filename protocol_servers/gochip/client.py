@@ -191,6 +191,7 @@ def _strings(sale: dict[str, Any]) -> dict[str, Any]:
 
 def connect_local(agent: Any, name: str = "pos") -> GoChipClient:
     """A POS on an in-memory link to ``agent`` (virtual mode)."""
-    pos_end, agent_end = message_link(agent.world, name, f"gochip:{name}", labeler=frames.label)
+    pos_end, agent_end = message_link(agent.world, name, f"gochip:{name}",
+                                      labeler=frames.guarded_label(agent.world.redactor))
     agent.accept(agent_end)
     return GoChipClient(agent.world, pos_end, name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,7 @@ SDK_ERROR = "RES_ON_ERROR"
 DEVICE_ERROR = "RES_ON_DEVICE_ERROR"
 MAX_FRAME_CHARS = 64 * 1024  # ours: far above any documented frame
 
+_CVV_FIELD = re.compile(r'"cardCvv"\s*:\s*"[^"]*"')
 _AMOUNT_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
 
 
@@ -134,6 +136,32 @@ def label(item: Any) -> str:
     kind = match.group(1) if match else "?"
     extra = re.search(r'"(?:message|cancellationStatus|code)"\s*:\s*"([A-Z_]{1,48})"', text)
     return f"{kind} {extra.group(1)}" if extra else kind
+
+
+def guarded_label(redactor: Any) -> Callable[[Any], str]:
+    """:func:`label`, and the keyed card fields of a frame registered as secrets first.
+
+    A keyed refund carries ``cardNumber`` and ``cardCvv`` (§B.5). A port labels a frame
+    before the transcript writes it, so registering them here keeps them out of the
+    transcript from the first crossing on (the generic scan would catch the card
+    number, not the three-digit CVV).
+    """
+    def label_frame(item: Any) -> str:
+        if isinstance(item, str) and ('"cardCvv"' in item or '"cardNumber"' in item):
+            try:
+                body = json.loads(item)
+                data = body.get("data") if isinstance(body, dict) else None
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                if isinstance(data.get("cardNumber"), str) and data["cardNumber"]:
+                    redactor.add_pan(data["cardNumber"])
+            # the CVV with its key, as written: three digits alone are too short a
+            # secret to hide everywhere, the field is not
+            for found in _CVV_FIELD.finditer(item):
+                redactor.add_secret(found.group(0))
+        return label(item)
+    return label_frame
 
 
 # -- request fields -------------------------------------------------------------------

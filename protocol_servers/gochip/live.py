@@ -23,7 +23,7 @@ async def start(agent: Agent, host: str = "127.0.0.1", port: int = DEFAULT_PORT)
     from simulator.ports.ws import serve_ws
 
     return await serve_ws(agent.world, host, port, path=PATH, on_connect=agent.accept,
-                          name="gochip-ws", labeler=frames.label,
+                          name="gochip-ws", labeler=frames.guarded_label(agent.world.redactor),
                           max_size=frames.MAX_FRAME_CHARS * 4)
 
 
@@ -52,5 +52,6 @@ async def connect(world: World, url: str, name: str = "pos") -> GoChipClient:
     """A POS over a real WebSocket to ``url``."""
     from simulator.ports.ws import connect_ws
 
-    end = await connect_ws(world, url, name=name, labeler=frames.label)
+    end = await connect_ws(world, url, name=name,
+                          labeler=frames.guarded_label(world.redactor))
     return GoChipClient(world, end, name)

@@ -186,7 +186,7 @@ class CardTransaction:
     def _sale(self) -> Gen:
         from virtual_devices.abecs import messages as m
         from virtual_devices.emv import tlv
-        from virtual_devices.emv.kernel.messages import AuthRequest
+        from virtual_devices.terminal import Processed
 
         rec, reader = self.record, self.reader
         card = yield from self._read()
@@ -204,13 +204,10 @@ class CardTransaction:
         self.stage = ONLINE
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
+        # the currency the card's cryptogram covers (the terminal tables' 5F2A)
         currency = int((emv.get(0x5F2A) or b"\x09\x86").hex())
-        auth = AuthRequest("contact", rec.amount, currency, card.pan, f"{card.pan_seq:02d}",
-                           bytes.fromhex(aid), emv,
-                           pin_block=goc.pin_block if goc.online_pin else None,
-                           ksn=goc.ksn if goc.online_pin else None)
-        acquirer = self.agent.acquirer
-        rsp = acquirer.authorise(auth, key=rec.unique_ref)
+        rsp = yield from reader.term.authorise(Processed(card, goc), rec.amount,
+                                               key=rec.unique_ref, currency=currency)
         if rsp is None:
             yield from self._comm_error()
             return

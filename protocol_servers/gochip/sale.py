@@ -212,6 +212,12 @@ class CardTransaction:
             yield from self._comm_error()
             return
         rec.ledger_ref = rsp.reference
+        if goc.decision == m.DECISION_APPROVED:
+            # the card approved offline (a TC) although the floor limit is 0: the sale
+            # goes to the gateway as an advice and there is no second GENERATE AC; the
+            # POS hears "approved" only when the gateway booked it
+            self._final(rsp.approved, rsp.arc, "", auth_code=rsp.auth_code)
+            return
         try:
             fnc = yield from reader.finish(rsp)
         except ReaderFailure:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from conformance import case
 
 from .steps import check_invariants, is_number, sale_of, setup_and_sell
@@ -142,4 +144,17 @@ def test_delayed_auth(gochip: Any) -> None:
     assert str(sale_of(first)["authorizedAmount"]) == "17"
     assert second is not None and second["type"] == "RES_ON_CANCEL_TRANSACTION_ATTEMPT"
     assert second["data"]["cancellationStatus"] == "CANCELLED"
+    check_invariants(gochip)
+
+
+@pytest.mark.parametrize("card", ["visa-expired", "mc-card-risk-decline",
+                                  "visa-card-decline-2nd-gac", "mc-issuer-decline"])
+@case("gochip/B.4/20", title="a card or issuer that declines ends the sale with code D and "
+      "nothing booked", failure="a declined card is reported approved or leaves money booked")
+def test_declining_cards(gochip: Any, card: str) -> None:
+    gochip.present(card)
+    c = gochip.client()
+    s = sale_of(gochip.run(lambda: setup_and_sell(c, "12.00")))
+    assert s["code"] == "D" and str(s["authorizedAmount"]) == "0"
+    assert not gochip.agent.bookings()
     check_invariants(gochip)

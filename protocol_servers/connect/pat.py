@@ -1,0 +1,1 @@
+"""Pay-At-Table placeholder, filled below."""

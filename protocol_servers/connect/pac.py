@@ -344,7 +344,10 @@ class PacTransaction:
 
     def _silent(self) -> Gen:
         """The PDQ restarted: nothing more is heard from it."""
-        yield self.world.event()
+        try:
+            yield self.world.event()
+        except simpy.Interrupt:
+            return "TIMED_OUT", ""
 
     def _after_timeout(self, work: simpy.Process) -> Gen:
         """A late finish is not reflected (§7): an approval it made is taken back."""

@@ -162,6 +162,16 @@ class ConnectServer:
             q += "&final-pos-receipt-request"
         return f"{base}{path}{q}"
 
+    def start_waiter(self, tid: str, plan: Any = None) -> Any:
+        """A waiter takes terminal ``tid`` to a table (a SimPy process; value PatOutcome)."""
+        from protocol_servers.connect.pat import Waiter, WaiterPlan
+
+        term = self.terminals.get(tid)
+        if term is None:
+            raise ValueError(f"no terminal {tid!r}")
+        waiter = Waiter(self, term, plan or WaiterPlan())
+        return self.world.process(waiter.run())
+
     def state(self) -> dict[str, Any]:
         return {"terminals": [{"tid": t.tid, "currency": t.currency, "status": t.status,
                                "journal": len(t.journal)} for t in self.terminals.values()],

@@ -198,7 +198,9 @@ class CardMachine:
 
         self._hand_card()
         date, time = when[:6], when[6:12]
-        card = yield from self._command(self.host.gcr(m.GcrRequest(amount, date, time,
+        # ABECS GCR takes a positive amount only (messages.py: error 77): a zero-value
+        # account verification shows the smallest amount while the card is read
+        card = yield from self._command(self.host.gcr(m.GcrRequest(max(amount, 1), date, time,
                                                                    self.version)))
         self.world.redactor.add_pan(card.pan)
         how = {m.CARD_ICC: "ICC_CHIP", m.CARD_CTLS_EMV: "CONTACTLESS",
@@ -225,8 +227,9 @@ class CardMachine:
 
         if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
             raise CardFailure("card_error", "this terminal takes chip and contactless only")
-        goc = yield from self._command(self.host.goc(m.GocRequest(amount, GOC_TAGS,
-                                                                  cashback=cashback)))
+        # an account verification is a zero-value check the issuer must see: forced online
+        goc = yield from self._command(self.host.goc(m.GocRequest(
+            amount, GOC_TAGS, cashback=cashback, force_online=kind == "authorisation")))
         emv = tlv.flatten(goc.emv_data)
         aid = (emv.get(0x84) or emv.get(0x4F) or bytes.fromhex(card.aid)).hex().upper()
         pin = goc.offline_pin or goc.online_pin

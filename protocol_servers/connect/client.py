@@ -53,7 +53,8 @@ class ConnectClient:
     def __post_init__(self) -> None:
         self._waiting: dict[Any, simpy.Event] = {}
         self._seen: dict[Any, rpc.Response] = {}
-        self.events: list[tuple[str, Any]] = []  # ("notification", value) / ("result", id)
+        # ("notification", (tid, value)) and ("result", tid of a final transaction answer)
+        self.events: list[tuple[str, Any]] = []
         self.world.process(self._read())
 
     # -- sending -----------------------------------------------------------------------
@@ -112,7 +113,7 @@ class ConnectClient:
     def remember(self, tx: dict[str, Any]) -> None:
         ok = tx.get("transactionResult") == "SUCCESSFUL"
         key = tx.get("transactionId")
-        if key and tx.get("transactionType") != "ACCOUNT_VERIFICATION":
+        if key:
             if not any(v["key"] == key for v in self.pos_view):
                 self.pos_view.append({"key": key, "approved": ok,
                                       **({"amount": tx.get("amountTotal")} if ok else {})})
@@ -146,7 +147,9 @@ class ConnectClient:
 
     def _handle(self, event: rpc.Event) -> None:
         if isinstance(event, rpc.Response):
-            self.events.append(("result", event.id))
+            res = event.result if isinstance(event.result, dict) else {}
+            final_for = (res.get("tid") or res.get("tpi")) if "transactionResult" in res else None
+            self.events.append(("result", final_for))
             self._seen[event.id] = event
             ev = self._waiting.get(event.id)
             if ev is not None and not ev.triggered:
@@ -156,7 +159,7 @@ class ConnectClient:
                 value = str(event.params.get("notificationValue"))
                 tid = str(event.params.get("tid") or event.params.get("tpi"))
                 self.notifications.append((tid, value))
-                self.events.append(("notification", value))
+                self.events.append(("notification", (tid, value)))
         elif isinstance(event, rpc.Request):
             self.server_requests.append({"id": event.id, "method": event.method,
                                          "params": event.params})

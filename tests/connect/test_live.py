@@ -83,7 +83,7 @@ def test_wss_with_certificate_made_at_start() -> None:
                                                      connect_memory_pinpads=True))
         driver = asyncio.ensure_future(world.run_realtime())
         try:
-            ca = next(line.split(": ", 1)[1] for line in started.banner if "CA" in line)
+            ca = next(line.split(": ", 1)[1] for line in started.banner if "CA certificate" in line)
             ctx = ssl.create_default_context(cafile=ca)
             end = await connect_ws(world, started.urls["pac"], ssl_context=ctx)
             client = ConnectClient(world, end)

@@ -44,7 +44,7 @@ def sale_ratio(sales: int) -> dict[str, Any]:
         start = world.now
         proc = world.process(client.transaction("sale", "22162152", 1234))
         world.run(until=proc)
-        assert proc.value.result["transactionResult"] == "SUCCESSFUL"
+        assert proc.value is not None and proc.value.result["transactionResult"] == "SUCCESSFUL"
         return world.now - start
 
     one()  # the first sale opens the pinpad's secure session and loads its tables

@@ -236,12 +236,15 @@ class Report:
                      receipts.line(f"TID {term.tid}")]
             if "balances" in result:
                 b = result["balances"]
+
+                def money(key: str) -> str:
+                    return receipts.money(b[key], term.currency)
+
                 lines += [receipts.line(f"SALES {b['totalSalesCount']} "
-                                        f"{receipts.money(b['totalSalesAmount'], term.currency)}"),
+                                        f"{money('totalSalesAmount')}"),
                           receipts.line(f"REFUNDS {b['totalRefundsCount']} "
-                                        f"{receipts.money(b['totalRefundsAmount'], term.currency)}"),
-                          receipts.line(f"TOTAL {receipts.money(b['totalAmount'], term.currency)}",
-                                        "TEXT", "BOLD")]
+                                        f"{money('totalRefundsAmount')}"),
+                          receipts.line(f"TOTAL {money('totalAmount')}", "TEXT", "BOLD")]
             result["reportLines"] = lines
             s.answer(self.req, result)
         finally:

@@ -106,9 +106,9 @@ class Session:
             for event in events:
                 self._handle(event)
             self.flush()
-        for event in self._answers.values():
-            if not event.triggered:
-                event.succeed(None)
+        for waiter in self._answers.values():
+            if not waiter.triggered:
+                waiter.succeed(None)
         self._answers.clear()
         self.server.detach(self)
 
@@ -119,7 +119,8 @@ class Session:
                 waiter.succeed(event)
             return
         if isinstance(event, rpc.UnexpectedResponse):
-            self.world.transcript.event(self.end.name, f"answer to nothing we asked: id {event.id!r}")
+            self.world.transcript.event(self.end.name,
+                                        f"answer to nothing we asked: id {event.id!r}")
             return
         if isinstance(event, rpc.Notification | rpc.Rejected):
             return  # notifications are never answered; rejections already were
@@ -160,8 +161,10 @@ class Session:
             self.endpoint.result(event, result)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        close = getattr(self.end, "close")
-        try:
-            close(code, reason)
-        except TypeError:
-            close()
+        """Close the socket; a real WebSocket end sends ``code`` and ``reason``."""
+        from simulator.ports.ws import WsEnd
+
+        if isinstance(self.end, WsEnd):
+            self.end.close(code, reason)
+        else:
+            self.end.close()

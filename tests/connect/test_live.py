@@ -59,7 +59,7 @@ def test_contract_start_sale_and_refusals() -> None:
 
             world.inject(lambda: world.process(script()))
             rsp = await asyncio.wait_for(done, 60)
-            state = started.state() if started.state else {}
+            state = started.state()
             return refusals, rsp, state, started.banner
         finally:
             driver.cancel()
@@ -108,9 +108,9 @@ def started_scheme(rsp: Any) -> bool:
 
 @pytest.mark.parametrize("query, status", [("", 401), ("?token=t", 401)])
 def test_handshake_rule(query: str, status: int) -> None:
-    from protocol_servers.connect import handshake
-
     from urllib.parse import parse_qsl
+
+    from protocol_servers.connect import handshake
     got = handshake.check("/pac", dict(parse_qsl(query.lstrip("?"))), ("right",))
     assert isinstance(got, tuple) and got[0] == status
 

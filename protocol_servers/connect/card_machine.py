@@ -1,20 +1,21 @@
-"""The card path of a Connect terminal: the ONE place that drives a pinpad.
+"""The card path of a Connect terminal: the ONE place that drives the card machine.
 
-A Paymentsense PDQ is a card machine: a payment application over a card reader. Until
-the shared terminal application lands, this adapter is that application, written over
-the project's ABECS host (:mod:`virtual_devices.abecs`) and a virtual pinpad that holds
-a virtual EMV card and a cardholder; online authorisations go to the shared acquirer
-host, which checks the ARQC. Everything else in the package asks this module for steps
-(read the card, verify and authorise, remove the card, reverse) and hears what happens
-on the terminal as events, which :mod:`notifications` turns into the
+A Paymentsense PDQ is a card machine: a payment application over a card reader. Here
+that application is the project's terminal application (:mod:`virtual_devices.terminal`)
+over a pinpad end (a virtual pinpad in memory, on a pty, or a real pinpad on a serial
+path) that holds a virtual EMV card and a cardholder; online authorisations go to the
+shared acquirer host, which checks the ARQC. The rest of the package asks this module
+for steps (read the card, verify and authorise, remove the card, reverse) and hears
+what happens on the terminal as events, which :mod:`notifications` turns into the
 ``terminalNotification`` values of paymentsense-connect.md §4.4.
 
-Events (``on_event(name)``): ``card_inserted``, ``card_tapped``, ``card_swiped``,
-``pin_entry`` (the pinpad shows its PIN prompt), ``connecting``, ``connection_made``,
-``host_answered`` (with the approval), ``card_removed``.
+Events (``on_event(name)``): ``card_inserted``, ``card_tapped``, ``card_swiped`` (the
+terminal's ``CardPresented``), ``pin_entry`` (``PinEntryStarted``: the pinpad prompts
+for the PIN), ``connecting``, ``connection_made``, ``host_answered`` (with the approval),
+``card_removed``.
 
-Every blocking ABECS command runs as its own process so that a cancel can CAN it
-(ABECS §2.2.4), which is how the PDQ's red key ends a transaction before authorisation.
+Every blocking step runs as its own process so that a cancel can CAN it (ABECS §2.2.4),
+which is how the PDQ's red key ends a transaction before authorisation.
 """
 
 from __future__ import annotations
@@ -26,13 +27,10 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simulator.masking import mask_pan
-from simulator.streams import ByteEnd, byte_link
 from simulator.world import World
-from virtual_devices.abecs.display import Display, Screen
 
 if TYPE_CHECKING:
-    from virtual_devices.abecs.host import AbecsHost
-    from virtual_devices.abecs.pinpad import Pinpad
+    from virtual_devices.terminal import PinpadEnd, Tables, Terminal
 
 Gen = Generator[simpy.Event, Any, Any]
 OnEvent = Callable[..., None]
@@ -85,19 +83,6 @@ def scheme_of(aid: str) -> str:
     return "UNKNOWN"
 
 
-class _WatchedDisplay(Display):
-    """The pinpad's display, telling the terminal what the customer is asked to do."""
-
-    def __init__(self, world: World, hook: Callable[[Screen], None]) -> None:
-        super().__init__(world)
-        self.hook = hook
-
-    def _set(self, l1: str, l2: str) -> Screen:
-        screen = super()._set(l1, l2)
-        self.hook(screen)
-        return screen
-
-
 def _guard(gen: Gen) -> Gen:
     try:
         return (yield from gen)
@@ -109,19 +94,20 @@ def _guard(gen: Gen) -> Gen:
 class CardMachine:
     world: World
     name: str
-    host: AbecsHost
+    end: PinpadEnd
+    app: Terminal
     acquirer: Any
-    pinpad: Pinpad | None
+    tables: Tables
     cards: list[str] = field(default_factory=lambda: ["visa-chip-pin"])
     behaviour: dict[str, Any] = field(default_factory=dict)
-    version: str = ""
-    records: list[bytes] = field(default_factory=list)
     acquirer_roundtrip: float = 1.2
     connection_made: float = 0.3
     on_event: OnEvent | None = None
     opened: bool = False
     _running: simpy.Process | None = None
-    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.app.subscribe(self._observe)
 
     # -- the customer at the counter (control API) ---------------------------------------
     def choose_card(self, name: str, **behaviour: Any) -> None:
@@ -134,26 +120,32 @@ class CardMachine:
         self.behaviour = dict(behaviour)
 
     def _hand_card(self) -> None:
-        if self.pinpad is None:
+        pinpad = self.end.pinpad
+        if pinpad is None:
             return  # a real pinpad: a person holds the card
         from virtual_devices.abecs.customer import Customer
         from virtual_devices.emv.card import VirtualCard
         from virtual_devices.emv.catalogue import catalogue
 
-        self.pinpad.cards.clear()
+        pinpad.cards.clear()
         profile = catalogue()[self.cards[0]]
-        self.pinpad.customer = Customer.for_profile(self.world, profile, **self.behaviour)
-        self.pinpad.queue_card(VirtualCard(profile).place_in(self.world))
+        pinpad.customer = Customer.for_profile(self.world, profile, **self.behaviour)
+        pinpad.queue_card(VirtualCard(profile).place_in(self.world))
 
-    def _screen(self, screen: Screen) -> None:
-        if "SENHA:" in screen.line2 and "*" not in screen.line2:
+    def _observe(self, event: Any) -> None:
+        from virtual_devices.terminal import events as ev
+
+        if isinstance(event, ev.CardPresented):
+            self._emit({"insert": "card_inserted", "tap": "card_tapped"}.get(
+                event.how, "card_swiped"))
+        elif isinstance(event, ev.PinEntryStarted):
             self._emit("pin_entry")
 
     def _emit(self, name: str, **info: Any) -> None:
         if self.on_event is not None:
             self.on_event(name, **info)
 
-    # -- running one ABECS command so that it can be CANcelled -------------------------
+    # -- running one step so that it can be CANcelled -------------------------------------
     def _command(self, gen: Gen) -> Gen:
         proc = self.world.process(_guard(gen))
         self._running = proc
@@ -177,59 +169,59 @@ class CardMachine:
         return CardFailure("card_error", f"{type(exc).__name__} {code if code is not None else ''}")
 
     def cancel(self) -> Gen:
-        """The terminal's cancel: CAN the blocking command that runs, if any."""
+        """The terminal's cancel: CAN the blocking step that runs, if any."""
         proc = self._running
         if proc is not None and not proc.triggered:
-            yield self.world.process(_guard(self.host.cancel()))
+            yield self.world.process(_guard(self.app.cancel()))
 
     # -- steps ----------------------------------------------------------------------------
     def prepare(self) -> Gen:
-        from virtual_devices.abecs.flows import ensure_tables
-
         if not self.opened:
-            yield from self._command(self.host.opn())
+            yield from self._command(self.app.host.opn())
             self.opened = True
-        yield from self._command(ensure_tables(self.host, self.version, self.records))
+        yield from self._command(self.app.ensure_tables(self.tables))
 
-    def read_card(self, amount: int, when: str) -> Gen:
+    def read_card(self, amount: int, when: Any = None) -> Gen:
         """GCR: PRESENT_CARD until the customer inserts, taps or swipes."""
         from virtual_devices.abecs import messages as m
         from virtual_devices.acquirer.host import rid_for_pan
 
         self._hand_card()
-        date, time = when[:6], when[6:12]
         # ABECS GCR takes a positive amount only (messages.py: error 77): a zero-value
         # account verification shows the smallest amount while the card is read
-        card = yield from self._command(self.host.gcr(m.GcrRequest(max(amount, 1), date, time,
-                                                                   self.version)))
-        self.world.redactor.add_pan(card.pan)
+        card = yield from self._command(self.app.read_card(max(amount, 1), self.tables))
+        self._card = card
         how = {m.CARD_ICC: "ICC_CHIP", m.CARD_CTLS_EMV: "CONTACTLESS",
                m.CARD_CTLS_MAG: "CONTACTLESS"}.get(card.card_type, "SWIPED")
-        self._emit({"ICC_CHIP": "card_inserted", "CONTACTLESS": "card_tapped"}.get(
-            how, "card_swiped"))
         aid = rid_for_pan(card.pan).hex().upper()
         exp = card.expiry or "000000"
         return CardRead(card.pan, "*" * 12 + card.pan[-4:], f"{card.pan_seq:02d}",
                         f"{exp[2:4]}/{exp[:2]}", card.app_label.strip() or scheme_of(aid),
                         aid, scheme_of(aid), how, card.card_type)
 
+    def _host_call(self) -> Gen:
+        self._emit("connecting")
+        yield self.world.timeout(self.connection_made)
+        self._emit("connection_made")
+        yield self.world.timeout(self.acquirer_roundtrip)
+
     def authorise(self, card: CardRead, kind: str, amount: int, cashback: int,
                   currency: str, key: str,
                   proceed: Callable[[], bool] = lambda: True) -> Gen:
         """GOC (PIN), the acquirer (ARQC checked), FNC. ``kind``: sale, preauth, authorisation.
 
-        Returns an :class:`Authorisation`; the caller decides on cancel before it starts.
+        Returns an :class:`Authorisation`; ``proceed`` is asked once more before going
+        online (a cancel that came during PIN entry stops here).
         """
         from virtual_devices.abecs import messages as m
-        from virtual_devices.abecs.flows import FNC_TAGS, GOC_TAGS
         from virtual_devices.emv import tlv
-        from virtual_devices.emv.kernel.messages import AuthRequest
+        from virtual_devices.terminal import HostAnswer, Processed
 
         if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
-            raise CardFailure("card_error", "this terminal takes chip and contactless only")
-        # an account verification is a zero-value check the issuer must see: forced online
-        goc = yield from self._command(self.host.goc(m.GocRequest(
-            amount, GOC_TAGS, cashback=cashback, force_online=kind == "authorisation")))
+            raise CardFailure("card_not_supported",
+                              "this terminal takes chip cards only (no stripe fallback)")
+        gcr = self._card
+        goc = yield from self._command(self.app.go_on_chip(gcr, amount, self.tables))
         emv = tlv.flatten(goc.emv_data)
         aid = (emv.get(0x84) or emv.get(0x4F) or bytes.fromhex(card.aid)).hex().upper()
         pin = goc.offline_pin or goc.online_pin
@@ -243,26 +235,12 @@ class CardMachine:
             raise CardFailure("card_error", "offline approval is not taken by this terminal")
         if not proceed():
             raise CardFailure("cancelled", "cancelled before authorisation")
-        self._emit("connecting")
-        yield self.world.timeout(self.connection_made)
-        self._emit("connection_made")
-        yield self.world.timeout(self.acquirer_roundtrip)
-        request = AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
-                              amount, NUMERIC[currency], card.pan, card.pan_seq,
-                              bytes.fromhex(aid), emv,
-                              pin_block=goc.pin_block if goc.online_pin else None,
-                              ksn=goc.ksn if goc.online_pin else None)
-        rsp = self.acquirer.authorise(request, kind=kind, key=key)
+        yield from self._host_call()
+        rsp = yield from self.app.authorise(Processed(gcr, goc), amount, kind, key,
+                                            NUMERIC[currency])
         self._emit("host_answered", approved=bool(rsp is not None and rsp.approved))
-        if rsp is None:
-            fnc = m.FncRequest(1, "00", b"", FNC_TAGS)
-        else:
-            iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
-            iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
-            fnc = m.FncRequest(0 if rsp.approved or rsp.arc == "00" else 9, rsp.arc, iss,
-                               FNC_TAGS)
         try:
-            done = yield from self._command(self.host.fnc(fnc))
+            done = yield from self._command(self.app.finish_chip(HostAnswer.from_issuer(rsp)))
         except CardFailure:
             if rsp is not None and rsp.approved:
                 self.reverse(rsp.reference)  # approved, but the card never finished
@@ -279,15 +257,8 @@ class CardMachine:
 
     def credit(self, card: CardRead, amount: int, currency: str, key: str) -> Gen:
         """A card-present refund: a credit booked at the acquirer for the card read."""
-        from virtual_devices.emv.kernel.messages import AuthRequest
-
-        self._emit("connecting")
-        yield self.world.timeout(self.connection_made)
-        self._emit("connection_made")
-        yield self.world.timeout(self.acquirer_roundtrip)
-        request = AuthRequest("contact", amount, NUMERIC[currency], card.pan, card.pan_seq,
-                              bytes.fromhex(card.aid), {})
-        entry = self.acquirer.refund_to_card(request, key=key)
+        yield from self._host_call()
+        entry = self.app.refund_to_card(self._card, amount, key, NUMERIC[currency])
         self._emit("host_answered", approved=entry.approved)
         return Authorisation(entry.approved, "NONE", entry.ref,
                              str(entry.meta.get("auth_code", "")), entry.response_code,
@@ -295,31 +266,25 @@ class CardMachine:
 
     def capture(self, reference: str, amount: int, key: str) -> Gen:
         """Completion of a pre-authorisation held at the acquirer."""
-        self._emit("connecting")
-        yield self.world.timeout(self.connection_made)
-        self._emit("connection_made")
-        yield self.world.timeout(self.acquirer_roundtrip)
-        entry = self.acquirer.capture(reference, amount, key)
+        yield from self._host_call()
+        entry = self.app.capture(reference, amount, key)
         self._emit("host_answered", approved=entry.approved)
         return Authorisation(entry.approved, "NONE", entry.ref, "", entry.response_code,
                              "SUCCESSFUL" if entry.approved else "DECLINED")
 
     def remove_card(self, approved: bool) -> Gen:
         """RMC: the customer takes the card back (a failure here changes nothing)."""
-        result = yield self.world.process(_guard(self.host.rmc("APPROVED" if approved
-                                                                else "NOT APPROVED")))
+        result = yield self.world.process(_guard(self.app.remove_card(approved)))
         if isinstance(result, Exception):
             self.opened = False  # the link failed: open a fresh session next time
         self._emit("card_removed")
 
     def reverse(self, reference: str) -> None:
         if reference:
-            self.acquirer.reverse(reference)
+            self.app.reverse(reference)
 
     def close(self) -> None:
-        for closer in self._closers:
-            closer()
-        self._closers.clear()
+        self.end.close()
 
 
 def _cdcvm(emv: dict[int, bytes]) -> bool:
@@ -328,74 +293,31 @@ def _cdcvm(emv: dict[int, bytes]) -> bool:
     return len(ctq) > 1 and bool(ctq[1] & 0x80)
 
 
-def _tables(machine: CardMachine) -> None:
+def _tables(acquirer: Any) -> Tables:
     from virtual_devices.abecs.tables import records_from_config
+    from virtual_devices.terminal import Tables
 
-    cfg = machine.acquirer.terminal_config()
-    machine.version = cfg.table_version[:10].ljust(10, "0")
-    machine.records = records_from_config(cfg)
-
-
-def virtual_machine(world: World, name: str, acquirer: Any, cards: list[str],
-                    behaviour: dict[str, Any] | None = None) -> CardMachine:
-    """A pinpad and its host on an in-memory serial line (virtual mode)."""
-    from virtual_devices.abecs.host import AbecsHost
-    from virtual_devices.abecs.labeler import FrameLabeler
-    from virtual_devices.abecs.pinpad import Pinpad
-
-    holder: list[Pinpad] = []
-    labeler = FrameLabeler(lambda: holder[0].session if holder else None)
-    host_end, pad_end = byte_link(world, f"{name}.host", f"{name}.pinpad", labeler=labeler)
-    pinpad = Pinpad(world, pad_end, name=f"{name}.pinpad")
-    holder.append(pinpad)
-    machine = CardMachine(world, name, AbecsHost(world, host_end), acquirer, pinpad,
-                          list(cards), dict(behaviour or {}))
-    pinpad.display = _WatchedDisplay(world, machine._screen)
-    pinpad.start()
-    _tables(machine)
-    return machine
+    cfg = acquirer.terminal_config()
+    return Tables(cfg.table_version[:10].ljust(10, "0"), tuple(records_from_config(cfg)))
 
 
-def pty_machine(world: World, name: str, acquirer: Any, cards: list[str],
-                behaviour: dict[str, Any] | None = None,
-                link_dir: str | None = None) -> tuple[CardMachine, str]:
-    """Realtime: the virtual pinpad on the device side of a pty pair; returns its path."""
-    from simulator.ports.pty import PtyPair, open_serial_end
-    from virtual_devices.abecs.host import AbecsHost
-    from virtual_devices.abecs.labeler import FrameLabeler
-    from virtual_devices.abecs.pinpad import Pinpad
+def make_machine(world: World, name: str, acquirer: Any, cards: list[str],
+                 behaviour: dict[str, Any] | None = None, kind: str = "memory",
+                 device: str | None = None, link_dir: str | None = None,
+                 currency: str = "GBP") -> CardMachine:
+    """A card machine over a pinpad end: ``memory`` (virtual mode), ``pty`` (realtime,
+    the virtual pinpad on a real serial line) or ``serial`` (a real pinpad at ``device``;
+    the cardholder is a person)."""
+    from virtual_devices.terminal import Settings, pinpad_end
+    from virtual_devices.terminal.app import SIM_EPOCH
 
-    pair = PtyPair(link_dir=link_dir, names=(f"{name}-host", f"{name}-pinpad"))
-    pair.open()
-    holder: list[Pinpad] = []
-    labeler = FrameLabeler(lambda: holder[0].session if holder else None)
-    pad_end: ByteEnd = open_serial_end(world, pair.device_path, name=f"{name}.pinpad",
-                                       labeler=labeler)
-    host_end: ByteEnd = open_serial_end(world, pair.host_path, name=f"{name}.host",
-                                        labeler=labeler)
-    pinpad = Pinpad(world, pad_end, name=f"{name}.pinpad")
-    holder.append(pinpad)
-    machine = CardMachine(world, name, AbecsHost(world, host_end), acquirer, pinpad,
-                          list(cards), dict(behaviour or {}))
-    pinpad.display = _WatchedDisplay(world, machine._screen)
-    world.inject(pinpad.start)
-    machine._closers += [host_end.close, pad_end.close, pair.close]
-    _tables(machine)
-    return machine, pair.device_path
+    end = pinpad_end(world, kind, device=device, name=name, link_dir=link_dir)  # type: ignore[arg-type]
+    settings = Settings(currency=NUMERIC[currency], approved_text="APPROVED",
+                        declined_text="NOT APPROVED", epoch=SIM_EPOCH)
+    app = end.terminal(acquirer, settings)
+    return CardMachine(world, name, end, app, acquirer, _tables(acquirer),
+                       list(cards), dict(behaviour or {}))
 
 
-def serial_machine(world: World, name: str, acquirer: Any, path: str,
-                   baud: int | None = None) -> CardMachine:
-    """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
-    from simulator.ports.pty import open_serial_end
-    from virtual_devices.abecs.host import AbecsHost
-
-    host_end = open_serial_end(world, path, name=f"{name}.host", baud=baud)
-    machine = CardMachine(world, name, AbecsHost(world, host_end), acquirer, None, [])
-    machine._closers.append(host_end.close)
-    _tables(machine)
-    return machine
-
-
-__all__ = ["Authorisation", "CardFailure", "CardMachine", "CardRead", "mask_pan",
-           "pty_machine", "serial_machine", "virtual_machine"]
+__all__ = ["Authorisation", "CardFailure", "CardMachine", "CardRead", "make_machine",
+           "mask_pan"]

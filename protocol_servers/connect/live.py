@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol_servers.connect.card_machine import CardMachine, pty_machine, serial_machine
+from protocol_servers.connect.card_machine import CardMachine, make_machine
 from protocol_servers.connect.server import ConnectServer, ServerConfig
 from simulator.world import World
 
@@ -50,14 +50,15 @@ def build_machines(world: World, config: ServerConfig, acquirer: Any,
     real = pinpads if isinstance(pinpads, dict) else {}
     for spec in config.terminals:
         if spec.tid in real:
-            machines[spec.tid] = serial_machine(world, spec.tid, acquirer, real[spec.tid])
+            machines[spec.tid] = make_machine(world, spec.tid, acquirer, [], kind="serial",
+                                              device=real[spec.tid], currency=spec.currency)
             where[spec.tid] = real[spec.tid]
         else:
             behaviour = {"presentation": spec.presentation} if spec.presentation else {}
-            machine, path = pty_machine(world, spec.tid, acquirer, [spec.card], behaviour,
-                                        link_dir)
+            machine = make_machine(world, spec.tid, acquirer, [spec.card], behaviour,
+                                   kind="pty", link_dir=link_dir, currency=spec.currency)
             machines[spec.tid] = machine
-            where[spec.tid] = path
+            where[spec.tid] = machine.end.port
     return machines, where
 
 

@@ -301,7 +301,9 @@ class PacTransaction:
         if name == "connecting":
             self.phase = "authorising"
         value = FROM_EVENT.get(name)
-        if value is not None and not (value == "PIN_ENTRY" and "PIN_ENTRY" in self.sent[-1:]):
+        # a screen shown twice in a row (a PIN typed again, a swipe after a mute chip)
+        # is one state of the terminal: the EPoS hears it once
+        if value is not None and self.sent[-1:] != [value]:
             self.notify(value)
 
     def request_cancel(self) -> bool:
@@ -406,7 +408,8 @@ class PacTransaction:
             if fail.kind == "cancelled":
                 yield from self._remove_card(False)
                 return "CANCELLED", "Transaction cancelled"
-            self.notify("CARD_ERROR" if fail.kind == "card_error" else "PROCESSING_ERROR")
+            self.notify({"card_error": "CARD_ERROR", "card_not_supported": "CARD_NOT_SUPPORTED",
+                         "timeout": "PROCESSING_ERROR"}.get(fail.kind, "PROCESSING_ERROR"))
             yield from self._remove_card(False)
             return "UNSUCCESSFUL", fail.detail or fail.kind
 

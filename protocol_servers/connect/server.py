@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from protocol_servers.connect import errors, handshake
-from protocol_servers.connect.card_machine import CardMachine, virtual_machine
+from protocol_servers.connect.card_machine import CardMachine, make_machine
 from protocol_servers.connect.session import Session
 from protocol_servers.connect.terminal import Terminal
 from simulator.streams import MessageEnd, message_link
@@ -84,8 +84,9 @@ class ConnectServer:
             self.timings = self.timings.override(**self.config.timing_overrides)
         self.terminals: dict[str, Terminal] = {}
         for spec in self.config.terminals:
-            machine = (machines or {}).get(spec.tid) or virtual_machine(
-                world, spec.tid, self.acquirer, [spec.card], self._behaviour(spec))
+            machine = (machines or {}).get(spec.tid) or make_machine(
+                world, spec.tid, self.acquirer, [spec.card], self._behaviour(spec),
+                currency=spec.currency)
             self.terminals[spec.tid] = Terminal(spec.tid, spec.currency, machine, spec.silent)
         self.sessions: list[Session] = []
         self.pat: Session | None = None

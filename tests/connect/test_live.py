@@ -79,8 +79,8 @@ def test_wss_with_certificate_made_at_start() -> None:
     world = World(seed=1, mode="realtime", factor=0.02)
 
     async def scenario() -> Any:
-        started = await SERVER.start(world, _options(connect_tls=True,
-                                                     connect_memory_pinpads=True))
+        started = await SERVER.start(world, _options(tls=True,
+                                                     memory_pinpads=True))
         driver = asyncio.ensure_future(world.run_realtime())
         try:
             ca = next(line.split(": ", 1)[1] for line in started.banner if "CA certificate" in line)

@@ -14,7 +14,6 @@ the reference off, which is how the suite's own tests show that it notices.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 
 from conformance.options import get_options, target_url
+from conformance.targets import Target
 from protocol_servers.connect.client import ConnectClient
 from protocol_servers.connect.server import ConnectServer, ServerConfig, with_switches
 from simulator.world import World
@@ -32,36 +32,24 @@ SIGN = "22162153"  # signature card
 EUR = "31162154"
 
 
-class ConnectTarget:
+class ConnectTarget(Target):
     """One server under test and the EPoS sockets a case opens to it."""
 
     def __init__(self, world: World, url: str | None, config: ServerConfig) -> None:
-        self.world = world
+        super().__init__(world, Target.kind_for(world, url=url))
         self.server: ConnectServer | None = None
         self.clients: list[ConnectClient] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._endpoints: Any = None
         self.url = url
-        if url is None and world.mode == "virtual":
+        if self.kind == "virtual":
             self.server = ConnectServer(world, config)
             self.url = self.server.url("ws://reference", "/pac")
-        elif url is None:
+        elif self.kind == "served":
             from protocol_servers.connect import live
 
-            self._loop = asyncio.new_event_loop()
-            self._endpoints = self._loop.run_until_complete(live.start(world, config))
+            self._endpoints = self.wait(live.start(world, config))
             self.server = self._endpoints.server
             self.url = self._endpoints.pac_url
-        else:
-            self._loop = asyncio.new_event_loop()
-
-    @property
-    def reference(self) -> bool:
-        return self.server is not None
-
-    def need_reference(self, why: str) -> None:
-        if self.server is None:
-            pytest.skip(f"informational on a foreign target: {why}")
 
     def url_for(self, path: str = "/pac", version: str = "v1", drop: tuple[str, ...] = (),
                 **query: str) -> str:
@@ -75,8 +63,7 @@ class ConnectTarget:
         q.update(query)
         for k in drop:
             q.pop(k, None)
-        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(q).replace("=&", "&")
-                           if False else urlencode(q), ""))
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(q), ""))
 
     def open(self, path: str = "/pac", version: str = "v1", name: str = "epos",
              **client: Any) -> ConnectClient:
@@ -87,7 +74,7 @@ class ConnectTarget:
     def try_open(self, url: str, name: str = "epos", version: str = "v1",
                  **client: Any) -> ConnectClient | tuple[int, Any]:
         """A client, or the refusal ``(status, body)``."""
-        if self._loop is None:
+        if self.loop is None:
             assert self.server is not None
             end, refusal = self.server.connect_local(url, name)
             if refusal is not None:
@@ -97,36 +84,23 @@ class ConnectTarget:
             from simulator.ports.ws import HandshakeRefused, connect_ws
 
             try:
-                end = self._loop.run_until_complete(connect_ws(self.world, url, name=name))
+                end = self.wait(connect_ws(self.world, url, name=name))
             except HandshakeRefused as exc:
                 return exc.status, exc.json()
             c = ConnectClient(self.world, end, version, **client)
         self.clients.append(c)
         return c
 
-    def run(self, script: Script, *args: Any) -> Any:
-        proc = self.world.process(script(*args))
-        if self._loop is None:
-            return self.world.run(until=proc)
-        return self._loop.run_until_complete(self.world.run_realtime(until=proc))
-
-    def settle(self, seconds: float) -> None:
-        def idle() -> Generator[Any, Any, Any]:
-            yield self.world.timeout(seconds)
-        self.run(idle)
-
     def choose(self, tid: str, card: str, **behaviour: Any) -> None:
         self.need_reference("the case chooses the card")
         assert self.server is not None
         self.server.terminals[tid].machine.choose_card(card, **behaviour)
 
-    def close(self) -> None:
+    def teardown(self) -> None:
         for c in self.clients:
             c.end.close()
-        if self._loop is not None:
-            if self._endpoints is not None:
-                self._loop.run_until_complete(self._endpoints.close())
-            self._loop.close()
+        if self._endpoints is not None:
+            self.wait(self._endpoints.close())
         elif self.server is not None:
             self.server.close()
 

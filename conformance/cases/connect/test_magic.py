@@ -15,7 +15,7 @@ from .steps import check_invariants, values
     ("VCMINVLSIP0", "SUCCESSFUL", "PIN", "PIN_ENTRY"),
     ("VCMINVLDIP0", "DECLINED", "PIN", "DECLINED"),
     ("VCMINVLSIS0", "SUCCESSFUL", "SIGNATURE", "SIGNATURE_VERIFICATION"),
-    ("VCMINVLUIP0", "UNSUCCESSFUL", None, "CARD_ERROR"),
+    ("VCMINVLUIP0", "UNSUCCESSFUL", None, "CARD_NOT_SUPPORTED"),
     ("VCMINVLTIP0", "TIMED_OUT", None, "TRANSACTION_FINISHED"),
 ])
 @case("connect/11/1", title="magic TIDs: successful, declined, signature, unsuccessful, "

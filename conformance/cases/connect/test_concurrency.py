@@ -66,6 +66,7 @@ def test_timed_out(connect: Any) -> None:
     def script():  # type: ignore[no-untyped-def]
         start = connect.world.now
         rsp = yield from c.transaction("sale", "VCMINVLTIP0", 1000)
+        assert rsp is not None and rsp.error is None, f"no transaction answer: {rsp}"
         return rsp.result, connect.world.now - start
 
     tx, took = connect.run(script)

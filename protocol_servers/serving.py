@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import ServerSpec, Started
+from simulator.driver import realtime_driver
 
 if TYPE_CHECKING:
     from simulator.control import ControlRegistry
@@ -43,6 +44,7 @@ async def serve(
     and the registry (what the control API applied).
     """
     from simulator.control import ControlRegistry, fault_actions, load_scenarios
+    from simulator.driver import realtime_driver
     from simulator.ports.control_api import ControlServer
     from simulator.world import World
 
@@ -62,18 +64,13 @@ async def serve(
         registry.add(action)
     registry.state = started.state
     registry.urls = {**started.urls, "control": control.url}
-    driver = asyncio.ensure_future(world.run_realtime())
     try:
-        if ready is not None:
-            ready({"server": spec.name, "urls": registry.urls}, started)
-        assert registry.shutdown is not None
-        await registry.shutdown.wait()
+        async with realtime_driver(world):
+            if ready is not None:
+                ready({"server": spec.name, "urls": registry.urls}, started)
+            assert registry.shutdown is not None
+            await registry.shutdown.wait()
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await started.close()
         await control.close()
         transcript = getattr(options, "transcript", None)

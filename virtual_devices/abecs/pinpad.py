@@ -20,14 +20,16 @@ import simpy
 from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
+from virtual_devices.abecs import gcr
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
-from virtual_devices.abecs.customer import CANCEL_KEY, Customer
+from virtual_devices.abecs.customer import CANCEL_KEY, Customer, as_customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
 from virtual_devices.abecs.fields import CodecError, Command, Response
+from virtual_devices.abecs.icc import default_chip_factory
 from virtual_devices.abecs.link import (
     DC2,
     CancelReceived,
@@ -98,7 +100,7 @@ class Pinpad:
         for card in cards:
             self.queue_card(card)
         if customer is None and cardholder is not None:
-            customer = Customer.from_cardholder(world, cardholder)
+            customer = as_customer(world, cardholder)
         self.customer = customer or Customer(world)
         self.secure_enabled = secure
         self.session: SecureSession | None = None
@@ -117,8 +119,6 @@ class Pinpad:
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
         if chip_factory is None:
-            from virtual_devices.abecs.icc import default_chip_factory
-
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory
 
@@ -440,7 +440,7 @@ class Pinpad:
         else:
             self.display.show_lines("", "SENHA:")
         self._emit_pin(None)
-        typed = self.act(self.customer.enter_pin(self, min_len, max_len))
+        typed = self.act(self.customer.type_pin(self, min_len, max_len))
         timeout = self.world.timeout(self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])
@@ -490,22 +490,13 @@ class Pinpad:
         return m.PinResponse(block, ksn).to_response()
 
     def _cmd_gcr(self, cmd: Command) -> Gen:
-        from virtual_devices.abecs import gcr
-
-        rsp = yield from gcr.get_card(self, cmd)
-        return rsp
+        return (yield from gcr.get_card(self, cmd))
 
     def _cmd_goc(self, cmd: Command) -> Gen:
-        from virtual_devices.abecs import gcr
-
-        rsp = yield from gcr.go_on_chip(self, cmd)
-        return rsp
+        return (yield from gcr.go_on_chip(self, cmd))
 
     def _cmd_fnc(self, cmd: Command) -> Gen:
-        from virtual_devices.abecs import gcr
-
-        rsp = yield from gcr.finish_chip(self, cmd)
-        return rsp
+        return (yield from gcr.finish_chip(self, cmd))
 
     def _cmd_cng(self, cmd: Command) -> Gen:
         req = m.CngRequest.from_command(cmd)

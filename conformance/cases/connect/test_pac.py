@@ -39,8 +39,9 @@ def test_connected_terminals(connect: Any) -> None:
       section="4.1", failure="the option does not wrap the list")
 def test_connected_terminals_wrapped(connect: Any) -> None:
     connect.need_reference("the wrapped form is a server option")
-    connect.server.config = type(connect.server.config)(**{
-        **connect.server.config.__dict__, "wrapped_terminals": True})
+    from dataclasses import replace
+
+    connect.server.config = replace(connect.server.config, wrapped_terminals=True)
     c = connect.open()
     rsp = connect.run(lambda: c.call("connectedTerminals"))
     assert isinstance(rsp.result, dict) and isinstance(rsp.result["terminals"], list)

@@ -75,3 +75,28 @@ def test_v0_cancel(connect: Any) -> None:
     answer, tx = connect.run(script)
     assert answer == {"cancelled": True} and tx["transactionResult"] == "CANCELLED"
     check_invariants(connect)
+
+
+@case("connect/10/5", title="v0 refund, duplicate and the four reports with tpi",
+      section="10", failure="a v0 method fails or answers with v1 names")
+def test_v0_other_methods(connect: Any) -> None:
+    c = connect.open(version="v0")
+
+    def script():  # type: ignore[no-untyped-def]
+        sale = yield from c.transaction("sale", GBP, 900)
+        refund = yield from c.transaction("refund", GBP, 400)
+        dup = yield from c.call("duplicate", {"tpi": GBP})
+        reports = []
+        for method in ("reportXBalance", "reportZBalance", "reportBanking", "reportEndOfDay"):
+            reports.append((yield from c.call(method, {"tpi": GBP})))
+        return sale.result, refund.result, dup.result, [r.result for r in reports]
+
+    sale, refund, dup, reports = connect.run(script)
+    assert sale["transactionResult"] == refund["transactionResult"] == "SUCCESSFUL"
+    assert refund["transactionType"] == "REFUND" and refund["tpi"] == GBP
+    assert dup["transactionId"] == refund["transactionId"] and "tid" not in dup
+    assert [r["reportType"] for r in reports] == ["X_BALANCE", "Z_BALANCE", "BANKING",
+                                                  "END_OF_DAY"]
+    assert all(r["tpi"] == GBP and "tid" not in r for r in reports)
+    assert reports[0]["balances"]["totalAmount"] == 500
+    check_invariants(connect)

@@ -149,6 +149,29 @@ def no_full_pan(
         raise InvariantViolation("full PAN in transcript: " + "; ".join(sorted(set(found))))
 
 
+class PanWatch:
+    """:func:`no_full_pan` after every step of a state machine, over what is new.
+
+    Entries are only ever appended, and earlier ones passed the same scan, so
+    rescanning the whole transcript after every step (quadratic in the steps of an
+    example, most of a state machine's time) finds nothing more. When the known PANs
+    change, every entry is scanned again for them.
+    """
+
+    def __init__(self) -> None:
+        self._pans: tuple[str, ...] = ()
+        self._scanned = 0
+
+    def check(self, transcript: Transcript, known_pans: Iterable[str] = ()) -> None:
+        pans = tuple(known_pans)
+        entries = transcript.entries
+        start = self._scanned
+        if pans != self._pans or not isinstance(entries, list) or start > len(entries):
+            start = 0  # new PANs to look for, or a bounded tail: scan what is there
+        no_full_pan(entries[start:], pans)
+        self._pans, self._scanned = pans, len(entries)
+
+
 def fresh_client_within() -> float:
     """The default ``within`` of :func:`serves_fresh_client` (conformance/timings.toml)."""
     from simulator.timings import load_timings

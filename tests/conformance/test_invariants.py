@@ -135,3 +135,25 @@ def test_hex_to_text_reads_pair_by_pair(hexed: str) -> None:
             _hex_to_text(hexed)
         return
     assert _hex_to_text(hexed) == expected
+
+
+def test_pan_watch_reads_new_entries_and_all_again_for_a_new_pan() -> None:
+    from conformance.invariants import PanWatch
+
+    w = World(seed=1)
+    watch = PanWatch()
+    w.transcript.record("pos", "tx", b"hello")
+    watch.check(w.transcript)
+    # a full PAN in clear in a new entry (the redactor does not know it; this one is
+    # written as BCD, which only a known PAN is looked for in)
+    bcd = bytes.fromhex(PAN)
+    w.transcript.record("pos", "tx", b"\x01\x02" + bcd)
+    watch.check(w.transcript)  # unknown BCD is not guessed at
+    with pytest.raises(InvariantViolation):
+        watch.check(w.transcript, known_pans=[PAN])  # now known: every entry again
+    w2 = World(seed=1)
+    watch2 = PanWatch()
+    watch2.check(w2.transcript, known_pans=[PAN])
+    w2.transcript.record("pos", "tx", b"\x01\x02" + bcd)
+    with pytest.raises(InvariantViolation):
+        watch2.check(w2.transcript, known_pans=[PAN])  # a new entry is read

@@ -16,6 +16,8 @@ from protocol_servers.mpos.profiles import PROFILES, RULE_SWITCHES, parse_profil
 from protocol_servers.mpos.quiet import quiet_third_party_warnings
 from simulator.cli import tcp_port
 
+TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -78,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--transcript", metavar="FILE", default=None,
+        help="stream the masked transcript (JSON Lines) to this file",
+    )
+    parser.add_argument(
         "--link-dir", default=None, help="directory for the pty links (default: a private temp dir)"
     )
 
@@ -104,9 +110,13 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     from protocol_servers.mpos.control import register_actions
     from protocol_servers.mpos.runtime import start_bridge
     from simulator.cli import CliError
+    from simulator.supervise import drive_until_stopped
+    from simulator.transcript import Transcript
     from simulator.world import World
 
-    world = World(seed=args.seed, mode="realtime", factor=args.factor)
+    # a long-running server keeps a bounded tail of its transcript in memory
+    world = World(seed=args.seed, mode="realtime", factor=args.factor,
+                  transcript=Transcript(args.transcript, keep=TRANSCRIPT_TAIL))
     try:
         cards = [card_from_name(world, n) for n in args.card]
     except (ValueError, ImportError) as exc:
@@ -148,15 +158,10 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     stop = registry.shutdown
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    driver = asyncio.ensure_future(world.run_realtime())
     try:
-        await stop.wait()
+        status = await drive_until_stopped(world, stop, "mpos-bridge")
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await control.close()
         await running.close()
-    return 0
+        world.transcript.close()
+    return status

@@ -49,6 +49,7 @@ from protocol_servers.mpos.tables import (
     TerminalTables,
 )
 from virtual_devices.abecs import messages as m
+from simulator.timings import load_timings
 from virtual_devices.abecs.host import AbecsError
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ DUKPT_TDES, PIN_KEY_INDEX = 3, 16
 ST_CANCEL = 13
 ST_TABVERDIF = 20
 CLEAR_LINE = " " * 32
+_BRIDGE_TIMINGS = load_timings("protocol_servers.mpos")
 
 
 class PinpadError(Exception):
@@ -108,7 +110,9 @@ class PinpadSession:
 
         self.world = world
         self.end = end
-        self.host = AbecsHost(world, end)
+        # the link itself waits forever on a blocking command (§4.2); the bridge does not:
+        # a card that never comes ends the wait, so process is always answered
+        self.host = AbecsHost(world, end, blocking_limit=_BRIDGE_TIMINGS["blocking_command_limit"])
         self.on_error = on_error or (lambda code: None)
         self._rng = world.rng(f"mpos-bridge.card-hash.{end.name}")
         self.chip_pending = False  # a GOC succeeded and FNC has not been sent yet

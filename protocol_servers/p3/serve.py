@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from pathlib import Path
 
 from protocol_servers.p3.config import (
     ConfigError,
@@ -20,6 +19,8 @@ from protocol_servers.p3.config import (
     load,
 )
 from simulator.cli import tcp_port
+
+TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory (the file has them all)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links (default: a private temp dir)")
     parser.add_argument("--transcript", metavar="FILE", default=None,
-                        help="write the masked transcript (JSON Lines) here on exit")
+                        help="stream the masked transcript (JSON Lines) to this file")
 
 
 def default_config() -> ServerConfig:
@@ -69,9 +70,15 @@ def serve(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
     from protocol_servers.p3 import live
     from protocol_servers.p3.server import PayServer
+    from simulator.supervise import drive_until_stopped
+    from simulator.transcript import Transcript
     from simulator.world import World
 
-    world = World(seed=args.seed, mode="realtime", factor=args.factor)
+    # the transcript streams to its file line by line (kill -9 loses at most the last
+    # line) and keeps only a short tail in memory, however long the server runs
+    transcript = Transcript(args.transcript, keep=TRANSCRIPT_TAIL) if args.transcript \
+        else Transcript(keep=TRANSCRIPT_TAIL)
+    world = World(seed=args.seed, mode="realtime", factor=args.factor, transcript=transcript)
     server = PayServer(world, cfg)
     host = "127.0.0.1" if args.host in (None, "localhost") else args.host
     readers = await live.attach_readers(server, args.link_dir)
@@ -90,17 +97,10 @@ async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    driver = asyncio.ensure_future(world.run_realtime())
     try:
-        await stop.wait()
+        status = await drive_until_stopped(world, stop, "PayServer")
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await endpoints.close()
         server.close()
-        if args.transcript:
-            world.transcript.dump(Path(args.transcript))
-    return 0
+        world.transcript.close()
+    return status

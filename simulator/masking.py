@@ -14,6 +14,7 @@ A PAN keeps its first 6 and last 4 digits; everything else secret is replaced wh
 
 from __future__ import annotations
 
+import base64
 import builtins
 import re
 
@@ -113,13 +114,57 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
     return m.group(0)
 
 
+_HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
+_B64_CHAR = rb"[A-Za-z0-9+/_=-]"
+
+
+def secret_forms(secret: bytes) -> tuple[set[bytes], set[bytes]]:
+    """Every form a secret can take on a wire: ``(exact forms, base64 cores)``.
+
+    Exact forms: the bytes as registered; their ASCII hex in lower and upper case; for
+    a secret registered as hex text, the binary it spells (and that binary's hex in the
+    other case); for a secret of decimal digits, its packed BCD (F-padded), when that is
+    four bytes or more (shorter BCD would match too much binary by chance).
+
+    Base64 cores: base64 of each exact form, standard and URL-safe alphabets, at each of
+    the three alignments a form can start at inside a longer base64 text, cut to the
+    characters that depend on the form alone. A core is only kept from eight characters
+    up, so a random match is a 48-bit coincidence.
+    """
+    bases = {secret}
+    if len(secret) % 2 == 0 and _HEX_TEXT.fullmatch(secret):
+        bases.add(bytes.fromhex(secret.decode("ascii")))
+    exact: set[bytes] = set()
+    for b in bases:
+        exact.add(b)
+        exact.add(b.hex().encode())
+        exact.add(b.hex().upper().encode())
+        if b.isdigit():
+            digits = b.decode("ascii")
+            packed = bytes.fromhex(digits if len(digits) % 2 == 0 else digits + "F")
+            if len(packed) >= 4:
+                exact.add(packed)
+    cores: set[bytes] = set()
+    for form in exact:
+        for skip in (0, 1, 2):
+            padded = bytes(skip) + form
+            whole = len(padded) // 3 * 4  # characters of complete 3-byte groups
+            start = 4 if skip else 0  # the first group mixes in unknown bytes
+            for enc in (base64.b64encode, base64.urlsafe_b64encode):
+                core = enc(padded)[start:whole]
+                if len(core) >= 8:
+                    cores.add(core)
+    return exact, cores
+
+
 class Redactor:
     """Knows the run's secrets and hides them in bytes and text.
 
     ``add_pan`` registers a card number (masked to first 6 / last 4 in ASCII, in BCD
     and in hex text); ``add_secret`` registers bytes that must never appear at all
-    (PIN blocks, keys, full tracks), replaced by ``[redacted]`` in text and by ``*``
-    bytes of the same length in raw data.
+    (PIN blocks, keys, full tracks), in any form a wire can carry them
+    (:func:`secret_forms`: binary, ASCII hex in either case, BCD, base64), replaced
+    by ``[redacted]`` in text and by ``*`` bytes of the same length in raw data.
     """
 
     def __init__(self) -> None:
@@ -128,6 +173,7 @@ class Redactor:
         self._byte_pattern: re.Pattern[bytes] | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
+        self._text_pattern: re.Pattern[str] | None = None
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
@@ -155,11 +201,27 @@ class Redactor:
                 table[pan.encode()] = mask_pan(pan).encode()
                 bcd = _pan_bcd(pan)
                 table[bcd] = bytes(len(bcd))
+            cores: set[bytes] = set()
+            texts: set[bytes] = set()
             for secret in self._secrets:
-                table[secret] = b"*" * len(secret)
+                exact, b64 = secret_forms(secret)
+                for form in exact:
+                    table[form] = b"*" * len(form)
+                    if form.isascii() and form.decode("ascii").isprintable():
+                        texts.add(form)
+                cores |= b64
             forms = sorted(table, key=len, reverse=True)
+            # a base64 core takes its neighbour characters with it: each holds bits of
+            # the secret mixed with bits of the data around it
+            alternatives = [_B64_CHAR + b"?" + re.escape(c) + _B64_CHAR + b"{0,2}"
+                            for c in sorted(cores, key=len, reverse=True)]
+            alternatives += [re.escape(f) for f in forms]
             self._byte_replacement = table
-            self._byte_pattern = re.compile(b"|".join(re.escape(f) for f in forms))
+            self._byte_pattern = re.compile(b"|".join(alternatives))
+            text_alts = [a.decode("latin-1") for a in alternatives[: len(cores)]]
+            text_alts += [re.escape(t.decode("ascii"))
+                          for t in sorted(texts, key=len, reverse=True)]
+            self._text_pattern = re.compile("|".join(text_alts)) if text_alts else None
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 
@@ -171,7 +233,7 @@ class Redactor:
         pattern = self._compile()
         if pattern is not None:
             table = self._byte_replacement
-            out = pattern.sub(lambda m: table[m.group(0)], out)
+            out = pattern.sub(lambda m: table.get(m.group(0)) or b"*" * len(m.group(0)), out)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
         return out
@@ -196,16 +258,9 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
-        for secret in self._secrets:
-            for form in (secret.hex(), secret.hex().upper()):
-                if form in text:
-                    text = text.replace(form, "[redacted]")
-            try:
-                plain = secret.decode("ascii")
-            except UnicodeDecodeError:
-                plain = ""
-            if plain and plain.isprintable() and plain in text:
-                text = text.replace(plain, "[redacted]")
+        self._compile()
+        if self._text_pattern is not None:
+            text = self._text_pattern.sub("[redacted]", text)
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         text = mask_text(text)

@@ -14,9 +14,10 @@ A PAN keeps its first 6 and last 4 digits; everything else secret is replaced wh
 
 from __future__ import annotations
 
-import base64
+import binascii
 import builtins
 import re
+from collections.abc import Iterable
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -115,21 +116,44 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
 
 
 _HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
-_B64_CHAR = rb"[A-Za-z0-9+/_=-]"
 
 
-def secret_forms(secret: bytes) -> tuple[set[bytes], set[bytes]]:
-    """Every form a secret can take on a wire: ``(exact forms, base64 cores)``.
+class _Literals:
+    """A set of byte strings found by plain substring search, longest first.
 
-    Exact forms: the bytes as registered; their ASCII hex in lower and upper case; for
-    a secret registered as hex text, the binary it spells (and that binary's hex in the
-    other case); for a secret of decimal digits, its packed BCD (F-padded), when that is
-    four bytes or more (shorter BCD would match too much binary by chance).
+    No compile step: secrets arrive one by one during a run (each card brings its PAN,
+    tracks and PIN block), and rebuilding one big regular expression at each arrival
+    cost more than the searches themselves. ``in`` and ``replace`` run in C.
+    """
 
-    Base64 cores: base64 of each exact form, standard and URL-safe alphabets, at each of
-    the three alignments a form can start at inside a longer base64 text, cut to the
-    characters that depend on the form alone. A core is only kept from eight characters
-    up, so a random match is a 48-bit coincidence.
+    def __init__(self, words: Iterable[bytes]) -> None:
+        self.words = sorted(set(words), key=len, reverse=True)
+
+    def replace(self, data: bytes, table: dict[bytes, bytes]) -> bytes:
+        for word in self.words:
+            if word in data:
+                data = data.replace(word, table[word])
+        return data
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for word in self.words:
+            at = data.find(word)
+            while at >= 0:
+                out.append((at, at + len(word)))
+                at = data.find(word, at + 1)
+        return out
+
+
+def secret_forms(secret: bytes) -> set[bytes]:
+    """Every exact form a secret can take on a wire.
+
+    The bytes as registered; their ASCII hex in lower and upper case; for a secret
+    registered as hex text, the binary it spells (and that binary's hex in the other
+    case); for a secret of decimal digits, its packed BCD (F-padded), when that is four
+    bytes or more (shorter BCD would match too much binary by chance). Base64 is not
+    listed: it depends on where the secret starts, so base64 text is decoded and
+    searched instead (:func:`_mask_base64`).
     """
     bases = {secret}
     if len(secret) % 2 == 0 and _HEX_TEXT.fullmatch(secret):
@@ -144,17 +168,49 @@ def secret_forms(secret: bytes) -> tuple[set[bytes], set[bytes]]:
             packed = bytes.fromhex(digits if len(digits) % 2 == 0 else digits + "F")
             if len(packed) >= 4:
                 exact.add(packed)
-    cores: set[bytes] = set()
-    for form in exact:
-        for skip in (0, 1, 2):
-            padded = bytes(skip) + form
-            whole = len(padded) // 3 * 4  # characters of complete 3-byte groups
-            start = 4 if skip else 0  # the first group mixes in unknown bytes
-            for enc in (base64.b64encode, base64.urlsafe_b64encode):
-                core = enc(padded)[start:whole]
-                if len(core) >= 8:
-                    cores.add(core)
-    return exact, cores
+    return exact
+
+
+# Base64 text long enough to carry a four-byte secret (and a partial group either side)
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{6,}={0,2}")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
+    """Character spans of ``data`` whose base64 decoding holds a secret form.
+
+    Every run of base64 characters is decoded at each of its four alignments (either
+    alphabet) and searched; a hit covers the whole four-character groups that carry any
+    of its bytes.
+    """
+    spans: list[tuple[int, int]] = []
+    for m in _B64_RUN.finditer(data):
+        run = m.group(0).translate(_URLSAFE).rstrip(b"=")
+        for off in range(4):
+            rest = run[off:]
+            if len(rest) < 6:
+                break
+            tail = len(rest) % 4  # a last group of 2 or 3 characters carries 1 or 2 bytes
+            rest = rest[:-1] if tail == 1 else rest + b"=" * ((4 - tail) % 4)
+            try:
+                plain = binascii.a2b_base64(rest)
+            except binascii.Error:
+                continue
+            for a, b in secrets.spans(plain):
+                first = m.start() + off + a // 3 * 4
+                last = min(m.end(), m.start() + off + -(-b // 3) * 4)
+                spans.append((first, last))
+    return spans
+
+
+def _mask_base64(data: bytes, secrets: _Literals) -> bytes:
+    spans = _base64_spans(data, secrets)
+    if not spans:
+        return data
+    out = bytearray(data)
+    for a, b in spans:
+        out[a:b] = b"*" * (b - a)
+    return bytes(out)
 
 
 class Redactor:
@@ -170,10 +226,11 @@ class Redactor:
     def __init__(self) -> None:
         self._pans: set[str] = set()
         self._secrets: set[bytes] = set()
-        self._byte_pattern: re.Pattern[bytes] | None = None
+        self._byte_pattern: _Literals | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
-        self._text_pattern: re.Pattern[str] | None = None
+        self._text_forms: tuple[str, ...] = ()
+        self._secret_pattern: _Literals | None = None
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
@@ -188,8 +245,8 @@ class Redactor:
             self._secrets.add(bytes(secret))
             self._byte_pattern = None
 
-    def _compile(self) -> re.Pattern[bytes] | None:
-        """One alternation of every known secret form, so data is scanned once.
+    def _compile(self) -> _Literals | None:
+        """Every known secret form, longest first.
 
         Secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4; packed
         BCD PANs become zero bytes. Longer forms are tried first so that a secret that
@@ -201,27 +258,19 @@ class Redactor:
                 table[pan.encode()] = mask_pan(pan).encode()
                 bcd = _pan_bcd(pan)
                 table[bcd] = bytes(len(bcd))
-            cores: set[bytes] = set()
             texts: set[bytes] = set()
+            secret_set: set[bytes] = set()
             for secret in self._secrets:
-                exact, b64 = secret_forms(secret)
-                for form in exact:
+                for form in secret_forms(secret):
                     table[form] = b"*" * len(form)
+                    secret_set.add(form)
                     if form.isascii() and form.decode("ascii").isprintable():
                         texts.add(form)
-                cores |= b64
-            forms = sorted(table, key=len, reverse=True)
-            # a base64 core takes its neighbour characters with it: each holds bits of
-            # the secret mixed with bits of the data around it
-            alternatives = [_B64_CHAR + b"?" + re.escape(c) + _B64_CHAR + b"{0,2}"
-                            for c in sorted(cores, key=len, reverse=True)]
-            alternatives += [re.escape(f) for f in forms]
             self._byte_replacement = table
-            self._byte_pattern = re.compile(b"|".join(alternatives))
-            text_alts = [a.decode("latin-1") for a in alternatives[: len(cores)]]
-            text_alts += [re.escape(t.decode("ascii"))
-                          for t in sorted(texts, key=len, reverse=True)]
-            self._text_pattern = re.compile("|".join(text_alts)) if text_alts else None
+            self._byte_pattern = _Literals(table)
+            self._secret_pattern = _Literals(secret_set) if secret_set else None
+            self._text_forms = tuple(t.decode("ascii")
+                                     for t in sorted(texts, key=len, reverse=True))
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 
@@ -233,7 +282,9 @@ class Redactor:
         pattern = self._compile()
         if pattern is not None:
             table = self._byte_replacement
-            out = pattern.sub(lambda m: table.get(m.group(0)) or b"*" * len(m.group(0)), out)
+            out = pattern.replace(out, table)
+            if self._secret_pattern is not None:
+                out = _mask_base64(out, self._secret_pattern)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
         return out
@@ -259,8 +310,13 @@ class Redactor:
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
         self._compile()
-        if self._text_pattern is not None:
-            text = self._text_pattern.sub("[redacted]", text)
+        for form in self._text_forms:
+            if form in text:
+                text = text.replace(form, "[redacted]")
+        if self._secret_pattern is not None and text.isascii():
+            spans = _base64_spans(text.encode("ascii"), self._secret_pattern)
+            for a, b in sorted(spans, reverse=True):
+                text = text[:a] + "[redacted]" + text[b:]
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         text = mask_text(text)

@@ -118,9 +118,15 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
     world = World(seed=args.seed, mode="realtime", factor=args.factor,
                   transcript=Transcript(args.transcript, keep=TRANSCRIPT_TAIL))
     try:
-        cards = [card_from_name(world, n) for n in args.card]
+        for n in args.card:  # refuse unknown names before anything starts
+            card_from_name(world, n)
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
+
+    def cards(reader: int) -> list[Any]:
+        """Every reader gets the cards asked for, each reader its own copies."""
+        return [card_from_name(world, n) for n in args.card]
+
     running = await start_bridge(
         world,
         readers=args.readers,

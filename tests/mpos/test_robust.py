@@ -108,3 +108,30 @@ def test_idle_contexts_expire_and_free_their_reader() -> None:
     assert out["init"]["response_type"] == 2
     assert lab.server.contexts.get("forgotten") is None
     assert dev.owner == "new"
+
+
+def test_every_reader_gets_the_cards_asked_for() -> None:
+    import asyncio
+    import shutil
+
+    import pytest
+
+    if shutil.which("socat") is None:
+        pytest.skip("socat makes the pty pairs")
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.runtime import start_bridge
+
+    async def main() -> list[list[str]]:
+        world = World(seed=1, mode="realtime", factor=0.05)
+        running = await start_bridge(
+            world, readers=2, merchant_port=None,
+            cards=lambda i: [card_from_name(world, "visa-chip-pin"),
+                             card_from_name(world, "mc-chip-signature")])
+        try:
+            return [[getattr(c, "name", "") or type(c).__name__ for c in r.pinpad.cards]
+                    for r in running.lab.readers]
+        finally:
+            await running.close()
+
+    queues = asyncio.run(main())
+    assert len(queues) == 2 and all(len(q) == 2 for q in queues), queues

@@ -128,3 +128,20 @@ def test_an_exception_in_a_request_handler_is_answered_and_logged(
     assert first["error"]["type"] == "INTERNAL_INCONSISTENCY"
     assert second["status"] == "OK"
     assert "a bug in one request" in caplog.text
+
+
+def test_a_mute_chip_card_does_not_break_the_reader_for_the_next_customer() -> None:
+    from tests.p3.test_abecs import make, run
+
+    server, c = make("ws", cards=("mc-mute-chip-fallback", "visa-chip-pin"))
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        first = yield from c.final(c.execute("devices/counter", amount="12.00"))
+        second = yield from c.final(c.execute("devices/counter", amount="12.00"))
+        return first, second
+
+    first, second = run(server, script)
+    assert first["executeTransactionResponse"]["transaction"]["status"] != "APPROVED"
+    assert second["executeTransactionResponse"]["transaction"]["status"] == "APPROVED"
+    assert server.ledger_problems() == []

@@ -162,6 +162,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
         if got == m.ST_ERRFALLBACK:
             # the customer pulls the card out and will swipe it at the next GCR
             pinpad.fallback_pending = True
+            pinpad.fallback_card = card
             pinpad.inserted = None
             pinpad.cards.appendleft(card)
         pinpad.display.clear()

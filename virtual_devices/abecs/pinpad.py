@@ -116,6 +116,7 @@ class Pinpad:
         self.inserted: Any = None  # the card in the chip slot
         self.chip: Any = None  # ChipSession after a successful ICC GCR
         self.fallback_pending = False
+        self.fallback_card: Any = None  # the card handed back for the fallback swipe
         self._gcr_saved: m.GcrRequest | None = None
         self._goc_done = False
         self._running: simpy.Process | None = None
@@ -308,6 +309,11 @@ class Pinpad:
         self.chip = None
         self._gcr_saved = None
         self._goc_done = False
+        if self.fallback_pending and self.cards and self.cards[0] is self.fallback_card:
+            # the transaction ended without the fallback swipe: the customer takes the
+            # card that failed back, so the next customer's card is the next one read
+            self.cards.popleft()
+        self.fallback_card = None
         self.fallback_pending = False  # a fallback belongs to the transaction, not the pinpad
 
     def _cmd_gin(self, cmd: Command) -> Gen:

@@ -130,3 +130,26 @@ async def _sale_until_processing(url: str) -> None:
                       '{"type":"CHARGE","amount":10.00,"currency":"EUR"}}}')
         for _ in range(3):  # a few updates: the sale is under way
             await asyncio.wait_for(ws.recv(), 10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_reader_stops_on_a_signal_even_when_started_with_sigint_ignored(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    import shutil
+
+    if shutil.which("socat") is None:
+        pytest.skip("socat makes the pty pair")
+    # as a shell starts a background job ('cardloop reader &'): SIGINT ignored
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "reader", "--pty", "--link-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip()  # the host side's path: it is running
+        proc.send_signal(sig)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

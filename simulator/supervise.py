@@ -18,6 +18,7 @@ from simulator.world import World
 
 #: exit status of a server whose world loop died (any non-zero would do; 70 is EX_SOFTWARE)
 WORLD_DIED = 70
+LATENESS_SAMPLES = 10_000
 
 
 async def drive_until_stopped(
@@ -27,6 +28,8 @@ async def drive_until_stopped(
 
     On death the reason and its traceback go to ``err`` (stderr) at once.
     """
+    # a server runs for days: its lateness record keeps a bounded sample, not every event
+    world.lateness.limit = min(world.lateness.limit, LATENESS_SAMPLES)
     driver = asyncio.ensure_future(world.run_realtime())
     stopper = asyncio.ensure_future(stop.wait())
     try:

@@ -77,13 +77,17 @@ class Transcript:
     always receives every entry, flushed line by line.
     """
 
-    def __init__(self, path: str | Path | None = None, keep: bool | int = True) -> None:
+    def __init__(self, path: str | Path | None = None, keep: bool | int = True,
+                 max_payload: int | None = None) -> None:
         self.entries: list[Entry] | deque[Entry]
         if keep is True or keep is False:
             self.entries = []
         else:
             self.entries = deque(maxlen=max(0, int(keep)))
         self._keep = keep is not False
+        # a server's transcript need not hold a whole oversize frame: the first
+        # ``max_payload`` bytes and the count of the rest say what happened
+        self.max_payload = max_payload
         self.path = Path(path) if path is not None else None
         self._file = None
         if self.path is not None:
@@ -110,6 +114,9 @@ class Transcript:
             raw = bytes(data or b"")
         if redactor is None:
             redactor = _DEFAULT_REDACTOR
+        if self.max_payload is not None and len(raw) > self.max_payload:
+            label = f"{label} [{len(raw) - self.max_payload} more bytes not kept]"
+            raw = raw[: self.max_payload]
         hexed = redactor.hex(raw)
         label = redactor.text(escape_surrogates(label))
         sim = world.now if world is not None else 0.0

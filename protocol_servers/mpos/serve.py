@@ -16,6 +16,7 @@ from protocol_servers.mpos.profiles import PROFILES, RULE_SWITCHES, parse_profil
 from protocol_servers.mpos.quiet import quiet_third_party_warnings
 from simulator.cli import tcp_port
 
+TRANSCRIPT_MAX_PAYLOAD = 16 * 1024  # bytes of one message the transcript keeps
 TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory
 
 
@@ -116,7 +117,8 @@ async def _serve(args: argparse.Namespace, profile: Any) -> int:
 
     # a long-running server keeps a bounded tail of its transcript in memory
     world = World(seed=args.seed, mode="realtime", factor=args.factor,
-                  transcript=Transcript(args.transcript, keep=TRANSCRIPT_TAIL))
+                  transcript=Transcript(args.transcript, keep=TRANSCRIPT_TAIL,
+                                  max_payload=TRANSCRIPT_MAX_PAYLOAD))
     try:
         for n in args.card:  # refuse unknown names before anything starts
             card_from_name(world, n)

@@ -30,9 +30,29 @@ def loads(text: str) -> Any:
 
 
 def dumps(value: Any) -> str:
-    parts: list[str] = []
-    _write(value, parts)
-    return "".join(parts)
+    try:
+        # C speed for what holds no Decimal (a login listing a thousand devices); the
+        # writer below is only needed for exact amounts
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          default=_no_fast_path)
+    except _NeedsExactWriter:
+        parts: list[str] = []
+        _write(value, parts)
+        return "".join(parts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON escapes carry it exactly
+            text = json.dumps(value, separators=(",", ":"), default=_no_fast_path)
+    return text
+
+
+class _NeedsExactWriter(Exception):
+    pass
+
+
+def _no_fast_path(value: Any) -> Any:
+    raise _NeedsExactWriter
 
 
 def _write(value: Any, out: list[str]) -> None:

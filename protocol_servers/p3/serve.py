@@ -20,6 +20,7 @@ from protocol_servers.p3.config import (
 )
 from simulator.cli import tcp_port
 
+TRANSCRIPT_MAX_PAYLOAD = 16 * 1024  # bytes of one message the transcript keeps
 TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory (the file has them all)
 
 
@@ -76,8 +77,10 @@ async def _serve(args: argparse.Namespace, cfg: ServerConfig) -> int:
 
     # the transcript streams to its file line by line (kill -9 loses at most the last
     # line) and keeps only a short tail in memory, however long the server runs
-    transcript = Transcript(args.transcript, keep=TRANSCRIPT_TAIL) if args.transcript \
-        else Transcript(keep=TRANSCRIPT_TAIL)
+    transcript = Transcript(args.transcript, keep=TRANSCRIPT_TAIL,
+                                  max_payload=TRANSCRIPT_MAX_PAYLOAD) if args.transcript \
+        else Transcript(keep=TRANSCRIPT_TAIL,
+                                  max_payload=TRANSCRIPT_MAX_PAYLOAD)
     world = World(seed=args.seed, mode="realtime", factor=args.factor, transcript=transcript)
     server = PayServer(world, cfg)
     host = "127.0.0.1" if args.host in (None, "localhost") else args.host

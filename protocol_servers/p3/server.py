@@ -69,6 +69,10 @@ class Connection:
             if not flow.tx.is_final:
                 flow.lose_owner()
         self.flows.clear()
+        # a closed connection is forgotten: memory per server must not grow with the
+        # number of connections it has ever served
+        if self in self.server.connections:
+            self.server.connections.remove(self)
 
     @property
     def logged_in(self) -> bool:

@@ -227,6 +227,10 @@ async def serve_ws(
         "ping_timeout": ping_timeout,
         "close_timeout": close_timeout,
         "max_size": max_size,
+        # no permessage-deflate: POS messages are small, and each compressing connection
+        # holds about 300 KB of zlib state, which a thousand POS connections turn into
+        # hundreds of megabytes (memory per connection must stay bounded and small)
+        "compression": None,
     }
     server = await serve(handler, host, port, **kwargs)
     first = sorted(paths)[0] if paths else "/"

@@ -379,13 +379,22 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
         rng = random.Random(f"{seed}/{name}")
         # warm up (first imports, first connections), then take RSS before
         told: dict[str, int] = {}
-        for i in range(4):
-            told.update((await soak.session(urls, 10_000_000 + i)).told)
-        # one round of every kind of input first, so first-use costs (imports, caches,
-        # buffers sized by the largest frame) are in "before", not counted as growth
+        # A warm-up round of the same load first: first-use costs (imports, caches, the
+        # allocator's high-water mark for a thousand connections at once, buffers sized
+        # by the largest frame) land in "before". What "after" adds is then growth that
+        # a second round of the same load left behind: what leaks, per connection or per
+        # transaction. Warm-up requests count like any other.
         warm = Result(name)
-        await asyncio.gather(*(_lane(soak, urls, [soak.malformed(rng) for _ in range(50)], warm,
-                                     told) for _ in range(INPUT_LANES)))
+        await asyncio.gather(*(_lane(soak, urls, [soak.malformed(rng) for _ in range(50)],
+                                     warm, told) for _ in range(INPUT_LANES)))
+        for r in await asyncio.gather(*(soak.session(urls, 10_000_000 + i)
+                                        for i in range(sessions)), return_exceptions=True):
+            if isinstance(r, BaseException):
+                result.unanswered += 1
+                out(f"{name}: warm-up session failed: {r!r}")
+            else:
+                result.unanswered += r.unanswered
+                told.update(r.told)
         await _healthy(soak, urls)
         result.rss_before_kb = (await child.ask("gc"))["rss"]
         out(f"{name}: RSS before {result.rss_before_kb / 1024:.1f} MiB; "

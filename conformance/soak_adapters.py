@@ -57,7 +57,7 @@ _P3_LOGIN = ('{"type":"LOGIN_MERCHANT_REQUEST","tag":"%s","loginMerchantRequest"
 class P3Soak:
     name = "p3"
     factor = 0.02
-    devices = 250
+    devices = 1000  # a reader per session: login lists a thousand devices
     amount = "40.00"  # a plain chip-and-PIN approval on the MOCK reader (no action asked)
 
     def __init__(self) -> None:

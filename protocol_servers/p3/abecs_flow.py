@@ -101,6 +101,7 @@ class AbecsCardFlow:
         from virtual_devices.abecs import messages as m
         from virtual_devices.abecs.flows import FNC_TAGS, GOC_TAGS
         from virtual_devices.emv import tlv
+        from virtual_devices.acquirer.link import HostLink
         from virtual_devices.emv.kernel.messages import AuthRequest
 
         f, tx, r = self.f, self.f.tx, self.r
@@ -154,14 +155,16 @@ class AbecsCardFlow:
                 f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
                        "Authorization in progress...", tx_state="AWAITING_EXECUTION",
                        abortable=False)
-                yield f.world.timeout(f.t["acquirer_roundtrip"])
                 auth = AuthRequest("contact", p.amount, numeric(p.currency), card.pan,
                                    f"{card.pan_seq:02d}", bytes.fromhex(aid), emv,
                                    pin_block=goc.pin_block if goc.online_pin else None,
                                    ksn=goc.ksn if goc.online_pin else None)
-                acq = r.acquirer
-                rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
-                                    key=tx.identifier)
+                # over the line to the host: its round trip, its timeout, and the timeout
+                # reversal when no answer comes (a booked charge is never left behind)
+                link = HostLink(f.world, r.acquirer, f.server.host_fault,
+                                roundtrip=f.t["acquirer_roundtrip"], name="payserver.acquirer")
+                rsp = yield from link.authorise(
+                    auth, kind="sale" if p.auto_capture else "preauth", key=tx.identifier)
                 if rsp is not None and rsp.approved:
                     tx.acquirer_ref = rsp.reference
                     tx.authorised = True

@@ -53,8 +53,8 @@ async def start(server: PayServer, host: str | None = None, ws_port: int | None 
                         path=None, on_connect=on_ws, name="payserver-ws",
                         labeler=envelope.label, max_size=cfg.max_frame_bytes,
                         # idle clients are pinged and closed (1011) when they stop answering
-                        ping_interval=server.timings["ws_ping_interval"] * world.factor,
-                        ping_timeout=server.timings["ws_ping_timeout"] * world.factor)
+                        ping_interval=server.timings["ws_ping_interval"],
+                        ping_timeout=server.timings["ws_ping_timeout"])
     tcp = await serve_tcp(world, host, cfg.tcp_port if tcp_port is None else tcp_port,
                           framing=RawFraming, on_connect=on_tcp, name="payserver-tcp",
                           labeler=envelope.stream_label)

@@ -227,6 +227,11 @@ class PayServer:
         self.transactions: dict[str, Transaction] = {}
         self.connections: list[Connection] = []
         self.global_merchant: str | None = None
+        # what the line to the acquirer does to ABECS readers' authorisations (the
+        # catalogue's backend.* faults; healthy unless a case or the control API sets it)
+        from virtual_devices.acquirer.link import HostFault
+
+        self.host_fault = HostFault()
 
     @property
     def acquirer(self) -> Any:

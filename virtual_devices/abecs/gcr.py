@@ -11,50 +11,21 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import simpy
 
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY
+from virtual_devices.abecs.device import CardDevice, ChipRead, ChipSession
 from virtual_devices.abecs.fields import Command, Response
 from virtual_devices.abecs.tables import AidRecord
-
-if TYPE_CHECKING:
-    from virtual_devices.abecs.pinpad import Pinpad
 
 Gen = Generator[Any, Any, Any]
 
 
-@dataclass(frozen=True)
-class ChipRead:
-    """What GCR reports about a chip card after selection and READ RECORD."""
-
-    record: AidRecord
-    track2: str  # from tag 57, "D" as "="
-    pan: str
-    pan_seq: int
-    app_label: str
-    service_code: str
-    holder_name: str
-    expiry: str  # YYMMDD
-    issuer_country: str
-    aid: bytes
-
-
-class ChipSession(Protocol):
-    def read(self) -> Gen: ...  # -> ChipRead | int (status)
-
-    def go_on_chip(self, req: m.GocRequest) -> Gen: ...  # -> GocResponse | int
-
-    def finish(self, req: m.FncRequest) -> Gen: ...  # -> FncResponse | int
-
-    def change_parameters(self, tlv: bytes) -> None: ...
-
-
-def candidates(pinpad: Pinpad, req: m.GcrRequest) -> list[AidRecord]:
+def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
     """AID records the card may use: ICC standard 03, acquirer and type filters (§4.7)."""
     out: list[AidRecord] = []
     for rec in pinpad.tables.aids():
@@ -84,7 +55,7 @@ def _holder_from_track1(track1: str) -> str:
     return parts[1].strip() if len(parts) >= 3 else ""
 
 
-def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Response:
+def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Response:
     track1, track2 = stripe_of(card)
     if "=" not in track2:
         return Response("GCR", m.ST_MCDATAERR)
@@ -94,8 +65,7 @@ def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Respons
     pool = candidates(pinpad, req)
     app_type = req.app_type if 1 <= req.app_type <= 98 else (pool[0].app_type if pool else 1)
     rec = next((r for r in pool if r.app_type == app_type), pool[0] if pool else None)
-    stat = 1 if pinpad.fallback_pending else 0
-    pinpad.fallback_pending = False
+    stat = pinpad.slot.swiped(card)
     return m.GcrResponse(
         card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
         acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
@@ -105,18 +75,14 @@ def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Respons
     ).to_response()
 
 
-def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
-    if not cmd.blocks:
-        req = pinpad._gcr_saved
-        if req is None:
-            return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
-    else:
-        req = m.GcrRequest.from_command(cmd)
-        pinpad._gcr_saved = req
-    pinpad.chip = None
-    pinpad._goc_done = False
+def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
+    slot = pinpad.slot
+    got_req = slot.begin_read(m.GcrRequest.from_command(cmd) if cmd.blocks else None)
+    if got_req is None:
+        return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
+    req = got_req
     pool = candidates(pinpad, req)
-    card = pinpad.inserted
+    card = slot.card
     if card is None:
         ctls_on = pinpad.info.ctls and req.ctls is not False
         pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
@@ -144,7 +110,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
             yield pinpad.world.timeout(pinpad.t["magstripe_read"])
             pinpad.display.show("PROCESSANDO...")
             return _magstripe_response(pinpad, req, card)
-        pinpad.inserted = card
+        slot.insert(card)
         pinpad.display.show("PROCESSANDO...")
         yield pinpad.world.timeout(pinpad.t["card_power_up"])
     # the table version is checked once a chip card is in (§4.7)
@@ -161,14 +127,11 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     if isinstance(got, int):
         if got == m.ST_ERRFALLBACK:
             # the customer pulls the card out and will swipe it at the next GCR
-            pinpad.fallback_pending = True
-            pinpad.fallback_card = card
-            pinpad.inserted = None
-            pinpad.cards.appendleft(card)
+            pinpad.cards.appendleft(slot.chip_failed())
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got
-    pinpad.chip = session
+    slot.chip_read(session)
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -185,29 +148,29 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     ).to_response()
 
 
-def go_on_chip(pinpad: Pinpad, cmd: Command) -> Gen:
-    if pinpad.chip is None or pinpad._goc_done:
+def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    slot = pinpad.slot
+    if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
     req = m.GocRequest.from_command(cmd)
     if req.method in (0, 1) or pinpad.keys.get(req.key_idx) is None:
         return Response("GOC", m.ST_ERRKEY)
-    got = yield from pinpad.chip.go_on_chip(req)
+    got = yield from slot.chip.go_on_chip(req)
+    slot.went_on_chip(not isinstance(got, int))
     if isinstance(got, int):
-        pinpad.chip = None
         pinpad.display.clear()
         return Response("GOC", got)
-    pinpad._goc_done = True
     return got.to_response()
 
 
-def finish_chip(pinpad: Pinpad, cmd: Command) -> Gen:
-    if pinpad.chip is None or not pinpad._goc_done:
+def finish_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    slot = pinpad.slot
+    if not slot.can_finish():
         return Response("FNC", m.ST_INVCALL)
     req = m.FncRequest.from_command(cmd)
-    got = yield from pinpad.chip.finish(req)
-    pinpad._goc_done = False
+    got = yield from slot.chip.finish(req)
+    slot.finished(not isinstance(got, int))
     if isinstance(got, int):
-        pinpad.chip = None
         return Response("FNC", got)
     pinpad.display.show("APROVADA" if got.decision == 0 else "NEGADA")
     return got.to_response()

@@ -1,0 +1,123 @@
+"""Running one server for outside clients: world, server, control API, until told to stop.
+
+``cardloop serve NAME`` (:func:`serve_cli`) and the suite's client-under-test role
+(``python -m conformance --serve NAME``) both run :func:`serve`, so a vendor meets
+the same assembly either way: a realtime world, the server's ``start``, the control
+API with the server's actions and the world's fault actions, and the world's driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from protocol_servers.contract import ServerSpec, Started
+from simulator.driver import realtime_driver
+
+if TYPE_CHECKING:
+    from simulator.control import ControlRegistry
+    from simulator.world import World
+
+Ready = Callable[[dict[str, Any], Started], None]
+TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory (the file has them all)
+TRANSCRIPT_MAX_PAYLOAD = 16 * 1024  # bytes of one message the transcript keeps
+
+
+def _scenarios_text(spec: ServerSpec) -> str | None:
+    text = getattr(spec, "scenarios_text", None)
+    return text() if callable(text) else None
+
+
+async def serve(
+    spec: ServerSpec,
+    options: argparse.Namespace,
+    *,
+    ready: Ready | None = None,
+    stop: asyncio.Event | None = None,
+) -> tuple[World, ControlRegistry]:
+    """Run ``spec`` with its control API until ``stop`` is set (or ``POST /shutdown``).
+
+    ``ready`` is told ``{"server": NAME, "urls": {..., "control": URL}}`` and what
+    ``start`` returned, once everything listens. Returns the world (its transcript)
+    and the registry (what the control API applied).
+    """
+    from simulator.control import ControlRegistry, fault_actions, load_scenarios
+    from simulator.driver import realtime_driver
+    from simulator.ports.control_api import ControlServer
+    from simulator.supervise import for_a_server, until_stopped
+    from simulator.transcript import Transcript
+    from simulator.world import World
+
+    # The transcript streams to its file line by line (kill -9 loses at most the last
+    # line) and keeps only a short tail in memory, however long the server runs.
+    world = World(seed=options.seed, mode="realtime", factor=options.factor,
+                  transcript=Transcript(getattr(options, "transcript", None),
+                                        keep=TRANSCRIPT_TAIL, max_payload=TRANSCRIPT_MAX_PAYLOAD))
+    for_a_server(world)
+    registry = ControlRegistry(server=spec.name, shutdown=stop or asyncio.Event(),
+                               scenarios=load_scenarios(spec.name, _scenarios_text(spec)))
+    control = await ControlServer(world, registry).start(port=options.control_port)
+    options.control_url = control.url  # a server may tell its clients where it is
+    try:
+        started = await spec.start(world, options)
+    except BaseException:
+        await control.close()
+        raise
+    for action in started.actions.values():
+        registry.add(action)
+    for action in fault_actions(world):
+        registry.add(action)
+    registry.state = started.state
+    registry.urls = {**started.urls, "control": control.url}
+    try:
+        async with realtime_driver(world) as driver:
+            if ready is not None:
+                ready({"server": spec.name, "urls": registry.urls}, started)
+            assert registry.shutdown is not None
+            # a dead world loop ends the server at once, non-zero: a server that accepts
+            # connections it will never answer is worse than no server
+            options.exit_status = await until_stopped(driver, registry.shutdown, spec.name)
+    finally:
+        await started.close()
+        await control.close()
+        world.transcript.close()  # every entry is already on disk
+    return world, registry
+
+
+def _print_banner(spec: ServerSpec) -> Ready:
+    def show(info: dict[str, Any], started: Started) -> None:
+        for line in started.banner or [f"{spec.name}: {spec.description}"]:
+            print(line)
+        actions = ", ".join([*sorted(started.actions), "fault", "clear-faults"])
+        print(f"  control API:  {info['urls']['control']}/ (POST /scenario/<action>: "
+              f"{actions})")
+        print("  Ctrl-C to stop", flush=True)
+
+    return show
+
+
+def serve_cli(spec: ServerSpec, args: argparse.Namespace) -> int:
+    """``cardloop serve NAME``: serve until Ctrl-C; errors a user can fix are one line."""
+    import warnings
+
+    from simulator.cli import CliError
+
+    # the EMV libraries build two-key TDES through cryptography's moved class; harmless
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(spec, args, ready=_print_banner(spec), stop=stop)
+
+    # a server refuses an option's value with CliError, which the command prints
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise CliError(f"cannot serve: {exc}", 1) from None
+    return int(getattr(args, "exit_status", 0) or 0)

@@ -150,7 +150,8 @@ class Wire:
         if self.url.startswith("ws"):
             import websockets
 
-            self._ws = await websockets.connect(self.url, max_size=None, open_timeout=ANSWER_TIMEOUT)
+            self._ws = await websockets.connect(self.url, max_size=None,
+                                                open_timeout=ANSWER_TIMEOUT)
         else:
             host, port = self.url.split("//", 1)[1].rsplit(":", 1)
             self._reader, self._writer = await asyncio.open_connection(host, int(port))
@@ -167,7 +168,8 @@ class Wire:
             await self._ws.send(message)
         else:
             assert self._writer is not None
-            data = message.encode("utf-8", "surrogatepass") if isinstance(message, str) else message
+            data = (message.encode("utf-8", "surrogatepass") if isinstance(message, str)
+                    else message)
             self._writer.write(len(data).to_bytes(4, "big") + data)
             await self._writer.drain()
 
@@ -206,7 +208,8 @@ async def _child(name: str) -> None:
     from simulator.world import World
 
     soak = make_adapter(name)
-    world = World(seed=1, mode="realtime", factor=soak.factor, transcript=Transcript(keep=100, max_payload=16 * 1024))
+    world = World(seed=1, mode="realtime", factor=soak.factor,
+                  transcript=Transcript(keep=100, max_payload=16 * 1024))
     urls = await soak.start(world)
     print(json.dumps({"urls": urls, "pid": os.getpid()}), flush=True)
     stop = asyncio.Event()
@@ -220,9 +223,9 @@ async def _child(name: str) -> None:
                 stop.set()
                 return
             if cmd == "ledger":
-                box: list[dict[str, int]] = []
-                world.inject(lambda: box.append(soak.booked()))
-                print(json.dumps({"ledger": box[0]}), flush=True)
+                books: list[dict[str, int]] = []
+                world.inject(lambda books=books: books.append(soak.booked()))
+                print(json.dumps({"ledger": books[0]}), flush=True)
             elif cmd == "gc":
                 _settle()
                 print(json.dumps({"rss": rss_kb(os.getpid()), "failures":
@@ -293,7 +296,7 @@ class Child:
             await self.proc.stdin.drain()
         try:
             return await asyncio.wait_for(self.proc.wait(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.proc.kill()
             return await self.proc.wait()
 
@@ -327,7 +330,7 @@ async def _healthy(soak: SoakAdapter, urls: dict[str, str]) -> bool:
     try:
         await wire.send(text)
         return await wire.recv() is not None
-    except (asyncio.TimeoutError, OSError):
+    except (TimeoutError, OSError):
         return False
     finally:
         await wire.close()
@@ -354,7 +357,7 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                     got = await settle(wire, answer)
                     if told is not None:
                         told.update(got)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 result.unanswered += 1
                 await wire.close()
                 wires.pop(role, None)

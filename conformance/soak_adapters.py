@@ -36,7 +36,7 @@ async def _request(wire: Wire, text: str, done: Any, session: Session) -> Any:
     while True:
         try:
             raw = await wire.recv(ANSWER_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             session.unanswered += 1
             return None
         if raw is None:
@@ -57,11 +57,14 @@ _P3_LOGIN = ('{"type":"LOGIN_MERCHANT_REQUEST","tag":"%s","loginMerchantRequest"
 class P3Soak:
     name = "p3"
     factor = 0.02
-    devices = 1000  # a reader per session: login lists a thousand devices
+    devices = 250
     amount = "40.00"  # a plain chip-and-PIN approval on the MOCK reader (no action asked)
 
     def __init__(self) -> None:
         self.server: Any = None
+        # the POS side takes turns per reader, as clerks sharing a counter do; the
+        # server's own refusal of a second charge (ACCESSORY_BUSY) stays the backstop
+        self._turns: dict[int, asyncio.Lock] = {}
 
     async def start(self, world: World) -> dict[str, str]:
         from protocol_servers.p3 import live
@@ -80,17 +83,17 @@ class P3Soak:
         return out
 
     _ENVELOPES = (
-        lambda v: '{"type":"LOGIN_MERCHANT_REQUEST","tag":%s}' % v,
-        lambda v: '{"type":%s,"tag":"t"}' % v,
-        lambda v: '{"type":"ABORT_TRANSACTION_REQUEST","tag":"t","resource":%s}' % v,
+        lambda v: f'{{"type":"LOGIN_MERCHANT_REQUEST","tag":{v}}}',
+        lambda v: f'{{"type":{v},"tag":"t"}}',
+        lambda v: f'{{"type":"ABORT_TRANSACTION_REQUEST","tag":"t","resource":{v}}}',
         lambda v: ('{"type":"LOGIN_MERCHANT_REQUEST","tag":"t","loginMerchantRequest":'
-                   '{"providerMode":"MOCK","merchantIdentifier":%s,"merchantSecret":"s"}}' % v),
+                   f'{{"providerMode":"MOCK","merchantIdentifier":{v},"merchantSecret":"s"}}}}'),
         lambda v: ('{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"t","resource":"devices/m0",'
                    '"executeTransactionRequest":{"transactionParameters":{"type":"CHARGE",'
-                   '"currency":"EUR","amount":%s}}}' % v),
+                   f'"currency":"EUR","amount":{v}}}}}}}'),
         lambda v: ('{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"t","resource":"devices/m0",'
                    '"executeTransactionRequest":{"transactionParameters":{"type":"CHARGE",'
-                   '"currency":"EUR","amount":1,"applicationFee":%s}}}' % v),
+                   f'"currency":"EUR","amount":1,"applicationFee":{v}}}}}}}'),
         lambda v: v,
     )
 
@@ -137,25 +140,31 @@ class P3Soak:
                                    lambda m: m.get("tag") == f"l{index}", s)
             if login is None or login.get("status") != "OK":
                 return s
-            device = f"devices/m{index % self.devices}"
-            for attempt in range(400):
-                tag = f"x{index}.{attempt}"
-                final = await _request(wire, (
-                    '{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"%s","resource":"%s",'
-                    '"executeTransactionRequest":{"transactionParameters":{"type":"CHARGE",'
-                    '"currency":"EUR","amount":%s}}}' % (tag, device, self.amount)),
-                    lambda m, tag=tag: m.get("tag") == tag and "status" in m, s)
-                if final is None:
-                    return s
-                if final["status"] == "ERROR" and final["error"]["type"] == "ACCESSORY_BUSY":
-                    # another POS is paying on this reader: wait for it, as a clerk would
-                    await asyncio.sleep(0.3 + (index % 11) * 0.03)
-                    continue
-                s.told.update(self._told(final))
-                return s
+            slot = index % self.devices
+            turn = self._turns.setdefault(slot, asyncio.Lock())
+            async with turn:
+                await self._charge(wire, s, index, slot)
             return s
         finally:
             await wire.close()
+
+    async def _charge(self, wire: Wire, s: Session, index: int, slot: int) -> None:
+        device = f"devices/m{slot}"
+        for attempt in range(400):
+            tag = f"x{index}.{attempt}"
+            final = await _request(wire, (
+                f'{{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"{tag}","resource":"{device}",'
+                '"executeTransactionRequest":{"transactionParameters":{"type":"CHARGE",'
+                f'"currency":"EUR","amount":{self.amount}}}}}}}'),
+                lambda m, tag=tag: m.get("tag") == tag and "status" in m, s)
+            if final is None:
+                return
+            if final["status"] == "ERROR" and final["error"]["type"] == "ACCESSORY_BUSY":
+                # another POS is paying on this reader: wait for it, as a clerk would
+                await asyncio.sleep(0.3 + (index % 11) * 0.03)
+                continue
+            s.told.update(self._told(final))
+            return
 
 
 # -- mpos ------------------------------------------------------------------------------------
@@ -199,12 +208,12 @@ class MposSoak:
         return out
 
     _ENVELOPES = (
-        lambda v: '{"request_type":%s,"context_id":"fz"}' % v,
-        lambda v: '{"request_type":7,"context_id":%s}' % v,
-        lambda v: '{"request_type":4,"context_id":"fz","process":{"amount":%s}}' % v,
-        lambda v: '{"request_type":5,"context_id":"fz","finish":{"response_code":%s}}' % v,
-        lambda v: '{"request_type":6,"context_id":"fz","display_message":{"message":%s}}' % v,
-        lambda v: '{"request_type":1,"context_id":"fz","extra":%s}' % v,
+        lambda v: f'{{"request_type":{v},"context_id":"fz"}}',
+        lambda v: f'{{"request_type":7,"context_id":{v}}}',
+        lambda v: f'{{"request_type":4,"context_id":"fz","process":{{"amount":{v}}}}}',
+        lambda v: f'{{"request_type":5,"context_id":"fz","finish":{{"response_code":{v}}}}}',
+        lambda v: f'{{"request_type":6,"context_id":"fz","display_message":{{"message":{v}}}}}',
+        lambda v: f'{{"request_type":1,"context_id":"fz","extra":{v}}}',
         lambda v: v,
     )
 

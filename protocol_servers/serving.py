@@ -45,7 +45,6 @@ async def serve(
     and the registry (what the control API applied).
     """
     from simulator.control import ControlRegistry, fault_actions, load_scenarios
-    from simulator.driver import realtime_driver
     from simulator.ports.control_api import ControlServer
     from simulator.supervise import for_a_server, until_stopped
     from simulator.transcript import Transcript

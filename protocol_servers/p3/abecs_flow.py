@@ -115,8 +115,8 @@ class AbecsCardFlow:
 
     def run(self) -> Gen:
         from virtual_devices.abecs import messages as m
-        from virtual_devices.emv import tlv
         from virtual_devices.acquirer.link import HostLink
+        from virtual_devices.emv import tlv
         from virtual_devices.terminal import HostAnswer, Processed
 
         f, tx, r = self.f, self.f.tx, self.r

@@ -200,12 +200,14 @@ def test_pos_faults_of_the_bridge_are_acted_out_by_its_tests() -> None:
     # tests/mpos/test_robust.py (pipeline, unknown context, idle, hostile text)
     import tests.mpos.test_robust as bridge
 
+    b = bridge
     for fault_id, test in {
         "pos.close_without_waiting":
-            bridge.test_init_process_close_sent_without_waiting_are_all_answered_and_free_the_reader,
-        "pos.unknown_context": bridge.test_contexts_named_once_by_stateless_requests_are_not_kept,
-        "pos.idle_forever": bridge.test_idle_contexts_expire_and_free_their_reader,
-        "pos.hostile_text": bridge.test_deep_nesting_surrogates_and_huge_numbers_get_the_generic_error,
+            b.test_init_process_close_sent_without_waiting_are_all_answered_and_free_the_reader,
+        "pos.unknown_context": b.test_contexts_named_once_by_stateless_requests_are_not_kept,
+        "pos.idle_forever": b.test_idle_contexts_expire_and_free_their_reader,
+        "pos.hostile_text":
+            b.test_deep_nesting_surrogates_and_huge_numbers_get_the_generic_error,
     }.items():
         assert fault_id in CAT
         test()

@@ -64,8 +64,8 @@ def test_numbers_out_of_bounds_are_refused_before_anything_moves(
         # written as the fuzzer wrote them: the number's text exactly as given
         params = '{"type":"CHARGE","currency":"EUR","amount":%s}' % (
             value if field == "amount" else f'10.00,"{field}":{value}')
-        raw = ('{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"big","resource":"%s",'
-               '"executeTransactionRequest":{"transactionParameters":%s}}' % (RESOURCE, params))
+        raw = (f'{{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"big","resource":"{RESOURCE}",'
+               f'"executeTransactionRequest":{{"transactionParameters":{params}}}}}')
         c.send_raw(raw if rig.transport == "ws"
                    else len(raw.encode()).to_bytes(4, "big") + raw.encode())
         return (yield from c.response("big"))

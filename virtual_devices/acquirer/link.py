@@ -27,7 +27,7 @@ from simulator.timings import load_timings
 if TYPE_CHECKING:
     from simulator.world import World
     from virtual_devices.acquirer.host import AcquirerHost
-    from virtual_devices.emv.kernel.messages import AuthRequest, IssuerResponse
+    from virtual_devices.emv.kernel.messages import AuthRequest
 
 Gen = Generator[simpy.Event, Any, Any]
 MODES = ("none", "slow", "silent", "down", "twice", "late")

@@ -89,6 +89,7 @@ class Session:
     requests: int = 0
     unanswered: int = 0
     told: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what went unanswered, for the report
 
 
 class SoakAdapter(Protocol):
@@ -224,7 +225,11 @@ async def _child(name: str) -> None:
                 return
             if cmd == "ledger":
                 books: list[dict[str, int]] = []
-                world.inject(lambda books=books: books.append(soak.booked()))
+
+                def read_books(books: list[dict[str, int]] = books) -> None:
+                    books.append(soak.booked())
+
+                world.inject(read_books)
                 print(json.dumps({"ledger": books[0]}), flush=True)
             elif cmd == "gc":
                 _settle()
@@ -415,6 +420,7 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
         out(f"{name}: {sessions} concurrent POS sessions ...")
         results = await asyncio.gather(*(soak.session(urls, i) for i in range(sessions)),
                                        return_exceptions=True)
+        notes: list[str] = []
         for r in results:
             result.sessions += 1
             if isinstance(r, BaseException):
@@ -423,7 +429,10 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
                 continue
             result.session_requests += r.requests
             result.unanswered += r.unanswered
+            notes.extend(r.notes[: max(0, 5 - len(notes))])
             told.update(r.told)
+        for note in notes:
+            out(f"{name}: unanswered: {note}")
         if not await _healthy(soak, urls):
             result.wedges += 1
         booked = (await child.ask("ledger"))["ledger"]

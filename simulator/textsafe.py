@@ -72,16 +72,14 @@ def json_too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     if isinstance(text, bytes):
         if text.count(b"[") + text.count(b"{") <= limit:
             return False
-        brackets = _BRACKETS_B.findall(_STRING_B.sub(b"", text))
-        opens = (b"[", b"{")
+        brackets = [b.decode("ascii") for b in _BRACKETS_B.findall(_STRING_B.sub(b"", text))]
     else:
         if text.count("[") + text.count("{") <= limit:
             return False
         brackets = _BRACKETS.findall(_STRING.sub("", text))
-        opens = ("[", "{")
     depth = 0
     for b in brackets:
-        if b in opens:
+        if b in "[{":
             depth += 1
             if depth > limit:
                 return True

@@ -257,7 +257,7 @@ class MposBridgeServer:
     def _session(self, ctx: Context) -> PinpadSession:
         session = ctx.runtime.get("session")
         if session is None:
-            raise RuntimeError(f"context {ctx.id!r} has no device; initialize first")
+            raise LookupError(f"context {ctx.id!r} has no device; initialize first")
         return session  # type: ignore[no-any-return]
 
     def _pick_device(self, ctx: Context, device_id: str | None) -> SerialDevice:

@@ -141,6 +141,10 @@ def _json_response(conn: ServerConnection, status: int, body: Any) -> Response:
     return Response(response.status_code, response.reason_phrase, headers, payload)
 
 
+#: ends of finished connections a server keeps for inspection before letting them go
+KEEP_CLOSED_ENDS = 64
+
+
 class WsServer:
     """A running WebSocket server; ``port``, ``url``, ``ends`` and ``await close()``."""
 
@@ -152,6 +156,13 @@ class WsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{scheme}://{host}:{self.port}{path or '/'}"
         self.ends: list[WsEnd] = []
+
+    def keep(self, end: WsEnd) -> None:
+        """Remember a connection's end; closed ones are let go once there are many, so
+        memory does not grow with the number of connections ever served."""
+        if len(self.ends) >= KEEP_CLOSED_ENDS:
+            self.ends = [e for e in self.ends if not e.is_closed]
+        self.ends.append(end)
 
     async def close(self) -> None:
         self._server.close()
@@ -214,7 +225,7 @@ async def serve_ws(
         end = WsEnd(world, f"{name}#{counter}", labeler)
         link = _Link(world, conn, end)
         if server_ref:
-            server_ref[0].ends.append(end)
+            server_ref[0].keep(end)
         world.transcript.event(end.name, f"websocket connected on {info.path}")
         if on_connect is not None:
             world.inject(lambda: on_connect(end, info))

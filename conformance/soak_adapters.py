@@ -177,8 +177,14 @@ class MposSoak:
     factor = 0.2
     readers = 4
 
+    # One session in this many pays (taking turns per reader, as clerks sharing a counter
+    # do); the others list devices, ask status and close. Four readers on ptys cannot run
+    # a thousand card sales at once, and the soak is about answers and books.
+    paying_every = 25
+
     def __init__(self) -> None:
         self.running: Any = None
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def start(self, world: World) -> dict[str, str]:
         from protocol_servers.mpos.cards import card_from_name
@@ -226,7 +232,6 @@ class MposSoak:
         return "ws", '{"request_type":1,"context_id":"health"}'
 
     async def session(self, urls: dict[str, str], index: int) -> Session:
-        from protocol_servers.mpos.pos import http_json
 
         s = Session()
         ctx = f"s{index}"
@@ -243,42 +248,53 @@ class MposSoak:
             devices = (listed or {}).get("device_list") or []
             if not devices:
                 return s
-            device = devices[index % len(devices)]["id"]
-            init = await ask({"request_type": 2, "initialize": {
-                "device_id": device, "encryption_key": "ek_test_cardloop", "baud_rate": 115200,
-                "simple_initialize": True, "timeout_milliseconds": 10_000}})
-            if init is None:
+            device = devices[(index // self.paying_every) % len(devices)]["id"]
+            if index % self.paying_every:
+                await ask({"request_type": 7})
+                await ask({"request_type": 8})
                 return s
-            if init.get("response_type") == 2:
-                amount = 1000 + index % 100
-                proc = await ask({"request_type": 4, "process": {"amount": amount}})
-                finish = {"success": False, "response_code": 0, "emv_data": None}
-                txn: dict[str, Any] | None = None
-                if proc is not None and proc.get("response_type") == 4:
-                    status, got = await http_json(
-                        f"{urls['merchant']}/1/transactions", "POST",
-                        {"amount": amount, "card_hash": proc["process"]["card_hash"]},
-                        ANSWER_TIMEOUT)
-                    if status == 200 and isinstance(got, dict):
-                        txn = got
-                        code = str(got.get("acquirer_response_code") or "0")
-                        finish = {"success": True,
-                                  "response_code": int(code) if code.isdigit() else 9999,
-                                  "emv_data": got.get("card_emv_response")}
-                if proc is not None:
-                    fin = await ask({"request_type": 5, "finish": finish})
-                    if txn is not None and txn.get("status") == "authorized":
-                        if fin is not None and fin.get("response_type") == 5:
-                            s.told[str(txn["id"])] = amount
-                        else:
-                            # the card refused or the answer never came: the POS undoes
-                            # the sale with its back end, as a real one must
-                            await http_json(f"{urls['merchant']}/1/transactions/"
-                                            f"{txn['id']}/reversal", "POST", {}, ANSWER_TIMEOUT)
-                            s.told[str(txn["id"])] = 0
-                    elif txn is not None:
-                        s.told[str(txn["id"])] = 0
-            await ask({"request_type": 8})
+            async with self._turns.setdefault(device, asyncio.Lock()):
+                await self._pay(ask, s, urls, index, device)
             return s
         finally:
             await wire.close()
+
+    async def _pay(self, ask: Any, s: Session, urls: dict[str, str], index: int,
+                   device: str) -> None:
+        from protocol_servers.mpos.pos import http_json
+
+        init = await ask({"request_type": 2, "initialize": {
+            "device_id": device, "encryption_key": "ek_test_cardloop", "baud_rate": 115200,
+            "simple_initialize": True, "timeout_milliseconds": 10_000}})
+        if init is None:
+            return
+        if init.get("response_type") == 2:
+            amount = 1000 + index % 100
+            proc = await ask({"request_type": 4, "process": {"amount": amount}})
+            finish = {"success": False, "response_code": 0, "emv_data": None}
+            txn: dict[str, Any] | None = None
+            if proc is not None and proc.get("response_type") == 4:
+                status, got = await http_json(
+                    f"{urls['merchant']}/1/transactions", "POST",
+                    {"amount": amount, "card_hash": proc["process"]["card_hash"]},
+                    ANSWER_TIMEOUT)
+                if status == 200 and isinstance(got, dict):
+                    txn = got
+                    code = str(got.get("acquirer_response_code") or "0")
+                    finish = {"success": True,
+                              "response_code": int(code) if code.isdigit() else 9999,
+                              "emv_data": got.get("card_emv_response")}
+            if proc is not None:
+                fin = await ask({"request_type": 5, "finish": finish})
+                if txn is not None and txn.get("status") == "authorized":
+                    if fin is not None and fin.get("response_type") == 5:
+                        s.told[str(txn["id"])] = amount
+                    else:
+                        # the card refused or the answer never came: the POS undoes
+                        # the sale with its back end, as a real one must
+                        await http_json(f"{urls['merchant']}/1/transactions/"
+                                        f"{txn['id']}/reversal", "POST", {}, ANSWER_TIMEOUT)
+                        s.told[str(txn["id"])] = 0
+                elif txn is not None:
+                    s.told[str(txn["id"])] = 0
+        await ask({"request_type": 8})

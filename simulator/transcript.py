@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,6 +95,8 @@ class Transcript:
             self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         self._world: World | None = None
         self._seq = 0
+        # called with each entry as it is written (masked): the live console reads here
+        self.listeners: list[Callable[[Entry], None]] = []
 
     def bind(self, world: World) -> None:
         self._world = world
@@ -128,6 +130,8 @@ class Transcript:
         if self._file is not None:
             self._file.write(entry.to_json() + "\n")
             self._file.flush()
+        for listener in self.listeners:
+            listener(entry)
         return entry
 
     def event(self, port: str, label: str) -> Entry:

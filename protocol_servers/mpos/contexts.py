@@ -48,15 +48,6 @@ class ContextTable:
             self._contexts[context_id] = ctx
         return ctx
 
-    def transient(self, context_id: str) -> Context | None:
-        """A context for a request that needs no memory (status, list devices, close of a
-        context never seen): answered like any other, but not kept, so a client that
-        invents a new id per request cannot make the table grow. None when locked."""
-        ctx = self._contexts.get(context_id)
-        if ctx is not None:
-            return ctx
-        return None if self.locked else Context(context_id)
-
     def idle(self, now: float, limit: float) -> list[Context]:
         """Contexts nobody has named for more than ``limit`` seconds."""
         return [c for c in self._contexts.values() if now - c.last_seen > limit]

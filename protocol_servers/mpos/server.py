@@ -60,10 +60,6 @@ if TYPE_CHECKING:
 
 Gen = Generator[simpy.Event, Any, Any]
 _LOG = logging.getLogger("cardloop.mpos")
-# requests that read or end a context but never start one: a context id first seen on
-# one of these is answered without being remembered
-_STATELESS = frozenset({RequestType.ListDevices, RequestType.Status,
-                        RequestType.DisplayMessage, RequestType.CloseContext})
 
 
 class _Connection:
@@ -142,10 +138,10 @@ class MposBridgeServer:
             return
         self._expire_idle()
         known = self.contexts.get(req.context_id) is not None
-        if rtype in _STATELESS:
-            ctx = self.contexts.transient(req.context_id)
-        else:
-            ctx = self.contexts.get_or_create(req.context_id)
+        # any request names (and so creates) its context, as the shipped bridge's static
+        # dictionary did (§2.6, and the update lock of §2.7 refuses new ones); a context
+        # that never got further than that is forgotten soon (see _expire_idle)
+        ctx = self.contexts.get_or_create(req.context_id)
         if ctx is None:
             self._answer(conn, error_response(CONTEXT_ERROR, req.raw_context_id))
             return
@@ -190,11 +186,16 @@ class MposBridgeServer:
         its lock is left alone: its own timeouts end it first.
         """
         limit = self.timings["context_idle_expiry"]
+        unused = self.timings["context_unused_expiry"]
         now = self.world.now
-        if now - self._last_sweep < limit / 10:
+        if now - self._last_sweep < unused / 10:
             return
         self._last_sweep = now
-        for ctx in self.contexts.idle(now, limit):
+        for ctx in self.contexts.idle(now, unused):
+            never_used = (ctx.status == ContextStatus.Uninitialized and ctx.device_id is None
+                          and "session" not in ctx.runtime)
+            if not never_used and now - ctx.last_seen <= limit:
+                continue
             lock = ctx.runtime.get("lock")
             if lock is not None and (lock.count or lock.queue):
                 continue

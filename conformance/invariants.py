@@ -165,10 +165,10 @@ class PanWatch:
     def check(self, transcript: Transcript, known_pans: Iterable[str] = ()) -> None:
         pans = tuple(known_pans)
         entries = transcript.entries
-        start = self._scanned
-        if pans != self._pans or not isinstance(entries, list) or start > len(entries):
-            start = 0  # new PANs to look for, or a bounded tail: scan what is there
-        no_full_pan(entries[start:], pans)
+        if isinstance(entries, list) and pans == self._pans and self._scanned <= len(entries):
+            no_full_pan(entries[self._scanned :], pans)
+        else:
+            no_full_pan(list(entries), pans)  # new PANs, or a bounded tail: all there is
         self._pans, self._scanned = pans, len(entries)
 
 

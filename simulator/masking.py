@@ -14,11 +14,10 @@ A PAN keeps its first 6 and last 4 digits; everything else secret is replaced wh
 
 from __future__ import annotations
 
+import binascii
 import builtins
 import re
-from typing import TypeVar
-
-_T = TypeVar("_T", str, bytes)
+from collections.abc import Iterable
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -71,8 +70,6 @@ def _mask_match_b(m: re.Match[bytes]) -> bytes:
 
 def mask_text(text: str) -> str:
     """Mask card numbers and track-2 discretionary data in a string."""
-    if _RUN_13.search(text) is None:
-        return text  # every pattern below needs 13 digits in a row
     text = _TRACK2_ASCII.sub(
         lambda m: f"{mask_pan(m.group(1))}={m.group(2)}" + "*" * len(m.group(3)), text
     )
@@ -86,7 +83,6 @@ def mask_text(text: str) -> str:
 # else to "0" and searching for 13 ones is a C-speed test that lets the (much slower)
 # regular expressions skip the large majority of data, which holds no such run.
 _RUN_MARK = "1" * 13
-_RUN_13 = re.compile(r"[0-9]{13}")
 _DIGIT_MAP_B = bytes(0x31 if 48 <= c <= 57 else 0x30 for c in range(256))
 
 
@@ -119,89 +115,179 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
     return m.group(0)
 
 
+_HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
+
+
+class _Literals:
+    """A set of byte strings found by plain substring search, longest first.
+
+    No compile step: secrets arrive one by one during a run (each card brings its PAN,
+    tracks and PIN block), and rebuilding one big regular expression at each arrival
+    cost more than the searches themselves. ``in`` and ``replace`` run in C.
+    """
+
+    def __init__(self, words: Iterable[bytes]) -> None:
+        self.words = sorted(set(words), key=len, reverse=True)
+
+    def replace(self, data: bytes, table: dict[bytes, bytes]) -> bytes:
+        for word in self.words:
+            if word in data:
+                data = data.replace(word, table[word])
+        return data
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for word in self.words:
+            at = data.find(word)
+            while at >= 0:
+                out.append((at, at + len(word)))
+                at = data.find(word, at + 1)
+        return out
+
+
+def secret_forms(secret: bytes) -> set[bytes]:
+    """Every exact form a secret can take on a wire.
+
+    The bytes as registered; their ASCII hex in lower and upper case; for a secret
+    registered as hex text, the binary it spells (and that binary's hex in the other
+    case); for a secret of decimal digits, its packed BCD (F-padded), when that is four
+    bytes or more (shorter BCD would match too much binary by chance). Base64 is not
+    listed: it depends on where the secret starts, so base64 text is decoded and
+    searched instead (:func:`_mask_base64`).
+    """
+    bases = {secret}
+    if len(secret) % 2 == 0 and _HEX_TEXT.fullmatch(secret):
+        bases.add(bytes.fromhex(secret.decode("ascii")))
+    exact: set[bytes] = set()
+    for b in bases:
+        exact.add(b)
+        exact.add(b.hex().encode())
+        exact.add(b.hex().upper().encode())
+        if b.isdigit():
+            digits = b.decode("ascii")
+            packed = bytes.fromhex(digits if len(digits) % 2 == 0 else digits + "F")
+            if len(packed) >= 4:
+                exact.add(packed)
+    return exact
+
+
+# Base64 text long enough to carry a four-byte secret (and a partial group either side)
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{6,}={0,2}")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
+    """Character spans of ``data`` whose base64 decoding holds a secret form.
+
+    Every run of base64 characters is decoded at each of its four alignments (either
+    alphabet) and searched; a hit covers the whole four-character groups that carry any
+    of its bytes.
+    """
+    spans: list[tuple[int, int]] = []
+    for m in _B64_RUN.finditer(data):
+        run = m.group(0).translate(_URLSAFE).rstrip(b"=")
+        for off in range(4):
+            rest = run[off:]
+            if len(rest) < 6:
+                break
+            tail = len(rest) % 4  # a last group of 2 or 3 characters carries 1 or 2 bytes
+            rest = rest[:-1] if tail == 1 else rest + b"=" * ((4 - tail) % 4)
+            try:
+                plain = binascii.a2b_base64(rest)
+            except binascii.Error:
+                continue
+            for a, b in secrets.spans(plain):
+                first = m.start() + off + a // 3 * 4
+                last = min(m.end(), m.start() + off + -(-b // 3) * 4)
+                spans.append((first, last))
+    return spans
+
+
+def _mask_base64(data: bytes, secrets: _Literals) -> bytes:
+    spans = _base64_spans(data, secrets)
+    if not spans:
+        return data
+    out = bytearray(data)
+    for a, b in spans:
+        out[a:b] = b"*" * (b - a)
+    return bytes(out)
+
+
 class Redactor:
     """Knows the run's secrets and hides them in bytes and text.
 
     ``add_pan`` registers a card number (masked to first 6 / last 4 in ASCII, in BCD
     and in hex text); ``add_secret`` registers bytes that must never appear at all
-    (PIN blocks, keys, full tracks), replaced by ``[redacted]`` in text and by ``*``
-    bytes of the same length in raw data.
+    (PIN blocks, keys, full tracks), in any form a wire can carry them
+    (:func:`secret_forms`: binary, ASCII hex in either case, BCD, base64), replaced
+    by ``[redacted]`` in text and by ``*`` bytes of the same length in raw data.
     """
 
     def __init__(self) -> None:
         self._pans: set[str] = set()
         self._secrets: set[bytes] = set()
-        self._stale = False  # a registration since the tables below were built
+        self._byte_pattern: _Literals | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
-        self._byte_forms: tuple[bytes, ...] = ()
         self._odd_pans: tuple[str, ...] = ()
         self._text_forms: tuple[str, ...] = ()
-        # with many secrets (a world of many terminals), the first four bytes/characters
-        # of every form: data sharing none of them holds no form (see _none_in)
-        self._byte_heads: frozenset[bytes] | None = None
-        self._text_heads: frozenset[str] | None = None
+        self._secret_pattern: _Literals | None = None
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
         if pan and pan not in self._pans:
             self._pans.add(pan)
-            self._stale = True
+            self._byte_pattern = None
 
     def add_secret(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
         if len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(bytes(secret))
-            self._stale = True
+            self._byte_pattern = None
 
-    def _prepare(self) -> None:
-        """Build the forms every secret takes, once per registration, not once per call.
+    def _compile(self) -> _Literals | None:
+        """Every known secret form, longest first.
 
-        Bytes: secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4;
-        packed BCD PANs keep them too, with the hidden digits as ``F`` nibbles (see
-        :func:`hex_mask`); longer forms come first so that a secret that contains a PAN
-        is hidden whole. Text: each secret's hex in lower and upper case,
-        then its ASCII when printable, in the order the secrets are iterated.
+        Secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4; packed
+        BCD PANs keep them too, with the hidden digits as ``F`` nibbles (see
+        :func:`hex_mask`). Longer forms are tried first so that a secret that contains a
+        PAN is hidden whole.
         """
-        if not self._stale:
-            return
-        table: dict[bytes, bytes] = {}
-        for pan in self._pans:
-            table[pan.encode()] = mask_pan(pan).encode()
-            # zeros for the hidden digits keep the run decimal, so the tag scan of
-            # :meth:`hex` still finds track 2 data behind it and hides the rest;
-            # the hex then shows those nibbles as ``f``
-            table[_pan_bcd(pan)] = _pan_bcd(_zero_mask(pan))
-        text_forms: list[str] = []
-        for secret in self._secrets:
-            table[secret] = b"*" * len(secret)
-            text_forms += (secret.hex(), secret.hex().upper())
-            try:
-                plain = secret.decode("ascii")
-            except UnicodeDecodeError:
-                plain = ""
-            if plain and plain.isprintable():
-                text_forms.append(plain)
-        self._byte_forms = tuple(sorted(table, key=len, reverse=True))
-        self._byte_replacement = table
-        self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
-        self._text_forms = tuple(text_forms)
-        # the head test needs every form at least _HEAD long (a short PAN is not)
-        many = len(self._byte_forms) > _FEW_FORMS and all(
-            len(f) >= _HEAD for f in (*self._byte_forms, *self._text_forms)
-        )
-        self._byte_heads = frozenset(f[:_HEAD] for f in self._byte_forms) if many else None
-        self._text_heads = frozenset(f[:_HEAD] for f in self._text_forms) if many else None
-        self._stale = False
+        if self._byte_pattern is None and (self._secrets or self._pans):
+            table: dict[bytes, bytes] = {}
+            for pan in self._pans:
+                table[pan.encode()] = mask_pan(pan).encode()
+                # zeros for the hidden digits keep the run decimal, so the tag scan of
+                # :meth:`hex` still finds track 2 data behind it and hides the rest;
+                # the hex then shows those nibbles as ``f``
+                table[_pan_bcd(pan)] = _pan_bcd(_zero_mask(pan))
+            texts: set[bytes] = set()
+            secret_set: set[bytes] = set()
+            for secret in self._secrets:
+                for form in secret_forms(secret):
+                    table[form] = b"*" * len(form)
+                    secret_set.add(form)
+                    if form.isascii() and form.decode("ascii").isprintable():
+                        texts.add(form)
+            self._byte_replacement = table
+            self._byte_pattern = _Literals(table)
+            self._secret_pattern = _Literals(secret_set) if secret_set else None
+            self._text_forms = tuple(t.decode("ascii")
+                                     for t in sorted(texts, key=len, reverse=True))
+            self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
+        return self._byte_pattern
 
     def bytes(self, data: bytes) -> bytes:
         """Raw bytes with every known secret hidden; used before hex-encoding."""
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         out = mask_bytes(bytes(data))
-        self._prepare()
-        if self._byte_forms and not _none_in(out, self._byte_heads):
-            out = _replace_leftmost_longest(out, self._byte_forms, self._byte_replacement)
+        pattern = self._compile()
+        if pattern is not None:
+            table = self._byte_replacement
+            out = pattern.replace(out, table)
+            if self._secret_pattern is not None:
+                out = _mask_base64(out, self._secret_pattern)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
         return out
@@ -236,11 +322,14 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
-        self._prepare()
-        if not _none_in(text, self._text_heads):
-            for form in self._text_forms:
-                if form in text:
-                    text = text.replace(form, "[redacted]")
+        self._compile()
+        for form in self._text_forms:
+            if form in text:
+                text = text.replace(form, "[redacted]")
+        if self._secret_pattern is not None and text.isascii():
+            spans = _base64_spans(text.encode("ascii"), self._secret_pattern)
+            for a, b in sorted(spans, reverse=True):
+                text = text[:a] + "[redacted]" + text[b:]
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         text = mask_text(text)
@@ -248,54 +337,6 @@ class Redactor:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
         return mask_text(text)
-
-
-_HEAD = 4  # secrets are at least this long by rule, PANs by nature
-_FEW_FORMS = 16  # up to this many forms, one C-speed find per form is the faster test
-
-
-def _none_in(data: _T, heads: frozenset[_T] | None) -> bool:
-    """True when ``data`` surely holds none of the forms whose first bytes are ``heads``.
-
-    Every window of the data's first-four is collected and checked against the heads
-    in one set operation: cost grows with the data, not with the number of secrets,
-    which in a world of a thousand terminals runs into thousands. A False answer
-    (or no heads: few forms) sends the data through the exact replacement.
-    """
-    if heads is None:
-        return False
-    return heads.isdisjoint({data[i : i + _HEAD] for i in range(len(data) - _HEAD + 1)})
-
-
-def _replace_leftmost_longest(
-    data: bytes, forms: tuple[bytes, ...], table: dict[bytes, bytes]
-) -> bytes:
-    """Replace every occurrence of ``forms`` (longest first) by its ``table`` entry.
-
-    Scanning left to right, the longest form that starts at a position wins and the
-    scan goes on after it: what one regular-expression alternation of the forms would
-    do, without compiling a new expression each time a secret is registered (a sale
-    registers several, and compiling was a tenth of its wall time). ``bytes.find`` per
-    form runs in C; data holding no secret costs one pass per form.
-    """
-    hits: list[tuple[int, int, bytes]] = []
-    for form in forms:
-        at = data.find(form)
-        while at >= 0:
-            hits.append((at, -len(form), form))
-            at = data.find(form, at + 1)
-    if not hits:
-        return data
-    hits.sort()
-    pieces: list[bytes] = []
-    done = 0
-    for at, _, form in hits:
-        if at < done:
-            continue  # inside a longer or earlier secret already replaced
-        pieces += (data[done:at], table[form])
-        done = at + len(form)
-    pieces.append(data[done:])
-    return b"".join(pieces)
 
 
 def hex_mask(digits: str) -> str:

@@ -18,6 +18,7 @@ from types import ModuleType
 SERVERS: dict[str, str] = {
     "mpos-bridge": "protocol_servers.mpos.serve",
     "payserver": "protocol_servers.p3.serve",
+    "valor": "protocol_servers.valor.serve",
 }
 
 

@@ -63,10 +63,17 @@ class Link:
             self.end.close()
             self.terminal.forget(self)
 
+    def close_after_writes(self) -> None:
+        """Close once every frame queued so far is written (the drop_after_stan fault)."""
+        self._queue.put((None, ""))
+
     def _writer(self) -> Gen:
         while True:
             payload, style = yield self._queue.get()
             if self.closed:
+                return
+            if payload is None:
+                self.close()
                 return
             if self.bytes:
                 if self.terminal.knob("bare_replies", use=False):

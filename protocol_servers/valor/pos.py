@@ -51,7 +51,8 @@ class Result:
 
 class ValorPos:
     def __init__(self, world: World, end: Any, style: Style = "bare", name: str = "pos",
-                 trailing_ack: bool = True) -> None:
+                 trailing_ack: bool = True, book: dict[str, dict[str, Any]] | None = None,
+                 by_tran_no: dict[str, str] | None = None) -> None:
         self.world = world
         self.end = end
         self.style = style
@@ -63,8 +64,9 @@ class ValorPos:
         self.sent: list[dict[str, Any]] = []
         self.closed = False
         self._wake: simpy.Event = world.event()
-        self.book: dict[str, dict[str, Any]] = {}  # TXN_ID -> what the POS was told
-        self.by_tran_no: dict[str, str] = {}  # TRAN_NO -> TXN_ID
+        # TXN_ID -> what the POS was told; several connections of one POS share it
+        self.book: dict[str, dict[str, Any]] = {} if book is None else book
+        self.by_tran_no: dict[str, str] = {} if by_tran_no is None else by_tran_no
         self.dropped_foreign = 0
         world.process(self._reader())
 

@@ -304,7 +304,7 @@ class ValorTerminal:
                        "MSG": "Payload Request Received"}, style)
             if self.knob("drop_after_stan"):
                 self.world.transcript.event(link.name, "fault drop_after_stan: socket closed")
-                link.close()
+                link.close_after_writes()
             try:
                 yield from handler(self, job)
             except Refusal as refusal:

@@ -158,7 +158,15 @@ class JsonStreamDecoder:
             self._start, self._scan, self._depth = 0, 0, 0
             return True
         if self._wrapper != "bare":
-            self._junk(out, 1, f"{self._wrapper} marker not followed by a JSON object")
+            # whatever the markers hold is one bad frame: skip through the closing marker
+            close = bytes([ETX]) if self._wrapper == "stx" else USB_ETX
+            cut = buf.find(close)
+            if cut < 0:
+                if len(buf) > self.max_object:
+                    self._junk(out, len(buf), f"{self._wrapper} frame without its end marker")
+                    return True
+                return False
+            self._junk(out, cut + len(close), f"{self._wrapper} frame holds no JSON object")
             return True
         self._skip_junk(out, "bytes that cannot start a request")
         return True
@@ -202,8 +210,9 @@ class JsonStreamDecoder:
                     self._depth = 0
                     return True
             elif c in (STX, ETX):
-                # a marker inside an object: the object was cut short
-                self._junk(out, i, "control byte inside a JSON object")
+                # a marker inside an object: the object was cut short; an ETX closes
+                # this (bad) frame, an STX opens the next one
+                self._junk(out, i + (c == ETX), "control byte inside a JSON object")
                 return True
             i += 1
             if i > self.max_object:

@@ -1,0 +1,158 @@
+"""The Valor target of the conformance cases (semi-and-websockets.md part A).
+
+By default the reference terminal runs inside the case's world in virtual mode and the
+suite plays the POS over in-memory links that carry exactly what each transport carries
+(WebSocket messages; TCP bytes in the case's framing; the USB line paced at its baud
+rate). With ``--mode realtime`` the reference listens on loopback ports (WebSocket and
+TCP on one port, the cancel socket beside it) and the suite connects through them. With
+``--target valor=tcp://HOST:5000`` or ``ws://HOST:5000`` the suite plays the POS against
+that terminal: framings of the other transport are skipped, and cases that must choose
+the card, arm a fault or read the reference's ledger become informational.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from conformance.options import target_url
+from protocol_servers.valor.pos import ValorPos
+from protocol_servers.valor.terminal import ValorTerminal
+from protocol_servers.valor.wire import Style
+from simulator.world import World
+
+Script = Callable[..., Generator[Any, Any, Any]]
+FRAMINGS: tuple[Style, ...] = ("ws", "bare", "newline", "stx")
+
+
+class ValorTarget:
+    """One terminal under test and the POS connections a case opens to it."""
+
+    def __init__(self, world: World, framing: Style, url: str | None,
+                 profile: str = "local") -> None:
+        self.world = world
+        self.framing = framing
+        self.url = url
+        self.terminal: ValorTerminal | None = None
+        self.poses: list[ValorPos] = []
+        self.book: dict[str, dict[str, Any]] = {}  # the POS's books over all connections
+        self.tran_nos: dict[str, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fronts: list[Any] = []
+        self.cancel_url: str | None = None
+        if url is None:
+            self.terminal = ValorTerminal(world, profile=profile)
+        if world.mode == "realtime":
+            self._loop = asyncio.new_event_loop()
+            if self.terminal is not None:
+                from protocol_servers.valor import live
+
+                main = self._loop.run_until_complete(
+                    live.Front(world, self.terminal, "valor").start("127.0.0.1", 0))
+                cancel = self._loop.run_until_complete(
+                    live.Front(world, self.terminal, "valor-cancel", True).start("127.0.0.1", 0))
+                self._fronts = [main, cancel]
+                scheme = "ws" if framing == "ws" else "tcp"
+                self.url = f"{scheme}://127.0.0.1:{main.port}"
+                self.cancel_url = f"tcp://127.0.0.1:{cancel.port}"
+            else:
+                parts = urlsplit(url or "")
+                # §A.4 step 8: the cancel socket is the next port (5001 beside 5000)
+                self.cancel_url = f"tcp://{parts.hostname}:{(parts.port or 5000) + 1}"
+
+    @property
+    def reference(self) -> bool:
+        """True when the terminal is our reference (its ledger and knobs are reachable)."""
+        return self.terminal is not None
+
+    @property
+    def transport(self) -> str:
+        return "ws" if self.framing == "ws" else ("usb" if self.framing == "usb" else "tcp")
+
+    def end(self, cancel_port: bool = False, baud: int | None = None) -> Any:
+        if self._loop is None:
+            assert self.terminal is not None
+            return self.terminal.connect_local(self.transport, cancel_port=cancel_port,
+                                               baud=baud)
+        from protocol_servers.valor import live
+
+        url = self.cancel_url if cancel_port else self.url
+        assert url is not None
+        n = len(self.poses) + 1
+        return self._loop.run_until_complete(live.open_end(self.world, url, f"pos#{n}"))
+
+    def pos(self, trailing_ack: bool = True, cancel_port: bool = False,
+            baud: int | None = None) -> ValorPos:
+        style: Style = "bare" if cancel_port and self.framing == "ws" else self.framing
+        p = ValorPos(self.world, self.end(cancel_port, baud), style,
+                     name=f"pos#{len(self.poses) + 1}", trailing_ack=trailing_ack,
+                     book=self.book, by_tran_no=self.tran_nos)
+        self.poses.append(p)
+        return p
+
+    def connector(self) -> Callable[[], Any]:
+        """A new connection to the same terminal (what a POS does after a lost socket)."""
+        return lambda: self.end()
+
+    def arm(self, fault: str, times: int = 1) -> None:
+        if self.terminal is None:
+            pytest.skip("arming a fault needs the reference terminal (informational here)")
+        self.terminal.set_knob(fault, times)
+
+    def run(self, script: Script, *args: Any) -> Any:
+        proc = self.world.process(script(*args))
+        if self._loop is None:
+            return self.world.run(until=proc)
+        return self._loop.run_until_complete(self.world.run_realtime(until=proc))
+
+    def settle(self, seconds: float) -> None:
+        def idle() -> Generator[Any, Any, Any]:
+            yield self.world.timeout(seconds)
+        self.run(idle)
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        for p in self.poses:
+            if not p.closed:
+                p.end.close()
+        for front in self._fronts:
+            self._loop.run_until_complete(front.close())
+        self._loop.close()
+
+
+def _target(request: pytest.FixtureRequest, world: World, framing: Style,
+            profile: str = "local") -> Iterator[ValorTarget]:
+    url = target_url(request.config, "valor")
+    if url is not None:
+        from protocol_servers.valor.live import transport_of
+
+        if (transport_of(url) == "ws") != (framing == "ws") or framing == "usb":
+            pytest.skip(f"the target speaks {transport_of(url)} only")
+    elif framing == "usb" and world.mode == "realtime":
+        pytest.skip("the USB variant runs on its own pty (see valor/A.3 USB cases)")
+    target = ValorTarget(world, framing, url, profile)
+    yield target
+    target.close()
+
+
+@pytest.fixture(params=FRAMINGS)
+def framing(request: pytest.FixtureRequest) -> Style:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def valor(request: pytest.FixtureRequest, world: World, framing: Style) -> Iterator[ValorTarget]:
+    yield from _target(request, world, framing)
+
+
+@pytest.fixture
+def valor_cloud(request: pytest.FixtureRequest, world: World,
+                framing: Style) -> Iterator[ValorTarget]:
+    if target_url(request.config, "valor") is not None:
+        pytest.skip("the cloud profile is a setting of the reference terminal")
+    yield from _target(request, world, framing, "cloud")

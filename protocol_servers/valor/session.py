@@ -88,6 +88,7 @@ class Session:
     last_style: Style = "bare"
     trailing_acks: int = 0
     missing_acks: int = 0
+    early_acks: int = 0  # an ACK while the request still runs: the POS took a stray final
     bad_inputs: int = 0
     history: list[str] = field(default_factory=list)
 
@@ -100,6 +101,8 @@ class Session:
             self.missing_acks += 1
         if self.state is S.AWAITING_ACK and event is E.ACK:
             self.trailing_acks += 1
+        if self.state is S.WORKING and event is E.ACK:
+            self.early_acks += 1
         if new is not self.state:
             self.history.append(f"{self.state.value}->{new.value}")
         self.state = new

@@ -54,25 +54,28 @@ def virtual_sale(seed: int) -> tuple[float, float]:
     return w.now, wall
 
 
+async def start_mpos(world: Any, **options: Any) -> Any:
+    """The mpos server as every tool starts it: from the one list of servers."""
+    from protocol_servers.registry import lookup, options_for
+
+    spec = lookup("mpos")
+    return await spec.start(world, options_for(spec, port=0, **options))
+
+
 async def realtime_sale(factor: float) -> dict[str, Any]:
-    from protocol_servers.mpos.cards import card_from_name
     from protocol_servers.mpos.pos import run_sale
-    from protocol_servers.mpos.runtime import start_bridge
+    from simulator.driver import realtime_driver
     from simulator.world import World
 
     w = World(seed=1, mode="realtime", factor=factor)
-    running = await start_bridge(w, readers=1, cards=[card_from_name(w, CARD)])
-    driver = asyncio.ensure_future(w.run_realtime())
+    running = await start_mpos(w, readers=1, card=[CARD])
     try:
-        t0 = time.perf_counter()
-        result = await run_sale(running.url, running.merchant_url or "", AMOUNT, timeout=60)
-        wall = time.perf_counter() - t0
+        async with realtime_driver(w):
+            t0 = time.perf_counter()
+            result = await run_sale(running.urls["mpos"], running.urls["merchant"], AMOUNT,
+                                    timeout=60)
+            wall = time.perf_counter() - t0
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await running.close()
     return {"ok": result.ok, "wall_s": wall, "sim_s": w.now, "error": result.error,
             "lateness": w.lateness.summary()}
@@ -95,7 +98,7 @@ async def _rate(url: str, message: str, n: int) -> float:
 async def status_vs_echo() -> dict[str, float]:
     import websockets
 
-    from protocol_servers.mpos.runtime import start_bridge
+    from simulator.driver import realtime_driver
     from simulator.world import World
 
     async def echo(ws: Any) -> None:
@@ -107,16 +110,11 @@ async def status_vs_echo() -> dict[str, float]:
         port = next(iter(server.sockets)).getsockname()[1]
         echo_rps = await _rate(f"ws://127.0.0.1:{port}/", status, STATUS_N)
     w = World(seed=1, mode="realtime", factor=1.0)
-    running = await start_bridge(w, readers=1, merchant_port=None)
-    driver = asyncio.ensure_future(w.run_realtime())
+    running = await start_mpos(w, readers=1)
     try:
-        bridge_rps = await _rate(running.url, status, STATUS_N)
+        async with realtime_driver(w):
+            bridge_rps = await _rate(running.urls["mpos"], status, STATUS_N)
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await running.close()
     return {"echo_rps": echo_rps, "bridge_rps": bridge_rps}
 

@@ -66,12 +66,15 @@ async def login_rate(world: World, client: P3Client, n: int) -> float:
 
 
 async def roundtrips() -> dict[str, float]:
+    from protocol_servers.registry import lookup, options_for
+
     world = World(seed=2, mode="realtime", factor=1.0)
-    server = PayServer(world)
-    ep = await live.start(server, "127.0.0.1", 0, 0)
+    # the server as every tool starts it: from the one list of servers
+    spec = lookup("p3")
+    started = await spec.start(world, options_for(spec, ws_port=0, tcp_port=0))
     try:
-        ws = await live.connect(world, ep.ws_url, "bench-ws")
-        tcp = await live.connect(world, ep.tcp_url, "bench-tcp")
+        ws = await live.connect(world, started.urls["p3"], "bench-ws")
+        tcp = await live.connect(world, started.urls["p3-tcp"], "bench-tcp")
         await login_rate(world, ws, 20)  # warm up both paths
         await login_rate(world, tcp, 20)
         # alternate rounds so that load from elsewhere on the machine hits both alike
@@ -83,7 +86,7 @@ async def roundtrips() -> dict[str, float]:
         ws.end.close()
         tcp.end.close()
     finally:
-        await ep.close()
+        await started.close()
     return {"ws_logins_per_s": ws_rate, "tcp_logins_per_s": tcp_rate}
 
 

@@ -168,11 +168,11 @@ def _pytest_strict(config: pytest.Config) -> bool:
 
 
 def control_client(config: pytest.Config) -> Any:
-    """A :class:`conformance.control.ControlClient` for ``--control``, or None."""
+    """A :class:`simulator.ports.control_api.ControlClient` for ``--control``, or None."""
     url = get_options(config).control
     if url is None:
         return None
-    from conformance.control import ControlClient
+    from simulator.ports.control_api import ControlClient
 
     return ControlClient(url)
 

@@ -1,8 +1,9 @@
 """``cardloop serve NAME`` and ``cardloop demo``.
 
-``serve`` dispatches by protocol name through :mod:`protocol_servers.registry`;
-``demo`` runs the README's first command: a full mpos-bridge sale over a real
-WebSocket and real ptys, step by step, with a report.
+``serve`` has one subcommand per server of the ``cardloop.servers`` entry-point group
+(:mod:`protocol_servers.registry`), its long names as aliases; ``demo`` runs the
+README's first command: a full mpos-bridge sale over a real WebSocket and real ptys,
+step by step, with a report.
 """
 
 from __future__ import annotations

@@ -5,56 +5,58 @@ A server package exposes one :class:`ServerSpec` object (conventionally
 entry-point group of ``pyproject.toml``. ``cardloop serve``, ``python -m conformance
 --serve``, the control API, the demo and the benches all read that one list
 (:func:`protocol_servers.registry.servers`), so a new server touches nothing outside
-its own package and its case folder.
+its own package and its case folder. ``protocol_servers/README.md`` lists the files.
 
 Why a spec object and not a module of loose functions: the list of servers is read
 by tools that only want a name and a line of help (``--help``, ``--list-servers``),
 and importing a server's whole stack for that would be slow and fragile. The spec
-is cheap to import; ``start`` pulls in the rest.
+is cheap to import; ``start`` pulls in the rest. :class:`Server` is the ready-made
+spec: a server names the function that starts it as ``"module:function"`` and that
+module is imported on the first start only.
+
+Options every server shares (``--seed``, ``--factor``, ``--control-port``,
+``--transcript``) are added by the registry; ``add_arguments`` adds the server's own.
+When served, ``options.control_url`` holds the control API's URL before ``start`` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from simulator.control import ControlAction, ControlError
 
 if TYPE_CHECKING:
     from simulator.world import World
 
-ActionFn = Callable[[dict[str, Any]], "dict[str, Any] | None"]
-
-
-@dataclass(frozen=True)
-class ControlAction:
-    """A scenario knob of a running server: next card, cardholder behaviour, a fault.
-
-    ``apply`` runs inside the world (the control API injects it on the loop that
-    drives the world), takes the request's JSON parameters and returns what it did.
-    It raises ``ValueError`` for parameters it refuses; the control API answers 400.
-    """
-
-    name: str
-    help: str
-    apply: ActionFn
+__all__ = ["ControlAction", "ControlError", "Server", "ServerSpec", "Started"]
 
 
 @dataclass
 class Started:
     """What ``start`` hands back: where clients connect, and how to stop.
 
-    ``urls`` maps a role to an address, e.g. ``{"pos": "ws://127.0.0.1:2000/mpos",
-    "pinpad/0": "/dev/pts/5"}``; the banner prints them in order. ``actions`` are the
-    control actions of this running instance. ``state`` is what ``GET /state`` of the
-    control API and the live console may show (plain JSON values).
+    ``urls`` maps a role to an address, e.g. ``{"mpos": "ws://127.0.0.1:2000/mpos",
+    "pinpad0": "/dev/pts/5"}``. ``actions`` are the control actions of this running
+    instance (the control API adds the world's fault actions). ``state`` is what
+    ``GET /state`` of the control API shows under ``"server"`` (plain JSON values).
+    ``banner`` is what ``cardloop serve`` prints, one line each, before the control
+    API's line.
     """
 
     urls: dict[str, str]
     close: Callable[[], Awaitable[None]]
     actions: Mapping[str, ControlAction] = field(default_factory=dict)
-    state: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    state: Callable[[], dict[str, Any]] | None = None
     banner: list[str] = field(default_factory=list)
+
+
+def actions_by_name(*actions: ControlAction) -> dict[str, ControlAction]:
+    return {a.name: a for a in actions}
 
 
 @runtime_checkable
@@ -76,3 +78,47 @@ class ServerSpec(Protocol):
     async def start(self, world: World, options: argparse.Namespace) -> Started:
         """Start in ``world`` (realtime mode, real sockets and ptys) and return its URLs."""
         ...
+
+
+Starter = Callable[["World", argparse.Namespace], Awaitable[Started]]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A :class:`ServerSpec` from data: the usual way to write ``SERVER``.
+
+    ``starter`` is ``"module:function"``, an ``async def start(world, options) ->
+    Started`` imported on first use (or that function itself). ``arguments`` adds the
+    server's own options.
+    ``role_defaults`` are option values for the client-under-test role (``python -m
+    conformance --serve``), e.g. ``{"port": 0}`` so that runs never fight over a port.
+    ``package`` is where the server's ``scenarios.toml`` (certification scenarios of
+    the control API's ``/play``) lives, if it has one.
+    """
+
+    name: str
+    description: str
+    starter: str | Starter
+    aliases: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    role_defaults: Mapping[str, Any] = field(default_factory=dict)
+    package: str | None = None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.arguments is not None:
+            self.arguments(parser)
+
+    async def start(self, world: World, options: argparse.Namespace) -> Started:
+        fn = self.starter
+        if isinstance(fn, str):
+            module, _, attr = fn.partition(":")
+            fn = getattr(importlib.import_module(module), attr)
+        return await fn(world, options)
+
+    def scenarios_text(self) -> str | None:
+        """The server's ``scenarios.toml``, or None when it has none."""
+        if self.package is None:
+            return None
+        path = resources.files(self.package).joinpath("scenarios.toml")
+        return path.read_text("utf-8") if path.is_file() else None

@@ -14,17 +14,17 @@ outcome, so a run can check that what the POS was told matches what was booked.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from protocol_servers.mpos.tables import TerminalTables, tables_from_config
 from simulator.masking import mask_pan
+from simulator.ports.http import JSON, Answer, HttpServer, Request, RouteError, Routes, serve_http
 
 if TYPE_CHECKING:
     from simulator.world import World
@@ -188,137 +188,97 @@ class MerchantBackend:
 
 
 # -- local HTTP facade ----------------------------------------------------------------
-
-MAX_BODY = 64 * 1024
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    length = int(headers.get("content-length", "0") or 0)
-    if length > MAX_BODY:
-        raise MerchantError("body too large", 413)
-    body = await reader.readexactly(length) if length else b""
-    return method.upper(), target, headers, body
+# Pagar.me's routes, registered by decorator; each takes the backend and the request
+# (already parsed by aiohttp) and returns an answer (sans-I/O: tests call them directly)
+ROUTES = Routes()
 
 
-def _body_fields(headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    if not body:
-        return {}
-    if "json" in headers.get("content-type", "json"):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise MerchantError("body is not JSON") from None
-        if not isinstance(data, dict):
-            raise MerchantError("body must be a JSON object")
-        return data
-    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+def _error(status: int, message: str, kind: str = "invalid_parameter") -> Answer:
+    return status, {"errors": [{"type": kind, "message": message}]}, JSON
+
+
+def _id(request: Request) -> int:
+    raw = request.params.get("id", "")
+    if not raw.isdigit():
+        raise MerchantError("transaction id must be a number", 404)
+    return int(raw)
+
+
+@ROUTES.route("GET", "/1/transactions/card_hash_key")
+def _card_hash_key(backend: MerchantBackend, request: Request) -> Answer:
+    return 200, backend.card_hash_key_json(), JSON
+
+
+@ROUTES.route("POST", "/1/transactions")
+def _create(backend: MerchantBackend, request: Request) -> Answer:
+    fields = request.fields()
+    raw_amount = fields.get("amount")
+    try:
+        amount = int(raw_amount) if not isinstance(raw_amount, bool) else -1  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise MerchantError("amount must be an integer in cents") from None
+    card_hash = fields.get("card_hash")
+    if not isinstance(card_hash, str) or not card_hash:
+        raise MerchantError("card_hash is required")
+    return 200, backend.create_transaction(card_hash, amount).as_json(), JSON
+
+
+@ROUTES.route("POST", "/1/transactions/{id}/reversal")
+def _reversal(backend: MerchantBackend, request: Request) -> Answer:
+    return 200, backend.reverse_transaction(_id(request)).as_json(), JSON
+
+
+@ROUTES.route("GET", "/1/transactions/{id}")
+def _transaction(backend: MerchantBackend, request: Request) -> Answer:
+    return 200, backend.transaction(_id(request)).as_json(), JSON
+
+
+@ROUTES.route("GET", "/ledger")
+def _ledger(backend: MerchantBackend, request: Request) -> Answer:
+    return 200, [t.as_json() for t in backend.ledger], JSON
+
+
+def dispatch(backend: MerchantBackend, request: Request) -> Answer:
+    """Route one request to its handler; errors in Pagar.me's shape."""
+    try:
+        handler, params = ROUTES.match(request.method, request.path.rstrip("/") or "/")
+        return handler(backend, Request(request.method, request.path, request.headers,
+                                        request.body, params))
+    except RouteError as exc:
+        kind = "not_found" if exc.status == 404 else "method_not_allowed"
+        return _error(exc.status, f"{request.method} {request.path}", kind)
+    except MerchantError as exc:
+        return _error(exc.status, str(exc))
+    except ValueError as exc:  # a body that is neither JSON nor a form
+        return _error(400, str(exc))
 
 
 def handle_http(
     backend: MerchantBackend, method: str, target: str, fields: dict[str, Any]
 ) -> tuple[int, dict[str, Any] | list[Any]]:
-    """Route one request (sans-I/O: the caller runs it inside the world)."""
-    path = urlsplit(target).path.rstrip("/")
-    try:
-        if method == "GET" and path == "/1/transactions/card_hash_key":
-            return 200, backend.card_hash_key_json()
-        if method == "POST" and path == "/1/transactions":
-            raw_amount = fields.get("amount")
-            try:
-                amount = int(raw_amount) if not isinstance(raw_amount, bool) else -1  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                raise MerchantError("amount must be an integer in cents") from None
-            card_hash = fields.get("card_hash")
-            if not isinstance(card_hash, str) or not card_hash:
-                raise MerchantError("card_hash is required")
-            return 200, backend.create_transaction(card_hash, amount).as_json()
-        if method == "POST" and path.startswith("/1/transactions/") and path.endswith(
-            "/reversal"
-        ):
-            middle = path[len("/1/transactions/") : -len("/reversal")]
-            if not middle.isdigit():
-                raise MerchantError("transaction id must be a number", 404)
-            return 200, backend.reverse_transaction(int(middle)).as_json()
-        if method == "GET" and path.startswith("/1/transactions/"):
-            tail = path.rsplit("/", 1)[1]
-            if not tail.isdigit():
-                raise MerchantError("transaction id must be a number", 404)
-            return 200, backend.transaction(int(tail)).as_json()
-        if method == "GET" and path == "/ledger":
-            return 200, [t.as_json() for t in backend.ledger]
-        return 404, {"errors": [{"type": "not_found", "message": f"{method} {path}"}]}
-    except MerchantError as exc:
-        return exc.status, {"errors": [{"type": "invalid_parameter", "message": str(exc)}]}
+    """One request with its fields already read (in-process callers and tests)."""
+    body = json.dumps(fields).encode() if fields else b""
+    status, payload, _ = dispatch(
+        backend, Request(method.upper(), urlsplit(target).path, {"content-type": JSON}, body)
+    )
+    return status, payload
+
+
+def _error_body(status: int, message: str) -> Any:
+    return {"errors": [{"type": "invalid_request", "message": message}]}
 
 
 async def serve_merchant_http(
     backend: MerchantBackend, host: str = "127.0.0.1", port: int = 0
-) -> asyncio.Server:
-    """Serve the API on ``host:port`` (loopback only); each request runs inside the world."""
+) -> HttpServer:
+    """Serve the API on ``http://host:port`` (loopback only); each request runs inside
+    the world. Returns the running server (``.url``, ``await .close()``)."""
     if host not in ("127.0.0.1", "::1", "localhost"):
         raise ValueError("the merchant API listens on loopback only")
 
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    method, target, headers, body = await _read_request(reader)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                except (ValueError, MerchantError) as exc:
-                    status, payload = 400, {"errors": [{"message": str(exc)}]}
-                    _write(writer, status, payload, close=True)
-                    return
-                status, payload = _run_in_world(backend, method, target, headers, body)
-                close = headers.get("connection", "").lower() == "close"
-                _write(writer, status, payload, close)
-                await writer.drain()
-                if close:
-                    return
-        finally:
-            writer.close()
+    def handle(request: Request) -> Answer:
+        result: list[Answer] = []
+        backend.world.inject(lambda: result.append(dispatch(backend, request)))
+        return result[0]
 
-    return await asyncio.start_server(client, host, port)
-
-
-def _run_in_world(
-    backend: MerchantBackend, method: str, target: str, headers: dict[str, str], body: bytes
-) -> tuple[int, Any]:
-    result: list[tuple[int, Any]] = []
-
-    def run() -> None:
-        try:
-            result.append(handle_http(backend, method, target, _body_fields(headers, body)))
-        except MerchantError as exc:
-            result.append((exc.status, {"errors": [{"message": str(exc)}]}))
-
-    backend.world.inject(run)
-    return result[0]
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    413: "Payload Too Large",
-    502: "Bad Gateway",
-    504: "Gateway Timeout",
-}
-
-
-def _write(writer: asyncio.StreamWriter, status: int, payload: Any, close: bool) -> None:
-    body = json.dumps(payload).encode()
-    head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n"
-    )
-    writer.write(head.encode() + body)
+    return await serve_http(handle, host=host, port=port, error_body=_error_body)

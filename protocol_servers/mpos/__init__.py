@@ -13,6 +13,7 @@ Behaviour on the world's clock:
 * :class:`.session.PinpadSession` the libmpos flows over an ABECS host (§3.3, §5);
 * :func:`.lab.build_lab` pinpads + acquirer + bridge, in memory or on ptys;
 * :func:`.runtime.start_bridge` the same on ptys, ``ws(s)://127.0.0.1:<port>/mpos`` and
-  the merchant API (:mod:`protocol_servers.merchant_api`);
+  the merchant API (:mod:`protocol_servers.merchant_api`); :mod:`.contract` the server
+  contract (``cardloop serve mpos``, ``--serve mpos``) with its control actions;
 * :class:`.client.MposClient` a POS inside the world; :func:`.pos.run_sale` a POS outside.
 """

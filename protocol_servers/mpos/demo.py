@@ -88,44 +88,42 @@ def _print_step(step: Step) -> None:
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from protocol_servers.mpos.runtime import start_bridge
+    from protocol_servers.registry import lookup, options_for
     from simulator.cli import CliError
+    from simulator.driver import realtime_driver
     from simulator.world import World
 
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
     world = World(seed=args.seed, mode="realtime", factor=args.factor)
     try:
-        card_name, card = _pick_card(world, args.card)
+        card_name, _card = _pick_card(world, args.card)
     except (ImportError, ValueError) as exc:
         raise CliError(str(exc)) from None
     t0 = time.perf_counter()
-    running = await start_bridge(
-        world, readers=1, cards=[card], tls_ca=reports / "ca.pem" if args.tls else None
-    )
-    driver = asyncio.ensure_future(world.run_realtime())
+    # the mpos server as every tool starts it: the one list of servers, its own options
+    spec = lookup("mpos")
+    ca_path = reports / "ca.pem" if args.tls else None
+    started = await spec.start(world, options_for(
+        spec, readers=1, card=[card_name], port=0, tls=ca_path))
     ssl_ctx = None
-    if args.tls:
+    if ca_path is not None:
         import ssl
 
-        ssl_ctx = ssl.create_default_context(cafile=str(running.ca_path))
-    print(f"mpos-bridge on {running.url}; pinpad on {running.pinpad_ports[0]}")
+        ssl_ctx = ssl.create_default_context(cafile=str(ca_path))
+    print(f"mpos-bridge on {started.urls['mpos']}; pinpad on {started.urls['pinpad0']}")
     print(f"paying {args.amount} cents with {card_name} (factor {args.factor})")
     try:
-        result = await run_sale(
-            running.url,
-            running.merchant_url or "",
-            args.amount,
-            report=_print_step,
-            ssl_context=ssl_ctx,
-        )
+        async with realtime_driver(world):
+            result = await run_sale(
+                started.urls["mpos"],
+                started.urls.get("merchant", ""),
+                args.amount,
+                report=_print_step,
+                ssl_context=ssl_ctx,
+            )
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
-        await running.close()
+        await started.close()
     wall = time.perf_counter() - t0
     world.transcript.dump(reports / "transcript.jsonl")
     summary = {

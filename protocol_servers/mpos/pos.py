@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import websockets
 
 from protocol_servers.mpos.client import is_unsolicited
 from protocol_servers.mpos.codec import CARD_DECLINED
+from simulator.ports.http import http_json
+
+__all__ = ["SaleResult", "Step", "WsPos", "http_json", "run_sale"]
 
 
 @dataclass
@@ -57,28 +59,6 @@ class WsPos:
                 self.unsolicited.append(frame)
                 continue
             return frame  # type: ignore[no-any-return]
-
-
-async def http_json(
-    url: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 30.0
-) -> tuple[int, Any]:
-    """One HTTP/1.1 request to a loopback service; JSON in, JSON out."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    data = json.dumps(body).encode() if body is not None else b""
-    head = (
-        f"{method} {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-        f"Connection: close\r\n\r\n"
-    )
-    writer.write(head.encode() + data)
-    await writer.drain()
-    raw = await asyncio.wait_for(reader.read(), timeout)
-    writer.close()
-    head_b, _, payload = raw.partition(b"\r\n\r\n")
-    status = int(head_b.split(b" ", 2)[1])
-    return status, json.loads(payload) if payload else None
 
 
 async def run_sale(

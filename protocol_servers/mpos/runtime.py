@@ -1,13 +1,12 @@
 """Starting the bridge on the wall clock: ptys, a WebSocket, the merchant API.
 
-Used by ``cardloop serve mpos-bridge``, ``cardloop demo``, the ``--serve mpos`` role of
-the conformance suite, the realtime tests and the benchmark, so they all run the same
-assembly. Must be awaited inside the asyncio loop that drives the world.
+Used by the server's contract (:mod:`.contract`: ``cardloop serve mpos``, the suite's
+``--serve mpos``, the demo, the benchmark) and the realtime tests, so they all run the
+same assembly. Must be awaited inside the asyncio loop that drives the world.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from protocol_servers.mpos.lab import MposLab, build_lab
 from protocol_servers.mpos.profiles import DOCUMENTED, Profile
 
 if TYPE_CHECKING:
+    from simulator.ports.http import HttpServer
     from simulator.world import World
 
 
@@ -27,7 +27,7 @@ class Running:
     lab: MposLab
     ws: Any
     url: str
-    merchant: asyncio.Server | None = None
+    merchant: HttpServer | None = None
     merchant_url: str | None = None
     ca_path: Path | None = None
     extra: list[Any] = field(default_factory=list)
@@ -41,8 +41,7 @@ class Running:
             end.end.close()
         await self.ws.close()
         if self.merchant is not None:
-            self.merchant.close()
-            await self.merchant.wait_closed()
+            await self.merchant.close()
         for r in self.lab.readers:
             r.pinpad.end.close()
         self.lab.close()
@@ -98,5 +97,5 @@ async def start_bridge(
     if merchant_port is not None:
         srv = await serve_merchant_http(lab.backend, "127.0.0.1", merchant_port)
         running.merchant = srv
-        running.merchant_url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+        running.merchant_url = srv.url
     return running

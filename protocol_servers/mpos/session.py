@@ -1,10 +1,11 @@
 """What the bridge does with a pinpad: the libmpos flows of mpos-bridge.md §3.3 and §5.
 
-One :class:`PinpadSession` per initialized context drives an ABECS host over the
-serial line (``virtual_devices.abecs.host.AbecsHost``). Each method is a SimPy
-generator: initialize (OPN), table sync (GDU probe, GTS, TLI/TLR.../TLE), process
-(GTS, GCR, then GOC for chip or GPN for a magstripe card that needs a PIN, then the
-card_hash), finish (FNC then RMC), display (DSP), close (CLO) and cancel (CAN).
+One :class:`PinpadSession` per initialized context runs the terminal application
+(:class:`virtual_devices.terminal.Terminal`) over the serial line; this module keeps
+only the libmpos mapping. Each method is a SimPy generator: initialize (OPN), table
+sync (GDU probe, then the terminal's GTS, TLI/TLR.../TLE), process (the terminal's
+split step one, then the card_hash), finish (its split step two: FNC then RMC),
+display (DSP), close (CLO) and cancel (CAN).
 
 Choices where the sources are silent (mpos-bridge.md §8 lists them as not found):
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from protocol_servers.mpos.tables import (
 )
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.host import AbecsError
+from virtual_devices.terminal import HostAnswer, Processed, Settings, Tables, Terminal
 
 if TYPE_CHECKING:
     from simulator.streams import ByteEnd
@@ -60,7 +62,6 @@ Gen = Generator[simpy.Event, Any, Any]
 SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 DUKPT_TDES, PIN_KEY_INDEX = 3, 16
 ST_CANCEL = 13
-ST_TABVERDIF = 20
 CLEAR_LINE = " " * 32
 
 
@@ -109,24 +110,20 @@ class PinpadSession:
         self.world = world
         self.end = end
         self.host = AbecsHost(world, end)
+        self.terminal = Terminal(world, self.host, settings=_SETTINGS)
         self.on_error = on_error or (lambda code: None)
         self._rng = world.rng(f"mpos-bridge.card-hash.{end.name}")
-        self.chip_pending = False  # a GOC succeeded and FNC has not been sent yet
 
-    # -- one command ---------------------------------------------------------------------
-    def _exchange(self, cmd: m.Command, blocking: bool = False) -> Gen:
-        """One command; any status comes back, a pinpad that gives up raises PinpadError."""
+    @property
+    def chip_pending(self) -> bool:
+        """A GOC succeeded and FNC has not been sent yet."""
+        return self.terminal.chip_pending
+
+    def _call(self, cmd: m.Command) -> Gen:
         try:
-            rsp = yield from self.host.exchange(cmd, blocking=blocking)
+            return (yield from self.host.call(cmd))
         except AbecsError as err:
             raise PinpadError(err.command or cmd.cmd_id, err.code) from None
-        return rsp
-
-    def _call(self, cmd: m.Command, blocking: bool = False) -> Gen:
-        rsp = yield from self._exchange(cmd, blocking)
-        if rsp.status != 0 or rsp.cmd_id != cmd.cmd_id:
-            raise PinpadError(rsp.cmd_id, rsp.status)
-        return rsp
 
     # -- flows ----------------------------------------------------------------------------
     def initialize(self) -> Gen:
@@ -140,33 +137,10 @@ class PinpadSession:
     def sync_tables(self, tables: TerminalTables, force: bool = False) -> Gen:
         """GDU probe for the PIN key, then load the tables unless the pinpad has them."""
         yield from self._call(m.GduRequest(DUKPT_TDES, PIN_KEY_INDEX).to_command())
-        rsp = yield from self._call(m.GtsRequest(tables.acquirer_index).to_command())
-        current = rsp.data.decode("latin-1")[:10]
-        if force or current != tables.version:
-            yield from self._load_tables(tables)
-            return True
-        return False
-
-    def _load_tables(self, tables: TerminalTables) -> Gen:
-        rsp = yield from self._exchange(
-            m.TliRequest(tables.acquirer_index, tables.version).to_command()
-        )
-        if rsp.status not in (0, ST_TABVERDIF):  # 020 is informative, the load starts
-            raise PinpadError("TLI", rsp.status)
-        batch: list[bytes] = []
-        size = 2
-        for rec in tables.records:
-            if batch and (size + len(rec) > 999 or len(batch) == 99):
-                yield from self._call(m.TlrRequest(tuple(batch)).to_command())
-                batch, size = [], 2
-            batch.append(rec)
-            size += len(rec)
-        if batch:
-            yield from self._call(m.TlrRequest(tuple(batch)).to_command())
-        yield from self._call(m.Command("TLE", ()))
-
-    def _now(self) -> datetime.datetime:
-        return SIM_EPOCH + datetime.timedelta(seconds=self.world.now)
+        try:
+            return (yield from self.terminal.ensure_tables(_tables(tables), force))
+        except AbecsError as err:
+            raise PinpadError(err.command, err.code) from None
 
     def process_payment(
         self,
@@ -176,72 +150,39 @@ class PinpadSession:
         tables: TerminalTables,
         card_hash_key: tuple[str, rsa.RSAPublicKey],
     ) -> Gen:
-        self.chip_pending = False
-        try:
-            outcome = yield from self._process(
-                amount, filters, magstripe_method, tables, card_hash_key
-            )
-        except PinpadError as err:
-            status = PaymentStatus.Canceled if err.status == ST_CANCEL else PaymentStatus.Errored
-            self.on_error(err.status)
-            return ProcessOutcome(PaymentResult(status, error_code=err.status))
-        return outcome
-
-    def _process(
-        self,
-        amount: int,
-        filters: tuple[ApplicationFilter, ...] | None,
-        magstripe_method: PaymentMethod,
-        tables: TerminalTables,
-        key: tuple[str, rsa.RSAPublicKey],
-    ) -> Gen:
-        rsp = yield from self._call(m.GtsRequest(tables.acquirer_index).to_command())
-        if rsp.data.decode("latin-1")[:10] != tables.version:
-            yield from self._load_tables(tables)
+        term = self.terminal
+        term.chip_pending = False
+        term.settings = replace(_SETTINGS, floor_limit=tables.floor_limit,
+                                target_pct=tables.target_percent, threshold=tables.threshold,
+                                max_target_pct=tables.max_target_percent)
         rows = tables.select(
             None if filters is None else tuple((f.brand, int(f.payment_method)) for f in filters)
         )
-        now = self._now()
-        gcr = m.GcrRequest(
-            amount=amount,
-            date=now.strftime("%y%m%d"),
-            time=now.strftime("%H%M%S"),
-            table_version=tables.version,
-            acq_idx=0,
-            app_type=99 if filters is None else 0,
-            apps=() if filters is None else tuple((r.acquirer, r.record_index) for r in rows),
-        )
-        raw = yield from self._exchange(gcr.to_command(), blocking=True)
-        if raw.status == ST_TABVERDIF:
-            # tables changed under us: reload, then a bare GCR resumes (§4.7)
-            yield from self._load_tables(tables)
-            raw = yield from self._exchange(m.Command("GCR", ()), blocking=True)
-        if raw.status != 0:
-            raise PinpadError("GCR", raw.status)
-        card = m.GcrResponse.from_response(raw)
-        self.world.redactor.add_pan(card.pan)
-        if card.track2:
-            self.world.redactor.add_secret(card.track2)
-        if card.track1:
-            self.world.redactor.add_secret(card.track1)
-        if card.card_type in (m.CARD_MAGSTRIPE, m.CARD_CTLS_MAG):
-            return (yield from self._magstripe(card, magstripe_method, key))
-        return (yield from self._chip(card, amount, tables, key))
+
+        def wants_pin(card: m.GcrResponse) -> bool:
+            """Debit, or a service code that says PIN (third digit 0, 5 or 6)."""
+            service = card.service_code or _service_code(card.track2)
+            return magstripe_method == PaymentMethod.Debit or (
+                len(service) == 3 and service[2] in "056")
+
+        try:
+            done = yield from term.process(
+                amount, _tables(tables), app_type=99 if filters is None else 0,
+                apps=() if filters is None else tuple((r.acquirer, r.record_index) for r in rows),
+                stripe_pin=wants_pin,
+            )
+        except AbecsError as err:
+            status = PaymentStatus.Canceled if err.code == ST_CANCEL else PaymentStatus.Errored
+            self.on_error(err.code)
+            return ProcessOutcome(PaymentResult(status, error_code=err.code))
+        if not done.chip:
+            return self._magstripe(done, magstripe_method, card_hash_key)
+        return self._chip(done, card_hash_key)
 
     def _magstripe(
-        self, card: m.GcrResponse, method: PaymentMethod, key: tuple[str, rsa.RSAPublicKey]
-    ) -> Gen:
-        service = card.service_code or _service_code(card.track2)
-        needs_pin = method == PaymentMethod.Debit or (len(service) == 3 and service[2] in "056")
-        pin_block = ksn = None
-        if needs_pin:
-            rsp = yield from self._call(
-                m.GpnRequest(card.pan, DUKPT_TDES, PIN_KEY_INDEX).to_command(), blocking=True
-            )
-            pin = m.PinResponse.from_response(rsp)
-            self.world.redactor.add_secret(pin.pin_block)
-            self.world.redactor.add_secret(pin.pin_block.hex().upper())
-            pin_block, ksn = pin.pin_block.hex().upper(), pin.ksn.hex().upper()
+        self, done: Processed, method: PaymentMethod, key: tuple[str, rsa.RSAPublicKey]
+    ) -> ProcessOutcome:
+        card, pin = done.card, done.pin
         fields = CardFields(
             capture_method="magstripe",
             payment_method="debit_card" if method == PaymentMethod.Debit else "credit_card",
@@ -252,45 +193,24 @@ class PinpadSession:
             track_1=card.track1 or None,
             track_3=card.track3 or None,
             holder_name=card.holder_name or None,
-            pin_mode="online" if needs_pin else None,
-            pin_block=pin_block,
-            pin_ksn=ksn,
+            pin_mode="online" if pin is not None else None,
+            pin_block=pin.pin_block.hex().upper() if pin is not None else None,
+            pin_ksn=pin.ksn.hex().upper() if pin is not None else None,
         )
         result = PaymentResult(
             PaymentStatus.Accepted,
             card_hash=build_card_hash(fields, key[0], key[1], self._rng),
             payment_method=int(method),
             card_holder_name=holder_name_display(card.holder_name),
-            is_online_pin=needs_pin,
+            is_online_pin=pin is not None,
         )
         return ProcessOutcome(result, fields)
 
-    def _chip(
-        self,
-        card: m.GcrResponse,
-        amount: int,
-        tables: TerminalTables,
-        key: tuple[str, rsa.RSAPublicKey],
-    ) -> Gen:
-        goc = m.GocRequest(
-            amount=amount,
-            tags=AUTHORIZATION_TAGS,
-            method=DUKPT_TDES,
-            key_idx=PIN_KEY_INDEX,
-            risk_management=True,
-            floor_limit=tables.floor_limit,
-            target_pct=tables.target_percent,
-            threshold=tables.threshold,
-            max_target_pct=tables.max_target_percent,
-        )
-        rsp = yield from self._call(goc.to_command(), blocking=True)
-        res = m.GocResponse.from_response(rsp)
-        self.chip_pending = True
+    def _chip(self, done: Processed, key: tuple[str, rsa.RSAPublicKey]) -> ProcessOutcome:
+        card, res = done.card, done.goc
+        assert res is not None
         method = 2 if card.app_type == 2 else 1
         pin_mode = "online" if res.online_pin else ("offline" if res.offline_pin else None)
-        if res.online_pin:
-            self.world.redactor.add_secret(res.pin_block)
-            self.world.redactor.add_secret(res.pin_block.hex().upper())
         fields = CardFields(
             capture_method="emv",
             payment_method="debit_card" if method == 2 else "credit_card",
@@ -327,31 +247,15 @@ class PinpadSession:
         Returns True when the card declined a sale the host had approved (FNC DECISION 1
         after COMMST 0), so the bridge can tell the POS that the booked sale must go.
         """
-        declined_by_card = False
-        if self.chip_pending:
-            self.chip_pending = False
-            if status == FinishStatus.Error:
-                req = m.FncRequest(1, "00", b"", FINISH_TAGS)
-            else:
-                try:
-                    issuer = bytes.fromhex(emv_hex) if emv_hex else b""
-                except ValueError:
-                    issuer = b""
-                req = m.FncRequest(int(status), f"{response_code % 100:02d}", issuer, FINISH_TAGS)
-            try:
-                rsp = yield from self._call(req.to_command())
-            except PinpadError as err:
-                self.on_error(err.status)
-            else:
-                decision = _fnc_decision(rsp)
-                declined_by_card = (
-                    status == FinishStatus.Ok and decision == m.DECISION_DECLINED
-                )
         try:
-            yield from self._call(m.MessageRequest("RMC", CLEAR_LINE).to_command(), blocking=True)
-        except PinpadError as err:
-            self.on_error(err.status)
-        return declined_by_card
+            issuer = bytes.fromhex(emv_hex) if emv_hex else b""
+        except ValueError:
+            issuer = b""
+        answer = HostAnswer(int(status), f"{response_code % 100:02d}", issuer)
+        done = yield from self.terminal.finish(answer)
+        for err in done.errors:
+            self.on_error(err.code)
+        return done.declined_by_card
 
     def display(self, text: str) -> Gen:
         yield from self._call(m.MessageRequest("DSP", text).to_command())
@@ -372,12 +276,17 @@ class PinpadSession:
             self.end.close()
 
 
-def _fnc_decision(rsp: m.Response) -> int | None:
-    """FNC's DECISION, or None when the answer cannot be read (then nothing is claimed)."""
-    try:
-        return m.FncResponse.from_response(rsp).decision
-    except (m.CodecError, ValueError, IndexError):
-        return None
+# How libmpos words its commands (§3.5): the TMS tag lists, DUKPT:TDES key 16, risk
+# management on; a 076 is reported to the POS rather than retried; RMC clears the
+# display whatever the outcome.
+_SETTINGS = Settings(goc_tags=AUTHORIZATION_TAGS, fnc_tags=FINISH_TAGS, pin_method=DUKPT_TDES,
+                     pin_key=PIN_KEY_INDEX, risk_management=True, floor_limit=0,
+                     approved_text=None, declined_text=None, removal_text=CLEAR_LINE,
+                     retry_after_fallback=False, epoch=SIM_EPOCH)
+
+
+def _tables(tables: TerminalTables) -> Tables:
+    return Tables(tables.version, tuple(tables.records), tables.acquirer_index)
 
 
 def _service_code(track2: str) -> str:

@@ -11,7 +11,7 @@ Where things live (payworks-p3.md; decisions in DECISIONS.md "Payworks PayServer
   reader or on an ABECS pinpad (:mod:`abecs_reader`) with the shared acquirer;
 * :mod:`server` - :class:`~server.PayServer` with ``accept(MessageEnd)`` (WebSocket or
   in-memory) and ``accept_stream(ByteEnd)`` (framed TCP); :mod:`live` - real sockets
-  and ptys; :mod:`serve` - ``cardloop serve payserver``;
+  and ptys; :mod:`contract` - the server contract (``cardloop serve p3``);
 * :mod:`client` - a POS for tests, cases and the bench (``connect_local``, ``told``);
 * data: ``timings.toml``, ``outcomes.toml`` (test amount digits), ``errors.toml``,
   ``currencies.toml``, ``mock_card.toml``.

@@ -99,11 +99,11 @@ class AbecsCardFlow:
 
     def run(self) -> Gen:
         from virtual_devices.abecs import messages as m
-        from virtual_devices.abecs.flows import FNC_TAGS, GOC_TAGS
         from virtual_devices.emv import tlv
-        from virtual_devices.emv.kernel.messages import AuthRequest
+        from virtual_devices.terminal import HostAnswer, Processed
 
         f, tx, r = self.f, self.f.tx, self.r
+        term = r.terminal
         p = tx.params
         assert p.amount is not None and p.currency is not None
         refund = p.type == "REFUND"
@@ -115,9 +115,7 @@ class AbecsCardFlow:
                    tx.amount_line(), "Insert or swipe card", tx_state="AWAITING_CARD")
             r.hand_card()
             when = f.server.epoch + timedelta(seconds=f.world.now)
-            req = m.GcrRequest(p.amount, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
-                               r.version)
-            card = yield from self.command(r.host.gcr(req), "card",
+            card = yield from self.command(term.read_card(p.amount, r.tables, when), "card",
                                            f.t["card_presentation_timeout"])
             if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
                 raise TerminalFailure("DECLINED", "DECLINED_CARD_OR_TERMINAL_DECLINED",
@@ -127,10 +125,9 @@ class AbecsCardFlow:
             if refund:
                 yield from self.refund_online(card)
                 return
-            goc_req = m.GocRequest(p.amount, GOC_TAGS)
             f.show("WAITING_FOR_CARD_DATA_INPUT", "PROCESSING_WAITING_FOR_PIN", "Enter PIN",
                    tx_state="AWAITING_PIN")
-            goc = yield from self.command(r.host.goc(goc_req), "pin")
+            goc = yield from self.command(term.go_on_chip(card, p.amount), "pin")
             emv = tlv.flatten(goc.emv_data)
             aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
             tx.card = CardInfo(
@@ -155,27 +152,17 @@ class AbecsCardFlow:
                        "Authorization in progress...", tx_state="AWAITING_EXECUTION",
                        abortable=False)
                 yield f.world.timeout(f.t["acquirer_roundtrip"])
-                auth = AuthRequest("contact", p.amount, numeric(p.currency), card.pan,
-                                   f"{card.pan_seq:02d}", bytes.fromhex(aid), emv,
-                                   pin_block=goc.pin_block if goc.online_pin else None,
-                                   ksn=goc.ksn if goc.online_pin else None)
-                acq = r.acquirer
-                rsp = acq.authorise(auth, kind="sale" if p.auto_capture else "preauth",
-                                    key=tx.identifier)
+                rsp = yield from term.authorise(
+                    Processed(card, goc), p.amount, "sale" if p.auto_capture else "preauth",
+                    tx.identifier, numeric(p.currency))
                 if rsp is not None and rsp.approved:
                     tx.acquirer_ref = rsp.reference
                     tx.authorised = True
                     tx.captured = p.auto_capture
                     tx.authorization_code = rsp.auth_code
                     tx.tip_adjust_status = "ADJUSTABLE"
-                if rsp is None:
-                    fnc = m.FncRequest(1, "00", b"", FNC_TAGS)
-                else:
-                    iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
-                    iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
-                    fnc = m.FncRequest(0 if rsp.approved or rsp.arc == "00" else 9, rsp.arc,
-                                       iss, FNC_TAGS)
-                done = yield from self.command(r.host.fnc(fnc), "finish")
+                done = yield from self.command(term.finish_chip(HostAnswer.from_issuer(rsp)),
+                                               "finish")
                 if rsp is None:
                     raise TerminalFailure("ERROR", "ERROR_SERVER_UNAVAILABLE",
                                           "Processing error")
@@ -208,7 +195,7 @@ class AbecsCardFlow:
         f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
                f"{word} approved", "Remove card", tx_state="AWAITING_CARD_REMOVAL",
                abortable=False)
-        yield f.world.process(_guard(self.r.host.rmc("APROVADA")))
+        yield f.world.process(_guard(self.r.terminal.remove_card(approved=True)))
         tx.finish("APPROVED", "APPROVED", f.world.now)
         f.show("APPROVED", "APPROVED", f"{word} approved")
 
@@ -223,7 +210,7 @@ class AbecsCardFlow:
         if fail.status != "ERROR":
             f.show("WAITING_FOR_CARD_REMOVAL", "PROCESSING_WAITING_FOR_CARD_REMOVAL",
                    fail.line, "Remove card", tx_state="AWAITING_CARD_REMOVAL")
-            yield f.world.process(_guard(r.host.rmc("NEGADA")))
+            yield f.world.process(_guard(r.terminal.remove_card(approved=False)))
         tx.finish(fail.status, fail.code, f.world.now)
         f.show(fail.status, fail.status, fail.line)
 
@@ -240,13 +227,12 @@ class AbecsCardFlow:
         the refund back (ERROR_AUTOREVERSAL_LOGOUT), so it is neither lost nor doubled.
         """
         from virtual_devices.abecs import messages as m
-        from virtual_devices.acquirer.host import rid_for_pan
-        from virtual_devices.emv.kernel.messages import AuthRequest
 
-        f, tx = self.f, self.f.tx
+        f, tx, term = self.f, self.f.tx, self.r.terminal
         p = tx.params
         assert p.amount is not None and p.currency is not None
-        aid = rid_for_pan(card.pan).hex().upper()
+        request = term.refund_request(card, p.amount, numeric(p.currency))
+        aid = request.aid.hex().upper()
         tx.card = CardInfo(
             scheme=scheme_of(aid),
             source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
@@ -261,10 +247,7 @@ class AbecsCardFlow:
         f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
                "Processing refund...", tx_state="AWAITING_EXECUTION", abortable=False)
         yield f.world.timeout(f.t["acquirer_roundtrip"])
-        request = AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
-                              p.amount, numeric(p.currency), card.pan, f"{card.pan_seq:02d}",
-                              bytes.fromhex(aid), {})
-        entry = self.r.acquirer.refund_to_card(request, key=tx.identifier)
+        entry = term.refund_to_card(card, p.amount, tx.identifier, numeric(p.currency))
         if not entry.approved:
             raise TerminalFailure("DECLINED", "DECLINED_PROCESSOR_REFUND_NOT_POSSIBLE",
                                   "Refund declined")

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from simulator.streams import ByteEnd, byte_link
 from simulator.world import World
+from virtual_devices.terminal import PinpadEnd, Settings, Tables, Terminal, pinpad_end
 
 if TYPE_CHECKING:
     from virtual_devices.abecs.host import AbecsHost
@@ -46,15 +46,27 @@ class AbecsReader:
     customer: dict[str, Any] = field(default_factory=dict)
     _next_card: int = 0
     _closers: list[Any] = field(default_factory=list)
+    terminal: Terminal = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.terminal = Terminal(self.world, self.host, self.acquirer, P3_SETTINGS)
+        if not self.version:
+            from virtual_devices.abecs.tables import records_from_config
+
+            cfg = self.acquirer.terminal_config()
+            self.version = cfg.table_version[:10].ljust(10, "0")
+            self.records = records_from_config(cfg)
+
+    @property
+    def tables(self) -> Tables:
+        return Tables(self.version, tuple(self.records))
 
     def prepare(self) -> Gen:
         """Open the secure session once and make sure the pinpad holds the tables."""
-        from virtual_devices.abecs.flows import ensure_tables
-
         if not self.opened:
             yield from self.host.opn()
             self.opened = True
-        yield from ensure_tables(self.host, self.version, self.records)
+        yield from self.terminal.ensure_tables(self.tables)
 
     def hand_card(self) -> None:
         """The customer at this counter holds the next configured card (virtual pinpads)."""
@@ -76,33 +88,28 @@ class AbecsReader:
         self._closers.clear()
 
 
-def _tables(reader: AbecsReader) -> None:
-    from virtual_devices.abecs.tables import records_from_config
+# How the PayServer words its ABECS commands: the reference tag lists, GOC without a
+# floor limit (every chip sale goes online unless the card declines), a 076 reported as
+# a terminal error rather than retried, APROVADA/NEGADA on the removal prompt.
+P3_SETTINGS = Settings(floor_limit=0, approved_text="APROVADA", declined_text="NEGADA",
+                       retry_after_fallback=False)
 
-    cfg = reader.acquirer.terminal_config()
-    reader.version = cfg.table_version[:10].ljust(10, "0")
-    reader.records = records_from_config(cfg)
+
+def _reader(world: World, end: PinpadEnd, acquirer: Any, cards: tuple[str, ...],
+            customer: dict[str, Any] | None) -> AbecsReader:
+    reader = AbecsReader(world, end.host, acquirer, end.pinpad, cards,
+                         port_path=end.port or None, host_path=end.host_port or None,
+                         customer=dict(customer or {}))
+    reader._closers += list(reversed(end.closers))
+    return reader
 
 
 def virtual_reader(world: World, identifier: str, acquirer: Any,
                    cards: tuple[str, ...] = DEFAULT_CARDS,
                    customer: dict[str, Any] | None = None) -> AbecsReader:
     """Pinpad and host on an in-memory serial line (virtual mode)."""
-    from virtual_devices.abecs.host import AbecsHost
-    from virtual_devices.abecs.labeler import FrameLabeler
-    from virtual_devices.abecs.pinpad import Pinpad
-
-    holder: list[Pinpad] = []
-    labeler = FrameLabeler(lambda: holder[0].session if holder else None)
-    host_end, pad_end = byte_link(world, f"{identifier}.host", f"{identifier}.pinpad",
-                                  labeler=labeler)
-    pinpad = Pinpad(world, pad_end, name=f"{identifier}.pinpad")
-    holder.append(pinpad)
-    pinpad.start()
-    reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards,
-                         customer=dict(customer or {}))
-    _tables(reader)
-    return reader
+    return _reader(world, pinpad_end(world, "memory", name=identifier), acquirer, cards,
+                   customer)
 
 
 def pty_reader(world: World, identifier: str, acquirer: Any,
@@ -112,38 +119,12 @@ def pty_reader(world: World, identifier: str, acquirer: Any,
 
     Must be called with the asyncio loop running (the serial ends join it).
     """
-    from simulator.ports.pty import PtyPair, open_serial_end
-    from virtual_devices.abecs.host import AbecsHost
-    from virtual_devices.abecs.labeler import FrameLabeler
-    from virtual_devices.abecs.pinpad import Pinpad
-
-    pair = PtyPair(link_dir=link_dir, names=(f"{identifier}-host", f"{identifier}-pinpad"))
-    pair.open()
-    holder: list[Pinpad] = []
-    labeler = FrameLabeler(lambda: holder[0].session if holder else None)
-    pad_end: ByteEnd = open_serial_end(world, pair.device_path, name=f"{identifier}.pinpad",
-                                       labeler=labeler)
-    host_end: ByteEnd = open_serial_end(world, pair.host_path, name=f"{identifier}.host",
-                                        labeler=labeler)
-    pinpad = Pinpad(world, pad_end, name=f"{identifier}.pinpad")
-    holder.append(pinpad)
-    world.inject(pinpad.start)
-    reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, pinpad, cards,
-                         port_path=pair.device_path, host_path=pair.host_path,
-                         customer=dict(customer or {}))
-    reader._closers += [host_end.close, pad_end.close, pair.close]
-    _tables(reader)
-    return reader
+    end = pinpad_end(world, "pty", name=identifier, link_dir=link_dir)
+    return _reader(world, end, acquirer, cards, customer)
 
 
 def serial_reader(world: World, identifier: str, acquirer: Any, path: str,
                   baud: int | None = None) -> AbecsReader:
     """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
-    from simulator.ports.pty import open_serial_end
-    from virtual_devices.abecs.host import AbecsHost
-
-    host_end = open_serial_end(world, path, name=f"{identifier}.host", baud=baud)
-    reader = AbecsReader(world, AbecsHost(world, host_end), acquirer, None, (), port_path=path)
-    reader._closers.append(host_end.close)
-    _tables(reader)
-    return reader
+    end = pinpad_end(world, "serial", name=identifier, device=path, baud=baud)
+    return _reader(world, end, acquirer, (), None)

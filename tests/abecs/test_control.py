@@ -1,4 +1,5 @@
-"""Scenario actions of ``--serve abecs`` change what the virtual pinpad's customer does."""
+"""Scenario actions on a virtual pinpad (``--serve abecs``, and every server with pinpads)
+change what its customer does."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from conformance.control import ControlError, ControlRegistry
+from protocol_servers.abecs.contract import _card
+from protocol_servers.pinpad_actions import pinpad_actions
+from simulator.control import ControlError, ControlRegistry
 from virtual_devices.abecs import messages as m
-from virtual_devices.abecs.control import register_actions
 from virtual_devices.abecs.host import AbecsError
 from virtual_devices.abecs.rig import VERSION, aid_records, make_rig
 
@@ -16,7 +18,8 @@ from virtual_devices.abecs.rig import VERSION, aid_records, make_rig
 def test_next_card_and_cardholder_actions_drive_the_next_gcr() -> None:
     rig = make_rig()
     registry = ControlRegistry(server="abecs")
-    register_actions(registry, rig.pinpad)
+    for action in pinpad_actions(rig.world, lambda: [rig.pinpad], _card):
+        registry.add(action)
     registry.run("next-card", {"card": "visa-chip-pin"})
     registry.run("cardholder", {"presentation": "swipe"})
     with pytest.raises(ControlError):

@@ -126,12 +126,11 @@ def test_reversal_over_local_http() -> None:
 
     async def run() -> tuple[int, Any]:
         server = await serve_merchant_http(b)
-        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        url = server.url
         try:
             return await http_json(f"{url}/1/transactions/{txn_id}/reversal", "POST", {})
         finally:
-            server.close()
-            await server.wait_closed()
+            await server.close()
 
     status, body = asyncio.run(run())
     assert status == 200 and body["status"] == "reversed"

@@ -69,14 +69,13 @@ def test_over_local_http() -> None:
 
     async def run() -> tuple[Any, Any]:
         server = await serve_merchant_http(b)
-        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        url = server.url
         try:
             key = await http_json(url + "/1/transactions/card_hash_key")
             txn = await http_json(url + "/1/transactions", "POST",
                                   {"amount": 700, "card_hash": card_hash})
         finally:
-            server.close()
-            await server.wait_closed()
+            await server.close()
         return key, txn
 
     key, txn = asyncio.run(run())

@@ -15,6 +15,7 @@ import pytest
 from protocol_servers.mpos.cards import card_from_name
 from protocol_servers.mpos.pos import run_sale
 from protocol_servers.mpos.runtime import start_bridge
+from simulator.driver import realtime_driver
 from simulator.world import World
 
 pytestmark = [
@@ -40,25 +41,20 @@ async def _all_sales() -> tuple[dict[str, Any], World]:
     world = World(seed=3, mode="realtime", factor=FACTOR)
     running = await start_bridge(world, readers=1)
     pinpad = running.lab.readers[0].pinpad
-    driver = asyncio.ensure_future(world.run_realtime())
     results: dict[str, Any] = {}
     try:
-        for i, name in enumerate(sorted(CARDS)):
-            card = card_from_name(world, name)
+        async with realtime_driver(world):
+            for i, name in enumerate(sorted(CARDS)):
+                card = card_from_name(world, name)
 
-            def present(card: Any = card) -> None:
-                pinpad.cards.clear()  # a card a failed sale left behind is taken back
-                pinpad.queue_card(card)
+                def present(card: Any = card) -> None:
+                    pinpad.cards.clear()  # a card a failed sale left behind is taken back
+                    pinpad.queue_card(card)
 
-            world.inject(present)
-            results[name] = await run_sale(running.url, running.merchant_url or "", 1000 + i,
-                                           context=f"sale-{i}", timeout=60)
+                world.inject(present)
+                results[name] = await run_sale(running.url, running.merchant_url or "", 1000 + i,
+                                               context=f"sale-{i}", timeout=60)
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass
         await running.close()
     return results, world
 

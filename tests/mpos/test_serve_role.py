@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from conformance.control import serve
 from conformance.options import Options
+from conformance.serve import serve
 from protocol_servers.mpos.pos import http_json, run_sale
 
 pytestmark = [

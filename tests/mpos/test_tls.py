@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from protocol_servers.mpos.runtime import start_bridge
+from simulator.driver import realtime_driver
 from simulator.world import World
 
 
@@ -20,25 +21,20 @@ def test_wss_with_the_generated_ca(tmp_path: Path) -> None:
         world = World(seed=1, mode="realtime", factor=1.0)
         running = await start_bridge(world, readers=0, tls_ca=tmp_path / "ca.pem",
                                      merchant_port=None)
-        driver = asyncio.ensure_future(world.run_realtime())
         try:
-            trusted = ssl.create_default_context(cafile=str(running.ca_path))
-            async with websockets.connect(running.url, ssl=trusted) as ws:
-                await ws.send(json.dumps({"request_type": 7, "context_id": "tls"}))
-                answer = json.loads(await ws.recv())
-            refused = False
-            try:
-                async with websockets.connect(running.url, ssl=ssl.create_default_context()):
-                    pass
-            except ssl.SSLCertVerificationError:
-                refused = True
-            return running.url, answer, refused
+            async with realtime_driver(world):
+                trusted = ssl.create_default_context(cafile=str(running.ca_path))
+                async with websockets.connect(running.url, ssl=trusted) as ws:
+                    await ws.send(json.dumps({"request_type": 7, "context_id": "tls"}))
+                    answer = json.loads(await ws.recv())
+                refused = False
+                try:
+                    async with websockets.connect(running.url, ssl=ssl.create_default_context()):
+                        pass
+                except ssl.SSLCertVerificationError:
+                    refused = True
+                return running.url, answer, refused
         finally:
-            driver.cancel()
-            try:
-                await driver
-            except (asyncio.CancelledError, Exception):
-                pass
             await running.close()
 
     url, answer, refused = asyncio.run(run())

@@ -7,6 +7,7 @@ time of every change so a test can ask what was on screen when.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ def _printable(text: str) -> str:
 class Display:
     world: World
     history: list[Screen] = field(default_factory=list)
+    listeners: list[Callable[[Screen], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.history.append(Screen(self.world.now, " " * COLS, " " * COLS))
@@ -62,6 +64,8 @@ class Display:
         if (last.line1, last.line2) != (l1, l2):
             self.history.append(screen)
             self.world.transcript.event("pinpad-display", f"[{l1}|{l2}]")
+            for listener in self.listeners:
+                listener(screen)
         return screen
 
     @property

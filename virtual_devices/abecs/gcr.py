@@ -94,8 +94,7 @@ def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Respons
     pool = candidates(pinpad, req)
     app_type = req.app_type if 1 <= req.app_type <= 98 else (pool[0].app_type if pool else 1)
     rec = next((r for r in pool if r.app_type == app_type), pool[0] if pool else None)
-    stat = 1 if pinpad.fallback_pending else 0
-    pinpad.fallback_pending = False
+    stat = pinpad.slot.swiped(card)
     return m.GcrResponse(
         card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
         acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
@@ -106,17 +105,13 @@ def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Respons
 
 
 def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
-    if not cmd.blocks:
-        req = pinpad._gcr_saved
-        if req is None:
-            return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
-    else:
-        req = m.GcrRequest.from_command(cmd)
-        pinpad._gcr_saved = req
-    pinpad.chip = None
-    pinpad._goc_done = False
+    slot = pinpad.slot
+    got_req = slot.begin_read(m.GcrRequest.from_command(cmd) if cmd.blocks else None)
+    if got_req is None:
+        return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
+    req = got_req
     pool = candidates(pinpad, req)
-    card = pinpad.inserted
+    card = slot.card
     if card is None:
         ctls_on = pinpad.info.ctls and req.ctls is not False
         pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
@@ -144,7 +139,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
             yield pinpad.world.timeout(pinpad.t["magstripe_read"])
             pinpad.display.show("PROCESSANDO...")
             return _magstripe_response(pinpad, req, card)
-        pinpad.inserted = card
+        slot.insert(card)
         pinpad.display.show("PROCESSANDO...")
         yield pinpad.world.timeout(pinpad.t["card_power_up"])
     # the table version is checked once a chip card is in (§4.7)
@@ -161,13 +156,11 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     if isinstance(got, int):
         if got == m.ST_ERRFALLBACK:
             # the customer pulls the card out and will swipe it at the next GCR
-            pinpad.fallback_pending = True
-            pinpad.inserted = None
-            pinpad.cards.appendleft(card)
+            pinpad.cards.appendleft(slot.chip_failed())
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got
-    pinpad.chip = session
+    slot.chip_read(session)
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -185,28 +178,28 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
 
 
 def go_on_chip(pinpad: Pinpad, cmd: Command) -> Gen:
-    if pinpad.chip is None or pinpad._goc_done:
+    slot = pinpad.slot
+    if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
     req = m.GocRequest.from_command(cmd)
     if req.method in (0, 1) or pinpad.keys.get(req.key_idx) is None:
         return Response("GOC", m.ST_ERRKEY)
-    got = yield from pinpad.chip.go_on_chip(req)
+    got = yield from slot.chip.go_on_chip(req)
+    slot.went_on_chip(not isinstance(got, int))
     if isinstance(got, int):
-        pinpad.chip = None
         pinpad.display.clear()
         return Response("GOC", got)
-    pinpad._goc_done = True
     return got.to_response()
 
 
 def finish_chip(pinpad: Pinpad, cmd: Command) -> Gen:
-    if pinpad.chip is None or not pinpad._goc_done:
+    slot = pinpad.slot
+    if not slot.can_finish():
         return Response("FNC", m.ST_INVCALL)
     req = m.FncRequest.from_command(cmd)
-    got = yield from pinpad.chip.finish(req)
-    pinpad._goc_done = False
+    got = yield from slot.chip.finish(req)
+    slot.finished(not isinstance(got, int))
     if isinstance(got, int):
-        pinpad.chip = None
         return Response("FNC", got)
     pinpad.display.show("APROVADA" if got.decision == 0 else "NEGADA")
     return got.to_response()

@@ -19,28 +19,23 @@ from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs.commands import BLOCKING, link_timings
+from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.link import (
     DC2,
-    Acked,
-    Arm,
     Cancelled,
-    Disarm,
     Failed,
     HostLink,
     LinkError,
-    Output,
     ResponseReceived,
-    Send,
 )
-from virtual_devices.abecs.pinpad import BLOCKING, link_timings
 from virtual_devices.abecs.secure import (
     SecureError,
     SecureSession,
     load_test_host_key,
     unwrap_session_key,
 )
-from virtual_devices.abecs.timer import LinkTimer
 
 Gen = Generator[Any, Any, Any]
 
@@ -92,28 +87,29 @@ class AbecsHost:
         self.session: SecureSession | None = None
         self.notifications: list[str] = []
         self.on_notification = on_notification
+        self.listeners: list[Callable[[str], None]] = []  # more NTM readers (a terminal)
         # A host's own patience for blocking commands (the link has none, §4.2): after
         # this many seconds it cancels with CAN and reports the command as failed.
         self.blocking_limit = blocking_limit
         self._pending: simpy.Event | None = None
         self._pending_cmd = ""
         self._cancel_done: simpy.Event | None = None
-        self._timer = LinkTimer(world, lambda: self._apply(self.link.timer_expired()))
         self._lock = simpy.Resource(world.env, capacity=1)
         self.received = bytearray()  # every byte from the pinpad, for byte-level checks
-        self.reader = world.process(self._reader())
+        self.driver = LinkDriver(world, end, self.link, {
+            ResponseReceived: self._on_response,
+            Failed: self._on_failed,
+            Cancelled: self._on_cancelled,
+            LinkError: self._on_link_error,
+        }, on_closed=self._on_closed, on_bytes=self.received.extend)
+        self._apply = self.driver.apply
+        self.reader = self.driver.start()
 
     # -- plumbing ---------------------------------------------------------------------
-    def _reader(self) -> Gen:
-        while True:
-            data = yield self.end.read()
-            if not data:
-                self._fail_pending(AbecsLinkError("link closed", self._pending_cmd))
-                if self._cancel_done is not None and not self._cancel_done.triggered:
-                    self._cancel_done.fail(AbecsLinkError("link closed", "CAN"))
-                return
-            self.received += data
-            self._apply(self.link.receive_data(data))
+    def _on_closed(self) -> None:
+        self._fail_pending(AbecsLinkError("link closed", self._pending_cmd))
+        if self._cancel_done is not None and not self._cancel_done.triggered:
+            self._cancel_done.fail(AbecsLinkError("link closed", "CAN"))
 
     def send_raw(self, data: bytes) -> int:
         """Write bytes as they are, outside any exchange; returns the mark of
@@ -122,30 +118,23 @@ class AbecsHost:
         self.end.write(data)
         return mark
 
-    def _apply(self, outputs: list[Output]) -> None:
-        for out in outputs:
-            if isinstance(out, Send):
-                self.end.write(out.data)
-            elif isinstance(out, Arm):
-                self._timer.arm(out.seconds)
-            elif isinstance(out, Disarm):
-                self._timer.disarm()
-            elif isinstance(out, ResponseReceived):
-                self._on_packet(out.pktdata)
-            elif isinstance(out, Failed):
-                if self._cancel_done is not None and not self._cancel_done.triggered:
-                    self._cancel_done.fail(AbecsLinkError(out.reason, "CAN"))
-                    self._cancel_done = None
-                self._fail_pending(AbecsLinkError(out.reason, self._pending_cmd))
-            elif isinstance(out, Cancelled):
-                self._fail_pending(AbecsError(m.ST_CANCEL, self._pending_cmd, "cancelled (CAN)"))
-                if self._cancel_done is not None and not self._cancel_done.triggered:
-                    self._cancel_done.succeed()
-                    self._cancel_done = None
-            elif isinstance(out, LinkError):
-                self.world.transcript.event(self.name, f"link: {out.reason}, NAK sent")
-            elif isinstance(out, Acked):
-                pass
+    def _on_response(self, out: ResponseReceived) -> None:
+        self._on_packet(out.pktdata)
+
+    def _on_failed(self, out: Failed) -> None:
+        if self._cancel_done is not None and not self._cancel_done.triggered:
+            self._cancel_done.fail(AbecsLinkError(out.reason, "CAN"))
+            self._cancel_done = None
+        self._fail_pending(AbecsLinkError(out.reason, self._pending_cmd))
+
+    def _on_cancelled(self, out: Cancelled) -> None:
+        self._fail_pending(AbecsError(m.ST_CANCEL, self._pending_cmd, "cancelled (CAN)"))
+        if self._cancel_done is not None and not self._cancel_done.triggered:
+            self._cancel_done.succeed()
+            self._cancel_done = None
+
+    def _on_link_error(self, out: LinkError) -> None:
+        self.world.transcript.event(self.name, f"link: {out.reason}, NAK sent")
 
     def _fail_pending(self, exc: AbecsError) -> None:
         ev, self._pending = self._pending, None
@@ -168,6 +157,8 @@ class AbecsHost:
             self.world.transcript.event(self.name, f"NTM {text.strip()!r}")
             if self.on_notification is not None:
                 self.on_notification(text)
+            for listener in self.listeners:
+                listener(text)
             self._apply(self.link.continue_waiting())
             return
         ev, self._pending = self._pending, None

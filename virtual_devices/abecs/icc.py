@@ -21,6 +21,7 @@ from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.gcr import ChipRead
 from virtual_devices.abecs.tables import AidRecord, CapkRecord
+from virtual_devices.emv.kernel.serve import serve
 
 if TYPE_CHECKING:
     from virtual_devices.abecs.pinpad import Pinpad
@@ -118,75 +119,57 @@ class KernelChipSession:
         self.powered = False
         self.went_mute = False  # the card answered reset, then stopped answering
 
-    # -- serving the kernel ------------------------------------------------------------
-    def _drive(self, gen: Gen) -> Gen:
-        from virtual_devices.emv.card import CardMute
-        from virtual_devices.emv.kernel.messages import (
-            CANCEL,
-            NO_ANSWER,
-            Apdu,
-            ChooseApp,
-            Display,
-            EnterPin,
-            GoOnline,
-        )
+    # -- serving the kernel (virtual_devices.emv.kernel.serve) --------------------------
+    def apdu(self, request: Any) -> Gen:
+        from virtual_devices.emv.kernel.messages import NO_ANSWER
 
-        answer: Any = None
-        while True:
-            try:
-                request = gen.send(answer)
-            except StopIteration as stop:
-                return stop.value
-            answer = None
-            if isinstance(request, Apdu):
-                if self.pinpad.inserted is not self.card:
-                    answer = None
-                    continue
-                self.world.transcript.record("card", "tx", request.command, request.label)
-                try:
-                    response = self.card.transmit(request.command)
-                except CardMute as exc:
-                    # it answered reset, then fell silent: wait out the block waiting
-                    # time, then the kernel ends with a communication error
-                    yield self.world.timeout(self.reader.mute_timeout("contact"))
-                    self.world.transcript.event("card", f"card does not answer: {exc}")
-                    self.went_mute = True
-                    answer = NO_ANSWER
-                    continue
-                except Exception as exc:  # noqa: BLE001 - a broken card answers nothing
-                    self.world.transcript.event("card", f"card does not answer: {exc}")
-                    continue
-                yield self.world.timeout(
-                    self.reader.exchange_time("contact", request.command, response))
-                self.world.transcript.record(
-                    "card", "rx", response, f"{request.label} -> {response[-2:].hex().upper()}")
-                answer = response
-            elif isinstance(request, ChooseApp):
-                labels = [c.label for c in request.candidates]
-                self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
-                customer = self.pinpad.customer
-                yield self.world.timeout(round(customer.rng.uniform(
-                    *customer.behaviour.think_s), 3))
-                choice = customer.behaviour.app_choice
-                answer = CANCEL if choice is None else min(choice, len(labels) - 1)
-            elif isinstance(request, EnterPin):
-                answer = yield from self._pin(request)
-                if answer is CANCEL_KEY:
-                    answer = CANCEL
-            elif isinstance(request, Display):
-                if request.message in ("TRY AGAIN", "NOT ACCEPTED"):
-                    # the application was refused; ABECS tells the host (§4.7)
-                    self.pinpad.notify("APLICACAO INVALIDA")
-                else:
-                    self.pinpad.display.show(request.message)
-            elif isinstance(request, GoOnline):
-                answer = None  # never reached: GOC and FNC run as separate phases
+        if self.pinpad.inserted is not self.card:
+            return None
+        answer = yield from self.reader.transmit(self.card, "contact", request)
+        if answer is NO_ANSWER:
+            # it answered reset, then fell silent: the kernel ends with a communication error
+            self.went_mute = True
+        return answer
+
+    def choose_app(self, request: Any) -> Gen:
+        from virtual_devices.emv.kernel.messages import CANCEL
+
+        labels = [c.label for c in request.candidates]
+        self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
+        chooser = self.pinpad.chooser
+        if chooser is not None:
+            choice = yield from chooser(labels)
+        else:
+            customer = self.pinpad.customer
+            yield self.world.timeout(round(customer.rng.uniform(*customer.behaviour.think_s), 3))
+            choice = customer.behaviour.app_choice
+        return CANCEL if choice is None else min(choice, len(labels) - 1)
+
+    def enter_pin(self, request: Any) -> Gen:
+        from virtual_devices.emv.kernel.messages import CANCEL
+
+        answer = yield from self._pin(request)
+        return CANCEL if answer is CANCEL_KEY else answer
+
+    def display(self, request: Any) -> Gen:
+        if request.message in ("TRY AGAIN", "NOT ACCEPTED"):
+            # the application was refused; ABECS tells the host (§4.7)
+            self.pinpad.notify("APLICACAO INVALIDA")
+        else:
+            self.pinpad.display.show(request.message)
+        return None
+        yield  # pragma: no cover
+
+    def go_online(self, request: Any) -> Gen:
+        return None  # never reached: GOC and FNC run as separate phases
+        yield  # pragma: no cover
 
     def _pin(self, request: Any) -> Gen:
         if request.last_wrong:
             self.offline_pin_error = True
             self.pinpad.notify("SENHA INVALIDA")
-        got = yield from self.pinpad._pin_entry(4, 12, self.kernel.txn.amount)
+        self.pinpad.pin_kind = "online" if request.kind == "online" else "offline"
+        got = yield from self.pinpad.pin_entry(4, 12, self.kernel.txn.amount)
         if isinstance(got, int):
             raise _Stop(got)
         if request.kind == "online":
@@ -202,7 +185,7 @@ class KernelChipSession:
         from virtual_devices.emv.kernel import KernelStop
 
         try:
-            return (yield from self._drive(phase))
+            return (yield from serve(phase, self))
         except KernelStop as stop:
             self.world.transcript.event("pinpad", f"kernel: {stop.status.value}: {stop.reason}")
             if self.went_mute:

@@ -22,40 +22,27 @@ from simulator.timings import Timings, load_timings
 from simulator.world import World
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
+from virtual_devices.abecs.commands import KNOWN, link_timings
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer
 from virtual_devices.abecs.display import Display
+from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.link import (
     DC2,
-    Arm,
     CancelReceived,
-    Disarm,
     LinkError,
-    LinkTimings,
-    Output,
     PacketReceived,
     PinpadLink,
-    Send,
 )
 from virtual_devices.abecs.secure import SecureError, SecureSession, wrap_session_key
+from virtual_devices.abecs.slot import CardSlot
 from virtual_devices.abecs.tables import TableStore
-from virtual_devices.abecs.timer import LinkTimer
 
-BLOCKING = frozenset({"GCR", "GOC", "GPN", "GKY", "CKE", "RMC"})
-KNOWN = frozenset({
-    "OPN", "CLO", "GIN", "DSP", "DEX", "GKY", "CKE", "RMC", "GDU", "GPN", "GTS", "TLI", "TLR",
-    "TLE", "GCR", "CNG", "GOC", "FNC",
-})
 KEY_CODES = {"enter": m.ST_OK, "cancel": m.ST_CANCEL, "clear": m.ST_BACKSP,
              "f1": m.ST_F1, "f2": m.ST_F2, "f3": m.ST_F3, "f4": m.ST_F4}
 
 Gen = Generator[Any, Any, Any]
-
-
-def link_timings(t: Timings) -> LinkTimings:
-    return LinkTimings(t["ack_wait"], t["eot_wait"], t["response_wait"], t["inter_byte"],
-                       t["resync_silence"])
 
 
 @dataclass(frozen=True)
@@ -101,6 +88,11 @@ class Pinpad:
         self.t = timings or load_timings("virtual_devices.abecs")
         self.link = PinpadLink(link_timings(self.t))
         self.display = Display(world)
+        # device events (virtual_devices.terminal.events) for a terminal in this world
+        self.observers: list[Callable[[Any], None]] = []
+        # who picks the application when the card offers several; None: the customer
+        self.chooser: Callable[[list[str]], Gen] | None = None
+        self.pin_kind = "online"  # what the PIN prompt is for (the chip session says)
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         for card in cards:
@@ -113,14 +105,15 @@ class Pinpad:
         self.info = info or DeviceInfo()
         self.keys: dict[int, DukptKey] = {i: provision(k) for i, k in load_test_keys().items()}
         self.rng = world.rng(name)
-        self.inserted: Any = None  # the card in the chip slot
-        self.chip: Any = None  # ChipSession after a successful ICC GCR
-        self.fallback_pending = False
-        self._gcr_saved: m.GcrRequest | None = None
-        self._goc_done = False
+        self.slot = CardSlot(self.card_event)  # the card in the slot and its chip's state
         self._running: simpy.Process | None = None
         self._running_id = ""
-        self._timer = LinkTimer(world, lambda: self._apply(self.link.timer_expired()))
+        self.driver = LinkDriver(world, end, self.link, {
+            PacketReceived: self._on_received,
+            CancelReceived: self._on_cancel,
+            LinkError: self._on_link_error,
+        }, on_closed=lambda: self._abort_running("link closed"))
+        self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
         if chip_factory is None:
@@ -131,7 +124,7 @@ class Pinpad:
 
     # -- public control ---------------------------------------------------------------
     def start(self) -> simpy.Process:
-        self.process = self.world.process(self._reader())
+        self.process = self.driver.start()
         return self.process
 
     def queue_card(self, card: Any) -> None:
@@ -162,35 +155,63 @@ class Pinpad:
 
         return self.world.process(guarded())
 
+    def subscribe(self, observer: Callable[[Any], None]) -> None:
+        """Receive the device events: the display, the card in and out, the PIN prompt."""
+        if not self.observers:
+            self.display.listeners.append(self._screen_changed)
+        self.observers.append(observer)
+
+    def emit(self, event: Any) -> None:
+        for obs in self.observers:
+            obs(event)
+
+    def _screen_changed(self, screen: Any) -> None:
+        from virtual_devices.terminal.events import DisplayChanged
+
+        self.emit(DisplayChanged(screen.at, screen.text))
+
+    def card_event(self, what: str, card: Any = None) -> None:
+        """Tell the observers a card went in ("insert", "tap", "swipe") or came out."""
+        if not self.observers:
+            return
+        from simulator.masking import mask_pan
+        from virtual_devices.terminal.events import CardPresented, CardRemoved
+
+        if what == "remove":
+            self.emit(CardRemoved(self.world.now))
+            return
+        pan = str(getattr(card, "pan", "") or "")
+        self.emit(CardPresented(self.world.now, what,  # type: ignore[arg-type]
+                                mask_pan(pan) if pan else ""))
+
+    @property
+    def inserted(self) -> Any:
+        """The card in the chip slot (the slot owns it)."""
+        return self.slot.card
+
+    @property
+    def chip(self) -> Any:
+        return self.slot.chip
+
+    @property
+    def fallback_pending(self) -> bool:
+        return self.slot.fallback_pending
+
     @property
     def busy(self) -> bool:
         return self._running is not None and self._running.is_alive
 
     # -- link plumbing ----------------------------------------------------------------
-    def _reader(self) -> Gen:
-        while True:
-            data = yield self.end.read()
-            if not data:
-                self._abort_running("link closed")
-                return
-            self._apply(self.link.receive_data(data))
+    def _on_received(self, out: PacketReceived) -> None:
+        self._on_packet(out.pktdata)
 
-    def _apply(self, outputs: list[Output]) -> None:
-        for out in outputs:
-            if isinstance(out, Send):
-                self.end.write(out.data)
-            elif isinstance(out, Arm):
-                self._timer.arm(out.seconds)
-            elif isinstance(out, Disarm):
-                self._timer.disarm()
-            elif isinstance(out, PacketReceived):
-                self._on_packet(out.pktdata)
-            elif isinstance(out, CancelReceived):
-                self.world.transcript.event(self.name, "CAN: abort, EOT sent")
-                self.link.forget_last()
-                self._abort_running("CAN")
-            elif isinstance(out, LinkError):
-                self.world.transcript.event(self.name, f"link: {out.reason}")
+    def _on_cancel(self, out: CancelReceived) -> None:
+        self.world.transcript.event(self.name, "CAN: abort, EOT sent")
+        self.link.forget_last()
+        self._abort_running("CAN")
+
+    def _on_link_error(self, out: LinkError) -> None:
+        self.world.transcript.event(self.name, f"link: {out.reason}")
 
     def _abort_running(self, why: str) -> None:
         proc = self._running
@@ -277,14 +298,13 @@ class Pinpad:
     def _after_abort(self, cmd_id: str) -> None:
         if cmd_id in ("GCR", "GOC"):
             self.display.clear()
-        if cmd_id == "GCR":
-            self.chip = None
+        self.slot.aborted(cmd_id)
 
     # -- commands without the customer ------------------------------------------------
     def _cmd_opn(self, cmd: Command) -> Gen:
         req = m.OpnRequest.from_command(cmd)
         self.session = None
-        self._reset_card_state()
+        self.slot.reset()
         if req.modulus is None or not self.secure_enabled:
             return m.OpnResponse(None).to_response()
         ksec = bytes(self.rng.randrange(256) for _ in range(16))
@@ -300,15 +320,9 @@ class Pinpad:
     def _cmd_clo(self, cmd: Command) -> Gen:
         req = m.MessageRequest.from_command(cmd)
         self.display.show(req.message)
-        self._reset_card_state()
+        self.slot.reset()
         return Response("CLO")
         yield  # pragma: no cover
-
-    def _reset_card_state(self) -> None:
-        self.chip = None
-        self._gcr_saved = None
-        self._goc_done = False
-        self.fallback_pending = False  # a fallback belongs to the transaction, not the pinpad
 
     def _cmd_gin(self, cmd: Command) -> Gen:
         req = m.GinRequest.from_command(cmd)
@@ -378,9 +392,10 @@ class Pinpad:
             if got != CANCEL_KEY:
                 card, how = got
                 if how == "insert" and req.icc == 1:
-                    self.inserted = card
+                    self.slot.insert(card)
                     return m.CkeResponse(2, status=1).to_response()
                 yield self.world.timeout(self.t["magstripe_read"])
+                self.card_event("swipe", card)
                 t1, t2 = stripe_of(card)
                 if not t2:
                     return Response("CKE", m.ST_MCDATAERR)
@@ -388,7 +403,7 @@ class Pinpad:
             return m.CkeResponse(0, keycode=13).to_response()
         if req.icc == 2 and self.inserted is not None:
             yield from self.customer.remove_card(self)
-            self.inserted = None
+            self.slot.remove()
             return m.CkeResponse(2, status=0).to_response()
         if req.key:
             key = yield from self.customer.press_key(self)
@@ -414,17 +429,17 @@ class Pinpad:
             if removed.is_alive:
                 removed.interrupt("aborted")
             raise
-        self.inserted = None
-        self.chip = None
+        self.slot.remove()
         self.display.show(req.message)
         return Response("RMC")
 
-    def _pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
+    def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
         """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
         if amount is not None:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
+        self._emit_pin(None)
         typed = self.act(self.customer.enter_pin(self, min_len, max_len))
         timeout = self.world.timeout(self.t["pin_entry_timeout"])
         try:
@@ -436,13 +451,27 @@ class Pinpad:
         if not typed.triggered:
             typed.interrupt("timeout")
             self.display.clear()
+            self._emit_pin("")
             return m.ST_TIMEOUT
         pin = str(typed.value)
         if pin == CANCEL_KEY:
             self.display.clear()
+            self._emit_pin("")
             return m.ST_CANCEL
+        self._emit_pin("*" * len(pin))
         self.display.show_lines("", "SENHA: " + "*" * len(pin))
         return pin
+
+    def _emit_pin(self, masked: str | None) -> None:
+        """PIN prompt shown (None) or PIN entry over (the digits as asterisks)."""
+        if not self.observers:
+            return
+        from virtual_devices.terminal.events import PinEntered, PinEntryStarted
+
+        if masked is None:
+            self.emit(PinEntryStarted(self.world.now, self.pin_kind))
+        else:
+            self.emit(PinEntered(self.world.now, masked))
 
     def _cmd_gpn(self, cmd: Command) -> Gen:
         req = m.GpnRequest.from_command(cmd)
@@ -452,7 +481,7 @@ class Pinpad:
         if key is None:
             return Response("GPN", m.ST_ERRKEY)
         self.display.show(req.message)
-        got = yield from self._pin_entry(req.min_len, req.max_len, None)
+        got = yield from self.pin_entry(req.min_len, req.max_len, None)
         if isinstance(got, int):
             return Response("GPN", got)
         block, ksn = key.encrypt_pin(got, req.pan)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from conformance.options import serial_port
+from conformance.targets import Kind, Target
 from simulator.streams import ByteEnd, byte_link
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer
@@ -30,21 +31,22 @@ warnings.filterwarnings("ignore", message=".*TripleDES.*")
 Flow = Callable[[], Generator[Any, Any, Any]]
 
 
-class AbecsDevice:
+class AbecsDevice(Target):
     """A pinpad on a serial line and the suite's host on the other end."""
 
     def __init__(self, world: World, end: ByteEnd, pinpad: Pinpad | None,
                  loop: asyncio.AbstractEventLoop | None) -> None:
-        self.world = world
+        kind: Kind = "serial" if pinpad is None else (
+            "virtual" if world.mode == "virtual" else "served")
+        super().__init__(world, kind, loop)
         self.end = end
         self.pinpad = pinpad
-        self.loop = loop
         self.host = AbecsHost(world, end)
 
     @property
     def virtual(self) -> bool:
         """True when the pinpad is ours (its cards, customer and state are visible)."""
-        return self.pinpad is not None
+        return self.reference
 
     def need_virtual(self, why: str) -> Pinpad:
         if self.pinpad is None:
@@ -59,16 +61,8 @@ class AbecsDevice:
         pinpad.queue_card(card)
         return pinpad
 
-    def run(self, flow: Flow, limit: float = 300.0) -> Any:
-        proc = self.world.process(flow())
-        if self.loop is None:
-            self.world.run(until=proc)
-            return proc.value
-        return self.loop.run_until_complete(
-            asyncio.wait_for(self.world.run_realtime(until=proc), limit * self.world.factor + 30))
-
-    def settle(self, seconds: float) -> None:
-        self.run(lambda: (yield self.world.timeout(seconds)))
+    def run(self, flow: Flow, *args: Any, limit: float | None = 300.0) -> Any:
+        return super().run(flow, *args, limit=limit)
 
 
 @pytest.fixture

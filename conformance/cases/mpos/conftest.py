@@ -18,27 +18,23 @@ server.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
 from conformance.options import get_options
+from conformance.targets import Target
 from protocol_servers.mpos.cards import card_from_name
 from protocol_servers.mpos.client import MposClient, NoAnswer
 from protocol_servers.mpos.lab import MposLab, build_lab
 from protocol_servers.mpos.profiles import PROFILES, Profile, parse_profile
 from simulator.world import World
 
-Script = Callable[..., Generator[Any, Any, Any]]
 
-
-class MposTarget:
+class MposTarget(Target):
     """One bridge under test and the POS clients a case opens to it."""
 
     def __init__(
@@ -49,7 +45,6 @@ class MposTarget:
         readers: int = 2,
         behaviour: Any = None,
     ) -> None:
-        self.world = world
         # ws://HOST:PORT/mpos#control=http://127.0.0.1:PORT names the control API of a
         # cardloop bridge (``cardloop serve``, ``--serve mpos``): cases that choose the
         # card or the cardholder then run against it too
@@ -57,22 +52,19 @@ class MposTarget:
         if url is not None and "#" in url:
             url, _, fragment = url.partition("#")
             self.control = dict(parse_qsl(fragment)).get("control")
+        super().__init__(world, Target.kind_for(world, url=url))
         self.url = url
         self.profile = profile
         self._merchant: str | None = None
         self.lab: MposLab | None = None
         self.clients: list[MposClient] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._ws: Any = None
-        if world.mode == "realtime":
-            self._loop = asyncio.new_event_loop()
-        if url is None:
-            if self._loop is None:
-                self.lab = build_lab(
-                    world, readers=readers, profile=profile, behaviour=behaviour, silent_ports=1
-                )
-            else:
-                self._loop.run_until_complete(self._start_realtime(readers, behaviour))
+        if self.kind == "virtual":
+            self.lab = build_lab(
+                world, readers=readers, profile=profile, behaviour=behaviour, silent_ports=1
+            )
+        elif self.kind == "served":
+            self.wait(self._start_realtime(readers, behaviour))
 
     async def _start_realtime(self, readers: int, behaviour: Any) -> None:
         from protocol_servers.mpos.live import serve_bridge
@@ -83,14 +75,9 @@ class MposTarget:
         self._ws = await serve_bridge(self.lab.server, "127.0.0.1", 0)
         self.url = self._ws.url
 
-    @property
-    def reference(self) -> bool:
-        """True when the bridge is our reference (its pinpads and ledger are visible)."""
-        return self.lab is not None
-
     def client(self, name: str | None = None) -> MposClient:
         name = name or f"pos{len(self.clients) + 1}"
-        if self._loop is None:
+        if self.loop is None:
             assert self.lab is not None
             end = self.lab.connect(name)
         else:
@@ -98,9 +85,7 @@ class MposTarget:
             from simulator.ports.ws import connect_ws
 
             assert self.url is not None
-            end = self._loop.run_until_complete(
-                connect_ws(self.world, self.url, name=name, labeler=frame_label)
-            )
+            end = self.wait(connect_ws(self.world, self.url, name=name, labeler=frame_label))
         c = MposClient(self.world, end)
         self.clients.append(c)
         return c
@@ -119,17 +104,12 @@ class MposTarget:
             )
 
     def _http(self, url: str, body: dict[str, Any] | None = None) -> Any:
-        req = urllib.request.Request(
-            url,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="GET" if body is None else "POST",
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as rsp:  # noqa: S310 - loopback
-                return json.loads(rsp.read())
-        except urllib.error.HTTPError as exc:
-            return {"http_status": exc.code, **json.loads(exc.read() or b"{}")}
+        from simulator.ports.http import http_json_blocking
+
+        status, answer = http_json_blocking(url, "GET" if body is None else "POST", body, 30)
+        if status >= 400:
+            return {"http_status": status, **(answer if isinstance(answer, dict) else {})}
+        return answer
 
     def present(self, card_name: str, reader: int = 0) -> None:
         """The customer at ``reader`` presents this catalogue card next."""
@@ -200,18 +180,6 @@ class MposTarget:
 
         return make_acquirer().decrypt_card_hash(card_hash)
 
-    def run(self, script: Script, *args: Any) -> Any:
-        proc = self.world.process(script(*args))
-        if self._loop is None:
-            return self.world.run(until=proc)
-        return self._loop.run_until_complete(self.world.run_realtime(until=proc))
-
-    def settle(self, seconds: float) -> None:
-        def idle() -> Generator[Any, Any, Any]:
-            yield self.world.timeout(seconds)
-
-        self.run(idle)
-
     def _contexts_used(self) -> list[str | None]:
         used: list[str | None] = []
         for c in self.clients:
@@ -244,27 +212,14 @@ class MposTarget:
         except Exception:  # noqa: BLE001 - best effort; the case's verdict stands
             pass
 
-    @staticmethod
-    async def _drain(pending: set[asyncio.Task[Any]]) -> None:
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def close(self) -> None:
+    def teardown(self) -> None:
         self.cleanup()
-        if self._loop is not None:
+        if self.loop is not None:
             for c in self.clients:
                 c.end.close()
             if self._ws is not None:
-                self._loop.run_until_complete(self._ws.close())
-            if self.lab is not None:
-                self.lab.close()
-            # let the ports' tasks see their connections end before the loop goes
-            pending = asyncio.all_tasks(self._loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self._loop.run_until_complete(self._drain(pending))
-            self._loop.close()
-        elif self.lab is not None:
+                self.wait(self._ws.close())
+        if self.lab is not None:
             self.lab.close()
 
 

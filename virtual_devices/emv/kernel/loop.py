@@ -21,9 +21,14 @@ from virtual_devices.emv.kernel.messages import (
     EnterPin,
     GoOnline,
 )
+from virtual_devices.emv.kernel.serve import run_at_once
+
+Gen = Generator[Any, Any, Any]
 
 
 class PlainLoop:
+    """Services that answer at once (see :mod:`.serve`), and the loop that uses them."""
+
     def __init__(
         self,
         card: Any,
@@ -42,31 +47,36 @@ class PlainLoop:
         self.menus: list[ChooseApp] = []
         self.displays: list[str] = []
 
-    def run(self, gen: Generator[Any, Any, Any]) -> Any:
+    def run(self, gen: Gen) -> Any:
         """Serve ``gen`` until it returns; its return value is returned."""
-        answer: Any = None
-        while True:
-            try:
-                req = gen.send(answer)
-            except StopIteration as stop:
-                return stop.value
-            answer = None
-            if isinstance(req, Apdu):
-                self.commands.append(req.command)
-                try:
-                    answer = self.card.transmit(req.command)
-                except CardMute:
-                    answer = NO_ANSWER  # no clock here: the waiting time is not modelled
-                    continue
-                if self.tamper is not None:
-                    answer = self.tamper(req.command, answer)
-            elif isinstance(req, EnterPin):
-                self.prompts.append(req)
-                answer = self.pins.pop(0) if self.pins else None
-            elif isinstance(req, ChooseApp):
-                self.menus.append(req)
-                answer = self.choice
-            elif isinstance(req, Display):
-                self.displays.append(req.message)
-            elif isinstance(req, GoOnline):
-                answer = self.host.authorise(req.request) if self.host is not None else None
+        return run_at_once(gen, self)
+
+    def apdu(self, req: Apdu) -> Gen:
+        self.commands.append(req.command)
+        try:
+            answer = self.card.transmit(req.command)
+        except CardMute:
+            return NO_ANSWER  # no clock here: the waiting time is not modelled
+        if self.tamper is not None:
+            answer = self.tamper(req.command, answer)
+        return answer
+        yield  # pragma: no cover
+
+    def enter_pin(self, req: EnterPin) -> Gen:
+        self.prompts.append(req)
+        return self.pins.pop(0) if self.pins else None
+        yield  # pragma: no cover
+
+    def choose_app(self, req: ChooseApp) -> Gen:
+        self.menus.append(req)
+        return self.choice
+        yield  # pragma: no cover
+
+    def display(self, req: Display) -> Gen:
+        self.displays.append(req.message)
+        return None
+        yield  # pragma: no cover
+
+    def go_online(self, req: GoOnline) -> Gen:
+        return self.host.authorise(req.request) if self.host is not None else None
+        yield  # pragma: no cover

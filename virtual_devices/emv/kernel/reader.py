@@ -39,6 +39,7 @@ from virtual_devices.emv.kernel.messages import (
     Outcome,
     Status,
 )
+from virtual_devices.emv.kernel.serve import serve
 from virtual_devices.emv.terminal import TerminalConfig
 
 _INS_TIMING = {
@@ -109,6 +110,28 @@ class Reader:
         name = "ctls_mute_timeout" if interface == "contactless" else "card_mute_timeout"
         return float(self.timings[name])
 
+    def transmit(self, card: Card, interface: Interface, request: Apdu) -> Generator[Any, Any, Any]:
+        """One APDU to the card in the slot, on the clock: its response, :data:`NO_ANSWER`
+        when it falls silent (after the waiting time), None when it is broken."""
+        world = self.world
+        world.transcript.record(self.port, "tx", request.command, request.label)
+        try:
+            response = card.transmit(request.command)
+        except CardMute as exc:
+            # Silence, not removal: the reader waits out its waiting time,
+            # then gives the kernel a communication error.
+            yield world.timeout(self.mute_timeout(interface))
+            world.transcript.event(self.port, f"card does not answer: {exc}")
+            return NO_ANSWER
+        except Exception as exc:  # a broken card (or one no longer powered)
+            world.transcript.event(self.port, f"card does not answer: {exc}")
+            return None
+        yield world.timeout(self.exchange_time(interface, request.command, response))
+        self.apdus += 1
+        world.transcript.record(self.port, "rx", response, f"{request.label} -> "
+                                f"{response[-2:].hex().upper()}")
+        return response
+
     def drive(
         self,
         gen: Generator[Any, Any, Outcome],
@@ -118,60 +141,8 @@ class Reader:
         host: Host | None,
     ) -> Generator[Any, Any, Outcome]:
         """Serve the kernel's requests until it returns its outcome."""
-        world = self.world
-        answer: Any = None
-        while True:
-            try:
-                request = gen.send(answer)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            answer = None
-            if isinstance(request, Apdu):
-                present = cardholder.still_present() if cardholder is not None else True
-                if card is None or not present:
-                    world.transcript.event(self.port, f"{request.label}: no card")
-                    answer = None
-                    continue
-                world.transcript.record(self.port, "tx", request.command, request.label)
-                try:
-                    response = card.transmit(request.command)
-                except CardMute as exc:
-                    # Silence, not removal: the reader waits out its waiting time,
-                    # then gives the kernel a communication error.
-                    yield world.timeout(self.mute_timeout(interface))
-                    world.transcript.event(self.port, f"card does not answer: {exc}")
-                    answer = NO_ANSWER
-                    continue
-                except Exception as exc:  # a broken card (or one no longer powered)
-                    world.transcript.event(self.port, f"card does not answer: {exc}")
-                    answer = None
-                    continue
-                yield world.timeout(self.exchange_time(interface, request.command, response))
-                self.apdus += 1
-                world.transcript.record(self.port, "rx", response, f"{request.label} -> "
-                                        f"{response[-2:].hex().upper()}")
-                answer = response
-            elif isinstance(request, ChooseApp):
-                answer = yield from self._ask(
-                    cardholder.choose_app(request.candidates) if cardholder else None,
-                    "app_choice_timeout",
-                )
-            elif isinstance(request, EnterPin):
-                world.transcript.event("pinpad", f"PIN prompt ({request.kind})"
-                                       + (" after a wrong PIN" if request.last_wrong else ""))
-                answer = yield from self._ask(
-                    cardholder.enter_pin(request) if cardholder else None, "pin_entry_timeout"
-                )
-            elif isinstance(request, Display):
-                world.transcript.event("pinpad", f"display: {request.message}")
-            elif isinstance(request, GoOnline):
-                kind = request.request.interface
-                world.transcript.event("host", f"authorisation request ({kind})")
-                yield world.timeout(self.timings["host_round_trip"])
-                answer = host.authorise(request.request) if host is not None else None
-                world.transcript.event(
-                    "host", "no answer" if answer is None else f"response code {answer.arc}"
-                )
+        services = _Presentation(self, card, interface, cardholder, host)
+        return (yield from serve(gen, services))  # type: ignore[no-any-return]
 
     def _ask(self, process: Generator[Any, Any, Any] | None, timeout_name: str) -> Any:
         """Run a cardholder action with a prompt timeout; timing out answers CANCEL."""
@@ -184,6 +155,53 @@ class Reader:
             return proc.value
         self.world.transcript.event("pinpad", f"{timeout_name.replace('_', ' ')} expired")
         return CANCEL
+
+
+class _Presentation:
+    """The reader's answers to the kernel during one presentation (see :mod:`.serve`)."""
+
+    def __init__(self, reader: Reader, card: Card | None, interface: Interface,
+                 cardholder: Any, host: Host | None) -> None:
+        self.reader = reader
+        self.card = card
+        self.interface = interface
+        self.cardholder = cardholder
+        self.host = host
+
+    def apdu(self, request: Apdu) -> Generator[Any, Any, Any]:
+        present = self.cardholder.still_present() if self.cardholder is not None else True
+        if self.card is None or not present:
+            self.reader.world.transcript.event(self.reader.port, f"{request.label}: no card")
+            return None
+        return (yield from self.reader.transmit(self.card, self.interface, request))
+
+    def choose_app(self, request: ChooseApp) -> Generator[Any, Any, Any]:
+        holder = self.cardholder
+        return (yield from self.reader._ask(
+            holder.choose_app(request.candidates) if holder else None, "app_choice_timeout"))
+
+    def enter_pin(self, request: EnterPin) -> Generator[Any, Any, Any]:
+        self.reader.world.transcript.event(
+            "pinpad", f"PIN prompt ({request.kind})"
+            + (" after a wrong PIN" if request.last_wrong else ""))
+        holder = self.cardholder
+        return (yield from self.reader._ask(
+            holder.enter_pin(request) if holder else None, "pin_entry_timeout"))
+
+    def display(self, request: Display) -> Generator[Any, Any, Any]:
+        self.reader.world.transcript.event("pinpad", f"display: {request.message}")
+        return None
+        yield  # pragma: no cover
+
+    def go_online(self, request: GoOnline) -> Generator[Any, Any, Any]:
+        world = self.reader.world
+        world.transcript.event("host", f"authorisation request ({request.request.interface})")
+        yield world.timeout(self.reader.timings["host_round_trip"])
+        answer = self.host.authorise(request.request) if self.host is not None else None
+        world.transcript.event(
+            "host", "no answer" if answer is None else f"response code {answer.arc}"
+        )
+        return answer
 
 
 def run_transaction(

@@ -1,0 +1,104 @@
+"""``mpos``: the Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys.
+
+Serves the bridge's WebSocket (``ws(s)://127.0.0.1:2000/mpos``), each virtual pinpad's
+serial port, and the merchant API (Pagar.me's ``/1/transactions``, played by the
+acquirer side) that the POS's backend calls between process and finish. Control
+actions: ``next-card`` and ``cardholder`` per pinpad
+(:mod:`protocol_servers.pinpad_actions`); scenarios in ``scenarios.toml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from protocol_servers.contract import Server, Started
+from protocol_servers.mpos.profiles import PROFILES, RULE_SWITCHES
+
+if TYPE_CHECKING:
+    from simulator.world import World
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from protocol_servers.mpos.live import DEFAULT_PORT
+    from simulator.cli import tcp_port
+
+    parser.add_argument("--readers", type=int, default=1, metavar="N",
+                        help="virtual pinpads, each on its own pty (default 1)")
+    parser.add_argument("--card", action="append", default=[], metavar="NAME",
+                        help="card the customer presents, in order (repeatable: a queue)")
+    parser.add_argument("--serial", action="append", default=[], metavar="PATH",
+                        help="a real serial pinpad to list beside the virtual ones")
+    parser.add_argument("--scan-ports", action="store_true",
+                        help="also list every serial port the OS reports (real pinpads on USB)")
+    parser.add_argument("--profile", default="documented",
+                        help=f"{' | '.join(PROFILES)}, optionally "
+                        f"+{'/+'.join(RULE_SWITCHES)} (default documented)")
+    parser.add_argument("--port", type=tcp_port, default=DEFAULT_PORT,
+                        help=f"WebSocket port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any)")
+    parser.add_argument("--tls", metavar="CA_FILE", default=None,
+                        help="serve wss:// with a certificate made now; its CA goes to CA_FILE")
+    parser.add_argument("--merchant-port", type=tcp_port, default=0,
+                        help="merchant API port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--link-dir", default=None,
+                        help="directory for the pty links (default: a private temp dir)")
+
+
+async def start(world: World, options: argparse.Namespace) -> Started:
+    """Pinpads on ptys, the bridge's WebSocket and the merchant API; see the module."""
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.profiles import parse_profile
+    from protocol_servers.mpos.quiet import quiet_third_party_warnings
+    from protocol_servers.mpos.runtime import start_bridge
+    from protocol_servers.pinpad_actions import pinpad_actions
+    from simulator.cli import CliError
+
+    quiet_third_party_warnings()
+    try:
+        profile = parse_profile(options.profile or "documented")
+        cards = [card_from_name(world, n) for n in options.card]
+    except (ValueError, ImportError) as exc:
+        raise CliError(str(exc)) from None
+    if options.readers < 0:
+        raise CliError("--readers must be 0 or more")
+    running = await start_bridge(
+        world, readers=options.readers, cards=cards, profile=profile, port=options.port,
+        tls_ca=options.tls, link_dir=options.link_dir, serial=options.serial,
+        merchant_port=options.merchant_port, scan_ports=options.scan_ports,
+    )
+    lab = running.lab
+    urls = {"mpos": running.url}
+    if running.merchant_url:
+        urls["merchant"] = running.merchant_url
+    for r in lab.readers:
+        urls[f"pinpad{r.index}"] = r.port
+    banner = [f"mpos-bridge ({profile.name}) listening on {running.url}"]
+    if running.ca_path is not None:
+        banner.append(f"  trust this CA for wss://: {running.ca_path}")
+    banner += [f"  pinpad {r.index}: {r.port}" for r in lab.readers]
+    ours = {r.port for r in lab.readers}
+    banner += [f"  serial device: {info.port} {info.manufacturer}".rstrip()
+               for info in lab.server.devices.listing() if info.port not in ours]
+    banner.append(f"  merchant API: {running.merchant_url}/1/transactions")
+    actions = pinpad_actions(world, lambda: [r.pinpad for r in lab.readers],
+                             lambda name: card_from_name(world, name))
+
+    def state() -> dict[str, object]:
+        return {"profile": profile.name,
+                "queued_cards": [len(r.pinpad.cards) for r in lab.readers],
+                "merchant_ledger": len(lab.backend.ledger)}
+
+    return Started(urls, running.close, {a.name: a for a in actions}, state, banner)
+
+
+SERVER = Server(
+    name="mpos",
+    aliases=("mpos-bridge",),
+    description="Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys",
+    starter="protocol_servers.mpos.contract:start",
+    profiles=tuple(PROFILES),
+    arguments=add_arguments,
+    # the suite's --serve role: any free port, two pinpads (cases use reader 0 and 1)
+    role_defaults={"port": 0, "readers": 2},
+    package="protocol_servers.mpos",
+)

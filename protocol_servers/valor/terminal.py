@@ -168,6 +168,7 @@ class ValorTerminal:
         self._conn = 0
         #: what each POS asked, in order (the conformance grading of a POS reads it)
         self.requests: list[dict[str, Any]] = []
+        self.sessions: list[Any] = []  # every connection's session, closed ones too
 
     # -- knobs -----------------------------------------------------------------------------
     def set_knob(self, name: str, times: int = 1) -> None:
@@ -197,6 +198,7 @@ class ValorTerminal:
 
         link = Link(self, end, transport, cancel_port=cancel_port)
         self.links.append(link)
+        self.sessions.append(link.session)
         link.start()
         return link
 
@@ -467,7 +469,14 @@ class ValorTerminal:
                 "busy": self.current is not None, "knobs": dict(self.knobs),
                 "connections": len(self.links), "screen": self.screen[-5:],
                 "batch": [{"tran_no": r.tran_no, "kind": r.kind, "status": r.status,
-                           "amount": r.amount, "tip": r.tip} for r in self.batch]}
+                           "amount": r.amount, "tip": r.tip} for r in self.batch],
+                # what the POS did, for grading it (client-under-test role)
+                "pos": {"requests": len(self.requests),
+                        "status_queries": sum(1 for e in self.requests if e["mode"] == "90"),
+                        "trailing_acks": sum(x.trailing_acks for x in self.sessions),
+                        "finals_never_acked": sum(x.missing_acks for x in self.sessions),
+                        "acks_before_final": sum(x.early_acks for x in self.sessions),
+                        "not_requests": sum(x.bad_inputs for x in self.sessions)}}
 
 
 def txn_id(ref: str) -> str:

@@ -12,7 +12,6 @@ the card, arm a fault or read the reference's ledger become informational.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.options import target_url
+from conformance.targets import Target
 from protocol_servers.valor.pos import ValorPos
 from protocol_servers.valor.terminal import ValorTerminal
 from protocol_servers.valor.wire import Style
@@ -29,52 +29,44 @@ Script = Callable[..., Generator[Any, Any, Any]]
 FRAMINGS: tuple[Style, ...] = ("ws", "bare", "newline", "stx")
 
 
-class ValorTarget:
+class ValorTarget(Target):
     """One terminal under test and the POS connections a case opens to it."""
 
     def __init__(self, world: World, framing: Style, url: str | None,
                  profile: str = "local") -> None:
-        self.world = world
+        super().__init__(world, Target.kind_for(world, url=url))
         self.framing = framing
         self.url = url
         self.terminal: ValorTerminal | None = None
         self.poses: list[ValorPos] = []
         self.book: dict[str, dict[str, Any]] = {}  # the POS's books over all connections
         self.tran_nos: dict[str, str] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._fronts: list[Any] = []
         self.cancel_url: str | None = None
-        if url is None:
+        if self.reference:
             self.terminal = ValorTerminal(world, profile=profile)
-        if world.mode == "realtime":
-            self._loop = asyncio.new_event_loop()
-            if self.terminal is not None:
-                from protocol_servers.valor import live
+        if self.kind == "served":
+            from protocol_servers.valor import live
 
-                main = self._loop.run_until_complete(
-                    live.Front(world, self.terminal, "valor").start("127.0.0.1", 0))
-                cancel = self._loop.run_until_complete(
-                    live.Front(world, self.terminal, "valor-cancel", True).start("127.0.0.1", 0))
-                self._fronts = [main, cancel]
-                scheme = "ws" if framing == "ws" else "tcp"
-                self.url = f"{scheme}://127.0.0.1:{main.port}"
-                self.cancel_url = f"tcp://127.0.0.1:{cancel.port}"
-            else:
-                parts = urlsplit(url or "")
-                # §A.4 step 8: the cancel socket is the next port (5001 beside 5000)
-                self.cancel_url = f"tcp://{parts.hostname}:{(parts.port or 5000) + 1}"
-
-    @property
-    def reference(self) -> bool:
-        """True when the terminal is our reference (its ledger and knobs are reachable)."""
-        return self.terminal is not None
+            assert self.terminal is not None
+            main = self.wait(live.Front(world, self.terminal, "valor").start("127.0.0.1", 0))
+            cancel = self.wait(
+                live.Front(world, self.terminal, "valor-cancel", True).start("127.0.0.1", 0))
+            self._fronts = [main, cancel]
+            scheme = "ws" if framing == "ws" else "tcp"
+            self.url = f"{scheme}://127.0.0.1:{main.port}"
+            self.cancel_url = f"tcp://127.0.0.1:{cancel.port}"
+        elif self.kind == "foreign":
+            parts = urlsplit(url or "")
+            # §A.4 step 8: the cancel socket is the next port (5001 beside 5000)
+            self.cancel_url = f"tcp://{parts.hostname}:{(parts.port or 5000) + 1}"
 
     @property
     def transport(self) -> str:
         return "ws" if self.framing == "ws" else ("usb" if self.framing == "usb" else "tcp")
 
     def end(self, cancel_port: bool = False, baud: int | None = None) -> Any:
-        if self._loop is None:
+        if self.kind == "virtual":
             assert self.terminal is not None
             return self.terminal.connect_local(self.transport, cancel_port=cancel_port,
                                                baud=baud)
@@ -82,8 +74,7 @@ class ValorTarget:
 
         url = self.cancel_url if cancel_port else self.url
         assert url is not None
-        n = len(self.poses) + 1
-        return self._loop.run_until_complete(live.open_end(self.world, url, f"pos#{n}"))
+        return self.wait(live.open_end(self.world, url, f"pos#{len(self.poses) + 1}"))
 
     def pos(self, trailing_ack: bool = True, cancel_port: bool = False,
             baud: int | None = None) -> ValorPos:
@@ -99,30 +90,18 @@ class ValorTarget:
         return lambda: self.end()
 
     def arm(self, fault: str, times: int = 1) -> None:
-        if self.terminal is None:
-            pytest.skip("arming a fault needs the reference terminal (informational here)")
+        self.need_reference("arming a fault of §A.9 (informational against a target)")
+        assert self.terminal is not None
         self.terminal.set_knob(fault, times)
 
-    def run(self, script: Script, *args: Any) -> Any:
-        proc = self.world.process(script(*args))
-        if self._loop is None:
-            return self.world.run(until=proc)
-        return self._loop.run_until_complete(self.world.run_realtime(until=proc))
-
-    def settle(self, seconds: float) -> None:
-        def idle() -> Generator[Any, Any, Any]:
-            yield self.world.timeout(seconds)
-        self.run(idle)
-
-    def close(self) -> None:
-        if self._loop is None:
+    def teardown(self) -> None:
+        if self.loop is None:
             return
         for p in self.poses:
             if not p.closed:
                 p.end.close()
         for front in self._fronts:
-            self._loop.run_until_complete(front.close())
-        self._loop.close()
+            self.wait(front.close())
 
 
 def _target(request: pytest.FixtureRequest, world: World, framing: Style,

@@ -1,7 +1,8 @@
 """A connection's reader and paced writer over any world end (both roles, every transport).
 
 The link is the only place that touches an end. It reads what arrives (WebSocket
-messages whole; TCP and serial bytes through the stream decoder of :mod:`wire`), hands each item to the connection's :class:`~protocol_servers.valor.session.Session`, and
+messages whole; TCP and serial bytes through the stream decoder of :mod:`wire`), hands
+each item to the connection's :class:`~protocol_servers.valor.session.Session`, and
 carries out what the session says: a reply now, or a request for the terminal.
 
 Writes go through one queue and leave one frame per write, ``frame_spacing`` apart

@@ -80,13 +80,16 @@ class _Front(asyncio.Protocol):
         self.end = end
         self.front.ends.append(end)
         term, cancel = self.front.terminal, self.front.cancel_port
-        self.world.inject(lambda: (term.accept(end, "tcp", cancel_port=cancel),
-                                   end.deliver(first)))
+
+        def serve() -> None:
+            term.accept(end, "tcp", cancel_port=cancel)
+            end.deliver(first)
+
+        self.world.inject(serve)
 
     async def _open_pipe(self) -> None:
         loop = asyncio.get_running_loop()
-        outer = self.transport
-        assert outer is not None
+        outer: asyncio.Transport = self.transport  # type: ignore[assignment]
 
         class Back(asyncio.Protocol):
             def data_received(self, data: bytes) -> None:
@@ -259,9 +262,11 @@ class Dialer:
                 if not closed.done():
                     closed.set_result(None)
 
-            term = self.terminal
-            world.inject(lambda end=end, watch=watch: (term.accept(end, self.transport),
-                                                       world.process(watch())))
+            def serve(end: Any = end, watch: Any = watch) -> None:
+                self.terminal.accept(end, self.transport)
+                world.process(watch())
+
+            world.inject(serve)
             await closed
             await self._sim_wait(self.terminal.t["redial_pause"])
 

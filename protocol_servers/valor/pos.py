@@ -99,11 +99,16 @@ class ValorPos:
                 attempts: int = 40, pause: float = 3.0) -> Gen:
         """After a lost socket: reconnect and ask TRAN_MODE 90 until the outcome is known.
 
-        Never sends the request again (§A.7). Returns the final frame, or None.
+        ``connect()`` returns a new end, or a SimPy event whose value is one (a real
+        socket opens on the asyncio loop while the world runs). Never sends the request
+        again (§A.7). Returns the final frame, or None.
         """
         for _ in range(attempts):
             if self.closed:
-                self.reconnect(connect())
+                end = connect()
+                if isinstance(end, simpy.Event):
+                    end = yield end
+                self.reconnect(end)
             frame = yield from self.status(stan)
             if frame is not None and str(frame.get("STATE")) != "-2":
                 self.learn(request, frame)

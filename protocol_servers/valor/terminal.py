@@ -169,6 +169,7 @@ class ValorTerminal:
         #: what each POS asked, in order (the conformance grading of a POS reads it)
         self.requests: list[dict[str, Any]] = []
         self.sessions: list[Any] = []  # every connection's session, closed ones too
+        self.ports: list[str] = []  # the transcript names of those connections
 
     # -- knobs -----------------------------------------------------------------------------
     def set_knob(self, name: str, times: int = 1) -> None:
@@ -199,6 +200,7 @@ class ValorTerminal:
         link = Link(self, end, transport, cancel_port=cancel_port)
         self.links.append(link)
         self.sessions.append(link.session)
+        self.ports.append(link.name)
         link.start()
         return link
 
@@ -213,6 +215,8 @@ class ValorTerminal:
 
         self._conn += 1
         tag = f"valor.{transport}{'-cancel' if cancel_port else ''}#{self._conn}"
+        pos_end: Any
+        term_end: Any
         if transport == "ws":
             pos_end, term_end = message_link(self.world, f"{tag}.pos", tag)
         else:
@@ -254,6 +258,7 @@ class ValorTerminal:
             return
         if self.knob("no_ack"):
             self.world.transcript.event(link.name, "fault no_ack: request dropped unanswered")
+            self.requests[-1]["dropped"] = True
             return
         if self.current is not None:
             link.send(d.error_frame(d.BUSY, self.identity, req), style, final=True)

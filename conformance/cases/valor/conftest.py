@@ -86,8 +86,40 @@ class ValorTarget(Target):
         return p
 
     def connector(self) -> Callable[[], Any]:
-        """A new connection to the same terminal (what a POS does after a lost socket)."""
-        return lambda: self.end()
+        """A new connection to the same terminal (what a POS does after a lost socket):
+        an end in virtual mode, else a world event that the opened socket triggers."""
+        if self.kind == "virtual":
+            return lambda: self.end()
+        return self._open_later
+
+    def _open_later(self) -> Any:
+        import asyncio
+
+        from protocol_servers.valor import live
+
+        assert self.url is not None
+        ev = self.world.event()
+        task = asyncio.ensure_future(live.open_end(self.world, self.url,
+                                                   f"pos#{len(self.poses) + 1}b"))
+
+        def done(t: Any) -> None:
+            self.world.inject(lambda: ev.fail(t.exception()) if t.exception()
+                              else ev.succeed(t.result()))
+
+        task.add_done_callback(done)
+        return ev
+
+    def written(self) -> list[bytes]:
+        """Each write the reference terminal made, in order (one transcript entry each)."""
+        assert self.terminal is not None
+        ports = set(self.terminal.ports)
+        return [bytes.fromhex(e.hex) for e in self.world.transcript
+                if e.direction == "tx" and e.port in ports]
+
+    def arrived(self, pos: ValorPos) -> bytes:
+        """Everything that reached ``pos`` (any split), as one byte string."""
+        return b"".join(bytes.fromhex(e.hex) for e in self.world.transcript
+                        if e.direction == "rx" and e.port == pos.end.name)
 
     def arm(self, fault: str, times: int = 1) -> None:
         self.need_reference("arming a fault of §A.9 (informational against a target)")

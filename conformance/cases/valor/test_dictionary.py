@@ -11,11 +11,13 @@ from conformance import case
 from .steps import check_invariants, error_of, exchange, fetch, final_of, sale
 
 
-def _run(valor: Any, *requests: dict[str, str]) -> list[Any]:
+def _run(valor: Any, *requests: Any) -> list[Any]:
+    """Requests in turn on one connection; a callable builds its request from the
+    results so far (a void names the sale's TRAN_NO)."""
     pos = valor.pos()
 
     def script():  # type: ignore[no-untyped-def]
-        out = []
+        out: list[Any] = []
         for r in requests:
             if callable(r):
                 r = r(out)

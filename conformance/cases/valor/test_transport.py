@@ -30,19 +30,16 @@ def test_sale_each_framing(valor: Any) -> None:
     res = valor.run(exchange, pos, sale(1250, REQ_TXN_ID="A3-1"))
     final = final_of(res)
     assert final["STATE"] == "0" and final["AMOUNT"] == "1250"
-    if valor.reference and valor.framing != "ws":
-        # every frame the terminal wrote is in the request's framing
-        wrote = [e for e in valor.world.transcript if e.direction == "tx"
-                 and e.port.startswith("valor.tcp") and not e.port.endswith(".pos")]
-        assert wrote, "the terminal wrote nothing"
-        for e in wrote:
-            raw = bytes.fromhex(e.hex)
-            if valor.framing == "stx":
-                assert raw[:1] == b"\x02" and raw[-1:] == b"\x03", raw
-            elif valor.framing == "newline":
-                assert raw.endswith(b"\n") and raw.count(b"\n") == 1, raw
-            else:
-                assert raw.startswith(b"{") and raw.endswith(b"}"), raw
+    if valor.framing != "ws":
+        # everything that came back is in the request's framing
+        raw = valor.arrived(pos)
+        if valor.framing == "stx":
+            assert raw.startswith(b"\x02{") and raw.endswith(b"}\x03"), raw[:40]
+            assert raw.count(b"\x02") == raw.count(b"\x03") == len(res.frames)
+        elif valor.framing == "newline":
+            assert raw.endswith(b"}\n") and raw.count(b"\n") == len(res.frames), raw[:40]
+        else:
+            assert b"\n" not in raw and b"\x02" not in raw, raw[:40]
     check_invariants(valor)
 
 
@@ -74,11 +71,9 @@ def test_one_frame_per_write(valor: Any) -> None:
         pytest.skip("needs the reference terminal's transcript")
     pos = valor.pos()
     valor.run(exchange, pos, sale(1250))
-    reads = [e for e in valor.world.transcript
-             if e.direction == "rx" and e.port.endswith(".pos")]
-    assert len(reads) >= 3
-    for e in reads:
-        raw = bytes.fromhex(e.hex)
+    writes = valor.written()
+    assert len(writes) >= 3
+    for raw in writes:
         assert raw.count(b'"STATE"') == 1, f"two frames in one write: {raw[:120]!r}"
 
 
@@ -99,10 +94,7 @@ def test_late_newline(valor: Any) -> None:
         yield valor.world.timeout(1.0)
 
     valor.run(script)
-    if valor.reference:
-        wrote = [bytes.fromhex(e.hex) for e in valor.world.transcript
-                 if e.direction == "rx" and e.port.endswith(".pos")]
-        assert wrote[-1].endswith(b"\n"), wrote
+    assert valor.arrived(pos).endswith(b"}\n"), valor.arrived(pos)[-40:]
 
 
 @pytest.mark.parametrize("framing", ["stx"])
@@ -136,7 +128,7 @@ def test_usb_markers(valor: Any, baud: int) -> None:
     pos = valor.pos(baud=baud)
     res = valor.run(exchange, pos, sale(1250))
     assert final_of(res)["STATE"] == "0"
-    rx = [e for e in valor.world.transcript if e.direction == "rx" and e.port.endswith(".pos")]
+    rx = [e for e in valor.world.transcript if e.direction == "rx" and e.port == pos.end.name]
     frame = b'<STX> {"STATE":"0","MSG":"ACK"} <ETX>'
     got, t_first, t_last = b"", rx[0].sim, rx[0].sim
     for e in rx:

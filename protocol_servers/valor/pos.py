@@ -202,10 +202,10 @@ class ValorPos:
                 return frame
             idx += 1
 
-    def ping(self) -> Gen:
+    def ping(self, timeout: float = ACK_TIMEOUT) -> Gen:
         idx = len(self.received)
         self.send({"TRAN_MODE": "96"})
-        frame = yield from self.wait_frame(idx, ACK_TIMEOUT)
+        frame = yield from self.wait_frame(idx, timeout)
         return frame
 
     # -- the POS's books -------------------------------------------------------------------

@@ -64,3 +64,12 @@ def test_values_are_strings_numbers_forgiven() -> None:
     req = d.parse(b'{"TRAN_MODE":"1","TRAN_CODE":1,"AMOUNT":100,"ITEMS":[1]}')
     assert isinstance(req, d.Request) and req.get("AMOUNT") == "100" and "ITEMS" not in req.fields
     assert d.cents("10.00") is None and d.cents("0") == 0
+
+
+def test_catalogue_terminal_faults_are_knobs() -> None:
+    from conformance.faults import load_catalogue
+    from protocol_servers.valor.terminal import KNOBS
+
+    ours = [s for s in load_catalogue().values() if s.name.startswith("terminal_")]
+    assert len(ours) >= 9
+    assert {s.action for s in ours} <= set(KNOBS)

@@ -122,8 +122,16 @@ class ValorTarget(Target):
                         if e.direction == "rx" and e.port == pos.end.name)
 
     def arm(self, fault: str, times: int = 1) -> None:
+        """Arm a fault of §A.9: a knob name, or a fault catalogue id
+        (``transport.terminal_no_ack``) whose action is that knob."""
         self.need_reference("arming a fault of §A.9 (informational against a target)")
         assert self.terminal is not None
+        if "." in fault:
+            from conformance.faults import load_catalogue
+
+            spec = load_catalogue()[fault]
+            assert spec.action is not None
+            fault, times = spec.action, int(spec.params.get("times", times))
         self.terminal.set_knob(fault, times)
 
     def teardown(self) -> None:

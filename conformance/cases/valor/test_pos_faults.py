@@ -1,5 +1,8 @@
 """semi-and-websockets.md §A.9: each fault knob, and what a POS must do about it (§A.7).
 
+Faults are armed by their id in the fault catalogue (``conformance/faults_catalogue.toml``,
+``*.terminal_*`` entries), the same knobs the control API's ``valor-fault`` action sets.
+
 The POS here is the reference POS written from the note (``protocol_servers.valor.pos``);
 the grading functions read only the terminal's side, so the same checks grade a vendor's
 POS served with ``--serve valor``. ``tests/valor/test_grading.py`` shows them failing a
@@ -20,7 +23,7 @@ from .steps import check_invariants, exchange, final_of, sale
       "nothing", section="A.9", failure="the POS retries inside the ACK window, or books a "
       "request the terminal never ACKed")
 def test_no_ack(valor: Any) -> None:
-    valor.arm("no_ack")
+    valor.arm("transport.terminal_no_ack")
     pos = valor.pos()
 
     def script():  # type: ignore[no-untyped-def]
@@ -40,7 +43,7 @@ def test_no_ack(valor: Any) -> None:
       "blind retry", section="A.9", failure="the POS resends the sale after a lost socket "
       "instead of asking TRAN_MODE 90")
 def test_drop_after_stan(valor: Any) -> None:
-    valor.arm("drop_after_stan")
+    valor.arm("transport.terminal_drop_after_stan")
     pos = valor.pos()
     request = sale(1250, REQ_TXN_ID="DR-1")
 
@@ -58,7 +61,7 @@ def test_drop_after_stan(valor: Any) -> None:
 @case("valor/A.9/3", title="final STATE -2: the POS asks for the outcome", section="A.9",
       failure="the POS treats an indeterminate final as a decline or an approval")
 def test_final_indeterminate(valor: Any) -> None:
-    valor.arm("final_indeterminate")
+    valor.arm("protocol.terminal_final_indeterminate")
     pos = valor.pos()
     request = sale(1250, REQ_TXN_ID="IN-1")
 
@@ -77,7 +80,7 @@ def test_final_indeterminate(valor: Any) -> None:
 @case("valor/A.9/4", title="slow final: the POS waits inside its sale timeout", section="A.9",
       failure="the POS gives up on a final that comes within the 90-120 s sale timeout")
 def test_slow_final(valor: Any) -> None:
-    valor.arm("slow_final")
+    valor.arm("transport.terminal_slow_final")
     pos = valor.pos()
     res = valor.run(exchange, pos, sale(1250, REQ_TXN_ID="SL-1"), 120.0)
     assert final_of(res)["STATE"] == "0"
@@ -87,7 +90,7 @@ def test_slow_final(valor: Any) -> None:
 @case("valor/A.9/5", title="a stray final with a foreign reference is dropped", section="A.9",
       failure="the POS takes a final frame whose MER_TXN_ID is not its own")
 def test_foreign_final(valor: Any) -> None:
-    valor.arm("foreign_final")
+    valor.arm("protocol.terminal_foreign_final")
     pos = valor.pos()
     res = valor.run(exchange, pos, sale(1250, REQ_TXN_ID="FF-1"))
     assert final_of(res)["MER_TXN_ID"] == "FF-1"
@@ -117,9 +120,9 @@ def test_trailing_ack_graded(valor: Any) -> None:
       "understood", section="A.9", failure="the POS mistakes a ping's data frame, or a "
       "STATE -2 cancel reply, for something else")
 def test_ping_data_cancel_state(valor: Any) -> None:
-    valor.arm("ping_with_data")
+    valor.arm("protocol.terminal_ping_with_data")
     valor.arm("cancel_state_only")
-    valor.arm("hold_card")
+    valor.arm("protocol.terminal_cancel_before_card")
     pos = valor.pos()
     canceller = valor.pos(cancel_port=True)
 
@@ -144,7 +147,7 @@ def test_ping_data_cancel_state(valor: Any) -> None:
 @case("valor/A.9/8", title="bare replies to a framed client (what real VP terminals do)",
       section="A.9", failure="a POS that sends STX/ETX cannot read bare replies")
 def test_bare_replies(valor: Any) -> None:
-    valor.arm("bare_replies")
+    valor.arm("protocol.terminal_bare_replies")
     pos = valor.pos()
     res = valor.run(exchange, pos, sale(1250))
     assert final_of(res)["STATE"] == "0"

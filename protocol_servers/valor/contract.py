@@ -57,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def start(world: World, options: argparse.Namespace) -> Started:
     """The terminal in its role, with the control actions of §A.9; see the module."""
+    import warnings
+
+    # the EMV libraries build two-key TDES through cryptography's moved class; harmless
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
     from protocol_servers.valor import live
     from protocol_servers.valor.terminal import KNOBS, ValorTerminal
 

@@ -1,19 +1,27 @@
 """The cardholder: presents the card, picks an application, types the PIN, errs.
 
-Behaviour is data (:class:`Behaviour`): which interface to use, the PIN to type at
-each attempt, the application to pick, and the mistakes to make (early removal,
-wrong PIN, walking away at the PIN prompt, cancelling, bad swipes). Timing comes
-from ``cardholder_timings.toml``: every action waits a time drawn around its mean
-from ``world.rng("cardholder")`` so a seed reproduces the same hesitations.
+One model for every terminal: the EMV reader (:mod:`virtual_devices.emv.kernel.reader`)
+and the ABECS pinpad (:mod:`virtual_devices.abecs.pinpad`) both ask a
+:class:`Cardholder`, and one :class:`Behaviour` says what the person does.
 
-The methods are SimPy generators the reader calls when the kernel asks something.
+Behaviour is data: which interface to use, the PIN to type at each attempt, the
+application to pick, and the mistakes to make (early removal, wrong PIN, walking away,
+cancelling, bad swipes). At the reader every action waits a time drawn around its mean
+from ``cardholder_timings.toml`` with ``world.rng("cardholder")``; at a pinpad the
+think, typing and removal times are uniform ranges of the behaviour drawn from the
+cardholder's own named stream (``customer`` unless named), so a seed reproduces the
+same hesitations at either.
+
+The methods are SimPy generators the reader or the pinpad calls when it needs the
+person: ``present``/``choose_app``/``enter_pin``/``remove`` at the reader,
+``present_card``/``type_pin``/``press_key``/``remove_card`` at the pinpad.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from simulator.timings import Timings, load_timings
 from simulator.world import World
@@ -25,17 +33,27 @@ Interface = Literal["contact", "contactless", "magstripe"]
 SPREAD = 0.3
 
 
-@dataclass(frozen=True)
+CANCEL_KEY = "cancel"  # what a pinpad customer "types" when pressing Cancel
+Presentation = Literal["insert", "swipe", "tap"]
+Stage = Literal["card", "pin", "remove"]
+
+
+@dataclass
 class Behaviour:
     """What this cardholder does.
 
     ``pins``: what to type at each PIN prompt in order (``None`` bypasses, ``"cancel"``
-    presses cancel); after the list runs out the true PIN is typed. ``app_choice`` is
-    an index or a label (``None`` = cancel the menu). ``remove_after_apdus`` pulls the
-    card out after that many exchanges. ``walk_away`` leaves at the PIN prompt.
+    presses cancel); after the list runs out the true PIN is typed (``pin``; None: the
+    PIN of the card in hand, as a cardholder knows it). ``app_choice`` is an index or a
+    label (``None`` = cancel the menu). ``remove_after_apdus`` pulls the card out after
+    that many exchanges. ``walk_away``/``walk_away_at`` leave (at the PIN prompt, or at
+    the card prompt of a pinpad); ``cancel_at_pin``/``cancel_at`` press Cancel there.
     ``bad_swipes`` garbles that many swipes before a clean one. ``second_card_in_field``
     taps with another contactless card of the wallet held against the first (the
-    collision EMV contactless readers must detect).
+    collision EMV contactless readers must detect). At a pinpad: ``wrong_pins`` wrong
+    PINs come before the right one, ``presentation`` forces insert/swipe/tap (None:
+    insert chip cards, swipe the others), ``keys`` answer GKY/CKE waits in order, and
+    ``think_s``/``typing_s``/``removal_s`` are the uniform ranges of the person's pace.
     """
 
     interface: Interface = "contact"
@@ -48,6 +66,74 @@ class Behaviour:
     second_card_in_field: bool = False
     follow_prompts: bool = True  # insert/tap/swipe again when the reader says so
     verify_on_phone: bool = True  # after "see phone", unlock and tap again
+    pin: str | None = None
+    wrong_pins: int = 0
+    cancel_at: Stage | None = None
+    walk_away_at: Literal["card", "pin"] | None = None
+    presentation: Presentation | None = None
+    think_s: tuple[float, float] = (0.8, 2.5)
+    typing_s: tuple[float, float] = (0.25, 0.6)
+    removal_s: tuple[float, float] = (0.5, 2.0)
+    keys: list[str] = field(default_factory=list)
+
+    # The two spellings of one choice (the reader's flags, the pinpad's stages) say the
+    # same thing; the scenario control may set either while a run goes on.
+    def cancels_at(self, stage: Stage) -> bool:
+        return self.cancel_at == stage or (stage == "pin" and self.cancel_at_pin)
+
+    def walks_away_at(self, stage: Stage) -> bool:
+        return self.walk_away_at == stage or (stage == "pin" and self.walk_away)
+
+    def presents(self, card: Any) -> Presentation:
+        """How this person presents ``card`` at a pinpad."""
+        if self.presentation is not None:
+            return self.presentation
+        if self.interface == "magstripe":
+            return "swipe"
+        return "insert" if has_chip(card) else "swipe"
+
+
+Action = Generator[Any, Any, Any]
+
+
+class CardQueue(Protocol):
+    """What a pinpad offers its customer: the cards in hand, and whether it asked for
+    a swipe after a chip failure."""
+
+    @property
+    def fallback_pending(self) -> bool: ...
+
+    def take_card(self) -> Any: ...
+
+    def card_chosen(self) -> Any:
+        """An event that fires when the customer is next given a card."""
+        ...
+
+
+def pin_of(card: Any) -> str | None:
+    """The PIN the catalogue holds for ``card`` (its EMV profile, or a stripe's PAN)."""
+    if card is None:
+        return None
+    profile = getattr(card, "profile", None)
+    if profile is not None and getattr(profile, "pin", None):
+        return str(profile.pin)
+    pan = getattr(card, "pan", None)
+    if not pan:
+        return None
+    from virtual_devices.emv.catalogue import catalogue
+
+    for p in catalogue().values():
+        if p.pan == pan and p.pin:
+            return str(p.pin)
+    return None
+
+
+def has_chip(card: Any) -> bool:
+    """A contact chip: the EMV model lists its interfaces, a stripe model says so."""
+    interfaces = getattr(card, "interfaces", None)
+    if interfaces is not None:
+        return "contact" in interfaces
+    return bool(getattr(card, "has_chip", False))
 
 
 class Cardholder:
@@ -55,14 +141,20 @@ class Cardholder:
         self,
         world: World,
         behaviour: Behaviour | None = None,
-        pin: str = "1234",
+        pin: str | None = None,
         timings: Timings | None = None,
+        name: str = "customer",
     ) -> None:
         self.world = world
+        self.name = name
         self.behaviour = behaviour or Behaviour()
-        self.true_pin = pin
+        self.pin = pin  # None: the behaviour's, else the PIN of the card in hand
         self.timings = timings or load_timings("virtual_devices", "cardholder_timings.toml")
-        self.rng = world.rng("cardholder")
+        self._drawn = world.rng("cardholder")  # the reader's paces
+        self.rng = world.rng(name)  # the pinpad's paces
+        self._wrong_left = self.behaviour.wrong_pins
+        self._scripted = [p for p in self.behaviour.pins if p not in (None, CANCEL)]
+        self.holding: Any = None  # the card last presented at a pinpad
         self.pin_prompts = 0
         self.apdus_seen = 0
         self.card_in = False
@@ -72,7 +164,18 @@ class Cardholder:
 
     def _wait(self, name: str) -> Any:
         mean = self.timings[name]
-        return self.world.timeout(mean * self.rng.uniform(1 - SPREAD, 1 + SPREAD))
+        return self.world.timeout(mean * self._drawn.uniform(1 - SPREAD, 1 + SPREAD))
+
+    @property
+    def true_pin(self) -> str:
+        """The PIN this person knows for the card at the reader."""
+        return self.pin or self.behaviour.pin or "1234"
+
+    @classmethod
+    def for_profile(cls, world: World, profile: Any, **knobs: Any) -> Cardholder:
+        """The cardholder a catalogue card expects (its ``[cardholder]`` PINs)."""
+        pins = tuple(str(p) for p in profile.cardholder.get("pins", ()))
+        return cls(world, Behaviour(pin=profile.pin or "1234", pins=pins, **knobs))
 
     def _log(self, what: str) -> None:
         self.actions.append(what)
@@ -164,12 +267,12 @@ class Cardholder:
         b = self.behaviour
         attempt = self.pin_prompts
         self.pin_prompts += 1
-        if b.walk_away:
+        if b.walks_away_at("pin"):
             self._log("walks away at the PIN prompt")
             yield self.world.event()  # never triggered
             return None
         yield self._wait("pin_think")
-        if b.cancel_at_pin:
+        if b.cancels_at("pin"):
             self._log("presses cancel at the PIN prompt")
             return CANCEL
         pin = b.pins[attempt] if attempt < len(b.pins) else self.true_pin
@@ -184,3 +287,67 @@ class Cardholder:
         yield self._wait("pin_confirm")
         self._log(f"types a {len(pin)}-digit PIN ({'right' if pin == self.true_pin else 'wrong'})")
         return pin
+
+    # -- at a pinpad (virtual_devices.abecs.pinpad) -------------------------------------------
+    def _pace(self, span: tuple[float, float]) -> Action:
+        yield self.world.timeout(round(self.rng.uniform(*span), 3))
+
+    def _forever(self) -> Action:
+        yield self.world.event()  # never fires: the pinpad's own timer or CAN ends the wait
+
+    def present_card(self, pinpad: CardQueue) -> Action:
+        """Returns ``(card, presentation)`` or :data:`CANCEL_KEY`."""
+        b = self.behaviour
+        if b.walks_away_at("card"):
+            yield from self._forever()
+        yield from self._pace(b.think_s)
+        if b.cancels_at("card"):
+            return CANCEL_KEY
+        card = pinpad.take_card()
+        while card is None:
+            # empty-handed: the prompt waits until someone gives the customer a card
+            # (the control API's next-card), or the pinpad's timer or CAN ends it
+            yield pinpad.card_chosen()
+            yield from self._pace(b.think_s)
+            card = pinpad.take_card()
+        self.holding = card
+        how = b.presents(card)
+        if pinpad.fallback_pending:
+            how = "swipe"  # the reader said the chip failed: swipe instead
+        done = {"insert": "inserted", "swipe": "swiped", "tap": "tapped"}.get(how, how)
+        # the PAN is registered with the redactor, so the transcript shows it masked
+        self.world.transcript.event(self.name, f"card {done}: {getattr(card, 'pan', '?')}")
+        return card, how
+
+    def type_pin(self, pinpad: CardQueue, min_len: int, max_len: int) -> Action:
+        """Returns the digits typed, or :data:`CANCEL_KEY`."""
+        b = self.behaviour
+        if b.walks_away_at("pin"):
+            yield from self._forever()
+        yield from self._pace(b.think_s)
+        if b.cancels_at("pin"):
+            return CANCEL_KEY
+        pin = self.pin or b.pin or pin_of(self.holding) or "1234"
+        if self._scripted:
+            pin = str(self._scripted.pop(0))
+        elif self._wrong_left > 0:
+            self._wrong_left -= 1
+            pin = "".join(str((int(d) + 1) % 10) for d in pin)
+        for _ in pin:
+            yield from self._pace(b.typing_s)
+        typed = pin[:max_len]
+        self.world.transcript.event(self.name, f"PIN typed: {'*' * len(typed)}")
+        return typed
+
+    def press_key(self, pinpad: CardQueue) -> Action:
+        """GKY/CKE: the next key from ``Behaviour.keys`` (``enter`` when none is left)."""
+        yield from self._pace(self.behaviour.think_s)
+        if self.behaviour.cancels_at("pin"):
+            return CANCEL_KEY
+        return self.behaviour.keys.pop(0) if self.behaviour.keys else "enter"
+
+    def remove_card(self, pinpad: CardQueue) -> Action:
+        if self.behaviour.cancels_at("remove"):
+            yield from self._forever()
+        yield from self._pace(self.behaviour.removal_s)
+        self.world.transcript.event(self.name, "card removed")

@@ -35,6 +35,22 @@ def scheme_of(aid: str) -> str:
     return "UNKNOWN"
 
 
+def card_info(card: Any, aid: str) -> CardInfo:
+    """What P3 reports of the card GCR read (the PAN masked)."""
+    from virtual_devices.abecs import messages as m
+
+    return CardInfo(
+        scheme=scheme_of(aid),
+        source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
+        masked_pan=mask_pan(card.pan),
+        expiry_month=int(card.expiry[2:4] or 0),
+        expiry_year=2000 + int(card.expiry[:2] or 0),
+        country_numeric=card.issuer_country or "000", aid=aid,
+        application_name=card.app_label.strip() or scheme_of(aid),
+        pan_sequence=f"{card.pan_seq:02d}",
+    )
+
+
 def _guard(gen: Gen) -> Gen:
     """Run an ABECS exchange; its error becomes the value (so an abort can wait on it)."""
     try:
@@ -130,16 +146,7 @@ class AbecsCardFlow:
             goc = yield from self.command(term.go_on_chip(card, p.amount), "pin")
             emv = tlv.flatten(goc.emv_data)
             aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
-            tx.card = CardInfo(
-                scheme=scheme_of(aid),
-                source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
-                masked_pan=mask_pan(card.pan),
-                expiry_month=int(card.expiry[2:4] or 0),
-                expiry_year=2000 + int(card.expiry[:2] or 0),
-                country_numeric=card.issuer_country or "000", aid=aid,
-                application_name=card.app_label.strip() or scheme_of(aid),
-                pan_sequence=f"{card.pan_seq:02d}",
-            )
+            tx.card = card_info(card, aid)
             pin = goc.offline_pin or goc.online_pin
             tx.verification = ("PIN_AND_SIGNATURE" if pin and goc.signature else
                                "PIN" if pin else "SIGNATURE" if goc.signature else "NONE")
@@ -226,23 +233,13 @@ class AbecsCardFlow:
         booked the flow runs to its end even if the POS left: :meth:`Flow.run` then takes
         the refund back (ERROR_AUTOREVERSAL_LOGOUT), so it is neither lost nor doubled.
         """
-        from virtual_devices.abecs import messages as m
 
         f, tx, term = self.f, self.f.tx, self.r.terminal
         p = tx.params
         assert p.amount is not None and p.currency is not None
         request = term.refund_request(card, p.amount, numeric(p.currency))
         aid = request.aid.hex().upper()
-        tx.card = CardInfo(
-            scheme=scheme_of(aid),
-            source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
-            masked_pan=mask_pan(card.pan),
-            expiry_month=int(card.expiry[2:4] or 0),
-            expiry_year=2000 + int(card.expiry[:2] or 0),
-            country_numeric=card.issuer_country or "000", aid=aid,
-            application_name=card.app_label.strip() or scheme_of(aid),
-            pan_sequence=f"{card.pan_seq:02d}",
-        )
+        tx.card = card_info(card, aid)
         tx.verification = "NONE"
         f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
                "Processing refund...", tx_state="AWAITING_EXECUTION", abortable=False)

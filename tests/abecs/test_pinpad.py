@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from virtual_devices.abecs import messages as m
-from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
+from virtual_devices.abecs.customer import Behaviour, MagstripeCard
 from virtual_devices.abecs.dukpt import decrypt_pin, load_test_keys
 from virtual_devices.abecs.fields import Command
 from virtual_devices.abecs.host import AbecsError
@@ -268,7 +268,7 @@ def test_shared_cardholder_model_types_its_pins_on_the_keypad() -> None:
     rig = make_rig(cards=[visa_swipe()])
     holder = Cardholder(rig.world, HolderBehaviour(interface="magstripe", pins=("9876",)),
                         pin="1111")
-    rig.pinpad.customer = Customer.from_cardholder(rig.world, holder)
+    rig.pinpad.customer = holder
 
     def flow() -> Gen:
         first = yield from rig.host.gpn(m.GpnRequest("4761739001010010"))

@@ -50,7 +50,7 @@ def test_options_are_the_servers_defaults_then_the_roles_then_the_callers() -> N
 
 @pytest.mark.realtime
 @pytest.mark.skipif(shutil.which("socat") is None, reason="socat makes the pty pairs")
-def test_served_p3_takes_a_card_from_the_control_api_and_serves_a_pos() -> None:
+def test_served_p3_presents_the_card_the_control_api_chose() -> None:
     from conformance.options import Options
     from conformance.serve import serve
     from protocol_servers.p3 import live
@@ -62,29 +62,33 @@ def test_served_p3_takes_a_card_from_the_control_api_and_serves_a_pos() -> None:
     async def vendor(urls: dict[str, str]) -> None:
         control = urls["control"]
         seen["card"] = await http_json(control + "/scenario/next-card", "POST",
-                                       {"card": "visa-chip-pin"})
+                                       {"card": "mc-issuer-decline"})
         seen["bad"] = await http_json(control + "/scenario/next-card", "POST", {"card": "x"})
         seen["state"] = await http_json(control + "/state")
         world = World(seed=3, mode="realtime")
         pos = await live.connect(world, urls["p3"], "pos")
 
-        def login() -> Any:
-            return (yield from pos.login())
+        def sale() -> Any:
+            seen["login"] = yield from pos.login()
+            final = yield from pos.final(pos.execute("devices/counterReader", amount="12.00"))
+            return final["executeTransactionResponse"]["transaction"]
 
-        seen["login"] = await world.run_realtime(until=world.process(login()))
+        seen["sale"] = await world.run_realtime(until=world.process(sale()))
         pos.end.close()
         await http_json(control + "/shutdown", "POST", {})
 
     async def main() -> None:
         tasks: list[asyncio.Future[None]] = []
-        await serve("payserver", Options(seed=1),
+        await serve("payserver", Options(seed=1, factor=0.2),
                     ready=lambda info: tasks.append(asyncio.ensure_future(
                         vendor(info["urls"]))))  # type: ignore[arg-type]
         await tasks[0]
 
-    asyncio.run(asyncio.wait_for(main(), 60))
+    asyncio.run(asyncio.wait_for(main(), 120))
     assert seen["card"][0] == 200 and seen["card"][1]["applied"]["queued"] == 1
     assert seen["bad"][0] == 400 and "no card 'x'" in seen["bad"][1]["error"]
     assert seen["state"][1]["server"]["devices"] == ["devices/mockReader",
                                                      "devices/counterReader"]
     assert seen["login"]["status"] == "OK"
+    # the issuer declines the card the control API put in the customer's hand
+    assert seen["sale"]["status"] == "DECLINED", seen["sale"]

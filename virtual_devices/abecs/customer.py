@@ -1,22 +1,23 @@
-"""The person at the pinpad: presents cards, types PINs, presses Cancel, walks away.
+"""The person at the pinpad: the project's one cardholder model, and stripe-only cards.
 
-The pinpad asks its customer for actions through three generator methods that take
-simulated time (think time drawn from the world's seeded stream) and return what the
-person did. Scenario knobs (mpos-bridge.md §6) are fields of :class:`Behaviour`.
+The pinpad asks its customer for actions (present a card, type a PIN, press a key,
+take the card back) through the pinpad-side methods of
+:class:`virtual_devices.cardholder.Cardholder`; scenario knobs (mpos-bridge.md §6) are
+fields of the one :class:`~virtual_devices.cardholder.Behaviour`. ``Customer`` is the
+pinpad's name for the same class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from simulator.world import World
-    from virtual_devices.abecs.pinpad import Pinpad
+from virtual_devices.cardholder import CANCEL_KEY, Behaviour, Cardholder, has_chip, pin_of
 
-CANCEL_KEY = "cancel"
-Presentation = Literal["insert", "swipe", "tap"]
+Customer = Cardholder
+
+__all__ = ["CANCEL_KEY", "Behaviour", "Customer", "MagstripeCard", "SwipeCard", "as_customer",
+           "has_chip", "pin_of"]
 
 
 class SwipeCard(Protocol):
@@ -51,139 +52,10 @@ class MagstripeCard:
         return f"B{self.pan}^{self.holder:<26}^{self.expiry}{self.service_code}{self.discretionary}"
 
 
-@dataclass
-class Behaviour:
-    """How the customer acts. Defaults: quick, correct, never cancels."""
-
-    # None: the PIN of the card in hand, as a cardholder knows it (the catalogue card's
-    # PIN, the one its issuer checks online), "1234" for a card with none on record
-    pin: str | None = None
-    wrong_pins: int = 0  # wrong PINs typed before the right one
-    pins: tuple[str, ...] = ()  # typed at the first prompts in order, then ``pin``
-    cancel_at: Literal["card", "pin", "remove", None] = None  # press Cancel instead
-    walk_away_at: Literal["card", "pin", None] = None  # do nothing: the pinpad times out
-    presentation: Presentation | None = None  # None: insert chip cards, swipe the others
-    think_s: tuple[float, float] = (0.8, 2.5)  # uniform range before acting
-    typing_s: tuple[float, float] = (0.25, 0.6)  # per PIN digit
-    removal_s: tuple[float, float] = (0.5, 2.0)
-    keys: list[str] = field(default_factory=list)  # answers to GKY/CKE key waits, in order
-    app_choice: int | None = 0  # menu entry picked when the card offers several; None cancels
-
-
-Action = Generator[Any, Any, Any]
-
-
-def _pin_of(card: Any) -> str | None:
-    """The PIN the catalogue holds for ``card`` (its EMV profile, or a stripe's PAN)."""
-    if card is None:
-        return None
-    profile = getattr(card, "profile", None)
-    if profile is not None and getattr(profile, "pin", None):
-        return str(profile.pin)
-    pan = getattr(card, "pan", None)
-    if not pan:
-        return None
-    from virtual_devices.emv.catalogue import catalogue
-
-    for p in catalogue().values():
-        if p.pan == pan and p.pin:
-            return str(p.pin)
-    return None
-
-
-def has_chip(card: Any) -> bool:
-    """A contact chip: the EMV model lists its interfaces, a stripe model says so."""
-    interfaces = getattr(card, "interfaces", None)
-    if interfaces is not None:
-        return "contact" in interfaces
-    return bool(getattr(card, "has_chip", False))
-
-
-class Customer:
-    """Takes cards from the pinpad's queue and acts as :class:`Behaviour` says."""
-
-    def __init__(self, world: World, behaviour: Behaviour | None = None,
-                 name: str = "customer") -> None:
-        self.world = world
-        self.behaviour = behaviour or Behaviour()
-        self.rng = world.rng(name)
-        self._wrong_left = self.behaviour.wrong_pins
-        self._scripted = list(self.behaviour.pins)
-        self.holding: Any = None  # the card last presented (whose PIN is typed by default)
-
-    @classmethod
-    def for_profile(cls, world: World, profile: Any, **knobs: Any) -> Customer:
-        """The customer a catalogue card expects (its ``[cardholder]`` PINs)."""
-        pins = tuple(str(p) for p in profile.cardholder.get("pins", ()))
-        return cls(world, Behaviour(pin=profile.pin or "1234", pins=pins, **knobs))
-
-    @classmethod
-    def from_cardholder(cls, world: World, cardholder: Any) -> Customer:
-        """A customer acting like a :class:`virtual_devices.cardholder.Cardholder` (or a
-        :class:`Behaviour`): same PIN, PIN list, cancel and walk-away choices."""
-        if isinstance(cardholder, Customer):
-            return cardholder
-        if isinstance(cardholder, Behaviour):
-            return cls(world, cardholder)
-        b = getattr(cardholder, "behaviour", None)
-        pins = tuple(str(p) for p in getattr(b, "pins", ()) if p not in (None, "cancel"))
-        interface = getattr(b, "interface", "contact")
-        return cls(world, Behaviour(
-            pin=str(getattr(cardholder, "true_pin", "1234")), pins=pins,
-            cancel_at="pin" if getattr(b, "cancel_at_pin", False) else None,
-            walk_away_at="pin" if getattr(b, "walk_away", False) else None,
-            presentation="swipe" if interface == "magstripe" else None,
-        ))
-
-    def _wait(self, span: tuple[float, float]) -> Action:
-        yield self.world.timeout(round(self.rng.uniform(*span), 3))
-
-    def _forever(self) -> Action:
-        yield self.world.event()  # never fires: the pinpad's own timer or CAN ends the wait
-
-    def present_card(self, pinpad: Pinpad) -> Action:
-        """Returns ``(card, presentation)`` or :data:`CANCEL_KEY`."""
-        b = self.behaviour
-        if b.walk_away_at == "card":
-            yield from self._forever()
-        yield from self._wait(b.think_s)
-        if b.cancel_at == "card":
-            return CANCEL_KEY
-        card = pinpad.take_card()
-        if card is None:
-            yield from self._forever()
-        self.holding = card
-        how: Presentation = b.presentation or ("insert" if has_chip(card) else "swipe")
-        if pinpad.fallback_pending:
-            how = "swipe"  # the reader said the chip failed: swipe instead
-        return card, how
-
-    def enter_pin(self, pinpad: Pinpad, min_len: int, max_len: int) -> Action:
-        """Returns the digits typed, or :data:`CANCEL_KEY`."""
-        b = self.behaviour
-        if b.walk_away_at == "pin":
-            yield from self._forever()
-        yield from self._wait(b.think_s)
-        if b.cancel_at == "pin":
-            return CANCEL_KEY
-        pin = b.pin or _pin_of(self.holding) or "1234"
-        if self._scripted:
-            pin = self._scripted.pop(0)
-        elif self._wrong_left > 0:
-            self._wrong_left -= 1
-            pin = "".join(str((int(d) + 1) % 10) for d in pin)
-        for _ in pin:
-            yield from self._wait(b.typing_s)
-        return pin[:max_len]
-
-    def press_key(self, pinpad: Pinpad) -> Action:
-        """GKY/CKE: the next key from ``Behaviour.keys`` (``enter`` when none is left)."""
-        yield from self._wait(self.behaviour.think_s)
-        if self.behaviour.cancel_at == "pin":
-            return CANCEL_KEY
-        return self.behaviour.keys.pop(0) if self.behaviour.keys else "enter"
-
-    def remove_card(self, pinpad: Pinpad) -> Action:
-        if self.behaviour.cancel_at == "remove":
-            yield from self._forever()
-        yield from self._wait(self.behaviour.removal_s)
+def as_customer(world: Any, who: Any) -> Cardholder:
+    """A cardholder from a :class:`Cardholder` (itself) or a :class:`Behaviour`."""
+    if isinstance(who, Cardholder):
+        return who
+    if isinstance(who, Behaviour):
+        return Cardholder(world, who)
+    raise TypeError(f"not a cardholder or a behaviour: {type(who).__name__}")

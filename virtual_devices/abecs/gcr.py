@@ -11,50 +11,21 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import simpy
 
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY
+from virtual_devices.abecs.device import CardDevice, ChipRead, ChipSession
 from virtual_devices.abecs.fields import Command, Response
 from virtual_devices.abecs.tables import AidRecord
-
-if TYPE_CHECKING:
-    from virtual_devices.abecs.pinpad import Pinpad
 
 Gen = Generator[Any, Any, Any]
 
 
-@dataclass(frozen=True)
-class ChipRead:
-    """What GCR reports about a chip card after selection and READ RECORD."""
-
-    record: AidRecord
-    track2: str  # from tag 57, "D" as "="
-    pan: str
-    pan_seq: int
-    app_label: str
-    service_code: str
-    holder_name: str
-    expiry: str  # YYMMDD
-    issuer_country: str
-    aid: bytes
-
-
-class ChipSession(Protocol):
-    def read(self) -> Gen: ...  # -> ChipRead | int (status)
-
-    def go_on_chip(self, req: m.GocRequest) -> Gen: ...  # -> GocResponse | int
-
-    def finish(self, req: m.FncRequest) -> Gen: ...  # -> FncResponse | int
-
-    def change_parameters(self, tlv: bytes) -> None: ...
-
-
-def candidates(pinpad: Pinpad, req: m.GcrRequest) -> list[AidRecord]:
+def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
     """AID records the card may use: ICC standard 03, acquirer and type filters (§4.7)."""
     out: list[AidRecord] = []
     for rec in pinpad.tables.aids():
@@ -84,7 +55,7 @@ def _holder_from_track1(track1: str) -> str:
     return parts[1].strip() if len(parts) >= 3 else ""
 
 
-def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Response:
+def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Response:
     track1, track2 = stripe_of(card)
     if "=" not in track2:
         return Response("GCR", m.ST_MCDATAERR)
@@ -104,7 +75,7 @@ def _magstripe_response(pinpad: Pinpad, req: m.GcrRequest, card: Any) -> Respons
     ).to_response()
 
 
-def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
+def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
     slot = pinpad.slot
     got_req = slot.begin_read(m.GcrRequest.from_command(cmd) if cmd.blocks else None)
     if got_req is None:
@@ -156,7 +127,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     if isinstance(got, int):
         if got == m.ST_ERRFALLBACK:
             # the customer pulls the card out and will swipe it at the next GCR
-            pinpad.cards.appendleft(slot.chip_failed())
+            pinpad.in_hand = slot.chip_failed()  # the same card, swiped next time
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got
@@ -177,7 +148,7 @@ def get_card(pinpad: Pinpad, cmd: Command) -> Gen:
     ).to_response()
 
 
-def go_on_chip(pinpad: Pinpad, cmd: Command) -> Gen:
+def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
     slot = pinpad.slot
     if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
@@ -192,7 +163,7 @@ def go_on_chip(pinpad: Pinpad, cmd: Command) -> Gen:
     return got.to_response()
 
 
-def finish_chip(pinpad: Pinpad, cmd: Command) -> Gen:
+def finish_chip(pinpad: CardDevice, cmd: Command) -> Gen:
     slot = pinpad.slot
     if not slot.can_finish():
         return Response("FNC", m.ST_INVCALL)

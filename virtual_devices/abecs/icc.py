@@ -13,18 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.customer import CANCEL_KEY
-from virtual_devices.abecs.gcr import ChipRead
+from virtual_devices.abecs.device import CardDevice, ChipRead
 from virtual_devices.abecs.tables import AidRecord, CapkRecord
 from virtual_devices.emv.kernel.serve import serve
-
-if TYPE_CHECKING:
-    from virtual_devices.abecs.pinpad import Pinpad
 
 Gen = Generator[Any, Any, Any]
 
@@ -93,7 +90,7 @@ class _Stop(Exception):
 
 
 class KernelChipSession:
-    def __init__(self, pinpad: Pinpad, card: Any, pool: list[AidRecord],
+    def __init__(self, pinpad: CardDevice, card: Any, pool: list[AidRecord],
                  req: m.GcrRequest) -> None:
         from virtual_devices.emv.kernel import ContactKernel, Reader, Txn
         from virtual_devices.emv.terminal import TerminalConfig

@@ -464,9 +464,8 @@ class ValorTerminal:
         out = []
         for rec in self.records.values():
             if rec.acquirer_ref:
-                out.append({"key": rec.acquirer_ref, "approved": rec.live or (
-                    rec.kind == "preauth" and rec.status in ("approved",)),
-                    "amount": rec.amount + rec.tip})
+                out.append({"key": rec.acquirer_ref, "approved": rec.live,
+                            "amount": rec.amount + rec.tip})
         return out
 
     def state(self) -> dict[str, Any]:
@@ -730,8 +729,6 @@ def settle(term: ValorTerminal, job: Job) -> Gen:
                   # ours: the split a batch report prints
                   "SALE_COUNT": str(len(sales)), "SALE_AMOUNT": str(s_amt),
                   "REFUND_COUNT": str(len(refunds)), "REFUND_AMOUNT": str(r_amt)})
-    for r in live:
-        r.status = "approved"
     term.batch = [r for r in term.batch if r.kind == "preauth" and r.live and not r.completed]
     term.batch_no += 1
     term.settlements.append(frame)

@@ -101,3 +101,23 @@ def test_sending_inside_the_ack_window_is_caught() -> None:
 
     _run(world, impatient())
     assert waited_for_ack(term)
+
+
+def test_terminal_bookings_match_the_acquirer() -> None:
+    """The terminal's own view of what it booked agrees with the acquirer's ledger."""
+    world, term = _setup()
+    pos = ValorPos(world, term.connect_local("tcp"), "stx")
+
+    def day() -> Generator[Any, Any, Any]:
+        res = yield from pos.transact({**SALE, "AMOUNT": "2300"})  # partial approval
+        assert res.final["PARTIAL"] == "1" and res.final["AMOUNT"] == "1500"
+        sale = yield from pos.transact({**SALE, "REQ_TXN_ID": "G-4"})
+        yield from pos.transact({"TRAN_MODE": "0", "TRAN_CODE": "20", "TIP_AMOUNT": "100",
+                                 "TRAN_NO": sale.final["TRAN_NO"]})
+        yield from pos.transact({"TRAN_MODE": "0", "TRAN_CODE": "2", "AMOUNT": "0",
+                                 "TRAN_NO": res.final["TRAN_NO"]})
+
+    _run(world, day())
+    assert term.acquirer.ledger.check(term.bookings()) == []
+    assert term.acquirer.ledger.check(pos.told()) == []
+    assert term.acquirer.ledger.balance()["settled"] == 1350

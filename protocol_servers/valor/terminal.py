@@ -209,7 +209,8 @@ class ValorTerminal:
         """Virtual mode: a POS-side end wired to a new connection of this terminal.
 
         ``ws`` carries messages; ``tcp`` bytes; ``usb`` bytes over a serial line paced at
-        ``baud`` (9600 by default, the rate of Valor's USB guide, §A.2).
+        ``baud`` (9600 by default, the rate of Valor's USB guide, §A.2; 0: not paced, for
+        runs that test the USB framing alone).
         """
         from simulator.streams import byte_link, message_link
 
@@ -221,7 +222,7 @@ class ValorTerminal:
             pos_end, term_end = message_link(self.world, f"{tag}.pos", tag)
         else:
             pacing = None
-            if transport == "usb":
+            if transport == "usb" and baud != 0:
                 from simulator.pacing import Pacing
 
                 pacing = Pacing(baud or 9600)

@@ -78,7 +78,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
                       f"{ep.pinpads.get(spec.tid, '')}"
                       + ("  (silent PDQ: TIMED_OUT)" if spec.silent else ""))
     return Started(urls=urls, close=ep.close, actions=actions(server), state=server.state,
-                   banner=banner)
+                   banner=banner, observations=server.conduct.observations)
 
 
 def actions(server: Any) -> dict[str, ControlAction]:

@@ -22,12 +22,13 @@ import simpy
 
 from protocol_servers.gochip import frames
 from protocol_servers.gochip.card_reader import CardReader, ReaderFailure
-from protocol_servers.gochip.conduct import Conduct
+from protocol_servers.gochip.conduct import Conduct, observations
 from protocol_servers.gochip.frames import Amount, FieldError, Frame
 from protocol_servers.gochip.records import Record, Records, iso
 from protocol_servers.gochip.sale import CardTransaction
 from protocol_servers.gochip.settings import GATEWAYS, Gateway, Settings
 from protocol_servers.gochip.states import ConnectionState, State
+from protocol_servers.grading import Observation
 from simulator.masking import luhn_ok, mask_pan
 from simulator.streams import MessageEnd
 from simulator.timings import Timings, load_timings
@@ -689,6 +690,10 @@ class Agent:
     def close(self) -> None:
         for reader in self.readers.values():
             reader.close()
+
+    def observations(self) -> list[Observation]:
+        """How every POS connection of the run behaved, graded (``--serve gochip``)."""
+        return observations(s.conduct for s in self.sessions)
 
     def state(self) -> dict[str, Any]:
         return {

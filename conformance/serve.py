@@ -178,7 +178,11 @@ def serve_main(options: Options) -> int:
     from protocol_servers.registry import UnknownServer
     from simulator.cli import CliError
 
+    import warnings
+
     assert options.serve is not None
+    # the EMV libraries build two-key TDES through cryptography's moved class; harmless
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
     try:
         served = asyncio.run(_until_stopped(options))
     except (UnknownServer, CliError) as exc:

@@ -175,10 +175,10 @@ async def _until_stopped(options: Options) -> Served:
 
 
 def serve_main(options: Options) -> int:
+    import warnings
+
     from protocol_servers.registry import UnknownServer
     from simulator.cli import CliError
-
-    import warnings
 
     assert options.serve is not None
     # the EMV libraries build two-key TDES through cryptography's moved class; harmless

@@ -530,7 +530,8 @@ class Session:
             yield self.world.timeout(agent.timings["host_roundtrip"])
             rid = rid_for_pan(pan)
             rec.card_type = card_type_of(rid.hex())
-            req = AuthRequest("magstripe", amount, 840, pan, "00", rid, {})
+            req = AuthRequest("magstripe", amount, agent.settings.currency_code, pan, "00",
+                              rid, {})
             entry = agent.acquirer.refund_to_card(req, key=rec.unique_ref)
             rec.ledger_ref = entry.ref
             self._refund_answer(rec, entry.approved, entry.response_code)
@@ -597,7 +598,8 @@ class Agent:
             for name in self.config.readers:
                 self.readers[name] = card_reader.virtual(world, name, self.acquirer,
                                                          self.config.cards,
-                                                         self.config.customer)
+                                                         self.config.customer,
+                                                         self.settings.currency_code)
 
     def clock(self) -> datetime:
         return self.epoch + timedelta(seconds=self.world.now)

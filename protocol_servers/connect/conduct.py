@@ -15,9 +15,16 @@ from protocol_servers.connect.errors import TABLE
 from protocol_servers.grading import Grade, Observation
 
 SIGNATURE = "signatureVerificationRequest"
-# what the EPoS may send while its terminal is busy (§4.6: cancel until authorisation)
-WHILE_BUSY = frozenset({"cancelTransaction"})
 FRAMING_CODES = frozenset({rpc.PARSE_ERROR, rpc.INVALID_REQUEST})
+
+
+def _terminal_work() -> frozenset[str]:
+    """The methods that start work on a terminal (a transaction, a duplicate, a
+    report): §7 allows one at a time. Asking for the terminal's details or cancelling
+    (§4.6) while it works is what an EPoS should do."""
+    from protocol_servers.connect.pac import REPORTS, TYPES
+
+    return frozenset({*TYPES, *REPORTS, "duplicate"})
 
 
 def _said(error: rpc.RpcError) -> str:
@@ -48,8 +55,8 @@ class Conduct:
             "unlock) are answered within their timeout",
             "the waiter's terminal gives up on the table; the bill stays unpaid")
         self.busy = Grade(
-            "connect/7/101", "no request to a terminal busy with a transaction or report, "
-            "except cancelTransaction (§7, §4.6)",
+            "connect/7/101", "no transaction, duplicate or report asked of a terminal busy "
+            "with one (§7; terminalDetails and cancelTransaction are fine)",
             "a real Connect refuses it; a POS that counts on it loses the second sale")
 
     # -- fed by the session --------------------------------------------------------------
@@ -70,7 +77,7 @@ class Conduct:
         self.methods.saw()
         if tid is None:
             return
-        if busy and method not in WHILE_BUSY:
+        if busy and method in _terminal_work():
             self.busy.fail(f"{method} while terminal {tid} was busy")
         else:
             self.busy.saw()

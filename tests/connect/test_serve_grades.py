@@ -67,8 +67,11 @@ async def keeps_the_rules(pac: str) -> dict[str, Any]:
         await pos.until_answer(1)
         await pos.send({"jsonrpc": "2.0", "id": 2, "method": "sale",
                         "params": {"tid": SIGNING, "currency": "GBP", "amount": 1234}})
-        # while it runs only a cancel would be allowed: the careful EPoS waits
+        # while it runs the careful EPoS only looks at the terminal (§7)
+        await pos.send({"jsonrpc": "2.0", "id": 3, "method": "terminalDetails",
+                        "params": {"tid": SIGNING}})
         sale = await pos.until_answer(2)
+        assert pos.results[3]["result"]["status"] == "BUSY"
         assert "signatureVerificationRequest" in pos.asked
         return sale
 

@@ -1,7 +1,8 @@
 """``python -m conformance --serve gochip`` writes the agent's grades of the POS into the
-reports: a POS that sets up in order and looks a sale up after a communication error
-passes; one that sells before init and sells again blindly fails (both over a real
-WebSocket, written with the plain ``websockets`` library)."""
+reports when the run ends (POST /shutdown or Ctrl-C): a POS that sets up in order and
+looks a sale up after a communication error passes; one that sells before init and sells
+again blindly fails (both over a real WebSocket, written with the plain ``websockets``
+library)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -86,7 +88,9 @@ def _post(url: str) -> None:
         rsp.read()
 
 
-def _serve(tmp_path: Path, script: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+def _serve(tmp_path: Path, script: Any, ctrl_c: bool = False
+           ) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Serve, run ``script`` as the POS, end with POST /shutdown (or Ctrl-C)."""
     reports = tmp_path / "reports"
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(
@@ -97,7 +101,10 @@ def _serve(tmp_path: Path, script: Any) -> tuple[int, dict[str, str], dict[str, 
         assert proc.stdout is not None
         urls = json.loads(proc.stdout.readline())["urls"]
         asyncio.run(script(urls["gochip"]))
-        _post(urls["control"] + "/shutdown")
+        if ctrl_c:
+            proc.send_signal(signal.SIGINT)
+        else:
+            _post(urls["control"] + "/shutdown")
         code = proc.wait(60)
     finally:
         if proc.poll() is None:
@@ -114,7 +121,7 @@ def test_the_agent_grades_reach_the_reports(tmp_path: Path) -> None:
                     "gochip/B.5/101": "not seen", "gochip/B.6/101": "pass"}
     assert code == 0 and summary["passed"] is True
 
-    code, bad, summary = _serve(tmp_path / "bad", careless)
+    code, bad, summary = _serve(tmp_path / "bad", careless, ctrl_c=True)
     assert bad["gochip/B.4/101"] == "fail" and bad["gochip/B.6/101"] == "fail"
     assert code == 1 and summary["passed"] is False
     assert {c["id"]: c["verdict"] for c in summary["cases"]}["gochip/B.4/101"] == "fail"

@@ -5,7 +5,8 @@ one port (5000) and the cancel socket (5001), plus the USB variant on a pty pair
 the client role it dials the POS (``--role client --pos URL``). Its control actions are
 the fault knobs of §A.9 (``valor-fault``; the world's own ``fault`` action works on the
 ports), the next card (``next-card``); ``GET /state`` shows the terminal, its batch and
-what the POS did (trailing ACKs, early ACKs, requests). ``scenarios.toml`` names one
+what the POS did (trailing ACKs, early ACKs, requests); the POS under test is graded
+by :mod:`.conduct` (``Started.observations``). ``scenarios.toml`` names one
 certification scenario per fault.
 """
 
@@ -134,7 +135,10 @@ async def start(world: World, options: argparse.Namespace) -> Started:
                                    "presents from now on",
                               card),
     }
-    return Started(urls=urls, close=close, actions=actions, state=term.state, banner=banner)
+    from protocol_servers.valor.conduct import observations
+
+    return Started(urls=urls, close=close, actions=actions, state=term.state, banner=banner,
+                   observations=lambda: observations(term))
 
 
 

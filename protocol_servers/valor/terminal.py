@@ -96,6 +96,7 @@ class Record:
     final: dict[str, str] | None = None
     acquirer_ref: str = ""
     last4: str = ""
+    log_at: int = -1  # the request's place in ``ValorTerminal.requests`` (for grading)
     card: CardOutcome | None = None
     parent: str = ""  # TRAN_NO of the original (void, ticket, tip adjust)
     completed: bool = False  # a pre-auth that a ticket captured
@@ -137,6 +138,7 @@ class Job:
     record: Record | None = None
     frame: dict[str, str] = field(default_factory=dict)  # the final frame being built
     proc: simpy.Process | None = None
+    log_at: int = -1  # the request's place in ``ValorTerminal.requests``
 
 
 class ValorTerminal:
@@ -169,6 +171,10 @@ class ValorTerminal:
         #: what each POS asked, in order (the conformance grading of a POS reads it)
         self.requests: list[dict[str, Any]] = []
         self.sessions: list[Any] = []  # every connection's session, closed ones too
+        #: STANs whose outcome the POS never got as a final (socket lost, or STATE -2):
+        #: a careful POS asks for each by TRAN_MODE 90 (graded in :mod:`.conduct`)
+        self.unresolved: list[str] = []
+        self.foreign_finals = 0  # stray finals sent by the foreign_final fault
         self.ports: list[str] = []  # the transcript names of those connections
 
     # -- knobs -----------------------------------------------------------------------------
@@ -264,7 +270,7 @@ class ValorTerminal:
         if self.current is not None:
             link.send(d.error_frame(d.BUSY, self.identity, req), style, final=True)
             return
-        job = Job(link, req, style)
+        job = Job(link, req, style, log_at=len(self.requests) - 1)
         self.current = job
         job.proc = self.world.process(self._run(job))
 
@@ -327,6 +333,7 @@ class ValorTerminal:
                 stray = d.error_frame(d.TIMEOUT_CANCELLED, self.identity, None)
                 stray["MER_TXN_ID"] = stray["REQ_TXN_ID"] = f"FOREIGN-{rec.stan}"
                 link.send(stray, style)
+                self.foreign_finals += 1
             if self.knob("drop_after_stan"):
                 self.world.transcript.event(link.name, "fault drop_after_stan: socket closed")
                 link.close_after_writes()
@@ -351,6 +358,8 @@ class ValorTerminal:
                 self.show("Printing receipt")
                 yield self.world.timeout(self.t["receipt_print"])
             self.current = None
+            if link.closed or sent.get("STATE") == "-2":
+                self.unresolved.append(rec.stan)
             link.send(sent, style, final=True)
         except Refusal as refusal:
             self.current = None
@@ -379,7 +388,7 @@ class ValorTerminal:
         req = job.request
         kind = getattr(self._handler(req), "kind", "fetch")
         rec = Record(stan=str(self.stan), tran_no="", batch_no=str(self.batch_no), kind=kind,
-                     mode=req.mode, req_txn_id=req.req_txn_id)
+                     mode=req.mode, req_txn_id=req.req_txn_id, log_at=job.log_at)
         if kind in ("sale", "preauth", "refund", "cash", "cash-refund", "capture"):
             self.tran_no += 1
             rec.tran_no = str(self.tran_no)

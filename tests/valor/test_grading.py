@@ -6,8 +6,9 @@ import warnings
 from collections.abc import Generator
 from typing import Any
 
-from conformance.cases.valor.grading import (
+from protocol_servers.valor.conduct import (
     ignored_foreign_finals,
+    observations,
     recovered_by_stan,
     sent_trailing_acks,
     waited_for_ack,
@@ -75,7 +76,7 @@ def test_missing_trailing_ack_is_caught() -> None:
         yield from pos.transact({**SALE, "REQ_TXN_ID": "G-2"})
 
     _run(world, two())
-    assert sent_trailing_acks(term, term.links)
+    assert sent_trailing_acks(term.sessions)
 
 
 def test_taking_a_foreign_final_is_caught() -> None:
@@ -86,7 +87,7 @@ def test_taking_a_foreign_final_is_caught() -> None:
     res = _run(world, pos.transact({k: v for k, v in SALE.items() if k != "REQ_TXN_ID"}))
     assert res.final["MER_TXN_ID"].startswith("FOREIGN")
     world.run(until=world.now + 5)
-    assert ignored_foreign_finals(term.links)
+    assert ignored_foreign_finals(term.sessions)
 
 
 def test_sending_inside_the_ack_window_is_caught() -> None:
@@ -121,3 +122,38 @@ def test_terminal_bookings_match_the_acquirer() -> None:
     assert term.acquirer.ledger.check(term.bookings()) == []
     assert term.acquirer.ledger.check(pos.told()) == []
     assert term.acquirer.ledger.balance()["settled"] == 1350
+
+
+def _verdicts(term: ValorTerminal) -> dict[str, str]:
+    return {o.case: o.verdict for o in observations(term)}
+
+
+def test_observations_pass_a_careful_pos_and_fail_a_blind_retry() -> None:
+    world, term = _setup()
+    term.set_knob("drop_after_stan")
+    pos = ValorPos(world, term.connect_local("tcp"), "bare")
+
+    def careful() -> Generator[Any, Any, Any]:
+        res = yield from pos.transact(SALE)
+        yield from pos.recover(lambda: term.connect_local("tcp"), res.stan, SALE)
+        yield world.timeout(10.0)  # the terminal prints the recovered sale's receipt
+        yield from pos.transact({**SALE, "REQ_TXN_ID": "G-5"})
+
+    _run(world, careful())
+    assert _verdicts(term) == {"valor/A.9/101": "pass", "valor/A.9/102": "not seen",
+                               "valor/A.9/103": "pass", "valor/A.9/104": "not seen"}
+
+    world, term = _setup()
+    term.set_knob("drop_after_stan")
+    pos = ValorPos(world, term.connect_local("tcp"), "bare")
+
+    def careless() -> Generator[Any, Any, Any]:
+        yield from pos.transact(SALE)
+        yield world.timeout(60.0)
+        pos.reconnect(term.connect_local("tcp"))
+        yield from pos.transact(SALE)
+
+    _run(world, careless())
+    found = {o.case: o for o in observations(term)}
+    assert found["valor/A.9/101"].verdict == "fail"
+    assert "blind retry" in found["valor/A.9/101"].seen

@@ -4,9 +4,9 @@ Faults are armed by their id in the fault catalogue (``conformance/faults_catalo
 ``*.terminal_*`` entries), the same knobs the control API's ``valor-fault`` action sets.
 
 The POS here is the reference POS written from the note (``protocol_servers.valor.pos``);
-the grading functions read only the terminal's side, so the same checks grade a vendor's
-POS served with ``--serve valor``. ``tests/valor/test_grading.py`` shows them failing a
-careless POS.
+the grading functions (``protocol_servers.valor.conduct``) read only the terminal's side,
+so the same checks grade a vendor's POS served with ``--serve valor``.
+``tests/valor/test_grading.py`` shows them failing a careless POS.
 """
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from conformance import case
+from protocol_servers.valor.conduct import (
+    ignored_foreign_finals,
+    recovered_by_stan,
+    sent_trailing_acks,
+    waited_for_ack,
+)
 
-from .grading import ignored_foreign_finals, recovered_by_stan, sent_trailing_acks, waited_for_ack
 from .steps import check_invariants, exchange, final_of, sale
 
 
@@ -96,7 +101,7 @@ def test_foreign_final(valor: Any) -> None:
     assert final_of(res)["MER_TXN_ID"] == "FF-1"
     assert pos.dropped_foreign == 1
     valor.settle(1.0)
-    assert not ignored_foreign_finals(valor.terminal.links)
+    assert not ignored_foreign_finals(valor.terminal.sessions)
     check_invariants(valor)
 
 
@@ -112,7 +117,7 @@ def test_trailing_ack_graded(valor: Any) -> None:
 
     valor.run(script)
     valor.settle(1.0)
-    assert not sent_trailing_acks(valor.terminal, valor.terminal.links)
+    assert not sent_trailing_acks(valor.terminal.sessions)
     check_invariants(valor)
 
 

@@ -20,7 +20,7 @@ import simpy
 from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
-from virtual_devices.abecs import gcr
+from virtual_devices.abecs import extended, gcr
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
@@ -122,6 +122,7 @@ class Pinpad:
         self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
+        self.extended = extended.ExtendedState()  # GTK's tracks, multimedia files
         if chip_factory is None:
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory
@@ -298,10 +299,14 @@ class Pinpad:
         self._running = self.world.process(self._run(cmd))
 
     def _run(self, cmd: Command) -> Gen:
-        handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+        registered = extended.HANDLERS.get(cmd.cmd_id)
         try:
             yield self.world.timeout(self.t["command_processing"])
-            rsp = yield from handler(cmd)
+            if registered is not None:
+                rsp = yield from registered(self, cmd)
+            else:
+                handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+                rsp = yield from handler(cmd)
         except simpy.Interrupt as intr:
             self.world.transcript.event(self.name, f"{cmd.cmd_id} aborted ({intr.cause})")
             self.handled.append((cmd.cmd_id, -1))
@@ -315,9 +320,9 @@ class Pinpad:
             self._running = None
         if rsp is None:
             return
-        clear = cmd.cmd_id == "CLO"
+        clear = cmd.cmd_id in ("CLO", "CLX")
         self._finish(cmd.cmd_id, rsp, clear)
-        if cmd.cmd_id == "CLO":
+        if clear:
             self.session = None  # the CLO response goes in clear and ends the session
 
     def _finish(self, cmd_id: str, rsp: Response, clear: bool) -> None:
@@ -325,9 +330,9 @@ class Pinpad:
         self._send(rsp, clear=clear)
 
     def _after_abort(self, cmd_id: str) -> None:
-        if cmd_id in ("GCR", "GOC"):
+        if cmd_id in ("GCR", "GOC", "GCX", "GOX"):
             self.display.clear()
-        self.slot.aborted(cmd_id)
+        self.slot.aborted("GCR" if cmd_id == "GCX" else cmd_id)
 
     # -- commands without the customer ------------------------------------------------
     def _cmd_opn(self, cmd: Command) -> Gen:

@@ -28,6 +28,13 @@ ESCAPED = (DC3, SYN, ETB)
 MAX_PKTDATA = 2049  # unescaped PKTDATA limit, ABECS 2.12 §2.2.1
 MAX_TRIES = 3  # a packet is sent at most three times (two resends after NAK)
 CAN_INSIDE = "CAN inside packet"
+# The parameter-tagged ("Abecs") commands carry binary ids, lengths and values (ABECS
+# 2.12 §3.1.3; the CEX example's response holds a raw 18h length byte), so in their
+# packets, as in encrypted ones, 0x18 is data.
+BINARY_IDS = frozenset({
+    b"GIX", b"CLX", b"CEX", b"EBX", b"GCD", b"GTK", b"MNU", b"MLI", b"MLR", b"MLE", b"LMF",
+    b"DMF", b"DSI", b"GCX", b"GED", b"GOX", b"FCX",
+})
 
 
 def crc16(data: bytes, crc: int = 0) -> int:
@@ -176,6 +183,11 @@ class FrameReader:
     def encrypted(self) -> bool:
         return self._buf[:1] == bytes((DC2,))
 
+    @property
+    def binary(self) -> bool:
+        """Encrypted, or a parameter-tagged command or response: any byte is data."""
+        return self.encrypted or bytes(self._buf[:3]) in BINARY_IDS
+
     def reset(self) -> None:
         self.state = _Rx.IDLE
         self._buf.clear()
@@ -203,14 +215,14 @@ class FrameReader:
                     out.append(Frame(bytes(self._buf), False, "SYN inside packet"))
                     self._buf.clear()
                     self._overflow = False
-                elif b == CAN and not self.encrypted:
-                    # clear PKTDATA is ASCII (§4.3 field formats), so 0x18 in it can only
+                elif b == CAN and not self.binary:
+                    # classic clear PKTDATA is ASCII (§4.3 field formats), so 0x18 in it can only
                     # be the host's CAN after a packet cut short: CAN wins in any state
                     out.append(Frame(bytes(self._buf), False, CAN_INSIDE))
                     self.reset()
                     out.append(Control(CAN))
                 else:
-                    # encrypted PKTDATA may hold any byte but the escaped ones: there 0x18
+                    # binary PKTDATA may hold any byte but the escaped ones: there 0x18
                     # is data, and only a stalled packet (inter-byte timeout) ends it
                     self.trailing_can = b == CAN
                     self._append(b)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtual_devices.abecs import tagged as t
-from virtual_devices.abecs.customer import Behaviour, Customer
+from virtual_devices.abecs.customer import Behaviour
 from virtual_devices.abecs.fields import CodecError, Response
 from virtual_devices.abecs.host import AbecsError
 from virtual_devices.abecs.link import crc16
@@ -223,7 +223,7 @@ def test_card_commands_out_of_order() -> None:
     assert raw(rig, gox) == b"GOX010"
     assert raw(rig, b"GOX006" + bytes.fromhex("00100002") + b"08") == b"GOX019"
     assert raw(rig, b"GTK") == b"GTK010"
-    assert raw(rig, b"GCX012" + bytes.fromhex("00150006") + b"261125") == b"GCX019"
+    assert raw(rig, b"GCX010" + bytes.fromhex("00150006") + b"261125") == b"GCX019"
 
 
 def test_gcx_gox_fcx_contact_sale_with_online_pin() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtual_devices.abecs import tagged as t
-from virtual_devices.abecs.customer import Behaviour
+from virtual_devices.abecs.customer import Behaviour, Customer
 from virtual_devices.abecs.fields import CodecError, Response
 from virtual_devices.abecs.host import AbecsError
 from virtual_devices.abecs.link import crc16
@@ -277,3 +277,38 @@ def test_generic_key_search_and_enb_without_master_keys() -> None:
 def test_unknown_command_is_still_err010() -> None:
     rig = make_rig()
     assert raw(rig, b"XYZ") == b"ERR010"
+
+
+def test_terminal_drives_either_command_family_to_the_same_sale() -> None:
+    from datetime import datetime
+
+    from virtual_devices.abecs.tables import records_from_config
+    from virtual_devices.acquirer.host import make_acquirer
+    from virtual_devices.terminal.app import Settings, Tables, Terminal
+
+    outcomes = {}
+    for family in ("classic", "abecs"):
+        profile = catalogue()["visa-online-pin"]
+        rig = make_rig(seed=11)
+        rig.pinpad.customer = Customer.for_profile(rig.world, profile)
+        rig.pinpad.queue_card(VirtualCard(profile).place_in(rig.world))
+        acquirer = make_acquirer(rig.world)
+        cfg = acquirer.terminal_config()
+        version = cfg.table_version[:10].ljust(10, "0")
+        records = tuple(records_from_config(cfg))
+
+        def flow(acquirer: Any = acquirer, version: str = version, records: Any = records,
+                 rig: Rig = rig, family: Any = family) -> Any:
+            yield from rig.host.opn()
+            term = Terminal(rig.world, rig.host, acquirer, Settings(command_family=family))
+            return (yield from term.sale(1000, Tables(version, records),
+                                         datetime(2026, 11, 25, 12)))
+
+        res = rig.run(flow)
+        outcomes[family] = (res.approved, res.arc, res.goc.decision, res.goc.online_pin)
+        sent = [c for c, _ in rig.pinpad.handled]
+        if family == "abecs":
+            assert {"GCX", "GTK", "GOX", "FCX"} <= set(sent) and "GCR" not in sent
+        else:
+            assert {"GCR", "GOC", "FNC"} <= set(sent) and "GCX" not in sent
+    assert outcomes["classic"] == outcomes["abecs"] == (True, "00", 2, True)

@@ -234,7 +234,8 @@ def test_gcx_gox_fcx_contact_sale_with_online_pin() -> None:
         yield from rig.host.raw_exchange(GCX_EXAMPLE, blocking=True)
         gox = yield from rig.host.gox([
             (t.SPE_ACQREF, b"08"), (t.SPE_AMOUNT, b"000000048300"), (t.SPE_MTHDPIN, b"3"),
-            (t.SPE_KEYIDX, b"16"), (t.SPE_TAGLIST, bytes.fromhex("959F269F279F109F349F36"))])
+            (t.SPE_KEYIDX, b"16"), (t.SPE_TAGLIST, bytes.fromhex("959F269F279F109F349F36")),
+            (t.SPE_DSPMSG, b"SENHA CREDITO\rR$ 483,00")])
         fcx = yield from rig.host.fcx([(t.SPE_FCXOPT, b"0000"), (t.SPE_ARC, b"00"),
                                        (t.SPE_TAGLIST, bytes.fromhex("959F27"))])
         return gox, fcx
@@ -246,6 +247,7 @@ def test_gcx_gox_fcx_contact_sale_with_online_pin() -> None:
     assert gox.need(t.PP_EMVDATA).startswith(b"\x95\x05")
     assert fcx.get(t.PP_FCXRES) in (b"000", b"100") and fcx.need(t.PP_EMVDATA)[:1] == b"\x95"
     assert [c for c, _ in rig.pinpad.handled][-3:] == ["GCX", "GOX", "FCX"]
+    assert "SENHA CREDITO / ****" in rig.pinpad.display.texts()  # the host's PIN message
 
 
 def test_gox_with_a_key_index_not_loaded_is_042() -> None:

@@ -851,7 +851,14 @@ def gox(pinpad: Any, cmd: Command) -> Gen:
         risk_management=True, floor_limit=floor, target_pct=tp, threshold=thr,
         max_target_pct=mtp, working_key=(wk or bytes(16)).hex().upper().ljust(32, "0")[:32],
     )
-    rsp = yield from gcr.go_on(pinpad, req)
+    msg = p.get(t.SPE_DSPMSG)
+    pinpad.pin_prompt = msg.decode("latin-1") if msg is not None else None
+    # the PIN screen's inactivity limit: SPE_TIMEOUT, else one minute (§3.7.3, PCI)
+    pinpad.pin_timeout = float(p.number(t.SPE_TIMEOUT) or 60)
+    try:
+        rsp = yield from gcr.go_on(pinpad, req)
+    finally:
+        pinpad.pin_prompt, pinpad.pin_timeout = None, None
     if rsp.status:
         return Response("GOX", rsp.status)
     goc = m.GocResponse.from_response(rsp)

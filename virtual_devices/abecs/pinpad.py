@@ -95,6 +95,9 @@ class Pinpad:
         # who picks the application when the card offers several; None: the customer
         self.chooser: Callable[[list[str]], Gen] | None = None
         self.pin_kind = "online"  # what the PIN prompt is for (the chip session says)
+        # GOX's SPE_DSPMSG and SPE_TIMEOUT for the PIN screens of one command (§3.7.3)
+        self.pin_prompt: str | None = None
+        self.pin_timeout: float | None = None
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is
@@ -469,13 +472,17 @@ class Pinpad:
 
     def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
         """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
-        if amount is not None:
+        # a host's own PIN message (GOX): its first line stays, the digits show below it
+        head = (self.pin_prompt or "").replace("\n", "\r").split("\r")[0] or None
+        if head is not None:
+            self.display.show_lines(head, "")
+        elif amount is not None:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
         self._emit_pin(None)
         typed = self.act(self.customer.type_pin(self, min_len, max_len))
-        timeout = self.world.timeout(self.t["pin_entry_timeout"])
+        timeout = self.world.timeout(self.pin_timeout or self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])
         except simpy.Interrupt:
@@ -493,7 +500,7 @@ class Pinpad:
             self._emit_pin("")
             return m.ST_CANCEL
         self._emit_pin("*" * len(pin))
-        self.display.show_lines("", "SENHA: " + "*" * len(pin))
+        self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
         return pin
 
     def _emit_pin(self, masked: str | None) -> None:

@@ -43,6 +43,7 @@ class ChipRead:
     expiry: str  # YYMMDD
     issuer_country: str
     aid: bytes
+    card_type: int = m.CARD_ICC  # 03 ICC EMV, 06 CTLS EMV
 
 
 class ChipSession(Protocol):

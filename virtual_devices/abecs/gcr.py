@@ -83,10 +83,15 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
     req = got_req
     pool = candidates(pinpad, req)
     card = slot.card
+    how = "insert"
     if card is None:
-        ctls_on = pinpad.info.ctls and req.ctls is not False
+        # the antenna goes on when the host allows it (GCR_CTLSON, default on) and a
+        # candidate AID is enabled for contactless (T1_CTLSMODE, §4.1.1)
+        ctls_on = (pinpad.info.ctls and req.ctls is not False
+                   and any(r.ctls_enabled for r in pool))
         pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
                             else "INSIRA OU PASSE O CARTAO")
+        slot.antenna_on = ctls_on
         acting = pinpad.act(pinpad.customer.present_card(pinpad))
         waits: list[simpy.Event] = [acting]
         if ctls_on:
@@ -97,6 +102,8 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
             if acting.is_alive:
                 acting.interrupt("aborted")
             raise
+        finally:
+            slot.antenna_on = False
         if not acting.triggered:
             acting.interrupt("timeout")
             pinpad.display.clear()
@@ -106,6 +113,8 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
             pinpad.display.clear()
             return Response("GCR", m.ST_CANCEL)
         card, how = got
+        if how == "tap":
+            return (yield from _contactless(pinpad, req, card, pool))
         if how != "insert":
             yield pinpad.world.timeout(pinpad.t["magstripe_read"])
             pinpad.display.show("PROCESSANDO...")
@@ -132,6 +141,11 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
         return Response("GCR", got)
     read: ChipRead = got
     slot.chip_read(session)
+    return _chip_response(read)
+
+
+def _chip_response(read: ChipRead) -> Response:
+    """GCR's answer for a chip read, contact (03) or contactless EMV (06), §6.8.1.2/3."""
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -139,13 +153,36 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
     elif read.record.acquirer == 2:
         acq_data = b"9F0702FF00"
     return m.GcrResponse(
-        card_type=m.CARD_ICC, stat_chip=0, app_type=read.record.app_type,
+        card_type=read.card_type, stat_chip=0, app_type=read.record.app_type,
         acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
         track2=read.track2, track3="", pan=read.pan, pan_seq=read.pan_seq,
         app_label=read.app_label, service_code=read.service_code,
         holder_name=read.holder_name, expiry=read.expiry, issuer_country=read.issuer_country,
         acq_data=acq_data,
     ).to_response()
+
+
+def _contactless(pinpad: CardDevice, req: m.GcrRequest, card: Any,
+                 pool: list[AidRecord]) -> Gen:
+    """A tap (§6.8.1.3): the whole card read happens now, in one pass through the field."""
+    from virtual_devices.abecs.ctls import ContactlessSession
+
+    slot = pinpad.slot
+    slot.tapped(card)
+    pinpad.display.show("PROCESSANDO...")
+    if req.table_version != pinpad.tables.version(req.acq_idx):
+        pinpad.cards.appendleft(card)  # still in the customer's hand for the next GCR
+        return Response("GCR", m.ST_TABVERDIF)
+    usable = [r for r in pool if r.ctls_enabled]
+    session = ContactlessSession(pinpad, card, usable, req)
+    got = yield from session.read()
+    if isinstance(got, int):
+        pinpad.cards.appendleft(card)  # the customer keeps it: tap again, insert, swipe
+        slot.tap_refused(got)
+        pinpad.display.clear()
+        return Response("GCR", got)
+    slot.chip_read(session)
+    return _chip_response(got)
 
 
 def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:

@@ -53,7 +53,7 @@ class DeviceInfo:
 
     manufacturer: str = "CARDLOOP"
     model: str = "VPP-1;64M"
-    ctls: bool = False
+    ctls: bool = True  # a contactless antenna (GIN CTLSSUP "C")
     os_version: str = "cardloop 0.1"
     spec_version: str = "2.12"
     app_version: str = "ABECS-VPP 1.0"
@@ -196,6 +196,16 @@ class Pinpad:
     @property
     def fallback_pending(self) -> bool:
         return self.slot.fallback_pending
+
+    @property
+    def antenna_on(self) -> bool:
+        """The contactless field is up: a contactless card may be tapped now."""
+        return self.slot.antenna_on
+
+    @property
+    def insert_requested(self) -> bool:
+        """The last tap ended in 087: the customer inserts (or swipes) next."""
+        return self.slot.insert_requested
 
     @property
     def busy(self) -> bool:

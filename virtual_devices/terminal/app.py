@@ -113,7 +113,9 @@ class HostAnswer:
 
         iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
         iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
-        commst = 0 if rsp.approved or rsp.arc == "00" else 9
+        # §6.8.5.3: COMMST above 1 means "the acquirer approved whatever the ARC";
+        # a decline is COMMST 0 with its ARC (a contactless FNC echoes exactly this)
+        commst = 9 if rsp.approved and rsp.arc != "00" else 0
         return cls(commst, rsp.arc, iss, bool(rsp.approved), rsp.reference or "")
 
     def fnc(self, tags: tuple[int, ...]) -> m.FncRequest:
@@ -474,7 +476,7 @@ class Terminal:
             except (m.CodecError, ValueError, IndexError):
                 pass  # an answer that cannot be read: the card's verdict is not claimed
             else:
-                out.declined_by_card = (answer.comm_status == 0
+                out.declined_by_card = (answer.comm_status != 1
                                         and out.fnc.decision == m.DECISION_DECLINED)
         try:
             yield from self.remove_card(approved)

@@ -84,10 +84,17 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
-    """Render the Allure HTML report from the last conformance run.
+    """The last conformance run as a person opens it.
 
-    Allure 3 is a Node package: npm installs it into .cache/allure.
+    Sets up the browser test's tools first (Chromium from Debian, Allure 3 from npm into
+    .cache/allure; one line says what is used), checks the matrix and the Allure report
+    in headless Chromium (a screenshot test that fails on the loading spinner), then
+    serves the report on 127.0.0.1 until Ctrl-C. ``nox -s report -- --single-file``
+    builds the one-file form that opens from disk instead.
     """
-    ensure_system_packages(session, ("node", "nodejs"), ("npm", "npm"))
+    ensure_system_packages(session, ("node", "nodejs"), ("npm", "npm"),
+                           ("chromium", "chromium"))
     install_project(session)
+    session.run("python", "-m", "conformance.report", "--setup")
+    session.run("pytest", "-q", "-p", "pytester", "tests/conformance/test_report_browser.py")
     session.run("python", "-m", "conformance.report", *session.posargs)

@@ -11,8 +11,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 CASES = Path(__file__).resolve().parent / "cases"
+
+
+HELP_FLAGS = ("-h", "--help")
+# runs that only show something: they get no report options, so nothing is written
+SHOW_ONLY = (*HELP_FLAGS, "--list-cases", "--cardloop-list-cases", "--collect-only", "--co")
 
 
 def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
@@ -37,13 +43,18 @@ def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
             out.append(a)
         i += 1
     has_path = any(not a.startswith("-") and Path(a.split("::")[0]).exists() for a in out)
-    pytest_args = [
-        "-p", "no:cacheprovider",
-        "-o", "console_output_style=classic",
+    writes = [
         f"--cardloop-reports={reports}",
         f"--junitxml={reports / 'junit.xml'}",
         f"--alluredir={reports / 'allure-results'}",
         "--clean-alluredir",
+    ]
+    if any(a in SHOW_ONLY for a in out):
+        writes = []
+    pytest_args = [
+        "-p", "no:cacheprovider",
+        "-o", "console_output_style=classic",
+        *writes,
         "-rfE",
         # this module imports the package before pytest loads it as a plugin
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -56,15 +67,55 @@ def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
     return pytest_args, reports
 
 
+def cardloop_help() -> str:
+    """The suite's own options (the plugin's group and this command's), for ``--help``."""
+    import argparse
+
+    from conformance.options import add_options
+
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        usage="%(prog)s [cardloop options] [pytest options] [paths]",
+        description="The cardloop conformance suite: every case cites a section of its "
+        "protocol's page (conformance/sections/). Reports go to reports/ (or --reports).",
+        add_help=False,
+    )
+    own = parser.add_argument_group("this command")
+    own.add_argument("--reports", metavar="DIR",
+                     help="write summary.json, matrix.html, junit.xml, allure-results/ and "
+                     "transcripts/ here (default reports)")
+    own.add_argument("--strict", action="store_true",
+                     help="non-strict verdicts count as failures")
+
+    class _Group:
+        def __init__(self, group: Any) -> None:
+            self.group = group
+
+        def addoption(self, *names: str, **kwargs: Any) -> None:
+            self.group.add_argument(*names, **kwargs)
+
+    class _Parser:
+        def getgroup(self, name: str, description: str = "") -> _Group:
+            return _Group(parser.add_argument_group(description or name))
+
+    add_options(_Parser())  # type: ignore[arg-type]
+    return parser.format_help() + "\npytest's own options follow.\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import shutil
 
     import pytest
 
-    args, reports = build_args(sys.argv[1:] if argv is None else argv)
-    transcripts = reports / "transcripts"
-    if transcripts.exists():
-        shutil.rmtree(transcripts)  # a report must only link this run's transcripts
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, reports = build_args(argv)
+    if any(a in HELP_FLAGS for a in argv):
+        print(cardloop_help(), flush=True)
+        return int(pytest.main(["-p", "no:cacheprovider", "--help"]))
+    if not any(a in SHOW_ONLY for a in argv):
+        transcripts = reports / "transcripts"
+        if transcripts.exists():
+            shutil.rmtree(transcripts)  # a report must only link this run's transcripts
     code = int(pytest.main(args))
     if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
         print("conformance: no case was collected", file=sys.stderr)

@@ -21,6 +21,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--verify", metavar="BUNDLE", type=Path, default=None,
                    help="verify BUNDLE against its manifest instead of packing")
     p.set_defaults(func=run)
+    register_fault(subparsers)
+
+
+def register_fault(subparsers: Any) -> None:
+    from conformance.fault_command import register as register_fault_command
+
+    register_fault_command(subparsers)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -90,6 +90,12 @@ def add_options(parser: pytest.Parser) -> None:
     _add(g, ("--protocol", "--cardloop-protocol"), dest="cardloop_protocol",
          action="append", default=[], metavar="NAME",
          help="run only the cases of this protocol; repeatable")
+    _add(g, ("--case", "--cardloop-case"), dest="cardloop_case", action="append", default=[],
+         metavar="ID", help="run only the case(s) with this id; globs allowed "
+         "('abecs/4.2/1', 'mpos/2.6/*', 'p3/*'); repeatable")
+    _add(g, ("--list-cases", "--cardloop-list-cases"), dest="cardloop_list_cases",
+         action="store_true", default=False,
+         help="print the id, section and title of every selected case and exit")
     _add(g, ("--examples", "--cardloop-examples"), dest="cardloop_examples",
          type=_positive_int, default=None, metavar="N",
          help=f"Hypothesis examples per property case (default {DEFAULT_EXAMPLES})")
@@ -114,6 +120,8 @@ class Options:
     strict: bool = False
     profile: str | None = None
     protocols: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    list_cases: bool = False
     examples: int = DEFAULT_EXAMPLES
     replay: str | None = None
     reports: str | None = None
@@ -152,6 +160,8 @@ def get_options(config: pytest.Config) -> Options:
         strict=bool(opt("cardloop_strict")) or _pytest_strict(config),
         profile=opt("cardloop_profile"),
         protocols=tuple(opt("cardloop_protocol") or ()),
+        cases=tuple(opt("cardloop_case") or ()),
+        list_cases=bool(opt("cardloop_list_cases")),
         examples=int(opt("cardloop_examples") or DEFAULT_EXAMPLES),
         replay=opt("cardloop_replay"),
         reports=opt("cardloop_reports"),

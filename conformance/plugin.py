@@ -23,13 +23,14 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Generator
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.options import add_options, get_options
-from conformance.registry import MARK_NAME, CaseIdError, case_of, check_duplicates
+from conformance.options import Options, add_options, get_options
+from conformance.registry import MARK_NAME, CaseIdError, CaseInfo, case_of, check_duplicates
 from conformance.results import CaseResult, safe_name
 from conformance.verdict import Unimplemented, Verdict, VerdictRecorder, decide
 
@@ -56,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.stash[RESULTS] = {}
+    _CONFIG[:] = [config]
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -79,19 +81,48 @@ def pytest_collection_modifyitems(
     except CaseIdError as exc:
         raise pytest.UsageError(str(exc)) from None
     options = get_options(config)
-    if options.protocols:
-        wanted = set(options.protocols)
+    if options.protocols or options.cases:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
-            info = case_of(item)
-            (keep if info is None or info.protocol in wanted else drop).append(item)
+            (keep if _selected(case_of(item), options) else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
     for item in items:
-        if case_of(item) is not None:
+        info = case_of(item)
+        if info is not None:
+            # ``-k abecs/4.2/1`` finds the case by its id (pytest matches substrings)
+            item.extra_keyword_matches.add(info.id)
             _tune_hypothesis(item, options.seed, options.examples, options.replay)
+
+
+def _selected(info: CaseInfo | None, options: Options) -> bool:
+    """``--protocol`` and ``--case`` (globs) both hold; ordinary tests are kept."""
+    if info is None:
+        return True
+    if options.protocols and info.protocol not in options.protocols:
+        return False
+    return not options.cases or any(fnmatchcase(info.id, pat) for pat in options.cases)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """``--list-cases``: one line per selected case (id, section, title) instead of a run."""
+    if not get_options(session.config).list_cases:
+        return None
+    seen: dict[str, CaseInfo] = {}
+    for item in session.items:
+        info = case_of(item)
+        if info is not None:
+            seen.setdefault(info.id, info)
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = tr.write_line if tr is not None else print
+    write("")
+    for info in sorted(seen.values(), key=lambda i: i.sort_key):
+        write(f"{info.id:<18} §{info.section:<8} {info.title}")
+    write(f"{len(seen)} cases")
+    return True
 
 
 def _tune_hypothesis(item: pytest.Item, seed: int, examples: int, replay: str | None) -> None:
@@ -199,6 +230,7 @@ def pytest_runtest_makereport(
     info = case_of(item)
     if info is None:
         return
+    report.cardloop_case_id = info.id  # type: ignore[attr-defined]  # for the JUnit name
     options = get_options(item.config)
     results = item.config.stash[RESULTS]
     result = results.get(item.nodeid)
@@ -240,6 +272,32 @@ def pytest_runtest_makereport(
         report.user_properties.append(("cardloop_case", info.id))
         report.user_properties.append(("cardloop_section", info.section))
         report.user_properties.append(("cardloop_verdict", result.verdict.value))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """JUnit test names start with the case id (``abecs/4.2/1 test_gin[0]``), so a CI
+    page shows which section failed; set before the JUnit writer reads the report."""
+    case_id = getattr(report, "cardloop_case_id", None)
+    xml = _junit_writer(report)
+    if case_id is None or xml is None:
+        return
+    name = report.nodeid.split("::")[-1]
+    xml.node_reporter(report).add_attribute("name", f"{case_id} {name}")
+
+
+_CONFIG: list[pytest.Config] = []  # the run's config (a report does not carry it)
+
+
+def _junit_writer(report: pytest.TestReport) -> Any:
+    """The writer pytest's ``--junitxml`` registered, if this run has one."""
+    if not _CONFIG:
+        return None
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - a pytest without it: plain names
+        return None
+    return _CONFIG[0].stash.get(xml_key, None)
 
 
 def _mask_report(report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo[None]) -> None:

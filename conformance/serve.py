@@ -43,8 +43,9 @@ async def serve(
     from protocol_servers.serving import serve as run
 
     spec = lookup(name)
+    # quiet: the role's stdout is one JSON line the vendor's tooling reads
     overrides: dict[str, Any] = {"seed": options.seed, "factor": options.factor,
-                                 "control_port": control_port}
+                                 "control_port": control_port, "quiet": True}
     if options.profile and options.profile.split("+")[0] in spec.profiles:
         overrides["profile"] = options.profile
     return await run(spec, options_for(spec, **overrides),

@@ -45,7 +45,8 @@ class Started:
     instance (the control API adds the world's fault actions). ``state`` is what
     ``GET /state`` of the control API shows under ``"server"`` (plain JSON values).
     ``banner`` is what ``cardloop serve`` prints, one line each, before the control
-    API's line.
+    API's line. ``ledgers`` are the acquirer ledgers whose answers the live console
+    shows as they are recorded.
     """
 
     urls: dict[str, str]
@@ -53,6 +54,7 @@ class Started:
     actions: Mapping[str, ControlAction] = field(default_factory=dict)
     state: Callable[[], dict[str, Any]] | None = None
     banner: list[str] = field(default_factory=list)
+    ledgers: list[Any] = field(default_factory=list)
 
 
 def actions_by_name(*actions: ControlAction) -> dict[str, ControlAction]:

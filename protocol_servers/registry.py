@@ -83,15 +83,18 @@ def lookup(name: str) -> ServerSpec:
 # -- options ---------------------------------------------------------------------------
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every served server has; the server adds its own after these."""
-    from simulator.cli import tcp_port
+    from simulator.cli import SEED_HELP, tcp_port
 
-    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
+    parser.add_argument("--seed", type=int, default=1, help=f"{SEED_HELP} (default 1)")
     parser.add_argument("--factor", type=float, default=1.0,
                         help="wall seconds per simulated second (default 1.0)")
     parser.add_argument("--control-port", type=tcp_port, default=0,
                         help="control API port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--transcript", metavar="FILE", default=None,
                         help="write the masked transcript (JSON Lines) here on exit")
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not print the live console (the pinpad's display, the card "
+                        "going in and out, the PIN typed as stars, the host's answers)")
 
 
 def server_parser(spec: ServerSpec, parser: argparse.ArgumentParser | None = None

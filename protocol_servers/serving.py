@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -44,11 +46,15 @@ async def serve(
     and the registry (what the control API applied).
     """
     from simulator.control import ControlRegistry, fault_actions, load_scenarios
-    from simulator.driver import realtime_driver
     from simulator.ports.control_api import ControlServer
     from simulator.world import World
 
     world = World(seed=options.seed, mode="realtime", factor=options.factor)
+    console = None
+    if not getattr(options, "quiet", True):
+        from simulator.console import LiveConsole
+
+        console = LiveConsole(clock=lambda: world.now).attach(world.transcript)
     registry = ControlRegistry(server=spec.name, shutdown=stop or asyncio.Event(),
                                scenarios=load_scenarios(spec.name, _scenarios_text(spec)))
     control = await ControlServer(world, registry).start(port=options.control_port)
@@ -63,6 +69,9 @@ async def serve(
     for action in fault_actions(world):
         registry.add(action)
     registry.state = started.state
+    if console is not None:
+        for ledger in started.ledgers:
+            console.watch_ledger(ledger)
     registry.urls = {**started.urls, "control": control.url}
     try:
         async with realtime_driver(world):
@@ -79,11 +88,26 @@ async def serve(
     return world, registry
 
 
+def link_dir_for(chosen: str | None, server: str) -> str:
+    """``--link-dir`` when given, else the fixed per-user place of ``server``'s pty links
+    (so a device keeps its name across restarts)."""
+    from simulator.cli import CliError
+    from simulator.ports.pty import PtyError, default_link_dir
+
+    if chosen is not None:
+        return chosen
+    try:
+        return str(default_link_dir(server))
+    except (PtyError, OSError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def _print_banner(spec: ServerSpec) -> Ready:
     def show(info: dict[str, Any], started: Started) -> None:
         for line in started.banner or [f"{spec.name}: {spec.description}"]:
             print(line)
-        actions = ", ".join([*sorted(started.actions), "fault", "clear-faults"])
+        actions = ", ".join([*sorted(started.actions), "fault", "faults", "remove-fault",
+                             "clear-faults"])
         print(f"  control API:  {info['urls']['control']}/ (POST /scenario/<action>: "
               f"{actions})")
         print("  Ctrl-C to stop", flush=True)
@@ -111,5 +135,22 @@ def serve_cli(spec: ServerSpec, args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc):
+            raise CliError(port_in_use(exc, args), 1) from None
         raise CliError(f"cannot serve: {exc}", 1) from None
     return 0
+
+
+def port_in_use(exc: OSError, args: argparse.Namespace) -> str:
+    """"Address already in use", saying which option picks another port."""
+    found = re.search(r"(\d+\.\d+\.\d+\.\d+|::1)'?, (\d+)\)", str(exc))
+    where = f"{found.group(1)}:{found.group(2)}" if found else "a port"
+    busy = int(found.group(2)) if found else None
+    options = {f"--{key.replace('_', '-')}": value for key, value in vars(args).items()
+               if key.endswith("port") and not callable(value)}
+    named = [opt for opt, value in options.items() if busy is not None and value == busy]
+    if not named:
+        named = sorted(options)
+    return (f"cannot serve: {where} is already in use (another server, or an earlier "
+            f"cardloop serve still running?); pick another port with {' or '.join(named)}"
+            " (0 picks a free one)")

@@ -30,6 +30,10 @@ class CliError(Exception):
         self.code = code
 
 
+SEED_HELP = ("seed of the world's random source: the same seed and the same inputs "
+             "give the same run")
+
+
 def tcp_port(text: str) -> int:
     """argparse type for a TCP port: 0 (pick a free one) to 65535."""
     try:
@@ -41,12 +45,24 @@ def tcp_port(text: str) -> int:
     return value
 
 
+def _version() -> str:
+    """The installed distribution's version (the source tree's when run from a checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cardloop")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cardloop",
         description="Card-present payments without hardware: virtual cards, readers and "
         "reference POS protocol servers, and a conformance suite.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print cardloop's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -80,4 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the imported module's main, so that this file's classes (CliError) are the
+    # ones the subcommands raise, not a second copy made for __main__
+    from simulator.cli import main as _main
+
+    raise SystemExit(_main())

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from simulator.cli import CliError
+from simulator.cli import SEED_HELP, CliError
 from simulator.timings import load_timings
 
 
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     )
     d.add_argument("--link-dir", help="directory for the pty links (default: a temporary one)")
     d.add_argument("--factor", type=float, default=1.0, help="wall seconds per simulated second")
-    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--seed", type=int, default=1, help=f"{SEED_HELP} (default 1)")
     d.add_argument(
         "--probe",
         type=int,

@@ -18,6 +18,8 @@ scenarios"). Shape (JSON in, JSON out; errors are
     GET  /state                 -> {"pending": {action: [params...]}, "applied": [...],
                                     "server": {...} when the server shows its state}
     POST /scenario/<action>     body: params of the action -> {"ok": true, "applied": {...}}
+    GET  /faults                -> {"faults": [{name, kind, port, direction, params, ...}]}
+    POST /scenario/fault        add a named fault now; remove-fault {name}; clear-faults
     POST /play/<scenario>       a named certification scenario (the server's scenarios.toml)
     POST /reset                 -> forget pending scenario choices
     GET  /transcript            -> the run's transcript so far (JSON Lines, PANs masked)
@@ -156,53 +158,123 @@ FAULT_KINDS: dict[str, type[port_faults.PortFault]] = {
     "corrupt": port_faults.Corrupt,
     "duplicate": port_faults.Duplicate,
     "delay": port_faults.Delay,
+    "latency": port_faults.Delay,  # Toxiproxy's name for the same thing
     "split": port_faults.Split,
     "stall": port_faults.Stall,
     "disconnect": port_faults.Disconnect,
 }
 
 
-def fault_actions(world: World) -> list[ControlAction]:
-    """``fault`` (add a port fault from now on) and ``clear-faults`` (remove those added).
+@dataclass
+class RuntimeFault:
+    """A fault added to a running world: its name, what it is, and since when."""
 
-    ``fault`` takes ``{"kind": "drop"|"corrupt"|..., "port": "pinpad*", "direction":
-    "tx"|"rx"|"*", "probability": 1.0, "on": [0, 1], "seconds": ..., ...}``: the fields of
-    the fault's class in :mod:`simulator.faults`. ``start`` counts from now; a fault with
-    no ``on``, ``probability`` or ``for_s`` would hit every crossing of its port, which
-    is allowed (a dead line) but rarely what a scenario means.
+    name: str
+    kind: str
+    params: dict[str, Any]
+    fault: port_faults.PortFault
+    added_at: float
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "port": self.fault.port,
+                "direction": self.fault.direction, "params": self.params,
+                "from": round(self.added_at, 6),
+                "until": None if self.fault.stop == math.inf else round(self.fault.stop, 6)}
+
+
+class RuntimeFaults:
+    """Faults added, listed and removed while a server runs (Toxiproxy's toxics, on the
+    world's ports: a serial line, a WebSocket, a TCP stream).
+
+    Each fault has a name (given, or ``<kind>-<n>``) and is written to the transcript
+    when it is added and when it is removed; each crossing it touches is noted by the
+    fault itself. Removing a fault restores the line from that moment.
     """
-    added: list[port_faults.PortFault] = []
 
-    def add_fault(params: dict[str, Any]) -> dict[str, Any]:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.active: dict[str, RuntimeFault] = {}
+        self._count = 0
+
+    def add(self, params: dict[str, Any]) -> dict[str, Any]:
         kind = params.get("kind")
         cls = FAULT_KINDS.get(kind) if isinstance(kind, str) else None
         if cls is None:
             raise ControlError(f"kind must be one of {sorted(FAULT_KINDS)}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"start", "stop"}
-        knobs = {k: v for k, v in params.items() if k not in ("kind", "for_s")}
+        assert isinstance(kind, str)
+        names = {f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+        names -= {"start", "stop"}
+        knobs = {k: v for k, v in params.items() if k not in ("kind", "for_s", "name")}
         unknown = set(knobs) - names
         if unknown:
             raise ControlError(f"unknown {kind} fields {sorted(unknown)}; known: {sorted(names)}")
         if "on" in knobs:
             knobs["on"] = tuple(int(i) for i in knobs["on"])
+        self._count += 1
+        name = params.get("name") or f"{kind}-{self._count}"
+        if not isinstance(name, str) or name in self.active:
+            raise ControlError(f"a fault named {name!r} is already active; remove it first")
         for_s = params.get("for_s")
-        stop = math.inf if for_s is None else world.now + float(for_s)
-        fault = cls(start=world.now, stop=stop, **knobs)
-        world.faults.add(fault)
-        added.append(fault)
-        return {"fault": kind, "from": round(world.now, 6)}
+        stop = math.inf if for_s is None else self.world.now + float(for_s)
+        try:
+            fault = cls(start=self.world.now, stop=stop, **knobs)
+        except TypeError as exc:
+            raise ControlError(f"bad {kind} fields: {exc}") from None
+        self.world.faults.add(fault)
+        shown = {k: v for k, v in params.items()
+                 if k not in ("kind", "name", "port", "direction")}
+        entry = RuntimeFault(name, kind, shown, fault, self.world.now)
+        self.active[name] = entry
+        self.world.transcript.event(
+            "control", f"fault added: {name} ({kind} on {fault.port} {fault.direction}"
+            + (f" {_knobs(shown)}" if shown else "") + ")")
+        return entry.describe()
 
-    def clear(params: dict[str, Any]) -> dict[str, Any]:
-        for fault in added:
-            if fault in world.faults.faults:
-                world.faults.faults.remove(fault)
-        n = len(added)
-        added.clear()
-        return {"cleared": n}
+    def remove(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("name")
+        entry = self.active.pop(name, None) if isinstance(name, str) else None
+        if entry is None:
+            raise ControlError(f"no active fault named {name!r}; active: {sorted(self.active)}",
+                               404)
+        if entry.fault in self.world.faults.faults:
+            self.world.faults.faults.remove(entry.fault)
+        self.world.transcript.event("control", f"fault removed: {entry.name} ({entry.kind})")
+        return {"removed": entry.name}
 
+    def listing(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The active faults, and the ports bytes have crossed so far (what a pattern
+        can name)."""
+        ports = sorted({e.port for e in self.world.transcript.entries if e.direction != "event"})
+        return {"faults": [f.describe() for f in self.active.values()], "ports": ports}
+
+    def clear(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        names = list(self.active)
+        for name in names:
+            self.remove({"name": name})
+        return {"cleared": len(names), "removed": names}
+
+
+def _knobs(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def fault_actions(world: World) -> list[ControlAction]:
+    """``fault`` (add a named port fault from now on), ``faults`` (list the active ones),
+    ``remove-fault`` (one, by name) and ``clear-faults`` (all of them).
+
+    ``fault`` takes ``{"kind": "latency"|"drop"|"corrupt"|"stall"|"disconnect"|...,
+    "name": ..., "port": "pinpad*", "direction": "tx"|"rx"|"*", "probability": 1.0,
+    "on": [0, 1], "for_s": ..., ...}``: the fields of the fault's class in
+    :mod:`simulator.faults`. ``start`` counts from now; a fault with no ``on``,
+    ``probability`` or ``for_s`` hits every crossing of its port, which is allowed (a
+    dead line) but rarely what a scenario means.
+    """
+    faults = RuntimeFaults(world)
     return [
-        ControlAction("fault", "add a port fault from now: {kind, port, direction, "
-                      "probability, on, for_s, ...}", add_fault),
-        ControlAction("clear-faults", "remove the faults added through the control API",
-                      clear),
+        ControlAction("fault", "add a named port fault from now: {kind, name, port, "
+                      "direction, probability, on, for_s, ...}", faults.add),
+        ControlAction("faults", "list the faults added at runtime", faults.listing),
+        ControlAction("remove-fault", "remove one fault added at runtime: {name}",
+                      faults.remove),
+        ControlAction("clear-faults", "remove every fault added at runtime", faults.clear),
     ]

@@ -146,15 +146,18 @@ class Redactor:
         """One alternation of every known secret form, so data is scanned once.
 
         Secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4; packed
-        BCD PANs become zero bytes. Longer forms are tried first so that a secret that
-        contains a PAN is hidden whole.
+        BCD PANs keep them too, with the hidden digits as ``F`` nibbles (see
+        :func:`hex_mask`). Longer forms are tried first so that a secret that contains a
+        PAN is hidden whole.
         """
         if self._byte_pattern is None and (self._secrets or self._pans):
             table: dict[bytes, bytes] = {}
             for pan in self._pans:
                 table[pan.encode()] = mask_pan(pan).encode()
-                bcd = _pan_bcd(pan)
-                table[bcd] = bytes(len(bcd))
+                # zeros for the hidden digits keep the run decimal, so the tag scan of
+                # :meth:`hex` still finds track 2 data behind it and hides the rest;
+                # the hex then shows those nibbles as ``f``
+                table[_pan_bcd(pan)] = _pan_bcd(_zero_mask(pan))
             for secret in self._secrets:
                 table[secret] = b"*" * len(secret)
             forms = sorted(table, key=len, reverse=True)
@@ -179,7 +182,9 @@ class Redactor:
     def hex(self, data: builtins.bytes) -> str:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
 
-        Masked nibbles are written as ``*`` so the hex keeps its length and offsets.
+        Masked nibbles are written as ``f`` (see :func:`hex_mask`), so the hex keeps its
+        length and offsets, stays valid hex, and shows the first six and last four
+        digits the text shows.
         Secrets and even-length BCD PANs are already gone from the bytes; an
         odd-length PAN in track 2 equivalent data (tag 57) is followed by the
         separator nibble D, not F, so it is found in the hex on a byte boundary.
@@ -190,9 +195,17 @@ class Redactor:
             at = hexed.find(pan)
             while at >= 0:
                 if at % 2 == 0:
-                    hexed = hexed[:at] + mask_pan(pan) + hexed[at + len(pan) :]
+                    hexed = hexed[:at] + hex_mask(pan) + hexed[at + len(pan) :]
                 at = hexed.find(pan, at + 1)
-        return _mask_bcd_hex(hexed, clean)
+        hexed = _mask_bcd_hex(hexed, clean)
+        for pan in self._pans:
+            zeroed = _pan_bcd(_zero_mask(pan)).hex()
+            at = hexed.find(zeroed)
+            while at >= 0:
+                if at % 2 == 0:
+                    hexed = hexed[:at] + _pan_bcd(hex_mask(pan)).hex() + hexed[at + len(zeroed):]
+                at = hexed.find(zeroed, at + 1)
+        return hexed
 
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
@@ -213,6 +226,23 @@ class Redactor:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
         return mask_text(text)
+
+
+def hex_mask(digits: str) -> str:
+    """A card number in packed BCD, masked for a hex dump: the first six and last four
+    digits as they are, each hidden digit as the nibble ``f``.
+
+    ``f`` is not a decimal digit, so a masked PAN cannot be read as another card
+    number, and the dump stays valid hex (the text form shows ``*`` at the same places).
+    """
+    if len(digits) < 11:
+        return "f" * len(digits)
+    return digits[:6] + "f" * (len(digits) - 10) + digits[-4:]
+
+
+def _zero_mask(digits: str) -> str:
+    return digits[:6] + "0" * (len(digits) - 10) + digits[-4:] if len(digits) > 10 else (
+        "0" * len(digits))
 
 
 def _pan_bcd(pan: str) -> bytes:
@@ -285,10 +315,10 @@ def _mask_tagged(hexed: str, p: int, length: int, end: int, done: int, pieces: l
         return done
     sep = value.find("d", len(digits))
     if sep == len(digits):  # track 2: PAN D YYMM service code discretionary
-        masked = mask_pan(digits) + "d" + value[sep + 1 : sep + 5]
-        masked += "*" * (len(value) - len(masked))
+        masked = hex_mask(digits) + "d" + value[sep + 1 : sep + 5]
+        masked += "f" * (len(value) - len(masked))
     else:
-        masked = mask_pan(digits) + value[len(digits) :]
+        masked = hex_mask(digits) + value[len(digits) :]
     pieces.append(hexed[done:at])
     pieces.append(masked)
     return at + len(value)

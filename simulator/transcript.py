@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +70,8 @@ class Transcript:
         self._file = open(path, "w", encoding="utf-8") if path is not None else None  # noqa: SIM115
         self._world: World | None = None
         self._seq = 0
+        # called with each entry as it is written (masked): the live console reads here
+        self.listeners: list[Callable[[Entry], None]] = []
 
     def bind(self, world: World) -> None:
         self._world = world
@@ -99,6 +101,8 @@ class Transcript:
             self.entries.append(entry)
         if self._file is not None:
             self._file.write(entry.to_json() + "\n")
+        for listener in self.listeners:
+            listener(entry)
         return entry
 
     def event(self, port: str, label: str) -> Entry:

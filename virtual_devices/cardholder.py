@@ -113,6 +113,10 @@ class CardQueue(Protocol):
 
     def take_card(self) -> Any: ...
 
+    def card_chosen(self) -> Any:
+        """An event that fires when the customer is next given a card."""
+        ...
+
 
 def pin_of(card: Any) -> str | None:
     """The PIN the catalogue holds for ``card`` (its EMV profile, or a stripe's PAN)."""
@@ -156,6 +160,7 @@ class Cardholder:
         name: str = "customer",
     ) -> None:
         self.world = world
+        self.name = name
         self.behaviour = behaviour or Behaviour()
         self.pin = pin  # None: the behaviour's, else the PIN of the card in hand
         self.timings = timings or load_timings("virtual_devices", "cardholder_timings.toml")
@@ -313,14 +318,21 @@ class Cardholder:
         if b.cancels_at("card"):
             return CANCEL_KEY
         card = pinpad.take_card()
-        if card is None:
-            yield from self._forever()
+        while card is None:
+            # empty-handed: the prompt waits until someone gives the customer a card
+            # (the control API's next-card), or the pinpad's timer or CAN ends it
+            yield pinpad.card_chosen()
+            yield from self._pace(b.think_s)
+            card = pinpad.take_card()
         self.holding = card
         how = b.presents(card, antenna=bool(getattr(pinpad, "antenna_on", False)))
         if how == "tap" and getattr(pinpad, "insert_requested", False):
             how = "insert" if has_chip(card) else "swipe"  # 087: the pinpad said so
         if pinpad.fallback_pending:
             how = "swipe"  # the reader said the chip failed: swipe instead
+        done = {"insert": "inserted", "swipe": "swiped", "tap": "tapped"}.get(how, how)
+        # the PAN is registered with the redactor, so the transcript shows it masked
+        self.world.transcript.event(self.name, f"card {done}: {getattr(card, 'pan', '?')}")
         return card, how
 
     def type_pin(self, pinpad: CardQueue, min_len: int, max_len: int) -> Action:
@@ -339,7 +351,9 @@ class Cardholder:
             pin = "".join(str((int(d) + 1) % 10) for d in pin)
         for _ in pin:
             yield from self._pace(b.typing_s)
-        return pin[:max_len]
+        typed = pin[:max_len]
+        self.world.transcript.event(self.name, f"PIN typed: {'*' * len(typed)}")
+        return typed
 
     def press_key(self, pinpad: CardQueue) -> Action:
         """GKY/CKE: the next key from ``Behaviour.keys`` (``enter`` when none is left)."""
@@ -352,3 +366,4 @@ class Cardholder:
         if self.behaviour.cancels_at("remove"):
             yield from self._forever()
         yield from self._pace(self.behaviour.removal_s)
+        self.world.transcript.event(self.name, "card removed")

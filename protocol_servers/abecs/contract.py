@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, default=None,
                         help="pace the pinpads' bytes like a serial line at this rate (8N1)")
     parser.add_argument("--link-dir", default=None,
-                        help="directory for the pty links (default: a private temp dir)")
+                        help="directory for the pty links (default: a fixed per-user place, "
+                        "so the names stay the same across restarts)")
 
 
 def _session_of(pinpads: list[Pinpad], i: int) -> Callable[[], Any]:
@@ -54,6 +55,7 @@ def _card(name: str, stripe_only: bool = False) -> Any:
 async def start(world: World, options: argparse.Namespace) -> Started:
     """The pinpads on their ptys; see the module."""
     from protocol_servers.pinpad_actions import pinpad_actions
+    from protocol_servers.serving import link_dir_for
     from simulator.cli import CliError
     from simulator.ports.pty import PtyError, PtyPair, open_serial_end
     from virtual_devices.abecs.labeler import FrameLabeler
@@ -79,7 +81,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     banner = [f"virtual ABECS pinpads ({profile}); the host software opens:"]
     try:
         for i in range(options.pinpads):
-            pair = PtyPair(link_dir=options.link_dir, names=(f"host{i}", f"pinpad{i}")).open()
+            pair = PtyPair(link_dir=link_dir_for(options.link_dir, "abecs"),
+                           names=(f"host{i}", f"pinpad{i}")).open()
             closers.append(pair.close)
             labeler = FrameLabeler(_session_of(pinpads, i))
             end = open_serial_end(world, pair.device_path, name=f"pinpad{i}",

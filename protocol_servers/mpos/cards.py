@@ -40,6 +40,11 @@ def card_names() -> list[str]:
     return names
 
 
+# The card a customer holds when nobody chose one (``cardloop serve`` with no ``--card``):
+# a plain chip-and-PIN test card the acquirer approves, named in the banner.
+DEFAULT_CARD = "visa-chip-pin"
+
+
 def card_from_name(world: World, name: str) -> Any:
     """A card object the virtual pinpad accepts; registers its PAN with the redactor."""
     if name in STRIPE_CARDS:

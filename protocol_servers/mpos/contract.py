@@ -1,4 +1,7 @@
-"""``mpos``: the Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys.
+"""``mpos``: the Pagar.me mpos-bridge with virtual pinpads on ptys.
+
+The default profile, ``documented``, follows the public document plus compatible
+additions; ``--profile bifrost-0.0.19`` reproduces the shipped 0.0.19 code instead.
 
 Serves the bridge's WebSocket (``ws(s)://127.0.0.1:2000/mpos``), each virtual pinpad's
 serial port, and the merchant API (Pagar.me's ``/1/transactions``, played by the
@@ -26,14 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--readers", type=int, default=1, metavar="N",
                         help="virtual pinpads, each on its own pty (default 1)")
     parser.add_argument("--card", action="append", default=[], metavar="NAME",
-                        help="card the customer presents, in order (repeatable: a queue)")
+                        help="card the customer holds; it is presented again at every sale "
+                        "until another is chosen (repeatable: a queue; default "
+                        "visa-chip-pin, a test card)")
     parser.add_argument("--serial", action="append", default=[], metavar="PATH",
                         help="a real serial pinpad to list beside the virtual ones")
     parser.add_argument("--scan-ports", action="store_true",
                         help="also list every serial port the OS reports (real pinpads on USB)")
     parser.add_argument("--profile", default="documented",
                         help=f"{' | '.join(PROFILES)}, optionally "
-                        f"+{'/+'.join(RULE_SWITCHES)} (default documented)")
+                        f"+{'/+'.join(RULE_SWITCHES)} (default documented: the public "
+                        "document; bifrost-0.0.19 is the shipped code's quirks)")
     parser.add_argument("--port", type=tcp_port, default=DEFAULT_PORT,
                         help=f"WebSocket port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any)")
     parser.add_argument("--tls", metavar="CA_FILE", default=None,
@@ -41,21 +47,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merchant-port", type=tcp_port, default=0,
                         help="merchant API port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--link-dir", default=None,
-                        help="directory for the pty links (default: a private temp dir)")
+                        help="directory for the pty links (default: a fixed per-user place, "
+                        "so the device names stay the same across restarts)")
 
 
 async def start(world: World, options: argparse.Namespace) -> Started:
     """Pinpads on ptys, the bridge's WebSocket and the merchant API; see the module."""
-    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.cards import DEFAULT_CARD, card_from_name
     from protocol_servers.mpos.profiles import parse_profile
     from protocol_servers.mpos.quiet import quiet_third_party_warnings
     from protocol_servers.mpos.runtime import start_bridge
     from protocol_servers.pinpad_actions import pinpad_actions
+    from protocol_servers.serving import link_dir_for
     from simulator.cli import CliError
 
     quiet_third_party_warnings()
     try:
         profile = parse_profile(options.profile or "documented")
+        # every reader's customer holds a card from the start (DECISIONS.md); a default
+        # one is held, not queued, so a card chosen later is the next one presented
+        card_names = list(options.card) or [DEFAULT_CARD]
         cards = [card_from_name(world, n) for n in options.card]
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
@@ -63,10 +74,14 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         raise CliError("--readers must be 0 or more")
     running = await start_bridge(
         world, readers=options.readers, cards=cards, profile=profile, port=options.port,
-        tls_ca=options.tls, link_dir=options.link_dir, serial=options.serial,
+        tls_ca=options.tls, link_dir=link_dir_for(options.link_dir, "mpos"),
+        serial=options.serial,
         merchant_port=options.merchant_port, scan_ports=options.scan_ports,
     )
     lab = running.lab
+    for r in lab.readers:  # a customer nobody gave a card holds the default test card
+        if not r.pinpad.has_card():
+            r.pinpad.hold_card(card_from_name(world, DEFAULT_CARD))
     urls = {"mpos": running.url}
     if running.merchant_url:
         urls["merchant"] = running.merchant_url
@@ -79,6 +94,9 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     ours = {r.port for r in lab.readers}
     banner += [f"  serial device: {info.port} {info.manufacturer}".rstrip()
                for info in lab.server.devices.listing() if info.port not in ours]
+    chosen = "" if options.card else " (a default test card)"
+    banner.append(f"  customer holds: {', then '.join(card_names)}{chosen}; choose another "
+                  "with --card or the control API's next-card")
     banner.append(f"  merchant API: {running.merchant_url}/1/transactions")
     actions = pinpad_actions(world, lambda: [r.pinpad for r in lab.readers],
                              lambda name: card_from_name(world, name))
@@ -88,13 +106,15 @@ async def start(world: World, options: argparse.Namespace) -> Started:
                 "queued_cards": [len(r.pinpad.cards) for r in lab.readers],
                 "merchant_ledger": len(lab.backend.ledger)}
 
-    return Started(urls, running.close, {a.name: a for a in actions}, state, banner)
+    return Started(urls, running.close, {a.name: a for a in actions}, state, banner,
+                   ledgers=[lab.backend.host.ledger])
 
 
 SERVER = Server(
     name="mpos",
     aliases=("mpos-bridge",),
-    description="Pagar.me mpos-bridge (Bifrost 0.0.19) with virtual pinpads on ptys",
+    description="Pagar.me mpos-bridge with virtual pinpads on ptys (profile documented by "
+    "default; bifrost-0.0.19 reproduces the shipped code)",
     starter="protocol_servers.mpos.contract:start",
     profiles=tuple(PROFILES),
     arguments=add_arguments,

@@ -20,6 +20,7 @@ from typing import Any
 
 from protocol_servers.mpos.pos import Step, run_sale
 from protocol_servers.mpos.quiet import quiet_third_party_warnings
+from simulator.cli import SEED_HELP
 from simulator.masking import mask_text
 
 DEFAULT_CARD = "visa-chip-pin"
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wall seconds per simulated second (default 0.2: 5x faster; below about 0.1 a busy "
         "machine can be too slow for the 2 s ABECS acknowledgement window)",
     )
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help=f"{SEED_HELP} (default 1)")
     parser.add_argument("--reports", default="reports/demo", help="report directory")
     parser.add_argument("--tls", action="store_true", help="use wss:// with a generated CA")
 

@@ -71,8 +71,10 @@ class ServerConfig:
     )
     # merchant id -> secret; empty = any credentials (MOCK always accepts any, §15.3)
     merchants: dict[str, str] = field(default_factory=dict)
-    # payworks-p3.md §2.4/§12.3: a lenient server keeps the login process-wide
-    global_login: bool = False
+    # DECISIONS.md: a merchant login holds for the whole server by default, because the
+    # public P3 clients log in on one socket and execute on another (payworks-p3.md
+    # §2.4, §12.3); ``globalLogin: false`` asks for a login on every connection
+    global_login: bool = True
     # payworks-p3.md §7.7: standalone refunds must be protectable against misuse
     allow_standalone_refund: bool = True
     max_frame_bytes: int = 1 << 20
@@ -111,7 +113,7 @@ def parse(raw: dict[str, Any]) -> ServerConfig:
         location=str(raw.get("location", "cardloop")),
         devices=tuple(devices),
         merchants={str(k): str(v) for k, v in (raw.get("merchants") or {}).items()},
-        global_login=bool(raw.get("globalLogin", False)),
+        global_login=bool(raw.get("globalLogin", True)),
         allow_standalone_refund=bool(raw.get("allowStandaloneRefund", True)),
         max_frame_bytes=int(raw.get("maxFrameBytes", 1 << 20)),
     )

@@ -11,6 +11,7 @@ pinpad, ``reader`` counting the ABECS devices in configuration order.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import Server, Started
@@ -30,8 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="WebSocket port (default 8080; 0 = any free port)")
     parser.add_argument("--tcp-port", type=tcp_port, default=None,
                         help="framed TCP port (default 8081; 0 = any free port)")
+    parser.add_argument("--per-connection-login", action="store_true",
+                        help="ask for a merchant login on every connection (default: one "
+                        "login holds for the whole server, as public P3 clients expect)")
     parser.add_argument("--link-dir", default=None,
-                        help="directory for the pinpads' pty links (default: a private temp dir)")
+                        help="directory for the pinpads' pty links (default: a fixed per-user "
+                        "place, so the device names stay the same across restarts)")
 
 
 def default_config() -> ServerConfig:
@@ -50,6 +55,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     from protocol_servers.p3 import live
     from protocol_servers.p3.config import ConfigError, load
     from protocol_servers.p3.server import PayServer
+    from protocol_servers.serving import link_dir_for
     from simulator.cli import CliError
 
     warnings.filterwarnings("ignore", message=".*TripleDES.*")
@@ -59,9 +65,11 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         raise CliError(f"config: {exc}") from None
     if options.host not in (None, "127.0.0.1", "::1", "localhost"):
         raise CliError("the reference PayServer listens on loopback only (127.0.0.1 or ::1)")
+    if getattr(options, "per_connection_login", False):
+        cfg = replace(cfg, global_login=False)
     server = PayServer(world, cfg)
     host = "127.0.0.1" if options.host in (None, "localhost") else options.host
-    opened = await live.attach_readers(server, options.link_dir)
+    opened = await live.attach_readers(server, link_dir_for(options.link_dir, "p3"))
     try:
         endpoints = await live.start(server, host, options.ws_port, options.tcp_port)
     except BaseException:
@@ -92,7 +100,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
                 "ledger_entries": len(server.gateway.ledger.entries),
                 "ledger_problems": server.gateway.ledger.problems()}
 
-    return Started(urls, close, {a.name: a for a in _actions(world, readers)}, state, banner)
+    return Started(urls, close, {a.name: a for a in _actions(world, readers)}, state, banner,
+                   ledgers=[server.acquirer.ledger])
 
 
 def _actions(world: World, readers: list[Any]) -> list[Any]:

@@ -23,16 +23,18 @@ ERROR_TYPES = frozenset(_MESSAGES)
 class P3Error(Exception):
     """A request that gets ``status: ERROR``; ``developer`` says what exactly was wrong."""
 
-    def __init__(self, type_: str, developer: str) -> None:
+    def __init__(self, type_: str, developer: str, message: str | None = None) -> None:
         if type_ not in _MESSAGES:
             raise ValueError(f"unknown P3 error type {type_!r}")
         super().__init__(f"{type_}: {developer}")
         self.type = type_
         self.developer = developer
+        # a case the SDK has no text for (a missing login) names itself instead
+        self.message = message or _MESSAGES[type_]
 
     def body(self) -> dict[str, Any]:
         return {
             "type": self.type,
-            "message": _MESSAGES[self.type],
+            "message": self.message,
             "developerMessage": self.developer,
         }

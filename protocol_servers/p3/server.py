@@ -31,6 +31,8 @@ from simulator.streams import ByteEnd, MessageEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 
+LOGIN_MISSING = "Merchant login missing"
+
 
 @dataclass
 class Device:
@@ -109,8 +111,14 @@ class Connection:
 
     def _device(self, req: envelope.Request) -> Device:
         if not self.logged_in:
-            raise P3Error("SERVER_AUTHENTICATION_FAILED",
-                          "log in with LOGIN_MERCHANT_REQUEST on this connection first")
+            # Not an authentication failure: nobody offered credentials yet. The SDK has
+            # no type for it (payworks-p3.md §9), so PARAMETER_MISSING, whose text says
+            # what is missing (DECISIONS.md, "Payworks PayServer P3").
+            where = ("on this connection" if not self.server.config.global_login
+                     else "on any connection")
+            raise P3Error("PARAMETER_MISSING",
+                          f"no merchant is logged in: send LOGIN_MERCHANT_REQUEST {where} "
+                          "before this request", message=LOGIN_MISSING)
         if req.resource in envelope.SERVER_RESOURCES:
             raise P3Error("PARAMETER_MISSING", "resource must name a device (devices/<id>)")
         device = self.server.device_for(req.resource or "")

@@ -90,6 +90,15 @@ class ControlServer:
             body["server"] = reg.state()
         return 200, body, JSON
 
+    @routes.route("GET", "/faults")
+    def _faults(self, request: Request) -> Answer:
+        action = self.registry.actions.get("faults")
+        if action is None:
+            raise ControlError("this control API offers no runtime faults", 404)
+        out: dict[str, Any] = {}
+        self.world.inject(lambda: out.update(action.apply({}) or {}))
+        return 200, out, JSON
+
     @routes.route("GET", "/transcript")
     def _transcript(self, request: Request) -> Answer:
         return 200, self.world.transcript.jsonl(), "application/x-ndjson"
@@ -170,6 +179,10 @@ class ControlClient:
 
     def state(self) -> dict[str, Any]:
         return dict(self._call("GET", "/state"))
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults added at runtime that are still active."""
+        return list(self._call("GET", "/faults").get("faults", []))
 
     def reset(self) -> None:
         self._call("POST", "/reset", {})

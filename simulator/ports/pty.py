@@ -158,6 +158,27 @@ def sweep_stale_dirs(tmp: str | None = None) -> list[Path]:
     return removed
 
 
+def default_link_dir(server: str) -> Path:
+    """Where ``cardloop serve SERVER`` puts its pty links unless told otherwise.
+
+    A fixed, per-user place, so a device keeps its name across restarts (a POS that
+    saved "ttyVPP0" finds it again), as a real bridge names a port the same each time
+    (DECISIONS.md). ``$XDG_RUNTIME_DIR/cardloop/<server>`` where the session has a
+    runtime directory, else ``<tmp>/cardloop-<uid>/<server>``; in a shared temporary
+    directory the folder must be this user's and private, or it is refused.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        root = Path(runtime) / "cardloop"
+    else:
+        root = Path(tempfile.gettempdir()) / f"cardloop-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    st = root.lstat()
+    if root.is_symlink() or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PtyError(f"{root} is not a private directory of this user; choose --link-dir")
+    return root / server
+
+
 def _clear_link(path: Path) -> None:
     """A dangling link is a leftover of a killed pair; anything else is in use."""
     if not os.path.lexists(path):

@@ -141,6 +141,12 @@ def _json_response(conn: ServerConnection, status: int, body: Any) -> Response:
     return Response(response.status_code, response.reason_phrase, headers, payload)
 
 
+def _offered_subprotocols(headers: Headers) -> list[str]:
+    """The client's ``Sec-WebSocket-Protocol`` offers, in order (RFC 6455 §4.1)."""
+    return [p.strip() for value in headers.get_all("Sec-WebSocket-Protocol")
+            for p in value.split(",") if p.strip()]
+
+
 class WsServer:
     """A running WebSocket server; ``port``, ``url``, ``ends`` and ``await close()``."""
 
@@ -174,6 +180,7 @@ async def serve_ws(
     ping_timeout: float | None = None,
     close_timeout: float | None = 10.0,
     max_size: int | None = 1 << 20,
+    subprotocols: Iterable[str] = (),
 ) -> WsServer:
     """Listen for WebSocket clients; each becomes ``on_connect(end, info)`` in the world.
 
@@ -184,10 +191,16 @@ async def serve_ws(
     Keep-alive pings are off unless ``ping_interval`` is given (wall seconds, as
     websockets counts them); a missing pong closes with 1011 (``end.local_close_code``).
     ``close_timeout`` bounds the wait for the peer's close frame.
+
+    ``subprotocols`` are the ``Sec-WebSocket-Protocol`` values the server speaks (none by
+    default). A client that offers only others is refused with HTTP 400 and a body that
+    names what it asked for and what is spoken: left to the library, the upgrade would
+    succeed without the header and the client would drop it with no reason given.
     """
     if world.mode != "realtime":
         raise ValueError("WebSocket ports need a realtime world (World(mode='realtime'))")
     paths = {path} if isinstance(path, str) else (None if path is None else set(path))
+    spoken = tuple(subprotocols)
     counter = 0
     server_ref: list[WsServer] = []
 
@@ -195,6 +208,13 @@ async def serve_ws(
         info = _info(request, conn.remote_address)
         if paths is not None and info.path not in paths:
             return _json_response(conn, 404, {"error": f"no WebSocket service at {info.path}"})
+        offered = _offered_subprotocols(request.headers)
+        if offered and not set(offered) & set(spoken):
+            speaks = ", ".join(spoken) if spoken else "none"
+            text = (f"unsupported WebSocket subprotocol {', '.join(offered)}: this server "
+                    f"speaks {speaks}; connect without Sec-WebSocket-Protocol")
+            world.transcript.event(name, f"handshake refused with HTTP 400: {text}")
+            return _json_response(conn, 400, {"error": text})
         if check_request is None:
             return None
         answer: list[tuple[int, Any] | None] = []
@@ -228,6 +248,8 @@ async def serve_ws(
         "close_timeout": close_timeout,
         "max_size": max_size,
     }
+    if spoken:
+        kwargs["subprotocols"] = list(spoken)
     server = await serve(handler, host, port, **kwargs)
     first = sorted(paths)[0] if paths else "/"
     ws_server = WsServer(world, server, first, "wss" if ssl_context else "ws")
@@ -247,6 +269,7 @@ async def connect_ws(
     ping_interval: float | None = None,
     ping_timeout: float | None = None,
     max_size: int | None = 1 << 20,
+    subprotocols: Iterable[str] = (),
 ) -> WsEnd:
     """Connect to a WebSocket server; the connection is a :class:`WsEnd` of the world.
 
@@ -263,6 +286,7 @@ async def connect_ws(
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             max_size=max_size,
+            subprotocols=list(subprotocols) or None,  # type: ignore[arg-type]
         )
     except InvalidStatus as exc:
         resp = exc.response

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,16 +94,18 @@ def test_cancel_by_can_over_pty() -> None:
     assert code == 13 and v == "0000000000"
 
 
-def test_cli_prints_a_path_a_host_can_open() -> None:
+def test_cli_prints_a_path_a_host_can_open(tmp_path: Path) -> None:
+    """No ``--pty`` needed (its only mode), and the path is the same on every start."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "reader", "--pty", "--duration", "20",
+        [sys.executable, "-m", "simulator.cli", "reader", "--duration", "20",
          "--factor", "0.1", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
         assert proc.stdout is not None
         path = proc.stdout.readline().strip()
-        assert path
+        assert path == str(tmp_path / "cardloop" / "reader" / "host"), path
 
         async def main() -> Any:
             world = World(seed=1, mode="realtime", factor=0.1)

@@ -97,7 +97,8 @@ def test_control_api_drives_scenarios() -> None:
     status, index = seen["index"]
     assert status == 200 and index["server"] == "toy"
     # the server's actions, and the fault actions every world offers
-    assert set(index["actions"]) == {"next_card", "cardholder", "sale", "fault", "clear-faults"}
+    assert set(index["actions"]) == {"next_card", "cardholder", "sale", "fault", "faults",
+                                     "remove-fault", "clear-faults"}
     assert index["urls"]["toy"] == "ws://127.0.0.1:1/toy"
     assert seen["queue"] == (200, {"ok": True, "applied": {
         "action": "next_card", "params": {"card": "visa"}, "queued": "visa"}})

@@ -163,7 +163,8 @@ def test_transcript_masked_and_matrix_links_it(pytester: pytest.Pytester) -> Non
     assert "A failure means: amounts are lost" in failed
     assert "python -m conformance -k test_broken --seed 1" in failed
     assert "data-case='demo/4/1' data-verdict='fail'" in matrix
-    assert "<th>§1.2</th>" in matrix and "<th>§3</th>" in matrix
+    # each section's head links to its entry below (no page for "demo": number only)
+    assert "<a href='#sec-demo-1.2'>§1.2</a>" in matrix and "id='sec-demo-3'" in matrix
     suite = ET.parse(rep / "junit.xml").getroot()
     props = {
         p.get("value")
@@ -245,3 +246,27 @@ def test_collection_error_fails_the_summary(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.INTERRUPTED
     s = _summary(pytester)
     assert s["passed"] is False and s["exit_status"] == 2
+
+
+def test_transcript_page_names_control_bytes_and_shows_messages_as_text() -> None:
+    from conformance.registry import CaseInfo
+    from conformance.reports import render_transcript
+    from conformance.results import CaseResult
+
+    lines = [
+        {"seq": 0, "sim": 0.0, "port": "host", "dir": "tx", "hex": "18", "label": ""},
+        {"seq": 1, "sim": 0.1, "port": "pinpad", "dir": "tx", "hex": "04", "label": "EOT"},
+        {"seq": 2, "sim": 0.2, "port": "pos", "dir": "tx",
+         "hex": "7b227265 71756573 745f7479 7065223a 377d", "label": "status"},
+        {"seq": 3, "sim": 0.3, "port": "card", "dir": "rx",
+         "hex": "00a40400 07a00000 00031010", "label": "SELECT"},
+    ]
+    jsonl = "".join(json.dumps(d) + "\n" for d in lines)
+    info = CaseInfo("demo/1/1", "a case", "1", "", "demo", 1)
+    page = render_transcript(CaseResult(info, "x::y"), jsonl)
+    rows = page.split("<tr class=")[1:]
+    assert "<td>&lt;CAN&gt;</td>" in rows[0]  # no label: the byte is named, not blank
+    assert "<code class='text'>&lt;EOT&gt;</code>" in rows[1]
+    assert "<code class='text'>{&quot;request_type&quot;:7}</code>" in rows[2]  # readable
+    assert "7b227265 71756573" in rows[2]  # and the hex beside it
+    assert "class='text'" not in rows[3] and "00a40400 07a00000 00031010" in rows[3]

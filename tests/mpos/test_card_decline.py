@@ -1,8 +1,9 @@
 """A card that declines at FNC after the host approved (mpos-bridge.md §2.5, §7 item 4).
 
-The documented profile tells the POS in finish's answer and the POS reverses the sale
-on the merchant API, so the acquirer holds nothing for it; ``bifrost-0.0.19`` keeps the
-shipped behaviour (finish answers 5, the sale stays booked).
+finish answers 5 in every profile, as the document says (DECISIONS.md): real POS pages
+send placeholder ``emv_data`` and expect 5. With the ``+card-decline-report`` switch on,
+finish tells the POS instead and the POS reverses the sale on the merchant API, so the
+acquirer holds nothing for it.
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from protocol_servers.merchant_api import MerchantBackend, handle_http, serve_merchant_http
 from protocol_servers.mpos.cards import card_from_name
 from protocol_servers.mpos.client import MposClient
 from protocol_servers.mpos.codec import CARD_DECLINED
 from protocol_servers.mpos.lab import build_lab
 from protocol_servers.mpos.pos import http_json
-from protocol_servers.mpos.profiles import BIFROST_0_0_19, DOCUMENTED, Profile
+from protocol_servers.mpos.profiles import BIFROST_0_0_19, DOCUMENTED, Profile, parse_profile
 from simulator.world import World
 
 DECLINES = "visa-card-decline-2nd-gac"
 AMOUNT = 4200
 
 
-def _sale(card: str, profile: Profile, seed: int = 3) -> tuple[World, Any, dict[str, Any]]:
+REPORTING = parse_profile("documented+card-decline-report")
+
+
+def _sale(card: str, profile: Profile, seed: int = 3, emv_data: str | None = None
+          ) -> tuple[World, Any, dict[str, Any]]:
     """A POS that finishes with the merchant's answer and reverses what the card refused."""
     w = World(seed=seed)
     lab = build_lab(w, readers=1, cards=[card_from_name(w, card)], profile=profile)
@@ -39,7 +46,8 @@ def _sale(card: str, profile: Profile, seed: int = 3) -> tuple[World, Any, dict[
         out["txn"] = txn
         code = txn.acquirer_response_code
         fin = yield from c.finish(
-            "s", success=True, response_code=int(code), emv_data=txn.card_emv_response
+            "s", success=True, response_code=int(code),
+            emv_data=txn.card_emv_response if emv_data is None else emv_data,
         )
         out["finish"] = fin
         if fin["response_type"] == 9 and fin["error"] == CARD_DECLINED:
@@ -52,8 +60,8 @@ def _sale(card: str, profile: Profile, seed: int = 3) -> tuple[World, Any, dict[
     return w, lab, out
 
 
-def test_documented_finish_says_the_card_declined_and_nothing_stays_booked() -> None:
-    w, lab, out = _sale(DECLINES, DOCUMENTED)
+def test_with_the_switch_on_finish_says_the_card_declined_and_nothing_stays_booked() -> None:
+    w, lab, out = _sale(DECLINES, REPORTING)
     assert out["process"]["response_type"] == 4
     assert out["txn"].status == "reversed"  # was authorized by the host, then undone
     fin = out["finish"]
@@ -69,11 +77,26 @@ def test_documented_finish_says_the_card_declined_and_nothing_stays_booked() -> 
     assert card_from_name(w, DECLINES).pan not in w.transcript.jsonl()
 
 
-def test_bifrost_keeps_answering_finished_and_the_sale_stays_booked() -> None:
-    _, lab, out = _sale(DECLINES, BIFROST_0_0_19)
+@pytest.mark.parametrize("profile", [DOCUMENTED, BIFROST_0_0_19], ids=lambda p: p.name)
+def test_by_default_finish_answers_finished_and_the_sale_stays_booked(profile: Profile) -> None:
+    _, lab, out = _sale(DECLINES, profile)
     assert out["finish"]["response_type"] == 5 and out["finish"]["error"] is None
     assert "reversal" not in out
     assert lab.backend.host.ledger.balance()["settled"] == AMOUNT
+
+
+# the README's finish example, as Pagar.me's own example page sends it (not hex)
+PLACEHOLDER_EMV = "<emv_data da API>"
+
+
+@pytest.mark.parametrize("profile", [DOCUMENTED, BIFROST_0_0_19], ids=lambda p: p.name)
+def test_placeholder_emv_data_gets_finished_in_every_default_profile(profile: Profile) -> None:
+    """The card sees no issuer data and declines at FNC; finish still answers 5."""
+    w, lab, out = _sale("visa-chip-pin", profile, emv_data=PLACEHOLDER_EMV)
+    assert out["process"]["response_type"] == 4
+    assert out["finish"]["response_type"] == 5 and out["finish"]["error"] is None, out["finish"]
+    assert ("FNC", 0) in lab.readers[0].pinpad.handled
+    assert out["close"]["response_type"] == 8
 
 
 def test_a_card_that_approves_at_fnc_is_finished_as_before() -> None:

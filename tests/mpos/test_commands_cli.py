@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
@@ -35,10 +36,13 @@ def test_demo_completes_a_sale_and_writes_a_masked_report(tmp_path: Path) -> Non
     assert "4761739001010010" not in transcript and "476173" in transcript
 
 
-def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api() -> None:
+def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api(
+    tmp_path: Path,
+) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos-bridge",
-         "--readers", "2", "--card", "visa-chip-pin", "--port", "0", "--factor", "0.25"],
+         "--readers", "2", "--card", "visa-chip-pin", "--port", "0", "--factor", "0.25",
+         "--link-dir", str(tmp_path), "--quiet"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -65,3 +69,57 @@ def test_serve_prints_where_to_connect_and_takes_cards_from_the_control_api() ->
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    assert "card inserted" not in out and "shows" not in out  # --quiet: no live console
+
+
+def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: Path) -> None:
+    """No ``--card``: the customer holds a test card the banner names, and keeps it; the
+    pty links sit at a fixed per-user place, so the device name is the same each start."""
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos-bridge",
+         "--port", "0", "--factor", "0.25"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        text = "".join(proc.stdout.readline() for _ in range(5))
+        url = re.search(r"ws://127\.0\.0\.1:\d+/mpos", text)
+        merchant = re.search(r"(http://127\.0\.0\.1:\d+)/1/transactions", text)
+        assert url and merchant, text
+        assert "customer holds: visa-chip-pin (a default test card)" in text, text
+        assert f"pinpad 0: {tmp_path / 'cardloop' / 'mpos' / 'ttyVPP0'}" in text, text
+
+        async def pos() -> list[bool]:
+            out = []
+            for i in range(2):
+                sale = await run_sale(url.group(0), merchant.group(1), 1500, context=f"s{i}")
+                out.append(sale.ok)
+            return out
+
+        assert asyncio.run(pos()) == [True, True]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    # the live console: the same card went in twice, the host answered twice, masked
+    assert out.count("card inserted: 476173******0010") == 2, out
+    assert out.count(": approved (00)") == 2 and out.count("card removed") == 2, out
+    assert "shows  INSIRA OU PASSE" in out and "PIN typed: ****" in out, out
+    assert "4761739001010010" not in out
+
+
+def test_a_port_in_use_names_the_option_that_picks_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos",
+             "--port", str(port), "--quiet", "--link-dir", str(tmp_path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert f"127.0.0.1:{port} is already in use" in proc.stderr
+    assert "pick another port with --port (0 picks a free one)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,10 @@ pytestmark = [
 ]
 
 
-def test_vendor_pos_pays_with_the_card_it_chose() -> None:
+def test_vendor_pos_pays_with_the_card_it_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # its own fixed place for the ptys
     async def run() -> tuple[bool, str | None, int]:
         urls: dict[str, str] = {}
         ready = asyncio.Event()

@@ -46,11 +46,6 @@ def _run(tmp_path: Path, profile: str, cases: str) -> dict[str, str]:
     [
         ("documented+no-sequence-rule", "test_sequence.py", {"mpos/2.6/1", "mpos/2.6/2"}),
         ("documented+no-device-ownership", "test_sequence.py", {"mpos/2.6/5"}),
-        (
-            "documented+no-card-decline-report",
-            "test_commands.py::test_card_declines_after_host_approval",
-            {"mpos/2.5/13"},
-        ),
     ],
 )
 def test_broken_rule_fails_its_case(

@@ -76,7 +76,9 @@ def test_configured_credentials_are_checked_except_in_mock_mode() -> None:
     assert _login(server, "MOCK", "anyone", "anything")["status"] == "OK"
 
 
-def test_login_is_per_connection_unless_global() -> None:
+def test_login_holds_for_the_server_unless_per_connection() -> None:
+    assert ServerConfig().global_login and parse({"devices": {"r": {}}}).global_login
+    assert not parse({"devices": {"r": {}}, "globalLogin": False}).global_login
     for global_login, expected in ((False, "ERROR"), (True, "OK")):
         world = World(seed=1)
         server = PayServer(world, ServerConfig(global_login=global_login))
@@ -89,6 +91,10 @@ def test_login_is_per_connection_unless_global() -> None:
         proc = world.process(script(other))
         world.run(until=proc)
         assert proc.value is not None and proc.value["status"] == expected
+        if expected == "ERROR":  # the second socket never logged in: it says so
+            assert proc.value["error"]["type"] == "PARAMETER_MISSING"
+            assert proc.value["error"]["message"] == "Merchant login missing"
+            assert "on this connection" in proc.value["error"]["developerMessage"]
 
 
 def test_tcp_stream_labels_name_the_messages_and_never_the_payload() -> None:

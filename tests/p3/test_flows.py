@@ -343,7 +343,10 @@ def test_requests_before_login_and_on_unknown_devices_are_errors(rig: Rig) -> No
         return before, unknown, missing, g, still
 
     before, unknown, missing, g, still = rig.run(script)
-    assert before["error"]["type"] == "SERVER_AUTHENTICATION_FAILED"
+    # nobody logged in yet: a missing login, not a failed authentication
+    assert before["error"]["type"] == "PARAMETER_MISSING"
+    assert before["error"]["message"] == "Merchant login missing"
+    assert "LOGIN_MERCHANT_REQUEST" in before["error"]["developerMessage"]
     assert unknown["error"]["type"] == "ACCESSORY_NOT_FOUND"
     assert missing["error"]["type"] == "PARAMETER_MISSING"
     assert g["type"] == "FROBNICATE_RESPONSE" and g["error"]["type"] == "PARAMETER_INVALID"

@@ -161,3 +161,32 @@ def test_card_flows_through_a_pinpad_on_a_pty(which: str) -> None:
     assert [e.kind for e in ledger.entries][-1] == "refund"
     assert ledger.problems() == []
     assert any(e.port == "counter.pinpad" for e in server.world.transcript.entries)
+
+
+def test_login_on_one_websocket_and_charge_on_another() -> None:
+    """As the public P3 clients do: a socket to log in, a fresh one for each request."""
+    world = World(seed=5, mode="realtime", factor=0.02)
+    server = PayServer(world)  # the default configuration, as ``cardloop serve p3``
+
+    async def main() -> Any:
+        ep = await live.start(server, "127.0.0.1", 0, 0)
+        try:
+            first = await live.connect(world, ep.ws_url, "pos-login")
+            second = await live.connect(world, ep.ws_url, "pos-execute")
+
+            def script():  # type: ignore[no-untyped-def]
+                yield from first.login()
+                first.end.close()
+                return (yield from second.final(second.execute(RESOURCE, amount="40.00")))
+
+            result = await world.run_realtime(until=world.process(script()))
+            second.end.close()
+            return result
+        finally:
+            await ep.close()
+            server.close()
+
+    final = asyncio.run(main())
+    assert final["status"] == "OK", final
+    assert tx_of(final)["status"] == "APPROVED"
+    assert server.gateway.ledger.balanced

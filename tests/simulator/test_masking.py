@@ -76,3 +76,21 @@ def test_masking_keeps_binary_data_intact():
     a.write(data)
     w.run()
     assert w.transcript.entries[0].hex == data.hex()
+
+
+def test_a_masked_pan_in_hex_keeps_its_first_six_and_last_four_and_stays_hex():
+    """The APDU trace shows what the text shows: 476173 ... 0010, hidden nibbles as f."""
+    from simulator.masking import Redactor
+
+    r = Redactor()
+    r.add_pan(PAN)
+    for raw in ("5A08" + PAN, "0011" + PAN + "AA", "5711" + PAN + "D2512201123400000F"):
+        hexed = r.hex(bytes.fromhex(raw))
+        bytes.fromhex(hexed)  # valid hex, same length as the data
+        assert len(hexed) == len(raw)
+        assert PAN[:6] + "ffffff" + PAN[-4:] in hexed, hexed
+        assert PAN.lower() not in hexed
+    assert r.hex(bytes.fromhex("5711" + PAN + "D2512201123400000F")).endswith("d2512" + "f" * 13)
+    # an unregistered card behind its EMV tag is found and masked the same way
+    other = Redactor().hex(bytes.fromhex("5A08" + PAN))
+    assert other == "5a08" + PAN[:6] + "ffffff" + PAN[-4:]

@@ -103,6 +103,33 @@ def test_websocket_handshake_refusal_and_unknown_path():
     assert errors[1][0] == 404
 
 
+def test_a_subprotocol_the_server_does_not_speak_is_refused_with_a_reason():
+    w = World(seed=1, mode="realtime")
+
+    async def main():
+        plain = await serve_ws(w, "127.0.0.1", 0, path="/mpos")
+        speaking = await serve_ws(w, "127.0.0.1", 0, path="/m", subprotocols=["p3.v1"])
+        refused = []
+        for server, offer in ((plain, ["graphql-ws"]), (speaking, ["chat", "superchat"])):
+            try:
+                await connect_ws(w, server.url, subprotocols=offer)
+            except HandshakeRefused as exc:
+                refused.append((exc.status, exc.json()["error"]))
+        ok = await connect_ws(w, speaking.url, subprotocols=["chat", "p3.v1"])
+        bare = await connect_ws(w, plain.url)  # no offer: served as before
+        ok.close()
+        bare.close()
+        await plain.close()
+        await speaking.close()
+        return refused
+
+    refused = _run(w, main)
+    assert [status for status, _ in refused] == [400, 400]
+    assert "graphql-ws" in refused[0][1] and "speaks none" in refused[0][1]
+    assert "chat, superchat" in refused[1][1] and "speaks p3.v1" in refused[1][1]
+    assert "unsupported WebSocket subprotocol graphql-ws" in w.transcript.jsonl()
+
+
 @pytest.mark.parametrize("framing", [LengthPrefixFraming, StxEtxFraming, NewlineFraming])
 def test_framed_tcp_round_trip(framing):
     w = World(seed=1, mode="realtime", factor=0.1)

@@ -12,6 +12,7 @@ import sys
 import warnings
 from typing import Any
 
+from simulator.cli import SEED_HELP
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 
@@ -23,10 +24,13 @@ def register(subparsers: Any) -> None:
         description="A virtual ABECS pinpad on one end of a pty pair; the host software "
         "opens the printed path (any baud rate, 8N1).",
     )
-    p.add_argument("--pty", action="store_true", required=True,
-                   help="serve on a pseudo-terminal pair made with socat")
+    # a pty pair is the reader's only mode, so the flag is accepted and not required
+    p.add_argument("--pty", action="store_true", default=True,
+                   help="serve on a pseudo-terminal pair made with socat (the only mode; "
+                   "the flag may be left out)")
     p.add_argument("--link-dir", default=None,
-                   help="directory for the two pty links (default: a private temp dir)")
+                   help="directory for the two pty links (default: a fixed per-user place, "
+                   "so the names stay the same across restarts)")
     p.add_argument("--card", action="append", default=[], metavar="NAME",
                    help="catalogue card to present (repeat for a queue); see --list-cards")
     p.add_argument("--swipe", action="store_true",
@@ -45,7 +49,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baud", type=int, default=None,
                    help="pace the pinpad's bytes like a serial line at this rate (8N1); "
                    "default: as fast as the pty goes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=f"{SEED_HELP} (default 0)")
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many simulated seconds (default: until Ctrl-C)")
     p.add_argument("--transcript", default=None, help="write the transcript (JSONL) here")
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
     from simulator.cli import CliError
-    from simulator.ports.pty import PtyError, PtyPair, open_serial_end
+    from simulator.ports.pty import PtyError, PtyPair, default_link_dir, open_serial_end
     from simulator.transcript import Transcript
     from virtual_devices.abecs.labeler import FrameLabeler
     from virtual_devices.abecs.pinpad import Pinpad
@@ -93,7 +97,8 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
                           presentation="swipe" if args.swipe else None)
     holder: list[Pinpad] = []
     try:
-        with PtyPair(link_dir=args.link_dir, names=("host", "pinpad")) as pair:
+        link_dir = args.link_dir or default_link_dir("reader")
+        with PtyPair(link_dir=link_dir, names=("host", "pinpad")) as pair:
             pacing = None
             if args.baud is not None:
                 from simulator.pacing import Pacing

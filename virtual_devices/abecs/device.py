@@ -66,6 +66,7 @@ class CardDevice(Protocol):
     slot: CardSlot
     keys: dict[int, DukptKey]
     cards: deque[Any]
+    in_hand: Any  # the card the customer holds, presented again until another is chosen
     customer: Cardholder
     chooser: Callable[[list[str]], Gen] | None
     chip_factory: Callable[..., Any] | None
@@ -81,6 +82,8 @@ class CardDevice(Protocol):
     def fallback_pending(self) -> bool: ...
 
     def take_card(self) -> Any: ...
+
+    def card_chosen(self) -> simpy.Event: ...
 
     def act(self, action: Gen) -> simpy.Process: ...
 

@@ -37,6 +37,7 @@ def _printable(text: str) -> str:
 class Display:
     world: World
     history: list[Screen] = field(default_factory=list)
+    port: str = "pinpad-display"  # the transcript port its screens are written under
     listeners: list[Callable[[Screen], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -63,7 +64,7 @@ class Display:
         last = self.history[-1]
         if (last.line1, last.line2) != (l1, l2):
             self.history.append(screen)
-            self.world.transcript.event("pinpad-display", f"[{l1}|{l2}]")
+            self.world.transcript.event(self.port, f"[{l1}|{l2}]")
             for listener in self.listeners:
                 listener(screen)
         return screen

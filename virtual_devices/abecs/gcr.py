@@ -136,7 +136,7 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
     if isinstance(got, int):
         if got == m.ST_ERRFALLBACK:
             # the customer pulls the card out and will swipe it at the next GCR
-            pinpad.cards.appendleft(slot.chip_failed())
+            pinpad.in_hand = slot.chip_failed()  # the same card, swiped next time
         pinpad.display.clear()
         return Response("GCR", got)
     read: ChipRead = got

@@ -89,7 +89,7 @@ class Pinpad:
         self.name = name
         self.t = timings or load_timings("virtual_devices.abecs")
         self.link = PinpadLink(link_timings(self.t))
-        self.display = Display(world)
+        self.display = Display(world, port=f"{name}-display")
         # device events (virtual_devices.terminal.events) for a terminal in this world
         self.observers: list[Callable[[Any], None]] = []
         # who picks the application when the card offers several; None: the customer
@@ -97,6 +97,10 @@ class Pinpad:
         self.pin_kind = "online"  # what the PIN prompt is for (the chip session says)
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
+        # the card the customer holds: presented again at each sale until another is
+        # chosen (DECISIONS.md, "the card stays in the customer's hand")
+        self.in_hand: Any = None
+        self._card_chosen: simpy.Event = world.event()
         for card in cards:
             self.queue_card(card)
         if customer is None and cardholder is not None:
@@ -128,7 +132,21 @@ class Pinpad:
         return self.process
 
     def queue_card(self, card: Any) -> None:
-        """Put a card in the customer's hand (last in the queue); its PAN is masked."""
+        """Give the customer a card to present next (last in the queue); its PAN is masked."""
+        self._register(card)
+        self.cards.append(card)
+        if not self._card_chosen.triggered:
+            self._card_chosen.succeed()  # a customer waiting for a card gets it now
+
+    def hold_card(self, card: Any) -> None:
+        """The card the customer holds when nobody chose one (a default test card): it
+        is presented until a card is queued, like any card in hand."""
+        self._register(card)
+        self.in_hand = card
+        if not self._card_chosen.triggered:
+            self._card_chosen.succeed()
+
+    def _register(self, card: Any) -> None:
         place_in = getattr(card, "place_in", None)
         if callable(place_in):
             place_in(self.world)  # the EMV card model: seeded rng, secrets to the redactor
@@ -138,11 +156,22 @@ class Pinpad:
         for track in stripe_of(card):
             if track:
                 self.world.redactor.add_secret(track)  # full tracks are never written
-        self.cards.append(card)
 
     def take_card(self) -> Any:
-        """The customer takes the next card to present (None when the queue is empty)."""
-        return self.cards.popleft() if self.cards else None
+        """The card the customer presents: the next one chosen, else the one in hand
+        (None when no card was ever given)."""
+        if self.cards:
+            self.in_hand = self.cards.popleft()
+        return self.in_hand
+
+    def has_card(self) -> bool:
+        return bool(self.cards) or self.in_hand is not None
+
+    def card_chosen(self) -> simpy.Event:
+        """Fires when a card is next given to the customer (wakes a waiting pinpad)."""
+        if self._card_chosen.triggered:
+            self._card_chosen = self.world.event()
+        return self._card_chosen
 
     def act(self, action: Gen) -> simpy.Process:
         """Run a customer action as its own process; stopping it is not an error."""
@@ -397,7 +426,7 @@ class Pinpad:
 
     def _cmd_cke(self, cmd: Command) -> Gen:
         req = m.CkeRequest.from_command(cmd)
-        if (req.mag or req.icc == 1) and self.cards:
+        if (req.mag or req.icc == 1) and self.has_card():
             got = yield from self.customer.present_card(self)
             if got != CANCEL_KEY:
                 card, how = got

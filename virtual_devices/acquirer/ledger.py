@@ -11,7 +11,7 @@ host's truth with what a POS believes and lists every disagreement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,8 @@ class Ledger:
         self._by_key: dict[str, Entry] = {}
         self._by_ref: dict[str, Entry] = {}
         self.duplicates_refused = 0
+        # called with each new entry (the live console shows the host's answers)
+        self.listeners: list[Callable[[Entry], None]] = []
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -81,6 +83,8 @@ class Ledger:
         self.entries.append(entry)
         self._by_key[entry.key] = entry
         self._by_ref[entry.ref] = entry
+        for listener in self.listeners:
+            listener(entry)
         return entry
 
     # -- invariants --------------------------------------------------------------------

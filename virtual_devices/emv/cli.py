@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from simulator.cli import CliError
+from simulator.cli import SEED_HELP, CliError
 
 
 def register(subparsers: Any) -> None:
@@ -22,9 +22,10 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("card", help="run one EMV kernel flow with a catalogue card")
     p.add_argument("name", help="card name (see `cardloop cards`)")
     p.add_argument("--amount", type=int, default=1000, help="amount in minor units (cents)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help=f"{SEED_HELP} (default 1)")
     p.add_argument(
-        "--interface", choices=("contact", "contactless", "magstripe"), default="contact"
+        "--interface", choices=("contact", "contactless", "magstripe"), default="contact",
+        help="how the card meets the reader: chip, tap or stripe (default contact)",
     )
     p.add_argument("--pin", help="PIN the cardholder types (default: the card's own)")
     p.add_argument("--rules", default="default", help="acquirer rules profile")

@@ -11,9 +11,9 @@ ledger then say so (informational) instead of failing. A cardloop bridge started
 card cases run against it as well.
 
 ``--profile`` picks the reference's profile (``documented`` or ``bifrost-0.0.19``); a
-suffix ``+no-sequence-rule``, ``+no-device-ownership`` or ``+no-card-decline-report``
-switches a rule off, which is how the suite's own tests show that it notices a broken
-server.
+suffix ``+no-sequence-rule`` or ``+no-device-ownership`` switches a rule off, which is how
+the suite's own tests show that it notices a broken server, and ``+card-decline-report``
+turns on finish's report of a card that declined after the host approved.
 """
 
 from __future__ import annotations

@@ -280,14 +280,17 @@ def test_catalogue_card(mpos_target: Any, verdict: Any, card_name: str) -> None:
 def _declined_by_card(mpos_target: Any, verdict: Any, out: dict[str, Any], settled: Any) -> None:
     """The card refused at FNC what the host approved (§2.5 finish, §7 item 4)."""
     fin = out["finish"]
-    if mpos_target.profile.name == "bifrost-0.0.19":
-        # the shipped 0.0.19 finish answered 5 whatever the card said, so the sale stays
-        # booked at the acquirer; that profile keeps it and says so
-        assert fin["response_type"] == 5, fin
+    if not mpos_target.profile.report_card_decline:
+        # the document's finish answers 5 whatever the card said (DECISIONS.md), so the
+        # sale stays booked at the acquirer; the case says so
+        assert fin["response_type"] == 5, (
+            f"finish must answer 5 as the document says (the report of a card decline "
+            f"is the +card-decline-report switch); got {fin}"
+        )
         verdict.informational(
-            "the card declined at FNC after the host approved; the 0.0.19 finish "
-            "answer cannot tell the POS, so the sale stays booked (§7 item 4, fixed "
-            "in the 2019 SDK)"
+            "the card declined at FNC after the host approved; finish answers 5 as the "
+            "document says, so the sale stays booked (turn on +card-decline-report to "
+            "have finish say so, §7 item 4)"
         )
         return
     assert fin["response_type"] == 9 and fin["error"] == CARD_DECLINED, (
@@ -301,11 +304,11 @@ def _declined_by_card(mpos_target: Any, verdict: Any, out: dict[str, Any], settl
 
 @case(
     "mpos/2.5/13",
-    title="a card that declines at FNC after the host approved: finish says so, "
-    "the sale is reversed, the next sale on the context goes through",
+    title="a card that declines at FNC after the host approved: finish answers 5 (or, "
+    "with +card-decline-report, says so and the sale is reversed), the next sale goes through",
     section="2.5",
-    failure="finish hides the card's decline (the POS keeps a sale the card refused, "
-    "the acquirer keeps it booked) or the context is left unusable",
+    failure="finish answers other than the document says, hides the card's decline when "
+    "asked to report it, or the context is left unusable",
 )
 def test_card_declines_after_host_approval(mpos_target: Any, verdict: Any) -> None:
     out = _sale(mpos_target, "visa-card-decline-2nd-gac")

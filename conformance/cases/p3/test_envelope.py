@@ -91,8 +91,10 @@ def test_bad_input_answered(p3: Any, raw: str, answer_type: str | None,
     assert after is not None and after["status"] == "OK", "the connection did not survive"
 
 
-@case("p3/2.4/1", title="a device request before login is refused", section="2.4",
-      failure="transactions run on a connection that never logged in")
+@case("p3/2.4/1", title="a device request before any login is refused with an error that "
+      "says the login is missing", section="2.4",
+      failure="transactions run before any merchant logged in, or the POS is told its "
+      "credentials failed when it never sent any")
 def test_execute_before_login(p3: Any) -> None:
     c = p3.client()
 
@@ -100,7 +102,28 @@ def test_execute_before_login(p3: Any) -> None:
         return (yield from c.final(c.execute(p3.resource, amount="5.00")))
 
     final = p3.run(script)
-    assert final["status"] == "ERROR"
+    assert final["status"] == "ERROR", final
+    error = final.get("error") or {}
+    assert error.get("type") != "SERVER_AUTHENTICATION_FAILED", (
+        f"no credentials were sent, so nothing failed to authenticate: {error}")
+    said = f"{error.get('message', '')} {error.get('developerMessage', '')}".lower()
+    assert "login" in said, f"the error must say that a login is missing: {error}"
+
+
+@case("p3/2.4/3", title="a login on one connection holds for a request on another",
+      section="2.4",
+      failure="a POS that logs in on one socket and executes on a second one (as the public "
+      "P3 clients do) is refused")
+def test_login_holds_for_the_server(p3: Any) -> None:
+    first, second = p3.client("pos-login"), p3.client("pos-execute")
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from login(first, p3)
+        return (yield from second.final(second.execute(p3.resource, amount="5.00")))
+
+    final = p3.run(script)
+    assert final["status"] == "OK", final
+    assert tx_of(final)["status"] == "APPROVED", tx_of(final)
 
 
 @case("p3/2.4/2", title="a second transaction on a busy device gets ACCESSORY_BUSY",

@@ -43,7 +43,6 @@ P3_SOURCES = {"chip": "ICC", "contactless": "NFC_ICC", "contactless-magstripe": 
 
 def card_info(card: Any, aid: str) -> CardInfo:
     """What P3 reports of the card GCR read (the PAN masked)."""
-    from virtual_devices.abecs import messages as m
 
     return CardInfo(
         scheme=scheme_of(aid),

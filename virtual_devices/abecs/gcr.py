@@ -171,14 +171,12 @@ def _contactless(pinpad: CardDevice, req: m.GcrRequest, card: Any,
     slot.tapped(card)
     pinpad.display.show("PROCESSANDO...")
     if req.table_version != pinpad.tables.version(req.acq_idx):
-        pinpad.cards.appendleft(card)  # still in the customer's hand for the next GCR
-        return Response("GCR", m.ST_TABVERDIF)
+        return Response("GCR", m.ST_TABVERDIF)  # the card stays in the customer's hand
     usable = [r for r in pool if r.ctls_enabled]
     session = ContactlessSession(pinpad, card, usable, req)
     got = yield from session.read()
     if isinstance(got, int):
-        pinpad.cards.appendleft(card)  # the customer keeps it: tap again, insert, swipe
-        slot.tap_refused(got)
+        slot.tap_refused(got)  # the customer keeps the card: tap again, insert, swipe
         pinpad.display.clear()
         return Response("GCR", got)
     slot.chip_read(session)

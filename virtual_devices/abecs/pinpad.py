@@ -426,6 +426,8 @@ class Pinpad:
 
     def _cmd_cke(self, cmd: Command) -> Gen:
         req = m.CkeRequest.from_command(cmd)
+        if req.ctls and self.info.ctls:
+            return (yield from self._cke_contactless(req))
         if (req.mag or req.icc == 1) and self.has_card():
             got = yield from self.customer.present_card(self)
             if got != CANCEL_KEY:
@@ -449,6 +451,41 @@ class Pinpad:
             return m.CkeResponse(0, keycode=KEY_CODES.get(key, 0)).to_response()
         yield self.world.event()  # nothing enabled can happen: wait for CAN
         return Response("CKE", m.ST_INVPARM)  # pragma: no cover
+
+    def _cke_contactless(self, req: m.CkeRequest) -> Gen:
+        """CKE with the antenna on: a tap is event 3 with CTLSSTAT 1; two minutes with
+        nothing in the field is event 3 with CTLSSTAT 0 (§6.5.3). A swipe or an insert,
+        when enabled, is reported as without the antenna. The tapped card stays in the
+        customer's hand for the card command that follows."""
+        self.slot.antenna_on = True
+        acting = self.act(self.customer.present_card(self))
+        try:
+            yield self.world.any_of([acting, self.world.timeout(self.t["ctls_wait"])])
+        except simpy.Interrupt:
+            if acting.is_alive:
+                acting.interrupt("aborted")
+            raise
+        finally:
+            self.slot.antenna_on = False
+        if not acting.triggered:
+            acting.interrupt("timeout")
+            return m.CkeResponse(3, status=0).to_response()
+        got: Any = acting.value
+        if got == CANCEL_KEY:
+            return m.CkeResponse(0, keycode=13).to_response()
+        card, how = got
+        if how == "tap":
+            self.slot.tapped(card)
+            return m.CkeResponse(3, status=1).to_response()
+        if how == "insert" and req.icc == 1:
+            self.slot.insert(card)
+            return m.CkeResponse(2, status=1).to_response()
+        yield self.world.timeout(self.t["magstripe_read"])
+        self.card_event("swipe", card)
+        t1, t2 = stripe_of(card)
+        if not t2:
+            return Response("CKE", m.ST_MCDATAERR)
+        return m.CkeResponse(1, track1=t1, track2=t2).to_response()
 
     def _cmd_rmc(self, cmd: Command) -> Gen:
         req = m.MessageRequest.from_command(cmd)

@@ -117,7 +117,8 @@ class AidRecord:
                 "ctls_tac_online": self.ctls_tac_online or self.tac_online,
             })
         if self.layout >= AID_V21_LEN:
-            limit = self.ctls_txn_limit if self.ctls_mobile_limit is None else self.ctls_mobile_limit
+            limit = (self.ctls_txn_limit if self.ctls_mobile_limit is None
+                     else self.ctls_mobile_limit)
             body += pack(AID_V21_SPECS, {
                 "ctls_capabilities": self.ctls_capabilities or self.capabilities,
                 "mobile_cvm": int(self.mobile_cvm),

@@ -207,8 +207,8 @@ class Processed:
         assert goc is not None
         emv = tlv.flatten(goc.emv_data)
         aid = emv.get(0x84) or emv.get(0x4F, b"")
-        interface = "contactless" if card.card_type == m.CARD_CTLS_EMV else "contact"
-        return AuthRequest(interface, amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
+        return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+                           amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
                            pin_block=goc.pin_block if goc.online_pin else None,
                            ksn=goc.ksn if goc.online_pin else None)
 

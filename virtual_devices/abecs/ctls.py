@@ -22,6 +22,7 @@ from typing import Any
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.device import CardDevice, ChipRead
 from virtual_devices.abecs.icc import Gen, KernelChipSession, _Stop
+from virtual_devices.abecs.keys import KeyError_
 from virtual_devices.abecs.tables import AidRecord
 from virtual_devices.emv.kernel.serve import serve
 
@@ -153,16 +154,17 @@ class ContactlessSession(KernelChipSession):
             return m.ST_INVPARM  # the card already signed the GCR amount (§6.8.4.2)
         self.goc_req = req
         if self.pin_wanted:
-            key = self.pinpad.keys.get(req.key_idx)
-            if key is None:
+            if not self.pinpad.key_store.has_pin_key(req.method, req.key_idx):
                 return m.ST_ERRKEY
             self.pinpad.pin_kind = "online"
             got = yield from self.pinpad.pin_entry(4, 12, self.gcr_amount)
             if isinstance(got, int):
                 return got
-            self.pin_block, self.ksn = key.encrypt_pin(got, self.kernel.card.pan)
-            self.world.redactor.add_secret(self.pin_block)
-            self.world.redactor.add_secret(got.encode())
+            try:
+                self.pin_block, self.ksn = self.pinpad.encrypt_pin(
+                    req.method, req.key_idx, req.working_key, got, self.kernel.card.pan)
+            except KeyError_:
+                return m.ST_ERRKEY
             self.online_pin = True
             self.kernel.online_pin = None  # the kernel never holds the digits
         k = self.kernel

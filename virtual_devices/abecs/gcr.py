@@ -188,8 +188,8 @@ def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
     if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
     req = m.GocRequest.from_command(cmd)
-    if req.method in (0, 1) or pinpad.keys.get(req.key_idx) is None:
-        return Response("GOC", m.ST_ERRKEY)
+    if not pinpad.key_store.has_pin_key(req.method, req.key_idx):
+        return Response("GOC", m.ST_ERRKEY)  # checked before any PIN prompt
     got = yield from slot.chip.go_on_chip(req)
     slot.went_on_chip(not isinstance(got, int))
     if isinstance(got, int):

@@ -20,6 +20,7 @@ import simpy
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.device import CardDevice, ChipRead
+from virtual_devices.abecs.keys import KeyError_
 from virtual_devices.abecs.tables import AidRecord, CapkRecord
 from virtual_devices.emv.kernel.serve import serve
 
@@ -181,9 +182,12 @@ class KernelChipSession:
             raise _Stop(got)
         if request.kind == "online":
             assert self.goc_req is not None
-            key = self.pinpad.keys[self.goc_req.key_idx]
-            self.pin_block, self.ksn = key.encrypt_pin(got, self.kernel.card.pan)
-            self.world.redactor.add_secret(self.pin_block)
+            req = self.goc_req
+            try:
+                self.pin_block, self.ksn = self.pinpad.encrypt_pin(
+                    req.method, req.key_idx, req.working_key, got, self.kernel.card.pan)
+            except KeyError_:
+                raise _Stop(m.ST_ERRKEY) from None
             self.online_pin = True
         self.world.redactor.add_secret(got.encode())
         return got

@@ -27,9 +27,10 @@ from virtual_devices.abecs.commands import KNOWN, link_timings
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer, as_customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.driver import LinkDriver
-from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
+from virtual_devices.abecs.dukpt import DukptKey
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.icc import default_chip_factory
+from virtual_devices.abecs.keys import KeyError_, KeyStore
 from virtual_devices.abecs.link import (
     DC2,
     CancelReceived,
@@ -109,7 +110,8 @@ class Pinpad:
         self.secure_enabled = secure
         self.session: SecureSession | None = None
         self.info = info or DeviceInfo()
-        self.keys: dict[int, DukptKey] = {i: provision(k) for i, k in load_test_keys().items()}
+        self.key_store = KeyStore.test_keys()  # every key method of §5 (keys.py)
+        self.keys: dict[int, DukptKey] = self.key_store.dukpt_pin  # DUKPT:TDES:PIN slots
         self.rng = world.rng(name)
         self.slot = CardSlot(self.card_event)  # the card in the slot and its chip's state
         self._running: simpy.Process | None = None
@@ -551,19 +553,33 @@ class Pinpad:
 
     def _cmd_gpn(self, cmd: Command) -> Gen:
         req = m.GpnRequest.from_command(cmd)
-        if req.method not in (2, 3):
-            return Response("GPN", m.ST_ERRKEY)  # only DUKPT keys are loaded
-        key = self.keys.get(req.key_idx)
-        if key is None:
+        # MK/WK:TDES (1) with the host's working key, or DUKPT:TDES (3); the DES
+        # methods (0, 2) name keys ABECS 2.10 removed: ST_ERRKEY before any prompt
+        if not self.key_store.has_pin_key(req.method, req.key_idx):
             return Response("GPN", m.ST_ERRKEY)
         self.display.show(req.message)
         got = yield from self.pin_entry(req.min_len, req.max_len, None)
         if isinstance(got, int):
             return Response("GPN", got)
-        block, ksn = key.encrypt_pin(got, req.pan)
-        self.world.redactor.add_secret(block)
+        try:
+            block, ksn = self.encrypt_pin(req.method, req.key_idx, req.working_key, got, req.pan)
+        except KeyError_:
+            return Response("GPN", m.ST_ERRKEY)
         self.display.show("PROCESSANDO...")
         return m.PinResponse(block, ksn).to_response()
+
+    def encrypt_pin(self, method: int, key_idx: int, wkenc: str, pin: str,
+                    pan: str) -> tuple[bytes, bytes]:
+        """The PIN block under the named key (GPN, GOC, GOX); the block and the digits
+        are registered as secrets so no transcript ever shows them."""
+        try:
+            wk = bytes.fromhex(wkenc) if method == 1 else b""
+        except ValueError:
+            raise KeyError_("WKENC is not hexadecimal") from None
+        block, ksn = self.key_store.encrypt_pin(method, key_idx, wk, pin, pan)
+        self.world.redactor.add_secret(block)
+        self.world.redactor.add_secret(pin.encode())
+        return block, ksn
 
     def _cmd_gcr(self, cmd: Command) -> Gen:
         return (yield from gcr.get_card(self, cmd))

@@ -153,3 +153,21 @@ def test_end_to_end_with_dukpt_dat3() -> None:
     bdk = load_dukpt_dat_keys()[17][0]
     future = acq.open_dukpt_dat3(bdk, ksn, crypt[3:])
     assert (crypt[:3].hex() + future.hex().upper()).rstrip("F") == "4761739001010010"
+
+
+def test_gcr_returns_the_pan_encrypted_under_wkpan_and_the_host_opens_it() -> None:
+    from virtual_devices.abecs.rig import VERSION, aid_records
+
+    rig = make_rig(cards=[visa_swipe()])
+    rig.pinpad.key_store.wkpan = WKPAN  # what DWK (modality 1 or 2) leaves in the pinpad
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, VERSION, aid_records())
+        return (yield from rig.host.gcr(m.GcrRequest(1500, "261125", "120000", VERSION)))
+
+    card = rig.run(flow)
+    clear = visa_swipe()
+    assert card.pan != clear.pan and len(card.pan) == 16
+    assert decrypt_pan_in(WKPAN, card.pan) == clear.pan
+    assert decrypt_pan_in(WKPAN, card.track2) == clear.track2
+    assert decrypt_pan_in(WKPAN, card.track1) == clear.track1

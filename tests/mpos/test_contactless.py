@@ -96,3 +96,33 @@ def test_the_same_card_inserted_when_the_customer_chooses_to() -> None:
     w.run(until=w.process(flow()))
     assert [e.how for e in events if isinstance(e, CardPresented)] == ["insert"]
     assert got["p"]["process"]["status"] == 0
+
+
+def test_next_card_with_entry_chooses_how_the_card_is_presented() -> None:
+    from protocol_servers.pinpad_actions import pinpad_actions
+    from simulator.control import ControlError
+
+    w = World(seed=5)
+    lab = build_lab(w, readers=1, cards=[], profile=DOCUMENTED)
+    actions = {a.name: a for a in pinpad_actions(w, lambda: [r.pinpad for r in lab.readers],
+                                                 lambda n: card_from_name(w, n))}
+    pad = lab.readers[0].pinpad
+    actions["next-card"].apply({"card": "visa-contactless", "entry": "swipe"})
+    assert pad.customer.behaviour.presentation == "swipe"
+    try:
+        actions["next-card"].apply({"card": "visa-contactless", "entry": "wave"})
+    except ControlError as exc:
+        assert "entry must be one of" in str(exc)
+    else:
+        raise AssertionError("a bad entry was accepted")
+    events: list[Any] = []
+    pad.subscribe(events.append)
+    c = MposClient(w, lab.connect())
+
+    def flow():  # type: ignore[no-untyped-def]
+        r = yield from c.list_devices("s")
+        yield from c.initialize("s", r["device_list"][0]["id"])
+        return (yield from c.process("s", UNDER_CVM_LIMIT))
+
+    w.run(until=w.process(flow()))
+    assert [e.how for e in events if isinstance(e, CardPresented)] == ["swipe"]

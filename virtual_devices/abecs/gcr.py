@@ -20,6 +20,7 @@ from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.device import CardDevice, ChipRead, ChipSession
 from virtual_devices.abecs.fields import Command, Response
+from virtual_devices.abecs.keys import encrypt_pan_in
 from virtual_devices.abecs.tables import AidRecord
 
 Gen = Generator[Any, Any, Any]
@@ -69,7 +70,8 @@ def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Res
     return m.GcrResponse(
         card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
         acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
-        track1=track1, track2=track2, track3="", pan=pan, pan_seq=0, app_label="",
+        track1=_protect(pinpad, track1), track2=_protect(pinpad, track2), track3="",
+        pan=_protect(pinpad, pan), pan_seq=0, app_label="",
         service_code=rest[4:7], holder_name=_holder_from_track1(track1),
         expiry=_expiry_yymmdd(rest[:4]), issuer_country="000",
     ).to_response()
@@ -141,10 +143,16 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
         return Response("GCR", got)
     read: ChipRead = got
     slot.chip_read(session)
-    return _chip_response(read)
+    return _chip_response(pinpad, read)
 
 
-def _chip_response(read: ChipRead) -> Response:
+def _protect(pinpad: CardDevice, text: str) -> str:
+    """§5.3: with a WKPAN set (DWK), the PAN in GCR_PAN and the tracks goes encrypted."""
+    wkpan = pinpad.key_store.wkpan
+    return encrypt_pan_in(wkpan, text) if wkpan and text else text
+
+
+def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
     """GCR's answer for a chip read, contact (03) or contactless EMV (06), §6.8.1.2/3."""
     acq_data = b""
     if read.record.acquirer == 1:
@@ -155,7 +163,8 @@ def _chip_response(read: ChipRead) -> Response:
     return m.GcrResponse(
         card_type=read.card_type, stat_chip=0, app_type=read.record.app_type,
         acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
-        track2=read.track2, track3="", pan=read.pan, pan_seq=read.pan_seq,
+        track2=_protect(pinpad, read.track2), track3="", pan=_protect(pinpad, read.pan),
+        pan_seq=read.pan_seq,
         app_label=read.app_label, service_code=read.service_code,
         holder_name=read.holder_name, expiry=read.expiry, issuer_country=read.issuer_country,
         acq_data=acq_data,
@@ -180,7 +189,7 @@ def _contactless(pinpad: CardDevice, req: m.GcrRequest, card: Any,
         pinpad.display.clear()
         return Response("GCR", got)
     slot.chip_read(session)
-    return _chip_response(got)
+    return _chip_response(pinpad, got)
 
 
 def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:

@@ -10,11 +10,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.streams import ByteEnd, byte_link
+from simulator.streams import ByteEnd
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 from virtual_devices.abecs.host import AbecsHost
-from virtual_devices.abecs.labeler import FrameLabeler
 from virtual_devices.abecs.pinpad import Pinpad
 from virtual_devices.abecs.tables import AID_V21_LEN, AidRecord, CapkRecord
 
@@ -38,20 +37,12 @@ class Rig:
 def make_rig(seed: int = 1, cards: list[Any] | None = None, behaviour: Behaviour | None = None,
              secure: bool = True, world: World | None = None, baud: int | None = None,
              **pinpad_kw: Any) -> Rig:
-    world = world or World(seed=seed)
-    holder: list[Pinpad] = []
-    labeler = FrameLabeler(lambda: holder[0].session if holder else None)
-    host_end, pinpad_end = byte_link(world, "host", "pinpad", labeler=labeler)
-    if baud is not None:  # a serial line: each byte takes its character time (8N1)
-        from simulator.pacing import Pacing
+    from virtual_devices.terminal.ends import pinpad_end
 
-        host_end.pace(Pacing(baud))
-        pinpad_end.pace(Pacing(baud))
-    pinpad = Pinpad(world, pinpad_end, cards=cards or [],
-                    customer=Customer(world, behaviour), secure=secure, **pinpad_kw)
-    holder.append(pinpad)
-    pinpad.start()
-    return Rig(world, AbecsHost(world, host_end), pinpad, host_end, pinpad_end)
+    world = world or World(seed=seed)
+    end = pinpad_end(world, "memory", cards=cards or [], customer=Customer(world, behaviour),
+                     secure=secure, baud=baud, **pinpad_kw)
+    return Rig(world, end.host, end.pinpad, end.host_end, end.pinpad.end)
 
 
 def aid_records() -> list[bytes]:

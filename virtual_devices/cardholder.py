@@ -89,12 +89,20 @@ class Behaviour:
     def walks_away_at(self, stage: Stage) -> bool:
         return self.walk_away_at == stage or (stage == "pin" and self.walk_away)
 
-    def presents(self, card: Any) -> Presentation:
-        """How this person presents ``card`` at a pinpad."""
-        if self.presentation is not None:
+    def presents(self, card: Any, antenna: bool = False) -> Presentation:
+        """How this person presents ``card`` at a pinpad.
+
+        A contactless card is tapped when the pinpad's antenna is on (the prompt says
+        "APROXIME"); a forced ``tap`` with the antenna off, or a card that cannot be
+        tapped, falls back to inserting a chip card and swiping the others.
+        """
+        can_tap = antenna and has_contactless(card)
+        if self.presentation is not None and (self.presentation != "tap" or can_tap):
             return self.presentation
         if self.interface == "magstripe":
             return "swipe"
+        if can_tap and self.presentation in (None, "tap"):
+            return "tap"
         return "insert" if has_chip(card) else "swipe"
 
 
@@ -139,6 +147,12 @@ def has_chip(card: Any) -> bool:
     if interfaces is not None:
         return "contact" in interfaces
     return bool(getattr(card, "has_chip", False))
+
+
+def has_contactless(card: Any) -> bool:
+    """A contactless interface (the EMV model lists its interfaces)."""
+    interfaces = getattr(card, "interfaces", None)
+    return interfaces is not None and "contactless" in interfaces
 
 
 class Cardholder:
@@ -316,7 +330,9 @@ class Cardholder:
             yield from self._pace(b.think_s)
             card = pinpad.take_card()
         self.holding = card
-        how = b.presents(card)
+        how = b.presents(card, antenna=bool(getattr(pinpad, "antenna_on", False)))
+        if how == "tap" and getattr(pinpad, "insert_requested", False):
+            how = "insert" if has_chip(card) else "swipe"  # 087: the pinpad said so
         if pinpad.fallback_pending:
             how = "swipe"  # the reader said the chip failed: swipe instead
         done = {"insert": "inserted", "swipe": "swiped", "tap": "tapped"}.get(how, how)

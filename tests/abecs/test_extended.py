@@ -108,11 +108,11 @@ def test_gix_answers_what_it_has_and_leaves_out_what_it_lacks() -> None:
     assert out[:6] == b"GIX000"
     p = t.decode_params([out[9:]])
     assert p.get(0x8001) == b"CL0000000001" and p.get(0x8004) == b"CARDLOOP"
-    assert p.get(0x8035) == b"0" * 16 + b"1" + b"0" * 83
+    assert p.need(0x8035)[16:17] == b"1" and p.need(0x8035)[:1] == b"2"  # 00 is no position
     assert 0x9101 not in p and len(p.need(0x9110)) == 10
     every = t.decode_params(Response.decode(raw(rig, b"GIX")).blocks)
     assert every.get(0x8007) == b"2.12" and every.get(0x8020) == b"0216"
-    assert 0x8011 not in every  # no contactless on this pinpad: no CTLS kernel versions
+    assert every.need(0x8005)[:1] == b"1" and 0x8011 in every  # a contactless reader
 
 
 def test_cex_example_swipe_then_gtk_once() -> None:
@@ -314,3 +314,81 @@ def test_terminal_drives_either_command_family_to_the_same_sale() -> None:
         else:
             assert {"GCR", "GOC", "FNC"} <= set(sent) and "GCX" not in sent
     assert outcomes["classic"] == outcomes["abecs"] == (True, "00", 2, True)
+
+
+def _swiped(rig: Rig) -> None:
+    assert raw(rig, b"CEX010" + bytes.fromhex("00060006") + b"010000", True)[:6] == b"CEX000"
+
+
+def test_gtk_end_to_end_dukpt_dat3_opened_by_the_acquirer() -> None:
+    from virtual_devices.abecs import dukpt
+    from virtual_devices.abecs.keys import load_dukpt_dat_keys
+    from virtual_devices.acquirer.pinpad_keys import open_track_nibbles
+
+    rig = make_rig(cards=[Track2Only()], behaviour=QUICK)
+    _swiped(rig)
+    # DUKPT:TDES:DAT#3 ECB at index 17, six digits in clear (the spec's first example)
+    gtk = (b"GTK025" + bytes.fromhex("00070004") + b"0010" + bytes.fromhex("00080001") + b"6"
+           + bytes.fromhex("00090002") + b"17" + bytes.fromhex("00030002") + b"50")
+    out = raw(rig, gtk)
+    p = t.decode_params(Response.decode(out).blocks)
+    ct, ksn = p.need(t.PP_TRACK2), p.need(t.PP_TRK2KSN)
+    assert ct[:3] == bytes.fromhex("431303")  # the six clear digits
+    bdk, _ = load_dukpt_dat_keys()[17]
+    future = dukpt.derive_key(dukpt.ipek(bdk, ksn), ksn)
+    key = bytes(a ^ b for a, b in zip(future, bytes.fromhex("00000000FF00000000000000FF000000"),
+                                      strict=True))
+    assert open_track_nibbles(6, ct, key) == Track2Only().track2
+
+
+def test_gtk_with_a_random_key_under_the_hosts_rsa_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from virtual_devices.acquirer.pinpad_keys import open_track_nibbles, unwrap_krand
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = private.public_key().public_numbers()
+    rig = make_rig(cards=[Track2Only()], behaviour=QUICK)
+    _swiped(rig)
+    mod, exp = nums.n.to_bytes(256, "big"), nums.e.to_bytes(3, "big")
+    body = (bytes.fromhex("00070004") + b"0010" + bytes.fromhex("00030002") + b"91"
+            + bytes.fromhex("00240100") + mod + bytes.fromhex("00250003") + exp)
+    out = raw(rig, b"GTK" + f"{len(body):03d}".encode() + body)
+    p = t.decode_params(Response.decode(out).blocks)
+    krand = unwrap_krand(private, p.need(t.PP_ENCKRAND))
+    assert open_track_nibbles(0, p.need(t.PP_TRACK2), krand, bytes(8)) == Track2Only().track2
+
+
+def test_ebx_and_enb_under_the_loaded_data_keys() -> None:
+    from virtual_devices.abecs.keys import load_dukpt_dat_keys, load_master_keys
+    from virtual_devices.acquirer.pinpad_keys import (
+        open_dukpt_dat3,
+        open_mk_data,
+        wrap_working_key,
+    )
+
+    rig = make_rig()
+    data = b"DADO A SER CRIPTOGRAFADO"  # the spec's EBX example, 24 bytes, CBC
+    ebx = (b"EBX040" + bytes.fromhex("000F0018") + data + bytes.fromhex("00030002") + b"51"
+           + bytes.fromhex("00090002") + b"17")
+    p = t.decode_params(Response.decode(raw(rig, ebx)).blocks)
+    bdk, _ = load_dukpt_dat_keys()[17]
+    assert open_dukpt_dat3(bdk, p.need(t.PP_KSN), p.need(t.PP_DATAOUT), bytes(8)) == data
+    working = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    wkenc = wrap_working_key(load_master_keys()["mk_dat"][1], working).encode()
+    out = raw(rig, b"ENB051" + b"101" + wkenc + b"4C45455045415254")
+    assert out[:9] == b"ENB000016"
+    assert open_mk_data(working, bytes.fromhex(out[9:].decode())) == b"LEEPEART"
+
+
+def test_dwk_sets_the_pan_key_and_clx_ends_it() -> None:
+    from virtual_devices.abecs.keys import load_master_keys
+    from virtual_devices.acquirer.pinpad_keys import wrap_working_key
+
+    rig = make_rig()
+    wkpan = bytes.fromhex("2A525553482A43524F4E49434C45532A")  # the spec's DWK example key
+    wkenc = wrap_working_key(load_master_keys()["mk_dat"][1], wkpan).encode()
+    assert raw(rig, b"DWK036" + b"1101" + wkenc) == b"DWK000"
+    assert rig.pinpad.key_store.wkpan == wkpan
+    assert raw(rig, b"CLX") == b"CLX000" and rig.pinpad.key_store.wkpan is None
+    assert raw(rig, b"DWK036" + b"1199" + wkenc) == b"DWK042"

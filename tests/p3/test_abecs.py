@@ -310,9 +310,10 @@ def test_tip_adjust_of_a_preauthorisation_is_captured_with_it(transport: str) ->
 
 @pytest.mark.parametrize("customer, status, code", [
     ({"cancel_at": "card"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
-    ({"cancel_at": "pin"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
+    # inserted: a tap under the contactless CVM limit would ask for no PIN at all
+    ({"cancel_at": "pin", "presentation": "insert"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
     ({"walk_away_at": "card"}, "ABORTED", "ABORTED_PRESENT_CARD_TIMED_OUT"),
-    ({"wrong_pins": 1}, "APPROVED", "APPROVED"),
+    ({"wrong_pins": 1, "presentation": "insert"}, "APPROVED", "APPROVED"),
 ])
 def test_the_shopper_at_the_pinpad(transport: str, customer: dict[str, Any], status: str,
                                    code: str) -> None:

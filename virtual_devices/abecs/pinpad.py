@@ -27,9 +27,10 @@ from virtual_devices.abecs.commands import KNOWN, link_timings
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer, as_customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.driver import LinkDriver
-from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
+from virtual_devices.abecs.dukpt import DukptKey
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.icc import default_chip_factory
+from virtual_devices.abecs.keys import KeyError_, KeyStore
 from virtual_devices.abecs.link import (
     DC2,
     CancelReceived,
@@ -53,7 +54,7 @@ class DeviceInfo:
 
     manufacturer: str = "CARDLOOP"
     model: str = "VPP-1;64M"
-    ctls: bool = False
+    ctls: bool = True  # a contactless antenna (GIN CTLSSUP "C")
     os_version: str = "cardloop 0.1"
     spec_version: str = "2.12"
     app_version: str = "ABECS-VPP 1.0"
@@ -112,7 +113,8 @@ class Pinpad:
         self.secure_enabled = secure
         self.session: SecureSession | None = None
         self.info = info or DeviceInfo()
-        self.keys: dict[int, DukptKey] = {i: provision(k) for i, k in load_test_keys().items()}
+        self.key_store = KeyStore.test_keys()  # every key method of §5 (keys.py)
+        self.keys: dict[int, DukptKey] = self.key_store.dukpt_pin  # DUKPT:TDES:PIN slots
         self.rng = world.rng(name)
         self.slot = CardSlot(self.card_event)  # the card in the slot and its chip's state
         self._running: simpy.Process | None = None
@@ -229,6 +231,16 @@ class Pinpad:
     @property
     def fallback_pending(self) -> bool:
         return self.slot.fallback_pending
+
+    @property
+    def antenna_on(self) -> bool:
+        """The contactless field is up: a contactless card may be tapped now."""
+        return self.slot.antenna_on
+
+    @property
+    def insert_requested(self) -> bool:
+        """The last tap ended in 087: the customer inserts (or swipes) next."""
+        return self.slot.insert_requested
 
     @property
     def busy(self) -> bool:
@@ -424,6 +436,8 @@ class Pinpad:
 
     def _cmd_cke(self, cmd: Command) -> Gen:
         req = m.CkeRequest.from_command(cmd)
+        if req.ctls and self.info.ctls:
+            return (yield from self._cke_contactless(req))
         if (req.mag or req.icc == 1) and self.has_card():
             got = yield from self.customer.present_card(self)
             if got != CANCEL_KEY:
@@ -447,6 +461,41 @@ class Pinpad:
             return m.CkeResponse(0, keycode=KEY_CODES.get(key, 0)).to_response()
         yield self.world.event()  # nothing enabled can happen: wait for CAN
         return Response("CKE", m.ST_INVPARM)  # pragma: no cover
+
+    def _cke_contactless(self, req: m.CkeRequest) -> Gen:
+        """CKE with the antenna on: a tap is event 3 with CTLSSTAT 1; two minutes with
+        nothing in the field is event 3 with CTLSSTAT 0 (§6.5.3). A swipe or an insert,
+        when enabled, is reported as without the antenna. The tapped card stays in the
+        customer's hand for the card command that follows."""
+        self.slot.antenna_on = True
+        acting = self.act(self.customer.present_card(self))
+        try:
+            yield self.world.any_of([acting, self.world.timeout(self.t["ctls_wait"])])
+        except simpy.Interrupt:
+            if acting.is_alive:
+                acting.interrupt("aborted")
+            raise
+        finally:
+            self.slot.antenna_on = False
+        if not acting.triggered:
+            acting.interrupt("timeout")
+            return m.CkeResponse(3, status=0).to_response()
+        got: Any = acting.value
+        if got == CANCEL_KEY:
+            return m.CkeResponse(0, keycode=13).to_response()
+        card, how = got
+        if how == "tap":
+            self.slot.tapped(card)
+            return m.CkeResponse(3, status=1).to_response()
+        if how == "insert" and req.icc == 1:
+            self.slot.insert(card)
+            return m.CkeResponse(2, status=1).to_response()
+        yield self.world.timeout(self.t["magstripe_read"])
+        self.card_event("swipe", card)
+        t1, t2 = stripe_of(card)
+        if not t2:
+            return Response("CKE", m.ST_MCDATAERR)
+        return m.CkeResponse(1, track1=t1, track2=t2).to_response()
 
     def _cmd_rmc(self, cmd: Command) -> Gen:
         req = m.MessageRequest.from_command(cmd)
@@ -516,19 +565,33 @@ class Pinpad:
 
     def _cmd_gpn(self, cmd: Command) -> Gen:
         req = m.GpnRequest.from_command(cmd)
-        if req.method not in (2, 3):
-            return Response("GPN", m.ST_ERRKEY)  # only DUKPT keys are loaded
-        key = self.keys.get(req.key_idx)
-        if key is None:
+        # MK/WK:TDES (1) with the host's working key, or DUKPT:TDES (3); the DES
+        # methods (0, 2) name keys ABECS 2.10 removed: ST_ERRKEY before any prompt
+        if not self.key_store.has_pin_key(req.method, req.key_idx):
             return Response("GPN", m.ST_ERRKEY)
         self.display.show(req.message)
         got = yield from self.pin_entry(req.min_len, req.max_len, None)
         if isinstance(got, int):
             return Response("GPN", got)
-        block, ksn = key.encrypt_pin(got, req.pan)
-        self.world.redactor.add_secret(block)
+        try:
+            block, ksn = self.encrypt_pin(req.method, req.key_idx, req.working_key, got, req.pan)
+        except KeyError_:
+            return Response("GPN", m.ST_ERRKEY)
         self.display.show("PROCESSANDO...")
         return m.PinResponse(block, ksn).to_response()
+
+    def encrypt_pin(self, method: int, key_idx: int, wkenc: str, pin: str,
+                    pan: str) -> tuple[bytes, bytes]:
+        """The PIN block under the named key (GPN, GOC, GOX); the block and the digits
+        are registered as secrets so no transcript ever shows them."""
+        try:
+            wk = bytes.fromhex(wkenc) if method == 1 else b""
+        except ValueError:
+            raise KeyError_("WKENC is not hexadecimal") from None
+        block, ksn = self.key_store.encrypt_pin(method, key_idx, wk, pin, pan)
+        self.world.redactor.add_secret(block)
+        self.world.redactor.add_secret(pin.encode())
+        return block, ksn
 
     def _cmd_gcr(self, cmd: Command) -> Gen:
         return (yield from gcr.get_card(self, cmd))

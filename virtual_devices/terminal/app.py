@@ -38,6 +38,21 @@ FNC_TAGS: tuple[int, ...] = (0x9F27, 0x95, 0x9B, 0x9F26, 0x9F36, 0x8A)
 # GCR's calendar: the world's clock counts from here, so a run is reproducible.
 SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 STRIPE_TYPES = (m.CARD_MAGSTRIPE, m.CARD_CTLS_MAG)
+
+# How the card was read, by GCR's card type (§3.6.1), in the words the servers report:
+# "chip" inserted, "contactless" tapped EMV, "contactless-magstripe" tapped emulating the
+# stripe, "magstripe" swiped, "fallback" swiped after the chip failed.
+ENTRY_MODES = {m.CARD_MAGSTRIPE: "magstripe", m.CARD_ICC: "chip",
+               m.CARD_CTLS_MAG: "contactless-magstripe", m.CARD_CTLS_EMV: "contactless"}
+
+
+def entry_mode(card: m.GcrResponse | None) -> str:
+    """The entry mode the pinpad really saw for ``card`` ("" before a card was read)."""
+    if card is None:
+        return ""
+    if card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1:
+        return "fallback"
+    return ENTRY_MODES.get(card.card_type, "unknown")
 # Host approvals that a card may still refuse at FNC (so the host must reverse them).
 APPROVING_ARCS = ("00", "08", "10", "11")
 
@@ -116,7 +131,9 @@ class HostAnswer:
 
         iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
         iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
-        commst = 0 if rsp.approved or rsp.arc == "00" else 9
+        # §6.8.5.3: COMMST above 1 means "the acquirer approved whatever the ARC";
+        # a decline is COMMST 0 with its ARC (a contactless FNC echoes exactly this)
+        commst = 9 if rsp.approved and rsp.arc != "00" else 0
         return cls(commst, rsp.arc, iss, bool(rsp.approved), rsp.reference or "")
 
     def fnc(self, tags: tuple[int, ...]) -> m.FncRequest:
@@ -170,6 +187,10 @@ class Processed:
         return self.goc.decision if self.goc is not None else None
 
     @property
+    def entry_mode(self) -> str:
+        return entry_mode(self.card)
+
+    @property
     def fallback(self) -> bool:
         return not self.chip and self.card.stat_chip == 1
 
@@ -189,9 +210,8 @@ class Processed:
         assert goc is not None
         emv = tlv.flatten(goc.emv_data)
         aid = emv.get(0x84) or emv.get(0x4F, b"")
-        # "contact" for every chip read, as the ABECS hosts always sent (the acquirer
-        # checks the cryptogram the same way; the pinpad reports the reading in GCR)
-        return AuthRequest("contact", amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
+        return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+                           amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
                            pin_block=goc.pin_block if goc.online_pin else None,
                            ksn=goc.ksn if goc.online_pin else None)
 
@@ -224,6 +244,11 @@ class SaleResult:
     reversed: bool = False  # an approval was undone because the card could not finish
     signature: bool = False
     steps: list[str] = field(default_factory=list)
+
+    @property
+    def entry_mode(self) -> str:
+        """"chip", "contactless", "contactless-magstripe", "magstripe" or "fallback"."""
+        return entry_mode(self.card)
 
 
 def _stamp(when: datetime.datetime) -> tuple[str, str]:
@@ -486,7 +511,7 @@ class Terminal:
             except (m.CodecError, ValueError, IndexError):
                 pass  # an answer that cannot be read: the card's verdict is not claimed
             else:
-                out.declined_by_card = (answer.comm_status == 0
+                out.declined_by_card = (answer.comm_status != 1
                                         and out.fnc.decision == m.DECISION_DECLINED)
         try:
             yield from self.remove_card(approved)

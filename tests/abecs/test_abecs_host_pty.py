@@ -161,3 +161,39 @@ def test_parameter_tagged_contact_sale_over_pty(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_parameter_tagged_contactless_sale_over_pty(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "reader", "--card", "visa-contactless",
+         "--entry", "tap", "--duration", "120", "--factor", "0.1", "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        path = proc.stdout.readline().strip()
+        with serial.Serial(path, 19200, timeout=0.2) as port:
+            host = RawHost(port)
+            assert host.command(b"OPN") == b"OPN000"
+            assert host.command(b"TLI012" + b"00" + b"0000000042") in (b"TLI000", b"TLI020")
+            for record in aid_records():
+                assert host.command(b"TLR" + block(b"01" + record)) == b"TLR000"
+            assert host.command(b"TLE") == b"TLE000"
+            # GCX with the antenna on (GCXOPT "1xxxx"), R$ 10,00
+            gcx = (b"GCX051" + b"\x00\x17\x00\x05" + b"10000" + b"\x00\x10\x00\x02" + b"08"
+                   + b"\x00\x13\x00\x0c" + b"000000001000" + b"\x00\x15\x00\x06" + b"261125"
+                   + b"\x00\x16\x00\x06" + b"120000")
+            card = tagged(host.command(gcx))
+            assert card[0x804F] == b"06" and card[0x8060] == b"00"  # contactless EMV, a card
+            gox = (b"GOX042" + b"\x00\x10\x00\x02" + b"08" + b"\x00\x13\x00\x0c"
+                   + b"000000001000" + b"\x00\x02\x00\x01" + b"3" + b"\x00\x09\x00\x02" + b"16"
+                   + b"\x00\x04\x00\x05" + b"\x95\x9f\x26\x9f\x27")
+            goc = tagged(host.command(gox))
+            assert goc[0x8056][2:3] == b"0" and 0x8057 not in goc  # no PIN under the limit
+            fcx = b"FCX014" + b"\x00\x19\x00\x04" + b"0000" + b"\x00\x1c\x00\x02" + b"00"
+            assert tagged(host.command(fcx))[0x8058] == b"000"
+            assert host.command(b"CLX") == b"CLX000"
+    finally:
+        proc.terminate()
+        proc.wait(10)

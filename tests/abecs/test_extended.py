@@ -392,3 +392,29 @@ def test_dwk_sets_the_pan_key_and_clx_ends_it() -> None:
     assert rig.pinpad.key_store.wkpan == wkpan
     assert raw(rig, b"CLX") == b"CLX000" and rig.pinpad.key_store.wkpan is None
     assert raw(rig, b"DWK036" + b"1199" + wkenc) == b"DWK042"
+
+
+def test_gcx_contactless_tap_type_06_then_gox_fcx() -> None:
+    rig = make_rig(seed=4, behaviour=Behaviour(think_s=(0.2, 0.4), presentation="tap"))
+    card = VirtualCard(catalogue()["visa-contactless"]).place_in(rig.world)
+    rig.pinpad.queue_card(card)
+    gcx = (b"GCX045" + bytes.fromhex("00170005") + b"10000" + bytes.fromhex("0013000C")
+           + b"000000001000" + bytes.fromhex("00150006") + b"261125"
+           + bytes.fromhex("00160006") + b"120000")
+
+    def flow() -> Any:
+        yield from rig.host.load_tables(0, "0000000042", aid_records())
+        rsp = yield from rig.host.raw_exchange(gcx, blocking=True)
+        assert rsp.status == 0, rsp
+        gox = yield from rig.host.gox([
+            (t.SPE_ACQREF, b"08"), (t.SPE_AMOUNT, b"000000001000"), (t.SPE_MTHDPIN, b"3"),
+            (t.SPE_KEYIDX, b"16")])
+        fcx = yield from rig.host.fcx([(t.SPE_FCXOPT, b"0000"), (t.SPE_ARC, b"00")])
+        return rsp, gox, fcx
+
+    rsp, gox, fcx = rig.run(flow)
+    p = t.decode_params(rsp.blocks)
+    assert rsp.status == 0 and p.need(t.PP_CARDTYPE) == b"06" and p.need(t.PP_DEVTYPE) == b"00"
+    assert p.need(t.PP_PAN) == card.pan.encode()
+    assert gox.need(t.PP_GOXRES)[2:3] == b"0"  # under the CVM limit: no PIN
+    assert fcx.need(t.PP_FCXRES)[:1] == b"0"

@@ -871,7 +871,9 @@ def gcx(pinpad: Any, cmd: Command) -> Gen:
         if read.expiry.strip("0"):
             items.append((t.PP_CARDEXP, read.expiry.encode()))
     if read.card_type in (m.CARD_CTLS_MAG, m.CARD_CTLS_EMV):
-        items.append((t.PP_DEVTYPE, f"{getattr(session, 'device_type', 0):02d}".encode()))
+        # 01 a phone (the card model's mobile-device profile), else 00 a card (§3.7.1)
+        profile = getattr(getattr(session, "card", None), "profile", None)
+        items.append((t.PP_DEVTYPE, b"01" if getattr(profile, "phone", False) else b"00"))
     taglist = p.get(t.SPE_TAGLIST)
     if taglist is not None:
         items.append((t.PP_EMVDATA, _emv_data(session, _tag_list(taglist))))
@@ -939,7 +941,8 @@ def gox(pinpad: Any, cmd: Command) -> Gen:
         return Response("GOX", rsp.status)
     goc = m.GocResponse.from_response(rsp)
     pin = "1" if goc.offline_pin else "2" if goc.online_pin else "0"
-    cdcvm = "1" if getattr(pinpad.slot.chip, "cdcvm", False) else "0"
+    kernel = getattr(pinpad.slot.chip, "kernel", None)
+    cdcvm = "1" if getattr(kernel, "cvm", None) == "cdcvm" else "0"  # verified on the phone
     items = [(t.PP_GOXRES, f"{goc.decision}{int(goc.signature)}{pin}{cdcvm}00".encode())]
     if goc.online_pin:
         items.append((t.PP_PINBLK, goc.pin_block))

@@ -440,7 +440,8 @@ class AbecsHost:
         """GCX (and GTK for the full tracks) for a GCR request; answers a GcrResponse."""
         items = [(t.SPE_TRNDATE, req.date.encode()), (t.SPE_TRNTIME, req.time.encode()),
                  (t.SPE_AMOUNT, f"{req.amount:012d}".encode()),
-                 (t.SPE_GCXOPT, b"10000" if req.ctls else b"00000")]
+                 # GCR's antenna is on unless the request says 0; GCX's is off unless "1xxxx"
+                 (t.SPE_GCXOPT, b"00000" if req.ctls is False else b"10000")]
         if req.apps:
             items.append((t.SPE_AIDLIST, "".join(f"{a:02d}{r:>2}" for a, r in req.apps)
                           .encode()))

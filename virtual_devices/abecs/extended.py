@@ -305,14 +305,23 @@ def cex(pinpad: Any, cmd: Command) -> Gen:
         pinpad.slot.remove()
         return tagged("CEX", [(t.PP_EVENT, b"91")])
     if (mag or icc == "1" or ctls) and pinpad.has_card():
-        got = yield from _wait_for(pinpad, pinpad.customer.present_card(pinpad), timeout)
+        # the antenna, when on, gives up after two minutes with event 93 (§3.3.1)
+        ctls_wait = float(pinpad.t["ctls_wait"]) if ctls else None
+        limit = min(x for x in (timeout, ctls_wait) if x) if (timeout or ctls_wait) else None
+        pinpad.slot.antenna_on = ctls
+        try:
+            got = yield from _wait_for(pinpad, pinpad.customer.present_card(pinpad), limit)
+        finally:
+            pinpad.slot.antenna_on = False
         if got is None:
+            if ctls and limit == ctls_wait:
+                return tagged("CEX", [(t.PP_EVENT, b"93")])
             return Response("CEX", m.ST_TIMEOUT)
         if got == CANCEL_KEY:
             return tagged("CEX", [(t.PP_EVENT, b"13")]) if keys else Response("CEX", m.ST_CANCEL)
         card, how = got
         if how == "tap" and ctls:
-            pinpad.card_event("tap", card)
+            pinpad.slot.tapped(card)  # in the customer's hand for the card command next
             return tagged("CEX", [(t.PP_EVENT, b"94")])
         if how == "insert" and icc == "1":
             pinpad.slot.insert(card)

@@ -182,6 +182,27 @@ def test_cex_timeout(abecs_device: Any) -> None:
     assert exchange(abecs_device, pkt, blocking=True) == [b"CEX012"]
 
 
+@case("abecs/3.3.1/4", title="CEX with the antenna on: a tap is event 94",
+      failure="contactless cards at the antenna are not reported")
+def test_cex_tap(abecs_device: Any, verdict: Any) -> None:
+    if not person(abecs_device, verdict, "a contactless card is tapped"):
+        return
+    card = VirtualCard(catalogue()["visa-contactless"]).place_in(abecs_device.world)
+    abecs_device.present(card, Behaviour(think_s=(0.2, 0.4), presentation="tap"))
+    (rsp,) = exchange(abecs_device, b"CEX010" + b"\x00\x06\x00\x06" + b"000100", blocking=True)
+    assert rsp == b"CEX000006" + b"\x80\x40\x00\x02" + b"94"
+
+
+@case("abecs/3.3.1/5", title="CEX with the antenna on and nothing tapped: event 93 after 2 min",
+      failure="the antenna stays on for ever, or its timeout is reported as an error")
+def test_cex_no_tap(abecs_device: Any, verdict: Any) -> None:
+    if not person(abecs_device, verdict, "a cardholder who holds a card but does not tap"):
+        return
+    abecs_device.present(_Track2Only(), Behaviour(walk_away_at="card"))
+    (rsp,) = exchange(abecs_device, b"CEX010" + b"\x00\x06\x00\x06" + b"000100", blocking=True)
+    assert rsp == b"CEX000006" + b"\x80\x40\x00\x02" + b"93"
+
+
 @case("abecs/3.3.2/1", title="CHP: no card in the coupler is 043, a SAM position absent 051",
       failure="direct chip access reports a card that is not there")
 def test_chp_no_card(abecs_device: Any) -> None:
@@ -398,6 +419,24 @@ def test_gcx_swipe_masked(abecs_device: Any, verdict: Any) -> None:
     (rsp,) = _with_tables(abecs_device, gcx)
     assert rsp.encode() == (b"GCX000039" + b"\x80\x4f\x00\x02" + b"00" + b"\x80\x50\x00\x01"
                             + b"0" + b"\x80\x42\x00\x18" + b"431303******0011=1508601")
+
+
+@case("abecs/3.7.1/4", title="GCX with SPE_GCXOPT 1xxxx reads a tapped card: type 06, no PIN",
+      failure="the parameter-tagged flow cannot take contactless cards")
+def test_gcx_tap(abecs_device: Any, verdict: Any) -> None:
+    if not person(abecs_device, verdict, "a contactless card is tapped"):
+        return
+    card = VirtualCard(catalogue()["visa-contactless"]).place_in(abecs_device.world)
+    abecs_device.present(card, Behaviour(think_s=(0.2, 0.4), presentation="tap"))
+    gcx = (b"GCX051" + b"\x00\x17\x00\x05" + b"10000" + b"\x00\x10\x00\x02" + b"08"
+           + b"\x00\x13\x00\x0c" + b"000000001000" + b"\x00\x15\x00\x06" + b"261125"
+           + b"\x00\x16\x00\x06" + b"120000")
+    gox = (b"GOX033" + b"\x00\x10\x00\x02" + b"08" + b"\x00\x13\x00\x0c"
+           + b"000000001000" + b"\x00\x02\x00\x01" + b"3" + b"\x00\x09\x00\x02" + b"16")
+    got = [r.encode() for r in _with_tables(abecs_device, gcx, gox)]
+    c = params(got[0])
+    assert c[0x804F] == b"06" and c[0x8052] == card.pan.encode() and c[0x8060] == b"00"
+    assert params(got[1])[0x8056][2:3] == b"0"  # under the contactless CVM limit: no PIN
 
 
 @case("abecs/3.7.1/3", title="GCX with SPE_TIMEOUT and no card ends with 012",

@@ -28,7 +28,8 @@ class Setup:
         self.end = pinpad_end(self.world, "memory")
         if name is not None:
             profile = catalogue()[name]
-            self.end.pinpad.customer = Customer.for_profile(self.world, profile, **{"presentation": "insert", **knobs})
+            self.end.pinpad.customer = Customer.for_profile(
+                self.world, profile, **{"presentation": "insert", **knobs})
             self.end.pinpad.queue_card(VirtualCard(profile).place_in(self.world))
         self.acquirer = make_acquirer(self.world)
         cfg = self.acquirer.terminal_config()

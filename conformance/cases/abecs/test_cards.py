@@ -62,7 +62,8 @@ def test_gcr_020_and_bare_gcr(abecs_device: Any) -> None:
     from virtual_devices.abecs.cards import catalogue_card
 
     abecs_device.present(catalogue_card("visa-chip-pin"))
-    abecs_device.pinpad.customer = Customer(abecs_device.world, Behaviour(pin="1234", presentation="insert"))
+    abecs_device.pinpad.customer = Customer(
+        abecs_device.world, Behaviour(pin="1234", presentation="insert"))
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()
@@ -164,7 +165,8 @@ def test_full_flow(abecs_device: Any, card_name: str) -> None:
 def test_gcr_ntm_selected(abecs_device: Any) -> None:
     from virtual_devices.abecs.cards import catalogue_card
 
-    abecs_device.present(catalogue_card("visa-chip-pin"), Behaviour(pin="1234", presentation="insert"))
+    abecs_device.present(catalogue_card("visa-chip-pin"),
+                         Behaviour(pin="1234", presentation="insert"))
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()

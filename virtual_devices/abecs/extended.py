@@ -3,7 +3,8 @@
 Control: GIX, DWK, CLX. Basic: CEX, CHP, EBX, ENB, GCD, GTK, MNU. Multimedia: MLI,
 MLR, MLE, LMF, DMF, DSI. Card: GCX, GED, GOX, FCX, which run the same card session as
 GCR/GOC/FNC (:mod:`.gcr`): GCX builds a GCR request and converts the answer, and so
-on. Generic: GEN/02/K3, GEN/03/02, GEN/04/01..04.
+on. Generic: GEN/02/K3, GEN/03/02, GEN/04/01, /02 and /04 (GEN/04/03, a PIN sent to the
+chip, answers 010 here; CHP operation 3 does the same).
 
 Handlers are registered with :func:`handles`; the pinpad looks a command up in
 :data:`HANDLERS` before its own classic handlers. Each handler is a SimPy generator
@@ -127,21 +128,11 @@ MFSUP = "111"
 TLR_MEMORY = 100_000  # bytes left for table records (PP_TLRMEM), a typical pinpad's
 
 
-def key_map(present: set[int], supported: bool = True) -> str:
+def key_map(present: set[int], supported: bool = True) -> str:  # DES methods: all "2"
     """PP_MK*/PP_DKPT* A100: per index 00-99, 0 absent, 1 present, 2 unsupported."""
     if not supported:
         return "2" * 100
     return "".join("1" if i in present else "0" for i in range(100))
-
-
-def _mk_present(pinpad: Any, data: bool = False) -> set[int]:
-    """Master keys loaded (MK:TDES:PIN, or MK:TDES:DAT when ``data``)."""
-    store = pinpad.key_store
-    return set(store.mk_dat if data else store.mk_pin)
-
-
-def _dukpt_data_present(pinpad: Any) -> set[int]:
-    return set(pinpad.key_store.dukpt_dat)
 
 
 def _presence(pinpad: Any, kind: str) -> str:

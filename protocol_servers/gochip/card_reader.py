@@ -251,6 +251,8 @@ class CardReader:
         if card_name not in profiles:
             raise ValueError(f"no card {card_name!r}; known: {', '.join(sorted(profiles))}")
         profile = profiles[card_name]
+        # how this customer presents cards (--entry) carries over to the next card
+        customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
         pinpad.queue_card(VirtualCard(profile).place_in(self.world))
 

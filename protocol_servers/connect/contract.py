@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='connectedTerminals answers {"terminals": [...]}')
     parser.add_argument("--profile", default="documented",
                         help="documented[+no-busy-rule][+notify-after-result]")
+    parser.add_argument("--refuse-by", choices=("http", "close"), default="http",
+                        help="a bad handshake: http (401/400 with a JSON body, default) or "
+                        "close (accept the upgrade, then close with 1008)")
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links (default: a temp dir)")
 
@@ -59,6 +62,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         raise CliError("the reference Connect server listens on loopback only")
     if getattr(options, "wrapped_terminals", False):
         config = replace(config, wrapped_terminals=True)
+    config = replace(config, refuse_by=getattr(options, "refuse_by", "http") or "http")
     pinpads: Any = "memory" if getattr(options, "memory_pinpads", False) else "pty"
     real = dict(p.split("=", 1) for p in getattr(options, "pinpad", []) or [])
     if real:

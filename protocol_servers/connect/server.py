@@ -30,6 +30,8 @@ from simulator.world import World
 
 TEST_TOKEN = "6a3c1d7e-0b4f-4c2e-9a51-2f8e7d6c5b40"  # ours; never a real account's key
 SWITCHES = ("no-busy-rule", "notify-after-result")
+REFUSALS = ("http", "close")
+POLICY_VIOLATION = 1008  # RFC 6455 close code
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class ServerConfig:
     signature_lines: str = "object"  # receiptLines of the signature request: object|array
     busy_rule: bool = True
     notify_after_result: bool = False
+    #: how a bad handshake is refused (§2.2): "http" answers the upgrade with 401/400
+    #: and a JSON body (the default, DECISIONS.md); "close" accepts the upgrade and then
+    #: closes with 1008 (policy violation), the other path the note asks to exercise
+    refuse_by: str = "http"
     timing_overrides: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -109,13 +115,19 @@ class ConnectServer:
 
     # -- sockets ---------------------------------------------------------------------------
     def check(self, path: str, query: Mapping[str, str]) -> tuple[int, dict[str, Any]] | None:
+        """The HTTP refusal of the upgrade, or None to accept it (in the "close" mode a
+        socket on a known path is accepted and refused by :meth:`attach`)."""
         verdict = handshake.check(path, query, self.config.tokens)
-        return None if isinstance(verdict, handshake.Accepted) else verdict
+        if isinstance(verdict, handshake.Accepted):
+            return None
+        if self.config.refuse_by == "close" and path.lower() in handshake.PATHS:
+            return None
+        return verdict
 
     def attach(self, end: MessageEnd, path: str, query: Mapping[str, str]) -> Session | None:
         verdict = handshake.check(path, query, self.config.tokens)
         if not isinstance(verdict, handshake.Accepted):
-            end.close()
+            self._refuse_open(end, verdict[1].get("userMessage", "refused"))
             return None
         session = Session(self, end, verdict)
         self.sessions.append(session)
@@ -124,6 +136,17 @@ class ConnectServer:
             if old is not None and old.open:
                 self._discontinue(old)
         return session
+
+    @staticmethod
+    def _refuse_open(end: MessageEnd, why: str) -> None:
+        """Close an accepted socket whose handshake is bad: 1008 with the userMessage as
+        the reason (a close reason holds 123 bytes)."""
+        from simulator.ports.ws import WsEnd
+
+        if isinstance(end, WsEnd):
+            end.close(POLICY_VIOLATION, why.encode()[:123].decode(errors="ignore"))
+        else:
+            end.close()
 
     def _discontinue(self, old: Session) -> None:
         """§2.4: one PAT socket; the newest wins, the older hears it and is closed."""

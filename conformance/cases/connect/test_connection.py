@@ -59,6 +59,49 @@ def test_refusals(connect: Any, change: dict[str, Any], status: int) -> None:
     assert body["userMessage"]
 
 
+@case("connect/2.2/2", title="in the close refusal mode a bad handshake is upgraded, then "
+      "closed with 1008 and the reason; a good one is served", section="2.2",
+      failure="a client that only handles HTTP refusals hangs or retries on a socket closed "
+      "for policy")
+def test_refusal_by_close(connect: Any) -> None:
+    connect.need_reference("needs the reference's refusal mode")
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import ConnectionClosed
+
+    from protocol_servers.connect import live
+    from protocol_servers.connect.server import ServerConfig
+    from simulator.world import World
+
+    world = World(seed=1, mode="realtime", factor=0.01)
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        ep = await live.start(world, ServerConfig(refuse_by="close"), pinpads="memory")
+        driver = asyncio.ensure_future(world.run_realtime())
+        try:
+            bad = await ws_connect(ep.pac_url.replace("token=", "token=x"))
+            try:
+                await asyncio.wait_for(bad.recv(), 5)
+            except ConnectionClosed:
+                pass
+            good = await ws_connect(ep.pac_url)
+            await good.send('{"jsonrpc":"2.0","id":1,"method":"connectedTerminals"}')
+            answer = await asyncio.wait_for(good.recv(), 5)
+            await good.close()
+            return bad.close_code, bad.close_reason, answer
+        finally:
+            driver.cancel()
+            await ep.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        code, reason, answer = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert code == 1008
+    assert "token" in (reason or "")
+    assert '"result"' in answer
+
+
 @case("connect/2.3/1", title="the server pings and closes with 1011 when no pong comes",
       section="2.3", failure="a client that stopped answering pings is kept open")
 def test_missed_pong(connect: Any) -> None:

@@ -55,3 +55,9 @@ def busy(tid: str) -> RpcError:
 
 def bad_params(why: str, tid: str | None = None) -> RpcError:
     return error(INVALID_PARAMS, why, **({"tid": tid} if tid is not None else {}))
+
+
+def error_message(code: int, user_message: str, **extra: Any) -> dict[str, Any]:
+    """The params of a Pay-At-Table ``errorMessage`` (§5 table: "code + message, sometimes
+    ``userMessage`` for staff"): the same code and message as the table above."""
+    return {"code": code, "message": TABLE[code], "userMessage": user_message, **extra}

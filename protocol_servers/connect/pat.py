@@ -12,6 +12,12 @@ map to JSON-RPC is ours (§5: "[INFERRED]"): each is a request of the server wit
 integer id; ``transactionResponse`` and ``tableUnlock`` accept an answer but do not
 need one. A lock answer that comes after ``pat_answer_timeout`` is a failed lock (the
 clone says so); if it confirms, the terminal unlocks the table again at once.
+
+``errorMessage`` goes either way (§5 table). Ours is a notification (no answer wanted)
+that the terminal sends when a waiter cannot serve a table: the terminal is busy, or the
+lock answer came too late; its params are the error table's code and message with a
+``userMessage`` for staff. One the EPoS sends is taken as a notification or a request
+(answered with an empty result) and changes nothing: the waiter's own timeouts govern.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from protocol_servers.connect import errors
 from protocol_servers.connect.card_machine import CardFailure
+from protocol_servers.connect.routing import method
 
 if TYPE_CHECKING:
     from protocol_servers.connect.server import ConnectServer
@@ -100,6 +108,9 @@ class Waiter:
             return self.outcome
         if self.term.busy_with is not None:
             self.outcome.steps.append("terminal busy")
+            session.notify("errorMessage", errors.error_message(
+                errors.TERMINAL_BUSY, f"The card machine {self.term.tid} is busy with another "
+                "payment: try the table again when it is free.", tid=self.term.tid))
             return self.outcome
         self.term.busy_with = self
         try:
@@ -127,6 +138,9 @@ class Waiter:
             session.conduct.unanswered("tableLockRequest", rid)
             self.world.process(self._late_lock(session, answer, where))
             self.outcome.steps.append("lock answer late: lock failed")
+            session.notify("errorMessage", errors.error_message(
+                errors.TERMINAL_UNAVAILABLE, f"Table {table} could not be locked in time: "
+                "the till did not answer.", tid=tid, tableId=table))
             return
         lock = answer.value.result if answer.value is not None else None
         if not (isinstance(lock, dict) and lock.get("confirmed") is True
@@ -189,6 +203,14 @@ class Waiter:
         if payment["transactionResult"] != "SUCCESSFUL":
             payment["amountPaid"] = 0
         return payment
+
+
+@method("pat", "errorMessage", allowed=("code", "message", "userMessage", "tid", "tableId"))
+def _epos_error(session: Session, request: Any) -> dict[str, Any]:
+    """An EPoS's ``errorMessage`` sent as a request: noted and answered empty."""
+    session.world.transcript.event(session.end.name,
+                                   f"EPoS errorMessage: {str(request.params)[:200]}")
+    return {}
 
 
 def _table_ids(listing: Any) -> list[str]:

@@ -86,3 +86,48 @@ def test_no_tables(connect: Any) -> None:
     c, outcome = serve_table(connect, WaiterPlan(), tables={})
     assert [r["method"] for r in c.server_requests] == ["tableListRequest"]
     assert outcome.payments == []
+
+
+@case("connect/5/5", title="errorMessage both ways: the terminal tells staff why a table was "
+      "not served (busy terminal, late lock) with code, message and userMessage; the EPoS "
+      "may send one", section="5",
+      failure="the EPoS hears nothing when the waiter gives up, or its own errorMessage is "
+      "refused")
+def test_error_message(connect: Any) -> None:
+    tables = {"T3": Table("T3", 700)}
+    c, outcome = serve_table(connect, WaiterPlan(), tables=tables, lock_delay=45.0)
+    assert not outcome.locked
+    sent = [m for m in c.received if m.get("method") == "errorMessage"]
+    assert len(sent) == 1 and "id" not in sent[0], "errorMessage is a notification"
+    late = sent[0]["params"]
+    assert late["code"] == -32070 and late["message"] == "Terminal unavailable"
+    assert late["tableId"] == "T3" and late["tid"] == GBP and late["userMessage"]
+    connect.settle(20.0)  # the lock confirmed too late is given back
+
+    # a waiter at a terminal already serving a table is told the terminal is busy
+    first = connect.server.start_waiter(GBP, WaiterPlan())
+    second = connect.server.start_waiter(GBP, WaiterPlan())
+
+    def both():  # type: ignore[no-untyped-def]
+        yield first
+        yield second
+        return second.value
+
+    busy = connect.run(both)
+    assert "terminal busy" in busy.steps
+    sent = [m["params"] for m in c.received if m.get("method") == "errorMessage"]
+    busy_said = [p for p in sent if p["code"] == -32071]
+    assert len(busy_said) == 1 and busy_said[0]["tid"] == GBP
+    assert busy_said[0]["message"] == "Terminal busy" and busy_said[0]["userMessage"]
+
+    # the EPoS's own errorMessage: a request is answered empty, a notification is not answered
+    def epos_errors():  # type: ignore[no-untyped-def]
+        c.send_raw('{"jsonrpc": "2.0", "method": "errorMessage", "params": {"code": 1, '
+                   '"message": "till offline"}}')
+        rsp = yield from c.call("errorMessage", {"code": 1, "message": "till offline",
+                                                 "userMessage": "see the manager"})
+        return rsp
+
+    rsp = connect.run(epos_errors)
+    assert rsp is not None and rsp.error is None and rsp.result == {}
+    check_invariants(connect)

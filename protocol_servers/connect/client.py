@@ -196,6 +196,8 @@ class ConnectClient:
                 if ok and table is not None:
                     table.paid += int(pay.get("amountPaid", 0))
             self.endpoint.result(req, {"accepted": True})
+        elif req.method == "ping":  # the server's optional JSON-RPC keep-alive (§2.3)
+            self.endpoint.result(req, {})
         elif req.method == "tableUnlock":
             table = self.tables.get(str(p.get("tableId")))
             if table is not None:

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refuse-by", choices=("http", "close"), default="http",
                         help="a bad handshake: http (401/400 with a JSON body, default) or "
                         "close (accept the upgrade, then close with 1008)")
+    parser.add_argument("--rpc-ping", action="store_true",
+                        help="also send a JSON-RPC ping request every ping interval; close "
+                        "with 1011 when it is not answered")
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links (default: a temp dir)")
 
@@ -62,7 +65,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         raise CliError("the reference Connect server listens on loopback only")
     if getattr(options, "wrapped_terminals", False):
         config = replace(config, wrapped_terminals=True)
-    config = replace(config, refuse_by=getattr(options, "refuse_by", "http") or "http")
+    config = replace(config, refuse_by=getattr(options, "refuse_by", "http") or "http",
+                     rpc_ping=bool(getattr(options, "rpc_ping", False)))
     pinpads: Any = "memory" if getattr(options, "memory_pinpads", False) else "pty"
     real = dict(p.split("=", 1) for p in getattr(options, "pinpad", []) or [])
     if real:

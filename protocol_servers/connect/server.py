@@ -62,6 +62,9 @@ class ServerConfig:
     #: and a JSON body (the default, DECISIONS.md); "close" accepts the upgrade and then
     #: closes with 1008 (policy violation), the other path the note asks to exercise
     refuse_by: str = "http"
+    #: §2.3's optional JSON-RPC ping (off by default, DECISIONS.md: RFC 6455 pings are
+    #: the keep-alive): a ``ping`` request every ping_interval, 1011 without an answer
+    rpc_ping: bool = False
     timing_overrides: Mapping[str, float] = field(default_factory=dict)
 
 

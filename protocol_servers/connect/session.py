@@ -36,6 +36,9 @@ def connect_id(value: Any) -> str | None:
     return "id must be an integer from 0 to 999999"
 
 
+RPC_PING = "ping"
+
+
 class Session:
     def __init__(self, server: ConnectServer, end: MessageEnd, accepted: Accepted) -> None:
         self.server = server
@@ -50,6 +53,8 @@ class Session:
         self.conduct = server.conduct
         self.discontinued = False
         self.process = self.world.process(self._read())
+        if server.config.rpc_ping:
+            self.world.process(self._rpc_ping())
 
     @property
     def open(self) -> bool:
@@ -185,6 +190,30 @@ class Session:
         term = self.server.terminals.get(tid) if isinstance(tid, str) else None
         self.conduct.request(method, None if term is None else term.tid,
                              term is not None and term.busy_with is not None)
+
+    def _rpc_ping(self) -> Gen:
+        """The JSON-RPC keep-alive (§2.3 leaves its shape open; the method name ``ping``
+        with empty params is ours). Any answer, a result or an error, shows the EPoS is
+        alive: one that does not know the method still answers -32601. No answer within
+        pong_timeout closes the socket with 1011, as a missed RFC 6455 pong does."""
+        t = self.server.timings
+        while True:
+            yield self.world.timeout(t["ping_interval"])
+            if not self.open:
+                return
+            rid = self.endpoint.request(RPC_PING, {})
+            answer = self.world.event()
+            self._answers[rid] = answer
+            self.flush()
+            yield self.world.any_of([answer, self.world.timeout(t["pong_timeout"])])
+            if not self.open:
+                return
+            if not answer.triggered:
+                self.endpoint.forget(rid)
+                self._answers.pop(rid, None)
+                self.world.transcript.event(self.end.name, "no answer to the JSON-RPC ping")
+                self.close(1011, "no answer to ping")
+                return
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket; a real WebSocket end sends ``code`` and ``reason``."""

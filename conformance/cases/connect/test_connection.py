@@ -140,6 +140,34 @@ def test_missed_pong(connect: Any) -> None:
     assert '"result"' in answer  # the client that answers pings is still served
 
 
+@case("connect/2.3/2", title="with the JSON-RPC ping on, the server sends a ping request "
+      "every interval, keeps an EPoS that answers and closes one that does not",
+      section="2.3", failure="the JSON-RPC ping is not sent, or a silent EPoS is kept open")
+def test_rpc_ping(connect: Any) -> None:
+    connect.need_reference("needs the reference's JSON-RPC ping option")
+    from protocol_servers.connect.client import ConnectClient
+    from protocol_servers.connect.server import ConnectServer, ServerConfig
+    from simulator.world import World
+
+    world = World(seed=1)
+    server = ConnectServer(world, ServerConfig(rpc_ping=True))
+    t = server.timings
+    answering_end, refused = server.connect_local(server.url(), "answers")
+    assert refused is None
+    answering = ConnectClient(world, answering_end)
+    silent, refused = server.connect_local(server.url(), "silent")  # reads nothing
+    assert refused is None
+    world.run(until=t["ping_interval"] + t["pong_timeout"] + 1.0)
+    pings = [r for r in answering.server_requests if r["method"] == "ping"]
+    assert pings and isinstance(pings[0]["id"], int)
+    assert not answering.closed and not answering_end.is_closed
+    assert silent.is_closed, "an EPoS that never answered the ping is still open"
+    world.run(until=3 * t["ping_interval"] + 1.0)
+    assert len([r for r in answering.server_requests if r["method"] == "ping"]) == 3
+    assert not answering_end.is_closed
+    server.close()
+
+
 @case("connect/2.4/1", title="several PAC sockets share the terminals", section="2.4",
       failure="a second EPoS socket cannot use the terminals")
 def test_two_pac_sockets(connect: Any) -> None:

@@ -287,9 +287,12 @@ class CardMachine:
         self.end.close()
 
 
+CTQ = 0x9F6C  # Card Transaction Qualifiers (Visa contactless)
+
+
 def _cdcvm(emv: dict[int, bytes]) -> bool:
     """Visa CTQ (9F6C) byte 2 bit 8: the consumer's device verified the cardholder."""
-    ctq = emv.get(0x9F6C, b"")
+    ctq = emv.get(CTQ, b"")
     return len(ctq) > 1 and bool(ctq[1] & 0x80)
 
 
@@ -308,12 +311,15 @@ def make_machine(world: World, name: str, acquirer: Any, cards: list[str],
     """A card machine over a pinpad end: ``memory`` (virtual mode), ``pty`` (realtime,
     the virtual pinpad on a real serial line) or ``serial`` (a real pinpad at ``device``;
     the cardholder is a person)."""
-    from virtual_devices.terminal import Settings, pinpad_end
+    from virtual_devices.terminal import GOC_TAGS, Settings, pinpad_end
     from virtual_devices.terminal.app import SIM_EPOCH
 
     end = pinpad_end(world, kind, device=device, name=name, link_dir=link_dir)  # type: ignore[arg-type]
+    # GOC also returns the CTQ (9F6C): a phone's tap says there that it verified the
+    # cardholder itself, which Connect reports as cardHolderVerificationMethod DEVICE
     settings = Settings(currency=NUMERIC[currency], approved_text="APPROVED",
-                        declined_text="NOT APPROVED", epoch=SIM_EPOCH)
+                        declined_text="NOT APPROVED", epoch=SIM_EPOCH,
+                        goc_tags=(*GOC_TAGS, CTQ))
     app = end.terminal(acquirer, settings)
     return CardMachine(world, name, end, app, acquirer, _tables(acquirer),
                        list(cards), dict(behaviour or {}))

@@ -17,10 +17,11 @@ from .steps import check_invariants, values
     ("VCMINVLSIS0", "SUCCESSFUL", "SIGNATURE", "SIGNATURE_VERIFICATION"),
     ("VCMINVLUIP0", "UNSUCCESSFUL", None, "CARD_NOT_SUPPORTED"),
     ("VCMINVLTIP0", "TIMED_OUT", None, "TRANSACTION_FINISHED"),
+    ("VCMINVLSCD0", "SUCCESSFUL", "DEVICE", "APPROVED"),
 ])
 @case("connect/11/1", title="magic TIDs: successful, declined, signature, unsuccessful, "
-      "timed out", section="11", failure="a test terminal does not give the outcome its "
-      "name promises")
+      "timed out, contactless with device verification", section="11",
+      failure="a test terminal does not give the outcome its name promises")
 def test_magic_tids(connect: Any, tid: str, result: str, cvm: str | None, seen: str) -> None:
     c = connect.open()
     rsp = connect.run(lambda: c.transaction("sale", tid, 1000))
@@ -30,4 +31,7 @@ def test_magic_tids(connect: Any, tid: str, result: str, cvm: str | None, seen: 
     if cvm is not None:
         assert tx["cardHolderVerificationMethod"] == cvm
     assert seen in values(c)
+    if tid == "VCMINVLSCD0":  # a phone tapped: no PIN, no signature on the terminal
+        assert tx["paymentMethod"] == "CONTACTLESS"
+        assert "PIN_ENTRY" not in values(c) and "SIGNATURE_VERIFICATION" not in values(c)
     check_invariants(connect)

@@ -177,7 +177,7 @@ def test_duplicate(connect: Any) -> None:
 def test_cancel(connect: Any, at: str) -> None:
     connect.need_reference("the cancel moment is chosen through the cardholder")
     connect.choose(GBP, "visa-chip-pin", think_s=(20.0, 20.0) if at == "card" else (2.0, 2.0),
-                   typing_s=(5.0, 5.0))
+                   typing_s=(5.0, 5.0), presentation="insert")  # inserted: a PIN is asked
     c = connect.open()
 
     def script():  # type: ignore[no-untyped-def]

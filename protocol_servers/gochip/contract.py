@@ -123,7 +123,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
               f"  POS:    {ws.url}"]
     banner += [f"  reader {n} (portName): pinpad on {p}" for n, p in pinpads.items()]
     return Started(urls, close, {a.name: a for a in _actions(world, agent)}, agent.state,
-                   banner)
+                   banner, observations=agent.observations)
 
 
 SERVER = Server(

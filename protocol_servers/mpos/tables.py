@@ -10,6 +10,7 @@ into the application rows the ``applications`` filter of process selects from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -81,8 +82,13 @@ class TerminalTables:
         return tuple(chosen)
 
 
+@lru_cache(maxsize=32)
 def tables_from_config(config: TerminalConfig) -> TerminalTables:
-    """ABECS records (284-byte AIDs as libabecs sends, 611-byte CAPKs) for a configuration."""
+    """ABECS records (284-byte AIDs as libabecs sends, 611-byte CAPKs) for a configuration.
+
+    Both are frozen, so the records are built once per configuration, not once per world
+    (every simulated sale of a bench or a conformance example builds a world).
+    """
     records: list[bytes] = []
     rows: list[ApplicationRow] = []
     for p in config.aids:

@@ -78,8 +78,16 @@ def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Res
 
 
 def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
+    return (yield from read_card(pinpad, m.GcrRequest.from_command(cmd) if cmd.blocks else None))
+
+
+def read_card(pinpad: CardDevice, new_req: m.GcrRequest | None, prompt: str | None = None) -> Gen:
+    """The card session's first phase, shared by GCR and GCX: wait for a card, read it.
+
+    Answers as GCR (GCX converts); ``prompt`` replaces the default card prompt.
+    """
     slot = pinpad.slot
-    got_req = slot.begin_read(m.GcrRequest.from_command(cmd) if cmd.blocks else None)
+    got_req = slot.begin_read(new_req)
     if got_req is None:
         return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
     req = got_req
@@ -91,8 +99,8 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
         # candidate AID is enabled for contactless (T1_CTLSMODE, §4.1.1)
         ctls_on = (pinpad.info.ctls and req.ctls is not False
                    and any(r.ctls_enabled for r in pool))
-        pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
-                            else "INSIRA OU PASSE O CARTAO")
+        pinpad.display.show(prompt or ("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
+                                       else "INSIRA OU PASSE O CARTAO"))
         slot.antenna_on = ctls_on
         acting = pinpad.act(pinpad.customer.present_card(pinpad))
         waits: list[simpy.Event] = [acting]
@@ -193,10 +201,16 @@ def _contactless(pinpad: CardDevice, req: m.GcrRequest, card: Any,
 
 
 def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    if not pinpad.slot.can_go_on_chip():
+        return Response("GOC", m.ST_INVCALL)
+    return (yield from go_on(pinpad, m.GocRequest.from_command(cmd)))
+
+
+def go_on(pinpad: CardDevice, req: m.GocRequest) -> Gen:
+    """The second phase, shared by GOC and GOX (answers as GOC)."""
     slot = pinpad.slot
     if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
-    req = m.GocRequest.from_command(cmd)
     if not pinpad.key_store.has_pin_key(req.method, req.key_idx):
         return Response("GOC", m.ST_ERRKEY)  # checked before any PIN prompt
     got = yield from slot.chip.go_on_chip(req)
@@ -208,10 +222,16 @@ def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
 
 
 def finish_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    if not pinpad.slot.can_finish():
+        return Response("FNC", m.ST_INVCALL)
+    return (yield from finish(pinpad, m.FncRequest.from_command(cmd)))
+
+
+def finish(pinpad: CardDevice, req: m.FncRequest) -> Gen:
+    """The last phase, shared by FNC and FCX (answers as FNC)."""
     slot = pinpad.slot
     if not slot.can_finish():
         return Response("FNC", m.ST_INVCALL)
-    req = m.FncRequest.from_command(cmd)
     got = yield from slot.chip.finish(req)
     slot.finished(not isinstance(got, int))
     if isinstance(got, int):

@@ -20,7 +20,7 @@ import simpy
 from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
-from virtual_devices.abecs import gcr
+from virtual_devices.abecs import extended, gcr
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
@@ -96,6 +96,9 @@ class Pinpad:
         # who picks the application when the card offers several; None: the customer
         self.chooser: Callable[[list[str]], Gen] | None = None
         self.pin_kind = "online"  # what the PIN prompt is for (the chip session says)
+        # GOX's SPE_DSPMSG and SPE_TIMEOUT for the PIN screens of one command (§3.7.3)
+        self.pin_prompt: str | None = None
+        self.pin_timeout: float | None = None
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is
@@ -124,6 +127,7 @@ class Pinpad:
         self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
+        self.extended = extended.ExtendedState()  # GTK's tracks, multimedia files
         if chip_factory is None:
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory
@@ -310,10 +314,14 @@ class Pinpad:
         self._running = self.world.process(self._run(cmd))
 
     def _run(self, cmd: Command) -> Gen:
-        handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+        registered = extended.HANDLERS.get(cmd.cmd_id)
         try:
             yield self.world.timeout(self.t["command_processing"])
-            rsp = yield from handler(cmd)
+            if registered is not None:
+                rsp = yield from registered(self, cmd)
+            else:
+                handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+                rsp = yield from handler(cmd)
         except simpy.Interrupt as intr:
             self.world.transcript.event(self.name, f"{cmd.cmd_id} aborted ({intr.cause})")
             self.handled.append((cmd.cmd_id, -1))
@@ -327,9 +335,9 @@ class Pinpad:
             self._running = None
         if rsp is None:
             return
-        clear = cmd.cmd_id == "CLO"
+        clear = cmd.cmd_id in ("CLO", "CLX")
         self._finish(cmd.cmd_id, rsp, clear)
-        if cmd.cmd_id == "CLO":
+        if clear:
             self.session = None  # the CLO response goes in clear and ends the session
 
     def _finish(self, cmd_id: str, rsp: Response, clear: bool) -> None:
@@ -337,9 +345,9 @@ class Pinpad:
         self._send(rsp, clear=clear)
 
     def _after_abort(self, cmd_id: str) -> None:
-        if cmd_id in ("GCR", "GOC"):
+        if cmd_id in ("GCR", "GOC", "GCX", "GOX"):
             self.display.clear()
-        self.slot.aborted(cmd_id)
+        self.slot.aborted("GCR" if cmd_id == "GCX" else cmd_id)
 
     # -- commands without the customer ------------------------------------------------
     def _cmd_opn(self, cmd: Command) -> Gen:
@@ -520,13 +528,17 @@ class Pinpad:
 
     def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
         """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
-        if amount is not None:
+        # a host's own PIN message (GOX): its first line stays, the digits show below it
+        head = (self.pin_prompt or "").replace("\n", "\r").split("\r")[0] or None
+        if head is not None:
+            self.display.show_lines(head, "")
+        elif amount is not None:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
         self._emit_pin(None)
         typed = self.act(self.customer.type_pin(self, min_len, max_len))
-        timeout = self.world.timeout(self.t["pin_entry_timeout"])
+        timeout = self.world.timeout(self.pin_timeout or self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])
         except simpy.Interrupt:
@@ -544,7 +556,7 @@ class Pinpad:
             self._emit_pin("")
             return m.ST_CANCEL
         self._emit_pin("*" * len(pin))
-        self.display.show_lines("", "SENHA: " + "*" * len(pin))
+        self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
         return pin
 
     def _emit_pin(self, masked: str | None) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from simulator.masking import mask_pan
 from simulator.world import World
@@ -92,6 +92,9 @@ class Settings:
 
     goc_tags: tuple[int, ...] = GOC_TAGS
     fnc_tags: tuple[int, ...] = FNC_TAGS
+    # which card commands drive the pinpad: "classic" GCR/GOC/FNC or the parameter-
+    # tagged "abecs" GCX/GOX/FCX (with GTK for the full tracks), ABECS 2.12 §3.6/§3.7
+    command_family: Literal["classic", "abecs"] = "classic"
     pin_method: int = 3  # DUKPT:TDES
     pin_key: int = 16
     risk_management: bool = True
@@ -338,8 +341,10 @@ class Terminal:
                            app_type=app_type, apps=apps)
         self.chip_pending = False
         self.emit(ev.CardRequested(self.world.now, amount))
+        get_card = (self.host.gcx_as_gcr if self.settings.command_family == "abecs"
+                    else self.host.gcr)
         try:
-            card = yield from self.host.gcr(req)
+            card = yield from get_card(req)
         except AbecsError as exc:
             if exc.code == m.ST_TABVERDIF:
                 steps.append("GCR 020: reload tables, bare GCR")
@@ -347,7 +352,7 @@ class Terminal:
                 card = yield from self.host.gcr(None)
             elif exc.code == m.ST_ERRFALLBACK and self.settings.retry_after_fallback:
                 steps.append("GCR 076: chip failed, GCR again for the stripe")
-                card = yield from self.host.gcr(req)
+                card = yield from get_card(req)
             else:
                 raise
         self._secret(card)
@@ -387,7 +392,10 @@ class Terminal:
                            risk_management=s.risk_management, floor_limit=floor,
                            target_pct=s.target_pct, threshold=s.threshold,
                            max_target_pct=s.max_target_pct)
-        goc = yield from self.host.goc(req)
+        if s.command_family == "abecs":
+            goc = yield from self.host.gox_as_goc(req, card.acq_idx)
+        else:
+            goc = yield from self.host.goc(req)
         self.chip_pending = True
         if goc.online_pin:
             self.world.redactor.add_secret(goc.pin_block)
@@ -431,7 +439,11 @@ class Terminal:
     def finish_chip(self, answer: HostAnswer) -> Gen:
         """FNC with the host's answer: the card's second decision."""
         self.chip_pending = False
-        fnc = yield from self.host.fnc(answer.fnc(self.settings.fnc_tags))
+        req = answer.fnc(self.settings.fnc_tags)
+        if self.settings.command_family == "abecs":
+            fnc = yield from self.host.fcx_as_fnc(req)
+        else:
+            fnc = yield from self.host.fnc(req)
         self.emit(ev.CardDecided(self.world.now, fnc.decision == 0))
         return fnc
 

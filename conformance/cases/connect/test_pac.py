@@ -65,7 +65,7 @@ def test_terminal_details(connect: Any) -> None:
       "masked PAN, receipt lines with value", section="4.3",
       failure="the sale result lacks fields, shows the PAN or has bare receipt lines")
 def test_sale(connect: Any) -> None:
-    connect.choose(GBP, "visa-chip-pin")
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")  # chip and PIN
     c = connect.open()
     tx = sale(connect, c)
     assert tx["transactionResult"] == "SUCCESSFUL" and tx["transactionType"] == "SALE"
@@ -152,7 +152,7 @@ def test_cnp_refused(connect: Any) -> None:
 @case("connect/4.4/1", title="chip and PIN notifications in the order of §4.4, all before "
       "the result", section="4.4", failure="notifications are missing, out of order or late")
 def test_notification_order(connect: Any) -> None:
-    connect.choose(GBP, "visa-chip-pin")
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")  # chip and PIN
     c = connect.open()
     sale(connect, c)
     assert tuple(values(c)) == CHIP_AND_PIN
@@ -177,7 +177,7 @@ def test_duplicate(connect: Any) -> None:
 def test_cancel(connect: Any, at: str) -> None:
     # the cancel moment is chosen through the cardholder
     connect.choose(GBP, "visa-chip-pin", think_s=(20.0, 20.0) if at == "card" else (2.0, 2.0),
-                   typing_s=(5.0, 5.0))
+                   typing_s=(5.0, 5.0), presentation="insert")  # inserted: a PIN is asked
     c = connect.open()
 
     def script():  # type: ignore[no-untyped-def]

@@ -37,7 +37,9 @@ class GoChipTarget(Target):
         self.agent: Agent | None = None
         self.clients: list[GoChipClient] = []
         self._ws: Any = None
-        self.config = config or AgentConfig(readers=("reader0", "reader1"))
+        # the customer inserts: the cases follow the note's chip and PIN flows
+        self.config = config or AgentConfig(readers=("reader0", "reader1"),
+                                            customer={"presentation": "insert"})
         if self.reference:
             # a realtime world gets no in-memory readers from the Agent: ptys below
             self.agent = Agent(world, self.config)

@@ -49,9 +49,11 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     ones that got no answer within the protocol's timeout, and what the POS was told
     (identifier -> minor units approved).
 
-Connect, Valor and GoChip add their adapter in their own package
-(``protocol_servers.<name>.soak``, a module that calls :func:`adapter`); the soak
-imports it when asked for that server, so they are held to the same numbers.
+Every adapter is a module of :mod:`conformance.soak_adapters` named for its server
+(``conformance/soak_adapters/<name>.py``, a module that calls :func:`adapter`); the soak
+imports it when asked for that server, so every server is held to the same numbers. The
+adapters live in the conformance layer because they drive the servers from above: layers
+point down, and a server package never imports the suite.
 """
 
 from __future__ import annotations
@@ -108,14 +110,9 @@ class SoakAdapter(Protocol):
 
 
 ADAPTERS: dict[str, Callable[[], SoakAdapter]] = {}
-#: where adapters of servers outside this module live (imported on demand)
-ADAPTER_MODULES = {
-    "mpos": "conformance.soak_adapters",
-    "p3": "conformance.soak_adapters",
-    "connect": "protocol_servers.connect.soak",
-    "valor": "protocol_servers.valor.soak",
-    "gochip": "protocol_servers.gochip.soak",
-}
+#: the module holding each server's adapter (imported on demand)
+ADAPTER_MODULES = {name: f"conformance.soak_adapters.{name}"
+                   for name in ("mpos", "p3", "connect", "gochip")}
 
 
 def adapter(name: str) -> Callable[[Callable[[], SoakAdapter]], Callable[[], SoakAdapter]]:

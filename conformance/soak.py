@@ -42,6 +42,11 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     *driver side*: after the first answer to a malformed input, finish whatever it
     started (a valid-looking charge runs to its final answer) and return what that POS
     was told, so the books can be checked after fuzzing too.
+``async opened(wire) -> None`` (optional)
+    *driver side*: called on every connection the soak opens for malformed inputs or a
+    health check, before anything is sent: a protocol whose server speaks first (GoChip
+    greets with ``RES_ON_WS_INIT_REQUIRED``) reads its greeting here, so that each
+    answer counted is the answer to what was sent.
 ``healthy() -> tuple[str, str]``
     *driver side*: an ordinary request (role, text) every live server answers at once.
 ``async session(urls, index) -> Session``
@@ -326,9 +331,21 @@ class Result:
                 and self.rss_after_kb <= self.rss_before_kb * (1 + RSS_TOLERANCE))
 
 
+async def _open(soak: SoakAdapter, url: str) -> Wire:
+    """A fresh connection, past the server's greeting if its protocol has one."""
+    wire = await Wire(url).open()
+    opened = getattr(soak, "opened", None)
+    if opened is not None:
+        await opened(wire)
+    return wire
+
+
 async def _healthy(soak: SoakAdapter, urls: dict[str, str]) -> bool:
     role, text = soak.healthy()
-    wire = await Wire(urls[role]).open()
+    try:
+        wire = await _open(soak, urls[role])
+    except (TimeoutError, OSError):
+        return False
     try:
         await wire.send(text)
         return await wire.recv() is not None
@@ -343,11 +360,12 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
     wires: dict[str, Wire] = {}
     try:
         for role, message in inputs:
-            wire = wires.get(role)
-            if wire is None or wire.closed:
-                wire = wires[role] = await Wire(urls[role]).open()
             result.inputs += 1
             try:
+                wire = wires.get(role)
+                if wire is None or wire.closed:
+                    wires.pop(role, None)
+                    wire = wires[role] = await _open(soak, urls[role])
                 await wire.send(message)
                 answer = await wire.recv()  # a message or the close: either is an answer
                 result.answers += 1
@@ -361,8 +379,9 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                         told.update(got)
             except TimeoutError:
                 result.unanswered += 1
-                await wire.close()
-                wires.pop(role, None)
+                stale = wires.pop(role, None)
+                if stale is not None:
+                    await stale.close()
             except OSError:
                 # the server closed while we were still sending (an oversize frame): the
                 # close is its answer

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.textsafe import escape_surrogates
+
 VERSION = "2.0"
 
 PARSE_ERROR = -32700
@@ -129,7 +131,9 @@ Event = Request | Notification | Response | UnexpectedResponse | Rejected
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text that always encodes as UTF-8: a lone surrogate a peer sent (and an
+    error echoes back) goes out as its ``\\udXXX`` escape, never as a send that raises."""
+    return escape_surrogates(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
 
 
 class _Batch:

@@ -87,6 +87,8 @@ HEALTH_EVERY = 250
 #: parallel connections the malformed inputs are spread over
 INPUT_LANES = 8
 RSS_TOLERANCE = 0.10
+#: the WebSocket close code of a server that failed (RFC 6455 §7.4.1): no answer at all
+INTERNAL_ERROR = 1011
 
 
 @dataclass
@@ -148,6 +150,8 @@ class Wire:
         self._ws: Any = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        #: the close code the server sent (WebSocket), once it closed
+        self.close_code: int | None = None
 
     async def open(self) -> Wire:
         if self.url.startswith("ws"):
@@ -184,7 +188,8 @@ class Wire:
 
             try:
                 return await asyncio.wait_for(self._ws.recv(), timeout)  # type: ignore[no-any-return]
-            except websockets.ConnectionClosed:
+            except websockets.ConnectionClosed as exc:
+                self.close_code = exc.rcvd.code if exc.rcvd is not None else None
                 return None
         assert self._reader is not None
         try:
@@ -368,6 +373,12 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                     wire = wires[role] = await _open(soak, urls[role])
                 await wire.send(message)
                 answer = await wire.recv()  # a message or the close: either is an answer
+                if answer is None and wire.close_code == INTERNAL_ERROR:
+                    # 1011 is the server failing, not refusing: its send raised or its
+                    # handler died, and the POS never heard the protocol's error
+                    result.unanswered += 1
+                    wires.pop(role, None)
+                    continue
                 result.answers += 1
                 settle = getattr(soak, "settle", None)
                 if answer is not None and settle is not None:

@@ -325,6 +325,7 @@ class Result:
     sessions: int = 0
     session_requests: int = 0
     ledger_mismatches: int = 0
+    approved: int = 0  # payments the POS side was told were approved (money that moved)
     rss_before_kb: int = 0
     rss_after_kb: int = 0
     process_failures: int = 0
@@ -462,6 +463,7 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
             out(f"{name}: unanswered: {note}")
         if not await _healthy(soak, urls):
             result.wedges += 1
+        result.approved = sum(1 for amount in told.values() if amount)
         booked = (await child.ask("ledger"))["ledger"]
         for ident in set(told) | set(booked):
             if booked.get(ident, 0) != told.get(ident, 0):
@@ -481,7 +483,8 @@ def _report(r: Result, out: Callable[[str], None]) -> None:
     growth = (r.rss_after_kb / r.rss_before_kb - 1) * 100 if r.rss_before_kb else 0.0
     out(f"{r.server}: inputs {r.inputs}, answers {r.answers}, wedges {r.wedges}, "
         f"unanswered {r.unanswered}, sessions {r.sessions} ({r.session_requests} requests), "
-        f"ledger mismatches {r.ledger_mismatches}, RSS before {r.rss_before_kb / 1024:.1f} MiB "
+        f"approved payments {r.approved}, ledger mismatches {r.ledger_mismatches}, "
+        f"RSS before {r.rss_before_kb / 1024:.1f} MiB "
         f"after {r.rss_after_kb / 1024:.1f} MiB ({growth:+.1f} %), "
         f"contained process failures {r.process_failures}, {r.seconds} s "
         f"-> {'OK' if r.ok else 'FAIL'}")

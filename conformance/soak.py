@@ -30,8 +30,9 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
 ``async start(world) -> dict[str, str]``
     *child side*: start the server in ``world`` on 127.0.0.1 with free ports; return its
     URLs by role. Transports understood by the driver: ``ws://`` (one message per
-    WebSocket message) and ``tcp://`` (messages framed with a 4-byte big-endian
-    length).
+    WebSocket message), ``tcp://`` (messages framed with a 4-byte big-endian length),
+    ``tcp+stx://`` (STX, message, ETX) and ``tcp+nl://`` (one message per line): see
+    :data:`STREAM_FRAMINGS`.
 ``booked() -> dict[str, int]``
     *child side*, run inside the world: money the server's back end holds per
     identifier the POS was given (signed minor units; reversed or refused is 0).
@@ -119,7 +120,7 @@ class SoakAdapter(Protocol):
 ADAPTERS: dict[str, Callable[[], SoakAdapter]] = {}
 #: the module holding each server's adapter (imported on demand)
 ADAPTER_MODULES = {name: f"conformance.soak_adapters.{name}"
-                   for name in ("mpos", "p3", "connect", "gochip")}
+                   for name in ("mpos", "p3", "connect", "gochip", "valor")}
 
 
 def adapter(name: str) -> Callable[[Callable[[], SoakAdapter]], Callable[[], SoakAdapter]]:
@@ -142,6 +143,14 @@ def make_adapter(name: str) -> SoakAdapter:
 
 # -- transports (driver side) ----------------------------------------------------------------
 
+#: byte-stream framings the driver speaks, by URL scheme (``tcp://`` is the 4-byte
+#: big-endian length prefix); the codecs are the sans-I/O ones of :mod:`simulator.framing`
+STREAM_FRAMINGS = {"tcp": "LengthPrefixFraming", "tcp+stx": "StxEtxFraming",
+                   "tcp+nl": "NewlineFraming"}
+#: our side's frame limit: far above any server's, so the server is the one that refuses
+_DRIVER_MAX_FRAME = 1 << 24
+
+
 class Wire:
     """One client connection: send a message, wait for the next one (or the close)."""
 
@@ -150,18 +159,28 @@ class Wire:
         self._ws: Any = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._framing: Any = None
+        self._frames: list[bytes] = []
         #: the close code the server sent (WebSocket), once it closed
         self.close_code: int | None = None
 
     async def open(self) -> Wire:
-        if self.url.startswith("ws"):
+        scheme = self.url.split("://", 1)[0]
+        if scheme in ("ws", "wss"):
             import websockets
 
             self._ws = await websockets.connect(self.url, max_size=None,
                                                 open_timeout=ANSWER_TIMEOUT)
-        else:
-            host, port = self.url.split("//", 1)[1].rsplit(":", 1)
-            self._reader, self._writer = await asyncio.open_connection(host, int(port))
+            return self
+        if scheme not in STREAM_FRAMINGS:
+            raise ValueError(f"the soak driver speaks ws://, {', '.join(STREAM_FRAMINGS)}://; "
+                             f"not {self.url}")
+        from simulator import framing
+
+        codec = getattr(framing, STREAM_FRAMINGS[scheme])
+        self._framing = codec(max_length=_DRIVER_MAX_FRAME)
+        host, port = self.url.split("//", 1)[1].rsplit(":", 1)
+        self._reader, self._writer = await asyncio.open_connection(host, int(port))
         return self
 
     @property
@@ -173,12 +192,12 @@ class Wire:
     async def send(self, message: str | bytes) -> None:
         if self._ws is not None:
             await self._ws.send(message)
-        else:
-            assert self._writer is not None
-            data = (message.encode("utf-8", "surrogatepass") if isinstance(message, str)
-                    else message)
-            self._writer.write(len(data).to_bytes(4, "big") + data)
-            await self._writer.drain()
+            return
+        assert self._writer is not None
+        data = (message.encode("utf-8", "surrogatepass") if isinstance(message, str)
+                else message)
+        self._writer.write(self._framing.encode(data))
+        await self._writer.drain()
 
     async def recv(self, timeout: float = ANSWER_TIMEOUT) -> str | bytes | None:
         """The next message; None when the server closed the connection (an answer too:
@@ -192,13 +211,19 @@ class Wire:
                 self.close_code = exc.rcvd.code if exc.rcvd is not None else None
                 return None
         assert self._reader is not None
-        try:
-            head = await asyncio.wait_for(self._reader.readexactly(4), timeout)
-            body = await asyncio.wait_for(
-                self._reader.readexactly(int.from_bytes(head, "big")), timeout)
-        except asyncio.IncompleteReadError:
-            return None
-        return body
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._frames:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(self._reader.read(1 << 16), left)
+            if not chunk:
+                return None
+            # what the server wrote that is no frame (junk between frames) is not an
+            # answer: keep reading for one
+            self._frames += [f for f in self._framing.events(chunk) if isinstance(f, bytes)]
+        return self._frames.pop(0)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -355,6 +355,8 @@ class Result:
     rss_after_kb: int = 0
     process_failures: int = 0
     seconds: float = 0.0
+    #: the first few malformed inputs that got no answer, for the report
+    unanswered_inputs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -403,6 +405,8 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                     # 1011 is the server failing, not refusing: its send raised or its
                     # handler died, and the POS never heard the protocol's error
                     result.unanswered += 1
+                    if len(result.unanswered_inputs) < 5:
+                        result.unanswered_inputs.append(f"{role} (1011): {message[:120]!r}")
                     wires.pop(role, None)
                     continue
                 result.answers += 1
@@ -416,6 +420,8 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                         told.update(got)
             except TimeoutError:
                 result.unanswered += 1
+                if len(result.unanswered_inputs) < 5:
+                    result.unanswered_inputs.append(f"{role}: {message[:120]!r}")
                 stale = wires.pop(role, None)
                 if stale is not None:
                     await stale.close()
@@ -448,6 +454,8 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
         warm = Result(name)
         await asyncio.gather(*(_lane(soak, urls, [soak.malformed(rng) for _ in range(50)],
                                      warm, told) for _ in range(INPUT_LANES)))
+        result.unanswered += warm.unanswered
+        result.unanswered_inputs += warm.unanswered_inputs
         for r in await asyncio.gather(*(soak.session(urls, 10_000_000 + i)
                                         for i in range(sessions)), return_exceptions=True):
             if isinstance(r, BaseException):
@@ -486,6 +494,8 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
             told.update(r.told)
         for note in notes:
             out(f"{name}: unanswered: {note}")
+        for note in result.unanswered_inputs:
+            out(f"{name}: unanswered input: {note}")
         if not await _healthy(soak, urls):
             result.wedges += 1
         result.approved = sum(1 for amount in told.values() if amount)

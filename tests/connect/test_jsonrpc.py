@@ -178,3 +178,18 @@ def test_lone_surrogates_go_out_as_utf8_text(text: str) -> None:
     for answer in out:
         answer.encode("utf-8")  # raises on a lone surrogate
         assert "error" in json.loads(answer)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 10_000 + "]" * 10_000,
+    '{"jsonrpc":"2.0","id":1,"method":' + '{"a":' * 10_000 + "1" + "}" * 10_000 + "}",
+    '{"jsonrpc":"2.0","id":1,"method":"sale","params":{"currency":'
+    + "[" * 5000 + "]" * 5000 + "}}",
+])
+def test_deep_nesting_gets_a_parse_error(text: str) -> None:
+    """Nesting past the recursion limit is answered with -32700, not a dead message."""
+    ep = rpc.Endpoint()
+    (event,) = ep.receive(text)
+    assert isinstance(event, rpc.Rejected)
+    (answer,) = [json.loads(t) for t in ep.data_to_send()]
+    assert answer["error"]["code"] == rpc.PARSE_ERROR and answer["id"] is None

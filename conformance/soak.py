@@ -48,6 +48,10 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     health check, before anything is sent: a protocol whose server speaks first (GoChip
     greets with ``RES_ON_WS_INIT_REQUIRED``) reads its greeting here, so that each
     answer counted is the answer to what was sent.
+``stream_reader(url) -> Callable[[bytes], list[bytes]] | None`` (optional)
+    *driver side*: how to cut answers from a byte stream when the server may answer in
+    another framing than the request's (Valor answers a frame it could not read as bare
+    JSON); None keeps the URL scheme's framing.
 ``healthy() -> tuple[str, str]``
     *driver side*: an ordinary request (role, text) every live server answers at once.
 ``async session(urls, index) -> Session``
@@ -154,8 +158,10 @@ _DRIVER_MAX_FRAME = 1 << 24
 class Wire:
     """One client connection: send a message, wait for the next one (or the close)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reader: Callable[[bytes], list[bytes]] | None = None) -> None:
         self.url = url
+        #: how answers are cut from the byte stream (default: the scheme's framing)
+        self._read_frames = reader
         self._ws: Any = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -220,6 +226,9 @@ class Wire:
             chunk = await asyncio.wait_for(self._reader.read(1 << 16), left)
             if not chunk:
                 return None
+            if self._read_frames is not None:
+                self._frames += self._read_frames(chunk)
+                continue
             # what the server wrote that is no frame (junk between frames) is not an
             # answer: keep reading for one
             self._frames += [f for f in self._framing.events(chunk) if isinstance(f, bytes)]
@@ -366,7 +375,8 @@ class Result:
 
 async def _open(soak: SoakAdapter, url: str) -> Wire:
     """A fresh connection, past the server's greeting if its protocol has one."""
-    wire = await Wire(url).open()
+    reader = getattr(soak, "stream_reader", None)
+    wire = await Wire(url, reader(url) if reader is not None else None).open()
     opened = getattr(soak, "opened", None)
     if opened is not None:
         await opened(wire)

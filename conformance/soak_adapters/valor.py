@@ -88,6 +88,20 @@ class ValorSoak:
     def malformed(self, rng: random.Random) -> tuple[str, str | bytes]:
         return rng.choice(_ROLES), hostile_message(rng, rng.choice(self._ENVELOPES), kind(rng))
 
+    def stream_reader(self, url: str) -> Any:
+        """Answers cut by the terminal's own stream decoder: it replies in a request's
+        framing, but a frame it could not read (cut short, junk inside STX/ETX) is
+        answered with bare JSON, which neither end marker would find."""
+        if url.startswith("ws"):
+            return None
+        from protocol_servers.valor.wire import Frame, JsonStreamDecoder
+
+        decoder = JsonStreamDecoder()
+
+        def read(data: bytes) -> list[bytes]:
+            return [f.payload for f in decoder.feed(data) if isinstance(f, Frame)]
+        return read
+
     def healthy(self) -> tuple[str, str]:
         return "ws", _request({"TRAN_MODE": "96"})
 
@@ -134,7 +148,7 @@ class ValorSoak:
     async def session(self, urls: dict[str, str], index: int) -> Session:
         s = Session()
         role = _ROLES[index % len(_ROLES)]
-        wire = await Wire(urls[role]).open()
+        wire = await Wire(urls[role], self.stream_reader(urls[role])).open()
         try:
             if await self._ask(wire, s, {"TRAN_MODE": "96"}) is None:
                 s.notes.append(f"session {index} ({role}): TRAN_MODE 96")

@@ -137,10 +137,20 @@ class ValorSoak:
                 return msg
 
     async def _ask(self, wire: Wire, s: Session, fields: dict[str, str]) -> Any:
-        """One request to its final frame (or its refusal); None if none came."""
+        """One request to its final frame (or its refusal); None if none came.
+
+        ``TRAN_MODE 96`` asks whether the terminal is there: its ACK is the whole answer.
+        """
         s.requests += 1
         await wire.send(_request(fields))
-        final = await self._final(wire)
+        if fields.get("TRAN_MODE") == "96":
+            try:
+                raw = await wire.recv(ANSWER_TIMEOUT)
+            except TimeoutError:
+                raw = None
+            final = json.loads(raw) if raw is not None else None
+        else:
+            final = await self._final(wire)
         if final is None:
             s.unanswered += 1
         return final

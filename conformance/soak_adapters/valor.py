@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 _ROLES = ("ws", "stx", "nl")
 _STEPS = ("ACK", "Payload Request Received")
+#: seconds (wall) to wait after a fuzzed request's ACK for the step that says the
+#: terminal took it; none means the ACK was the whole answer
+_NEXT_STEP_WAIT = 5.0
 
 
 def _request(fields: dict[str, str]) -> str:
@@ -81,7 +84,7 @@ class ValorSoak:
         lambda v: f'{{"TRAN_MODE":"1","TRAN_CODE":"1","AMOUNT":"100","TIP_AMOUNT":{v}}}',
         lambda v: f'{{"TRAN_MODE":"1","TRAN_CODE":"1","AMOUNT":"100","REQ_TXN_ID":{v}}}',
         lambda v: f'{{"TRAN_MODE":"90","STAN_NO":{v}}}',
-        lambda v: f'{{"TRAN_MODE":"96","EXTRA":{v}}}',
+        lambda v: f'{{"TRAN_MODE":"90","STAN_NO":"1","EXTRA":{v}}}',
         lambda v: v,
     )
 
@@ -113,6 +116,24 @@ class ValorSoak:
             return {}
         if not isinstance(msg, dict) or msg.get("MSG") not in _STEPS:
             return {}
+        if msg.get("MSG") == "ACK":
+            # an ACK alone answers TRAN_MODE 96; a request the terminal works on follows
+            # its ACK with "Payload Request Received" at once (§A.4 steps 2-3)
+            try:
+                raw = await wire.recv(_NEXT_STEP_WAIT)
+            except TimeoutError:
+                return {}
+            if raw is None:
+                return {}
+            try:
+                step = json.loads(raw)
+            except ValueError:
+                return {}
+            if not isinstance(step, dict):
+                return {}
+            if step.get("MSG") not in _STEPS:
+                await wire.send(_request({"MSG": "ACK"}))
+                return _told(step, {"TRAN_CODE": str(step.get("TRAN_CODE", "1"))})
         final = await self._final(wire)
         if final is None:
             return {}

@@ -120,11 +120,15 @@ class P3Soak:
         device = f"devices/m{slot}"
         for attempt in range(400):
             tag = f"x{index}.{attempt}"
+
+            def answered(m: Any, tag: str = tag) -> bool:
+                return bool(m.get("tag") == tag and "status" in m)
+
             final = await request(wire, (
                 f'{{"type":"EXECUTE_TRANSACTION_REQUEST","tag":"{tag}","resource":"{device}",'
                 '"executeTransactionRequest":{"transactionParameters":{"type":"CHARGE",'
                 f'"currency":"EUR","amount":{self.amount}}}}}}}'),
-                lambda m, tag=tag: m.get("tag") == tag and "status" in m, s)
+                answered, s)
             if final is None:
                 return
             if final["status"] == "ERROR" and final["error"]["type"] == "ACCESSORY_BUSY":

@@ -538,7 +538,8 @@ def _report(r: Result, out: Callable[[str], None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.soak", description=__doc__.split(
         "\n\n")[0])
-    parser.add_argument("servers", nargs="*", default=["mpos", "p3"])
+    parser.add_argument("servers", nargs="*", default=list(ADAPTER_MODULES),
+                        help="servers to soak (default: every one with an adapter)")
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)

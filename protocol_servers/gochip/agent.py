@@ -22,7 +22,7 @@ import simpy
 
 from protocol_servers.gochip import frames
 from protocol_servers.gochip.card_reader import CardReader, ReaderFailure
-from protocol_servers.gochip.conduct import Conduct, observations
+from protocol_servers.gochip.conduct import Conduct, PastConduct, observations
 from protocol_servers.gochip.frames import Amount, FieldError, Frame
 from protocol_servers.gochip.records import Record, Records, iso
 from protocol_servers.gochip.sale import CardTransaction
@@ -595,6 +595,7 @@ class Agent:
         # the grades of a POS under test), so a long-running agent's memory stays flat
         self.sessions: list[Session] = []
         self.ended: deque[Session] = deque(maxlen=ENDED_KEPT)
+        self.past = PastConduct()  # the grades of every ended connection, summed up
         self._refs = world.rng("gochip.refs")
         self.readers: dict[str, CardReader] = dict(readers or {})
         if not self.readers and world.mode == "virtual":
@@ -672,6 +673,7 @@ class Agent:
                 if session in self.sessions:
                     self.sessions.remove(session)
                     self.ended.append(session)
+                    self.past.absorb(session.conduct)
                 return
             if isinstance(msg, (str, bytes)):
                 session.handle(msg)
@@ -703,7 +705,7 @@ class Agent:
 
     def observations(self) -> list[Observation]:
         """How every POS connection of the run behaved, graded (``--serve gochip``)."""
-        return observations(s.conduct for s in self.sessions)
+        return observations([*self.past.conducts(), *(s.conduct for s in self.sessions)])
 
     def state(self) -> dict[str, Any]:
         return {

@@ -114,8 +114,12 @@ class ValorSoak:
             msg = json.loads(answer)
         except ValueError:
             return {}
-        if not isinstance(msg, dict) or msg.get("MSG") not in _STEPS:
+        if not isinstance(msg, dict):
             return {}
+        if msg.get("MSG") not in _STEPS:
+            # a final frame read as the first answer belongs to an earlier fuzzed sale on
+            # this connection that outlasted its wait: what it says still counts
+            return _told(msg, {"TRAN_CODE": str(msg.get("TRAN_CODE", "1"))})
         if msg.get("MSG") == "ACK":
             # an ACK alone answers TRAN_MODE 96; a request the terminal works on follows
             # its ACK with "Payload Request Received" at once (§A.4 steps 2-3)

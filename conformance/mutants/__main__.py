@@ -87,13 +87,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}  (equivalent) {describe(m)}")
         return 0
 
-    stages = sorted({s for n in names for s in plan.packages[n].stages})
+    stages = sorted({s for n in names for m in drawn[n]
+                     for s in plan.packages[n].stages_for(m.mutant.file)})
     work = Path(tempfile.mkdtemp(prefix="cardloop-mutants-"))
     started = time.monotonic()
     timeouts = baseline(ROOT, work, stages)
     print("clean runs pass; timeouts " + ", ".join(
         f"{' '.join(s)}={t:.0f}s" for s, t in timeouts.items()), flush=True)
-    jobs = [(m, plan.packages[n].stages) for n in names for m in drawn[n]]
+    jobs = [(m, plan.packages[n].stages_for(m.mutant.file)) for n in names for m in drawn[n]]
     count = [0]
 
     def report(o: Outcome) -> None:

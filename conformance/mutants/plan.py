@@ -31,6 +31,11 @@ class Package:
     sample: int
     # "file::function" -> why that function is not the server's behaviour
     exclude: dict[str, str] = field(default_factory=dict)
+    # file -> its own stages, when it needs more (or fewer) cases than the package's
+    stages_by_file: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    def stages_for(self, file: str) -> tuple[tuple[str, ...], ...]:
+        return self.stages_by_file.get(file, self.stages)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ def load_plan(root: Path) -> Plan:
             stages=tuple(tuple(s) for s in t["stages"]),
             sample=int(t.get("sample", 20)),
             exclude={e["function"]: e["why"] for e in t.get("exclude", [])},
+            stages_by_file={f: tuple(tuple(s) for s in st)
+                            for f, st in t.get("stages_by_file", {}).items()},
         )
         for name, t in doc["packages"].items()
     }

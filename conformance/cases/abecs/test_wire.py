@@ -1,0 +1,108 @@
+"""mpos-bridge.md §4.2 (ABECS 2.12 §2.2): the pinpad's bytes checked without the suite's
+own codec.
+
+``link.py`` and ``messages.py`` serve both the pinpad and the suite's host, so a bug in
+them can break both sides alike and stay green. These cases write the host's packets out
+literally from the spec, compute every CRC with :func:`binascii.crc_hqx` (CRC-16/XMODEM:
+polynomial 0x1021, initial value 0, over PKTDATA and ETB) and read the pinpad's answer
+byte by byte.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+from conformance import case
+
+Gen = Any
+
+ACK, NAK, SYN, ETB, CAN = 0x06, 0x15, 0x16, 0x17, 0x18
+# ABECS 2.12 §2.2.1: at most 2049 bytes of PKTDATA (before byte stuffing)
+LIMIT = 2049
+
+
+def wire(pktdata: bytes) -> bytes:
+    """A packet as the spec draws it; ``pktdata`` must hold no byte that needs stuffing."""
+    assert not set(pktdata) & {0x13, SYN, ETB}, "write stuffed bytes out by hand"
+    crc = binascii.crc_hqx(pktdata + bytes((ETB,)), 0)
+    return bytes((SYN,)) + pktdata + bytes((ETB, crc >> 8, crc & 0xFF))
+
+
+def answers(raw: bytes) -> list[bytes]:
+    """The PKTDATA of each packet in ``raw`` whose CRC is right by binascii's count."""
+    out: list[bytes] = []
+    i = 0
+    while True:
+        start = raw.find(bytes((SYN,)), i)
+        if start < 0:
+            return out
+        end = raw.find(bytes((ETB,)), start)
+        if end < 0 or end + 2 >= len(raw):
+            return out
+        body = raw[start + 1 : end]
+        unstuffed = bytearray()
+        j = 0
+        while j < len(body):
+            if body[j] == 0x13 and j + 1 < len(body):
+                unstuffed.append(body[j + 1] - 0x20)
+                j += 2
+            else:
+                unstuffed.append(body[j])
+                j += 1
+        crc = (raw[end + 1] << 8) | raw[end + 2]
+        assert crc == binascii.crc_hqx(bytes(unstuffed) + bytes((ETB,)), 0), (
+            f"the pinpad's CRC {crc:04X} is wrong for {bytes(unstuffed)[:16]!r}")
+        out.append(bytes(unstuffed))
+        i = end + 3
+
+
+def send(device: Any, data: bytes, seconds: float = 2.0) -> Gen:
+    mark = device.host.send_raw(data)
+    yield device.world.timeout(seconds)
+    return bytes(device.host.received[mark:])
+
+
+def opened(device: Any) -> Gen:
+    """CAN, then OPN in clear, both written out literally: the pinpad answers OPN 000."""
+    yield from send(device, bytes((CAN,)), 1.0)
+    got = yield from send(device, wire(b"OPN000"))
+    assert got[:1] == bytes((ACK,)), f"OPN was not acknowledged: {got.hex()}"
+    assert answers(got) == [b"OPN000"], f"OPN answered {answers(got)}"
+
+
+@case("abecs/4.2/20", title="GTS written out from the spec: the pinpad acknowledges it and "
+      "answers GTS 000 with a 10-character version, CRC checked by another implementation",
+      section="4.2", failure="the pinpad's frames or CRCs differ from the spec's, which only "
+      "a host sharing its codec would not notice")
+def test_gts_literal(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        return (yield from send(abecs_device, wire(b"GTS00200")))
+
+    got = abecs_device.run(flow)
+    assert got[:1] == bytes((ACK,)), f"the literal GTS was not acknowledged: {got.hex()}"
+    (pkt,) = answers(got[1:])
+    assert pkt[:9] == b"GTS000010", pkt
+    assert len(pkt) == 19 and pkt[9:].isascii(), pkt
+
+
+@case("abecs/4.2/21", title="a packet of exactly the limit (2049 bytes) is taken; one byte more "
+      "is refused with NAK and never answered", section="4.2",
+      failure="the pinpad refuses a packet of the largest allowed size or takes a longer one")
+def test_packet_length_boundary(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        # DSP with a message padded out to the limit: well-formed at the link, whatever
+        # the command layer makes of its length
+        at = yield from send(abecs_device, wire(b"DSP" + b"0" * (LIMIT - 3)))
+        over = yield from send(abecs_device, wire(b"DSP" + b"0" * (LIMIT - 2)))
+        after = yield from send(abecs_device, wire(b"GTS00200"))
+        return at, over, after
+
+    at, over, after = abecs_device.run(flow)
+    assert at[:1] == bytes((ACK,)), f"a {LIMIT}-byte packet was refused: {at[:4].hex()}"
+    assert len(answers(at[1:])) == 1 and answers(at[1:])[0][:3] == b"DSP"
+    assert over[:1] == bytes((NAK,)), f"a {LIMIT + 1}-byte packet was not NAKed: {over[:4].hex()}"
+    assert answers(over) == [], "a packet over the limit was answered"
+    assert after[:1] == bytes((ACK,)) and answers(after[1:])[0][:6] == b"GTS000"

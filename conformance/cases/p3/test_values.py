@@ -1,0 +1,136 @@
+"""payworks-p3.md §4.4 and §7: the values of the fields a response defines, wherever the
+scenario fixes them, and the display lines of each step.
+
+The expected values are written here from the document and from the MOCK card's
+description (payworks-p3.md §11: the amount's digits choose the outcome), never read back
+from the server's own tables, so a bug the server shares with a helper cannot stay green.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance import case
+
+from .steps import check_invariants, login, tx_of
+from .test_card_reader import _needs_reader, _reader
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::cryptography.utils.CryptographyDeprecationWarning")
+
+MASKED = "541333******0434"  # the MOCK card's PAN, first 6 / last 4
+PIN_LINES = ["", "*", "**", "***", "****"]
+
+
+def _updates(c: Any, tag: str) -> list[dict[str, Any]]:
+    return [m["executeTransactionUpdate"] for m in c.messages(tag)
+            if m["type"] == "EXECUTE_TRANSACTION_UPDATE"]
+
+
+def _charge(p3: Any, amount: str) -> tuple[Any, str, dict[str, Any]]:
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from login(c, p3)
+        tag = c.execute(p3.resource, amount=amount)
+        return tag, (yield from c.final(tag))
+
+    tag, final = p3.run(script)
+    return c, tag, final
+
+
+@case("p3/4.4/11", title="the display lines of a chip + PIN charge: the amount, then one more "
+      "'*' for each PIN digit typed", section="4.4",
+      failure="the information lines do not follow the cardholder's steps")
+def test_pin_entry_lines(p3: Any) -> None:
+    c, tag, final = _charge(p3, "22.00")  # tens digit 2: offline PIN, units 0: correct
+    assert tx_of(final)["status"] == "APPROVED"
+    ups = _updates(c, tag)
+    shown = {u["details"]["stateDetails"]: u["details"]["information"] for u in ups}
+    assert shown["PROCESSING_WAITING_FOR_CARD_PRESENTATION"] == ["22,00 EUR",
+                                                                 "Insert or swipe card"]
+    pin = [u["details"]["information"] for u in ups
+           if u["details"]["stateDetails"] == "PROCESSING_WAITING_FOR_PIN"]
+    assert pin == [["Enter PIN", stars] for stars in PIN_LINES], pin
+    assert all(u["abortable"] is True for u in ups
+               if u["details"]["stateDetails"] == "PROCESSING_WAITING_FOR_PIN")
+    check_invariants(p3)
+
+
+@case("p3/4.4/12", title="a PIN typed wrong on every try: three rounds of entry ('incorrect', "
+      "then 'last try'), declined with DECLINED_PIN_WRONG_TOO_OFTEN", section="4.4",
+      failure="the tries, their display lines or the decline's code are wrong")
+def test_wrong_pin_rounds(p3: Any) -> None:
+    c, tag, final = _charge(p3, "21.00")  # offline PIN, wrong on every try
+    t = tx_of(final)
+    assert (t["status"], t["statusDetails"]["code"]) == ("DECLINED", "DECLINED_PIN_WRONG_TOO_OFTEN")
+    pin = [u["details"]["information"] for u in _updates(c, tag)
+           if u["details"]["stateDetails"] == "PROCESSING_WAITING_FOR_PIN"]
+    heads = ["Enter PIN", "Enter PIN (incorrect)", "Enter PIN (last try)"]
+    assert pin == [[h, stars] for h in heads for stars in PIN_LINES], pin
+    assert t["captured"] is False
+    check_invariants(p3)
+
+
+@case("p3/7.1/11", title="an approved MOCK charge: every field the scenario fixes has its value "
+      "(amount, card, verification, refund and tip status, clearing, receipt AID)",
+      section="7.1", failure="a field of the final transaction carries another value")
+def test_approved_charge_values(p3: Any) -> None:
+    _, _, final = _charge(p3, "22.00")
+    t = tx_of(final)
+    assert (t["type"], str(t["amount"]), t["currency"]) == ("CHARGE", "22.00", "EUR")
+    assert (t["status"], t["statusDetails"]["code"], t["state"]) == ("APPROVED", "APPROVED",
+                                                                     "ENDED")
+    assert t["captured"] is True and t["referencedTransactionIdentifier"] is None
+    pay = t["paymentDetails"]
+    assert (pay["scheme"], pay["source"], pay["customerVerification"],
+            pay["maskedAccountNumber"]) == ("MASTERCARD", "ICC", "PIN", MASKED)
+    card = t["cardDetails"]
+    assert (card["maskedCardNumber"], card["scheme"], card["expiryMonth"], card["expiryYear"],
+            card["countryCodeNumeric"]) == (MASKED, "MASTERCARD", 12, 2030, "276")
+    assert t["refundDetails"] == {"status": "REFUNDABLE_PARTIAL_AND_FULL",
+                                  "refundTransactions": []}
+    assert t["details"]["tipAdjustStatus"] == "ADJUSTABLE"
+    assert t["details"]["includedTipAmount"] is None
+    clearing = t["clearingDetails"]
+    assert clearing["transactionIdentifier"] == t["identifier"]
+    assert clearing["completed"] is True and clearing["originalTransactionIdentifier"] is None
+    assert len(clearing["authorizationCode"]) == 6
+    # no application selection asked: the card's first application (MASTERCARD) pays
+    lines = {d["key"]: d["value"] for d in t["merchantReceipt"]["paymentDetails"]}
+    assert lines["PAYMENT_DETAILS_EMV_APPLICATION_ID"] == "A0000000041010"
+    assert lines["PAYMENT_DETAILS_ACCOUNT_SEQUENCE_NUMBER"] == "01"
+    check_invariants(p3)
+
+
+@case("p3/7.7/11", title="a standalone refund on a card reader: while the processor is asked, "
+      "the refund cannot be aborted and the display says so", section="7.7",
+      failure="the refund offers an abort it cannot honour, or its display lines are wrong")
+def test_refund_on_reader_not_abortable(p3: Any, verdict: Any) -> None:
+    _needs_reader(p3)
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        resource = yield from _reader(p3, c)
+        if resource is None:
+            return None
+        tag = c.execute(resource, type_="REFUND", amount="7.00")
+        return tag, (yield from c.final(tag, timeout=300))
+
+    out = p3.run(script)
+    if out is None:
+        verdict.unimplemented("the target lists no card reader besides MOCK devices")
+        return
+    tag, final = out
+    t = tx_of(final)
+    assert (t["type"], t["status"], t["statusDetails"]["code"]) == ("REFUND", "APPROVED",
+                                                                    "APPROVED")
+    asking = [u for u in _updates(c, tag)
+              if u["details"]["stateDetails"] == "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL"]
+    assert asking, "no update while the processor was asked"
+    for u in asking:
+        assert u["abortable"] is False, "an abort cannot be honoured once the processor is asked"
+        assert u["details"]["information"][0] == "Processing refund..."
+    check_invariants(p3)

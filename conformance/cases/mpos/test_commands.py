@@ -287,11 +287,9 @@ def _declined_by_card(mpos_target: Any, verdict: Any, out: dict[str, Any], settl
             f"finish must answer 5 as the document says (the report of a card decline "
             f"is the +card-decline-report switch); got {fin}"
         )
-        verdict.informational(
-            "the card declined at FNC after the host approved; finish answers 5 as the "
-            "document says, so the sale stays booked (turn on +card-decline-report to "
-            "have finish say so, §7 item 4)"
-        )
+        # finish answering 5 is what the document asks for: a pass. The booked sale is
+        # the merchant's to reverse; +card-decline-report makes finish say so (§7 item 4)
+        assert settled in (AMOUNT, None), f"settled {settled}: the approved sale stays booked"
         return
     assert fin["response_type"] == 9 and fin["error"] == CARD_DECLINED, (
         f"finish must answer 9 {CARD_DECLINED!r} when the card declines after the host "

@@ -1,0 +1,87 @@
+"""The GoChip target of the conformance cases (:class:`conformance.targets.Target`).
+
+``virtual`` (default): the reference agent inside the case's world, the suite playing
+the POS over in-memory message links carrying exactly the WebSocket text frames.
+``served`` (``--mode realtime``): the reference on a loopback WebSocket (port 0) with
+its readers on ptys. ``foreign`` (``--target gochip=ws://HOST:PORT/middleware``): the
+suite plays the POS against that agent; cases that choose the card or read the
+reference's ledger skip, the others grade what the wire shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conformance.options import target_url
+from conformance.targets import Target
+from protocol_servers.gochip.agent import Agent, AgentConfig
+from protocol_servers.gochip.client import GoChipClient, connect_local
+from simulator.world import World
+
+
+class GoChipTarget(Target):
+    """One agent under test and the POS clients a case opens to it."""
+
+    def __init__(self, world: World, url: str | None, config: AgentConfig | None = None
+                 ) -> None:
+        super().__init__(world, Target.kind_for(world, url=url))
+        self.url = url
+        self.agent: Agent | None = None
+        self.clients: list[GoChipClient] = []
+        self._ws: Any = None
+        self.config = config or AgentConfig(readers=("reader0", "reader1"))
+        if self.reference:
+            # a realtime world gets no in-memory readers from the Agent: ptys below
+            self.agent = Agent(world, self.config)
+        if self.kind == "served":
+            from protocol_servers.gochip import live
+
+            agent = self.agent
+            assert agent is not None
+
+            async def start() -> Any:
+                live.attach_readers(agent)
+                return await live.start(agent, "127.0.0.1", 0)
+
+            self._ws = self.wait(start())
+            self.url = self._ws.url
+
+    def present(self, card: str, reader: str = "reader0", **customer: Any) -> None:
+        """The customer holds ``card`` next (reference only; skips against a target)."""
+        self.need_reference("the case chooses the card")
+        assert self.agent is not None
+        self.agent.readers[reader].present(card, **customer)
+
+    def client(self, name: str = "pos") -> GoChipClient:
+        if self.kind == "virtual":
+            assert self.agent is not None
+            c = connect_local(self.agent, name)
+        else:
+            from protocol_servers.gochip import live
+
+            assert self.url is not None
+            c = self.wait(live.connect(self.world, self.url, name))
+        self.clients.append(c)
+        return c
+
+    def teardown(self) -> None:
+        if self.loop is None:
+            return
+        for c in self.clients:
+            c.end.close()
+        if self.clients:
+            self.settle(0.5)  # let the close handshakes go out before the loop ends
+        if self._ws is not None:
+            self.wait(self._ws.close())
+        if self.agent is not None:
+            self.agent.close()
+
+
+@pytest.fixture
+def gochip(request: pytest.FixtureRequest, world: World) -> Iterator[GoChipTarget]:
+    target = GoChipTarget(world, target_url(request.config, "gochip"))
+    yield target
+    target.close()

@@ -106,3 +106,25 @@ def test_packet_length_boundary(abecs_device: Any) -> None:
     assert over[:1] == bytes((NAK,)), f"a {LIMIT + 1}-byte packet was not NAKed: {over[:4].hex()}"
     assert answers(over) == [], "a packet over the limit was answered"
     assert after[:1] == bytes((ACK,)) and answers(after[1:])[0][:6] == b"GTS000"
+
+
+@case("abecs/4.2/22", title="while the pinpad waits out a broken packet, CAN and a new packet "
+      "in one write: EOT, then the new packet is acknowledged and answered", section="4.2",
+      failure="the pinpad loses the packet that follows the host's CAN in the same write")
+def test_can_then_packet_in_one_write(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        # a whole packet one byte over the limit: the pinpad drops it and waits for the
+        # line to fall silent (or for CAN) before it reads packets again
+        mark = abecs_device.host.send_raw(wire(b"DSP" + b"0" * (LIMIT - 2)))
+        yield abecs_device.world.timeout(0.01)
+        got = yield from send(abecs_device, bytes((CAN,)) + wire(b"GTS00200"))
+        return bytes(abecs_device.host.received[mark:]), got
+
+    before, got = abecs_device.run(flow)
+    assert not answers(before[: len(before) - len(got)]), "the over-long packet was answered"
+    eot = got.find(bytes((0x04,)))
+    assert eot >= 0, f"no EOT for the CAN: {got.hex()}"
+    rest = got[eot + 1 :]
+    assert rest[:1] == bytes((ACK,)), f"the packet after CAN was not acknowledged: {got.hex()}"
+    assert [p[:6] for p in answers(rest[1:])] == [b"GTS000"], got.hex()

@@ -128,3 +128,25 @@ def test_can_then_packet_in_one_write(abecs_device: Any) -> None:
     rest = got[eot + 1 :]
     assert rest[:1] == bytes((ACK,)), f"the packet after CAN was not acknowledged: {got.hex()}"
     assert [p[:6] for p in answers(rest[1:])] == [b"GTS000"], got.hex()
+
+
+@case("abecs/4.2/23", title="a packet sent in three pieces, each gap under the 2 s inter-byte "
+      "limit but the whole over it, is taken: the limit counts from the last byte",
+      section="4.2", failure="the pinpad times a packet from its first byte and drops a slow "
+      "but valid host's packets")
+def test_inter_byte_limit_counts_from_last_byte(abecs_device: Any) -> None:
+    whole = wire(b"GTS00200")
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        mark = abecs_device.host.send_raw(whole[:4])
+        yield abecs_device.world.timeout(1.5)  # 2 s is the limit between two bytes
+        abecs_device.host.send_raw(whole[4:8])
+        yield abecs_device.world.timeout(1.5)
+        abecs_device.host.send_raw(whole[8:])
+        yield abecs_device.world.timeout(2.0)
+        return bytes(abecs_device.host.received[mark:])
+
+    got = abecs_device.run(flow)
+    assert got[:1] == bytes((ACK,)), f"a slow packet was refused: {got.hex()}"
+    assert [p[:6] for p in answers(got[1:])] == [b"GTS000"], got.hex()

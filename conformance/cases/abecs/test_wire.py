@@ -13,6 +13,8 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+import pytest
+
 from conformance import case
 
 Gen = Any
@@ -150,3 +152,46 @@ def test_inter_byte_limit_counts_from_last_byte(abecs_device: Any) -> None:
     got = abecs_device.run(flow)
     assert got[:1] == bytes((ACK,)), f"a slow packet was refused: {got.hex()}"
     assert [p[:6] for p in answers(got[1:])] == [b"GTS000"], got.hex()
+
+
+# GOC's answer opens with six one-digit flags (ABECS 2.12 §4.8, mpos-bridge.md §4.8):
+# decision, signature, offline PIN verified, offline PIN typed wrong, PIN blocked, online PIN
+GOC_FLAGS = {
+    "visa-chip-pin": "201000",  # go online, offline PIN right at the first try
+    "mc-chip-signature": "210000",  # go online, signature
+    "mc-wrong-pin-then-right": "201100",  # offline PIN verified after a wrong try
+    "visa-online-pin": "200001",  # go online with an online PIN block
+}
+
+
+@pytest.mark.parametrize("card_name", sorted(GOC_FLAGS))
+@case("abecs/4.8/20", title="GOC's six flags read byte by byte: decision, signature, offline "
+      "PIN, offline PIN typed wrong, PIN blocked, online PIN", section="4.8",
+      failure="GOC reports another verification than the cardholder performed")
+def test_goc_flags_literal(abecs_device: Any, card_name: str) -> None:
+    from virtual_devices.abecs.customer import Customer
+    from virtual_devices.abecs.flows import sale
+    from virtual_devices.abecs.tables import records_from_config
+    from virtual_devices.acquirer.host import make_acquirer
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    profile = catalogue()[card_name]
+    pinpad = abecs_device.present(VirtualCard(profile).place_in(abecs_device.world))
+    pinpad.customer = Customer.for_profile(abecs_device.world, profile)
+    acquirer = make_acquirer(abecs_device.world)
+    cfg = acquirer.terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn(secure=False)
+        mark = len(abecs_device.host.received)
+        yield from sale(abecs_device.host, acquirer, 1000, version, records_from_config(cfg))
+        return bytes(abecs_device.host.received[mark:])
+
+    raw = abecs_device.run(flow)
+    gocs = [p for p in answers(raw) if p[:6] == b"GOC000"]
+    assert len(gocs) == 1, f"expected one GOC answer, got {len(gocs)}"
+    data = gocs[0][9:]
+    assert int(gocs[0][6:9]) == len(data), "GOC's length field does not match its data"
+    assert data[:6].decode() == GOC_FLAGS[card_name], (card_name, data[:6])

@@ -89,22 +89,24 @@ def test_booleans_as_text_and_integers(mpos_target: Any) -> None:
                 "request_type": 2, "context_id": "bool",
                 "initialize": {"device_id": dev, "simple_initialize": value},
             })
-            syncs = [cmd for cmd, _ in mpos_target.lab.readers[0].pinpad.handled
-                     if cmd == "GTS"] if mpos_target.reference else []
-            out.append((value, r, len(syncs)))
+            handled = ([cmd for cmd, _ in mpos_target.lab.readers[0].pinpad.handled]
+                       if mpos_target.reference else [])
+            out.append((value, r, handled.count("GTS"), handled.count("TLI")))
             yield from c.close("bool")
         return out
 
     got = mpos_target.run(script)
     check_all(c)
-    for value, r, _ in got:
+    for value, r, _, _ in got:
         assert r["response_type"] == 2, (value, r)
     if mpos_target.reference:
         # simple_initialize true skips the table sync (§2.5 type 2), whose first step asks
-        # the pinpad its table version (GTS)
-        counts = [n for _, _, n in got]
-        assert counts[0] == 0 and counts[1] == 0, f"1 and 'true' synced tables: {got}"
-        assert counts[2] == 1 and counts[3] == 2, f"0 and 'false' did not sync: {got}"
+        # the pinpad its table version (GTS); the tables are loaded (TLI...) only when the
+        # pinpad's version differs, so the second full initialize loads nothing
+        counts = [(gts, tli) for _, _, gts, tli in got]
+        assert counts[0] == (0, 0) and counts[1] == (0, 0), f"1 and 'true' synced: {got}"
+        assert counts[2] == (1, 1), f"0 did not sync the tables: {got}"
+        assert counts[3] == (2, 1), f"'false' did not sync, or loaded tables the pinpad had: {got}"
 
     if not mpos_target.scripted:
         return

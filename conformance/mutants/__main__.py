@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from conformance.mutants.plan import (
     load_plan,
     realise,
 )
-from conformance.mutants.run import Outcome, baseline, run_all
+from conformance.mutants.run import Outcome, baseline, prepare, run_all
 
 ROOT = Path.cwd()
 DEFAULT_SEED = 20261206
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {totals[name]} mutants, {len(drawn[name]) + len(equivalents[name])} "
               f"drawn (seed {args.seed}), {len(equivalents[name])} listed as equivalent",
               flush=True)
+    for starts, why in plan.skip_lines.items():
+        print(f"not mutated: lines starting {starts!r}: {why}")
+    for name in names:
+        for function, why in plan.packages[name].exclude.items():
+            print(f"not mutated ({name}): {function}: {why}")
     if args.list:
         for name in names:
             for m in drawn[name]:
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                      for s in plan.packages[n].stages_for(m.mutant.file)})
     work = Path(tempfile.mkdtemp(prefix="cardloop-mutants-"))
     started = time.monotonic()
-    timeouts = baseline(ROOT, work, stages)
+    trees = prepare(ROOT, work, args.workers)
+    timeouts = baseline(trees, stages)
     print("clean runs pass; timeouts " + ", ".join(
         f"{' '.join(s)}={t:.0f}s" for s, t in timeouts.items()), flush=True)
     jobs = [(m, plan.packages[n].stages_for(m.mutant.file)) for n in names for m in drawn[n]]
@@ -102,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{count[0]}/{len(jobs)}] {o.status:8s} {o.seconds:5.0f}s  "
               f"{describe(o.mutation)}", flush=True)
 
-    outcomes = run_all(ROOT, work, jobs, timeouts, args.workers, report)
+    try:
+        outcomes = run_all(trees, jobs, timeouts, report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     elapsed = time.monotonic() - started
 
     print(f"\nmode: {'full' if args.full else 'sampled'}, seed {args.seed}, "

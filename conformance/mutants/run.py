@@ -86,18 +86,17 @@ def run_mutant(tree: Path, mutation: Mutation, stages: tuple[tuple[str, ...], ..
         _drop_bytecode(target)
 
 
-def run_all(root: Path, work: Path, jobs: list[tuple[Mutation, tuple[tuple[str, ...], ...]]],
-            timeouts: dict[tuple[str, ...], float], workers: int,
+def run_all(trees: list[Path], jobs: list[tuple[Mutation, tuple[tuple[str, ...], ...]]],
+            timeouts: dict[tuple[str, ...], float],
             report: Callable[[Outcome], None]) -> list[Outcome]:
-    """Run every job on ``workers`` private trees; ``report`` sees each outcome."""
+    """Run every job, one worker per private tree; ``report`` sees each outcome."""
     todo: queue.Queue[tuple[Mutation, tuple[tuple[str, ...], ...]]] = queue.Queue()
     for job in jobs:
         todo.put(job)
     outcomes: list[Outcome] = []
     lock = threading.Lock()
 
-    def worker(n: int) -> None:
-        tree = copy_tree(root, work / f"w{n}")
+    def worker(tree: Path) -> None:
         while True:
             try:
                 mutation, stages = todo.get_nowait()
@@ -108,23 +107,47 @@ def run_all(root: Path, work: Path, jobs: list[tuple[Mutation, tuple[tuple[str, 
                 outcomes.append(outcome)
                 report(outcome)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(max(1, workers))]
+    _in_threads(worker, trees)
+    return outcomes
+
+
+def _in_threads(target: Callable[[Path], None], trees: list[Path]) -> None:
+    threads = [threading.Thread(target=target, args=(t,)) for t in trees]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return outcomes
 
 
-def baseline(root: Path, work: Path, stages: list[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
-    """Each stage run once unmutated: it must pass, and its time sets its timeout."""
-    tree = copy_tree(root, work / "baseline")
-    timeouts: dict[tuple[str, ...], float] = {}
+def prepare(root: Path, work: Path, workers: int) -> list[Path]:
+    """One private copy of the tree per worker, taken before anything runs, so the
+    checkout can be edited while a long run goes on."""
+    return [copy_tree(root, work / f"w{n}") for n in range(max(1, workers))]
+
+
+def baseline(trees: list[Path], stages: list[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
+    """Each stage run once unmutated (spread over the trees): it must pass, and its time
+    sets its timeout."""
+    todo: queue.Queue[tuple[str, ...]] = queue.Queue()
     for stage in stages:
-        code, seconds = run_stage(tree, stage, timeout=1800)
-        if code != 0:
-            raise SystemExit(f"mutants: the unmutated tree fails {' '.join(stage)} "
-                             f"(exit {code}); fix that first")
-        # a mutant that hangs is killed; three times the clean run leaves room for load
-        timeouts[stage] = 3 * seconds + 30
-    return timeouts
+        todo.put(stage)
+    seconds: dict[tuple[str, ...], float] = {}
+    failed: list[str] = []
+
+    def worker(tree: Path) -> None:
+        while True:
+            try:
+                stage = todo.get_nowait()
+            except queue.Empty:
+                return
+            code, took = run_stage(tree, stage, timeout=1800)
+            if code != 0:
+                failed.append(f"{' '.join(stage)} (exit {code})")
+            seconds[stage] = took
+
+    _in_threads(worker, trees)
+    if failed:
+        raise SystemExit("mutants: the unmutated tree fails " + "; ".join(failed)
+                         + ": fix that first")
+    # a mutant that hangs is killed; three times the clean run leaves room for load
+    return {stage: 3 * took + 30 for stage, took in seconds.items()}

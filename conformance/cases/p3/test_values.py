@@ -134,3 +134,43 @@ def test_refund_on_reader_not_abortable(p3: Any, verdict: Any) -> None:
         assert u["abortable"] is False, "an abort cannot be honoured once the processor is asked"
         assert u["details"]["information"][0] == "Processing refund..."
     check_invariants(p3)
+
+
+@case("p3/7.8/11", title="two tips on one charge: each answer says ADJUSTED, the charge's "
+      "amount and included tip grow by each tip, and the acquirer books each tip once",
+      section="7.8", failure="a tip adjust reports another amount, tip or status than the "
+      "tips given, or books a tip twice")
+def test_two_tips_values(p3: Any) -> None:
+    from .test_referenced import _approved_charge
+
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        ident = yield from _approved_charge(c, p3, "5.00")
+        tags = []
+        finals = []
+        for tip in ("0.50", "0.25"):
+            tag = c.execute(p3.resource, type_="TIP_ADJUST", amount=tip,
+                            referencedTransactionIdentifier=ident)
+            tags.append(tag)
+            finals.append((yield from c.final(tag)))
+        return ident, tags, finals
+
+    ident, tags, finals = p3.run(script)
+    first, second = (tx_of(f) for f in finals)
+    for t, amount, tip in ((first, "5.50", "0.50"), (second, "5.75", "0.75")):
+        assert (t["identifier"], t["status"], t["statusDetails"]["code"]) == (
+            ident, "APPROVED", "APPROVED"), t["statusDetails"]
+        assert str(t["amount"]) == amount, f"amount {t['amount']} after tips, not {amount}"
+        assert str(t["details"]["includedTipAmount"]) == tip, t["details"]
+        assert t["details"]["tipAdjustStatus"] == "ADJUSTED"
+    for tag in tags:
+        # the tip is pending until the acquirer answers; the update that shows the result
+        # ("Tip adjusted") carries the approved, ended transaction
+        brief = [(u["transaction"]["status"], u["transaction"]["state"]) for u in _updates(c, tag)]
+        assert brief[0][0] == "PENDING", brief
+        assert brief[-1] == ("APPROVED", "ENDED"), brief
+    if p3.ledger is not None:
+        tips = [e for e in p3.ledger.entries if e.kind == "TIP_ADJUST"]
+        assert [(e.identifier, e.amount) for e in tips] == [(ident, 50), (ident, 25)]
+    check_invariants(p3)

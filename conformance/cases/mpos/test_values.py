@@ -161,11 +161,20 @@ def test_applications_filter_match_and_debit(mpos_target: Any) -> None:
         ok = yield from c.process("fm", AMOUNT, applications=[
             {"brand": "Visa", "payment_method": 1}])
         yield from c.finish("fm", success=False, response_code=0, emv_data=None)
+        mpos_target.present("visa-chip-pin")
+        debit = yield from c.process("fm", AMOUNT, applications=[
+            {"brand": "visa", "payment_method": "debit"}])
+        yield from c.finish("fm", success=False, response_code=0, emv_data=None)
         yield from c.close("fm")
         yield from c.drain_unsolicited(1.0)
-        return ok
+        return ok, debit
 
-    ok = mpos_target.run(script)
+    ok, debit = mpos_target.run(script)
+    # the method may be written as its name ("debit"), as Newtonsoft reads enums (§2.2)
+    assert debit["response_type"] == 9 and debit["error"] == "Transaction Errored", debit
+    assert debit["process"]["status"] == 2 and debit["process"]["error_code"] == 70, (
+        "a Visa credit card taken under a Visa debit-only filter")
+    assert debit["process"]["card_hash"] is None
     assert ok["response_type"] == 4, f"the Visa credit filter refused a Visa credit card: {ok}"
     assert ok["process"]["status"] == 0 and ok["process"]["payment_method"] == 1
     assert ok["process"]["card_hash"]

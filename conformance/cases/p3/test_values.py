@@ -174,3 +174,57 @@ def test_two_tips_values(p3: Any) -> None:
         tips = [e for e in p3.ledger.entries if e.kind == "TIP_ADJUST"]
         assert [(e.identifier, e.amount) for e in tips] == [(ident, 50), (ident, 25)]
     check_invariants(p3)
+
+
+def _signature_charge(p3: Any, answer: dict[str, Any] | None) -> tuple[Any, str, Any]:
+    """A charge whose card asks for a signature (10.00); ``answer`` None leaves it unanswered."""
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from login(c, p3)
+        tag = c.execute(p3.resource, amount="10.00")
+        if answer is not None:
+            action = yield from c.action(tag)
+            assert action["executeTransactionAction"]["action"] == "CUSTOMER_SIGNATURE"
+            yield from c.response(c.request("SUBMIT_SIGNATURE_REQUEST", answer, p3.resource))
+        return tag, (yield from c.final(tag, timeout=400))
+
+    tag, final = p3.run(script)
+    return c, tag, final
+
+
+def _reversals(p3: Any, ident: str) -> list[Any]:
+    assert p3.ledger is not None
+    return [e for e in p3.ledger.entries if e.kind == "REVERSAL" and e.identifier == ident]
+
+
+@case("p3/7.2/11", title="a signature the merchant does not verify: declined with "
+      "DECLINED_VERIFICATION_FAILED, the display says so, the authorisation is reversed for "
+      "that reason", section="7.2",
+      failure="an unverified signature leaves the charge approved or booked, or is reported "
+      "with another code or text")
+def test_signature_not_verified(p3: Any) -> None:
+    c, tag, final = _signature_charge(p3, {"signature": "iVBORw0KGgo=", "verified": False})
+    t = tx_of(final)
+    assert (t["status"], t["statusDetails"]["code"]) == ("DECLINED", "DECLINED_VERIFICATION_FAILED")
+    assert t["captured"] is False
+    last = _updates(c, tag)[-1]["details"]
+    assert (last["stateDetails"], last["information"]) == (
+        "DECLINED", ["Payment declined", "Signature not verified"])
+    if p3.ledger is not None:
+        assert [e.reason for e in _reversals(p3, t["identifier"])] == [
+            "DECLINED_VERIFICATION_FAILED"], "the authorisation is not reversed, or twice"
+    check_invariants(p3)
+
+
+@case("p3/7.2/12", title="a signature never given: the charge ends ERROR_SESSION_TIMEOUT and the "
+      "acquirer's ledger shows its authorisation reversed for that reason", section="7.2",
+      failure="an unanswered action leaves the authorisation standing, or reverses it under "
+      "another reason")
+def test_unanswered_signature_reversal_reason(p3: Any) -> None:
+    _, _, final = _signature_charge(p3, None)
+    t = tx_of(final)
+    assert (t["status"], t["statusDetails"]["code"]) == ("ERROR", "ERROR_SESSION_TIMEOUT")
+    if p3.ledger is not None:
+        assert [e.reason for e in _reversals(p3, t["identifier"])] == ["ERROR_SESSION_TIMEOUT"]
+    check_invariants(p3)

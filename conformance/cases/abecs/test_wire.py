@@ -195,3 +195,21 @@ def test_goc_flags_literal(abecs_device: Any, card_name: str) -> None:
     data = gocs[0][9:]
     assert int(gocs[0][6:9]) == len(data), "GOC's length field does not match its data"
     assert data[:6].decode() == GOC_FLAGS[card_name], (card_name, data[:6])
+
+
+@case("abecs/4.2/24", title="a stray ACK or EOT from the host after a response is ignored: the "
+      "pinpad resends its response on NAK only", section="4.2",
+      failure="the pinpad repeats a response the host did not ask for again")
+def test_stray_control_bytes_ignored(abecs_device: Any) -> None:
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        first = yield from send(abecs_device, wire(b"GTS00200"))
+        after_ack = yield from send(abecs_device, bytes((ACK,)), 1.0)
+        after_eot = yield from send(abecs_device, bytes((0x04,)), 1.0)
+        after_nak = yield from send(abecs_device, bytes((NAK,)), 1.0)
+        return first, after_ack, after_eot, after_nak
+
+    first, after_ack, after_eot, after_nak = abecs_device.run(flow)
+    (response,) = answers(first[1:])
+    assert after_ack == b"" and after_eot == b"", (after_ack.hex(), after_eot.hex())
+    assert answers(after_nak) == [response], "NAK did not bring the same response back"

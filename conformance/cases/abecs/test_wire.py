@@ -213,3 +213,31 @@ def test_stray_control_bytes_ignored(abecs_device: Any) -> None:
     (response,) = answers(first[1:])
     assert after_ack == b"" and after_eot == b"", (after_ack.hex(), after_eot.hex())
     assert answers(after_nak) == [response], "NAK did not bring the same response back"
+
+
+@case("abecs/4.6/20", title="CKE reports a card inserted (event 2, status 1), then, asked to wait "
+      "for removal, the card removed (event 2, status 0), byte by byte", section="4.6",
+      failure="CKE does not report the chip card's insertion or removal as the spec writes it")
+def test_cke_insert_and_removal(abecs_device: Any) -> None:
+    from virtual_devices.abecs import messages as m
+    from virtual_devices.abecs.fields import Command
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    profile = catalogue()["visa-chip-pin"]
+    abecs_device.present(VirtualCard(profile).place_in(abecs_device.world))
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        out = []
+        for flags in (b"001", b"002"):  # key off, stripe off, chip: 1 insertion, 2 removal
+            mark = len(abecs_device.host.received)
+            rsp = yield from abecs_device.host.exchange(Command("CKE", (flags,)))
+            out.append((rsp, bytes(abecs_device.host.received[mark:])))
+        return out
+
+    (ins, ins_raw), (rem, rem_raw) = abecs_device.run(flow)
+    assert [p for p in answers(ins_raw) if p[:3] == b"CKE"] == [b"CKE00000221"], ins_raw
+    assert [p for p in answers(rem_raw) if p[:3] == b"CKE"] == [b"CKE00000220"], rem_raw
+    got_in, got_out = m.CkeResponse.from_response(ins), m.CkeResponse.from_response(rem)
+    assert (got_in.event, got_in.status) == (2, 1) and (got_out.event, got_out.status) == (2, 0)

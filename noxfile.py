@@ -1,4 +1,4 @@
-"""Sessions: tests, conformance, lint, bench, demo, report.
+"""Sessions: tests, conformance, lint, bench, demo, report, soak.
 
 Every session installs what it needs, Python packages and system packages alike,
 so that a fresh machine with only Python and pip can run any of them.
@@ -111,3 +111,12 @@ def report(session: nox.Session) -> None:
     session.run("python", "-m", "conformance.report", "--setup")
     session.run("pytest", "-q", "-p", "pytester", "tests/conformance/test_report_browser.py")
     session.run("python", "-m", "conformance.report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Per server: 10,000 malformed inputs and 1,000 concurrent POS sessions over loopback;
+    prints inputs, answers, wedges, unanswered, ledger mismatches and RSS before/after."""
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    session.run("python", "-m", "conformance.soak", *session.posargs)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from simulator.world import World
 
-LAYERS = ("serial", "transport", "protocol", "card", "human")
-KINDS = ("port", "message", "card", "human")
+LAYERS = ("serial", "transport", "protocol", "card", "human", "backend", "device", "pos")
+KINDS = ("port", "message", "card", "human", "backend", "pos")
 EXPECTS = ("completes", "error", "aborted", "reconnect")
 PRIMITIVES = {
     "drop": "Drop",
@@ -138,6 +138,21 @@ def answer_delay(spec: FaultSpec) -> float:
     if spec.action == "late_signature":
         return float(spec.params.get("delay", 150.0))
     raise UnsupportedFault(f"{spec.id} ({spec.action}) is not a late answer")
+
+
+def host_fault(spec: FaultSpec) -> Any:
+    """The :class:`~virtual_devices.acquirer.link.HostFault` that acts out a back-end fault.
+
+    Delays come from ``virtual_devices/acquirer/timings.toml`` by the name the entry's
+    ``params.delay`` gives (``fault_slow_delay``...), so each number has its source.
+    """
+    if spec.kind != "backend" or spec.action is None:
+        raise UnsupportedFault(f"{spec.id} is not a back-end fault")
+    from virtual_devices.acquirer.link import TIMINGS, HostFault
+
+    delay = spec.params.get("delay")
+    seconds = TIMINGS[delay] if isinstance(delay, str) else float(delay or 0.0)
+    return HostFault(spec.action, seconds)
 
 
 def note(world: World, port: str, spec: FaultSpec, detail: str = "") -> None:

@@ -71,6 +71,11 @@ def add_options(parser: pytest.Parser) -> None:
     _add(g, ("--serve", "--cardloop-serve"), dest="cardloop_serve", default=None,
          metavar="NAME", help="client under test: serve reference server NAME with virtual "
          "devices and a control API, and wait for the vendor's POS")
+    _add(g, ("--role", "--cardloop-role"), dest="cardloop_role", default=None,
+         choices=("server", "client"), help="--serve: the reference's role where it has "
+         "both (client: it dials the POS given with --pos)")
+    _add(g, ("--pos", "--cardloop-pos"), dest="cardloop_pos", default=None, metavar="URL",
+         help="--serve --role client: the POS's server the reference dials")
     _add(g, ("--control", "--cardloop-control"), dest="cardloop_control", default=None,
          metavar="URL", help="control API of the target (as --serve prints it): lets cases "
          "choose cards and cardholder behaviour on a served target")
@@ -113,6 +118,8 @@ class Options:
     serial: str | None = None
     baud: int | None = None
     serve: str | None = None
+    role: str | None = None
+    pos: str | None = None
     control: str | None = None
     seed: int = DEFAULT_SEED
     mode: str = "virtual"
@@ -153,6 +160,8 @@ def get_options(config: pytest.Config) -> Options:
         serial=serial,
         baud=opt("cardloop_baud"),
         serve=opt("cardloop_serve"),
+        role=opt("cardloop_role"),
+        pos=opt("cardloop_pos"),
         control=opt("cardloop_control"),
         seed=int(opt("cardloop_seed")),
         mode=mode,

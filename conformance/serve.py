@@ -48,6 +48,11 @@ async def serve(
                                  "control_port": control_port, "quiet": True}
     if options.profile and options.profile.split("+")[0] in spec.profiles:
         overrides["profile"] = options.profile
+    # --role/--pos reach a server that has those options (valor: it dials the POS)
+    if options.role is not None:
+        overrides["role"] = options.role
+    if options.pos is not None:
+        overrides["pos"] = options.pos
     return await run(spec, options_for(spec, **overrides),
                      ready=None if ready is None else (lambda info, _started: ready(info)))
 

@@ -264,3 +264,81 @@ __all__ = [
     "flows",
     "run_machine",
 ]
+
+
+# -- hostile input: the classes of malformed text every protocol server must answer ------
+#
+# Each class is a JSON value's *text* (what a client can put where a field's value goes),
+# so every protocol's envelope can carry it: the soak (conformance/soak.py) and the
+# Hypothesis strategy below draw from the same generator.
+
+HOSTILE_CLASSES = (
+    "surrogate",  # lone UTF-16 surrogates as JSON escapes: legal JSON, not encodable text
+    "code_point",  # NUL, BOM, non-characters, RTL marks, the top of Unicode
+    "numeric_extreme",  # 1e26, 1E+999999, -0, 1e-400, a 5,000-digit integer, NaN text
+    "deep_nesting",  # ten thousand nested arrays or objects
+    "oversize",  # a string past every frame limit we know (1 MiB and more)
+    "wrong_type",  # objects, arrays, booleans and null where text or numbers belong
+    "truncated",  # a message cut in the middle
+    "invalid_utf8",  # bytes that are not UTF-8 at all
+)
+
+_ODD_POINTS = ("\\u0000", "\\ufeff", "\\uffff", "\\ufffe", "\\u202e", "\\udbff\\udfff",
+               "\U0010ffff", "\u200b", "\x7f", "\\u0085")
+_NUMBERS = ("1e26", "1E+999999", "-1E+999999", "-0", "1e-400", "9" * 5000, "0.0000001",
+            "123456789012345678901234567890", "-1", "99999999999999.999", "2147483648",
+            "-2147483649", "1.5", "0")
+
+
+def hostile_value(rng: Any, kind: str | None = None) -> str | bytes:
+    """The text of one hostile JSON value of class ``kind`` (drawn when None).
+
+    ``invalid_utf8`` and ``truncated`` are not values: the first is raw bytes, the
+    second a marker (``"\\x00TRUNCATE"``) telling the envelope builder to cut its
+    message short.
+    """
+    kind = kind or rng.choice(HOSTILE_CLASSES)
+    if kind == "surrogate":
+        unit = rng.choice(("\\ud800", "\\udfff", "\\udbff", "\\udc00x", "a\\ud83d"))
+        return f'"{unit * rng.randint(1, 3)}"'
+    if kind == "code_point":
+        return '"' + "".join(rng.choice(_ODD_POINTS) for _ in range(rng.randint(1, 6))) + '"'
+    if kind == "numeric_extreme":
+        return rng.choice(_NUMBERS)
+    if kind == "deep_nesting":
+        depth = rng.choice((40, 1000, 10_000))
+        return "[" * depth + "]" * depth if rng.random() < 0.5 else \
+            '{"a":' * depth + "1" + "}" * depth
+    if kind == "oversize":
+        return '"' + "x" * rng.choice((1 << 20, (1 << 20) + 17)) + '"'
+    if kind == "wrong_type":
+        return rng.choice(("{}", "[]", "true", "null", '{"$ref":"#"}', "[1,2,3]", '""'))
+    if kind == "truncated":
+        return "\x00TRUNCATE"
+    if kind == "invalid_utf8":
+        return bytes(rng.randrange(0x80, 0x100) for _ in range(rng.randint(1, 12)))
+    raise ValueError(f"unknown hostile class {kind!r}")
+
+
+def hostile_message(rng: Any, envelope: Callable[[str], str], kind: str | None = None
+                    ) -> str | bytes:
+    """A whole malformed message: ``envelope(value_text)`` with one hostile value in it.
+
+    ``envelope`` is the protocol's: it places the value in one of its fields (a tag,
+    an amount, a type...). Raw-byte values are spliced into the UTF-8 of the message.
+    """
+    value = hostile_value(rng, kind)
+    if isinstance(value, bytes):
+        text = envelope('"@@"')
+        head, _, tail = text.partition("@@")
+        return head.encode() + value + tail.encode()
+    if value == "\x00TRUNCATE":
+        text = envelope('"cut"')
+        return text[: rng.randint(1, max(1, len(text) - 1))]
+    return envelope(value)
+
+
+def hostile_messages(envelope: Callable[[str], str]) -> st.SearchStrategy[str | bytes]:
+    """Hypothesis: malformed messages of every hostile class for one protocol."""
+    return st.tuples(st.randoms(use_true_random=False), st.sampled_from(HOSTILE_CLASSES)).map(
+        lambda pair: hostile_message(pair[0], envelope, pair[1]))

@@ -91,7 +91,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control-port", type=tcp_port, default=0,
                         help="control API port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--transcript", metavar="FILE", default=None,
-                        help="write the masked transcript (JSON Lines) here on exit")
+                        help="stream the masked transcript (JSON Lines) to this file")
     parser.add_argument("--quiet", action="store_true",
                         help="do not print the live console (the pinpad's display, the card "
                         "going in and out, the PIN typed as stars, the host's answers)")

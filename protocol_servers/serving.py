@@ -14,7 +14,6 @@ import errno
 import re
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import ServerSpec, Started
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 Ready = Callable[[dict[str, Any], Started], None]
+TRANSCRIPT_TAIL = 1000  # entries a running server keeps in memory (the file has them all)
+TRANSCRIPT_MAX_PAYLOAD = 16 * 1024  # bytes of one message the transcript keeps
 
 
 def _scenarios_text(spec: ServerSpec) -> str | None:
@@ -47,9 +48,16 @@ async def serve(
     """
     from simulator.control import ControlRegistry, fault_actions, load_scenarios
     from simulator.ports.control_api import ControlServer
+    from simulator.supervise import for_a_server, until_stopped
+    from simulator.transcript import Transcript
     from simulator.world import World
 
-    world = World(seed=options.seed, mode="realtime", factor=options.factor)
+    # The transcript streams to its file line by line (kill -9 loses at most the last
+    # line) and keeps only a short tail in memory, however long the server runs.
+    world = World(seed=options.seed, mode="realtime", factor=options.factor,
+                  transcript=Transcript(getattr(options, "transcript", None),
+                                        keep=TRANSCRIPT_TAIL, max_payload=TRANSCRIPT_MAX_PAYLOAD))
+    for_a_server(world)
     console = None
     if not getattr(options, "quiet", True):
         from simulator.console import LiveConsole
@@ -74,17 +82,17 @@ async def serve(
             console.watch_ledger(ledger)
     registry.urls = {**started.urls, "control": control.url}
     try:
-        async with realtime_driver(world):
+        async with realtime_driver(world) as driver:
             if ready is not None:
                 ready({"server": spec.name, "urls": registry.urls}, started)
             assert registry.shutdown is not None
-            await registry.shutdown.wait()
+            # a dead world loop ends the server at once, non-zero: a server that accepts
+            # connections it will never answer is worse than no server
+            options.exit_status = await until_stopped(driver, registry.shutdown, spec.name)
     finally:
         await started.close()
         await control.close()
-        transcript = getattr(options, "transcript", None)
-        if transcript:
-            world.transcript.dump(Path(transcript))
+        world.transcript.close()  # every entry is already on disk
     return world, registry
 
 
@@ -138,7 +146,7 @@ def serve_cli(spec: ServerSpec, args: argparse.Namespace) -> int:
         if exc.errno == errno.EADDRINUSE or "address already in use" in str(exc):
             raise CliError(port_in_use(exc, args), 1) from None
         raise CliError(f"cannot serve: {exc}", 1) from None
-    return 0
+    return int(getattr(args, "exit_status", 0) or 0)
 
 
 def port_in_use(exc: OSError, args: argparse.Namespace) -> str:

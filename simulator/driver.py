@@ -24,8 +24,14 @@ async def realtime_driver(world: World) -> AsyncIterator[asyncio.Future[object]]
     try:
         yield driver
     finally:
-        driver.cancel()
-        try:
-            await driver
-        except (asyncio.CancelledError, Exception):
-            pass  # the driver's own failure is not the block's: the block's result stands
+        if driver.done():
+            # it ended by itself (the world loop died): whoever waited on it has said
+            # so already; its exception is read here, not raised again into the block
+            if not driver.cancelled():
+                driver.exception()
+        else:
+            driver.cancel()
+            try:
+                await driver
+            except (asyncio.CancelledError, Exception):
+                pass  # the driver's own failure is not the block's: the block's result stands

@@ -14,8 +14,10 @@ A PAN keeps its first 6 and last 4 digits; everything else secret is replaced wh
 
 from __future__ import annotations
 
+import binascii
 import builtins
 import re
+from collections.abc import Iterable
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -113,21 +115,122 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
     return m.group(0)
 
 
+_HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
+
+
+class _Literals:
+    """A set of byte strings found by plain substring search, longest first.
+
+    No compile step: secrets arrive one by one during a run (each card brings its PAN,
+    tracks and PIN block), and rebuilding one big regular expression at each arrival
+    cost more than the searches themselves. ``in`` and ``replace`` run in C.
+    """
+
+    def __init__(self, words: Iterable[bytes]) -> None:
+        self.words = sorted(set(words), key=len, reverse=True)
+
+    def replace(self, data: bytes, table: dict[bytes, bytes]) -> bytes:
+        for word in self.words:
+            if word in data:
+                data = data.replace(word, table[word])
+        return data
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for word in self.words:
+            at = data.find(word)
+            while at >= 0:
+                out.append((at, at + len(word)))
+                at = data.find(word, at + 1)
+        return out
+
+
+def secret_forms(secret: bytes) -> set[bytes]:
+    """Every exact form a secret can take on a wire.
+
+    The bytes as registered; their ASCII hex in lower and upper case; for a secret
+    registered as hex text, the binary it spells (and that binary's hex in the other
+    case); for a secret of decimal digits, its packed BCD (F-padded), when that is four
+    bytes or more (shorter BCD would match too much binary by chance). Base64 is not
+    listed: it depends on where the secret starts, so base64 text is decoded and
+    searched instead (:func:`_mask_base64`).
+    """
+    bases = {secret}
+    if len(secret) % 2 == 0 and _HEX_TEXT.fullmatch(secret):
+        bases.add(bytes.fromhex(secret.decode("ascii")))
+    exact: set[bytes] = set()
+    for b in bases:
+        exact.add(b)
+        exact.add(b.hex().encode())
+        exact.add(b.hex().upper().encode())
+        if b.isdigit():
+            digits = b.decode("ascii")
+            packed = bytes.fromhex(digits if len(digits) % 2 == 0 else digits + "F")
+            if len(packed) >= 4:
+                exact.add(packed)
+    return exact
+
+
+# Base64 text long enough to carry a four-byte secret (and a partial group either side)
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/_-]{6,}={0,2}")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
+    """Character spans of ``data`` whose base64 decoding holds a secret form.
+
+    Every run of base64 characters is decoded at each of its four alignments (either
+    alphabet) and searched; a hit covers the whole four-character groups that carry any
+    of its bytes.
+    """
+    spans: list[tuple[int, int]] = []
+    for m in _B64_RUN.finditer(data):
+        run = m.group(0).translate(_URLSAFE).rstrip(b"=")
+        for off in range(4):
+            rest = run[off:]
+            if len(rest) < 6:
+                break
+            tail = len(rest) % 4  # a last group of 2 or 3 characters carries 1 or 2 bytes
+            rest = rest[:-1] if tail == 1 else rest + b"=" * ((4 - tail) % 4)
+            try:
+                plain = binascii.a2b_base64(rest)
+            except binascii.Error:
+                continue
+            for a, b in secrets.spans(plain):
+                first = m.start() + off + a // 3 * 4
+                last = min(m.end(), m.start() + off + -(-b // 3) * 4)
+                spans.append((first, last))
+    return spans
+
+
+def _mask_base64(data: bytes, secrets: _Literals) -> bytes:
+    spans = _base64_spans(data, secrets)
+    if not spans:
+        return data
+    out = bytearray(data)
+    for a, b in spans:
+        out[a:b] = b"*" * (b - a)
+    return bytes(out)
+
+
 class Redactor:
     """Knows the run's secrets and hides them in bytes and text.
 
     ``add_pan`` registers a card number (masked to first 6 / last 4 in ASCII, in BCD
     and in hex text); ``add_secret`` registers bytes that must never appear at all
-    (PIN blocks, keys, full tracks), replaced by ``[redacted]`` in text and by ``*``
-    bytes of the same length in raw data.
+    (PIN blocks, keys, full tracks), in any form a wire can carry them
+    (:func:`secret_forms`: binary, ASCII hex in either case, BCD, base64), replaced
+    by ``[redacted]`` in text and by ``*`` bytes of the same length in raw data.
     """
 
     def __init__(self) -> None:
         self._pans: set[str] = set()
         self._secrets: set[bytes] = set()
-        self._byte_pattern: re.Pattern[bytes] | None = None
+        self._byte_pattern: _Literals | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
+        self._text_forms: tuple[str, ...] = ()
+        self._secret_pattern: _Literals | None = None
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
@@ -142,8 +245,8 @@ class Redactor:
             self._secrets.add(bytes(secret))
             self._byte_pattern = None
 
-    def _compile(self) -> re.Pattern[bytes] | None:
-        """One alternation of every known secret form, so data is scanned once.
+    def _compile(self) -> _Literals | None:
+        """Every known secret form, longest first.
 
         Secrets are replaced whole by ``*``; ASCII PANs keep first 6 and last 4; packed
         BCD PANs keep them too, with the hidden digits as ``F`` nibbles (see
@@ -158,11 +261,19 @@ class Redactor:
                 # :meth:`hex` still finds track 2 data behind it and hides the rest;
                 # the hex then shows those nibbles as ``f``
                 table[_pan_bcd(pan)] = _pan_bcd(_zero_mask(pan))
+            texts: set[bytes] = set()
+            secret_set: set[bytes] = set()
             for secret in self._secrets:
-                table[secret] = b"*" * len(secret)
-            forms = sorted(table, key=len, reverse=True)
+                for form in secret_forms(secret):
+                    table[form] = b"*" * len(form)
+                    secret_set.add(form)
+                    if form.isascii() and form.decode("ascii").isprintable():
+                        texts.add(form)
             self._byte_replacement = table
-            self._byte_pattern = re.compile(b"|".join(re.escape(f) for f in forms))
+            self._byte_pattern = _Literals(table)
+            self._secret_pattern = _Literals(secret_set) if secret_set else None
+            self._text_forms = tuple(t.decode("ascii")
+                                     for t in sorted(texts, key=len, reverse=True))
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 
@@ -174,7 +285,9 @@ class Redactor:
         pattern = self._compile()
         if pattern is not None:
             table = self._byte_replacement
-            out = pattern.sub(lambda m: table[m.group(0)], out)
+            out = pattern.replace(out, table)
+            if self._secret_pattern is not None:
+                out = _mask_base64(out, self._secret_pattern)
         # no second scan: the replacements above only add '*' and zero bytes, which can
         # not complete a digit run
         return out
@@ -209,16 +322,14 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """A string with every known secret hidden."""
-        for secret in self._secrets:
-            for form in (secret.hex(), secret.hex().upper()):
-                if form in text:
-                    text = text.replace(form, "[redacted]")
-            try:
-                plain = secret.decode("ascii")
-            except UnicodeDecodeError:
-                plain = ""
-            if plain and plain.isprintable() and plain in text:
-                text = text.replace(plain, "[redacted]")
+        self._compile()
+        for form in self._text_forms:
+            if form in text:
+                text = text.replace(form, "[redacted]")
+        if self._secret_pattern is not None and text.isascii():
+            spans = _base64_spans(text.encode("ascii"), self._secret_pattern)
+            for a, b in sorted(spans, reverse=True):
+                text = text[:a] + "[redacted]" + text[b:]
         # tracks first: once the PAN is masked the track pattern no longer matches and
         # the discretionary data after the separator would stay in clear
         text = mask_text(text)

@@ -4,18 +4,26 @@ Entries are JSON Lines with simulated time, wall time (realtime mode only, so th
 virtual run is identical byte for byte for the same seed), port, direction, the
 payload as hex, and a decoded label. Everything passes the world's redactor before
 it is stored, so card numbers never reach a transcript in clear.
+
+A file-backed transcript streams: each entry is written and flushed as one line the
+moment it is recorded, so a process killed with ``kill -9`` leaves a file that ends at
+most one line short. A long-running server keeps only a bounded tail in memory
+(``keep=N``), so memory does not grow with traffic. Text a peer sent may hold code
+points UTF-8 cannot carry (lone surrogates); they are stored as their escape text.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.masking import Redactor
+from simulator.textsafe import escape_surrogates, utf8
 
 if TYPE_CHECKING:
     from simulator.world import World
@@ -62,12 +70,29 @@ class Entry:
 
 
 class Transcript:
-    """An in-memory, optionally file-backed, masked record of a run."""
+    """An in-memory, optionally file-backed, masked record of a run.
 
-    def __init__(self, path: str | Path | None = None, keep: bool = True) -> None:
-        self.entries: list[Entry] = []
-        self._keep = keep
-        self._file = open(path, "w", encoding="utf-8") if path is not None else None  # noqa: SIM115
+    ``keep``: True keeps every entry in memory (tests and reports read them back),
+    False keeps none, an integer keeps that many of the latest. The file, when given,
+    always receives every entry, flushed line by line.
+    """
+
+    def __init__(self, path: str | Path | None = None, keep: bool | int = True,
+                 max_payload: int | None = None) -> None:
+        self.entries: list[Entry] | deque[Entry]
+        if keep is True or keep is False:
+            self.entries = []
+        else:
+            self.entries = deque(maxlen=max(0, int(keep)))
+        self._keep = keep is not False
+        # a server's transcript need not hold a whole oversize frame: the first
+        # ``max_payload`` bytes and the count of the rest say what happened
+        self.max_payload = max_payload
+        self.path = Path(path) if path is not None else None
+        self._file = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
         self._world: World | None = None
         self._seq = 0
         # called with each entry as it is written (masked): the live console reads here
@@ -86,13 +111,16 @@ class Transcript:
         world = self._world
         redactor = world.redactor if world is not None else None
         if isinstance(data, str):
-            raw = data.encode("utf-8")
+            raw = utf8(data)
         else:
             raw = bytes(data or b"")
         if redactor is None:
             redactor = _DEFAULT_REDACTOR
+        if self.max_payload is not None and len(raw) > self.max_payload:
+            label = f"{label} [{len(raw) - self.max_payload} more bytes not kept]"
+            raw = raw[: self.max_payload]
         hexed = redactor.hex(raw)
-        label = redactor.text(label)
+        label = redactor.text(escape_surrogates(label))
         sim = world.now if world is not None else 0.0
         wall = time.time() if world is not None and world.mode == "realtime" else None
         entry = Entry(self._seq, sim, wall, port, direction, hexed, label)
@@ -101,6 +129,7 @@ class Transcript:
             self.entries.append(entry)
         if self._file is not None:
             self._file.write(entry.to_json() + "\n")
+            self._file.flush()
         for listener in self.listeners:
             listener(entry)
         return entry
@@ -120,6 +149,9 @@ class Transcript:
 
     def dump(self, path: str | Path) -> Path:
         p = Path(path)
+        if self.path is not None and self._file is not None and p.resolve() == self.path.resolve():
+            self._file.flush()  # already streamed there line by line
+            return p
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(self.jsonl(), encoding="utf-8")
         return p

@@ -18,6 +18,7 @@ processes; the same code runs in two clock modes:
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import typing
@@ -35,6 +36,7 @@ from simulator.transcript import Transcript
 Mode = Literal["virtual", "realtime"]
 _REALTIME = load_timings("simulator", "realtime.toml")
 _BATCH = 64  # due events run per loop turn in realtime mode (see run_realtime)
+_LOG = logging.getLogger("cardloop.world")
 ProcessGenerator = Generator[simpy.Event, Any, Any]
 
 
@@ -133,6 +135,8 @@ class World:
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._crashed: BaseException | None = None
+        #: processes that ended with an exception nobody waited for (realtime mode)
+        self.process_failures = 0
 
     # -- randomness -------------------------------------------------------------
     def rng(self, name: str) -> random.Random:
@@ -259,7 +263,7 @@ class World:
                     self.env.advance_to(stop_at)
                     return None
                 self.lateness.record(loop.time() - deadline)
-                self.env.step()
+                self._step_contained()
                 batch += 1
                 if batch >= _BATCH:
                     batch = 0
@@ -267,6 +271,22 @@ class World:
         finally:
             self._loop = None
             self._waiter = None
+
+    def _step_contained(self) -> None:
+        """One SimPy step; a process that died of an exception ends alone.
+
+        SimPy raises a failed process's exception out of ``step`` after every waiter has
+        been told, so the world itself is intact: the failure is logged with its
+        traceback and written to the transcript, and the world goes on serving every
+        other connection. (Servers answer their own failures before they get here; this
+        is the last line.) Virtual mode keeps SimPy's behaviour, so tests see bugs.
+        """
+        try:
+            self.env.step()
+        except Exception as exc:  # noqa: BLE001 - one process's failure is not the world's
+            self.process_failures += 1
+            _LOG.error("a world process failed at t=%.3f", self.now, exc_info=exc)
+            self.transcript.event("world", f"process failed: {exc!r}")
 
     async def _wait(self, delay: float | None) -> bool:
         """Wait for ``delay`` wall seconds or an injected input; True if woken early."""

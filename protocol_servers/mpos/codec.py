@@ -18,6 +18,7 @@ from enum import IntEnum
 from typing import Any
 
 from protocol_servers.mpos.profiles import Profile
+from simulator.textsafe import MAX_JSON_DEPTH, json_too_deep
 
 
 class RequestType(IntEnum):
@@ -182,18 +183,34 @@ def _lower_keys(obj: Any) -> dict[str, Any]:
     return out
 
 
+# The shipped bridge was C#: every integer field (amount, baud_rate, timeout, codes) is an
+# Int32, and Newtonsoft refuses a value outside that range before the bridge sees it. The
+# same bound here keeps 1e26 or 1E+999999 from ever reaching a pinpad or the acquirer.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 def _int(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{what}: expected an integer")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         text = value.strip()
-        if text.lstrip("+-").isdigit():
-            return int(text)
-    raise ValueError(f"{what}: expected an integer, got {value!r}")
+        if text.lstrip("+-").isdigit() and len(text) <= 12:
+            number = int(text)
+    if number is None:
+        raise ValueError(f"{what}: expected an integer, got {_short(value)}")
+    if not INT32_MIN <= number <= INT32_MAX:
+        raise ValueError(f"{what}: {_short(number)} is outside the Int32 range")
+    return number
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _bool(value: Any, what: str) -> bool:
@@ -251,9 +268,11 @@ def _payment_method(value: Any, what: str) -> PaymentMethod:
 
 def parse_request(text: str | bytes, profile: Profile) -> Request:
     """Read one request frame; raises :class:`BadRequest` with what §2.7 would echo."""
+    if json_too_deep(text):
+        raise BadRequest(f"not JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(f"not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise BadRequest("a request is a JSON object")
@@ -474,9 +493,11 @@ def frame_label(item: str | bytes | None) -> str:
     """A one-line transcript label for a WebSocket frame in either direction."""
     if item is None:
         return ""
+    if json_too_deep(item):
+        return "frame nested too deep"
     try:
         data = json.loads(item)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return "unreadable frame"
     if not isinstance(data, dict):
         return "non-object frame"

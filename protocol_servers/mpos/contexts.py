@@ -25,6 +25,8 @@ class Context:
     stuck: bool = False
     # whatever the server keeps per context (the pinpad session, the lock, ...)
     runtime: dict[str, Any] = field(default_factory=dict)
+    # simulated time of the last request that named this context (idle expiry)
+    last_seen: float = 0.0
 
 
 class ContextTable:
@@ -45,6 +47,10 @@ class ContextTable:
             ctx = Context(context_id)
             self._contexts[context_id] = ctx
         return ctx
+
+    def idle(self, now: float, limit: float) -> list[Context]:
+        """Contexts nobody has named for more than ``limit`` seconds."""
+        return [c for c in self._contexts.values() if now - c.last_seen > limit]
 
     def remove(self, context_id: str) -> Context | None:
         return self._contexts.pop(context_id, None)

@@ -13,7 +13,7 @@ actions: ``next-card`` and ``cardholder`` per pinpad
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import Server, Started
 from protocol_servers.mpos.profiles import PROFILES, RULE_SWITCHES
@@ -65,11 +65,18 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     try:
         profile = parse_profile(options.profile or "documented")
         # every reader's customer holds a card from the start (DECISIONS.md); a default
-        # one is held, not queued, so a card chosen later is the next one presented
+        # one is held after start (below), not queued, so a card chosen later is next
+        for name in options.card:  # refuse unknown names before anything starts
+            card_from_name(world, name)
         card_names = list(options.card) or [DEFAULT_CARD]
-        cards = [card_from_name(world, n) for n in options.card]
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
+
+    def cards(reader: int) -> list[Any]:
+        """Every reader gets the cards asked for, each reader its own copies (one card
+        object cannot sit in two readers)."""
+        return [card_from_name(world, n) for n in options.card]
+
     if options.readers < 0:
         raise CliError("--readers must be 0 or more")
     running = await start_bridge(

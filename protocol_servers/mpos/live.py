@@ -40,4 +40,8 @@ async def serve_bridge(
         ssl_context=ssl_context,
         labeler=frame_label,
         name="bridge.ws",
+        # idle clients are pinged; one that stops answering is closed (1011) and its
+        # connection ends like any other, so nothing waits on a dead socket for ever
+        ping_interval=server.timings["ws_ping_interval"],
+        ping_timeout=server.timings["ws_ping_timeout"],
     )

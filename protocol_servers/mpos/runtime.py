@@ -8,7 +8,7 @@ same assembly. Must be awaited inside the asyncio loop that drives the world.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,7 @@ async def start_bridge(
     world: World,
     *,
     readers: int = 1,
-    cards: Iterable[Any] = (),
+    cards: Iterable[Any] | Callable[[int], Iterable[Any]] = (),
     behaviour: Any = None,
     profile: Profile = DOCUMENTED,
     host: str = "127.0.0.1",
@@ -69,11 +69,15 @@ async def start_bridge(
 
     if host not in ("127.0.0.1", "::1", "localhost"):
         raise ValueError("the reference bridge listens on loopback only")
-    card_list = list(cards)
+    # a callable gives each reader its own cards (every reader gets the cards asked for,
+    # each its own copies: one card object can not sit in two readers); a plain list
+    # goes to reader 0, as before
+    card_source: Any = cards if callable(cards) else (
+        lambda i, listed=list(cards): listed if i == 0 else [])
     lab = build_lab(
         world,
         readers=readers,
-        cards=lambda i: card_list if i == 0 else [],
+        cards=card_source,
         behaviour=behaviour,
         profile=profile,
         link_dir=link_dir,

@@ -16,6 +16,7 @@ list devices and status answer at once (a POS may poll status during a payment).
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +52,14 @@ from protocol_servers.mpos.session import (
     finish_status,
 )
 from protocol_servers.mpos.tables import AcquirerLink
+from simulator.timings import load_timings
 
 if TYPE_CHECKING:
     from simulator.streams import MessageEnd
     from simulator.world import World
 
 Gen = Generator[simpy.Event, Any, Any]
+_LOG = logging.getLogger("cardloop.mpos")
 
 
 class _Connection:
@@ -89,6 +92,8 @@ class MposBridgeServer:
         self.connections: list[_Connection] = []
         self.requests_seen = 0
         self.answers_sent = 0
+        self.timings = load_timings("protocol_servers.mpos")
+        self._last_sweep = 0.0
 
     # -- transport side ----------------------------------------------------------------
     def accept(self, end: MessageEnd, info: Any = None) -> simpy.Process:
@@ -111,6 +116,7 @@ class MposBridgeServer:
             try:
                 self._dispatch(conn, message)
             except Exception as exc:  # noqa: BLE001 - one bad request never ends the bridge
+                _LOG.error("mpos-bridge request failed", exc_info=exc)
                 self.world.transcript.event(conn.end.name, f"request failed: {exc!r}")
                 self._answer(conn, generic_error("UnknownCommand", None))
 
@@ -130,12 +136,20 @@ class MposBridgeServer:
         if rtype == RequestType.UnknownCommand:
             self._answer(conn, Response(ResponseType.UnknownCommand, context_id=req.raw_context_id))
             return
+        self._expire_idle()
+        known = self.contexts.get(req.context_id) is not None
+        # any request names (and so creates) its context, as the shipped bridge's static
+        # dictionary did (§2.6, and the update lock of §2.7 refuses new ones); a context
+        # that never got further than that is forgotten soon (see _expire_idle)
         ctx = self.contexts.get_or_create(req.context_id)
         if ctx is None:
             self._answer(conn, error_response(CONTEXT_ERROR, req.raw_context_id))
             return
+        ctx.last_seen = self.world.now
         seq_error = self.contexts.advance(ctx, rtype)
         if seq_error is not None:
+            if not known and ctx.status == ContextStatus.Uninitialized:
+                self.contexts.remove(ctx.id)  # nothing to remember about a refused stranger
             self._answer(conn, error_response(seq_error, req.raw_context_id))
             return
         if rtype == RequestType.ListDevices:
@@ -164,6 +178,33 @@ class MposBridgeServer:
             # an undefined type that got past a disabled sequence rule
             self._answer(conn, generic_error(req.type_name, req.raw_context_id))
 
+    def _expire_idle(self) -> None:
+        """Forget contexts idle longer than ``context_idle_expiry``, freeing their devices.
+
+        Checked as requests arrive (no timer process, so a virtual world still runs
+        dry), at most once per tenth of the limit. A context whose operation still holds
+        its lock is left alone: its own timeouts end it first.
+        """
+        limit = self.timings["context_idle_expiry"]
+        unused = self.timings["context_unused_expiry"]
+        now = self.world.now
+        if now - self._last_sweep < unused / 10:
+            return
+        self._last_sweep = now
+        for ctx in self.contexts.idle(now, unused):
+            never_used = (ctx.status == ContextStatus.Uninitialized and ctx.device_id is None
+                          and "session" not in ctx.runtime)
+            if not never_used and now - ctx.last_seen <= limit:
+                continue
+            lock = ctx.runtime.get("lock")
+            if lock is not None and (lock.count or lock.queue):
+                continue
+            self.world.transcript.event("mpos-bridge", f"context {ctx.id!r} expired after "
+                                        f"{limit:g} s idle")
+            self.contexts.remove(ctx.id)
+            self._release_device(ctx)
+            ctx.status = ContextStatus.Closed
+
     def _spawn(self, conn: _Connection, req: Request, gen: Gen) -> None:
         self.world.process(self._guard(conn, req, gen))
 
@@ -172,6 +213,8 @@ class MposBridgeServer:
         try:
             resp = yield from gen
         except Exception as exc:  # noqa: BLE001 - the shipped server caught everything too
+            if not isinstance(exc, (PinpadError, LookupError)):
+                _LOG.error("mpos-bridge %s failed", req.type_name, exc_info=exc)
             self.world.transcript.event(conn.end.name, f"{req.type_name} failed: {exc}")
             resp = generic_error(req.type_name, req.raw_context_id)
         if resp is not None:
@@ -185,12 +228,16 @@ class MposBridgeServer:
             ctx.runtime["lock"] = lock
         return lock
 
-    def _locked(self, ctx: Context, body: Gen) -> Gen:
+    def _locked(self, ctx: Context, body: Gen, request: Request | None = None) -> Gen:
         lock = self._lock(ctx)
         req = lock.request()
         yield req
         release = True
         try:
+            if request is not None and ctx.runtime.get("closing"):
+                # a close came in while this operation queued: it is answered, not run
+                body.close()
+                return generic_error(request.type_name, request.raw_context_id)
             result = yield from body
             return result
         except _KeepLocked as keep:
@@ -211,7 +258,7 @@ class MposBridgeServer:
     def _session(self, ctx: Context) -> PinpadSession:
         session = ctx.runtime.get("session")
         if session is None:
-            raise RuntimeError(f"context {ctx.id!r} has no device; initialize first")
+            raise LookupError(f"context {ctx.id!r} has no device; initialize first")
         return session  # type: ignore[no-any-return]
 
     def _pick_device(self, ctx: Context, device_id: str | None) -> SerialDevice:
@@ -231,7 +278,7 @@ class MposBridgeServer:
         if ctx.status == ContextStatus.Ready:
             # answered before the lock ("Remove lock on already initialized", §2.6)
             return Response(ResponseType.AlreadyInitialized, context_id=req.raw_context_id)
-        return (yield from self._locked(ctx, self._initialize_locked(conn, ctx, req)))
+        return (yield from self._locked(ctx, self._initialize_locked(conn, ctx, req), req))
 
     def _initialize_locked(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
         body = req.initialize
@@ -295,7 +342,8 @@ class MposBridgeServer:
             raise _Answer(resp)
 
     def _process(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
-        return (yield from self._locked(ctx, self._answering(self._process_locked(conn, ctx, req))))
+        return (yield from self._locked(
+            ctx, self._answering(self._process_locked(conn, ctx, req)), req))
 
     def _answering(self, body: Gen) -> Gen:
         try:
@@ -328,7 +376,8 @@ class MposBridgeServer:
         )
 
     def _finish(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
-        return (yield from self._locked(ctx, self._answering(self._finish_locked(conn, ctx, req))))
+        return (yield from self._locked(
+            ctx, self._answering(self._finish_locked(conn, ctx, req)), req))
 
     def _finish_locked(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
         body = req.finish
@@ -364,24 +413,30 @@ class MposBridgeServer:
             yield from session.display(req.display_message or "")
             return Response(ResponseType.MessageDisplayed, context_id=req.raw_context_id)
 
-        return (yield from self._locked(ctx, body()))
+        return (yield from self._locked(ctx, body(), req))
 
     def _close(self, conn: _Connection, ctx: Context, req: Request) -> Gen:
         """Close: cancel what runs, CLO ignoring errors, free the port; always type 8."""
-        session: PinpadSession | None = ctx.runtime.get("session")
+        ctx.runtime["closing"] = True
         lock = self._lock(ctx)
-        if session is not None and lock.count and not ctx.stuck:
-            # an operation holds the pinpad (e.g. waiting for a card): CAN aborts it
-            yield from session.abort()
         lreq = None
         if not ctx.stuck:
+            # Operations queued for the lock give way (see _locked); the one holding it is
+            # aborted with CAN, again every EOT wait while it still holds the lock (it may
+            # have been between commands when the first CAN went out), so close is always
+            # answered and always frees the device, whatever order requests came in.
             lreq = lock.request()
-            yield lreq
+            while not lreq.triggered:
+                session: PinpadSession | None = ctx.runtime.get("session")
+                if session is not None and lock.count:
+                    yield from session.abort()
+                if not lreq.triggered:
+                    yield self.world.any_of([lreq, self.world.timeout(self.timings["close_retry"])])
         try:
-            session = ctx.runtime.get("session")
-            if session is not None:
+            closing: PinpadSession | None = ctx.runtime.get("session")
+            if closing is not None:
                 try:
-                    yield from session.close()
+                    yield from closing.close()
                 except PinpadError:
                     pass
             self._release_device(ctx)

@@ -49,6 +49,7 @@ from protocol_servers.mpos.tables import (
     FINISH_TAGS,
     TerminalTables,
 )
+from simulator.timings import load_timings
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.host import AbecsError
 from virtual_devices.terminal import HostAnswer, Processed, Settings, Tables, Terminal
@@ -63,6 +64,7 @@ SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 DUKPT_TDES, PIN_KEY_INDEX = 3, 16
 ST_CANCEL = 13
 CLEAR_LINE = " " * 32
+_BRIDGE_TIMINGS = load_timings("protocol_servers.mpos")
 
 
 class PinpadError(Exception):
@@ -109,7 +111,9 @@ class PinpadSession:
 
         self.world = world
         self.end = end
-        self.host = AbecsHost(world, end)
+        # the link itself waits forever on a blocking command (§4.2); the bridge does not:
+        # a card that never comes ends the wait, so process is always answered
+        self.host = AbecsHost(world, end, blocking_limit=_BRIDGE_TIMINGS["blocking_command_limit"])
         self.terminal = Terminal(world, self.host, settings=_SETTINGS)
         self.on_error = on_error or (lambda code: None)
         self._rng = world.rng(f"mpos-bridge.card-hash.{end.name}")

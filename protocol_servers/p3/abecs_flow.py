@@ -115,6 +115,7 @@ class AbecsCardFlow:
 
     def run(self) -> Gen:
         from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.link import HostLink
         from virtual_devices.emv import tlv
         from virtual_devices.terminal import HostAnswer, Processed
 
@@ -158,10 +159,13 @@ class AbecsCardFlow:
                 f.show("PROCESSING", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL",
                        "Authorization in progress...", tx_state="AWAITING_EXECUTION",
                        abortable=False)
-                yield f.world.timeout(f.t["acquirer_roundtrip"])
+                # over the line to the host: its round trip, its timeout, and the timeout
+                # reversal when no answer comes (a booked charge is never left behind)
+                link = HostLink(f.world, r.acquirer, f.server.host_fault,
+                                roundtrip=f.t["acquirer_roundtrip"], name="payserver.acquirer")
                 rsp = yield from term.authorise(
                     Processed(card, goc), p.amount, "sale" if p.auto_capture else "preauth",
-                    tx.identifier, numeric(p.currency))
+                    tx.identifier, numeric(p.currency), link=link)
                 if rsp is not None and rsp.approved:
                     tx.acquirer_ref = rsp.reference
                     tx.authorised = True

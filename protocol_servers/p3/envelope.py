@@ -18,6 +18,7 @@ import jsonschema
 
 from protocol_servers.p3 import jsonwire
 from protocol_servers.p3.errors import P3Error
+from simulator.textsafe import has_surrogates
 
 REQUEST_TYPES = (
     "LOGIN_MERCHANT_REQUEST",
@@ -124,6 +125,15 @@ def decode(raw: str | bytes) -> Request | BadRequest:
     tag: str = raw_tag if isinstance(raw_tag, str) else ""
     resource = doc.get("resource") if isinstance(doc.get("resource"), str) else None
     answer = response_type(raw_type) if isinstance(raw_type, str) and raw_type else None
+    if has_surrogates(doc):
+        # JSON lets "\ud800" through, UTF-8 does not: such text cannot be a merchant
+        # identifier, a tag we store, or anything a receipt prints. Refused here, with the
+        # tag and type echoed (as JSON escapes) so the POS can match the answer.
+        return BadRequest(
+            answer if answer is not None and not has_surrogates(raw_type) else UNPARSEABLE_RESPONSE,
+            tag, resource,
+            P3Error("PARAMETER_INVALID", "text holds a lone surrogate code point (U+D800-DFFF)"),
+        )
     problem = _schema_error(_ENVELOPE, doc)
     if problem is not None:
         return BadRequest(answer or UNPARSEABLE_RESPONSE, tag, resource, problem)

@@ -9,6 +9,7 @@ request may do to the transaction is decided in :mod:`transaction` (no I/O there
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from collections.abc import Callable, Generator
 from importlib import resources
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from protocol_servers.p3 import envelope, receipts
+from protocol_servers.p3.errors import P3Error
 from protocol_servers.p3.outcomes import Behaviour
 from protocol_servers.p3.transaction import CardInfo, Transaction
 from simulator.masking import mask_pan
@@ -24,6 +26,7 @@ from simulator.masking import mask_pan
 if TYPE_CHECKING:
     from protocol_servers.p3.server import Device, PayServer
 
+_LOG = logging.getLogger("cardloop.p3")
 Sink = Callable[[dict[str, Any]], None]
 Gen = Generator[simpy.Event, Any, Any]
 
@@ -145,6 +148,12 @@ class Flow:
             except ActionTimedOut:
                 self.reverse_if_authorised("ERROR_SESSION_TIMEOUT")
                 tx.finish("ERROR", "ERROR_SESSION_TIMEOUT", self.world.now)
+            except Exception as exc:  # noqa: BLE001 - ends this transaction, not the server
+                _LOG.error("transaction %s failed", tx.identifier, exc_info=exc)
+                self.world.transcript.event("payserver", f"transaction failed: {exc!r}")
+                self.undo_money("ERROR_AUTOREVERSAL_ERROR")
+                tx.finish("ERROR", "ERROR_AUTOREVERSAL_ERROR" if tx.reversed
+                          else "ERROR_TERMINAL_ERROR", self.world.now)
             if self.owner_gone and tx.status == "APPROVED" and \
                     tx.params.type in ("CHARGE", "REFUND"):
                 # §10: the POS never got the final answer; the money movement is undone.
@@ -158,11 +167,35 @@ class Flow:
             self.device.current = None
             self.server.record(tx)
         result = self.result
-        rcpt = receipts.build(result, self.server.merchant, self.server.epoch, self.world.now)
-        self.emit(envelope.ok_response(
-            "EXECUTE_TRANSACTION_RESPONSE", tx.tag, tx.resource,
-            {"transaction": result.to_json(rcpt)},
-        ))
+        try:
+            rcpt = receipts.build(result, self.server.merchant, self.server.epoch, self.world.now)
+            final = envelope.ok_response(
+                "EXECUTE_TRANSACTION_RESPONSE", tx.tag, tx.resource,
+                {"transaction": result.to_json(rcpt)},
+            )
+        except Exception as exc:  # noqa: BLE001 - the POS must hear, and the books balance
+            # Building the answer runs after the money moved. If it fails, the money is
+            # moved back and the POS hears an error: never an approval it did not see.
+            _LOG.error("final response of %s failed", tx.identifier, exc_info=exc)
+            self.world.transcript.event("payserver", f"final response failed: {exc!r}")
+            self.undo_money("ERROR_AUTOREVERSAL_ERROR")
+            tx.finish("ERROR", "ERROR_AUTOREVERSAL_ERROR", self.world.now)
+            final = envelope.error_response(
+                "EXECUTE_TRANSACTION_RESPONSE", tx.tag, tx.resource,
+                P3Error("INTERNAL_INCONSISTENCY",
+                        f"transaction {tx.identifier} failed and was reversed"))
+        self.emit(final)
+
+    def undo_money(self, reason: str) -> None:
+        """Move back whatever this transaction moved (after an unexpected failure)."""
+        tx = self.tx
+        try:
+            if tx.params.type == "CHARGE":
+                self.reverse_if_authorised(reason)
+            elif tx.params.type == "REFUND" and tx.status == "APPROVED" and not tx.reversed:
+                self.reverse_refund(reason)
+        except Exception as exc:  # noqa: BLE001 - reported; the ledger check will show it
+            _LOG.error("reversal of %s failed", tx.identifier, exc_info=exc)
 
     def reverse_if_authorised(self, reason: str) -> None:
         tx = self.tx

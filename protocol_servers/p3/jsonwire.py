@@ -12,21 +12,62 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from simulator.textsafe import MAX_JSON_DEPTH, json_too_deep
+
 
 def loads(text: str) -> Any:
-    """Parse with exact decimals; raises ``ValueError`` on bad JSON."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse with exact decimals; raises ``ValueError`` on bad JSON.
+
+    Nesting deeper than :data:`~simulator.textsafe.MAX_JSON_DEPTH` is bad JSON here: no
+    P3 message nests that deep, and every walker after the parser would recurse.
+    """
+    if json_too_deep(text):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise ValueError("nested too deep") from None
 
 
 def dumps(value: Any) -> str:
-    parts: list[str] = []
-    _write(value, parts)
-    return "".join(parts)
+    try:
+        # C speed for what holds no Decimal (a login listing a thousand devices); the
+        # writer below is only needed for exact amounts
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          default=_no_fast_path)
+    except _NeedsExactWriter:
+        parts: list[str] = []
+        _write(value, parts)
+        return "".join(parts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON escapes carry it exactly
+            text = json.dumps(value, separators=(",", ":"), default=_no_fast_path)
+    return text
+
+
+class _NeedsExactWriter(Exception):
+    pass
+
+
+def _no_fast_path(value: Any) -> Any:
+    raise _NeedsExactWriter
 
 
 def _write(value: Any, out: list[str]) -> None:
-    if value is None or isinstance(value, (bool, str)):
-        out.append(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # a lone surrogate (echoed from a client's tag, say): JSON's \uXXXX escape
+                # carries it back exactly, where raw UTF-8 cannot
+                text = json.dumps(value)
+        out.append(text)
+    elif value is None or isinstance(value, bool):
+        out.append(json.dumps(value))
     elif isinstance(value, int):
         out.append(str(value))
     elif isinstance(value, Decimal):

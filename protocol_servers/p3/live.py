@@ -51,7 +51,10 @@ async def start(server: PayServer, host: str | None = None, ws_port: int | None 
     # P3 clients connect to the bare root (payworks-p3.md §2.1); any path is served
     ws = await serve_ws(world, host, cfg.websocket_port if ws_port is None else ws_port,
                         path=None, on_connect=on_ws, name="payserver-ws",
-                        labeler=envelope.label, max_size=cfg.max_frame_bytes)
+                        labeler=envelope.label, max_size=cfg.max_frame_bytes,
+                        # idle clients are pinged and closed (1011) when they stop answering
+                        ping_interval=server.timings["ws_ping_interval"],
+                        ping_timeout=server.timings["ws_ping_timeout"])
     tcp = await serve_tcp(world, host, cfg.tcp_port if tcp_port is None else tcp_port,
                           framing=RawFraming, on_connect=on_tcp, name="payserver-tcp",
                           labeler=envelope.stream_label)

@@ -18,6 +18,12 @@ _EXPONENTS: dict[str, int] = {code: int(exp) for code, exp in _TABLE["exponent"]
 _NUMERIC: dict[str, int] = {code: int(num) for code, num in _TABLE["numeric"].items()}
 
 
+#: Largest amount in minor units: EMV "Amount, Authorised" (tag 9F02) is n12, twelve
+#: decimal digits of minor units, so no card transaction can carry more. The same bound
+#: holds for every amount-like field (fee, tip), checked before anything moves.
+MAX_MINOR = 10**12 - 1
+
+
 class AmountError(ValueError):
     """The amount cannot be represented in the currency's minor units."""
 
@@ -45,10 +51,25 @@ def to_minor(value: Decimal | int | str, currency: str) -> int:
         raise AmountError(f"amount {value!r} is not a number") from None
     if not dec.is_finite():
         raise AmountError(f"amount {value!r} is not a number")
-    scaled = dec.scaleb(exponent(currency))
+    exp = exponent(currency)
+    # before any arithmetic: 1E+999999 would overflow the decimal context, and a long
+    # mantissa would be rounded by it (both seen from fuzzed clients)
+    if dec.adjusted() + exp > 12 or len(dec.as_tuple().digits) > 24:
+        raise AmountError(f"amount {_short(value)} is above the largest amount "
+                          f"({MAX_MINOR} minor units, EMV n12)")
+    scaled = dec.scaleb(exp)
     if scaled != scaled.to_integral_value():
-        raise AmountError(f"amount {value} has more decimals than {currency} allows")
-    return int(scaled)
+        raise AmountError(f"amount {_short(value)} has more decimals than {currency} allows")
+    minor = int(scaled)
+    if abs(minor) > MAX_MINOR:
+        raise AmountError(f"amount {_short(value)} is above the largest amount "
+                          f"({MAX_MINOR} minor units, EMV n12)")
+    return minor
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def to_major(minor: int, currency: str) -> Decimal:

@@ -57,6 +57,13 @@ def parse(request_body: dict[str, Any]) -> Params:
     tip = _minor(body, "includedTipAmount", currency)
     if tip is not None and amount is not None and tip > amount:
         raise P3Error("PARAMETER_INVALID", "includedTipAmount is part of amount and exceeds it")
+    for name, value in (("applicationFee", fee), ("includedTipAmount", tip)):
+        if value is not None and value < 0:
+            raise P3Error("PARAMETER_INVALID", f"transactionParameters/{name} must not be negative")
+    if fee is not None and amount is not None and fee > amount:
+        # the platform's fee is taken out of the amount (payworks-p3.md §4.4): it cannot
+        # exceed it. Refused here, before the charge, never while answering after it.
+        raise P3Error("PARAMETER_INVALID", "applicationFee exceeds the amount it is part of")
     metadata = {str(k): v for k, v in (body.get("metadata") or {}).items()}
     return Params(
         type=kind, amount=amount, currency=currency,

@@ -14,6 +14,7 @@ runs per device (payworks-p3.md §2.4).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from simulator.streams import ByteEnd, MessageEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 
+_LOG = logging.getLogger("cardloop.p3")
 LOGIN_MISSING = "Merchant login missing"
 
 
@@ -68,6 +70,10 @@ class Connection:
             if not flow.tx.is_final:
                 flow.lose_owner()
         self.flows.clear()
+        # a closed connection is forgotten: memory per server must not grow with the
+        # number of connections it has ever served
+        if self in self.server.connections:
+            self.server.connections.remove(self)
 
     @property
     def logged_in(self) -> bool:
@@ -75,7 +81,23 @@ class Connection:
             self.server.config.global_login and self.server.global_merchant is not None)
 
     def handle(self, raw: str | bytes) -> None:
-        req = envelope.decode(raw)
+        """Answer one message. Whatever goes wrong in here ends this request only: an
+        unexpected exception is logged with its traceback and answered with P3's error
+        shape, and the connection and the world go on."""
+        self._req: envelope.Request | envelope.BadRequest | None = None
+        try:
+            self._handle(raw)
+        except Exception as exc:  # noqa: BLE001 - one request's bug is not the server's
+            _LOG.error("P3 request failed on a %s connection", self.transport, exc_info=exc)
+            self.server.world.transcript.event("payserver", f"request failed: {exc!r}")
+            req = self._req
+            self.send(envelope.error_response(
+                req.response_type if req is not None else envelope.UNPARSEABLE_RESPONSE,
+                req.tag if req is not None else "", req.resource if req is not None else None,
+                P3Error("INTERNAL_INCONSISTENCY", "the request could not be processed")))
+
+    def _handle(self, raw: str | bytes) -> None:
+        req = self._req = envelope.decode(raw)
         if isinstance(req, envelope.BadRequest):
             self.send(envelope.bad_request_response(req))
             return
@@ -214,6 +236,11 @@ class PayServer:
         self.transactions: dict[str, Transaction] = {}
         self.connections: list[Connection] = []
         self.global_merchant: str | None = None
+        # what the line to the acquirer does to ABECS readers' authorisations (the
+        # catalogue's backend.* faults; healthy unless a case or the control API sets it)
+        from virtual_devices.acquirer.link import HostFault
+
+        self.host_fault = HostFault()
 
     @property
     def acquirer(self) -> Any:

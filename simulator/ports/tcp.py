@@ -206,7 +206,10 @@ async def serve_tcp(
         counter += 1
         proto = _TcpProtocol(world, f"{name}#{counter}", framing, labeler, on_connect)
         if holder:
-            holder[0].ends.append(proto.end)
+            server_ends = holder[0].ends
+            if len(server_ends) >= 64:  # let closed connections go (bounded memory)
+                server_ends[:] = [e for e in server_ends if not e.is_closed]
+            server_ends.append(proto.end)
         return proto
 
     server = await loop.create_server(factory, host, port)

@@ -147,6 +147,10 @@ def _offered_subprotocols(headers: Headers) -> list[str]:
             for p in value.split(",") if p.strip()]
 
 
+#: ends of finished connections a server keeps for inspection before letting them go
+KEEP_CLOSED_ENDS = 64
+
+
 class WsServer:
     """A running WebSocket server; ``port``, ``url``, ``ends`` and ``await close()``."""
 
@@ -158,6 +162,13 @@ class WsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{scheme}://{host}:{self.port}{path or '/'}"
         self.ends: list[WsEnd] = []
+
+    def keep(self, end: WsEnd) -> None:
+        """Remember a connection's end; closed ones are let go once there are many, so
+        memory does not grow with the number of connections ever served."""
+        if len(self.ends) >= KEEP_CLOSED_ENDS:
+            self.ends = [e for e in self.ends if not e.is_closed]
+        self.ends.append(end)
 
     async def close(self) -> None:
         self._server.close()
@@ -234,7 +245,7 @@ async def serve_ws(
         end = WsEnd(world, f"{name}#{counter}", labeler)
         link = _Link(world, conn, end)
         if server_ref:
-            server_ref[0].ends.append(end)
+            server_ref[0].keep(end)
         world.transcript.event(end.name, f"websocket connected on {info.path}")
         if on_connect is not None:
             world.inject(lambda: on_connect(end, info))
@@ -247,6 +258,10 @@ async def serve_ws(
         "ping_timeout": ping_timeout,
         "close_timeout": close_timeout,
         "max_size": max_size,
+        # no permessage-deflate: POS messages are small, and each compressing connection
+        # holds about 300 KB of zlib state, which a thousand POS connections turn into
+        # hundreds of megabytes (memory per connection must stay bounded and small)
+        "compression": None,
     }
     if spoken:
         kwargs["subprotocols"] = list(spoken)

@@ -29,7 +29,14 @@ REQUIRED = {
     },
     "card": {"removed_early", "mute", "collision"},
     "human": {"cancel", "walk_away", "wrong_pin", "late_signature"},
+    "backend": {"slow", "silent", "down", "answers_twice", "late_after_reversal"},
+    "device": {"reboot", "power_loss"},
+    "pos": {"retry_unanswered", "connection_lost", "concurrent_charges"},
 }
+
+
+def test_catalogue_has_at_least_forty_kinds() -> None:
+    assert len(load_catalogue()) >= 40
 
 
 def test_catalogue_covers_every_layer_with_an_expected_outcome() -> None:

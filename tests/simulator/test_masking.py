@@ -78,6 +78,99 @@ def test_masking_keeps_binary_data_intact():
     assert w.transcript.entries[0].hex == data.hex()
 
 
+def _secret_forms_on_the_wire(secret: bytes) -> dict[str, bytes]:
+    import base64
+
+    forms = {
+        "binary": secret,
+        "hex lower": secret.hex().encode(),
+        "hex upper": secret.hex().upper().encode(),
+    }
+    for skip in range(3):
+        forms[f"base64 at offset {skip}"] = base64.b64encode(b"xy"[:skip] + secret + b"z")
+        forms[f"base64url at offset {skip}"] = base64.urlsafe_b64encode(
+            b"\xff\xfe"[:skip] + secret)
+        forms[f"base64 of hex at offset {skip}"] = base64.b64encode(
+            b"ab"[:skip] + secret.hex().upper().encode())
+    return forms
+
+
+def _readable(w: World) -> list[bytes]:
+    """Everything the transcript lets a reader reconstruct: each entry's bytes (masked
+    nibbles as zero) and its label, plus the file text itself."""
+    out = [w.transcript.jsonl().encode()]
+    for e in w.transcript.entries:
+        out.append(bytes.fromhex(e.hex.replace(" ", "").replace("*", "0")))
+        out.append(e.label.encode())
+    return out
+
+
+def _leaks(secret: bytes, blobs: list[bytes]) -> list[str]:
+    import base64
+
+    found = []
+    needles = {
+        "binary": secret, "hex": secret.hex().encode(), "HEX": secret.hex().upper().encode(),
+    }
+    for blob in blobs:
+        for name, needle in needles.items():
+            if needle in blob:
+                found.append(name)
+        # decode every base64-looking run at each alignment and look inside
+        for run in re.findall(rb"[A-Za-z0-9+/_=-]{8,}", blob):
+            for cut in range(4):
+                chunk = run[cut:]
+                chunk = chunk[: len(chunk) // 4 * 4]
+                for dec in (base64.b64decode, base64.urlsafe_b64decode):
+                    try:
+                        plain = dec(chunk)
+                    except ValueError:
+                        continue
+                    if secret in plain or secret.hex().upper().encode() in plain:
+                        found.append("base64")
+    return found
+
+
+def test_a_registered_secret_is_hidden_in_every_wire_form() -> None:
+    pin_block = bytes.fromhex("041271FEDCBA9876")  # an ISO 9564 format 0 PIN block
+    w = World(seed=1)
+    w.redactor.add_secret(pin_block)
+    host, pinpad = byte_link(w, "host", "pinpad", labeler=lambda b: b.decode("latin-1"))
+    pos, server = message_link(w, "pos", "server", labeler=lambda m: f"message {m}")
+    forms = _secret_forms_on_the_wire(pin_block)
+    for name, data in forms.items():
+        host.write(b"GPN000" + data + b"\x17")
+        pos.send('{"pinBlock":"' + data.decode("latin-1") + '","form":"' + name + '"}')
+        w.transcript.event("pinpad", f"answer {data.decode('latin-1')}")
+    w.run()
+    blobs = _readable(w)
+    assert _leaks(pin_block, blobs) == []
+    # the check itself finds a secret that is there
+    assert "base64" in _leaks(pin_block, [b"x" + forms["base64 at offset 1"]])
+
+
+def test_a_digit_secret_is_hidden_in_bcd_too() -> None:
+    secret = b"4012345678"  # e.g. a key check or account value written as digits
+    w = World(seed=1)
+    w.redactor.add_secret(secret)
+    a, b = byte_link(w, "a", "b")
+    a.write(b"\x01" + bytes.fromhex(secret.decode()) + b"\x02")
+    a.write(b"\x01" + bytes.fromhex("12345" + "F") + b"\x02")  # not the secret: kept
+    w.run()
+    sent = w.transcript.select(port="a", direction="tx")
+    assert sent[0].hex == "01" + "2a" * 5 + "02"  # '*' bytes in its place
+    assert sent[1].hex == "0112345f02"
+
+
+def test_a_secret_registered_as_hex_text_is_hidden_as_binary() -> None:
+    w = World(seed=1)
+    w.redactor.add_secret("041271FEDCBA9876")
+    a, b = byte_link(w, "a", "b")
+    a.write(bytes.fromhex("041271FEDCBA9876"))
+    w.run()
+    assert w.transcript.entries[0].hex.replace(" ", "") == "2a" * 8
+
+
 def test_a_masked_pan_in_hex_keeps_its_first_six_and_last_four_and_stays_hex():
     """The APDU trace shows what the text shows: 476173 ... 0010, hidden nibbles as f."""
     from simulator.masking import Redactor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import warnings
 from typing import Any
@@ -111,14 +112,26 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
                             secure=not args.legacy)
             holder.append(pinpad)
             pinpad.start()
+            # Stop on SIGINT and SIGTERM however we were started: a shell that runs a
+            # job in the background with '&' starts it with SIGINT ignored, and Python
+            # then never raises KeyboardInterrupt, so the handlers are set here, before
+            # the path is printed (whoever reads it may signal at once).
+            loop = asyncio.get_running_loop()
+            driver = asyncio.ensure_future(world.run_realtime(until=args.duration))
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, driver.cancel)
             mode = "legacy (OPN000)" if args.legacy else "secure OPN"
             print(pair.host_path, flush=True)
             print(f"virtual ABECS pinpad ready: open {pair.host_path} ({mode}, "
                   f"{len(cards)} card(s) queued, factor {args.factor})", file=sys.stderr,
                   flush=True)
             try:
-                await world.run_realtime(until=args.duration)
+                await driver
+            except asyncio.CancelledError:
+                print("virtual ABECS pinpad stopped", file=sys.stderr, flush=True)
             finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
                 end.close()
     except PtyError as exc:
         raise CliError(str(exc)) from None

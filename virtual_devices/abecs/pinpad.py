@@ -333,7 +333,7 @@ class Pinpad:
     def _cmd_opn(self, cmd: Command) -> Gen:
         req = m.OpnRequest.from_command(cmd)
         self.session = None
-        self.slot.reset()
+        self._end_transaction()
         if req.modulus is None or not self.secure_enabled:
             return m.OpnResponse(None).to_response()
         ksec = bytes(self.rng.randrange(256) for _ in range(16))
@@ -346,10 +346,17 @@ class Pinpad:
         raise _AlreadySent()
         yield  # pragma: no cover
 
+    def _end_transaction(self) -> None:
+        taken = self.slot.reset()
+        if taken is not None and self.cards and self.cards[0] is taken:
+            # the fallback swipe never came: the customer leaves with the failed card,
+            # and the next customer's card is the next one read
+            self.cards.popleft()
+
     def _cmd_clo(self, cmd: Command) -> Gen:
         req = m.MessageRequest.from_command(cmd)
         self.display.show(req.message)
-        self.slot.reset()
+        self._end_transaction()
         return Response("CLO")
         yield  # pragma: no cover
 

@@ -24,6 +24,7 @@ class CardSlot:
         self.goc_done = False  # GOC answered; FNC may follow
         self.fallback_pending = False  # the chip failed: the next read is a swipe
         self.gcr_saved: m.GcrRequest | None = None  # what a bare GCR resumes (§4.7)
+        self.handed_back: Any = None  # the card given back for the fallback swipe
 
     # -- the card -------------------------------------------------------------------------
     def insert(self, card: Any) -> None:
@@ -48,6 +49,7 @@ class CardSlot:
         """The chip cannot be read (076): the customer pulls it out to swipe it next."""
         card = self.card
         self.fallback_pending = True
+        self.handed_back = card
         self.card = None
         self.chip = None
         return card
@@ -87,9 +89,16 @@ class CardSlot:
         if cmd_id == "GCR":
             self.chip = None
 
-    def reset(self) -> None:
-        """OPN and CLO: the transaction is over (a fallback belongs to it, not the pinpad)."""
+    def reset(self) -> Any:
+        """OPN and CLO: the transaction is over (a fallback belongs to it, not the pinpad).
+
+        Returns the card handed back for a fallback swipe that never came (or None): the
+        customer takes it away with them, so it must not be the next card read.
+        """
+        taken = self.handed_back if self.fallback_pending else None
+        self.handed_back = None
         self.chip = None
         self.gcr_saved = None
         self.goc_done = False
         self.fallback_pending = False
+        return taken

@@ -378,16 +378,25 @@ class Terminal:
         return goc
 
     def authorise(self, processed: Processed, amount: int, kind: str = "sale",
-                  key: str | None = None, currency: int | None = None) -> Gen:
-        """Ask the acquirer; returns its :class:`IssuerResponse` or None (no answer)."""
+                  key: str | None = None, currency: int | None = None,
+                  link: Any = None) -> Gen:
+        """Ask the acquirer; returns its :class:`IssuerResponse` or None (no answer).
+
+        ``link`` (a :class:`virtual_devices.acquirer.link.HostLink`) carries the request
+        over a line with its round trip, the terminal's host timeout and the timeout
+        reversal; without it the acquirer answers at once.
+        """
         self.emit(ev.HostRequested(self.world.now, amount, kind))
         request = processed.auth_request(amount, currency or self.settings.currency)
-        kw: dict[str, Any] = {}
-        if kind != "sale":
-            kw["kind"] = kind
-        if key is not None:
-            kw["key"] = key
-        rsp = self.acquirer.authorise(request, **kw)
+        if link is not None:
+            rsp = yield from link.authorise(request, kind, key or f"auto-{id(request)}")
+        else:
+            kw: dict[str, Any] = {}
+            if kind != "sale":
+                kw["kind"] = kind
+            if key is not None:
+                kw["key"] = key
+            rsp = self.acquirer.authorise(request, **kw)
         self.emit(ev.HostAnswered(self.world.now, bool(rsp is not None and rsp.approved),
                                   rsp.arc if rsp is not None else "",
                                   (rsp.reference or "") if rsp is not None else ""))

@@ -57,6 +57,13 @@ def conformance(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def merge(session: nox.Session) -> None:
+    """Join the reports of shard runs: ``nox -s merge -- DIR1 DIR2 --reports reports``."""
+    install_project(session)
+    session.run("python", "-m", "conformance", "merge", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff and mypy."""
     install_project(session)
@@ -79,12 +86,13 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Every benchmark in bench/, each printing one JSON line last."""
+    """Every benchmark in bench/, then one table of every figure beside its goal.
+
+    ``nox -s bench -- --only mpos,abecs`` runs some; goals are in bench/goals.toml.
+    """
     ensure_system_packages(session, ("socat", "socat"))
     install_project(session)
-    for script in sorted(os.listdir("bench")):
-        if script.endswith(".py") and not script.startswith("_"):
-            session.run("python", os.path.join("bench", script))
+    session.run("python", os.path.join("bench", "_table.py"), *session.posargs)
 
 
 @nox.session(python=PYTHON)

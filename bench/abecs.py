@@ -7,8 +7,9 @@ Prints a few lines of context and, as its last line, one JSON object:
                               pinpad's processing delay set to zero (unpaced)
 ``raw_pty_roundtrips_per_s``  the same sizes echoed over a bare socat pty by a plain
                               select loop: what the pty itself allows
-``sale_sim_to_wall``          simulated seconds per wall second of a chip-and-PIN sale
-                              (GCR, GOC, host, FNC, RMC) in virtual mode
+``sale_sim_to_wall``          simulated seconds per wall second of chip-and-PIN sales
+                              (GCR, GOC, host, FNC, RMC) in virtual mode, after a first
+                              sale that warms the process
 """
 
 from __future__ import annotations
@@ -112,7 +113,18 @@ def raw_pty(n: int, out_size: int, back_size: int) -> float:
     return n / wall
 
 
+SALES = 5
+
+
 def sale_speed() -> tuple[float, float]:
+    """Simulated s per wall s over several sales, each in a fresh rig, after a first
+    one that warms the process (keys, catalogue); and the simulated s of one sale."""
+    one_sale()
+    sims, walls = zip(*(one_sale(seed) for seed in range(3, 3 + SALES)), strict=True)
+    return sum(sims) / sum(walls), sims[0]
+
+
+def one_sale(seed: int = 2) -> tuple[float, float]:
     from virtual_devices.abecs.customer import Customer
     from virtual_devices.abecs.flows import sale
     from virtual_devices.abecs.rig import make_rig
@@ -122,7 +134,7 @@ def sale_speed() -> tuple[float, float]:
     from virtual_devices.emv.catalogue import catalogue
 
     profile = catalogue()["visa-chip-pin"]
-    rig = make_rig(seed=2)
+    rig = make_rig(seed=seed)
     rig.pinpad.customer = Customer.for_profile(rig.world, profile)
     rig.pinpad.queue_card(VirtualCard(profile).place_in(rig.world))
     acquirer = make_acquirer(rig.world)
@@ -140,7 +152,7 @@ def sale_speed() -> tuple[float, float]:
     res, sim, wall = rig.run(flow)
     if not res.approved:
         raise SystemExit(f"the benchmark sale was not approved: {res.steps}")
-    return sim / wall, sim
+    return sim, wall
 
 
 def main() -> None:

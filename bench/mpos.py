@@ -2,7 +2,9 @@
 
 ``sale_sim_to_wall_virtual``  simulated seconds per wall second for a full chip sale
                               (list, initialize, process, merchant step, finish, close)
-                              in virtual mode;
+                              in virtual mode, after the process's first sale;
+``first_sale_wall_s_virtual`` wall seconds of that first sale (keys parsed, catalogue
+                              built: what every new process pays once);
 ``sale_wall_s_realtime_f005`` wall seconds for the same sale over a real WebSocket and a
                               real pty at realtime factor 0.05;
 ``status_rtt_vs_echo``        status requests per second through the bridge divided by
@@ -120,13 +122,17 @@ async def status_vs_echo() -> dict[str, float]:
 
 
 def main() -> int:
+    # the first sale of a process also parses keys and builds the card catalogue: it is
+    # reported on its own, and the sales measured are the ones a long run repeats
+    first_sim, first_wall = virtual_sale(SALES_VIRTUAL + 1)
     sims, walls = [], []
     for seed in range(1, SALES_VIRTUAL + 1):
         sim, wall = virtual_sale(seed)
         sims.append(sim)
         walls.append(wall)
     ratio_virtual = sum(sims) / sum(walls)
-    print(f"virtual: {SALES_VIRTUAL} chip sales, {sum(sims):.1f} s simulated in "
+    print(f"virtual: first sale of the process {first_wall:.3f} s wall for {first_sim:.1f} s "
+          f"simulated; then {SALES_VIRTUAL} chip sales, {sum(sims):.1f} s simulated in "
           f"{sum(walls):.3f} s wall -> {ratio_virtual:.1f} sim s per wall s")
     rt = asyncio.run(realtime_sale(0.05))
     print(f"realtime f=0.05 over pty + WebSocket: ok={rt['ok']} {rt['wall_s']:.2f} s wall, "
@@ -136,6 +142,7 @@ def main() -> int:
     print(f"status: bridge {rates['bridge_rps']:.0f}/s vs echo {rates['echo_rps']:.0f}/s")
     out = {
         "sale_sim_to_wall_virtual": round(ratio_virtual, 2),
+        "first_sale_wall_s_virtual": round(first_wall, 3),
         "sale_wall_s_realtime_f005": round(rt["wall_s"], 3) if rt["ok"] else None,
         "status_rtt_vs_echo": round(rates["bridge_rps"] / rates["echo_rps"], 3),
         "sale_realtime_f005_ok": rt["ok"],

@@ -91,6 +91,7 @@ async def roundtrips() -> dict[str, float]:
 
 
 def main() -> None:
+    charges_virtual(DeviceConfig("counter", "Counter", "MIURA", "USB"), 1)  # warm the process
     chip = charges_virtual(DeviceConfig("counter", "Counter", "MIURA", "USB"), CHARGES)
     mock = charges_virtual(DeviceConfig("mockReader", "Mock reader"), CHARGES * 5)
     rt = asyncio.run(roundtrips())

@@ -4,6 +4,10 @@ Runs pytest over ``conformance/cases`` with the cardloop plugin and writes, unde
 ``reports/`` (or ``--reports DIR``): ``summary.json``, ``matrix.html``,
 ``junit.xml``, ``allure-results/`` and ``transcripts/``. Exits non-zero when any
 case fails (pytest's exit status; a run that collects no case is an error too).
+
+``-n auto`` (pytest-xdist) spreads the cases over the machine's cores and writes the
+same reports; ``--shard I/N`` runs a stable share of the cases, and
+``python -m conformance merge DIR... --reports OUT`` joins the shards' reports.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def build_args(argv: Sequence[str]) -> tuple[list[str], Path]:
     writes = [
         f"--cardloop-reports={reports}",
         f"--junitxml={reports / 'junit.xml'}",
+        # cleaned by main() before the run, not by allure-pytest: under pytest-xdist
+        # every worker would clean it, and a late one would delete an early one's files
         f"--alluredir={reports / 'allure-results'}",
-        "--clean-alluredir",
     ]
     if any(a in SHOW_ONLY for a in out):
         writes = []
@@ -108,14 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import pytest
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["merge"]:
+        from conformance.merge import main as merge_main
+
+        return merge_main(argv[1:])
     args, reports = build_args(argv)
     if any(a in HELP_FLAGS for a in argv):
         print(cardloop_help(), flush=True)
         return int(pytest.main(["-p", "no:cacheprovider", "--help"]))
     if not any(a in SHOW_ONLY for a in argv):
-        transcripts = reports / "transcripts"
-        if transcripts.exists():
-            shutil.rmtree(transcripts)  # a report must only link this run's transcripts
+        for stale in (reports / "transcripts", reports / "allure-results"):
+            if stale.exists():
+                shutil.rmtree(stale)  # a report must only hold and link this run's files
     code = int(pytest.main(args))
     if code == int(pytest.ExitCode.NO_TESTS_COLLECTED):
         print("conformance: no case was collected", file=sys.stderr)

@@ -90,8 +90,22 @@ def full_pans(text: str) -> list[str]:
     return [m for m in _RUN.findall(text) if m[0] in "23456" and luhn_ok(m)]
 
 
+# bytes to the characters the PAN scan reads: printable ASCII as is, the rest a space
+_TEXT_OF_BYTE = bytes(b if 32 <= b < 127 else 32 for b in range(256))
+
+
 def _hex_to_text(hexed: str) -> str:
-    """A transcript's hex back to text; masked nibbles (``*``) become ``*``."""
+    """A transcript's hex back to text; masked nibbles (``*``) become ``*``.
+
+    Every entry is scanned after every step of a state machine, so unmasked hex (the
+    common case) is converted in C: ``bytes.fromhex`` and one ``translate``.
+    """
+    even = hexed[: len(hexed) - len(hexed) % 2]
+    if even.isalnum():  # no '*', no spaces: fromhex reads it pair by pair as below
+        try:
+            return bytes.fromhex(even).translate(_TEXT_OF_BYTE).decode("ascii")
+        except ValueError:
+            pass  # a letter that is not hex: the careful path below says so
     out = []
     for i in range(0, len(hexed) - 1, 2):
         pair = hexed[i : i + 2]
@@ -133,6 +147,29 @@ def no_full_pan(
                 found.append(f"{where}: known card {mask_pan(pan)}")
     if found:
         raise InvariantViolation("full PAN in transcript: " + "; ".join(sorted(set(found))))
+
+
+class PanWatch:
+    """:func:`no_full_pan` after every step of a state machine, over what is new.
+
+    Entries are only ever appended, and earlier ones passed the same scan, so
+    rescanning the whole transcript after every step (quadratic in the steps of an
+    example, most of a state machine's time) finds nothing more. When the known PANs
+    change, every entry is scanned again for them.
+    """
+
+    def __init__(self) -> None:
+        self._pans: tuple[str, ...] = ()
+        self._scanned = 0
+
+    def check(self, transcript: Transcript, known_pans: Iterable[str] = ()) -> None:
+        pans = tuple(known_pans)
+        entries = transcript.entries
+        if isinstance(entries, list) and pans == self._pans and self._scanned <= len(entries):
+            no_full_pan(entries[self._scanned :], pans)
+        else:
+            no_full_pan(list(entries), pans)  # new PANs, or a bounded tail: all there is
+        self._pans, self._scanned = pans, len(entries)
 
 
 def fresh_client_within() -> float:

@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 DEFAULT_SEED = 1
-DEFAULT_EXAMPLES = 25
+# Hypothesis examples per property case: 200 keep `nox -s conformance` within five
+# minutes on a two-core machine (the state machines take most of it)
+DEFAULT_EXAMPLES = 200
 
 
 def _target(value: str) -> tuple[str, str]:
@@ -45,6 +47,17 @@ def _positive_int(value: str) -> int:
     if n <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return n
+
+
+def _shard(value: str) -> tuple[int, int]:
+    index, sep, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"--shard wants I/N with 1 <= I <= N, got {value!r}")
+    return i, n
 
 
 def _add(group: Any, names: tuple[str, ...], **kwargs: Any) -> None:
@@ -104,6 +117,11 @@ def add_options(parser: pytest.Parser) -> None:
     _add(g, ("--examples", "--cardloop-examples"), dest="cardloop_examples",
          type=_positive_int, default=None, metavar="N",
          help=f"Hypothesis examples per property case (default {DEFAULT_EXAMPLES})")
+    _add(g, ("--shard", "--cardloop-shard"), dest="cardloop_shard", type=_shard,
+         default=None, metavar="I/N",
+         help="run only share I of N of the cases (stable: a case's share depends on "
+         "its id alone), so N machines split the suite; merge the reports with "
+         "'python -m conformance merge'")
     _add(g, ("--replay", "--cardloop-replay"), dest="cardloop_replay", default=None,
          metavar="BLOB", help="replay one failing Hypothesis example (printed on failure)")
     g.addoption("--cardloop-reports", dest="cardloop_reports", default=None, metavar="DIR",
@@ -132,6 +150,7 @@ class Options:
     examples: int = DEFAULT_EXAMPLES
     replay: str | None = None
     reports: str | None = None
+    shard: tuple[int, int] | None = None
 
     def target(self, name: str) -> str | None:
         """The URL given for protocol ``name`` with ``--target``, if any."""
@@ -174,6 +193,7 @@ def get_options(config: pytest.Config) -> Options:
         examples=int(opt("cardloop_examples") or DEFAULT_EXAMPLES),
         replay=opt("cardloop_replay"),
         reports=opt("cardloop_reports"),
+        shard=opt("cardloop_shard"),
     )
     config._cardloop_options = options  # type: ignore[attr-defined]
     return options

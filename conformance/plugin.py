@@ -20,6 +20,7 @@ What it adds to pytest:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Generator
@@ -36,7 +37,8 @@ from conformance.verdict import Unimplemented, Verdict, VerdictRecorder, decide
 
 pytest_plugins = ["conformance.fixtures"]
 
-RESULTS = pytest.StashKey[dict[str, CaseResult]]()
+RESULTS = pytest.StashKey[dict[str, CaseResult]]()  # graded here, by node id
+FINAL = pytest.StashKey[dict[str, CaseResult]]()  # as reported (see Collector)
 WORLD = pytest.StashKey[Any]()
 RECORDER = pytest.StashKey[VerdictRecorder]()
 _BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']*)'\)")
@@ -57,7 +59,32 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.stash[RESULTS] = {}
+    config.stash[FINAL] = {}
     _CONFIG[:] = [config]
+    config.pluginmanager.register(Collector(config), "cardloop-collector")
+
+
+class Collector:
+    """Gathers each case's record from its teardown report, in the process that reports.
+
+    A serial run and a pytest-xdist run take the same path: the worker (or the only
+    process) grades the case and puts the record on the report; whoever logs the
+    report (the controller under xdist) keeps it. Reports are therefore the same
+    whether one process ran the cases or several did.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "cardloop_result", None)
+        if report.when == "teardown" and isinstance(data, dict):
+            self.config.stash[FINAL][report.nodeid] = CaseResult.from_wire(data)
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker, which leaves the report files to the controller."""
+    return hasattr(config, "workerinput")
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
@@ -89,12 +116,41 @@ def pytest_collection_modifyitems(
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+    if options.shard is not None:
+        _keep_shard(config, items, *options.shard)
     for item in items:
         info = case_of(item)
         if info is not None:
             # ``-k abecs/4.2/1`` finds the case by its id (pytest matches substrings)
             item.extra_keyword_matches.add(info.id)
             _tune_hypothesis(item, options.seed, options.examples, options.replay)
+
+
+def shard_key(item: pytest.Item) -> str:
+    """What decides an item's shard: its case id and parameters, else its node id.
+
+    Not the node id of a case, which holds the path as seen from the rootdir: machines
+    that check the suite out in different places must still split it the same way.
+    """
+    info = case_of(item)
+    if info is None:
+        return item.nodeid
+    callspec = getattr(item, "callspec", None)
+    return info.id + (f"[{callspec.id}]" if callspec is not None else "")
+
+
+def shard_of(key: str, count: int) -> int:
+    """The 1-based shard of ``key`` among ``count``: a hash, so stable across runs."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], index: int, count: int) -> None:
+    keep = [item for item in items if shard_of(shard_key(item), count) == index]
+    if len(keep) != len(items):
+        kept = set(map(id, keep))
+        config.hook.pytest_deselected(items=[i for i in items if id(i) not in kept])
+        items[:] = keep
 
 
 def _selected(info: CaseInfo | None, options: Options) -> bool:
@@ -268,6 +324,9 @@ def pytest_runtest_makereport(
         world = item.stash.get(WORLD, None)
         if world is not None and options.reports:
             result.transcript = _dump_transcript(Path(options.reports), result, world)
+        # the whole record rides on the teardown report: with pytest-xdist the
+        # controller builds the reports from what the workers send (see Collector)
+        report.cardloop_result = result.to_wire()  # type: ignore[attr-defined]
         # JUnit XML takes properties from the teardown report
         report.user_properties.append(("cardloop_case", info.id))
         report.user_properties.append(("cardloop_section", info.section))
@@ -463,13 +522,13 @@ def _wall_s(config: pytest.Config) -> float | None:
 # -- end of run ---------------------------------------------------------------------
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     options = get_options(session.config)
-    if not options.reports:
+    if not options.reports or is_worker(session.config):
         return
     from conformance.reports import write_reports
 
     write_reports(
         Path(options.reports),
-        list(session.config.stash[RESULTS].values()),
+        list(session.config.stash[FINAL].values()),
         options=options,
         wall_s=_wall_s(session.config),
         exit_status=int(exitstatus),
@@ -479,11 +538,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: Any, exitstatus: int, config: pytest.Config
 ) -> None:
-    results = list(config.stash.get(RESULTS, {}).values())
+    results = list(config.stash.get(FINAL, {}).values())
     if not results:
         return
     from conformance.reports import totals
 
+    results.sort(key=lambda r: (r.info.sort_key, r.nodeid))
     tr = terminalreporter
     tr.section("cardloop conformance")
     t = totals(results)

@@ -52,11 +52,15 @@ def totals(results: list[CaseResult]) -> dict[str, Any]:
 
 def summary(
     results: list[CaseResult], options: Options | None = None, wall_s: float | None = None,
-    exit_status: int = 0,
+    exit_status: int = 0, run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The run's record; ``run`` replaces the run settings (merged shards bring theirs)."""
     ordered = sorted(results, key=lambda r: (r.info.sort_key, r.nodeid))
     t = totals(ordered)
-    run: dict[str, Any] = {"python": platform.python_version(), "wall_s": wall_s}
+    if run is not None:
+        run = dict(run)
+    else:
+        run = {"python": platform.python_version(), "wall_s": wall_s}
     if options is not None:
         run.update(
             seed=options.seed,
@@ -80,10 +84,10 @@ def summary(
 
 def write_reports(
     root: Path, results: list[CaseResult], options: Options | None = None,
-    wall_s: float | None = None, exit_status: int = 0,
+    wall_s: float | None = None, exit_status: int = 0, run: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
-    data = summary(results, options, wall_s, exit_status)
+    data = summary(results, options, wall_s, exit_status, run)
     summary_path = root / SUMMARY
     summary_path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     _write_transcript_pages(root, results)

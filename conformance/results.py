@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from conformance.registry import CaseInfo
+from conformance.registry import CaseInfo, parse_case_id
 from conformance.verdict import Verdict
 
 
@@ -46,6 +46,32 @@ class CaseResult:
             "transcript": self.transcript,
             "replay": self.replay,
         }
+
+
+    def to_wire(self) -> dict[str, Any]:
+        """The record as plain data, for the trip from a pytest-xdist worker."""
+        return {**self.to_json(), "outcome": self.outcome}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> CaseResult:
+        """The record again, from :meth:`to_wire` or from a ``summary.json`` case."""
+        _, _, number = parse_case_id(data["id"])
+        info = CaseInfo(
+            id=data["id"], title=data["title"], section=data["section"],
+            failure=data.get("failure_means", ""), protocol=data["protocol"], number=number,
+        )
+        verdict = Verdict(data["verdict"])
+        return cls(
+            info=info,
+            nodeid=data["nodeid"],
+            verdict=verdict,
+            duration_s=float(data.get("duration_s", 0.0)),
+            notes=list(data.get("notes", [])),
+            message=data.get("message", ""),
+            transcript=data.get("transcript"),
+            replay=data.get("replay"),
+            outcome=data.get("outcome", "failed" if verdict is Verdict.FAIL else "passed"),
+        )
 
 
 def safe_name(text: str) -> str:

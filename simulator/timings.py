@@ -16,6 +16,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 
@@ -69,7 +70,13 @@ def parse_timings(text: str) -> Timings:
     return Timings(entries)
 
 
+@cache
 def load_timings(package: str, filename: str = "timings.toml") -> Timings:
-    """Load ``filename`` from ``package`` (e.g. ``virtual_devices.abecs``)."""
+    """Load ``filename`` from ``package`` (e.g. ``virtual_devices.abecs``).
+
+    Read once per process: the files ship with the package, :class:`Timings` cannot be
+    changed in place (``override`` makes a new one), and parsing TOML for every device
+    a simulated sale builds was a tenth of the sale's wall time.
+    """
     text = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
     return parse_timings(text)

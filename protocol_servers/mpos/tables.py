@@ -10,11 +10,12 @@ into the application rows the ``applications`` filter of process selects from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from virtual_devices.abecs.tables import AidRecord, CapkRecord
+from virtual_devices.abecs.tables import AidRecord, CapkRecord, ctls_fields
 from virtual_devices.emv.terminal import TerminalConfig
 
 # The GOC tag list of Pagar.me's TMS sample (§3.5 ``authorization_emv_tags``).
@@ -81,8 +82,13 @@ class TerminalTables:
         return tuple(chosen)
 
 
+@lru_cache(maxsize=32)
 def tables_from_config(config: TerminalConfig) -> TerminalTables:
-    """ABECS records (284-byte AIDs as libabecs sends, 611-byte CAPKs) for a configuration."""
+    """ABECS records (284-byte AIDs as libabecs sends, 611-byte CAPKs) for a configuration.
+
+    Both are frozen, so the records are built once per configuration, not once per world
+    (every simulated sale of a bench or a conformance example builds a world).
+    """
     records: list[bytes] = []
     rows: list[ApplicationRow] = []
     for p in config.aids:
@@ -110,6 +116,7 @@ def tables_from_config(config: TerminalConfig) -> TerminalTables:
             tdol=p.tdol.hex().upper(),
             ddol=p.ddol.hex().upper(),
             arc_offline=p.arc_offline,
+            **ctls_fields(p),
         )
         records.append(rec.encode())
         rows.append(ApplicationRow(p.brand or p.label, p.app_type, p.acq_index, p.rec_index, p.aid))

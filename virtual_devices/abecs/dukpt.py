@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -120,6 +121,12 @@ class TestKeys:
 
 
 def load_test_keys() -> dict[int, TestKeys]:
+    return dict(_test_keys())
+
+
+@cache
+def _test_keys() -> dict[int, TestKeys]:
+    """The test keys file, read once per process (callers get their own dict)."""
     text = resources.files("virtual_devices.abecs").joinpath("data/keys.toml").read_text("utf-8")
     raw = tomllib.loads(text)
     out: dict[int, TestKeys] = {}

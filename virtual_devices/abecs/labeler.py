@@ -16,16 +16,48 @@ from virtual_devices.abecs.secure import SecureError, SecureSession
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}
 
 
+_RECENT = 16  # chunks remembered: each is labeled when sent and again when it arrives
+
+
 class FrameLabeler:
+    """Labels byte chunks for the transcript; one labeler serves both ends of a line.
+
+    Every chunk is labeled twice, by the end that writes it and by the end it reaches,
+    often with other chunks in between. A chunk's label depends only on its bytes and,
+    when it holds encrypted packets, on the session object that decrypts them (a
+    :class:`SecureSession` never changes its key). So the last few labels are kept with
+    the session they were made under, and a chunk seen again under the same session
+    (or needing none) is not parsed, decrypted and decoded a second time.
+    """
+
     def __init__(self, session: Callable[[], SecureSession | None] | None = None) -> None:
         self._session = session
+        # chunk -> (label, whether it asked for the session, the session it got)
+        self._recent: dict[bytes, tuple[str, bool, SecureSession | None]] = {}
+        self._asked = False
+        self._asked_for: SecureSession | None = None
 
     def __call__(self, chunk: object) -> str:
         if not isinstance(chunk, bytes | bytearray):
             return ""
+        data = bytes(chunk)
+        known = self._recent.get(data)
+        if known is not None:
+            label, asked, session = known
+            # the same bytes ask for the session exactly when they did the first time
+            if not asked or (self._session is not None and self._session() is session):
+                return label
+        self._asked, self._asked_for = False, None
+        label = self._label(data)
+        if len(self._recent) >= _RECENT:
+            del self._recent[next(iter(self._recent))]
+        self._recent[data] = (label, self._asked, self._asked_for)
+        return label
+
+    def _label(self, data: bytes) -> str:
         reader = FrameReader()
         parts: list[str] = []
-        for item in reader.feed(bytes(chunk)):
+        for item in reader.feed(data):
             if isinstance(item, Control):
                 parts.append(NAMES.get(item.byte, f"0x{item.byte:02X}"))
             elif isinstance(item, Frame):
@@ -40,6 +72,7 @@ class FrameLabeler:
         data = item.pktdata
         if data[:1] == bytes((DC2,)) and self._session is not None:
             session = self._session()
+            self._asked, self._asked_for = True, session
             if session is not None:
                 try:
                     return "[sec] " + pkt_label(session.open(data))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -94,10 +95,15 @@ def _rule(raw: dict[str, Any]) -> Rule:
     )
 
 
+@cache
+def _shipped_rules() -> dict[str, Any]:
+    """The packaged rules file, parsed once per process (read only from here on)."""
+    text = resources.files("virtual_devices.acquirer").joinpath("rules.toml").read_text()
+    return tomllib.loads(text)
+
+
 def load_rules(profile: str = "default", text: str | None = None) -> Rules:
-    if text is None:
-        text = resources.files("virtual_devices.acquirer").joinpath("rules.toml").read_text()
-    raw = tomllib.loads(text)
+    raw = _shipped_rules() if text is None else tomllib.loads(text)
     profiles = raw.get("profiles", {})
     if profile not in profiles:
         raise KeyError(f"unknown acquirer rules profile {profile!r}; have {sorted(profiles)}")

@@ -811,14 +811,13 @@ class VirtualCard:
             key = pki.private_key(app.icc_private)
         else:
             return SW_CONDITIONS_NOT_SATISFIED  # no private key to decipher with
-        nums = key.private_numbers()
-        size = (nums.public_numbers.n.bit_length() + 7) // 8
+        size = (key.key_size + 7) // 8
         if len(data) != size:
             return SW_WRONG_LENGTH
         challenge, s.challenge = s.challenge, None
         if challenge is None:
             return SW_CONDITIONS_NOT_SATISFIED
-        m = pow(int.from_bytes(data, "big"), nums.d, nums.public_numbers.n).to_bytes(size, "big")
+        m = pki.private_op(key, int.from_bytes(data, "big")).to_bytes(size, "big")
         # A wrong header or challenge means the data was not made for this card and
         # this VERIFY: refuse it as a condition failure, not as a wrong PIN (the try
         # counter is only for PINs the card could read).

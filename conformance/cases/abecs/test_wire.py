@@ -178,7 +178,8 @@ def test_goc_flags_literal(abecs_device: Any, card_name: str) -> None:
 
     profile = catalogue()[card_name]
     pinpad = abecs_device.present(VirtualCard(profile).place_in(abecs_device.world))
-    pinpad.customer = Customer.for_profile(abecs_device.world, profile)
+    # inserted: the flags are the contact chip's (a tap under the CVM limit asks no PIN)
+    pinpad.customer = Customer.for_profile(abecs_device.world, profile, presentation="insert")
     acquirer = make_acquirer(abecs_device.world)
     cfg = acquirer.terminal_config()
     version = cfg.table_version[:10].ljust(10, "0")

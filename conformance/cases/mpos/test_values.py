@@ -155,6 +155,8 @@ def test_device_ids_are_guids(mpos_target: Any) -> None:
 def test_applications_filter_match_and_debit(mpos_target: Any) -> None:
     c = mpos_target.client()
     mpos_target.present("visa-chip-pin")
+    # inserted: a tap would end in the contactless code for the same refusal (084)
+    mpos_target.cardholder(presentation="insert")
 
     def script():  # type: ignore[no-untyped-def]
         yield from ready(c, "fm")

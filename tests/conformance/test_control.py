@@ -94,7 +94,7 @@ def test_control_api_drives_scenarios() -> None:
         return result
 
     served = asyncio.run(asyncio.wait_for(main(), 30))
-    world, registry = served.world, served.registry
+    registry = served.registry
     status, index = seen["index"]
     assert status == 200 and index["server"] == "toy"
     # the server's actions, and the fault actions every world offers

@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import builtins
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -118,26 +118,90 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
 _HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
 
 
-class _Literals:
-    """A set of byte strings found by plain substring search, longest first.
+# Every four-byte window of some bytes, overlapping, collected in C (a zero-width
+# lookahead matches at each position and the group captures the window).
+_HEAD = 4
+_WINDOWS = re.compile(rb"(?=(.{%d}))" % _HEAD, re.DOTALL)
+_FEW_HEADS = 256
 
-    No compile step: secrets arrive one by one during a run (each card brings its PAN,
-    tracks and PIN block), and rebuilding one big regular expression at each arrival
-    cost more than the searches themselves. ``in`` and ``replace`` run in C.
+
+class _Literals:
+    """A set of byte strings, each found wherever it occurs, longest first.
+
+    The words are indexed by their first four bytes. A search collects the four-byte
+    windows of the data (in C) and intersects them with the index, so its cost follows
+    the length of the data, not the number of words: a world with a thousand terminals
+    holds thousands of secret forms, and every transcript entry is searched for all of
+    them. Words shorter than four bytes (a two-byte secret spelt in hex) are few and
+    searched one by one. The index is built once per set of words; the redactor makes a
+    new set only when a secret is registered.
     """
 
     def __init__(self, words: Iterable[bytes]) -> None:
         self.words = sorted(set(words), key=len, reverse=True)
+        self._rank = {w: i for i, w in enumerate(self.words)}
+        self._by_head: dict[bytes, list[bytes]] = {}
+        self._short: list[bytes] = []
+        for word in self.words:  # longest first within each head too
+            if len(word) >= _HEAD:
+                self._by_head.setdefault(word[:_HEAD], []).append(word)
+            else:
+                self._short.append(word)
+        self._heads = frozenset(self._by_head)
+        self._head_search: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self._shortest = len(self.words[-1]) if self.words else 0
+
+    def _candidates(self, data: bytes) -> list[bytes]:
+        """The words that may occur in ``data`` (a superset of those that do), longest
+        first, in the order of :attr:`words`."""
+        if len(data) < self._shortest:
+            return []
+        found: Iterable[bytes] = ()
+        if self._heads and self._any_head(data):
+            found = self._heads.intersection(_WINDOWS.findall(data))
+        if not found and not self._short:
+            return []
+        words = [w for head in found for w in self._by_head[head]]
+        words += [w for w in self._short if w in data]
+        if len(words) > 1:
+            words.sort(key=self._rank.__getitem__)
+        return words
+
+    def _any_head(self, data: bytes) -> bool:
+        """Whether some word's first four bytes occur in ``data`` (may say yes wrongly
+        for a large set).
+
+        With a few hundred heads or fewer, one alternation searched in C answers
+        without building the windows (most data holds no secret); beyond that, compiling
+        it each time a secret arrives would cost more than it saves.
+        """
+        if len(self._heads) > _FEW_HEADS:
+            return True
+        if self._head_search is None:
+            self._head_search = re.compile(
+                b"|".join(re.escape(h) for h in sorted(self._heads))).search
+        return self._head_search(data) is not None
 
     def replace(self, data: bytes, table: dict[bytes, bytes]) -> bytes:
-        for word in self.words:
+        words = self._candidates(data)
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
             if word in data:
                 data = data.replace(word, table[word])
+                # what the replacement wrote may hold another word: look again at the
+                # words still to come, exactly as a pass over all of them would
+                after = self._rank[word]
+                words = [w for w in self._candidates(data) if self._rank[w] > after]
+                i = 0
         return data
 
-    def spans(self, data: bytes) -> list[tuple[int, int]]:
+    def spans(self, data: bytes, words: list[bytes] | None = None) -> list[tuple[int, int]]:
+        """Every occurrence of every word, overlaps included; ``words`` narrows the
+        search to candidates already found for data that holds ``data``."""
         out: list[tuple[int, int]] = []
-        for word in self.words:
+        for word in self._candidates(data) if words is None else words:
             at = data.find(word)
             while at >= 0:
                 out.append((at, at + len(word)))
@@ -181,11 +245,13 @@ def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
 
     Every run of base64 characters is decoded at each of its four alignments (either
     alphabet) and searched; a hit covers the whole four-character groups that carry any
-    of its bytes.
+    of its bytes. All the decodings are searched together first: most text holds base64
+    characters (words, hex, numbers) and no secret, and then one search is enough.
     """
-    spans: list[tuple[int, int]] = []
+    decoded: list[tuple[int, int, bytes]] = []
     for m in _B64_RUN.finditer(data):
         run = m.group(0).translate(_URLSAFE).rstrip(b"=")
+        start, end = m.span()
         for off in range(4):
             rest = run[off:]
             if len(rest) < 6:
@@ -196,10 +262,17 @@ def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
                 plain = binascii.a2b_base64(rest)
             except binascii.Error:
                 continue
-            for a, b in secrets.spans(plain):
-                first = m.start() + off + a // 3 * 4
-                last = min(m.end(), m.start() + off + -(-b // 3) * 4)
-                spans.append((first, last))
+            decoded.append((start + off, end, plain))
+    if not decoded:
+        return []
+    # windows across two decodings only add candidates, never hide one
+    words = secrets._candidates(b"".join(plain for _, _, plain in decoded))
+    if not words:
+        return []
+    spans: list[tuple[int, int]] = []
+    for base, end, plain in decoded:
+        for a, b in secrets.spans(plain, words):
+            spans.append((base + a // 3 * 4, min(end, base + -(-b // 3) * 4)))
     return spans
 
 

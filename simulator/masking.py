@@ -18,6 +18,7 @@ import binascii
 import builtins
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -123,6 +124,7 @@ _HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
 _HEAD = 4
 _WINDOWS = re.compile(rb"(?=(.{%d}))" % _HEAD, re.DOTALL)
 _FEW_HEADS = 256
+_COMPILE_AFTER = 64
 
 
 class _Literals:
@@ -149,6 +151,7 @@ class _Literals:
                 self._short.append(word)
         self._heads = frozenset(self._by_head)
         self._head_search: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self._searches = 0
         self._shortest = len(self.words[-1]) if self.words else 0
 
     def _candidates(self, data: bytes) -> list[bytes]:
@@ -168,16 +171,18 @@ class _Literals:
         return words
 
     def _any_head(self, data: bytes) -> bool:
-        """Whether some word's first four bytes occur in ``data`` (may say yes wrongly
-        for a large set).
+        """Whether some word's first four bytes may occur in ``data`` (yes is a guess).
 
         With a few hundred heads or fewer, one alternation searched in C answers
-        without building the windows (most data holds no secret); beyond that, compiling
-        it each time a secret arrives would cost more than it saves.
+        without building the windows (most data holds no secret). Compiling it costs
+        as much as a few dozen searches, and a run registers secrets as it goes (each
+        card, each PIN entry), so it is compiled only for a set that has already been
+        searched that often; until then the answer is yes and the windows decide.
         """
-        if len(self._heads) > _FEW_HEADS:
-            return True
         if self._head_search is None:
+            if len(self._heads) > _FEW_HEADS or self._searches < _COMPILE_AFTER:
+                self._searches += 1
+                return True
             self._head_search = re.compile(
                 b"|".join(re.escape(h) for h in sorted(self._heads))).search
         return self._head_search(data) is not None
@@ -304,19 +309,30 @@ class Redactor:
         self._odd_pans: tuple[str, ...] = ()
         self._text_forms: tuple[str, ...] = ()
         self._secret_pattern: _Literals | None = None
+        self._forms: dict[bytes, set[bytes]] = {}  # secret -> secret_forms(secret)
+        # The last few answers of :meth:`hex` and :meth:`text`, until the next secret
+        # arrives: a transcript records each chunk as it is written and again as it
+        # arrives, and the answer depends only on the input and the secrets known.
+        self._hex_memo: dict[builtins.bytes, str] = {}
+        self._text_memo: dict[str, str] = {}
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
         if pan and pan not in self._pans:
             self._pans.add(pan)
-            self._byte_pattern = None
+            self._changed()
 
     def add_secret(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
         if len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(bytes(secret))
-            self._byte_pattern = None
+            self._changed()
+
+    def _changed(self) -> None:
+        self._byte_pattern = None
+        self._hex_memo.clear()
+        self._text_memo.clear()
 
     def _compile(self) -> _Literals | None:
         """Every known secret form, longest first.
@@ -337,7 +353,10 @@ class Redactor:
             texts: set[bytes] = set()
             secret_set: set[bytes] = set()
             for secret in self._secrets:
-                for form in secret_forms(secret):
+                forms = self._forms.get(secret)
+                if forms is None:
+                    forms = self._forms[secret] = secret_forms(secret)
+                for form in forms:
                     table[form] = b"*" * len(form)
                     secret_set.add(form)
                     if form.isascii() and form.decode("ascii").isprintable():
@@ -366,6 +385,20 @@ class Redactor:
         return out
 
     def hex(self, data: builtins.bytes) -> str:
+        key = builtins.bytes(data)
+        out = self._hex_memo.get(key)
+        if out is None:
+            out = _remember(self._hex_memo, key, self._hex(key))
+        return out
+
+    def text(self, text: str) -> str:
+        """A string with every known secret hidden."""
+        out = self._text_memo.get(text)
+        if out is None:
+            out = _remember(self._text_memo, text, self._text(text))
+        return out
+
+    def _hex(self, data: builtins.bytes) -> str:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
 
         Masked nibbles are written as ``f`` (see :func:`hex_mask`), so the hex keeps its
@@ -393,8 +426,7 @@ class Redactor:
                 at = hexed.find(zeroed, at + 1)
         return hexed
 
-    def text(self, text: str) -> str:
-        """A string with every known secret hidden."""
+    def _text(self, text: str) -> str:
         self._compile()
         for form in self._text_forms:
             if form in text:
@@ -410,6 +442,16 @@ class Redactor:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
         return mask_text(text)
+
+
+_MEMO = 32
+
+
+def _remember(memo: dict[Any, str], key: Any, value: str) -> str:
+    if len(memo) >= _MEMO:
+        del memo[next(iter(memo))]
+    memo[key] = value
+    return value
 
 
 def hex_mask(digits: str) -> str:

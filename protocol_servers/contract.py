@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from simulator.control import ControlAction, ControlError
 
 if TYPE_CHECKING:
+    from protocol_servers.grading import Observation
     from simulator.world import World
 
 __all__ = ["ControlAction", "ControlError", "Server", "ServerSpec", "Started"]
@@ -46,7 +47,10 @@ class Started:
     ``GET /state`` of the control API shows under ``"server"`` (plain JSON values).
     ``banner`` is what ``cardloop serve`` prints, one line each, before the control
     API's line. ``ledgers`` are the acquirer ledgers whose answers the live console
-    shows as they are recorded.
+    shows as they are recorded. ``observations``, when the server grades the POS under
+    test, returns those grades (:class:`protocol_servers.grading.Observation`, one per
+    rule, the whole run so far); ``--serve`` calls it once the run has ended and writes
+    the grades into its reports.
     """
 
     urls: dict[str, str]
@@ -55,6 +59,7 @@ class Started:
     state: Callable[[], dict[str, Any]] | None = None
     banner: list[str] = field(default_factory=list)
     ledgers: list[Any] = field(default_factory=list)
+    observations: Callable[[], list[Observation]] | None = None
 
 
 def actions_by_name(*actions: ControlAction) -> dict[str, ControlAction]:

@@ -51,6 +51,7 @@ class Transaction:
     card_masked: str
     card_holder_name: str | None
     reference: str = ""
+    entry_mode: str = ""  # the pinpad's reading ("chip", "contactless", ...), when told
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class Transaction:
             "card_emv_response": self.card_emv_response,
             "capture_method": self.capture_method,
             "payment_method": self.payment_method,
+            "entry_mode": self.entry_mode,
             "card": {
                 "first_digits": self.card_masked[:6],
                 "last_digits": self.card_masked[-4:],
@@ -147,6 +149,7 @@ class MerchantBackend:
             card_masked=mask_pan(pan),
             card_holder_name=card.get("card_holder_name"),
             reference=decision.reference,
+            entry_mode=card.get("card_entry_mode", ""),
         )
         self.ledger.append(txn)
         self.world.transcript.event(

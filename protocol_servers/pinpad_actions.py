@@ -4,9 +4,10 @@ Every server that drives pinpads (``mpos``, ``p3``, ``abecs`` and the servers to
 come) offers the same two knobs under the same names and parameters, so a vendor's
 test script and the scenario files read alike across protocols:
 
-``next-card``   ``{"card": NAME, "reader": 0, "clear": false}``: the customer at that
-                pinpad presents this catalogue card next (``clear`` first drops the
-                cards still queued);
+``next-card``   ``{"card": NAME, "reader": 0, "clear": false, "entry": "tap" | "insert"
+                | "swipe" | null}``: the customer at that pinpad presents this catalogue
+                card next (``clear`` first drops the cards still queued; ``entry`` says
+                how the customer presents cards from now on, as ``--entry`` does);
 ``cardholder``  ``{"reader": 0, "pin": "1234", "wrong_pins": 0, "cancel_at": "card" |
                 "pin" | "remove" | null, "walk_away_at": "card" | "pin" | null,
                 "presentation": "insert" | "swipe" | "tap" | null}``: how the customer
@@ -83,12 +84,15 @@ def pinpad_actions(
 
     def next_card(params: dict[str, Any]) -> dict[str, Any]:
         idx, pad = pinpad_of(params)
-        unknown = set(params) - {"card", "reader", "clear"}
+        unknown = set(params) - {"card", "reader", "clear", "entry"}
         if unknown:
             raise ControlError(f"unknown next-card keys {sorted(unknown)}")
         name = params.get("card")
         if not isinstance(name, str):
             raise ControlError("card: a card name is required")
+        entry = params.get("entry")
+        if entry not in BEHAVIOUR_CHOICES["presentation"]:
+            raise ControlError(f"entry must be one of {list(BEHAVIOUR_CHOICES['presentation'])}")
         try:
             card = card_from_name(name)
         except (ValueError, KeyError, ImportError) as exc:
@@ -99,6 +103,8 @@ def pinpad_actions(
         if params.get("clear"):
             pad.cards.clear()  # forget cards an earlier test left
         pad.queue_card(card)
+        if "entry" in params:
+            pad.customer.behaviour.presentation = entry
         if on_card is not None:
             on_card(idx, name, card)
         return {"reader": idx, "queued": len(pad.cards)}
@@ -116,7 +122,7 @@ def pinpad_actions(
         return {"reader": idx}
 
     return [
-        ControlAction("next-card", "queue the card presented next: {card, reader, clear}",
+        ControlAction("next-card", "queue the card presented next: {card, reader, clear, entry}",
                       next_card),
         ControlAction("cardholder", "set the customer's behaviour: {reader, "
                       + ", ".join(BEHAVIOUR_KEYS) + "}", cardholder),

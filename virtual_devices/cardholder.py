@@ -75,6 +75,11 @@ class Behaviour:
     typing_s: tuple[float, float] = (0.25, 0.6)
     removal_s: tuple[float, float] = (0.5, 2.0)
     keys: list[str] = field(default_factory=list)
+    # at a pinpad's MNU menu: the option index chosen (None presses cancel); at a GCD
+    # prompt: what is typed, in order (when none is left, a run of digits of the
+    # shortest accepted length, at least one)
+    menu_choice: int | None = 0
+    entries: list[str] = field(default_factory=list)
 
     # The two spellings of one choice (the reader's flags, the pinpad's stages) say the
     # same thing; the scenario control may set either while a run goes on.
@@ -84,12 +89,20 @@ class Behaviour:
     def walks_away_at(self, stage: Stage) -> bool:
         return self.walk_away_at == stage or (stage == "pin" and self.walk_away)
 
-    def presents(self, card: Any) -> Presentation:
-        """How this person presents ``card`` at a pinpad."""
-        if self.presentation is not None:
+    def presents(self, card: Any, antenna: bool = False) -> Presentation:
+        """How this person presents ``card`` at a pinpad.
+
+        A contactless card is tapped when the pinpad's antenna is on (the prompt says
+        "APROXIME"); a forced ``tap`` with the antenna off, or a card that cannot be
+        tapped, falls back to inserting a chip card and swiping the others.
+        """
+        can_tap = antenna and has_contactless(card)
+        if self.presentation is not None and (self.presentation != "tap" or can_tap):
             return self.presentation
         if self.interface == "magstripe":
             return "swipe"
+        if can_tap and self.presentation in (None, "tap"):
+            return "tap"
         return "insert" if has_chip(card) else "swipe"
 
 
@@ -134,6 +147,12 @@ def has_chip(card: Any) -> bool:
     if interfaces is not None:
         return "contact" in interfaces
     return bool(getattr(card, "has_chip", False))
+
+
+def has_contactless(card: Any) -> bool:
+    """A contactless interface (the EMV model lists its interfaces)."""
+    interfaces = getattr(card, "interfaces", None)
+    return interfaces is not None and "contactless" in interfaces
 
 
 class Cardholder:
@@ -311,7 +330,9 @@ class Cardholder:
             yield from self._pace(b.think_s)
             card = pinpad.take_card()
         self.holding = card
-        how = b.presents(card)
+        how = b.presents(card, antenna=bool(getattr(pinpad, "antenna_on", False)))
+        if how == "tap" and getattr(pinpad, "insert_requested", False):
+            how = "insert" if has_chip(card) else "swipe"  # 087: the pinpad said so
         if pinpad.fallback_pending:
             how = "swipe"  # the reader said the chip failed: swipe instead
         done = {"insert": "inserted", "swipe": "swiped", "tap": "tapped"}.get(how, how)
@@ -345,6 +366,32 @@ class Cardholder:
         if self.behaviour.cancels_at("pin"):
             return CANCEL_KEY
         return self.behaviour.keys.pop(0) if self.behaviour.keys else "enter"
+
+    def choose_option(self, pinpad: CardQueue, title: str, options: list[str]) -> Action:
+        """MNU: the index of the option chosen (``Behaviour.menu_choice``), or cancel."""
+        yield from self._pace(self.behaviour.think_s)
+        choice = self.behaviour.menu_choice
+        if choice is None or self.behaviour.cancels_at("pin"):
+            self._log(f"cancels the menu {title!r}")
+            return CANCEL_KEY
+        index = min(max(choice, 0), len(options) - 1)
+        self._log(f"chooses {options[index]!r}")
+        return index
+
+    def type_digits(self, pinpad: CardQueue, prompt: str, min_len: int, max_len: int) -> Action:
+        """GCD: the digits typed at a data prompt, or cancel (``Behaviour.entries``)."""
+        b = self.behaviour
+        yield from self._pace(b.think_s)
+        if b.cancels_at("pin"):
+            return CANCEL_KEY
+        if b.entries:
+            value = b.entries.pop(0)[:max_len]
+        else:
+            value = ("1234567890" * 4)[: max(min_len, 1)]
+        for _ in value:
+            yield from self._pace(b.typing_s)
+        self._log(f"types {len(value)} digits at {prompt!r}")
+        return value
 
     def remove_card(self, pinpad: CardQueue) -> Action:
         if self.behaviour.cancels_at("remove"):

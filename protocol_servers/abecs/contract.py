@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="virtual pinpads, each on its own pty (default 1)")
     parser.add_argument("--card", action="append", default=[], metavar="NAME",
                         help="catalogue card the customer presents, in order (repeatable)")
+    parser.add_argument("--entry", choices=["tap", "insert", "swipe"], default=None,
+                        help="how the customer presents the cards (default: tap a "
+                        "contactless card when the antenna is on, else insert, else swipe)")
     parser.add_argument("--swipe", action="store_true",
                         help="present the cards' stripes, not their chips")
     parser.add_argument("--profile", choices=PROFILES, default=PROFILES[0],
@@ -103,6 +106,9 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         for closer in reversed(closers):
             closer()
 
+    if options.entry is not None:  # --entry: how every pinpad's customer presents cards
+        for pad in pinpads:
+            pad.customer.behaviour.presentation = options.entry
     actions = pinpad_actions(world, lambda: pinpads, lambda n: _card(n, options.swipe))
     actions.append(_tables_action(pinpads))
 

@@ -18,7 +18,8 @@ from protocol_servers.contract import ControlAction, Server, Started
 if TYPE_CHECKING:
     from simulator.world import World
 
-BEHAVIOUR_KEYS = ("pin", "wrong_pins", "cancel_at", "walk_away_at", "presentation")
+BEHAVIOUR_KEYS = ("pin", "wrong_pins", "cancel_at", "walk_away_at", "presentation",
+                  "think_s", "typing_s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +79,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
                       f"{ep.pinpads.get(spec.tid, '')}"
                       + ("  (silent PDQ: TIMED_OUT)" if spec.silent else ""))
     return Started(urls=urls, close=ep.close, actions=actions(server), state=server.state,
-                   banner=banner)
+                   banner=banner, observations=server.conduct.observations)
 
 
 def actions(server: Any) -> dict[str, ControlAction]:
@@ -96,6 +97,13 @@ def actions(server: Any) -> dict[str, ControlAction]:
         if unknown:
             raise ValueError(f"unknown cardholder choices {sorted(unknown)}")
         behaviour = {k: params[k] for k in BEHAVIOUR_KEYS if k in params}
+        for key in ("think_s", "typing_s"):  # [low, high] seconds in JSON
+            if key in behaviour:
+                try:
+                    low, high = (float(x) for x in behaviour[key])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{key} must be [low, high] seconds") from None
+                behaviour[key] = (low, high)
         term.machine.choose_card(str(params.get("card", term.machine.cards[0])), **behaviour)
         return {"tid": term.tid, "card": term.machine.cards[0], "behaviour": behaviour}
 

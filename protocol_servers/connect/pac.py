@@ -463,6 +463,8 @@ class PacTransaction:
         result = response.result if response.error is None else None
         if not (isinstance(result, dict) and isinstance(result.get("accepted"), bool)
                 and set(result) == {"accepted"}):
+            if response.error is None:  # an error answer is graded by the session
+                self.session.conduct.not_understood("signatureVerificationRequest", result)
             self.notify("SIGNATURE_VERIFICATION_PROCESS_COULD_NOT_BE_COMPLETED")
             self.user_message = "The signature answer was not understood; accepted automatically"
             return "SUCCESSFUL"

@@ -124,6 +124,7 @@ class Waiter:
         yield self.world.any_of([answer, self.world.timeout(limit)])
         self.outcome.steps.append("tableLockRequest")
         if not answer.triggered:
+            session.conduct.unanswered("tableLockRequest", rid)
             self.world.process(self._late_lock(session, answer, where))
             self.outcome.steps.append("lock answer late: lock failed")
             return

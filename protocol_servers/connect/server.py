@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from protocol_servers.connect import errors, handshake
 from protocol_servers.connect.card_machine import CardMachine, make_machine
+from protocol_servers.connect.conduct import Conduct
 from protocol_servers.connect.session import Session
 from protocol_servers.connect.terminal import Terminal
 from simulator.streams import MessageEnd, message_link
@@ -89,6 +90,7 @@ class ConnectServer:
                 currency=spec.currency)
             self.terminals[spec.tid] = Terminal(spec.tid, spec.currency, machine, spec.silent)
         self.sessions: list[Session] = []
+        self.conduct = Conduct()  # how the EPoS under test behaves, graded for --serve
         self.pat: Session | None = None
         self._transactions = 0
         self._local = 0

@@ -46,6 +46,8 @@ class Session:
         self.integration = accepted.integration
         self.endpoint = rpc.Endpoint(id_rule=connect_id, max_id=MAX_ID)
         self._answers: dict[Any, simpy.Event] = {}
+        self._asked: dict[Any, str] = {}  # our request ids -> method, for the grades
+        self.conduct = server.conduct
         self.discontinued = False
         self.process = self.world.process(self._read())
 
@@ -76,12 +78,18 @@ class Session:
             return None, event
         rid = self.endpoint.request(method, params)
         self._answers[rid] = event
+        self._asked[rid] = method
+        self.conduct.asked(method)
         self.flush()
         return rid, event
 
     def forget(self, rid: Any) -> None:
+        """Stop waiting for the answer to ``rid``: it did not come in time."""
         self.endpoint.forget(rid)
         self._answers.pop(rid, None)
+        method = self._asked.pop(rid, None)
+        if method is not None:
+            self.conduct.unanswered(method, rid)
 
     def answer(self, request: rpc.Request, result: Any) -> None:
         if not self.endpoint.answered(request):
@@ -99,6 +107,7 @@ class Session:
             message = yield self.end.recv()
             if message is None:
                 break
+            self.conduct.received()
             try:
                 events = self.endpoint.receive(message)
             except Exception:  # never expected: the codec classifies everything
@@ -114,6 +123,8 @@ class Session:
 
     def _handle(self, event: rpc.Event) -> None:
         if isinstance(event, rpc.Response):
+            self._asked.pop(event.id, None)
+            self.conduct.answered(event)
             waiter = self._answers.pop(event.id, None)
             if waiter is not None and not waiter.triggered:
                 waiter.succeed(event)
@@ -121,36 +132,41 @@ class Session:
         if isinstance(event, rpc.UnexpectedResponse):
             self.world.transcript.event(self.end.name,
                                         f"answer to nothing we asked: id {event.id!r}")
+            self.conduct.unexpected(event.id)
             return
-        if isinstance(event, rpc.Notification | rpc.Rejected):
-            return  # notifications are never answered; rejections already were
+        if isinstance(event, rpc.Rejected):
+            self.conduct.refused(None, event.error)
+            return  # rejections are already answered
+        if isinstance(event, rpc.Notification):
+            return  # notifications are never answered
         extra = set(event.raw) - TOP_LEVEL["request"]
         if extra:
-            self.endpoint.error(event, errors.error(
+            self._refuse(event, errors.error(
                 rpc.INVALID_REQUEST, f"unknown member(s) {sorted(extra)} (§3: no extra members)"))
             return
         found = route(self.integration, self.version, event.method)
         if found is None:
             where = f"/{self.integration} {self.version}"
-            self.endpoint.error(event, errors.error(
+            self._refuse(event, errors.error(
                 rpc.METHOD_NOT_FOUND, f"no method {event.method!r} on {where}"))
             return
         params = event.params
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            self.endpoint.error(event, errors.bad_params("params must be an object"))
+            self._refuse(event, errors.bad_params("params must be an object"))
             return
         if found.allowed is not None:
             unknown = set(params) - found.allowed
             if unknown:
-                self.endpoint.error(event, errors.bad_params(
+                self._refuse(event, errors.bad_params(
                     f"unknown parameter(s) {sorted(unknown)} for {event.method}"))
                 return
+        self._grade_request(event.method, params)
         try:
             result = found.handler(self, event)
         except rpc.RpcError as exc:
-            self.endpoint.error(event, exc)
+            self._refuse(event, exc)
             return
         except Exception as exc:  # a bug of ours ends this request only
             self.world.transcript.event(self.end.name, f"internal error: {type(exc).__name__}")
@@ -159,6 +175,16 @@ class Session:
             return
         if result is not LATER:
             self.endpoint.result(event, result)
+
+    def _refuse(self, request: rpc.Request, error: rpc.RpcError) -> None:
+        self.conduct.refused(request.method, error)
+        self.endpoint.error(request, error)
+
+    def _grade_request(self, method: str, params: dict[str, Any]) -> None:
+        tid = params.get("tid" if self.version == "v1" else "tpi")
+        term = self.server.terminals.get(tid) if isinstance(tid, str) else None
+        self.conduct.request(method, None if term is None else term.tid,
+                             term is not None and term.busy_with is not None)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket; a real WebSocket end sends ``code`` and ``reason``."""

@@ -22,12 +22,13 @@ import simpy
 
 from protocol_servers.gochip import frames
 from protocol_servers.gochip.card_reader import CardReader, ReaderFailure
-from protocol_servers.gochip.conduct import Conduct
+from protocol_servers.gochip.conduct import Conduct, observations
 from protocol_servers.gochip.frames import Amount, FieldError, Frame
 from protocol_servers.gochip.records import Record, Records, iso
 from protocol_servers.gochip.sale import CardTransaction
 from protocol_servers.gochip.settings import GATEWAYS, Gateway, Settings
 from protocol_servers.gochip.states import ConnectionState, State
+from protocol_servers.grading import Observation
 from simulator.masking import luhn_ok, mask_pan
 from simulator.streams import MessageEnd
 from simulator.timings import Timings, load_timings
@@ -529,7 +530,8 @@ class Session:
             yield self.world.timeout(agent.timings["host_roundtrip"])
             rid = rid_for_pan(pan)
             rec.card_type = card_type_of(rid.hex())
-            req = AuthRequest("magstripe", amount, 840, pan, "00", rid, {})
+            req = AuthRequest("magstripe", amount, agent.settings.currency_code, pan, "00",
+                              rid, {})
             entry = agent.acquirer.refund_to_card(req, key=rec.unique_ref)
             rec.ledger_ref = entry.ref
             self._refund_answer(rec, entry.approved, entry.response_code)
@@ -596,7 +598,8 @@ class Agent:
             for name in self.config.readers:
                 self.readers[name] = card_reader.virtual(world, name, self.acquirer,
                                                          self.config.cards,
-                                                         self.config.customer)
+                                                         self.config.customer,
+                                                         self.settings.currency_code)
 
     def clock(self) -> datetime:
         return self.epoch + timedelta(seconds=self.world.now)
@@ -689,6 +692,10 @@ class Agent:
     def close(self) -> None:
         for reader in self.readers.values():
             reader.close()
+
+    def observations(self) -> list[Observation]:
+        """How every POS connection of the run behaved, graded (``--serve gochip``)."""
+        return observations(s.conduct for s in self.sessions)
 
     def state(self) -> dict[str, Any]:
         return {

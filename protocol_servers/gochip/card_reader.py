@@ -57,11 +57,16 @@ class ReaderFailure(Exception):
         self.code = code
 
 
-def _tables(acquirer: Any) -> Tables:
+def _tables(acquirer: Any, currency: int) -> Tables:
+    """The acquirer's table set with the terminal's own currency in every AID record
+    (5F2A: what the card's cryptogram covers and what the gateway is asked in)."""
+    from dataclasses import replace
+
     from virtual_devices.abecs.tables import records_from_config
     from virtual_devices.terminal import Tables
 
     cfg = acquirer.terminal_config()
+    cfg = cfg.with_aids(replace(p, currency=currency) for p in cfg.aids)
     return Tables(cfg.table_version[:10].ljust(10, "0"), tuple(records_from_config(cfg)))
 
 
@@ -69,7 +74,7 @@ class CardReader:
     """One reader the agent can connect: ``name`` is what ``portName`` picks."""
 
     def __init__(self, world: World, name: str, end: PinpadEnd, acquirer: Any,
-                 cards: Sequence[str] = ()) -> None:
+                 cards: Sequence[str] = (), currency: int = 840) -> None:
         from virtual_devices.terminal import Settings
 
         self.world = world
@@ -82,9 +87,9 @@ class CardReader:
         # encrypted to be sent to the gateway"); offline approval is a separate feature
         # (offline mode) this agent does not offer.
         settings = Settings(floor_limit=0, approved_text=None, declined_text=None,
-                            removal_text=REMOVAL_TEXT, currency=840)
+                            removal_text=REMOVAL_TEXT, currency=currency)
         self.term = end.terminal(acquirer, settings, observer=self._event, choices=self)
-        self.tables = _tables(acquirer)
+        self.tables = _tables(acquirer, currency)
         self.on_message: MessageHook | None = None
         self.choose_app: ChooseHook | None = None
         self.lock = simpy.Resource(world.env, capacity=1)  # one card dialogue at a time
@@ -110,7 +115,9 @@ class CardReader:
 
         if isinstance(event, ev.CardRequested):
             self.tell("PRESENT_CARD")
-        elif isinstance(event, ev.CardPresented) and event.how in ("insert", "tap"):
+        elif isinstance(event, ev.CardPresented):
+            # Choice: a swipe is told as CARD_INSERTED too (the note lists no swipe
+            # message; a POS reads it as "the card is being read")
             self.tell("CARD_INSERTED")
         elif isinstance(event, ev.PinEntryStarted):
             self.tell("ENTER_PIN")
@@ -201,6 +208,10 @@ class CardReader:
             self.term.read_card(amount, self.tables, when), limit)
         return card
 
+    def enter_pin(self, card: m.GcrResponse) -> Gen:
+        """GPN: an online PIN for a stripe card."""
+        return (yield from self._step(self.term.enter_pin(card)))
+
     def go_on_chip(self, card: m.GcrResponse, amount: int) -> Gen:
         """GOC: offline data authentication, CVM, first GENERATE AC."""
         return (yield from self._step(self.term.go_on_chip(card, amount, self.tables)))
@@ -240,6 +251,8 @@ class CardReader:
         if card_name not in profiles:
             raise ValueError(f"no card {card_name!r}; known: {', '.join(sorted(profiles))}")
         profile = profiles[card_name]
+        # how this customer presents cards (--entry) carries over to the next card
+        customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
         pinpad.queue_card(VirtualCard(profile).place_in(self.world))
 
@@ -259,27 +272,28 @@ def card_fields(card: m.GcrResponse) -> dict[str, str]:
 
 
 def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
-            customer: dict[str, Any] | None = None) -> CardReader:
+            customer: dict[str, Any] | None = None, currency: int = 840) -> CardReader:
     """A virtual pinpad on an in-memory serial line (virtual mode)."""
     from virtual_devices.abecs.customer import Behaviour
     from virtual_devices.terminal import pinpad_end
 
     end = pinpad_end(world, "memory", name=name, customer=Behaviour(**(customer or {})))
-    return CardReader(world, name, end, acquirer, cards)
+    return CardReader(world, name, end, acquirer, cards, currency)
 
 
 def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
-           link_dir: str | None = None) -> CardReader:
+           link_dir: str | None = None, currency: int = 840) -> CardReader:
     """Realtime: the virtual pinpad on the device side of a pty pair (loop running)."""
     from virtual_devices.terminal import pinpad_end
 
     end = pinpad_end(world, "pty", name=name, link_dir=link_dir)
-    return CardReader(world, name, end, acquirer, cards)
+    return CardReader(world, name, end, acquirer, cards, currency)
 
 
-def on_serial(world: World, name: str, acquirer: Any, path: str) -> CardReader:
+def on_serial(world: World, name: str, acquirer: Any, path: str,
+              currency: int = 840) -> CardReader:
     """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
     from virtual_devices.terminal import pinpad_end
 
     end = pinpad_end(world, "serial", name=name, device=path)
-    return CardReader(world, name, end, acquirer, ())
+    return CardReader(world, name, end, acquirer, (), currency)

@@ -15,13 +15,18 @@ section; ``GET /state`` of the control API shows the grades while the run goes o
   for the sale's final frame instead of starting another sale.
 
 A grade is ``pass``, ``fail`` (with the reasons) or ``not seen`` (nothing in the run
-exercised it).
+exercised it). :func:`observations` sums every connection's grades up under the suite's
+case ids (``RULES``) for ``--serve`` (:mod:`protocol_servers.grading`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from protocol_servers.grading import Grade as Rule
+from protocol_servers.grading import Observation
 
 SEQUENCE_CODES = frozenset({"WS_NOT_INITIALISED", "SDK_NOT_INITIALISED",
                             "DEVICE_NOT_CONNECTED", "TRANSACTION_IN_PROGRESS"})
@@ -102,3 +107,35 @@ class Conduct:
             "gochip/B.6/comm-error": self.comm_error.verdict(),
             "gochip/B.5/late-cancel": self.late_cancel.verdict(),
         }
+
+
+# attribute of Conduct -> (case id, what it checks, what a failure means in the field)
+RULES: dict[str, tuple[str, str, str]] = {
+    "sequence": ("gochip/B.4/101", "the POS sets up in order (init, configuration, device) "
+                 "before a sale, and runs one sale at a time",
+                 "the agent refuses the request; the POS's sale never starts"),
+    "prompts": ("gochip/B.4/102", "every application, signature and amount prompt is "
+                "answered in time with an answer that fits",
+                "the reader waits, then the sale ends declined at the counter"),
+    "late_cancel": ("gochip/B.5/101", "after a cancel answered NOT_ALLOWED the POS waits "
+                    "for the sale's final frame before it sells again",
+                    "the POS believes a sale cancelled that the gateway approved"),
+    "comm_error": ("gochip/B.6/101", "after RES_ON_TRANSACTION_COMM_ERROR the POS looks the "
+                   "sale up (REQ_GET_TRANSACTIONS) before it sells again",
+                   "a sale the gateway may have approved is charged twice or never "
+                   "reversed"),
+}
+
+
+def observations(conducts: Iterable[Conduct]) -> list[Observation]:
+    """Every connection's grades as one observation per rule (a rule fails when any
+    connection broke it, passes when any kept it)."""
+    rules = {name: Rule(*spec) for name, spec in RULES.items()}
+    for conduct in conducts:
+        for name, rule in rules.items():
+            grade: Grade = getattr(conduct, name)
+            for why in grade.reasons:
+                rule.fail(why)
+            if grade.seen and not grade.reasons:
+                rule.saw()
+    return [rule.observation() for rule in rules.values()]

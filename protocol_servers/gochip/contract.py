@@ -38,12 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--card", action="append", default=None, metavar="NAME",
                         help="catalogue card the customer presents (repeat for several, in "
                         "turn; default visa-chip-pin)")
+    parser.add_argument("--entry", choices=("tap", "insert", "swipe"), default=None,
+                        help="how the customer presents the cards (default: tap a "
+                        "contactless card when the antenna is on, else insert, else swipe)")
     parser.add_argument("--readers", type=int, default=1,
                         help="number of readers (portName reader0, reader1 ...)")
     parser.add_argument("--serial", type=_serial, action="append", default=None,
                         metavar="NAME=PATH", help="a real ABECS pinpad as reader NAME")
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pinpads' pty links")
+
+
+def _entry_knobs(entry: str | None) -> dict[str, Any]:
+    """``--entry``: how the customer presents every card (the cardholder's presentation)."""
+    return {} if entry is None else {"presentation": entry}
 
 
 def _actions(world: World, agent: Agent) -> list[Any]:
@@ -83,13 +91,17 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     warnings.filterwarnings("ignore", message=".*TripleDES.*")
     names = tuple(f"reader{i}" for i in range(max(1, getattr(options, "readers", 1))))
     config = AgentConfig(gateway=getattr(options, "gateway", "first-data"), readers=names,
-                         cards=tuple(getattr(options, "card", None) or ("visa-chip-pin",)))
+                         cards=tuple(getattr(options, "card", None) or ("visa-chip-pin",)),
+                         customer=_entry_knobs(getattr(options, "entry", None)))
     agent = Agent(world, config)
     serial = dict(getattr(options, "serial", None) or ())
     unknown = set(serial) - set(names)
     if unknown:
         raise CliError(f"--serial names no reader: {sorted(unknown)}; readers: {list(names)}")
     pinpads = live.attach_readers(agent, getattr(options, "link_dir", None), serial)
+    for reader in agent.readers.values():  # --entry reaches the pty readers too
+        if reader.pinpad is not None and config.customer:
+            reader.pinpad.customer.behaviour.presentation = config.customer["presentation"]
     port = getattr(options, "port", live.DEFAULT_PORT)
     try:
         ws = await live.start(agent, "127.0.0.1", port)
@@ -111,7 +123,7 @@ async def start(world: World, options: argparse.Namespace) -> Started:
               f"  POS:    {ws.url}"]
     banner += [f"  reader {n} (portName): pinpad on {p}" for n, p in pinpads.items()]
     return Started(urls, close, {a.name: a for a in _actions(world, agent)}, agent.state,
-                   banner)
+                   banner, observations=agent.observations)
 
 
 SERVER = Server(

@@ -39,10 +39,11 @@ def attach_readers(agent: Agent, link_dir: str | None = None,
         if name in agent.readers:
             continue
         if name in serial:
-            reader = card_reader.on_serial(agent.world, name, agent.acquirer, serial[name])
+            reader = card_reader.on_serial(agent.world, name, agent.acquirer, serial[name],
+                                           agent.settings.currency_code)
         else:
             reader = card_reader.on_pty(agent.world, name, agent.acquirer, agent.config.cards,
-                                        link_dir)
+                                        link_dir, agent.settings.currency_code)
         agent.readers[name] = reader
         out[name] = reader.port
     return out

@@ -40,6 +40,13 @@ CARD_TYPES = (("A0000000250", "American Express"), ("A000000003", "Visa"),
 CARD, ONLINE, CLOSING, DONE = "CARD", "ONLINE", "CLOSING", "DONE"
 
 
+def stripe_wants_pin(card: Any) -> bool:
+    """A stripe asks for a PIN when its service code's third digit is 0, 5 or 6 (ISO/IEC
+    7813: PIN required, or prompt when a PIN pad is present - this reader has one)."""
+    service = str(getattr(card, "service_code", "") or "")
+    return len(service) == 3 and service[2] in "056"
+
+
 def card_type_of(aid: str) -> str:
     for prefix, name in CARD_TYPES:
         if aid.upper().startswith(prefix):
@@ -177,21 +184,26 @@ class CardTransaction:
         rec = self.record
         rec.masked_pan = mask_pan(card.pan)
         self.fields = card_fields(card)
-        if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
-            # Choice: this agent's reader runs chip transactions only; a swiped card
-            # ends the sale as declined (ours: "CARD NOT SUPPORTED")
-            raise Ended("CARD NOT SUPPORTED")
+        if (card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1
+                and not self.agent.settings.features.get("allowMsrFallback", True)):
+            # the chip failed and the install does not take the stripe instead (§B.4
+            # step 3: features.allowMsrFallback)
+            raise Ended("FALLBACK NOT ALLOWED")
         return card
 
     def _sale(self) -> Gen:
         from virtual_devices.abecs import messages as m
         from virtual_devices.emv import tlv
         from virtual_devices.terminal import Processed
+        from virtual_devices.terminal.app import STRIPE_TYPES
 
         rec, reader = self.record, self.reader
         card = yield from self._read()
         if self.set_amount is not None:
             yield from self._ask_amount()
+        if card.card_type in STRIPE_TYPES:
+            yield from self._stripe_sale(card)
+            return
         goc = yield from reader.go_on_chip(card, rec.amount)
         if self.cancel_wanted:
             raise Cancelled
@@ -204,10 +216,11 @@ class CardTransaction:
         self.stage = ONLINE
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
-        # the currency the card's cryptogram covers (the terminal tables' 5F2A)
-        currency = int((emv.get(0x5F2A) or b"\x09\x86").hex())
+        # the settings' currency: the reader's tables carry it as 5F2A, so it is also
+        # the currency the card's cryptogram covers
         rsp = yield from reader.term.authorise(Processed(card, goc), rec.amount,
-                                               key=rec.unique_ref, currency=currency)
+                                               key=rec.unique_ref,
+                                               currency=self.agent.settings.currency_code)
         if rsp is None:
             yield from self._comm_error()
             return
@@ -229,15 +242,51 @@ class CardTransaction:
             self._reverse()
             self._final(False, "", "DECLINED BY CARD")
             return
-        if approved and goc.signature and self.agent.settings.signature_collection == "AUTOMATIC":
-            self.stage = CLOSING
-            got = yield from self.ask("SIGNATURE", frames.response(
-                "RES_ON_SIGNATURE_REQUIRED", {"uniqueRef": rec.unique_ref}))
-            if got is None:
-                self._reverse()
-                self._final(False, rsp.arc, "SIGNATURE NOT PROVIDED")
-                return
+        if approved and goc.signature and not (yield from self._signed(rsp.arc)):
+            return
         self._final(approved, rsp.arc, "", auth_code=rsp.auth_code)
+
+    def _signed(self, arc: str) -> Gen:
+        """The signature prompt of an approval (when the install collects signatures on
+        the POS); False when it went unanswered and the sale was taken back."""
+        if self.agent.settings.signature_collection != "AUTOMATIC":
+            return True
+        self.stage = CLOSING
+        got = yield from self.ask("SIGNATURE", frames.response(
+            "RES_ON_SIGNATURE_REQUIRED", {"uniqueRef": self.record.unique_ref}))
+        if got is None:
+            self._reverse()
+            self._final(False, arc, "SIGNATURE NOT PROVIDED")
+            return False
+        return True
+
+    def _stripe_sale(self, card: Any) -> Gen:
+        """A swiped card (or a contactless magstripe tap) through the terminal
+        application: GPN when the stripe asks for a PIN, the gateway with the track, and
+        the signature prompt for an approval taken without a PIN."""
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.terminal import Processed
+
+        rec, reader = self.record, self.reader
+        rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
+        pin = None
+        if stripe_wants_pin(card):
+            pin = yield from reader.enter_pin(card)
+        if self.cancel_wanted:
+            raise Cancelled
+        self.stage = ONLINE
+        reader.tell("PROCESSING")
+        yield self.world.timeout(self.t["host_roundtrip"])
+        rsp = yield from reader.term.authorise(Processed(card, pin=pin), rec.amount,
+                                               key=rec.unique_ref,
+                                               currency=self.agent.settings.currency_code)
+        if rsp is None:
+            yield from self._comm_error(chip=False)
+            return
+        rec.ledger_ref = rsp.reference
+        if rsp.approved and pin is None and not (yield from self._signed(rsp.arc)):
+            return
+        self._final(rsp.approved, rsp.arc, "", auth_code=rsp.auth_code)
 
     def _ask_amount(self) -> Gen:
         rec = self.record
@@ -250,8 +299,9 @@ class CardTransaction:
             raise Cancelled
         rec.amount = int(got)
 
-    def _comm_error(self) -> Gen:
-        """No host answer: wait out the connection timeout, reverse, tell the POS."""
+    def _comm_error(self, chip: bool = True) -> Gen:
+        """No host answer: wait out the connection timeout, reverse, tell the POS (and,
+        for a chip, let the card decline at FNC)."""
         rec = self.record
         rest = max(0.0, self.t["connection_timeout"] - self.t["host_roundtrip"])
         yield self.world.timeout(rest)
@@ -260,7 +310,8 @@ class CardTransaction:
             rec.ledger_ref = booked.ref
         reversal = self._reverse()
         try:
-            yield from self.reader.finish(None)
+            if chip:
+                yield from self.reader.finish(None)
         except ReaderFailure:
             pass
         rec.code, rec.description = "D", "HOST TIMEOUT"
@@ -286,8 +337,8 @@ class CardTransaction:
         self.stage = ONLINE
         self.reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
-        req = AuthRequest("contact", rec.amount, 840, card.pan, f"{card.pan_seq:02d}",
-                          bytes.fromhex(aid), {})
+        req = AuthRequest("contact", rec.amount, self.agent.settings.currency_code, card.pan,
+                          f"{card.pan_seq:02d}", bytes.fromhex(aid), {})
         entry = self.agent.acquirer.refund_to_card(req, key=rec.unique_ref)
         rec.ledger_ref = entry.ref
         self._final(entry.approved, entry.response_code, "")

@@ -15,6 +15,10 @@ from typing import Any
 
 from protocol_servers.gochip.frames import Amount, FieldError
 
+# ISO 4217 numeric codes of the currencies a GoChip install may be set up in: the
+# terminal's 5F2A and what the gateway is asked in follow the settings' currency
+ISO_4217 = {"USD": 840, "CAD": 124, "EUR": 978, "GBP": 826}
+
 
 def _data(name: str) -> dict[str, Any]:
     text = resources.files("protocol_servers.gochip").joinpath(name).read_text("utf-8")
@@ -40,9 +44,16 @@ class Settings:
     taxes: tuple[dict[str, str], ...]
     tips: tuple[dict[str, str], ...]
 
+    @property
+    def currency_code(self) -> int:
+        """The currency as ISO 4217 numeric (the terminal's 5F2A)."""
+        return ISO_4217[self.currency]
+
     @classmethod
     def load(cls, raw: dict[str, Any] | None = None) -> Settings:
         raw = raw if raw is not None else _data("settings.toml")
+        if str(raw["currency"]) not in ISO_4217:
+            raise ValueError(f"currency must be one of {', '.join(ISO_4217)}")
         return cls(
             currency=str(raw["currency"]), currency_symbol=str(raw["currency_symbol"]),
             signature_collection=str(raw.get("signature_collection", "AUTOMATIC")),

@@ -34,6 +34,11 @@ class CardFields:
     pin_mode: str | None = None  # "online" | "offline" when a PIN was required
     pin_block: str | None = None  # 16 hex, online PIN only
     pin_ksn: str | None = None  # 20 hex, online PIN only
+    # How the pinpad read the card ("chip", "contactless", "magstripe", "fallback", ...).
+    # Pagar.me's capture_method has only "emv" and "magstripe", so a tap stays "emv" there
+    # and this extra form field carries what the pinpad saw; an unknown key is ignored
+    # by a form reader that does not know it.
+    entry_mode: str = ""
 
 
 def holder_name_display(raw: str | None) -> str | None:
@@ -69,6 +74,8 @@ def form_fields(card: CardFields) -> list[tuple[str, str]]:
         pairs.append(("card_holder_name", name))
     if card.capture_method == "emv" and card.emv_data:
         pairs.append(("card_emv_data", card.emv_data))
+    if card.entry_mode:
+        pairs.append(("card_entry_mode", card.entry_mode))
     if card.pin_mode:
         pairs.append(("card_pin_mode", card.pin_mode))
         if card.pin_mode == "online":

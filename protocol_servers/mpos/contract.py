@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="card the customer holds; it is presented again at every sale "
                         "until another is chosen (repeatable: a queue; default "
                         "visa-chip-pin, a test card)")
+    parser.add_argument("--entry", choices=["tap", "insert", "swipe"], default=None,
+                        help="how the customer presents the cards (default: tap a "
+                        "contactless card when the antenna is on, else insert, else swipe)")
     parser.add_argument("--serial", action="append", default=[], metavar="PATH",
                         help="a real serial pinpad to list beside the virtual ones")
     parser.add_argument("--scan-ports", action="store_true",
@@ -89,6 +92,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     for r in lab.readers:  # a customer nobody gave a card holds the default test card
         if not r.pinpad.has_card():
             r.pinpad.hold_card(card_from_name(world, DEFAULT_CARD))
+        if options.entry is not None:  # --entry: how the customer presents the cards
+            r.pinpad.customer.behaviour.presentation = options.entry
     urls = {"mpos": running.url}
     if running.merchant_url:
         urls["merchant"] = running.merchant_url

@@ -200,6 +200,7 @@ class PinpadSession:
             pin_mode="online" if pin is not None else None,
             pin_block=pin.pin_block.hex().upper() if pin is not None else None,
             pin_ksn=pin.ksn.hex().upper() if pin is not None else None,
+            entry_mode=done.entry_mode,
         )
         result = PaymentResult(
             PaymentStatus.Accepted,
@@ -229,6 +230,7 @@ class PinpadSession:
             pin_mode=pin_mode,
             pin_block=res.pin_block.hex().upper() if res.online_pin else None,
             pin_ksn=res.ksn.hex().upper() if res.online_pin else None,
+            entry_mode=done.entry_mode,
         )
         if res.decision == m.DECISION_DECLINED:
             status = PaymentStatus.Rejected

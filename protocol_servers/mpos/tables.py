@@ -15,7 +15,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from virtual_devices.abecs.tables import AidRecord, CapkRecord
+from virtual_devices.abecs.tables import AidRecord, CapkRecord, ctls_fields
 from virtual_devices.emv.terminal import TerminalConfig
 
 # The GOC tag list of Pagar.me's TMS sample (§3.5 ``authorization_emv_tags``).
@@ -116,6 +116,7 @@ def tables_from_config(config: TerminalConfig) -> TerminalTables:
             tdol=p.tdol.hex().upper(),
             ddol=p.ddol.hex().upper(),
             arc_offline=p.arc_offline,
+            **ctls_fields(p),
         )
         records.append(rec.encode())
         rows.append(ApplicationRow(p.brand or p.label, p.app_type, p.acq_index, p.rec_index, p.aid))

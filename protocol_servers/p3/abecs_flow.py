@@ -17,6 +17,7 @@ import simpy
 from protocol_servers.p3.money import numeric
 from protocol_servers.p3.transaction import CardInfo
 from simulator.masking import mask_pan
+from virtual_devices.terminal.app import entry_mode
 
 if TYPE_CHECKING:
     from protocol_servers.p3.abecs_reader import AbecsReader
@@ -35,13 +36,17 @@ def scheme_of(aid: str) -> str:
     return "UNKNOWN"
 
 
+# The terminal application's entry modes in P3's paymentDetails.source words.
+P3_SOURCES = {"chip": "ICC", "contactless": "NFC_ICC", "contactless-magstripe": "NFC_MAGSTRIPE",
+              "magstripe": "MAGNETIC_STRIPE", "fallback": "MAGNETIC_STRIPE_FALLBACK"}
+
+
 def card_info(card: Any, aid: str) -> CardInfo:
     """What P3 reports of the card GCR read (the PAN masked)."""
-    from virtual_devices.abecs import messages as m
 
     return CardInfo(
         scheme=scheme_of(aid),
-        source="NFC_ICC" if card.card_type == m.CARD_CTLS_EMV else "ICC",
+        source=P3_SOURCES.get(entry_mode(card), "ICC"),
         masked_pan=mask_pan(card.pan),
         expiry_month=int(card.expiry[2:4] or 0),
         expiry_year=2000 + int(card.expiry[:2] or 0),

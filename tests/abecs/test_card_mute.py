@@ -19,7 +19,7 @@ from virtual_devices.emv.kernel.reader import reader_timings
 def mute_sale(name: str, mute_after: int | None) -> Any:
     profile = catalogue()[name]
     rig = make_rig(seed=11)
-    rig.pinpad.customer = Customer.for_profile(rig.world, profile)
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile, presentation="insert")
     card = VirtualCard(profile).place_in(rig.world)
     if mute_after is not None:
         card.mute_after_apdus(mute_after)

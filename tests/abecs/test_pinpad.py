@@ -324,6 +324,7 @@ def test_gcr_with_contactless_antenna_times_out_after_two_minutes() -> None:
     rig = make_rig(cards=[], info=DeviceInfo(ctls=True))
 
     def flow() -> Gen:
+        yield from rig.host.load_tables(0, VERSION, aid_records())
         start = rig.world.now
         with pytest.raises(AbecsError) as err:
             yield from rig.host.gcr(gcr_req())

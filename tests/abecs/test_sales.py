@@ -27,7 +27,8 @@ def run_sale(name: str, amount: int = 1000, preload: bool = True, floor: int | N
              **knobs: Any) -> Any:
     profile = catalogue()[name]
     rig = make_rig(seed=11)
-    rig.pinpad.customer = Customer.for_profile(rig.world, profile, **knobs)
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile,
+                                                 **{"presentation": "insert", **knobs})
     card = VirtualCard(profile).place_in(rig.world)
     rig.pinpad.queue_card(card)
     acquirer = make_acquirer(rig.world)
@@ -79,7 +80,7 @@ def test_stale_tables_are_reloaded_before_gcr() -> None:
 def test_020_then_bare_gcr_resumes_the_sale() -> None:
     profile = catalogue()["visa-chip-pin"]
     rig = make_rig(seed=12)
-    rig.pinpad.customer = Customer.for_profile(rig.world, profile)
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile, presentation="insert")
     rig.pinpad.queue_card(VirtualCard(profile).place_in(rig.world))
     acquirer = make_acquirer(rig.world)
     cfg = acquirer.terminal_config()
@@ -100,7 +101,8 @@ def test_020_then_bare_gcr_resumes_the_sale() -> None:
 def chip_rig(name: str, **knobs: Any) -> Any:
     profile = catalogue()[name]
     rig = make_rig(seed=13)
-    rig.pinpad.customer = Customer.for_profile(rig.world, profile, **knobs)
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile,
+                                                 **{"presentation": "insert", **knobs})
     rig.pinpad.queue_card(VirtualCard(profile))
     return rig
 

@@ -93,7 +93,8 @@ def test_control_api_drives_scenarios() -> None:
         await tasks[0]
         return result
 
-    world, registry = asyncio.run(asyncio.wait_for(main(), 30))
+    served = asyncio.run(asyncio.wait_for(main(), 30))
+    world, registry = served.world, served.registry
     status, index = seen["index"]
     assert status == 200 and index["server"] == "toy"
     # the server's actions, and the fault actions every world offers

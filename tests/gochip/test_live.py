@@ -71,7 +71,8 @@ async def _run() -> tuple[dict[str, Any], Any]:
     world = World(seed=3, mode="realtime", factor=0.5)
     args = argparse.Namespace(port=0, gateway="first-data", readers=1, serial=None,
                               link_dir=None, card=["elo-combo", "mc-chip-signature",
-                                                   "visa-chip-pin"])
+                                                   "visa-chip-pin"],
+                              entry="insert")  # the note's POS picks among chip applications
     started = await SERVER.start(world, args)
     driver = asyncio.ensure_future(world.run_realtime())
     try:

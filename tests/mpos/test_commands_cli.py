@@ -78,7 +78,7 @@ def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: 
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-W", "ignore", "-m", "simulator.cli", "serve", "mpos-bridge",
-         "--port", "0", "--factor", "0.25"],
+         "--port", "0", "--factor", "0.25", "--entry", "insert"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -104,7 +104,7 @@ def test_serve_with_no_card_pays_two_sales_with_the_default_test_card(tmp_path: 
     # the live console: the same card went in twice, the host answered twice, masked
     assert out.count("card inserted: 476173******0010") == 2, out
     assert out.count(": approved (00)") == 2 and out.count("card removed") == 2, out
-    assert "shows  INSIRA OU PASSE" in out and "PIN typed: ****" in out, out
+    assert "OU PASSE CARTAO" in out and "PIN typed: ****" in out, out
     assert "4761739001010010" not in out
 
 

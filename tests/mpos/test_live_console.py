@@ -15,6 +15,7 @@ def test_a_sale_on_the_console() -> None:
     w = World(seed=2)
     card = card_from_name(w, "visa-chip-pin")
     lab = build_lab(w, readers=1, cards=[card])
+    lab.readers[0].pinpad.customer.behaviour.presentation = "insert"  # chip and PIN
     out = io.StringIO()
     LiveConsole(out, clock=lambda: w.now).attach(w.transcript).watch_ledger(
         lab.backend.host.ledger)
@@ -38,7 +39,7 @@ def test_a_sale_on_the_console() -> None:
         assert found, f"{needle!r} not on the console:\n{text}"
         return found[0]
 
-    order = [first("shows  INSIRA OU PASSE / O CARTAO"), first("card inserted: 476173"),
+    order = [first("shows  APROXIME, INSIRA / OU PASSE CARTAO"), first("card inserted: 476173"),
              first("PIN typed: ****"), first("approved (00)"), first("card removed")]
     assert order == sorted(order), text
     assert card.pan not in text and "1234" not in text.replace("****", "")

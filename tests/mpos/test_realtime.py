@@ -42,6 +42,7 @@ async def _all_sales() -> tuple[dict[str, Any], World]:
     world = World(seed=3, mode="realtime", factor=FACTOR)
     running = await start_bridge(world, readers=1)
     pinpad = running.lab.readers[0].pinpad
+    pinpad.customer.behaviour.presentation = "insert"  # the outcomes are the contact ones
     results: dict[str, Any] = {}
     try:
         async with realtime_driver(world):

@@ -21,8 +21,10 @@ RESOURCE = "devices/counter"
 def make(transport: str, cards: tuple[str, ...] = ("visa-chip-pin",),
          customer: dict[str, Any] | None = None) -> tuple[PayServer, P3Client]:
     world = World(seed=9)
+    # the shopper inserts: these cases check the contact chip flow (a tap is its own case)
+    knobs = {"presentation": "insert", **(customer or {})}
     cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards,
-                                             customer=customer or {}),))
+                                             customer=knobs),))
     server = PayServer(world, cfg)
     return server, connect_local(server, transport)
 
@@ -338,9 +340,10 @@ def test_tip_adjust_of_a_preauthorisation_is_captured_with_it(transport: str) ->
 
 @pytest.mark.parametrize("customer, status, code", [
     ({"cancel_at": "card"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
-    ({"cancel_at": "pin"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
+    # inserted: a tap under the contactless CVM limit would ask for no PIN at all
+    ({"cancel_at": "pin", "presentation": "insert"}, "ABORTED", "ABORTED_SHOPPER_ABORTED"),
     ({"walk_away_at": "card"}, "ABORTED", "ABORTED_PRESENT_CARD_TIMED_OUT"),
-    ({"wrong_pins": 1}, "APPROVED", "APPROVED"),
+    ({"wrong_pins": 1, "presentation": "insert"}, "APPROVED", "APPROVED"),
 ])
 def test_the_shopper_at_the_pinpad(transport: str, customer: dict[str, Any], status: str,
                                    code: str) -> None:
@@ -379,9 +382,25 @@ def test_card_mute_before_fnc_ends_in_error_and_reverses_at_the_acquirer(
     server, c = make(transport)
     card = VirtualCard(catalogue()["visa-chip-pin"]).place_in(server.world)
     card.mute_after_apdus(n - 1)  # silent at the second GENERATE AC, after the approval
-    server.devices["counter"].reader.pinpad.queue_card(card)
+    pad = server.devices["counter"].reader.pinpad
+    pad.queue_card(card)
+    pad.customer.behaviour.presentation = "insert"  # a contact chip that goes mute
     t = tx_of(run(server, script))
     assert t["status"] == "ERROR"
     assert [e.kind for e in server.acquirer.ledger.entries] == ["sale", "reversal"]
     assert server.acquirer.ledger.balance()["net"] == 0
     assert not server.ledger_problems()
+
+
+def test_a_tapped_card_is_reported_as_nfc_icc(transport: str) -> None:
+    """paymentDetails.source says what the pinpad really saw: a tap is NFC_ICC."""
+    server, c = make(transport, cards=("visa-contactless",), customer={"presentation": "tap"})
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from c.login()
+        return (yield from c.final(c.execute(RESOURCE, amount="12.00")))
+
+    t = tx_of(run(server, script))
+    assert t["status"] == "APPROVED"
+    assert t["paymentDetails"]["source"] == "NFC_ICC"
+    assert t["paymentDetails"]["customerVerification"] == "NONE"  # under the CVM limit

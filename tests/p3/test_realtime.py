@@ -123,7 +123,8 @@ def test_card_flows_through_a_pinpad_on_a_pty(which: str) -> None:
     signature card with a submitted signature, an abort that cancels the pinpad, and a
     refund of the first charge."""
     cards = ("visa-chip-pin", "mc-chip-signature", "visa-chip-pin")
-    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards),))
+    cfg = ServerConfig(devices=(DeviceConfig("counter", "Counter", "MIURA", "USB", cards=cards,
+                                             customer={"presentation": "insert"}),))
     res = "devices/counter"
 
     def script(world: World, ws: P3Client, tcp: P3Client):  # type: ignore[no-untyped-def]

@@ -28,7 +28,8 @@ class Setup:
         self.end = pinpad_end(self.world, "memory")
         if name is not None:
             profile = catalogue()[name]
-            self.end.pinpad.customer = Customer.for_profile(self.world, profile, **knobs)
+            self.end.pinpad.customer = Customer.for_profile(
+                self.world, profile, **{"presentation": "insert", **knobs})
             self.end.pinpad.queue_card(VirtualCard(profile).place_in(self.world))
         self.acquirer = make_acquirer(self.world)
         cfg = self.acquirer.terminal_config()
@@ -219,7 +220,7 @@ def test_the_application_choice_goes_to_the_choices_hook() -> None:
     world = World(seed=11)
     end = pinpad_end(world, "memory")
     profile = catalogue()["elo-combo"]
-    end.pinpad.customer = Customer.for_profile(world, profile)
+    end.pinpad.customer = Customer.for_profile(world, profile, presentation="insert")
     end.pinpad.queue_card(VirtualCard(profile).place_in(world))
     acquirer = make_acquirer(world)
     cfg = acquirer.terminal_config()

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
                    help="catalogue card to present (repeat for a queue); see --list-cards")
     p.add_argument("--swipe", action="store_true",
                    help="present the cards' stripes, not their chips")
+    p.add_argument("--entry", choices=["tap", "insert", "swipe"], default=None,
+                   help="how the cardholder presents the cards (default: tap a contactless "
+                   "card when the antenna is on, else insert a chip, else swipe)")
     p.add_argument("--list-cards", action="store_true", help="print catalogue card names")
     p.add_argument("--pin", default="1234", help="the PIN the cardholder types")
     p.add_argument("--wrong-pins", type=int, default=0, help="wrong PINs typed first")
@@ -95,7 +98,7 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
     world = World(seed=args.seed, mode="realtime", factor=args.factor, transcript=transcript)
     behaviour = Behaviour(pin=args.pin, wrong_pins=args.wrong_pins, cancel_at=args.cancel_at,
                           walk_away_at=args.walk_away_at,
-                          presentation="swipe" if args.swipe else None)
+                          presentation="swipe" if args.swipe else args.entry)
     holder: list[Pinpad] = []
     try:
         link_dir = args.link_dir or default_link_dir("reader")

@@ -10,11 +10,19 @@ from __future__ import annotations
 from simulator.timings import Timings
 from virtual_devices.abecs.link import LinkTimings
 
-BLOCKING = frozenset({"GCR", "GOC", "GPN", "GKY", "CKE", "RMC"})
-KNOWN = frozenset({
+BLOCKING = frozenset({"GCR", "GOC", "GPN", "GKY", "CKE", "RMC",
+                      # the parameter-tagged and other 2.12 commands that wait for a person
+                      "CEX", "CHP", "GCD", "MNU", "GCX", "GOX", "FCX"})
+CLASSIC = frozenset({
     "OPN", "CLO", "GIN", "DSP", "DEX", "GKY", "CKE", "RMC", "GDU", "GPN", "GTS", "TLI", "TLR",
     "TLE", "GCR", "CNG", "GOC", "FNC",
 })
+# ABECS 2.12 §3.2-§3.8 beyond the classic set (served by virtual_devices.abecs.extended)
+EXTENDED = frozenset({
+    "GIX", "DWK", "CLX", "CEX", "CHP", "EBX", "ENB", "GCD", "GTK", "MNU", "MLI", "MLR", "MLE",
+    "LMF", "DMF", "DSI", "GCX", "GED", "GOX", "FCX", "GEN",
+})
+KNOWN = CLASSIC | EXTENDED
 
 
 def link_timings(t: Timings) -> LinkTimings:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from simulator.world import World
     from virtual_devices.abecs.display import Display
     from virtual_devices.abecs.dukpt import DukptKey
+    from virtual_devices.abecs.keys import KeyStore
     from virtual_devices.abecs.slot import CardSlot
     from virtual_devices.abecs.tables import TableStore
     from virtual_devices.cardholder import Cardholder
@@ -43,6 +44,7 @@ class ChipRead:
     expiry: str  # YYMMDD
     issuer_country: str
     aid: bytes
+    card_type: int = m.CARD_ICC  # 03 ICC EMV, 06 CTLS EMV
 
 
 class ChipSession(Protocol):
@@ -64,6 +66,7 @@ class CardDevice(Protocol):
     tables: TableStore
     slot: CardSlot
     keys: dict[int, DukptKey]
+    key_store: KeyStore
     cards: deque[Any]
     in_hand: Any  # the card the customer holds, presented again until another is chosen
     customer: Cardholder
@@ -89,3 +92,6 @@ class CardDevice(Protocol):
     def notify(self, text: str) -> None: ...
 
     def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen: ...
+
+    def encrypt_pin(self, method: int, key_idx: int, wkenc: str, pin: str,
+                    pan: str) -> tuple[bytes, bytes]: ...

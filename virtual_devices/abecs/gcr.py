@@ -20,6 +20,7 @@ from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.device import CardDevice, ChipRead, ChipSession
 from virtual_devices.abecs.fields import Command, Response
+from virtual_devices.abecs.keys import encrypt_pan_in
 from virtual_devices.abecs.tables import AidRecord
 
 Gen = Generator[Any, Any, Any]
@@ -69,24 +70,38 @@ def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Res
     return m.GcrResponse(
         card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
         acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
-        track1=track1, track2=track2, track3="", pan=pan, pan_seq=0, app_label="",
+        track1=_protect(pinpad, track1), track2=_protect(pinpad, track2), track3="",
+        pan=_protect(pinpad, pan), pan_seq=0, app_label="",
         service_code=rest[4:7], holder_name=_holder_from_track1(track1),
         expiry=_expiry_yymmdd(rest[:4]), issuer_country="000",
     ).to_response()
 
 
 def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
+    return (yield from read_card(pinpad, m.GcrRequest.from_command(cmd) if cmd.blocks else None))
+
+
+def read_card(pinpad: CardDevice, new_req: m.GcrRequest | None, prompt: str | None = None) -> Gen:
+    """The card session's first phase, shared by GCR and GCX: wait for a card, read it.
+
+    Answers as GCR (GCX converts); ``prompt`` replaces the default card prompt.
+    """
     slot = pinpad.slot
-    got_req = slot.begin_read(m.GcrRequest.from_command(cmd) if cmd.blocks else None)
+    got_req = slot.begin_read(new_req)
     if got_req is None:
         return Response("GCR", m.ST_INVCALL)  # bare GCR with nothing to resume
     req = got_req
     pool = candidates(pinpad, req)
     card = slot.card
+    how = "insert"
     if card is None:
-        ctls_on = pinpad.info.ctls and req.ctls is not False
-        pinpad.display.show("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
-                            else "INSIRA OU PASSE O CARTAO")
+        # the antenna goes on when the host allows it (GCR_CTLSON, default on) and a
+        # candidate AID is enabled for contactless (T1_CTLSMODE, §4.1.1)
+        ctls_on = (pinpad.info.ctls and req.ctls is not False
+                   and any(r.ctls_enabled for r in pool))
+        pinpad.display.show(prompt or ("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
+                                       else "INSIRA OU PASSE O CARTAO"))
+        slot.antenna_on = ctls_on
         acting = pinpad.act(pinpad.customer.present_card(pinpad))
         waits: list[simpy.Event] = [acting]
         if ctls_on:
@@ -97,6 +112,8 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
             if acting.is_alive:
                 acting.interrupt("aborted")
             raise
+        finally:
+            slot.antenna_on = False
         if not acting.triggered:
             acting.interrupt("timeout")
             pinpad.display.clear()
@@ -106,6 +123,8 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
             pinpad.display.clear()
             return Response("GCR", m.ST_CANCEL)
         card, how = got
+        if how == "tap":
+            return (yield from _contactless(pinpad, req, card, pool))
         if how != "insert":
             yield pinpad.world.timeout(pinpad.t["magstripe_read"])
             pinpad.display.show("PROCESSANDO...")
@@ -132,6 +151,17 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
         return Response("GCR", got)
     read: ChipRead = got
     slot.chip_read(session)
+    return _chip_response(pinpad, read)
+
+
+def _protect(pinpad: CardDevice, text: str) -> str:
+    """§5.3: with a WKPAN set (DWK), the PAN in GCR_PAN and the tracks goes encrypted."""
+    wkpan = pinpad.key_store.wkpan
+    return encrypt_pan_in(wkpan, text) if wkpan and text else text
+
+
+def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
+    """GCR's answer for a chip read, contact (03) or contactless EMV (06), §6.8.1.2/3."""
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -139,22 +169,50 @@ def get_card(pinpad: CardDevice, cmd: Command) -> Gen:
     elif read.record.acquirer == 2:
         acq_data = b"9F0702FF00"
     return m.GcrResponse(
-        card_type=m.CARD_ICC, stat_chip=0, app_type=read.record.app_type,
+        card_type=read.card_type, stat_chip=0, app_type=read.record.app_type,
         acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
-        track2=read.track2, track3="", pan=read.pan, pan_seq=read.pan_seq,
+        track2=_protect(pinpad, read.track2), track3="", pan=_protect(pinpad, read.pan),
+        pan_seq=read.pan_seq,
         app_label=read.app_label, service_code=read.service_code,
         holder_name=read.holder_name, expiry=read.expiry, issuer_country=read.issuer_country,
         acq_data=acq_data,
     ).to_response()
 
 
+def _contactless(pinpad: CardDevice, req: m.GcrRequest, card: Any,
+                 pool: list[AidRecord]) -> Gen:
+    """A tap (§6.8.1.3): the whole card read happens now, in one pass through the field."""
+    from virtual_devices.abecs.ctls import ContactlessSession
+
+    slot = pinpad.slot
+    slot.tapped(card)
+    pinpad.display.show("PROCESSANDO...")
+    if req.table_version != pinpad.tables.version(req.acq_idx):
+        return Response("GCR", m.ST_TABVERDIF)  # the card stays in the customer's hand
+    usable = [r for r in pool if r.ctls_enabled]
+    session = ContactlessSession(pinpad, card, usable, req)
+    got = yield from session.read()
+    if isinstance(got, int):
+        slot.tap_refused(got)  # the customer keeps the card: tap again, insert, swipe
+        pinpad.display.clear()
+        return Response("GCR", got)
+    slot.chip_read(session)
+    return _chip_response(pinpad, got)
+
+
 def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    if not pinpad.slot.can_go_on_chip():
+        return Response("GOC", m.ST_INVCALL)
+    return (yield from go_on(pinpad, m.GocRequest.from_command(cmd)))
+
+
+def go_on(pinpad: CardDevice, req: m.GocRequest) -> Gen:
+    """The second phase, shared by GOC and GOX (answers as GOC)."""
     slot = pinpad.slot
     if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
-    req = m.GocRequest.from_command(cmd)
-    if req.method in (0, 1) or pinpad.keys.get(req.key_idx) is None:
-        return Response("GOC", m.ST_ERRKEY)
+    if not pinpad.key_store.has_pin_key(req.method, req.key_idx):
+        return Response("GOC", m.ST_ERRKEY)  # checked before any PIN prompt
     got = yield from slot.chip.go_on_chip(req)
     slot.went_on_chip(not isinstance(got, int))
     if isinstance(got, int):
@@ -164,10 +222,16 @@ def go_on_chip(pinpad: CardDevice, cmd: Command) -> Gen:
 
 
 def finish_chip(pinpad: CardDevice, cmd: Command) -> Gen:
+    if not pinpad.slot.can_finish():
+        return Response("FNC", m.ST_INVCALL)
+    return (yield from finish(pinpad, m.FncRequest.from_command(cmd)))
+
+
+def finish(pinpad: CardDevice, req: m.FncRequest) -> Gen:
+    """The last phase, shared by FNC and FCX (answers as FNC)."""
     slot = pinpad.slot
     if not slot.can_finish():
         return Response("FNC", m.ST_INVCALL)
-    req = m.FncRequest.from_command(cmd)
     got = yield from slot.chip.finish(req)
     slot.finished(not isinstance(got, int))
     if isinstance(got, int):

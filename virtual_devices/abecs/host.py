@@ -19,6 +19,7 @@ from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 from virtual_devices.abecs import messages as m
+from virtual_devices.abecs import tagged as t
 from virtual_devices.abecs.commands import BLOCKING, link_timings
 from virtual_devices.abecs.driver import LinkDriver
 from virtual_devices.abecs.fields import CodecError, Command, Response
@@ -338,3 +339,178 @@ class AbecsHost:
     def fnc(self, req: m.FncRequest) -> Gen:
         rsp = yield from self.call(req.to_command())
         return m.FncResponse.from_response(rsp)
+
+    # -- parameter-tagged commands (ABECS 2.12 §3.1.3) ---------------------------------
+    def abecs(self, cmd_id: str, items: Iterable[tuple[int, bytes]] = ()) -> Gen:
+        """Send a parameter-tagged command; returns the response's :class:`tagged.Params`
+        (raises :class:`AbecsError` unless 000)."""
+        rsp = yield from self.call(Command(cmd_id, t.encode_params(items)))
+        return t.decode_params(rsp.blocks)
+
+    def gix(self, ids: Iterable[int] | None = None) -> Gen:
+        items = [] if ids is None else [(t.SPE_IDLIST, b"".join(i.to_bytes(2, "big")
+                                                                 for i in ids))]
+        return (yield from self.abecs("GIX", items))
+
+    def clx(self, message: str | None = None, image: str | None = None) -> Gen:
+        items = []
+        if message is not None:
+            items.append((t.SPE_DSPMSG, message.encode("latin-1")))
+        if image is not None:
+            items.append((t.SPE_MFNAME, image.encode("latin-1")))
+        rsp = yield from self.exchange(Command("CLX", t.encode_params(items)))
+        self.session = None  # CLX, like CLO, ends secure communication
+        if rsp.status:
+            raise AbecsError(rsp.status, "CLX")
+
+    def cex(self, options: str, timeout: int | None = None, panmask: str | None = None) -> Gen:
+        items = [(t.SPE_CEXOPT, options.encode())]
+        if timeout is not None:
+            items.append((t.SPE_TIMEOUT, bytes((timeout,))))
+        if panmask is not None:
+            items.append((t.SPE_PANMASK, panmask.encode()))
+        return (yield from self.abecs("CEX", items))
+
+    def gcd(self, msg_idx: int, min_digits: int | None = None, max_digits: int | None = None,
+            timeout: int | None = None) -> Gen:
+        """GCD: the digits the cardholder typed at table message ``msg_idx``."""
+        items = [(t.SPE_MSGIDX, msg_idx.to_bytes(2, "big"))]
+        if min_digits is not None:
+            items.append((t.SPE_MINDIG, bytes((min_digits,))))
+        if max_digits is not None:
+            items.append((t.SPE_MAXDIG, bytes((max_digits,))))
+        if timeout is not None:
+            items.append((t.SPE_TIMEOUT, bytes((timeout,))))
+        got = yield from self.abecs("GCD", items)
+        return got.need(t.PP_VALUE).decode("ascii")
+
+    def mnu(self, options: Iterable[str], title: str | None = None,
+            timeout: int | None = None) -> Gen:
+        """MNU: the 1-based index of the option chosen."""
+        items = [(t.SPE_MNUOPT, o.encode("latin-1")) for o in options]
+        if title is not None:
+            items.append((t.SPE_DSPMSG, title.encode("latin-1")))
+        if timeout is not None:
+            items.append((t.SPE_TIMEOUT, bytes((timeout,))))
+        got = yield from self.abecs("MNU", items)
+        return int(got.need(t.PP_VALUE))
+
+    def gtk(self, tracks: str | None = None) -> Gen:
+        items = [] if tracks is None else [(t.SPE_TRACKS, tracks.encode())]
+        return (yield from self.abecs("GTK", items))
+
+    def gcx(self, items: Iterable[tuple[int, bytes]]) -> Gen:
+        return (yield from self.abecs("GCX", items))
+
+    def ged(self, tags: bytes) -> Gen:
+        got = yield from self.abecs("GED", [(t.SPE_TAGLIST, tags)])
+        return got.get(t.PP_EMVDATA) or b""
+
+    def gox(self, items: Iterable[tuple[int, bytes]]) -> Gen:
+        return (yield from self.abecs("GOX", items))
+
+    def fcx(self, items: Iterable[tuple[int, bytes]]) -> Gen:
+        return (yield from self.abecs("FCX", items))
+
+    def load_image(self, name: str, kind: int, data: bytes) -> Gen:
+        """MLI, MLR (blocks of 432 bytes, two per command), MLE."""
+        from virtual_devices.abecs.link import crc16
+
+        info = len(data).to_bytes(4, "big") + crc16(data).to_bytes(2, "big") + bytes(
+            (kind, 0, 0, 0))
+        yield from self.abecs("MLI", [(t.SPE_MFNAME, name.encode()), (t.SPE_MFINFO, info)])
+        for i in range(0, len(data), 864):
+            part = data[i : i + 864]
+            yield from self.abecs("MLR", [(t.SPE_DATAIN, part[j : j + 432])
+                                          for j in range(0, len(part), 432)])
+        yield from self.abecs("MLE")
+
+    def lmf(self) -> Gen:
+        got = yield from self.abecs("LMF")
+        return [n.decode("latin-1").strip() for n in got.all(t.PP_MFNAME)]
+
+    def dmf(self, *names: str) -> Gen:
+        yield from self.abecs("DMF", [(t.SPE_MFNAME, n.encode()) for n in names])
+
+    def dsi(self, name: str) -> Gen:
+        yield from self.abecs("DSI", [(t.SPE_MFNAME, name.encode())])
+
+    # -- the card commands of either family, as the classic typed results ------------------
+    def gcx_as_gcr(self, req: m.GcrRequest, panmask: str | None = None) -> Gen:
+        """GCX (and GTK for the full tracks) for a GCR request; answers a GcrResponse."""
+        items = [(t.SPE_TRNDATE, req.date.encode()), (t.SPE_TRNTIME, req.time.encode()),
+                 (t.SPE_AMOUNT, f"{req.amount:012d}".encode()),
+                 # GCR's antenna is on unless the request says 0; GCX's is off unless "1xxxx"
+                 (t.SPE_GCXOPT, b"00000" if req.ctls is False else b"10000")]
+        if req.apps:
+            items.append((t.SPE_AIDLIST, "".join(f"{a:02d}{r:>2}" for a, r in req.apps)
+                          .encode()))
+        else:
+            if req.acq_idx:
+                items.append((t.SPE_ACQREF, f"{req.acq_idx:02d}".encode()))
+            if req.app_type not in (0, 99):
+                items.append((t.SPE_APPTYPE, f"{req.app_type:02d}".encode()))
+        if panmask is not None:
+            items.append((t.SPE_PANMASK, panmask.encode()))
+        got = yield from self.gcx(items)
+        full = yield from self.gtk()
+        card_type = int(got.need(t.PP_CARDTYPE))
+        info = (got.get(t.PP_AIDTABINFO) or b"0000" + f"{req.app_type % 99:02d}".encode())
+        info_text = info.decode("latin-1")
+        track1 = (full.get(t.PP_TRACK1) or b"").decode("latin-1")
+        track2 = (full.get(t.PP_TRACK2) or b"").hex().upper().rstrip("F").replace("D", "=")
+        pan = (full.get(t.PP_ENCPAN) or b"").hex().upper().rstrip("F") or track2.split("=")[0]
+        rest = track2.split("=", 1)[1] if "=" in track2 else ""
+        return m.GcrResponse(
+            card_type=card_type, stat_chip=int(got.get(t.PP_ICCSTAT) or b"0"),
+            app_type=int(info_text[4:6] or 0), acq_idx=int(info_text[:2] or 0),
+            rec_idx=info_text[2:4], track1=track1, track2=track2, track3="", pan=pan,
+            pan_seq=int(got.get(t.PP_PANSEQNO) or b"0"),
+            app_label=(got.get(t.PP_LABEL) or b"").decode("latin-1"),
+            service_code=rest[4:7] or "000",
+            holder_name=(got.get(t.PP_CHNAME) or b"").decode("latin-1"),
+            expiry=(got.get(t.PP_CARDEXP) or b"000000").decode(),
+            issuer_country=(got.get(t.PP_ISSCNTRY) or b"000").decode(),
+        )
+
+    def gox_as_goc(self, req: m.GocRequest, acq_idx: int = 0) -> Gen:
+        """GOX for a GOC request; answers a GocResponse."""
+        trm = (req.floor_limit.to_bytes(4, "big") + bytes((req.target_pct,))
+               + req.threshold.to_bytes(4, "big") + bytes((req.max_target_pct,)))
+        tags = b"".join(tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
+                        for tag in (*req.tags, *req.tags2))
+        items = [(t.SPE_ACQREF, f"{acq_idx:02d}".encode()),
+                 (t.SPE_AMOUNT, f"{req.amount:012d}".encode()),
+                 (t.SPE_GOXOPT, f"{int(req.blacklisted)}{int(req.force_online)}000".encode()),
+                 (t.SPE_MTHDPIN, str(req.method).encode()),
+                 (t.SPE_KEYIDX, f"{req.key_idx:02d}".encode()),
+                 (t.SPE_TRMPAR, trm), (t.SPE_TAGLIST, tags)]
+        if req.cashback:  # present means a cashback sale when no type is given (§3.7.3)
+            items.append((t.SPE_CASHBACK, f"{req.cashback:012d}".encode()))
+        if req.method in (0, 1):
+            items.append((t.SPE_WKENC, bytes.fromhex(req.working_key)))
+        got = yield from self.gox(items)
+        res = got.need(t.PP_GOXRES).decode()
+        return m.GocResponse(
+            decision=int(res[0]), signature=res[1] == "1", offline_pin=res[2] == "1",
+            online_pin=res[2] == "2", pin_block=got.get(t.PP_PINBLK) or bytes(8),
+            ksn=got.get(t.PP_KSN) or bytes(10), emv_data=got.get(t.PP_EMVDATA) or b"",
+        )
+
+    def fcx_as_fnc(self, req: m.FncRequest) -> Gen:
+        """FCX for an FNC request; answers an FncResponse (decision 0 or 1)."""
+        if req.comm_status == 1:
+            items = [(t.SPE_FCXOPT, b"2000")]
+        else:
+            approved = req.arc == "00" or req.comm_status == 9
+            items = [(t.SPE_FCXOPT, b"0000" if approved else b"1000"),
+                     (t.SPE_ARC, req.arc.encode("latin-1"))]
+            if req.issuer_data:
+                items.append((t.SPE_EMVDATA, req.issuer_data))
+        tags = b"".join(tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
+                        for tag in req.tags)
+        items.append((t.SPE_TAGLIST, tags))
+        got = yield from self.fcx(items)
+        res = got.need(t.PP_FCXRES).decode()
+        return m.FncResponse(int(res[0]), got.get(t.PP_EMVDATA) or b"",
+                             got.get(t.PP_ISRESULTS) or b"")

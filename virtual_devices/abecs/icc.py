@@ -20,6 +20,7 @@ import simpy
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.customer import CANCEL_KEY
 from virtual_devices.abecs.device import CardDevice, ChipRead
+from virtual_devices.abecs.keys import KeyError_
 from virtual_devices.abecs.tables import AidRecord, CapkRecord
 from virtual_devices.emv.kernel.serve import serve
 
@@ -49,10 +50,20 @@ def aid_params(rec: AidRecord) -> Any:
         additional_capabilities=bytes.fromhex(rec.add_capabilities),
         terminal_type=rec.terminal_type, tac_default=bytes.fromhex(rec.tac_default),
         tac_denial=bytes.fromhex(rec.tac_denial), tac_online=bytes.fromhex(rec.tac_online),
-        floor_limit=rec.floor_limit, tcc=rec.tcc, ctls_mode="0",
+        floor_limit=rec.floor_limit, tcc=rec.tcc, ctls_mode=rec.ctls_mode,
         tdol=bytes.fromhex(rec.tdol), ddol=bytes.fromhex(rec.ddol),
         arc_offline=rec.arc_offline,
+        ctls_zero_amount=rec.ctls_zero_amount == "1", ctls_txn_limit=rec.ctls_txn_limit,
+        ctls_floor_limit=rec.ctls_floor_limit, ctls_cvm_limit=rec.ctls_cvm_limit,
+        ctls_app_version=bytes.fromhex(rec.ctls_app_version),
+        ctls_tac_default=_hex(rec.ctls_tac_default), ctls_tac_denial=_hex(rec.ctls_tac_denial),
+        ctls_tac_online=_hex(rec.ctls_tac_online),
+        ctls_capabilities=_hex(rec.ctls_capabilities), mobile_cvm=rec.mobile_cvm,
     )
+
+
+def _hex(text: str | None) -> bytes | None:
+    return None if text is None else bytes.fromhex(text)
 
 
 def capk(rec: CapkRecord) -> Any:
@@ -171,9 +182,12 @@ class KernelChipSession:
             raise _Stop(got)
         if request.kind == "online":
             assert self.goc_req is not None
-            key = self.pinpad.keys[self.goc_req.key_idx]
-            self.pin_block, self.ksn = key.encrypt_pin(got, self.kernel.card.pan)
-            self.world.redactor.add_secret(self.pin_block)
+            req = self.goc_req
+            try:
+                self.pin_block, self.ksn = self.pinpad.encrypt_pin(
+                    req.method, req.key_idx, req.working_key, got, self.kernel.card.pan)
+            except KeyError_:
+                raise _Stop(m.ST_ERRKEY) from None
             self.online_pin = True
         self.world.redactor.add_secret(got.encode())
         return got

@@ -30,6 +30,13 @@ ESCAPED = (DC3, SYN, ETB)
 MAX_PKTDATA = 2049  # unescaped PKTDATA limit, ABECS 2.12 §2.2.1
 MAX_TRIES = 3  # a packet is sent at most three times (two resends after NAK)
 CAN_INSIDE = "CAN inside packet"
+# The parameter-tagged ("Abecs") commands carry binary ids, lengths and values (ABECS
+# 2.12 §3.1.3; the CEX example's response holds a raw 18h length byte), so in their
+# packets, as in encrypted ones, 0x18 is data.
+BINARY_IDS = frozenset({
+    b"GIX", b"CLX", b"CEX", b"EBX", b"GCD", b"GTK", b"MNU", b"MLI", b"MLR", b"MLE", b"LMF",
+    b"DMF", b"DSI", b"GCX", b"GED", b"GOX", b"FCX",
+})
 
 # Bytes that end a run the reader can copy in one slice. Idle: SYN and the control
 # bytes (everything else is noise). Inside clear PKTDATA: DC3, SYN, ETB and CAN; inside
@@ -190,6 +197,11 @@ class FrameReader:
     def encrypted(self) -> bool:
         return self._buf[:1] == bytes((DC2,))
 
+    @property
+    def binary(self) -> bool:
+        """Encrypted, or a parameter-tagged command or response: any byte is data."""
+        return self.encrypted or bytes(self._buf[:3]) in BINARY_IDS
+
     def reset(self) -> None:
         self.state = _Rx.IDLE
         self._buf.clear()
@@ -218,12 +230,12 @@ class FrameReader:
                         i = end
                         continue
             elif st is _Rx.DATA and self._buf:
-                stop = _ENCRYPTED_STOP if self._buf[0] == DC2 else _CLEAR_STOP
+                stop = _ENCRYPTED_STOP if self.binary else _CLEAR_STOP
                 m = stop.search(data, i)
                 j = n if m is None else m.start()
                 if j > i:
                     self._extend(data[i:j])
-                    # only encrypted PKTDATA copies a 0x18 (in clear PKTDATA it stops)
+                    # only binary PKTDATA copies a 0x18 (in classic clear PKTDATA it stops)
                     self.trailing_can = data[j - 1] == CAN
                     i = j
                     continue
@@ -243,7 +255,8 @@ class FrameReader:
         n = len(data)
         if first >= n or data[first] in (DC3, SYN, ETB, CAN):
             return 0
-        stop = _ENCRYPTED_STOP if data[first] == DC2 else _CLEAR_STOP
+        binary = data[first] == DC2 or data[first : first + 3] in BINARY_IDS
+        stop = _ENCRYPTED_STOP if binary else _CLEAR_STOP
         pieces: list[bytes] = []
         size = 0
         start = first
@@ -296,14 +309,14 @@ class FrameReader:
                 out.append(Frame(bytes(self._buf), False, "SYN inside packet"))
                 self._buf.clear()
                 self._overflow = False
-            elif b == CAN and not self.encrypted:
-                # clear PKTDATA is ASCII (§4.3 field formats), so 0x18 in it can only
+            elif b == CAN and not self.binary:
+                # classic clear PKTDATA is ASCII (§4.3 field formats), so 0x18 in it can only
                 # be the host's CAN after a packet cut short: CAN wins in any state
                 out.append(Frame(bytes(self._buf), False, CAN_INSIDE))
                 self.reset()
                 out.append(Control(CAN))
             else:
-                # encrypted PKTDATA may hold any byte but the escaped ones: there 0x18
+                # binary PKTDATA may hold any byte but the escaped ones: there 0x18
                 # is data, and only a stalled packet (inter-byte timeout) ends it
                 self.trailing_can = b == CAN
                 self._extend(bytes((b,)))

@@ -46,6 +46,15 @@ ST_CARDAPPNAV = 70
 ST_CARDAPPNAUT = 71
 ST_ERRFALLBACK = 76
 ST_CARDBLOCKED = 79
+# contactless (§3.1.1; 086 and 087 since 2.10)
+ST_CTLSMULTIPLE = 80  # more than one card in the field
+ST_CTLSCOMMERR = 81  # antenna/card communication error (or on-device CVM, old hosts)
+ST_CTLSINVALIDAT = 82  # SELECT answered 6A81 or 6283
+ST_CTLSPROBLEMS = 83  # the card misbehaved: end the transaction
+ST_CTLSAPPNAV = 84  # no application in common
+ST_CTLSAPPNAUT = 85  # GPO answered 6985
+ST_CTLSEXTCVM = 86  # verify on the phone, then present it again
+ST_CTLSIFCHG = 87  # use the chip or the stripe instead
 
 
 def _one(cmd: Command) -> bytes:

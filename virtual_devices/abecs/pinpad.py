@@ -20,16 +20,17 @@ import simpy
 from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
-from virtual_devices.abecs import gcr
+from virtual_devices.abecs import extended, gcr
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
 from virtual_devices.abecs.customer import CANCEL_KEY, Customer, as_customer
 from virtual_devices.abecs.display import Display
 from virtual_devices.abecs.driver import LinkDriver
-from virtual_devices.abecs.dukpt import DukptKey, load_test_keys, provision
+from virtual_devices.abecs.dukpt import DukptKey
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.icc import default_chip_factory
+from virtual_devices.abecs.keys import KeyError_, KeyStore
 from virtual_devices.abecs.link import (
     DC2,
     CancelReceived,
@@ -53,7 +54,7 @@ class DeviceInfo:
 
     manufacturer: str = "CARDLOOP"
     model: str = "VPP-1;64M"
-    ctls: bool = False
+    ctls: bool = True  # a contactless antenna (GIN CTLSSUP "C")
     os_version: str = "cardloop 0.1"
     spec_version: str = "2.12"
     app_version: str = "ABECS-VPP 1.0"
@@ -95,6 +96,9 @@ class Pinpad:
         # who picks the application when the card offers several; None: the customer
         self.chooser: Callable[[list[str]], Gen] | None = None
         self.pin_kind = "online"  # what the PIN prompt is for (the chip session says)
+        # GOX's SPE_DSPMSG and SPE_TIMEOUT for the PIN screens of one command (§3.7.3)
+        self.pin_prompt: str | None = None
+        self.pin_timeout: float | None = None
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is
@@ -109,7 +113,8 @@ class Pinpad:
         self.secure_enabled = secure
         self.session: SecureSession | None = None
         self.info = info or DeviceInfo()
-        self.keys: dict[int, DukptKey] = {i: provision(k) for i, k in load_test_keys().items()}
+        self.key_store = KeyStore.test_keys()  # every key method of §5 (keys.py)
+        self.keys: dict[int, DukptKey] = self.key_store.dukpt_pin  # DUKPT:TDES:PIN slots
         self.rng = world.rng(name)
         self.slot = CardSlot(self.card_event)  # the card in the slot and its chip's state
         self._running: simpy.Process | None = None
@@ -122,6 +127,7 @@ class Pinpad:
         self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
+        self.extended = extended.ExtendedState()  # GTK's tracks, multimedia files
         if chip_factory is None:
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory
@@ -227,6 +233,16 @@ class Pinpad:
         return self.slot.fallback_pending
 
     @property
+    def antenna_on(self) -> bool:
+        """The contactless field is up: a contactless card may be tapped now."""
+        return self.slot.antenna_on
+
+    @property
+    def insert_requested(self) -> bool:
+        """The last tap ended in 087: the customer inserts (or swipes) next."""
+        return self.slot.insert_requested
+
+    @property
     def busy(self) -> bool:
         return self._running is not None and self._running.is_alive
 
@@ -298,10 +314,14 @@ class Pinpad:
         self._running = self.world.process(self._run(cmd))
 
     def _run(self, cmd: Command) -> Gen:
-        handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+        registered = extended.HANDLERS.get(cmd.cmd_id)
         try:
             yield self.world.timeout(self.t["command_processing"])
-            rsp = yield from handler(cmd)
+            if registered is not None:
+                rsp = yield from registered(self, cmd)
+            else:
+                handler: Callable[[Command], Gen] = getattr(self, f"_cmd_{cmd.cmd_id.lower()}")
+                rsp = yield from handler(cmd)
         except simpy.Interrupt as intr:
             self.world.transcript.event(self.name, f"{cmd.cmd_id} aborted ({intr.cause})")
             self.handled.append((cmd.cmd_id, -1))
@@ -315,9 +335,9 @@ class Pinpad:
             self._running = None
         if rsp is None:
             return
-        clear = cmd.cmd_id == "CLO"
+        clear = cmd.cmd_id in ("CLO", "CLX")
         self._finish(cmd.cmd_id, rsp, clear)
-        if cmd.cmd_id == "CLO":
+        if clear:
             self.session = None  # the CLO response goes in clear and ends the session
 
     def _finish(self, cmd_id: str, rsp: Response, clear: bool) -> None:
@@ -325,9 +345,9 @@ class Pinpad:
         self._send(rsp, clear=clear)
 
     def _after_abort(self, cmd_id: str) -> None:
-        if cmd_id in ("GCR", "GOC"):
+        if cmd_id in ("GCR", "GOC", "GCX", "GOX"):
             self.display.clear()
-        self.slot.aborted(cmd_id)
+        self.slot.aborted("GCR" if cmd_id == "GCX" else cmd_id)
 
     # -- commands without the customer ------------------------------------------------
     def _cmd_opn(self, cmd: Command) -> Gen:
@@ -423,6 +443,8 @@ class Pinpad:
 
     def _cmd_cke(self, cmd: Command) -> Gen:
         req = m.CkeRequest.from_command(cmd)
+        if req.ctls and self.info.ctls:
+            return (yield from self._cke_contactless(req))
         if (req.mag or req.icc == 1) and self.has_card():
             got = yield from self.customer.present_card(self)
             if got != CANCEL_KEY:
@@ -446,6 +468,41 @@ class Pinpad:
             return m.CkeResponse(0, keycode=KEY_CODES.get(key, 0)).to_response()
         yield self.world.event()  # nothing enabled can happen: wait for CAN
         return Response("CKE", m.ST_INVPARM)  # pragma: no cover
+
+    def _cke_contactless(self, req: m.CkeRequest) -> Gen:
+        """CKE with the antenna on: a tap is event 3 with CTLSSTAT 1; two minutes with
+        nothing in the field is event 3 with CTLSSTAT 0 (§6.5.3). A swipe or an insert,
+        when enabled, is reported as without the antenna. The tapped card stays in the
+        customer's hand for the card command that follows."""
+        self.slot.antenna_on = True
+        acting = self.act(self.customer.present_card(self))
+        try:
+            yield self.world.any_of([acting, self.world.timeout(self.t["ctls_wait"])])
+        except simpy.Interrupt:
+            if acting.is_alive:
+                acting.interrupt("aborted")
+            raise
+        finally:
+            self.slot.antenna_on = False
+        if not acting.triggered:
+            acting.interrupt("timeout")
+            return m.CkeResponse(3, status=0).to_response()
+        got: Any = acting.value
+        if got == CANCEL_KEY:
+            return m.CkeResponse(0, keycode=13).to_response()
+        card, how = got
+        if how == "tap":
+            self.slot.tapped(card)
+            return m.CkeResponse(3, status=1).to_response()
+        if how == "insert" and req.icc == 1:
+            self.slot.insert(card)
+            return m.CkeResponse(2, status=1).to_response()
+        yield self.world.timeout(self.t["magstripe_read"])
+        self.card_event("swipe", card)
+        t1, t2 = stripe_of(card)
+        if not t2:
+            return Response("CKE", m.ST_MCDATAERR)
+        return m.CkeResponse(1, track1=t1, track2=t2).to_response()
 
     def _cmd_rmc(self, cmd: Command) -> Gen:
         req = m.MessageRequest.from_command(cmd)
@@ -471,13 +528,17 @@ class Pinpad:
 
     def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
         """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
-        if amount is not None:
+        # a host's own PIN message (GOX): its first line stays, the digits show below it
+        head = (self.pin_prompt or "").replace("\n", "\r").split("\r")[0] or None
+        if head is not None:
+            self.display.show_lines(head, "")
+        elif amount is not None:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
         self._emit_pin(None)
         typed = self.act(self.customer.type_pin(self, min_len, max_len))
-        timeout = self.world.timeout(self.t["pin_entry_timeout"])
+        timeout = self.world.timeout(self.pin_timeout or self.t["pin_entry_timeout"])
         try:
             yield self.world.any_of([typed, timeout])
         except simpy.Interrupt:
@@ -495,7 +556,7 @@ class Pinpad:
             self._emit_pin("")
             return m.ST_CANCEL
         self._emit_pin("*" * len(pin))
-        self.display.show_lines("", "SENHA: " + "*" * len(pin))
+        self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
         return pin
 
     def _emit_pin(self, masked: str | None) -> None:
@@ -511,19 +572,33 @@ class Pinpad:
 
     def _cmd_gpn(self, cmd: Command) -> Gen:
         req = m.GpnRequest.from_command(cmd)
-        if req.method not in (2, 3):
-            return Response("GPN", m.ST_ERRKEY)  # only DUKPT keys are loaded
-        key = self.keys.get(req.key_idx)
-        if key is None:
+        # MK/WK:TDES (1) with the host's working key, or DUKPT:TDES (3); the DES
+        # methods (0, 2) name keys ABECS 2.10 removed: ST_ERRKEY before any prompt
+        if not self.key_store.has_pin_key(req.method, req.key_idx):
             return Response("GPN", m.ST_ERRKEY)
         self.display.show(req.message)
         got = yield from self.pin_entry(req.min_len, req.max_len, None)
         if isinstance(got, int):
             return Response("GPN", got)
-        block, ksn = key.encrypt_pin(got, req.pan)
-        self.world.redactor.add_secret(block)
+        try:
+            block, ksn = self.encrypt_pin(req.method, req.key_idx, req.working_key, got, req.pan)
+        except KeyError_:
+            return Response("GPN", m.ST_ERRKEY)
         self.display.show("PROCESSANDO...")
         return m.PinResponse(block, ksn).to_response()
+
+    def encrypt_pin(self, method: int, key_idx: int, wkenc: str, pin: str,
+                    pan: str) -> tuple[bytes, bytes]:
+        """The PIN block under the named key (GPN, GOC, GOX); the block and the digits
+        are registered as secrets so no transcript ever shows them."""
+        try:
+            wk = bytes.fromhex(wkenc) if method == 1 else b""
+        except ValueError:
+            raise KeyError_("WKENC is not hexadecimal") from None
+        block, ksn = self.key_store.encrypt_pin(method, key_idx, wk, pin, pan)
+        self.world.redactor.add_secret(block)
+        self.world.redactor.add_secret(pin.encode())
+        return block, ksn
 
     def _cmd_gcr(self, cmd: Command) -> Gen:
         return (yield from gcr.get_card(self, cmd))

@@ -15,7 +15,7 @@ from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 from virtual_devices.abecs.host import AbecsHost
 from virtual_devices.abecs.pinpad import Pinpad
-from virtual_devices.abecs.tables import AidRecord, CapkRecord
+from virtual_devices.abecs.tables import AID_V21_LEN, AidRecord, CapkRecord
 
 VERSION = "0000000042"
 
@@ -47,9 +47,13 @@ def make_rig(seed: int = 1, cards: list[Any] | None = None, behaviour: Behaviour
 
 def aid_records() -> list[bytes]:
     return [
-        AidRecord(8, "01", bytes.fromhex("A0000000031010"), 1, "VISA CREDITO").encode(),
+        AidRecord(8, "01", bytes.fromhex("A0000000031010"), 1, "VISA CREDITO",
+                  ctls_mode="2", ctls_txn_limit=100000, ctls_cvm_limit=5000,
+                  layout=AID_V21_LEN).encode(),
         AidRecord(8, "02", bytes.fromhex("A0000000032010"), 2, "VISA DEBITO").encode(),
-        AidRecord(8, "03", bytes.fromhex("A0000000041010"), 1, "MASTERCARD").encode(),
+        AidRecord(8, "03", bytes.fromhex("A0000000041010"), 1, "MASTERCARD",
+                  ctls_mode="4", ctls_txn_limit=100000, ctls_cvm_limit=5000,
+                  layout=AID_V21_LEN).encode(),
         CapkRecord(8, "04", bytes.fromhex("A000000003"), 0x92, b"\x03", bytes(range(176))).encode(),
     ]
 

@@ -24,6 +24,8 @@ class CardSlot:
         self.goc_done = False  # GOC answered; FNC may follow
         self.fallback_pending = False  # the chip failed: the next read is a swipe
         self.gcr_saved: m.GcrRequest | None = None  # what a bare GCR resumes (§4.7)
+        self.antenna_on = False  # the contactless field is up (a card read waits for a tap)
+        self.insert_requested = False  # 087: the tap was refused, insert or swipe next
         self.handed_back: Any = None  # the card given back for the fallback swipe
 
     # -- the card -------------------------------------------------------------------------
@@ -37,6 +39,15 @@ class CardSlot:
         stat = 1 if self.fallback_pending else 0
         self.fallback_pending = False
         return stat
+
+    def tapped(self, card: Any) -> None:
+        """A tap: the card crossed the field; it stays in the customer's hand."""
+        self.insert_requested = False
+        self.on_event("tap", card)
+
+    def tap_refused(self, status: int) -> None:
+        """The contactless read ended in error; 087 asks for the chip or the stripe."""
+        self.insert_requested = status == m.ST_CTLSIFCHG
 
     def remove(self) -> None:
         had = self.card
@@ -101,4 +112,6 @@ class CardSlot:
         self.gcr_saved = None
         self.goc_done = False
         self.fallback_pending = False
+        self.antenna_on = False
+        self.insert_requested = False
         return taken

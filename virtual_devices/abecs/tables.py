@@ -25,12 +25,23 @@ AID_SPECS: list[Spec] = [
     ("ctls_floor_limit", "H", 8), ("ctls_cvm_limit", "H", 8), ("ctls_appver", "H", 4),
     ("ruf1", "N", 1), ("tdol", "H", 40), ("ddol", "H", 40), ("arc_offline", "A", 8),
 ]
+# v2.0x records (314 bytes) add the contactless action codes; 2.1x records (340 bytes)
+# add the contactless capabilities, mobile CVM, mobile limit and issuer scripts (§4.1.1).
+AID_V20_SPECS: list[Spec] = [
+    ("ctls_tac_default", "H", 10), ("ctls_tac_denial", "H", 10), ("ctls_tac_online", "H", 10),
+]
+AID_V21_SPECS: list[Spec] = [
+    ("ctls_capabilities", "H", 6), ("mobile_cvm", "N", 1), ("ctls_add_capabilities", "H", 10),
+    ("ctls_mobile_limit", "H", 8), ("ctls_issuer_scripts", "N", 1),
+]
 CAPK_SPECS: list[Spec] = [
     ("rid", "H", 10), ("index", "H", 2), ("ruf1", "N", 2), ("explen", "N", 1), ("exp", "H", 6),
     ("modlen", "N", 3), ("mod", "H", 496), ("chkstat", "N", 1), ("checksum", "H", 40),
     ("ruf2", "N", 42),
 ]
 AID_LEN = 8 + sum(w for _, _, w in AID_SPECS)  # 284 (BibComp layout, as libabecs sends)
+AID_V20_LEN = AID_LEN + sum(w for _, _, w in AID_V20_SPECS)  # 314
+AID_V21_LEN = AID_V20_LEN + sum(w for _, _, w in AID_V21_SPECS)  # 340
 CAPK_LEN = 8 + sum(w for _, _, w in CAPK_SPECS)  # 611
 REVOKED_LEN = 26
 
@@ -61,6 +72,26 @@ class AidRecord:
     ddol: str = "9F3704"
     arc_offline: str = "Y1Z1Y3Z3"
     icc_std: int = 3
+    # contactless fields (§4.1.1); absent ones take the defaults the section gives
+    ctls_zero_amount: str = "0"  # "1": a zero amount is accepted, online only
+    ctls_mode: str = "0"  # "0": the AID is not used on the contactless interface
+    ctls_txn_limit: int = 0  # contactless not allowed at or above it (2.10: "equal or above")
+    ctls_floor_limit: int = 0
+    ctls_cvm_limit: int = 0
+    ctls_app_version: str = "0000"  # 9F6D
+    ctls_tac_default: str | None = None  # None: T1_TACDEF
+    ctls_tac_denial: str | None = None
+    ctls_tac_online: str | None = None
+    ctls_capabilities: str | None = None  # None: T1_TRMCAPAB
+    mobile_cvm: bool = False
+    ctls_add_capabilities: str | None = None  # None: T1_ADDTRMCP
+    ctls_mobile_limit: int | None = None  # None: T1_CTLSTRNLIM
+    ctls_issuer_scripts: bool = False
+    layout: int = AID_LEN  # 284, 314 or 340: the record size to send
+
+    @property
+    def ctls_enabled(self) -> bool:
+        return self.ctls_mode not in ("", "0")
 
     def encode(self) -> bytes:
         body = pack(AID_SPECS, {
@@ -72,16 +103,48 @@ class AidRecord:
             "capabilities": self.capabilities, "add_capabilities": self.add_capabilities,
             "terminal_type": self.terminal_type, "tac_default": self.tac_default,
             "tac_denial": self.tac_denial, "tac_online": self.tac_online,
-            "floor_limit": f"{self.floor_limit:08X}", "tcc": self.tcc, "ctls_zero_amount": "0",
-            "ctls_mode": "0", "ctls_txn_limit": "0", "ctls_floor_limit": "0",
-            "ctls_cvm_limit": "0", "ctls_appver": "0", "ruf1": 0, "tdol": self.tdol,
-            "ddol": self.ddol, "arc_offline": self.arc_offline,
+            "floor_limit": f"{self.floor_limit:08X}", "tcc": self.tcc,
+            "ctls_zero_amount": self.ctls_zero_amount, "ctls_mode": self.ctls_mode,
+            "ctls_txn_limit": f"{self.ctls_txn_limit:08X}",
+            "ctls_floor_limit": f"{self.ctls_floor_limit:08X}",
+            "ctls_cvm_limit": f"{self.ctls_cvm_limit:08X}", "ctls_appver": self.ctls_app_version,
+            "ruf1": 0, "tdol": self.tdol, "ddol": self.ddol, "arc_offline": self.arc_offline,
         })
+        if self.layout >= AID_V20_LEN:
+            body += pack(AID_V20_SPECS, {
+                "ctls_tac_default": self.ctls_tac_default or self.tac_default,
+                "ctls_tac_denial": self.ctls_tac_denial or self.tac_denial,
+                "ctls_tac_online": self.ctls_tac_online or self.tac_online,
+            })
+        if self.layout >= AID_V21_LEN:
+            limit = (self.ctls_txn_limit if self.ctls_mobile_limit is None
+                     else self.ctls_mobile_limit)
+            body += pack(AID_V21_SPECS, {
+                "ctls_capabilities": self.ctls_capabilities or self.capabilities,
+                "mobile_cvm": int(self.mobile_cvm),
+                "ctls_add_capabilities": self.ctls_add_capabilities or self.add_capabilities,
+                "ctls_mobile_limit": f"{limit:08X}",
+                "ctls_issuer_scripts": int(self.ctls_issuer_scripts),
+            })
         return _header(1, self.acquirer, self.record_index, len(body)) + body
 
     @classmethod
     def decode(cls, acq: int, recidx: str, data: bytes) -> AidRecord:
-        v, _ = unpack(AID_SPECS, data)
+        v, pos = unpack(AID_SPECS, data)
+        extra: dict[str, Any] = {"layout": AID_LEN}
+        if len(data) + 8 >= AID_V20_LEN:
+            c, pos2 = unpack(AID_V20_SPECS, data[pos:])
+            extra.update(layout=AID_V20_LEN, ctls_tac_default=c["ctls_tac_default"],
+                         ctls_tac_denial=c["ctls_tac_denial"],
+                         ctls_tac_online=c["ctls_tac_online"])
+            pos += pos2
+        if len(data) + 8 >= AID_V21_LEN:
+            c, _ = unpack(AID_V21_SPECS, data[pos:])
+            extra.update(layout=AID_V21_LEN, ctls_capabilities=c["ctls_capabilities"],
+                         mobile_cvm=c["mobile_cvm"] == "1",
+                         ctls_add_capabilities=c["ctls_add_capabilities"],
+                         ctls_mobile_limit=int(c["ctls_mobile_limit"], 16),
+                         ctls_issuer_scripts=c["ctls_issuer_scripts"] == "1")
         n = num(v["aidlen"])
         if not 5 <= n <= 16:
             raise CodecError("AID length out of range", 21)
@@ -92,7 +155,11 @@ class AidRecord:
                    v["add_capabilities"], num(v["terminal_type"]), v["tac_default"],
                    v["tac_denial"], v["tac_online"], int(v["floor_limit"], 16), v["tcc"],
                    _trim_dol(v["tdol"]), _trim_dol(v["ddol"]), v["arc_offline"],
-                   num(v["iccstd"]))
+                   num(v["iccstd"]), ctls_zero_amount=v["ctls_zero_amount"],
+                   ctls_mode=v["ctls_mode"], ctls_txn_limit=int(v["ctls_txn_limit"], 16),
+                   ctls_floor_limit=int(v["ctls_floor_limit"], 16),
+                   ctls_cvm_limit=int(v["ctls_cvm_limit"], 16),
+                   ctls_app_version=v["ctls_appver"], **extra)
 
 
 def _trim_dol(hexed: str) -> str:
@@ -168,8 +235,10 @@ def decode_record(raw: bytes) -> Record:
     if not 1 <= acq <= 99:
         raise CodecError("record acquirer out of range", 21)
     body = raw[pos:]
-    if tab_id == 1 and len(raw) in (AID_LEN, 314, 340):
-        return AidRecord.decode(acq, recidx, body)
+    if tab_id == 1 and len(raw) >= AID_LEN:
+        # 284, 314 and 340 are the known layouts; longer records are a future
+        # specification's and their extra bytes are ignored (§4.1.1 TAB_LEN)
+        return AidRecord.decode(acq, recidx, body[: AID_V21_LEN - 8])
     if tab_id == 2 and len(raw) == CAPK_LEN:
         return CapkRecord.decode(acq, recidx, body)
     if tab_id == 3 and len(raw) == REVOKED_LEN:
@@ -282,9 +351,24 @@ def records_from_config(config: Any) -> list[bytes]:
             terminal_type=p.terminal_type, tac_default=p.tac_default.hex().upper(),
             tac_denial=p.tac_denial.hex().upper(), tac_online=p.tac_online.hex().upper(),
             floor_limit=p.floor_limit, tcc=p.tcc, tdol=p.tdol.hex().upper(),
-            ddol=p.ddol.hex().upper(), arc_offline=p.arc_offline,
+            ddol=p.ddol.hex().upper(), arc_offline=p.arc_offline, **ctls_fields(p),
         ).encode())
     for k in config.capks:
         out.append(CapkRecord(k.acq_index, k.rec_index, k.rid, k.index, k.exponent, k.modulus,
                               k.checksum).encode())
     return out
+
+
+def ctls_fields(p: Any) -> dict[str, Any]:
+    """The contactless fields of a kernel ``AidParams`` as a 340-byte record holds them."""
+    hexed = lambda b: None if b is None else b.hex().upper()  # noqa: E731
+    return {
+        "ctls_zero_amount": "1" if p.ctls_zero_amount else "0", "ctls_mode": p.ctls_mode,
+        "ctls_txn_limit": min(p.ctls_txn_limit, 0xFFFFFFFF),
+        "ctls_floor_limit": p.ctls_floor_limit, "ctls_cvm_limit": p.ctls_cvm_limit,
+        "ctls_app_version": p.ctls_app_version.hex().upper(),
+        "ctls_tac_default": hexed(p.ctls_tac_default), "ctls_tac_denial": hexed(p.ctls_tac_denial),
+        "ctls_tac_online": hexed(p.ctls_tac_online),
+        "ctls_capabilities": hexed(p.ctls_capabilities), "mobile_cvm": bool(p.mobile_cvm),
+        "layout": AID_V21_LEN,
+    }

@@ -251,8 +251,10 @@ class AcquirerHost:
         aid = emv.get(0x4F) or emv.get(0x84) or emv.get(0x9F06) or _rid_for_pan(pan)
         psn = card.get("card_sequence_number", "0") or "0"
         pin_block, ksn = _online_pin_fields(card)
+        # a tap carries EMV data too; card_entry_mode says the card was read contactless
+        tapped = card.get("card_entry_mode", "") == "contactless"
         request = AuthRequest(
-            interface="contact" if emv_capture else "magstripe",
+            interface=("contactless" if tapped else "contact") if emv_capture else "magstripe",
             amount=amount,
             currency=int((emv.get(0x5F2A) or b"\x09\x86").hex()),
             pan=pan,

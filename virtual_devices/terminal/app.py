@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from simulator.masking import mask_pan
 from simulator.world import World
@@ -38,6 +38,21 @@ FNC_TAGS: tuple[int, ...] = (0x9F27, 0x95, 0x9B, 0x9F26, 0x9F36, 0x8A)
 # GCR's calendar: the world's clock counts from here, so a run is reproducible.
 SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 STRIPE_TYPES = (m.CARD_MAGSTRIPE, m.CARD_CTLS_MAG)
+
+# How the card was read, by GCR's card type (§3.6.1), in the words the servers report:
+# "chip" inserted, "contactless" tapped EMV, "contactless-magstripe" tapped emulating the
+# stripe, "magstripe" swiped, "fallback" swiped after the chip failed.
+ENTRY_MODES = {m.CARD_MAGSTRIPE: "magstripe", m.CARD_ICC: "chip",
+               m.CARD_CTLS_MAG: "contactless-magstripe", m.CARD_CTLS_EMV: "contactless"}
+
+
+def entry_mode(card: m.GcrResponse | None) -> str:
+    """The entry mode the pinpad really saw for ``card`` ("" before a card was read)."""
+    if card is None:
+        return ""
+    if card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1:
+        return "fallback"
+    return ENTRY_MODES.get(card.card_type, "unknown")
 # Host approvals that a card may still refuse at FNC (so the host must reverse them).
 APPROVING_ARCS = ("00", "08", "10", "11")
 
@@ -77,6 +92,9 @@ class Settings:
 
     goc_tags: tuple[int, ...] = GOC_TAGS
     fnc_tags: tuple[int, ...] = FNC_TAGS
+    # which card commands drive the pinpad: "classic" GCR/GOC/FNC or the parameter-
+    # tagged "abecs" GCX/GOX/FCX (with GTK for the full tracks), ABECS 2.12 §3.6/§3.7
+    command_family: Literal["classic", "abecs"] = "classic"
     pin_method: int = 3  # DUKPT:TDES
     pin_key: int = 16
     risk_management: bool = True
@@ -113,7 +131,9 @@ class HostAnswer:
 
         iss = tlv.encode(0x91, rsp.issuer_auth_data) if rsp.issuer_auth_data else b""
         iss += b"".join(rsp.scripts_71) + b"".join(rsp.scripts_72)
-        commst = 0 if rsp.approved or rsp.arc == "00" else 9
+        # §6.8.5.3: COMMST above 1 means "the acquirer approved whatever the ARC";
+        # a decline is COMMST 0 with its ARC (a contactless FNC echoes exactly this)
+        commst = 9 if rsp.approved and rsp.arc != "00" else 0
         return cls(commst, rsp.arc, iss, bool(rsp.approved), rsp.reference or "")
 
     def fnc(self, tags: tuple[int, ...]) -> m.FncRequest:
@@ -167,6 +187,10 @@ class Processed:
         return self.goc.decision if self.goc is not None else None
 
     @property
+    def entry_mode(self) -> str:
+        return entry_mode(self.card)
+
+    @property
     def fallback(self) -> bool:
         return not self.chip and self.card.stat_chip == 1
 
@@ -186,9 +210,8 @@ class Processed:
         assert goc is not None
         emv = tlv.flatten(goc.emv_data)
         aid = emv.get(0x84) or emv.get(0x4F, b"")
-        # "contact" for every chip read, as the ABECS hosts always sent (the acquirer
-        # checks the cryptogram the same way; the pinpad reports the reading in GCR)
-        return AuthRequest("contact", amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
+        return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+                           amount, currency, card.pan, f"{card.pan_seq:02d}", aid, emv,
                            pin_block=goc.pin_block if goc.online_pin else None,
                            ksn=goc.ksn if goc.online_pin else None)
 
@@ -221,6 +244,11 @@ class SaleResult:
     reversed: bool = False  # an approval was undone because the card could not finish
     signature: bool = False
     steps: list[str] = field(default_factory=list)
+
+    @property
+    def entry_mode(self) -> str:
+        """"chip", "contactless", "contactless-magstripe", "magstripe" or "fallback"."""
+        return entry_mode(self.card)
 
 
 def _stamp(when: datetime.datetime) -> tuple[str, str]:
@@ -313,8 +341,10 @@ class Terminal:
                            app_type=app_type, apps=apps)
         self.chip_pending = False
         self.emit(ev.CardRequested(self.world.now, amount))
+        get_card = (self.host.gcx_as_gcr if self.settings.command_family == "abecs"
+                    else self.host.gcr)
         try:
-            card = yield from self.host.gcr(req)
+            card = yield from get_card(req)
         except AbecsError as exc:
             if exc.code == m.ST_TABVERDIF:
                 steps.append("GCR 020: reload tables, bare GCR")
@@ -322,7 +352,7 @@ class Terminal:
                 card = yield from self.host.gcr(None)
             elif exc.code == m.ST_ERRFALLBACK and self.settings.retry_after_fallback:
                 steps.append("GCR 076: chip failed, GCR again for the stripe")
-                card = yield from self.host.gcr(req)
+                card = yield from get_card(req)
             else:
                 raise
         self._secret(card)
@@ -362,7 +392,10 @@ class Terminal:
                            risk_management=s.risk_management, floor_limit=floor,
                            target_pct=s.target_pct, threshold=s.threshold,
                            max_target_pct=s.max_target_pct)
-        goc = yield from self.host.goc(req)
+        if s.command_family == "abecs":
+            goc = yield from self.host.gox_as_goc(req, card.acq_idx)
+        else:
+            goc = yield from self.host.goc(req)
         self.chip_pending = True
         if goc.online_pin:
             self.world.redactor.add_secret(goc.pin_block)
@@ -406,7 +439,11 @@ class Terminal:
     def finish_chip(self, answer: HostAnswer) -> Gen:
         """FNC with the host's answer: the card's second decision."""
         self.chip_pending = False
-        fnc = yield from self.host.fnc(answer.fnc(self.settings.fnc_tags))
+        req = answer.fnc(self.settings.fnc_tags)
+        if self.settings.command_family == "abecs":
+            fnc = yield from self.host.fcx_as_fnc(req)
+        else:
+            fnc = yield from self.host.fnc(req)
         self.emit(ev.CardDecided(self.world.now, fnc.decision == 0))
         return fnc
 
@@ -483,7 +520,7 @@ class Terminal:
             except (m.CodecError, ValueError, IndexError):
                 pass  # an answer that cannot be read: the card's verdict is not claimed
             else:
-                out.declined_by_card = (answer.comm_status == 0
+                out.declined_by_card = (answer.comm_status != 1
                                         and out.fnc.decision == m.DECISION_DECLINED)
         try:
             yield from self.remove_card(approved)

@@ -62,7 +62,8 @@ def test_gcr_020_and_bare_gcr(abecs_device: Any) -> None:
     from virtual_devices.abecs.cards import catalogue_card
 
     abecs_device.present(catalogue_card("visa-chip-pin"))
-    abecs_device.pinpad.customer = Customer(abecs_device.world, Behaviour(pin="1234"))
+    abecs_device.pinpad.customer = Customer(
+        abecs_device.world, Behaviour(pin="1234", presentation="insert"))
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()
@@ -164,7 +165,8 @@ def test_full_flow(abecs_device: Any, card_name: str) -> None:
 def test_gcr_ntm_selected(abecs_device: Any) -> None:
     from virtual_devices.abecs.cards import catalogue_card
 
-    abecs_device.present(catalogue_card("visa-chip-pin"), Behaviour(pin="1234"))
+    abecs_device.present(catalogue_card("visa-chip-pin"),
+                         Behaviour(pin="1234", presentation="insert"))
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()
@@ -208,7 +210,8 @@ def test_can_at_each_step(abecs_device: Any, step: str) -> None:
     from virtual_devices.abecs.cards import catalogue_card
 
     # the customer is slow at the prompt of ``step``, so CAN arrives while it waits
-    slow = Behaviour(pin="1234", walk_away_at="card" if step == "GCR" else "pin")
+    slow = Behaviour(pin="1234", walk_away_at="card" if step == "GCR" else "pin",
+                     presentation="insert")
     abecs_device.present(catalogue_card("visa-chip-pin"), slow)
     out: dict[str, Any] = {}
 
@@ -255,7 +258,7 @@ def test_card_goes_mute(abecs_device: Any, when: str) -> None:
     def one_sale(card: Any, acquirer: Any) -> Any:
         abecs_device.present(card)
         abecs_device.need_virtual("a card").customer = Customer.for_profile(
-            abecs_device.world, profile)
+            abecs_device.world, profile, presentation="insert")  # the contact chip goes mute
 
         def flow() -> Gen:
             yield from abecs_device.host.opn()

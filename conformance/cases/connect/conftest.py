@@ -6,7 +6,10 @@ in-memory message links. With ``--mode realtime`` the same reference listens on 
 loopback WebSocket, its pinpads on ptys. With
 ``--target connect=ws://HOST:PORT/pac?token=…`` the suite plays the EPoS against that
 server; cases that need to choose the card, silence a terminal or read the reference's
-ledger say so (informational) instead of failing.
+ledger say so (informational) instead of failing. When that server is a cardloop-served
+reference named with its control API (``--control URL``, as ``--serve connect`` or
+``cardloop serve connect`` prints it), the cases that choose the card choose it through
+the control API's ``card`` action and run for real.
 
 ``--profile documented+no-busy-rule`` or ``+notify-after-result`` switches one rule of
 the reference off, which is how the suite's own tests show that it notices.
@@ -20,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from conformance.options import get_options, target_url
+from conformance.options import control_client, get_options, target_url
 from conformance.targets import Target
 from protocol_servers.connect.client import ConnectClient
 from protocol_servers.connect.server import ConnectServer, ServerConfig, with_switches
@@ -35,8 +38,11 @@ EUR = "31162154"
 class ConnectTarget(Target):
     """One server under test and the EPoS sockets a case opens to it."""
 
-    def __init__(self, world: World, url: str | None, config: ServerConfig) -> None:
+    def __init__(self, world: World, url: str | None, config: ServerConfig,
+                 control: Any = None) -> None:
         super().__init__(world, Target.kind_for(world, url=url))
+        # the control API of a served reference (foreign kind only): chooses its cards
+        self.control = control if self.kind == "foreign" else None
         self.server: ConnectServer | None = None
         self.clients: list[ConnectClient] = []
         self._endpoints: Any = None
@@ -92,9 +98,16 @@ class ConnectTarget(Target):
         return c
 
     def choose(self, tid: str, card: str, **behaviour: Any) -> None:
-        self.need_reference("the case chooses the card")
-        assert self.server is not None
-        self.server.terminals[tid].machine.choose_card(card, **behaviour)
+        """The next customer at ``tid`` holds ``card`` and acts per ``behaviour``: on the
+        reference directly, on a served reference through its control API, and against
+        any other server the case skips."""
+        if self.server is not None:
+            self.server.terminals[tid].machine.choose_card(card, **behaviour)
+            return
+        if self.control is None:
+            pytest.skip("the case chooses the card: needs the reference, or a served "
+                        "reference's control API (--control URL)")
+        self.control.scenario("card", tid=tid, card=card, **behaviour)
 
     def teardown(self) -> None:
         for c in self.clients:
@@ -111,6 +124,6 @@ def connect(request: pytest.FixtureRequest, world: World) -> Iterator[ConnectTar
     profile = get_options(request.config).profile or "documented"
     config = with_switches(ServerConfig(), profile if profile.startswith("documented")
                            else "documented")
-    target = ConnectTarget(world, url, config)
+    target = ConnectTarget(world, url, config, control=control_client(request.config))
     yield target
     target.close()

@@ -65,7 +65,7 @@ def test_terminal_details(connect: Any) -> None:
       "masked PAN, receipt lines with value", section="4.3",
       failure="the sale result lacks fields, shows the PAN or has bare receipt lines")
 def test_sale(connect: Any) -> None:
-    connect.need_reference("the card is chosen")
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")  # chip and PIN
     c = connect.open()
     tx = sale(connect, c)
     assert tx["transactionResult"] == "SUCCESSFUL" and tx["transactionType"] == "SALE"
@@ -152,7 +152,7 @@ def test_cnp_refused(connect: Any) -> None:
 @case("connect/4.4/1", title="chip and PIN notifications in the order of §4.4, all before "
       "the result", section="4.4", failure="notifications are missing, out of order or late")
 def test_notification_order(connect: Any) -> None:
-    connect.need_reference("the card is chosen")
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")  # chip and PIN
     c = connect.open()
     sale(connect, c)
     assert tuple(values(c)) == CHIP_AND_PIN
@@ -175,9 +175,9 @@ def test_duplicate(connect: Any) -> None:
 @case("connect/4.6/1", title="cancel while the card is awaited or the PIN typed: cancelling, "
       "then CANCELLED", section="4.6", failure="a cancel before authorisation does not stop it")
 def test_cancel(connect: Any, at: str) -> None:
-    connect.need_reference("the cancel moment is chosen through the cardholder")
+    # the cancel moment is chosen through the cardholder
     connect.choose(GBP, "visa-chip-pin", think_s=(20.0, 20.0) if at == "card" else (2.0, 2.0),
-                   typing_s=(5.0, 5.0))
+                   typing_s=(5.0, 5.0), presentation="insert")  # inserted: a PIN is asked
     c = connect.open()
 
     def script():  # type: ignore[no-untyped-def]
@@ -224,7 +224,7 @@ def test_cancel_too_late(connect: Any) -> None:
       "(auto-accepted after the timeout)", section="4.7",
       failure="the signature answer is not honoured or the books disagree")
 def test_signature(connect: Any, policy: str, result: str) -> None:
-    connect.need_reference("a signature card is chosen")
+    connect.choose(SIGN, "mc-chip-signature")
     c = connect.open(signature=policy)
     tx = sale(connect, c, tid=SIGN, amount=2500)
     asks = [r for r in c.server_requests if r["method"] == "signatureVerificationRequest"]

@@ -59,8 +59,8 @@ def test_v0_refuses_v1(connect: Any) -> None:
 @case("connect/10/4", title="v0 cancelTransaction answers cancelled", section="10",
       failure="v0 cancel answers the v1 shape")
 def test_v0_cancel(connect: Any) -> None:
-    connect.need_reference("the cancel moment is chosen through the cardholder")
-    connect.choose(GBP, "visa-chip-pin", think_s=(20.0, 20.0))
+    # the cancel moment is chosen through the cardholder
+    connect.choose(GBP, "visa-chip-pin", think_s=(20.0, 20.0), presentation="insert")
     c = connect.open(version="v0")
 
     def script():  # type: ignore[no-untyped-def]

@@ -4,8 +4,11 @@
 the POS over in-memory message links carrying exactly the WebSocket text frames.
 ``served`` (``--mode realtime``): the reference on a loopback WebSocket (port 0) with
 its readers on ptys. ``foreign`` (``--target gochip=ws://HOST:PORT/middleware``): the
-suite plays the POS against that agent; cases that choose the card or read the
-reference's ledger skip, the others grade what the wire shows.
+suite plays the POS against that agent; cases that read the reference's ledger skip,
+the others grade what the wire shows. Cases that choose the card skip there too, unless
+the agent is a cardloop-served reference named with its control API (``--control URL``,
+as ``--serve gochip`` or ``cardloop serve gochip`` prints it): the card then goes to its
+reader through the control API's ``next-card`` action and those cases run for real.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conformance.options import target_url
+from conformance.options import control_client, target_url
 from conformance.targets import Target
 from protocol_servers.gochip.agent import Agent, AgentConfig
 from protocol_servers.gochip.client import GoChipClient, connect_local
@@ -25,14 +28,18 @@ from simulator.world import World
 class GoChipTarget(Target):
     """One agent under test and the POS clients a case opens to it."""
 
-    def __init__(self, world: World, url: str | None, config: AgentConfig | None = None
-                 ) -> None:
+    def __init__(self, world: World, url: str | None, config: AgentConfig | None = None,
+                 control: Any = None) -> None:
         super().__init__(world, Target.kind_for(world, url=url))
         self.url = url
+        # the control API of a served reference (foreign kind only): chooses its cards
+        self.control = control if self.kind == "foreign" else None
         self.agent: Agent | None = None
         self.clients: list[GoChipClient] = []
         self._ws: Any = None
-        self.config = config or AgentConfig(readers=("reader0", "reader1"))
+        # the customer inserts: the cases follow the note's chip and PIN flows
+        self.config = config or AgentConfig(readers=("reader0", "reader1"),
+                                            customer={"presentation": "insert"})
         if self.reference:
             # a realtime world gets no in-memory readers from the Agent: ptys below
             self.agent = Agent(world, self.config)
@@ -50,10 +57,18 @@ class GoChipTarget(Target):
             self.url = self._ws.url
 
     def present(self, card: str, reader: str = "reader0", **customer: Any) -> None:
-        """The customer holds ``card`` next (reference only; skips against a target)."""
-        self.need_reference("the case chooses the card")
-        assert self.agent is not None
-        self.agent.readers[reader].present(card, **customer)
+        """The customer holds ``card`` next: on the reference directly, on a served
+        reference through its control API, and against any other agent the case skips."""
+        if self.agent is not None:
+            self.agent.readers[reader].present(card, **customer)
+            return
+        if self.control is None:
+            pytest.skip("the case chooses the card: needs the reference, or a served "
+                        "reference's control API (--control URL)")
+        index = int(reader.removeprefix("reader") or 0)
+        self.control.scenario("next-card", card=card, reader=index, clear=True)
+        if customer:
+            self.control.scenario("cardholder", reader=index, **customer)
 
     def client(self, name: str = "pos") -> GoChipClient:
         if self.kind == "virtual":
@@ -82,6 +97,7 @@ class GoChipTarget(Target):
 
 @pytest.fixture
 def gochip(request: pytest.FixtureRequest, world: World) -> Iterator[GoChipTarget]:
-    target = GoChipTarget(world, target_url(request.config, "gochip"))
+    target = GoChipTarget(world, target_url(request.config, "gochip"),
+                          control=control_client(request.config))
     yield target
     target.close()

@@ -25,7 +25,7 @@ def test_comm_error(gochip: Any) -> None:
     assert got["description"] == "onTransactionCommError"
     assert got["data"]["error"] == "ERROR_TIMEOUT" and "sale" in got["data"]
     if gochip.reference:
-        assert not gochip.agent.bookings()
+        assert gochip.agent is None or not gochip.agent.bookings()
     check_invariants(gochip)
 
 

@@ -351,6 +351,8 @@ def test_cancel_on_pinpad(mpos_target: Any) -> None:
 )
 def test_applications_filter(mpos_target: Any) -> None:
     mpos_target.present("visa-chip-pin")
+    # inserted: a tap would end in the contactless code for the same refusal (084)
+    mpos_target.cardholder(presentation="insert")
     c = mpos_target.client()
 
     def script():  # type: ignore[no-untyped-def]

@@ -44,7 +44,9 @@ class ValorTarget(Target):
         self._fronts: list[Any] = []
         self.cancel_url: str | None = None
         if self.reference:
-            self.terminal = ValorTerminal(world, profile=profile)
+            # the customer inserts: the cases read the contact kernel's data (TVR, TSI)
+            self.terminal = ValorTerminal(world, profile=profile,
+                                          customer={"presentation": "insert"})
         if self.kind == "served":
             from protocol_servers.valor import live
 

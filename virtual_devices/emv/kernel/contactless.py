@@ -83,7 +83,9 @@ class ContactlessKernel(ContactKernel):
             return False
         if self.txn.amount == 0 and not rec.ctls_zero_amount:
             return False
-        return self.txn.amount <= rec.ctls_txn_limit
+        # "equal or above" the contactless transaction limit is refused (Book A §5.2.1;
+        # ABECS 2.10 changed T1_CTLSTRNLIM to the same rule)
+        return self.txn.amount < rec.ctls_txn_limit
 
     def select_and_read(self) -> Generator[Request, Any, None]:
         usable = [r for r in self.config.aids if r.ctls_enabled]
@@ -132,7 +134,9 @@ class ContactlessKernel(ContactKernel):
             b2 |= 0x80
         if self.txn.amount > self.app.ctls_cvm_limit:
             b2 |= 0x40
-        b3 = 0x40 if self.app.mobile_cvm else 0x00
+        # byte 3 bit 7 (consumer device CVM supported) is always set: ABECS 2.12 §6.8.1.3
+        # (Visa payWave); whether CDCVM is accepted is still T1_MOBCVM's (see _ctq_cvm)
+        b3 = 0x40
         return bytes([b1, b2, b3, 0x80])
 
     def terminal_tags(self) -> dict[int, bytes]:

@@ -1,0 +1,78 @@
+"""The acquirer's side of the pinpad key methods (ABECS 2.12 §5): it holds the same
+test keys a key-injection facility put in the pinpad (``virtual_devices/abecs/data/
+keys.toml``) and opens what the pinpad encrypted under each method.
+
+Written against the specification, separately from the pinpad's own ``keys.py``, so a
+round trip checks one implementation against another: MK/WK:TDES PIN blocks (the
+acquirer chose the working key and sent it encrypted under the master key),
+DUKPT:TDES:DAT#3 data, MK/WK:TDES data, the encrypted PAN of §5.3 and the end-to-end
+tracks of §5.4.2 (including KRAND wrapped under the host's RSA key).
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from psec import pinblock
+
+from virtual_devices.abecs import dukpt
+
+_DAT3 = bytes.fromhex("00000000FF00000000000000FF000000")
+
+
+def _tdes_decrypt(key: bytes, data: bytes, iv: bytes | None) -> bytes:
+    mode = modes.ECB() if iv is None else modes.CBC(iv)
+    ctx = Cipher(TripleDES(key + key[:8]), mode).decryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
+def _tdes_encrypt(key: bytes, data: bytes) -> bytes:
+    ctx = Cipher(TripleDES(key + key[:8]), modes.ECB()).encryptor()
+    return ctx.update(data) + ctx.finalize()
+
+
+def wrap_working_key(master: bytes, working: bytes) -> str:
+    """WKENC as the host sends it: the working key TDES-ECB-encrypted under the MK."""
+    return _tdes_encrypt(master, working).hex().upper()
+
+
+def open_mk_pin(working: bytes, block: bytes, pan: str) -> str:
+    """The PIN in an MK/WK:TDES format 0 block (the host knows its working key)."""
+    clear = _tdes_decrypt(working, block, None)
+    return str(pinblock.decode_pinblock_iso_0(clear, pan.rjust(13, "0")))
+
+
+def open_dukpt_dat3(bdk: bytes, ksn: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    """Data the pinpad encrypted with DUKPT:TDES:DAT#3 (ECB, or CBC with ``iv``)."""
+    future = dukpt.derive_key(dukpt.ipek(bdk, ksn), ksn)
+    key = bytes(a ^ b for a, b in zip(future, _DAT3, strict=True))
+    return _tdes_decrypt(key, data, iv)
+
+
+def open_mk_data(working: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    return _tdes_decrypt(working, data, iv)
+
+
+def unwrap_krand(private_key: rsa.RSAPrivateKey, enckrand: bytes) -> bytes:
+    """PP_ENCKRAND opened with the host's private key (PKCS#1 block of §5.2.1)."""
+    krand = private_key.decrypt(enckrand, padding.PKCS1v15())
+    if len(krand) != 16:
+        raise ValueError("KRAND is a 16-byte TDES key")
+    return krand
+
+
+def open_track_nibbles(clear_digits: int, cryptogram: bytes, key: bytes,
+                       iv: bytes | None = None) -> str:
+    """PAN / track 2 / track 3 of §5.4.2.2: clear leading bytes, then the encrypted
+    rest; ``D`` back to ``=`` and the ``F`` filler dropped."""
+    head = cryptogram[: clear_digits // 2].hex().upper()
+    body = _tdes_decrypt(key, cryptogram[clear_digits // 2:], iv).hex().upper().rstrip("F")
+    return (head + body).replace("D", "=")
+
+
+def open_track1(clear_chars: int, cryptogram: bytes, key: bytes, iv: bytes | None = None) -> str:
+    """Track 1 of §5.4.2.1: the format character and ``clear_chars`` more in clear."""
+    head = cryptogram[: 1 + clear_chars]
+    body = _tdes_decrypt(key, cryptogram[1 + clear_chars:], iv).rstrip(b"\x00")
+    return (head + body).decode("latin-1")

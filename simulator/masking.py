@@ -139,8 +139,9 @@ class _Literals:
     new set only when a secret is registered.
     """
 
-    def __init__(self, words: Iterable[bytes]) -> None:
-        self.words = sorted(set(words), key=len, reverse=True)
+    def __init__(self, words: Iterable[bytes], ordered: bool = False) -> None:
+        # ``ordered``: the words come distinct and in the order they are to be tried
+        self.words = list(words) if ordered else sorted(set(words), key=len, reverse=True)
         self._rank = {w: i for i, w in enumerate(self.words)}
         self._by_head: dict[bytes, list[bytes]] = {}
         self._short: list[bytes] = []
@@ -201,6 +202,26 @@ class _Literals:
                 words = [w for w in self._candidates(data) if self._rank[w] > after]
                 i = 0
         return data
+
+    def replace_text(self, text: str, by: str) -> str:
+        """Each (ASCII) word in ``text`` replaced by ``by``, as :meth:`replace` does.
+
+        An ASCII word occurs in a string exactly where its bytes occur in the string's
+        UTF-8 (a multi-byte sequence holds no ASCII byte), so the candidates are found in
+        the encoding.
+        """
+        words = self._candidates(text.encode("utf-8", "surrogatepass"))
+        i = 0
+        while i < len(words):
+            word = words[i].decode("ascii")
+            i += 1
+            if word in text:
+                text = text.replace(word, by)
+                after = self._rank[words[i - 1]]
+                words = [w for w in self._candidates(text.encode("utf-8", "surrogatepass"))
+                         if self._rank[w] > after]
+                i = 0
+        return text
 
     def spans(self, data: bytes, words: list[bytes] | None = None) -> list[tuple[int, int]]:
         """Every occurrence of every word, overlaps included; ``words`` narrows the
@@ -308,6 +329,7 @@ class Redactor:
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
         self._text_forms: tuple[str, ...] = ()
+        self._text_pattern: _Literals | None = None
         self._secret_pattern: _Literals | None = None
         self._forms: dict[bytes, set[bytes]] = {}  # secret -> secret_forms(secret)
         # The last few answers of :meth:`hex` and :meth:`text`, until the next secret
@@ -364,8 +386,9 @@ class Redactor:
             self._byte_replacement = table
             self._byte_pattern = _Literals(table)
             self._secret_pattern = _Literals(secret_set) if secret_set else None
-            self._text_forms = tuple(t.decode("ascii")
-                                     for t in sorted(texts, key=len, reverse=True))
+            ordered = sorted(texts, key=len, reverse=True)
+            self._text_forms = tuple(t.decode("ascii") for t in ordered)
+            self._text_pattern = _Literals(ordered, ordered=True) if ordered else None
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 
@@ -428,9 +451,8 @@ class Redactor:
 
     def _text(self, text: str) -> str:
         self._compile()
-        for form in self._text_forms:
-            if form in text:
-                text = text.replace(form, "[redacted]")
+        if self._text_pattern is not None:
+            text = self._text_pattern.replace_text(text, "[redacted]")
         if self._secret_pattern is not None and text.isascii():
             spans = _base64_spans(text.encode("ascii"), self._secret_pattern)
             for a, b in sorted(spans, reverse=True):

@@ -139,21 +139,41 @@ class _Literals:
     new set only when a secret is registered.
     """
 
-    def __init__(self, words: Iterable[bytes], ordered: bool = False) -> None:
-        # ``ordered``: the words come distinct and in the order they are to be tried
-        self.words = list(words) if ordered else sorted(set(words), key=len, reverse=True)
-        self._rank = {w: i for i, w in enumerate(self.words)}
+    def __init__(self, words: Iterable[bytes] = (), ordered: bool = False) -> None:
+        self._rank: dict[bytes, int] = {}
         self._by_head: dict[bytes, list[bytes]] = {}
         self._short: list[bytes] = []
-        for word in self.words:  # longest first within each head too
+        self._heads: set[bytes] = set()
+        self._head_search: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self._searches = 0
+        self._shortest = 0
+        self.reorder(list(words) if ordered else sorted(set(words), key=len, reverse=True))
+
+    def __len__(self) -> int:
+        return len(self._rank)
+
+    def reorder(self, words: list[bytes]) -> None:
+        """All the words, distinct, in the order they are tried: those held before and
+        any new ones. Only the new ones are indexed; the order is taken as given (the
+        redactor gives the one a new set would have), so a registration during a run
+        costs a sort and a few C-speed copies, not a rebuild of the index."""
+        rank = dict(zip(words, range(len(words)), strict=True))
+        new = rank.keys() - self._rank.keys()
+        self._rank = rank
+        if not new:
+            return
+        for word in new:
             if len(word) >= _HEAD:
                 self._by_head.setdefault(word[:_HEAD], []).append(word)
             else:
                 self._short.append(word)
-        self._heads = frozenset(self._by_head)
-        self._head_search: Callable[[bytes], re.Match[bytes] | None] | None = None
-        self._searches = 0
-        self._shortest = len(self.words[-1]) if self.words else 0
+        least = min(map(len, new))
+        self._shortest = min(self._shortest, least) if self._shortest else least
+        heads = {w[:_HEAD] for w in new if len(w) >= _HEAD}
+        if heads - self._heads:
+            self._heads |= heads
+            self._head_search = None
+            self._searches = 0
 
     def _candidates(self, data: bytes) -> list[bytes]:
         """The words that may occur in ``data`` (a superset of those that do), longest
@@ -167,7 +187,7 @@ class _Literals:
             return []
         words = [w for head in found for w in self._by_head[head]]
         words += [w for w in self._short if w in data]
-        if len(words) > 1:
+        if len(words) > 1:  # the index keeps no order: the rank is the order
             words.sort(key=self._rank.__getitem__)
         return words
 
@@ -328,10 +348,12 @@ class Redactor:
         self._byte_pattern: _Literals | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
-        self._text_forms: tuple[str, ...] = ()
         self._text_pattern: _Literals | None = None
         self._secret_pattern: _Literals | None = None
         self._forms: dict[bytes, set[bytes]] = {}  # secret -> secret_forms(secret)
+        # every form, the secrets' forms, their printable forms (for text): kept across
+        # registrations, each told the new order when a secret arrives
+        self._patterns = (_Literals(), _Literals(), _Literals())
         # The last few answers of :meth:`hex` and :meth:`text`, until the next secret
         # arrives: a transcript records each chunk as it is written and again as it
         # arrives, and the answer depends only on the input and the secrets known.
@@ -384,11 +406,15 @@ class Redactor:
                     if form.isascii() and form.decode("ascii").isprintable():
                         texts.add(form)
             self._byte_replacement = table
-            self._byte_pattern = _Literals(table)
-            self._secret_pattern = _Literals(secret_set) if secret_set else None
-            ordered = sorted(texts, key=len, reverse=True)
-            self._text_forms = tuple(t.decode("ascii") for t in ordered)
-            self._text_pattern = _Literals(ordered, ordered=True) if ordered else None
+            # the same orders a fresh set of each would have; the patterns only index
+            # the forms they had not seen
+            every, hidden, printable = self._patterns
+            every.reorder(sorted(set(table), key=len, reverse=True))
+            hidden.reorder(sorted(set(secret_set), key=len, reverse=True))
+            printable.reorder(sorted(texts, key=len, reverse=True))
+            self._byte_pattern = every
+            self._secret_pattern = hidden if secret_set else None
+            self._text_pattern = printable if texts else None
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 

@@ -72,6 +72,19 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """How many plausible server bugs the conformance suite catches, per package.
+
+    Sampled mode by default (a seeded sample of mutants per package, about 20 minutes on
+    two cores); ``nox -s mutants -- --full`` runs every mutant, ``-- --package p3`` one
+    package. Prints the kill rate table, the equivalent mutants and every survivor.
+    """
+    ensure_system_packages(session, ("socat", "socat"))
+    install_project(session)
+    session.run("python", "-m", "conformance.mutants", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Every benchmark in bench/, then one table of every figure beside its goal.
 

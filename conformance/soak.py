@@ -30,8 +30,9 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
 ``async start(world) -> dict[str, str]``
     *child side*: start the server in ``world`` on 127.0.0.1 with free ports; return its
     URLs by role. Transports understood by the driver: ``ws://`` (one message per
-    WebSocket message) and ``tcp://`` (messages framed with a 4-byte big-endian
-    length).
+    WebSocket message), ``tcp://`` (messages framed with a 4-byte big-endian length),
+    ``tcp+stx://`` (STX, message, ETX) and ``tcp+nl://`` (one message per line): see
+    :data:`STREAM_FRAMINGS`.
 ``booked() -> dict[str, int]``
     *child side*, run inside the world: money the server's back end holds per
     identifier the POS was given (signed minor units; reversed or refused is 0).
@@ -42,6 +43,15 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     *driver side*: after the first answer to a malformed input, finish whatever it
     started (a valid-looking charge runs to its final answer) and return what that POS
     was told, so the books can be checked after fuzzing too.
+``async opened(wire) -> None`` (optional)
+    *driver side*: called on every connection the soak opens for malformed inputs or a
+    health check, before anything is sent: a protocol whose server speaks first (GoChip
+    greets with ``RES_ON_WS_INIT_REQUIRED``) reads its greeting here, so that each
+    answer counted is the answer to what was sent.
+``stream_reader(url) -> Callable[[bytes], list[bytes]] | None`` (optional)
+    *driver side*: how to cut answers from a byte stream when the server may answer in
+    another framing than the request's (Valor answers a frame it could not read as bare
+    JSON); None keeps the URL scheme's framing.
 ``healthy() -> tuple[str, str]``
     *driver side*: an ordinary request (role, text) every live server answers at once.
 ``async session(urls, index) -> Session``
@@ -49,9 +59,11 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     ones that got no answer within the protocol's timeout, and what the POS was told
     (identifier -> minor units approved).
 
-Connect, Valor and GoChip add their adapter in their own package
-(``protocol_servers.<name>.soak``, a module that calls :func:`adapter`); the soak
-imports it when asked for that server, so they are held to the same numbers.
+Every adapter is a module of :mod:`conformance.soak_adapters` named for its server
+(``conformance/soak_adapters/<name>.py``, a module that calls :func:`adapter`); the soak
+imports it when asked for that server, so every server is held to the same numbers. The
+adapters live in the conformance layer because they drive the servers from above: layers
+point down, and a server package never imports the suite.
 """
 
 from __future__ import annotations
@@ -80,6 +92,8 @@ HEALTH_EVERY = 250
 #: parallel connections the malformed inputs are spread over
 INPUT_LANES = 8
 RSS_TOLERANCE = 0.10
+#: the WebSocket close code of a server that failed (RFC 6455 §7.4.1): no answer at all
+INTERNAL_ERROR = 1011
 
 
 @dataclass
@@ -108,14 +122,9 @@ class SoakAdapter(Protocol):
 
 
 ADAPTERS: dict[str, Callable[[], SoakAdapter]] = {}
-#: where adapters of servers outside this module live (imported on demand)
-ADAPTER_MODULES = {
-    "mpos": "conformance.soak_adapters",
-    "p3": "conformance.soak_adapters",
-    "connect": "protocol_servers.connect.soak",
-    "valor": "protocol_servers.valor.soak",
-    "gochip": "protocol_servers.gochip.soak",
-}
+#: the module holding each server's adapter (imported on demand)
+ADAPTER_MODULES = {name: f"conformance.soak_adapters.{name}"
+                   for name in ("mpos", "p3", "connect", "gochip", "valor")}
 
 
 def adapter(name: str) -> Callable[[Callable[[], SoakAdapter]], Callable[[], SoakAdapter]]:
@@ -138,24 +147,46 @@ def make_adapter(name: str) -> SoakAdapter:
 
 # -- transports (driver side) ----------------------------------------------------------------
 
+#: byte-stream framings the driver speaks, by URL scheme (``tcp://`` is the 4-byte
+#: big-endian length prefix); the codecs are the sans-I/O ones of :mod:`simulator.framing`
+STREAM_FRAMINGS = {"tcp": "LengthPrefixFraming", "tcp+stx": "StxEtxFraming",
+                   "tcp+nl": "NewlineFraming"}
+#: our side's frame limit: far above any server's, so the server is the one that refuses
+_DRIVER_MAX_FRAME = 1 << 24
+
+
 class Wire:
     """One client connection: send a message, wait for the next one (or the close)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reader: Callable[[bytes], list[bytes]] | None = None) -> None:
         self.url = url
+        #: how answers are cut from the byte stream (default: the scheme's framing)
+        self._read_frames = reader
         self._ws: Any = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._framing: Any = None
+        self._frames: list[bytes] = []
+        #: the close code the server sent (WebSocket), once it closed
+        self.close_code: int | None = None
 
     async def open(self) -> Wire:
-        if self.url.startswith("ws"):
+        scheme = self.url.split("://", 1)[0]
+        if scheme in ("ws", "wss"):
             import websockets
 
             self._ws = await websockets.connect(self.url, max_size=None,
                                                 open_timeout=ANSWER_TIMEOUT)
-        else:
-            host, port = self.url.split("//", 1)[1].rsplit(":", 1)
-            self._reader, self._writer = await asyncio.open_connection(host, int(port))
+            return self
+        if scheme not in STREAM_FRAMINGS:
+            raise ValueError(f"the soak driver speaks ws://, {', '.join(STREAM_FRAMINGS)}://; "
+                             f"not {self.url}")
+        from simulator import framing
+
+        codec = getattr(framing, STREAM_FRAMINGS[scheme])
+        self._framing = codec(max_length=_DRIVER_MAX_FRAME)
+        host, port = self.url.split("//", 1)[1].rsplit(":", 1)
+        self._reader, self._writer = await asyncio.open_connection(host, int(port))
         return self
 
     @property
@@ -167,12 +198,12 @@ class Wire:
     async def send(self, message: str | bytes) -> None:
         if self._ws is not None:
             await self._ws.send(message)
-        else:
-            assert self._writer is not None
-            data = (message.encode("utf-8", "surrogatepass") if isinstance(message, str)
-                    else message)
-            self._writer.write(len(data).to_bytes(4, "big") + data)
-            await self._writer.drain()
+            return
+        assert self._writer is not None
+        data = (message.encode("utf-8", "surrogatepass") if isinstance(message, str)
+                else message)
+        self._writer.write(self._framing.encode(data))
+        await self._writer.drain()
 
     async def recv(self, timeout: float = ANSWER_TIMEOUT) -> str | bytes | None:
         """The next message; None when the server closed the connection (an answer too:
@@ -182,16 +213,26 @@ class Wire:
 
             try:
                 return await asyncio.wait_for(self._ws.recv(), timeout)  # type: ignore[no-any-return]
-            except websockets.ConnectionClosed:
+            except websockets.ConnectionClosed as exc:
+                self.close_code = exc.rcvd.code if exc.rcvd is not None else None
                 return None
         assert self._reader is not None
-        try:
-            head = await asyncio.wait_for(self._reader.readexactly(4), timeout)
-            body = await asyncio.wait_for(
-                self._reader.readexactly(int.from_bytes(head, "big")), timeout)
-        except asyncio.IncompleteReadError:
-            return None
-        return body
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._frames:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(self._reader.read(1 << 16), left)
+            if not chunk:
+                return None
+            if self._read_frames is not None:
+                self._frames += self._read_frames(chunk)
+                continue
+            # what the server wrote that is no frame (junk between frames) is not an
+            # answer: keep reading for one
+            self._frames += [f for f in self._framing.events(chunk) if isinstance(f, bytes)]
+        return self._frames.pop(0)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -318,10 +359,13 @@ class Result:
     sessions: int = 0
     session_requests: int = 0
     ledger_mismatches: int = 0
+    approved: int = 0  # payments the POS side was told were approved (money that moved)
     rss_before_kb: int = 0
     rss_after_kb: int = 0
     process_failures: int = 0
     seconds: float = 0.0
+    #: the first few malformed inputs that got no answer, for the report
+    unanswered_inputs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -329,9 +373,22 @@ class Result:
                 and self.rss_after_kb <= self.rss_before_kb * (1 + RSS_TOLERANCE))
 
 
+async def _open(soak: SoakAdapter, url: str) -> Wire:
+    """A fresh connection, past the server's greeting if its protocol has one."""
+    reader = getattr(soak, "stream_reader", None)
+    wire = await Wire(url, reader(url) if reader is not None else None).open()
+    opened = getattr(soak, "opened", None)
+    if opened is not None:
+        await opened(wire)
+    return wire
+
+
 async def _healthy(soak: SoakAdapter, urls: dict[str, str]) -> bool:
     role, text = soak.healthy()
-    wire = await Wire(urls[role]).open()
+    try:
+        wire = await _open(soak, urls[role])
+    except (TimeoutError, OSError):
+        return False
     try:
         await wire.send(text)
         return await wire.recv() is not None
@@ -346,13 +403,22 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
     wires: dict[str, Wire] = {}
     try:
         for role, message in inputs:
-            wire = wires.get(role)
-            if wire is None or wire.closed:
-                wire = wires[role] = await Wire(urls[role]).open()
             result.inputs += 1
             try:
+                wire = wires.get(role)
+                if wire is None or wire.closed:
+                    wires.pop(role, None)
+                    wire = wires[role] = await _open(soak, urls[role])
                 await wire.send(message)
                 answer = await wire.recv()  # a message or the close: either is an answer
+                if answer is None and wire.close_code == INTERNAL_ERROR:
+                    # 1011 is the server failing, not refusing: its send raised or its
+                    # handler died, and the POS never heard the protocol's error
+                    result.unanswered += 1
+                    if len(result.unanswered_inputs) < 5:
+                        result.unanswered_inputs.append(f"{role} (1011): {message[:120]!r}")
+                    wires.pop(role, None)
+                    continue
                 result.answers += 1
                 settle = getattr(soak, "settle", None)
                 if answer is not None and settle is not None:
@@ -364,8 +430,11 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                         told.update(got)
             except TimeoutError:
                 result.unanswered += 1
-                await wire.close()
-                wires.pop(role, None)
+                if len(result.unanswered_inputs) < 5:
+                    result.unanswered_inputs.append(f"{role}: {message[:120]!r}")
+                stale = wires.pop(role, None)
+                if stale is not None:
+                    await stale.close()
             except OSError:
                 # the server closed while we were still sending (an oversize frame): the
                 # close is its answer
@@ -395,6 +464,8 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
         warm = Result(name)
         await asyncio.gather(*(_lane(soak, urls, [soak.malformed(rng) for _ in range(50)],
                                      warm, told) for _ in range(INPUT_LANES)))
+        result.unanswered += warm.unanswered
+        result.unanswered_inputs += warm.unanswered_inputs
         for r in await asyncio.gather(*(soak.session(urls, 10_000_000 + i)
                                         for i in range(sessions)), return_exceptions=True):
             if isinstance(r, BaseException):
@@ -433,8 +504,11 @@ async def soak_server(name: str, inputs: int, sessions: int, seed: int,
             told.update(r.told)
         for note in notes:
             out(f"{name}: unanswered: {note}")
+        for note in result.unanswered_inputs:
+            out(f"{name}: unanswered input: {note}")
         if not await _healthy(soak, urls):
             result.wedges += 1
+        result.approved = sum(1 for amount in told.values() if amount)
         booked = (await child.ask("ledger"))["ledger"]
         for ident in set(told) | set(booked):
             if booked.get(ident, 0) != told.get(ident, 0):
@@ -454,7 +528,8 @@ def _report(r: Result, out: Callable[[str], None]) -> None:
     growth = (r.rss_after_kb / r.rss_before_kb - 1) * 100 if r.rss_before_kb else 0.0
     out(f"{r.server}: inputs {r.inputs}, answers {r.answers}, wedges {r.wedges}, "
         f"unanswered {r.unanswered}, sessions {r.sessions} ({r.session_requests} requests), "
-        f"ledger mismatches {r.ledger_mismatches}, RSS before {r.rss_before_kb / 1024:.1f} MiB "
+        f"approved payments {r.approved}, ledger mismatches {r.ledger_mismatches}, "
+        f"RSS before {r.rss_before_kb / 1024:.1f} MiB "
         f"after {r.rss_after_kb / 1024:.1f} MiB ({growth:+.1f} %), "
         f"contained process failures {r.process_failures}, {r.seconds} s "
         f"-> {'OK' if r.ok else 'FAIL'}")
@@ -463,7 +538,8 @@ def _report(r: Result, out: Callable[[str], None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.soak", description=__doc__.split(
         "\n\n")[0])
-    parser.add_argument("servers", nargs="*", default=["mpos", "p3"])
+    parser.add_argument("servers", nargs="*", default=list(ADAPTER_MODULES),
+                        help="servers to soak (default: every one with an adapter)")
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)

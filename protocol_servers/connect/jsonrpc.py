@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.textsafe import MAX_JSON_DEPTH, escape_surrogates, json_too_deep
+
 VERSION = "2.0"
 
 PARSE_ERROR = -32700
@@ -129,7 +131,9 @@ Event = Request | Notification | Response | UnexpectedResponse | Rejected
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text that always encodes as UTF-8: a lone surrogate a peer sent (and an
+    error echoes back) goes out as its ``\\udXXX`` escape, never as a send that raises."""
+    return escape_surrogates(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
 
 
 class _Batch:
@@ -154,11 +158,18 @@ class Endpoint:
     # -- receiving --------------------------------------------------------------------
     def receive(self, text: str | bytes) -> list[Event]:
         """One WebSocket message in; the events it carries out (errors already queued)."""
+        if json_too_deep(text):
+            # ten thousand nested arrays take the parser to the recursion limit and the
+            # message would die unanswered: refuse it as unreadable, before parsing
+            err = RpcError(PARSE_ERROR, data={
+                "userMessage": f"JSON nested deeper than {MAX_JSON_DEPTH} levels"})
+            self._queue({"jsonrpc": VERSION, "id": None, "error": err.to_json()})
+            return [Rejected(None, err, None)]
         try:
             if isinstance(text, bytes):
                 text = text.decode("utf-8")
             doc = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             err = RpcError(PARSE_ERROR)
             self._queue({"jsonrpc": VERSION, "id": None, "error": err.to_json()})
             return [Rejected(None, err, text)]

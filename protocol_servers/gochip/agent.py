@@ -22,7 +22,7 @@ import simpy
 
 from protocol_servers.gochip import frames
 from protocol_servers.gochip.card_reader import CardReader, ReaderFailure
-from protocol_servers.gochip.conduct import Conduct, observations
+from protocol_servers.gochip.conduct import Conduct, PastConduct, observations
 from protocol_servers.gochip.frames import Amount, FieldError, Frame
 from protocol_servers.gochip.records import Record, Records, iso
 from protocol_servers.gochip.sale import CardTransaction
@@ -37,6 +37,8 @@ from simulator.world import World
 Gen = Generator[simpy.Event, Any, Any]
 Handler = Callable[["Session", Frame], None]
 HANDLERS: dict[str, Handler] = {}
+#: ended connections the agent remembers (for its state page and the grades it gives)
+ENDED_KEPT = 20
 
 MODES = ("TEST", "LIVE", "DEV")
 DEVICES = ("IDTECH", "PAX", "BBPOSDEVICE", "INGENICO")
@@ -589,7 +591,11 @@ class Agent:
         self.timings = timings or load_timings("protocol_servers.gochip")
         self.epoch = epoch or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
         self.records = Records()
+        # live connections; ended ones are kept only as the last few (for ``state`` and
+        # the grades of a POS under test), so a long-running agent's memory stays flat
         self.sessions: list[Session] = []
+        self.ended: deque[Session] = deque(maxlen=ENDED_KEPT)
+        self.past = PastConduct()  # the grades of every ended connection, summed up
         self._refs = world.rng("gochip.refs")
         self.readers: dict[str, CardReader] = dict(readers or {})
         if not self.readers and world.mode == "virtual":
@@ -664,6 +670,10 @@ class Agent:
             msg = yield end.recv()
             if msg is None:
                 session.gone()
+                if session in self.sessions:
+                    self.sessions.remove(session)
+                    self.ended.append(session)
+                    self.past.absorb(session.conduct)
                 return
             if isinstance(msg, (str, bytes)):
                 session.handle(msg)
@@ -695,14 +705,14 @@ class Agent:
 
     def observations(self) -> list[Observation]:
         """How every POS connection of the run behaved, graded (``--serve gochip``)."""
-        return observations(s.conduct for s in self.sessions)
+        return observations([*self.past.conducts(), *(s.conduct for s in self.sessions)])
 
     def state(self) -> dict[str, Any]:
         return {
             "gateway": self.gateway.name,
             "sessions": [{"name": s.name, "state": s.state.state.value, "alive": s.alive,
                           "pos_grades": s.conduct.grades()}
-                         for s in self.sessions[-20:]],
+                         for s in [*self.ended, *self.sessions][-ENDED_KEPT:]],
             "readers": {n: ("in use" if r.owner is not None else "free")
                         for n, r in self.readers.items()},
             "transactions": len(self.records.items),

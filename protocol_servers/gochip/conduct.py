@@ -127,6 +127,28 @@ RULES: dict[str, tuple[str, str, str]] = {
 }
 
 
+class PastConduct:
+    """What ended connections showed, in two fixed-size records instead of one per
+    connection: the grades they broke (with the first reasons) and the ones they kept.
+    :func:`observations` reads the two as it would read every ended connection."""
+
+    def __init__(self) -> None:
+        self.broke = Conduct()
+        self.kept = Conduct()
+
+    def absorb(self, conduct: Conduct) -> None:
+        for name in RULES:
+            grade: Grade = getattr(conduct, name)
+            if grade.reasons:
+                for why in grade.reasons:
+                    getattr(self.broke, name).fail(why)
+            elif grade.seen:
+                getattr(self.kept, name).seen = True
+
+    def conducts(self) -> tuple[Conduct, Conduct]:
+        return self.broke, self.kept
+
+
 def observations(conducts: Iterable[Conduct]) -> list[Observation]:
     """Every connection's grades as one observation per rule (a rule fails when any
     connection broke it, passes when any kept it)."""

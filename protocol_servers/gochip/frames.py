@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from simulator.textsafe import escape_surrogates
+
 OK = "RESPONSE_OK"
 ERROR = "RESPONSE_ERROR_GENERAL"
 WS_ERROR = "RES_ON_WS_ERROR"
@@ -105,12 +107,17 @@ def _prepare(value: Any, amounts: dict[str, str]) -> Any:
 
 
 def encode(message: dict[str, Any]) -> str:
-    """A response dict -> the JSON text on the wire (amounts as bare numbers)."""
+    """A response dict -> the JSON text on the wire (amounts as bare numbers).
+
+    A lone surrogate the POS sent (an error echoes its request type in
+    ``messageTypeSource``) goes out as its ``\\udXXX`` escape: the text must encode as
+    UTF-8, or the send raises and the POS hears a closed socket instead of the error.
+    """
     amounts: dict[str, str] = {}
     text = json.dumps(_prepare(message, amounts), separators=(",", ":"), ensure_ascii=False)
     for marker, number in amounts.items():
         text = text.replace(marker, number, 1)
-    return text
+    return escape_surrogates(text)
 
 
 def response(kind: str, data: dict[str, Any] | None = None) -> dict[str, Any]:

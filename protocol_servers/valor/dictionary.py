@@ -17,6 +17,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol_servers.valor.wire import MAX_DEPTH
+from simulator.textsafe import json_too_deep
+
 # -- TRAN_MODE / TRAN_CODE (§A.5) ---------------------------------------------------------
 MODE_FETCH, MODE_CREDIT, MODE_DEBIT, MODE_CASH = "0", "1", "2", "6"
 MODE_STATUS, MODE_QUERY, MODE_CANCEL = "90", "96", "99"
@@ -112,9 +115,14 @@ def _text(value: Any) -> str | None:
 
 
 def parse(payload: bytes | str) -> Parsed:
+    # A WebSocket message reaches here without the stream decoder's depth count: ten
+    # thousand nested arrays would take the parser to the recursion limit, and the
+    # request would die unanswered. The same limit as the byte streams refuses it.
+    if json_too_deep(payload, MAX_DEPTH):
+        return NotRequest(f"nested deeper than {MAX_DEPTH} levels")
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return NotRequest(f"not JSON: {str(exc)[:80]}")
     if not isinstance(obj, dict):
         return NotRequest("not a JSON object")

@@ -159,3 +159,37 @@ def test_narrow_id_rule() -> None:
     (out,) = [json.loads(t) for t in ep.data_to_send()]
     assert out["id"] is None and out["error"]["code"] == -32600
     assert "integer" in out["error"]["data"]["userMessage"]
+
+
+@pytest.mark.parametrize("text", [
+    '{"jsonrpc": "2.0", "method": "\\ud800", "id": 1}',
+    '{"jsonrpc": "2.0", "method": "x", "id": "a\\udfff"}',
+    '{"jsonrpc": "\\udbff", "method": "x", "id": 1}',
+])
+def test_lone_surrogates_go_out_as_utf8_text(text: str) -> None:
+    """What an answer echoes of a lone surrogate must still encode: a socket send of
+    text that cannot be UTF-8 raises, and the peer would never hear the error."""
+    ep = rpc.Endpoint()
+    for ev in ep.receive(text):
+        if isinstance(ev, rpc.Request):
+            ep.error(ev, rpc.RpcError(rpc.METHOD_NOT_FOUND, ev.method))
+    out = ep.data_to_send()
+    assert out, "no answer"
+    for answer in out:
+        answer.encode("utf-8")  # raises on a lone surrogate
+        assert "error" in json.loads(answer)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 10_000 + "]" * 10_000,
+    '{"jsonrpc":"2.0","id":1,"method":' + '{"a":' * 10_000 + "1" + "}" * 10_000 + "}",
+    '{"jsonrpc":"2.0","id":1,"method":"sale","params":{"currency":'
+    + "[" * 5000 + "]" * 5000 + "}}",
+])
+def test_deep_nesting_gets_a_parse_error(text: str) -> None:
+    """Nesting past the recursion limit is answered with -32700, not a dead message."""
+    ep = rpc.Endpoint()
+    (event,) = ep.receive(text)
+    assert isinstance(event, rpc.Rejected)
+    (answer,) = [json.loads(t) for t in ep.data_to_send()]
+    assert answer["error"]["code"] == rpc.PARSE_ERROR and answer["id"] is None

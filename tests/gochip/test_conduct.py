@@ -62,3 +62,20 @@ def test_a_careless_pos_fails() -> None:
     assert g["gochip/B.6/comm-error"]["verdict"] == "fail"
     assert g["gochip/B.5/late-cancel"]["verdict"] == "fail"
     assert g["gochip/B.4/prompts"]["verdict"] == "fail"
+
+
+def test_ended_connections_are_not_kept_forever() -> None:
+    """A long-running agent forgets closed connections but the last few (memory stays
+    flat under a stream of POS connections); the live ones are all there."""
+    from protocol_servers.gochip.agent import ENDED_KEPT
+
+    world = World(seed=3)
+    agent = Agent(world, AgentConfig())
+    live = connect_local(agent, "stays")
+    for i in range(ENDED_KEPT + 30):
+        connect_local(agent, f"pos{i}").close()
+    world.run(until=world.now + 5)
+    assert len(agent.sessions) == 1 and agent.sessions[0].alive
+    assert len(agent.ended) == ENDED_KEPT
+    assert len(agent.state()["sessions"]) == ENDED_KEPT
+    live.close()

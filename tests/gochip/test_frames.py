@@ -81,3 +81,18 @@ def test_integer_range() -> None:
 def test_label_names_the_frame() -> None:
     assert frames.label('{"type":"RES_ON_MESSAGE","data":{"message":"REMOVE_CARD"}}') == \
         "RES_ON_MESSAGE REMOVE_CARD"
+
+
+@pytest.mark.parametrize("raw", ['{"type":"REQ_\\ud800","data":{}}',
+                                 '{"type":"\\udfffX","data":{}}'])
+def test_error_echoing_a_lone_surrogate_encodes(raw: str) -> None:
+    """The error names the request type it refuses; a lone surrogate in it must still
+    go out as UTF-8 text (a send that raises closes the socket with no error frame)."""
+    bad = frames.decode(raw)
+    source = bad.source if isinstance(bad, BadFrame) else None
+    if isinstance(bad, Frame):
+        source = bad.type
+    assert source is not None
+    text = frames.encode(frames.error(frames.WS_ERROR, "unknown request type", source))
+    text.encode("utf-8")  # raises on a lone surrogate
+    assert json.loads(text)["messageTypeSource"] == source

@@ -73,3 +73,13 @@ def test_catalogue_terminal_faults_are_knobs() -> None:
     ours = [s for s in load_catalogue().values() if s.name.startswith("terminal_")]
     assert len(ours) >= 9
     assert {s.action for s in ours} <= set(KNOBS)
+
+
+def test_deep_nesting_over_websocket_is_refused_with_state_minus_one() -> None:
+    """A WebSocket message skips the stream decoder's depth count: ten thousand nested
+    arrays must still be refused (STATE -1), not take the parser to the recursion limit."""
+    s = Session(ID)
+    for payload in (b"[" * 10_000 + b"]" * 10_000,
+                    b'{"TRAN_MODE":"96","X":' + b"[" * 10_000 + b"]" * 10_000 + b"}"):
+        (act,) = s.receive(Frame(payload, "ws"))
+        assert isinstance(act, Reply) and act.frame["STATE"] == "-1"

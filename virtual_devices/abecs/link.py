@@ -381,6 +381,9 @@ class PinpadLink:
         self.last_response: bytes | None = None
         self.resyncing = False
         self._frame_timer = False  # the inter-byte timer runs for the packet being read
+        # rules a test may switch off to show that the conformance suite notices
+        self.check_crc = True  # ``+no-crc-check``: take packets whatever their CRC
+        self.resend_on_nak = True  # ``+no-nak-resend``: ignore the host's NAK
 
     def send_packet(self, pktdata: bytes) -> list[Output]:
         """Frame a response or notification; responses are kept for a NAK resend."""
@@ -405,10 +408,11 @@ class PinpadLink:
             if isinstance(item, Control):
                 if item.byte == CAN:
                     out += [Send(bytes((EOT,))), CancelReceived()]
-                elif item.byte == NAK and self.last_response is not None:
+                elif (item.byte == NAK and self.last_response is not None
+                      and self.resend_on_nak):
                     out.append(Send(self.last_response))
                 # ACK/EOT/stray NAK from the host: nothing to do
-            elif item.ok:
+            elif item.ok or (item.reason == "CRC mismatch" and not self.check_crc):
                 self.last_response = None
                 self._frame_timer = False
                 out += [Send(bytes((ACK,))), PacketReceived(item.pktdata)]

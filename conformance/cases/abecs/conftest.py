@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conformance.options import serial_port
+from conformance.options import get_options, serial_port
 from conformance.targets import Kind, Target
 from simulator.streams import ByteEnd, byte_link
 from simulator.world import World
@@ -65,9 +65,25 @@ class AbecsDevice(Target):
         return super().run(flow, *args, limit=limit)
 
 
+# ``--profile abecs+no-crc-check`` (or ``+no-nak-resend``) switches a link rule off in the
+# virtual pinpad: the suite's own tests show that the named cases then fail
+RULE_SWITCHES = {"no-crc-check": "check_crc", "no-nak-resend": "resend_on_nak"}
+
+
+def _switch_rules(pinpad: Pinpad, profile: str | None) -> None:
+    for name in (profile or "").split("+")[1:]:
+        if name not in RULE_SWITCHES:
+            raise pytest.UsageError(f"unknown ABECS rule switch +{name}; "
+                                    f"known: {sorted(RULE_SWITCHES)}")
+        setattr(pinpad.link, RULE_SWITCHES[name], False)
+
+
 @pytest.fixture
 def abecs_device(world: World, request: pytest.FixtureRequest) -> Iterator[AbecsDevice]:
     holder: list[Pinpad] = []
+    profile = get_options(request.config).profile
+    if profile is not None and profile.split("+")[0] != "abecs":
+        profile = None  # a profile meant for another protocol's server
     labeler = FrameLabeler(lambda: holder[0].session if holder else None)
     serial = serial_port(request.config)
     with ExitStack() as stack:
@@ -76,6 +92,7 @@ def abecs_device(world: World, request: pytest.FixtureRequest) -> Iterator[Abecs
                 pytest.skip("a real serial device needs --mode realtime")
             host_end, dev_end = byte_link(world, "host", "pinpad", labeler=labeler)
             pinpad = Pinpad(world, dev_end)
+            _switch_rules(pinpad, profile)
             holder.append(pinpad)
             pinpad.start()
             yield AbecsDevice(world, host_end, pinpad, None)

@@ -66,7 +66,8 @@ class GoChipTarget(Target):
             pytest.skip("the case chooses the card: needs the reference, or a served "
                         "reference's control API (--control URL)")
         index = int(reader.removeprefix("reader") or 0)
-        self.control.scenario("next-card", card=card, reader=index, clear=True)
+        # the customer inserts, as on the reference: the cases follow the chip and PIN flows
+        self.control.scenario("next-card", card=card, reader=index, clear=True, entry="insert")
         if customer:
             self.control.scenario("cardholder", reader=index, **customer)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.options import target_url
+from conformance.options import get_options, target_url
 from conformance.targets import Target
 from protocol_servers.p3.client import P3Client, connect_local
 from protocol_servers.p3.config import DeviceConfig, ServerConfig
@@ -88,6 +88,21 @@ def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# ``--profile p3+no-refund-limit`` switches a rule off in the reference server: the
+# suite's own tests show that the named case then fails
+RULE_SWITCHES = {"no-refund-limit": "refund_limit"}
+
+
+def _switch_rules(server: PayServer, profile: str | None) -> None:
+    if profile is None or profile.split("+")[0] != "p3":
+        return  # no profile, or one meant for another protocol's server
+    for name in profile.split("+")[1:]:
+        if name not in RULE_SWITCHES:
+            raise pytest.UsageError(f"unknown P3 rule switch +{name}; "
+                                    f"known: {sorted(RULE_SWITCHES)}")
+        setattr(server, RULE_SWITCHES[name], False)
+
+
 @pytest.fixture
 def p3(request: pytest.FixtureRequest, world: World, transport: str) -> Iterator[P3Target]:
     url = target_url(request.config, "p3")
@@ -97,5 +112,7 @@ def p3(request: pytest.FixtureRequest, world: World, transport: str) -> Iterator
         if transport_of(url) != transport:
             pytest.skip(f"the target speaks {transport_of(url)} only")
     target = P3Target(world, transport, url)
+    if target.server is not None:
+        _switch_rules(target.server, get_options(request.config).profile)
     yield target
     target.close()

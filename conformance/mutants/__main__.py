@@ -1,0 +1,154 @@
+"""``python -m conformance.mutants``: the kill rate of the conformance suite per package.
+
+Sampled mode (the default) draws ``sample`` mutants per package with ``--seed``;
+``--full`` runs every mutant. Prints one line per mutant as it finishes, then the table
+(package | killed / non-equivalent | rate), the equivalent mutants with their reasons
+and every survivor (file:line, the line before and after). Writes the same as JSON to
+``reports/mutants.json``. Exits 1 when a package's rate is under ``--fail-under``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from conformance.mutants.plan import (
+    Equivalent,
+    Mutation,
+    draw,
+    enumerate_mutants,
+    equivalent_of,
+    load_plan,
+    realise,
+)
+from conformance.mutants.run import Outcome, baseline, prepare, run_all
+
+ROOT = Path.cwd()
+DEFAULT_SEED = 20261206
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m conformance.mutants", description=__doc__)
+    p.add_argument("--full", action="store_true", help="every mutant, not a sample")
+    p.add_argument("--sample", type=int, help="mutants drawn per package (default: the "
+                   "package's own number in packages.toml)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--package", action="append", help="only this package; repeatable")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--list", action="store_true", help="list the drawn mutants and stop")
+    p.add_argument("--fail-under", type=float, default=90.0, help="percent per package")
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+    return p.parse_args(argv)
+
+
+def describe(m: Mutation) -> str:
+    return f"{m.mutant.file}:{m.mutant.line}  [{m.mutant.operator.removeprefix('core/')}]  " \
+           f"{m.before}  ->  {m.after}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    plan = load_plan(ROOT)
+    names = args.package or list(plan.packages)
+    unknown = [n for n in names if n not in plan.packages]
+    if unknown:
+        raise SystemExit(f"mutants: unknown package(s) {unknown}; known: {list(plan.packages)}")
+
+    drawn: dict[str, list[Mutation]] = {}
+    equivalents: dict[str, list[tuple[Mutation, Equivalent]]] = {}
+    totals: dict[str, int] = {}
+    for name in names:
+        pkg = plan.packages[name]
+        every = enumerate_mutants(plan, pkg)
+        totals[name] = len(every)
+        size = None if args.full else (args.sample if args.sample is not None else pkg.sample)
+        drawn[name], equivalents[name] = [], []
+        for mutant in draw(every, size, args.seed):
+            mutation = realise(ROOT, mutant)
+            if mutation is None:
+                continue
+            eq = equivalent_of(plan, mutation)
+            if eq is not None:
+                equivalents[name].append((mutation, eq))
+            else:
+                drawn[name].append(mutation)
+        print(f"{name}: {totals[name]} mutants, {len(drawn[name]) + len(equivalents[name])} "
+              f"drawn (seed {args.seed}), {len(equivalents[name])} listed as equivalent",
+              flush=True)
+    for starts, why in plan.skip_lines.items():
+        print(f"not mutated: lines starting {starts!r}: {why}")
+    for name in names:
+        for function, why in plan.packages[name].exclude.items():
+            print(f"not mutated ({name}): {function}: {why}")
+    if args.list:
+        for name in names:
+            for m in drawn[name]:
+                print(f"{name}  {describe(m)}")
+            for m, _eq in equivalents[name]:
+                print(f"{name}  (equivalent) {describe(m)}")
+        return 0
+
+    stages = sorted({s for n in names for m in drawn[n]
+                     for s in plan.packages[n].stages_for(m.mutant.file)})
+    work = Path(tempfile.mkdtemp(prefix="cardloop-mutants-"))
+    started = time.monotonic()
+    trees = prepare(ROOT, work, args.workers)
+    timeouts = baseline(trees, stages)
+    print("clean runs pass; timeouts " + ", ".join(
+        f"{' '.join(s)}={t:.0f}s" for s, t in timeouts.items()), flush=True)
+    jobs = [(m, plan.packages[n].stages_for(m.mutant.file)) for n in names for m in drawn[n]]
+    count = [0]
+
+    def report(o: Outcome) -> None:
+        count[0] += 1
+        print(f"[{count[0]}/{len(jobs)}] {o.status:8s} {o.seconds:5.0f}s  "
+              f"{describe(o.mutation)}", flush=True)
+
+    try:
+        outcomes = run_all(trees, jobs, timeouts, report)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.monotonic() - started
+
+    print(f"\nmode: {'full' if args.full else 'sampled'}, seed {args.seed}, "
+          f"{args.workers} workers, {elapsed / 60:.1f} min")
+    print("| package | killed / non-equivalent | rate |\n|---|---|---|")
+    summary: dict[str, dict[str, object]] = {}
+    failing = False
+    for name in names:
+        mine = [o for o in outcomes if o.mutation.mutant.package == name]
+        killed = sum(o.status != "survived" for o in mine)
+        rate = 100.0 * killed / len(mine) if mine else 100.0
+        failing |= rate < args.fail_under
+        print(f"| {plan.packages[name].title} | {killed} / {len(mine)} | {rate:.0f} % |")
+        summary[name] = {
+            "mutants": totals[name], "run": len(mine), "killed": killed, "rate": rate,
+            "survivors": [describe(o.mutation) for o in mine if o.status == "survived"],
+            "equivalent": [{"mutant": describe(m), "why": e.why}
+                           for m, e in equivalents[name]],
+        }
+    for name in names:
+        if equivalents[name]:
+            print(f"\nequivalent ({name}, not counted):")
+            for m, e in equivalents[name]:
+                print(f"  {describe(m)}\n      why: {e.why}")
+    for name in names:
+        survivors = summary[name]["survivors"]
+        assert isinstance(survivors, list)
+        if survivors:
+            print(f"\nsurvivors ({name}):")
+            for line in survivors:
+                print(f"  {line}")
+    args.reports.mkdir(parents=True, exist_ok=True)
+    (args.reports / "mutants.json").write_text(json.dumps(
+        {"seed": args.seed, "full": args.full, "packages": summary}, indent=2))
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

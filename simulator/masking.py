@@ -17,7 +17,8 @@ from __future__ import annotations
 import binascii
 import builtins
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 _DIGITS = re.compile(r"(?<![0-9])([0-9]{13,19})(?![0-9])")
 _DIGITS_B = re.compile(rb"(?<![0-9])([0-9]{13,19})(?![0-9])")
@@ -118,26 +119,135 @@ def _mask_long_run(m: re.Match[bytes]) -> bytes:
 _HEX_TEXT = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
 
 
-class _Literals:
-    """A set of byte strings found by plain substring search, longest first.
+# Every four-byte window of some bytes, overlapping, collected in C (a zero-width
+# lookahead matches at each position and the group captures the window).
+_HEAD = 4
+_WINDOWS = re.compile(rb"(?=(.{%d}))" % _HEAD, re.DOTALL)
+_FEW_HEADS = 256
+_COMPILE_AFTER = 64
 
-    No compile step: secrets arrive one by one during a run (each card brings its PAN,
-    tracks and PIN block), and rebuilding one big regular expression at each arrival
-    cost more than the searches themselves. ``in`` and ``replace`` run in C.
+
+class _Literals:
+    """A set of byte strings, each found wherever it occurs, longest first.
+
+    The words are indexed by their first four bytes. A search collects the four-byte
+    windows of the data (in C) and intersects them with the index, so its cost follows
+    the length of the data, not the number of words: a world with a thousand terminals
+    holds thousands of secret forms, and every transcript entry is searched for all of
+    them. Words shorter than four bytes (a two-byte secret spelt in hex) are few and
+    searched one by one. The index is built once per set of words; the redactor makes a
+    new set only when a secret is registered.
     """
 
-    def __init__(self, words: Iterable[bytes]) -> None:
-        self.words = sorted(set(words), key=len, reverse=True)
+    def __init__(self, words: Iterable[bytes] = (), ordered: bool = False) -> None:
+        self._rank: dict[bytes, int] = {}
+        self._by_head: dict[bytes, list[bytes]] = {}
+        self._short: list[bytes] = []
+        self._heads: set[bytes] = set()
+        self._head_search: Callable[[bytes], re.Match[bytes] | None] | None = None
+        self._searches = 0
+        self._shortest = 0
+        self.reorder(list(words) if ordered else sorted(set(words), key=len, reverse=True))
+
+    def __len__(self) -> int:
+        return len(self._rank)
+
+    def reorder(self, words: list[bytes]) -> None:
+        """All the words, distinct, in the order they are tried: those held before and
+        any new ones. Only the new ones are indexed; the order is taken as given (the
+        redactor gives the one a new set would have), so a registration during a run
+        costs a sort and a few C-speed copies, not a rebuild of the index."""
+        rank = dict(zip(words, range(len(words)), strict=True))
+        new = rank.keys() - self._rank.keys()
+        self._rank = rank
+        if not new:
+            return
+        for word in new:
+            if len(word) >= _HEAD:
+                self._by_head.setdefault(word[:_HEAD], []).append(word)
+            else:
+                self._short.append(word)
+        least = min(map(len, new))
+        self._shortest = min(self._shortest, least) if self._shortest else least
+        heads = {w[:_HEAD] for w in new if len(w) >= _HEAD}
+        if heads - self._heads:
+            self._heads |= heads
+            self._head_search = None
+            self._searches = 0
+
+    def _candidates(self, data: bytes) -> list[bytes]:
+        """The words that may occur in ``data`` (a superset of those that do), longest
+        first, in the order of :attr:`words`."""
+        if len(data) < self._shortest:
+            return []
+        found: Iterable[bytes] = ()
+        if self._heads and self._any_head(data):
+            found = self._heads.intersection(_WINDOWS.findall(data))
+        if not found and not self._short:
+            return []
+        words = [w for head in found for w in self._by_head[head]]
+        words += [w for w in self._short if w in data]
+        if len(words) > 1:  # the index keeps no order: the rank is the order
+            words.sort(key=self._rank.__getitem__)
+        return words
+
+    def _any_head(self, data: bytes) -> bool:
+        """Whether some word's first four bytes may occur in ``data`` (yes is a guess).
+
+        With a few hundred heads or fewer, one alternation searched in C answers
+        without building the windows (most data holds no secret). Compiling it costs
+        as much as a few dozen searches, and a run registers secrets as it goes (each
+        card, each PIN entry), so it is compiled only for a set that has already been
+        searched that often; until then the answer is yes and the windows decide.
+        """
+        if self._head_search is None:
+            if len(self._heads) > _FEW_HEADS or self._searches < _COMPILE_AFTER:
+                self._searches += 1
+                return True
+            self._head_search = re.compile(
+                b"|".join(re.escape(h) for h in sorted(self._heads))).search
+        return self._head_search(data) is not None
 
     def replace(self, data: bytes, table: dict[bytes, bytes]) -> bytes:
-        for word in self.words:
+        words = self._candidates(data)
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
             if word in data:
                 data = data.replace(word, table[word])
+                # what the replacement wrote may hold another word: look again at the
+                # words still to come, exactly as a pass over all of them would
+                after = self._rank[word]
+                words = [w for w in self._candidates(data) if self._rank[w] > after]
+                i = 0
         return data
 
-    def spans(self, data: bytes) -> list[tuple[int, int]]:
+    def replace_text(self, text: str, by: str) -> str:
+        """Each (ASCII) word in ``text`` replaced by ``by``, as :meth:`replace` does.
+
+        An ASCII word occurs in a string exactly where its bytes occur in the string's
+        UTF-8 (a multi-byte sequence holds no ASCII byte), so the candidates are found in
+        the encoding.
+        """
+        words = self._candidates(text.encode("utf-8", "surrogatepass"))
+        i = 0
+        while i < len(words):
+            word = words[i].decode("ascii")
+            i += 1
+            if word in text:
+                text = text.replace(word, by)
+                after = self._rank[words[i - 1]]
+                words = [w for w in self._candidates(text.encode("utf-8", "surrogatepass"))
+                         if self._rank[w] > after]
+                i = 0
+        return text
+
+    def spans(self, data: bytes, words: list[bytes] | None = None) -> list[tuple[int, int]]:
+        """Every occurrence of every word, overlaps included; ``words`` narrows the
+        search to candidates already found for data that holds ``data``."""
         out: list[tuple[int, int]] = []
-        for word in self.words:
+        for word in self._candidates(data) if words is None else words:
             at = data.find(word)
             while at >= 0:
                 out.append((at, at + len(word)))
@@ -181,11 +291,13 @@ def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
 
     Every run of base64 characters is decoded at each of its four alignments (either
     alphabet) and searched; a hit covers the whole four-character groups that carry any
-    of its bytes.
+    of its bytes. All the decodings are searched together first: most text holds base64
+    characters (words, hex, numbers) and no secret, and then one search is enough.
     """
-    spans: list[tuple[int, int]] = []
+    decoded: list[tuple[int, int, bytes]] = []
     for m in _B64_RUN.finditer(data):
         run = m.group(0).translate(_URLSAFE).rstrip(b"=")
+        start, end = m.span()
         for off in range(4):
             rest = run[off:]
             if len(rest) < 6:
@@ -196,10 +308,17 @@ def _base64_spans(data: bytes, secrets: _Literals) -> list[tuple[int, int]]:
                 plain = binascii.a2b_base64(rest)
             except binascii.Error:
                 continue
-            for a, b in secrets.spans(plain):
-                first = m.start() + off + a // 3 * 4
-                last = min(m.end(), m.start() + off + -(-b // 3) * 4)
-                spans.append((first, last))
+            decoded.append((start + off, end, plain))
+    if not decoded:
+        return []
+    # windows across two decodings only add candidates, never hide one
+    words = secrets._candidates(b"".join(plain for _, _, plain in decoded))
+    if not words:
+        return []
+    spans: list[tuple[int, int]] = []
+    for base, end, plain in decoded:
+        for a, b in secrets.spans(plain, words):
+            spans.append((base + a // 3 * 4, min(end, base + -(-b // 3) * 4)))
     return spans
 
 
@@ -229,21 +348,35 @@ class Redactor:
         self._byte_pattern: _Literals | None = None
         self._byte_replacement: dict[bytes, bytes] = {}
         self._odd_pans: tuple[str, ...] = ()
-        self._text_forms: tuple[str, ...] = ()
+        self._text_pattern: _Literals | None = None
         self._secret_pattern: _Literals | None = None
+        self._forms: dict[bytes, set[bytes]] = {}  # secret -> secret_forms(secret)
+        # every form, the secrets' forms, their printable forms (for text): kept across
+        # registrations, each told the new order when a secret arrives
+        self._patterns = (_Literals(), _Literals(), _Literals())
+        # The last few answers of :meth:`hex` and :meth:`text`, until the next secret
+        # arrives: a transcript records each chunk as it is written and again as it
+        # arrives, and the answer depends only on the input and the secrets known.
+        self._hex_memo: dict[builtins.bytes, str] = {}
+        self._text_memo: dict[str, str] = {}
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
         if pan and pan not in self._pans:
             self._pans.add(pan)
-            self._byte_pattern = None
+            self._changed()
 
     def add_secret(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
         if len(secret) >= 4 and secret not in self._secrets:
             self._secrets.add(bytes(secret))
-            self._byte_pattern = None
+            self._changed()
+
+    def _changed(self) -> None:
+        self._byte_pattern = None
+        self._hex_memo.clear()
+        self._text_memo.clear()
 
     def _compile(self) -> _Literals | None:
         """Every known secret form, longest first.
@@ -264,16 +397,24 @@ class Redactor:
             texts: set[bytes] = set()
             secret_set: set[bytes] = set()
             for secret in self._secrets:
-                for form in secret_forms(secret):
+                forms = self._forms.get(secret)
+                if forms is None:
+                    forms = self._forms[secret] = secret_forms(secret)
+                for form in forms:
                     table[form] = b"*" * len(form)
                     secret_set.add(form)
                     if form.isascii() and form.decode("ascii").isprintable():
                         texts.add(form)
             self._byte_replacement = table
-            self._byte_pattern = _Literals(table)
-            self._secret_pattern = _Literals(secret_set) if secret_set else None
-            self._text_forms = tuple(t.decode("ascii")
-                                     for t in sorted(texts, key=len, reverse=True))
+            # the same orders a fresh set of each would have; the patterns only index
+            # the forms they had not seen
+            every, hidden, printable = self._patterns
+            every.reorder(sorted(set(table), key=len, reverse=True))
+            hidden.reorder(sorted(set(secret_set), key=len, reverse=True))
+            printable.reorder(sorted(texts, key=len, reverse=True))
+            self._byte_pattern = every
+            self._secret_pattern = hidden if secret_set else None
+            self._text_pattern = printable if texts else None
             self._odd_pans = tuple(p for p in self._pans if len(p) % 2)
         return self._byte_pattern
 
@@ -293,6 +434,20 @@ class Redactor:
         return out
 
     def hex(self, data: builtins.bytes) -> str:
+        key = builtins.bytes(data)
+        out = self._hex_memo.get(key)
+        if out is None:
+            out = _remember(self._hex_memo, key, self._hex(key))
+        return out
+
+    def text(self, text: str) -> str:
+        """A string with every known secret hidden."""
+        out = self._text_memo.get(text)
+        if out is None:
+            out = _remember(self._text_memo, text, self._text(text))
+        return out
+
+    def _hex(self, data: builtins.bytes) -> str:
         """Hex of ``data`` with secrets hidden, including card numbers in packed BCD.
 
         Masked nibbles are written as ``f`` (see :func:`hex_mask`), so the hex keeps its
@@ -320,12 +475,10 @@ class Redactor:
                 at = hexed.find(zeroed, at + 1)
         return hexed
 
-    def text(self, text: str) -> str:
-        """A string with every known secret hidden."""
+    def _text(self, text: str) -> str:
         self._compile()
-        for form in self._text_forms:
-            if form in text:
-                text = text.replace(form, "[redacted]")
+        if self._text_pattern is not None:
+            text = self._text_pattern.replace_text(text, "[redacted]")
         if self._secret_pattern is not None and text.isascii():
             spans = _base64_spans(text.encode("ascii"), self._secret_pattern)
             for a, b in sorted(spans, reverse=True):
@@ -337,6 +490,16 @@ class Redactor:
             if pan in text:
                 text = text.replace(pan, mask_pan(pan))
         return mask_text(text)
+
+
+_MEMO = 32
+
+
+def _remember(memo: dict[Any, str], key: Any, value: str) -> str:
+    if len(memo) >= _MEMO:
+        del memo[next(iter(memo))]
+    memo[key] = value
+    return value
 
 
 def hex_mask(digits: str) -> str:

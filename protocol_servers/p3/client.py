@@ -8,6 +8,7 @@ a case can check invariants (one final response per request, tags echoed) afterw
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,9 @@ Gen = Generator[simpy.Event, Any, Any]
 FINAL_TYPES = {
     "EXECUTE_TRANSACTION_REQUEST": "EXECUTE_TRANSACTION_RESPONSE",
 }
+# One arrival order over every client of the process: answers to one transaction can
+# reach different POS connections, and which came last is only known across them.
+_ARRIVALS = itertools.count()
 
 
 class P3Client:
@@ -31,6 +35,8 @@ class P3Client:
         self.end = end
         self.name = name
         self.received: list[Message] = []
+        # position of each received message in the process-wide arrival order
+        self.arrival: list[int] = []
         self.raw_received: list[bytes | str] = []
         self.sent: list[Message] = []
         self.closed = False
@@ -93,6 +99,7 @@ class P3Client:
         self.raw_received.append(raw)
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         self.received.append(jsonwire.loads(text))
+        self.arrival.append(next(_ARRIVALS))
         self._poke()
 
     def _poke(self) -> None:
@@ -212,7 +219,10 @@ def told(clients: list[P3Client]) -> dict[str, int]:
     """What the POS side was told is booked, per transaction, in signed minor units.
 
     The last final response about a transaction wins (a CAPTURE or TIP_ADJUST answer
-    carries the charge again, updated). An approved captured charge counts its amount,
+    carries the charge again, updated), last in arrival order over all clients: two POS
+    that each adjust the tip of one charge are each told the total after their own
+    adjust, and only the later answer holds what the acquirer books.
+    An approved captured charge counts its amount,
     an approved refund minus its amount; anything else counts nothing. Compare with
     :meth:`~protocol_servers.p3.gateway.Ledger.bookings` through
     ``conformance.invariants.ledger_balanced``.
@@ -220,18 +230,20 @@ def told(clients: list[P3Client]) -> dict[str, int]:
     from protocol_servers.p3.money import to_minor
 
     state: dict[str, int] = {}
-    for c in clients:
-        for m in c.received:
-            if m.get("type") != "EXECUTE_TRANSACTION_RESPONSE" or m.get("status") != "OK":
-                continue
-            t = m["executeTransactionResponse"]["transaction"]
-            ident = t["identifier"]
-            state.pop(ident, None)
-            if t["status"] != "APPROVED" or t.get("amount") is None:
-                continue
-            amount = to_minor(t["amount"], t["currency"])
-            if t["type"] == "REFUND":
-                state[ident] = -amount
-            elif t.get("captured"):
-                state[ident] = amount
+    arrived = sorted((at, i, j) for i, c in enumerate(clients)
+                     for j, at in enumerate(c.arrival))
+    for _, i, j in arrived:
+        m = clients[i].received[j]
+        if m.get("type") != "EXECUTE_TRANSACTION_RESPONSE" or m.get("status") != "OK":
+            continue
+        t = m["executeTransactionResponse"]["transaction"]
+        ident = t["identifier"]
+        state.pop(ident, None)
+        if t["status"] != "APPROVED" or t.get("amount") is None:
+            continue
+        amount = to_minor(t["amount"], t["currency"])
+        if t["type"] == "REFUND":
+            state[ident] = -amount
+        elif t.get("captured"):
+            state[ident] = amount
     return state

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from protocol_servers.p3.client import P3Client, connect_local
+from protocol_servers.p3.client import P3Client, connect_local, told
 from protocol_servers.p3.config import DeviceConfig, ServerConfig
 from protocol_servers.p3.server import PayServer
 from simulator.world import World
@@ -284,6 +284,34 @@ def test_tip_adjust_of_a_chip_sale_goes_to_the_acquirer(transport: str) -> None:
     assert (adjust.kind, adjust.amount, adjust.parent) == ("tip_adjust", 150, sale.ref)
     assert server.acquirer.ledger.balance()["settled"] == 1350
     assert server.bookings() == [(charge["identifier"], 1350)]
+    assert not server.ledger_problems()
+
+
+def test_two_pos_adjusting_one_tip_are_told_what_the_acquirer_books(transport: str) -> None:
+    """The later answer holds the total, whichever connection it went to.
+
+    The second POS adjusts first, the first POS second: read in connection order the
+    answers would say 12.50 while the acquirer books 13.00.
+    """
+    server, first = make(transport)
+    second = connect_local(server, transport, "pos-2")
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from first.login()
+        yield from second.login()
+        charge = tx_of((yield from first.final(first.execute(RESOURCE, amount="12.00"))))
+        ident = charge["identifier"]
+        a = yield from second.final(second.execute(
+            RESOURCE, type_="TIP_ADJUST", amount="0.50", referencedTransactionIdentifier=ident))
+        b = yield from first.final(first.execute(
+            RESOURCE, type_="TIP_ADJUST", amount="0.50", referencedTransactionIdentifier=ident))
+        return ident, a, b
+
+    ident, a, b = run(server, script)
+    assert str(tx_of(a)["amount"]) == "12.50" and str(tx_of(b)["amount"]) == "13.00"
+    assert server.bookings() == [(ident, 1300)]
+    assert told([first, second]) == {ident: 1300}
+    assert told([second, first]) == {ident: 1300}
     assert not server.ledger_problems()
 
 

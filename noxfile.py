@@ -42,9 +42,16 @@ def install_project(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests of the parts."""
-    ensure_system_packages(session, ("socat", "socat"))
+    """Unit and integration tests of the parts.
+
+    The browser test of the reports needs Chromium and Allure: they are set up here,
+    before pytest starts (one line says what is used), so that no test installs anything
+    and none of them skips for want of a tool.
+    """
+    ensure_system_packages(session, ("socat", "socat"), ("node", "nodejs"), ("npm", "npm"),
+                           ("chromium", "chromium"))
     install_project(session)
+    session.run("python", "-m", "conformance.report", "--setup")
     session.run("pytest", "tests", *session.posargs)
 
 

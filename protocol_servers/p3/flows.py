@@ -394,13 +394,19 @@ class Flow:
         tx.finish("APPROVED", "APPROVED", self.world.now)
         self.show("APPROVED", "APPROVED", "Refund approved")
 
-    def capture(self) -> Gen:
+    def _open_on_original(self) -> Gen:
+        """What a capture and a tip adjust of a standing charge open with: the charge and
+        the request's amount, "Processing payment..." (not abortable) and the register."""
         tx, orig = self.tx, self.original
         assert orig is not None
         p = tx.params
         assert p.amount is not None and p.currency is not None
         self.show("PROCESSING", "PROCESSING", "Processing payment...", abortable=False)
         yield self.world.timeout(self.t["register_transaction"])
+        return tx, orig, p
+
+    def capture(self) -> Gen:
+        tx, orig, p = yield from self._open_on_original()
         if orig.acquirer_ref is not None:
             entry = self.server.acquirer.capture(orig.acquirer_ref, p.amount, key=tx.identifier)
             if not entry.approved:
@@ -417,12 +423,7 @@ class Flow:
         self.show("APPROVED", "APPROVED", "Payment captured")
 
     def tip_adjust(self) -> Gen:
-        tx, orig = self.tx, self.original
-        assert orig is not None
-        p = tx.params
-        assert p.amount is not None and p.currency is not None
-        self.show("PROCESSING", "PROCESSING", "Processing payment...", abortable=False)
-        yield self.world.timeout(self.t["register_transaction"])
+        tx, orig, p = yield from self._open_on_original()
         if orig.acquirer_ref is not None:
             # an ABECS reader's charge: the tip is added at the acquirer (no card needed),
             # under this request's own identifier so a retry is not counted twice

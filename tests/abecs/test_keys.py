@@ -171,3 +171,37 @@ def test_gcr_returns_the_pan_encrypted_under_wkpan_and_the_host_opens_it() -> No
     assert decrypt_pan_in(WKPAN, card.pan) == clear.pan
     assert decrypt_pan_in(WKPAN, card.track2) == clear.track2
     assert decrypt_pan_in(WKPAN, card.track1) == clear.track1
+
+
+def test_dwk_modality_2_the_host_opens_the_pan_the_pinpad_encrypted() -> None:
+    """DWK modality 2: the pinpad draws WKPAN, the host opens the RSA block (§5.3.3) and
+    then reads the PAN GCR returns encrypted under it (§5.3.2)."""
+    from virtual_devices.abecs.rig import VERSION, aid_records
+
+    rig = make_rig(cards=[visa_swipe()])
+
+    def flow() -> Any:
+        yield from rig.host.opn(secure=False)
+        wkpan = yield from rig.host.dwk_random()
+        yield from rig.host.load_tables(0, VERSION, aid_records())
+        card = yield from rig.host.gcr(m.GcrRequest(1500, "261125", "120000", VERSION))
+        return wkpan, card
+
+    wkpan, card = rig.run(flow)
+    assert wkpan == rig.pinpad.key_store.wkpan
+    clear = visa_swipe()
+    assert card.pan != clear.pan and decrypt_pan_in(wkpan, card.pan) == clear.pan
+
+
+def test_wkpan_block_layout_and_a_tampered_block_refused() -> None:
+    from virtual_devices.abecs.host import DWK_SPEC_EXPONENT, DWK_SPEC_MODULUS, DWK_SPEC_PRIVATE
+    from virtual_devices.abecs.keys import seal_wkpan, wkpan_block
+
+    block = wkpan_block(7, WKPAN)
+    assert block == b"T1000000007" + WKPAN.hex().upper().encode() + b"0" * 84 + b"X"
+    crypt = seal_wkpan(7, WKPAN, DWK_SPEC_MODULUS, DWK_SPEC_EXPONENT)
+    assert acq.open_wkpan_cryptogram(DWK_SPEC_MODULUS, DWK_SPEC_PRIVATE, crypt) == WKPAN
+    forged = pow(int.from_bytes(block[:-1] + b"Y", "big"), DWK_SPEC_EXPONENT,
+                 DWK_SPEC_MODULUS).to_bytes(128, "big")
+    with pytest.raises(ValueError):
+        acq.open_wkpan_cryptogram(DWK_SPEC_MODULUS, DWK_SPEC_PRIVATE, forged)

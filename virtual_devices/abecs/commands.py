@@ -17,7 +17,7 @@ CLASSIC = frozenset({
     "OPN", "CLO", "GIN", "DSP", "DEX", "GKY", "CKE", "RMC", "GDU", "GPN", "GTS", "TLI", "TLR",
     "TLE", "GCR", "CNG", "GOC", "FNC",
 })
-# ABECS 2.12 §3.2-§3.8 beyond the classic set (served by the modules of virtual_devices.abecs.extended)
+# ABECS 2.12 §3.2-§3.8 beyond the classic set (the modules of virtual_devices.abecs.extended)
 EXTENDED = frozenset({
     "GIX", "DWK", "CLX", "CEX", "CHP", "EBX", "ENB", "GCD", "GTK", "MNU", "MLI", "MLR", "MLE",
     "LMF", "DMF", "DSI", "GCX", "GED", "GOX", "FCX", "GEN",

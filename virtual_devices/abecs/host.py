@@ -68,6 +68,19 @@ class AbecsLinkError(AbecsError):
         return f"{self.command or 'ABECS'} link failure: {self.reason}"
 
 
+# The 1024-bit RSA key of the DWK modality-2 example (§3.2.5): KMOD, KPUB and the KPRV
+# the specification gives "for validation". A test key, public in the specification.
+DWK_SPEC_MODULUS = int(
+    "C0E4E6AAD9DC81E2EBF8AC126E7EEE65680898BBAC30063DCD543D705040E916D93EE316B9EC492B796F1721"
+    "425F0F028834251AAD51CEB1783308EC7D5072D84813BDA59B3161CB4879464EB5AF71969865FD34745A711D"
+    "1DA3DDB4D29D29D0422C6E17C25F17C0B5B39E688C4D06123DDB5F558EF0316B3F744C7071F29791", 16)
+DWK_SPEC_EXPONENT = 0x010001
+DWK_SPEC_PRIVATE = int(
+    "653CBDC395AC218F5381A3EDD8884DDE73077001AF9154F542BA9FB43EAA92AB2741D635AB46D3F0393F90C8"
+    "27E9741B4418FA10523EC958635985A978EBAC19E425CE7F6B78667E9CC185C81A0BF2FFA74ACC33FFA36FDB"
+    "95668012FF324EBD580460C32D76618BE8169861F5332B835CFC311F7CC54165870D789D6B7268F1", 16)
+
+
 class AbecsHost:
     def __init__(
         self,
@@ -339,6 +352,28 @@ class AbecsHost:
     def fnc(self, req: m.FncRequest) -> Gen:
         rsp = yield from self.call(req.to_command())
         return m.FncResponse.from_response(rsp)
+
+    # -- encrypted-PAN mode (§3.2.5, §5.3) ----------------------------------------------
+    def dwk_master(self, mk_idx: int, wkenc: str) -> Gen:
+        """DWK modality 1: the WKPAN the host chose, under MK:TDES:DAT ``mk_idx``."""
+        data = f"11{mk_idx:02d}{wkenc}".encode("ascii")
+        yield from self.call(Command("DWK", (data,)))
+
+    def dwk_random(self, modulus: int = DWK_SPEC_MODULUS, exponent: int = DWK_SPEC_EXPONENT,
+                   private_exponent: int = DWK_SPEC_PRIVATE) -> Gen:
+        """DWK modality 2: the pinpad draws the WKPAN and sends it under the host's
+        1024-bit RSA key (by default the key of the specification's example); the host
+        opens it (§5.3.3) and returns the WKPAN for §5.3.2."""
+        from virtual_devices.acquirer.pinpad_keys import open_wkpan_cryptogram
+
+        data = f"2{modulus:0256X}{exponent:06X}".encode("ascii")
+        rsp = yield from self.call(Command("DWK", (data,)))
+        crypt = rsp.data.decode("latin-1")
+        if len(crypt) != 256:
+            raise AbecsError(m.ST_INVPARM, "DWK", "DWK_CRYPT is not H256")
+        wkpan = open_wkpan_cryptogram(modulus, private_exponent, bytes.fromhex(crypt))
+        self.world.redactor.add_secret(wkpan)
+        return wkpan
 
     # -- parameter-tagged commands (ABECS 2.12 §3.1.3) ---------------------------------
     def abecs(self, cmd_id: str, items: Iterable[tuple[int, bytes]] = ()) -> Gen:

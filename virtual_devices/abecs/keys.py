@@ -248,3 +248,24 @@ def e2e_encrypt(store: KeyStore, method: int, index: int, text: str, opn_digits:
 def new_krand(rng: random.Random) -> bytes:
     """A fresh 16-byte TDES key for one GTK (never reused, §5.4.2)."""
     return bytes(rng.randrange(256) for _ in range(16))
+
+
+# -- §5.3.3 DWK modality 2: a random WKPAN under the host's RSA key ------------------------------
+
+WKPAN_BLOCK_LEN = 128  # the RSA block of §5.3.3 (a 1024-bit key, DWK_RSAMOD H256)
+
+
+def wkpan_block(sequence: int, wkpan: bytes) -> bytes:
+    """The 128-byte clear block of §5.3.3: ``"T"``, layout ``"1"``, an N9 sequence
+    number, the WKPAN as H32, 84 zeros and ``"X"``."""
+    return (b"T1" + f"{sequence % 1_000_000_000:09d}".encode() + wkpan.hex().upper().encode()
+            + b"0" * 84 + b"X")
+
+
+def seal_wkpan(sequence: int, wkpan: bytes, modulus: int, exponent: int) -> bytes:
+    """DWK_CRYPT: the block raised to the public exponent, with no padding (the block is
+    its own format; that is why §3.2.5 wants the modulus's first byte above 54h, "T")."""
+    block = int.from_bytes(wkpan_block(sequence, wkpan), "big")
+    if modulus.bit_length() != 8 * WKPAN_BLOCK_LEN or block >= modulus:
+        raise KeyError_("DWK_RSAMOD must be 128 bytes with a first byte above 54h")
+    return pow(block, exponent, modulus).to_bytes(WKPAN_BLOCK_LEN, "big")

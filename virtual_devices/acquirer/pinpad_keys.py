@@ -76,3 +76,24 @@ def open_track1(clear_chars: int, cryptogram: bytes, key: bytes, iv: bytes | Non
     head = cryptogram[: 1 + clear_chars]
     body = _tdes_decrypt(key, cryptogram[1 + clear_chars:], iv).rstrip(b"\x00")
     return (head + body).decode("latin-1")
+
+
+def open_wkpan_cryptogram(modulus: int, private_exponent: int, cryptogram: bytes) -> bytes:
+    """DWK_CRYPT of modality 2 (§5.3.3) opened with the host's private key: the WKPAN.
+
+    The clear block is ``"T" "1" N9 H32 N84 "X"``; header, version and trailer are
+    checked, the sequence number ignored, as §5.3.3 says. The H32 field is the key in
+    hexadecimal; the specification's own example instead carries the 16 key bytes
+    followed by 16 other characters, so a field that is not hexadecimal is read that way
+    (a host must open what pinpads built from that example send).
+    """
+    if len(cryptogram) != 128:
+        raise ValueError("DWK_CRYPT is 128 bytes")
+    block = pow(int.from_bytes(cryptogram, "big"), private_exponent, modulus).to_bytes(128, "big")
+    if block[:2] != b"T1" or block[-1:] != b"X" or not block[2:11].isdigit():
+        raise ValueError("not a WKPAN block of §5.3.3 (header, version or trailer wrong)")
+    field = block[11:43]
+    try:
+        return bytes.fromhex(field.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return field[:16]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from virtual_devices.abecs import messages as m
-from virtual_devices.abecs.extended.base import Gen, emv_data, handles, tag_list
+from virtual_devices.abecs.extended.base import ST_NOSAM, Gen, emv_data, handles, tag_list
 from virtual_devices.abecs.extended.control import key_map, presence
 from virtual_devices.abecs.fields import Command, Response
 
@@ -131,3 +131,59 @@ def apdu(pinpad: Any, body: bytes) -> Gen:
     dat, sw = rsp[:-2], rsp[-2:]
     return out(f"{text[:1]}{sw.hex().upper()}{len(dat):03d}{dat.hex().upper()}")
     yield  # pragma: no cover
+
+
+@sub_command("04", "03")
+def pin_to_chip(pinpad: Any, body: bytes) -> Gen:
+    """GEN/04/03 (§3.8.4): capture a PIN and present it to the chip for offline
+    verification; answers the slot and the card's status words.
+
+    Body: SLOT N1, APDU H8 (CLA INS P1 P2), FORMAT H1 (``0`` ISO-0, ``2`` ISO-2, ``A``
+    ASCII digits), MIN N2, MAX N2, PINMSG S32. The PIN goes to the card as the data of
+    the APDU named (Lc the block's length). For ISO-0 the PAN field is the card's own PAN
+    (the chip read it in GCR), as a pinpad building that block must.
+    """
+    text = body.decode("latin-1")
+    if len(text) != 46 or not text[:1].isdigit() or any(c not in HEX for c in text[1:9]) \
+            or text[9:10] not in ("0", "2", "A") or not text[10:14].isdigit():
+        return Response("GEN", m.ST_INVPARM)
+    slot, head, fmt = text[:1], bytes.fromhex(text[1:9]), text[9:10]
+    lo, hi, msg = int(text[10:12]), int(text[12:14]), text[14:46]
+    if not 1 <= lo <= hi <= 12:
+        return Response("GEN", m.ST_INVPARM)
+    if slot != "0":
+        return Response("GEN", ST_NOSAM)  # no SAM positions are fitted
+    card = pinpad.inserted
+    if card is None:
+        return Response("GEN", m.ST_NOCARD)
+    pinpad.display.show(msg)
+    got = yield from pinpad.pin_entry(lo, hi, None)
+    if isinstance(got, int):
+        return Response("GEN", got)
+    pinpad.world.redactor.add_secret(got.encode())
+    block = pin_block_for_card(fmt, got, str(getattr(card, "pan", "") or ""))
+    pinpad.world.redactor.add_secret(block)
+    try:
+        rsp = card.transmit(head + bytes((len(block),)) + block)
+    except Exception as exc:  # noqa: BLE001 - the card model's mute/comm errors
+        pinpad.world.transcript.event(pinpad.name, f"GEN/04/03: card error: {exc}")
+        return Response("GEN", m.ST_ERRCARD)
+    pinpad.display.show("PROCESSANDO...")
+    return out(f"{slot}{rsp[-2:].hex().upper()}")
+
+
+def pin_block_for_card(fmt: str, pin: str, pan: str) -> bytes:
+    """The PIN as the card receives it: ISO 9564 format 0 (PIN field XOR PAN field),
+    format 2 (``2`` + length + digits, ``F`` padding) or plain ASCII digits."""
+    if fmt == "A":
+        return pin.encode("ascii")
+    field = f"{0 if fmt == '0' else 2}{len(pin):X}{pin}".ljust(16, "F")
+    block = bytes.fromhex(field)
+    if fmt == "0":
+        digits = "".join(c for c in pan if c.isdigit())
+        pan_field = bytes.fromhex("0000" + digits[:-1][-12:].rjust(12, "0"))
+        block = bytes(a ^ b for a, b in zip(block, pan_field, strict=True))
+    return block
+
+
+HEX = frozenset("0123456789ABCDEFabcdef")

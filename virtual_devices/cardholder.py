@@ -175,6 +175,7 @@ class Cardholder:
         self._scripted = [p for p in self.behaviour.pins if p not in (None, CANCEL)]
         self.holding: Any = None  # the card last presented at a pinpad
         self.pin_prompts = 0
+        self.pinpad_pin_prompts = 0  # PIN prompts seen at a pinpad (for ``pins``' Nones)
         self.apdus_seen = 0
         self.card_in = False
         self.swipes = 0
@@ -341,13 +342,20 @@ class Cardholder:
         return card, how
 
     def type_pin(self, pinpad: CardQueue, min_len: int, max_len: int) -> Action:
-        """Returns the digits typed, or :data:`CANCEL_KEY`."""
+        """Returns the digits typed, "" for OK with no digits (a ``None`` in ``pins``: a
+        PIN bypass, which the pinpad may refuse), or :data:`CANCEL_KEY`."""
         b = self.behaviour
         if b.walks_away_at("pin"):
             yield from self._forever()
         yield from self._pace(b.think_s)
         if b.cancels_at("pin"):
             return CANCEL_KEY
+        attempt = self.pinpad_pin_prompts
+        self.pinpad_pin_prompts += 1
+        if attempt < len(b.pins) and b.pins[attempt] is None:
+            # [OK/ENTRA] with no digits: the pinpad takes it as a PIN bypass, or refuses it
+            self.world.transcript.event(self.name, "presses OK without a PIN (bypass)")
+            return ""
         pin = self.pin or b.pin or pin_of(self.holding) or "1234"
         if self._scripted:
             pin = str(self._scripted.pop(0))

@@ -62,6 +62,13 @@ def aid_params(rec: AidRecord) -> Any:
     )
 
 
+def with_currency(params: Any, currency: int | None) -> Any:
+    """An application's parameters with the host's transaction currency (5F2A), if any."""
+    from dataclasses import replace
+
+    return params if currency is None else replace(params, currency=currency)
+
+
 def _hex(text: str | None) -> bytes | None:
     return None if text is None else bytes.fromhex(text)
 
@@ -110,7 +117,7 @@ class KernelChipSession:
         self.world = pinpad.world
         self.card = card
         config = TerminalConfig(
-            aids=tuple(aid_params(r) for r in pool),
+            aids=tuple(with_currency(aid_params(r), req.currency) for r in pool),
             capks=tuple(capk(c) for c in pinpad.tables.capks()),
             table_version=pinpad.tables.version(req.acq_idx),
             ifd_serial=pinpad.info.serial[-8:],
@@ -177,9 +184,11 @@ class KernelChipSession:
             self.offline_pin_error = True
             self.pinpad.notify("SENHA INVALIDA")
         self.pinpad.pin_kind = "online" if request.kind == "online" else "offline"
-        got = yield from self.pinpad.pin_entry(4, 12, self.kernel.txn.amount)
+        got = yield from self.pinpad.pin_entry(4, 12, self.kernel.txn.amount, bypass=True)
         if isinstance(got, int):
             raise _Stop(got)
+        if got == "":
+            return None  # bypassed: the kernel records "PIN not entered" and goes on
         if request.kind == "online":
             assert self.goc_req is not None
             req = self.goc_req
@@ -297,9 +306,11 @@ class KernelChipSession:
     def change_parameters(self, data: bytes) -> None:
         """CNG: new transaction data for the kernel between GCR and GOC.
 
-        Amount (9F02), other amount (9F03) and transaction type (9C) are taken; GOC's
-        own AMOUNT and CASHBACK then set the final amounts (the spec carries them in GOC
-        so a host may change them after GCR). Other tags are terminal constants here.
+        Amount (9F02), other amount (9F03), transaction type (9C) and transaction
+        currency (5F2A, which then replaces T1_TRNCURR for the application selected) are
+        taken; GOC's own AMOUNT and CASHBACK then set the final amounts (the spec carries
+        them in GOC so a host may change them after GCR). Other tags are terminal
+        constants here.
         """
         from dataclasses import replace
 
@@ -313,4 +324,7 @@ class KernelChipSession:
                 txn = replace(txn, other_amount=int(item.value.hex()))
             elif item.tag == 0x9C and len(item.value) == 1:
                 txn = replace(txn, type=item.value[0])
+            elif item.tag == 0x5F2A and len(item.value) == 2 and item.value.hex().isdigit():
+                if self.kernel.app is not None:
+                    self.kernel.app = with_currency(self.kernel.app, int(item.value.hex()))
         self.kernel.txn = txn

@@ -460,6 +460,9 @@ class GcrRequest:
     app_type: int = 99
     apps: tuple[tuple[int, str], ...] = ()  # (acquirer, record index) when app_type is 00
     ctls: bool | None = None
+    # GCX's SPE_TRNCURR (ICC only, §3.7.1): the Transaction Currency Code (5F2A) for every
+    # candidate application instead of T1_TRNCURR; the classic GCR has no such field
+    currency: int | None = None
 
     def to_command(self) -> Command:
         body = pack(GCR_SPECS, {

@@ -99,6 +99,9 @@ class Pinpad:
         # GOX's SPE_DSPMSG and SPE_TIMEOUT for the PIN screens of one command (§3.7.3)
         self.pin_prompt: str | None = None
         self.pin_timeout: float | None = None
+        # whether [OK/ENTRA] with no digits bypasses an EMV PIN prompt: GOX's SPE_GOXOPT
+        # "xx1xx" forbids it for one command (§3.7.3)
+        self.pin_bypass_allowed = True
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is
@@ -526,38 +529,54 @@ class Pinpad:
         self.display.show(req.message)
         return Response("RMC")
 
-    def pin_entry(self, min_len: int, max_len: int, amount: int | None) -> Gen:
-        """Prompt and wait: returns the PIN, or a status code (012 timeout, 013 cancel)."""
+    def pin_entry(self, min_len: int, max_len: int, amount: int | None,
+                  bypass: bool = False) -> Gen:
+        """Prompt and wait: returns the PIN, ``""`` for a PIN bypass (``bypass``: an EMV
+        prompt that allows one, and :attr:`pin_bypass_allowed`), or a status code (012
+        timeout, 013 cancel).
+
+        [OK/ENTRA] with no digits where a bypass is not allowed is refused the way a
+        pinpad refuses it: the prompt stays, and the person is asked again (a new
+        inactivity period starts).
+        """
         # a host's own PIN message (GOX): its first line stays, the digits show below it
         head = (self.pin_prompt or "").replace("\n", "\r").split("\r")[0] or None
+        self._show_pin_prompt(head, amount)
+        self._emit_pin(None)
+        while True:
+            typed = self.act(self.customer.type_pin(self, min_len, max_len))
+            timeout = self.world.timeout(self.pin_timeout or self.t["pin_entry_timeout"])
+            try:
+                yield self.world.any_of([typed, timeout])
+            except simpy.Interrupt:
+                if typed.is_alive:
+                    typed.interrupt("aborted")
+                raise
+            if not typed.triggered:
+                typed.interrupt("timeout")
+                self.display.clear()
+                self._emit_pin("")
+                return m.ST_TIMEOUT
+            pin = str(typed.value)
+            if pin == CANCEL_KEY:
+                self.display.clear()
+                self._emit_pin("")
+                return m.ST_CANCEL
+            if pin or (bypass and self.pin_bypass_allowed):
+                break
+            self.world.transcript.event(self.name, "PIN bypass refused: the PIN is required")
+            self._show_pin_prompt(head, amount)
+        self._emit_pin("*" * len(pin))
+        self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
+        return pin
+
+    def _show_pin_prompt(self, head: str | None, amount: int | None) -> None:
         if head is not None:
             self.display.show_lines(head, "")
         elif amount is not None:
             self.display.show_lines(f"VALOR: {amount // 100},{amount % 100:02d}", "SENHA:")
         else:
             self.display.show_lines("", "SENHA:")
-        self._emit_pin(None)
-        typed = self.act(self.customer.type_pin(self, min_len, max_len))
-        timeout = self.world.timeout(self.pin_timeout or self.t["pin_entry_timeout"])
-        try:
-            yield self.world.any_of([typed, timeout])
-        except simpy.Interrupt:
-            if typed.is_alive:
-                typed.interrupt("aborted")
-            raise
-        if not typed.triggered:
-            typed.interrupt("timeout")
-            self.display.clear()
-            self._emit_pin("")
-            return m.ST_TIMEOUT
-        pin = str(typed.value)
-        if pin == CANCEL_KEY:
-            self.display.clear()
-            self._emit_pin("")
-            return m.ST_CANCEL
-        self._emit_pin("*" * len(pin))
-        self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
-        return pin
 
     def _emit_pin(self, masked: str | None) -> None:
         """PIN prompt shown (None) or PIN entry over (the digits as asterisks)."""

@@ -61,20 +61,26 @@ def _gcx_request(pinpad: Any, p: t.Params) -> tuple[m.GcrRequest, bool]:
                          if r.app_type in wanted and acq in (0, r.acquirer))
             app_type, acq = 0, 0
     # GCX does no table version control (§3.7.1): the request carries the loaded one
+    currency = p.digits(t.SPE_TRNCURR, 3)
     req = m.GcrRequest(amount, date, time, pinpad.tables.version(acq), acq, app_type, apps,
-                       ctls=opt[0] == "1")
+                       ctls=opt[0] == "1", currency=int(currency) if currency else None)
     return req, opt[1] == "1"
 
 
-def _apply_emv_params(session: Any, p: t.Params, cashback_given: bool) -> None:
-    """SPE_EMVDATA and SPE_TRNTYPE as transaction data for the card session (the kernel
-    takes amount, other amount and type; other terminal objects are its constants)."""
+def _apply_emv_params(session: Any, p: t.Params, cashback_given: bool,
+                      currency: str | None = None) -> None:
+    """SPE_EMVDATA, SPE_TRNTYPE and a transaction currency as transaction data for the
+    card session (the kernel takes amount, other amount, type and currency; other
+    terminal objects are its constants). The named parameters come after SPE_EMVDATA,
+    so they win over the same tag inside it."""
     data = p.get(t.SPE_EMVDATA) or b""
     trntype = p.get(t.SPE_TRNTYPE)
     if trntype is None and cashback_given:
         trntype = b"\x09"
     if trntype is not None:
         data += b"\x9c\x01" + trntype[:1]
+    if currency is not None:
+        data += b"\x5f\x2a\x02" + bytes.fromhex(currency.rjust(4, "0"))
     if data and session is not None:
         session.change_parameters(data)
 
@@ -98,7 +104,6 @@ def gcx(pinpad: Any, cmd: Command) -> Gen:
         prompt = None
     st = state(pinpad)
     st.tracks, st.pan, st.gcx_card_type = None, "", None
-    st.trncurr = p.get(t.SPE_TRNCURR)
     reading = pinpad.world.process(guard(gcr.read_card(pinpad, req, prompt)))
     waits: list[simpy.Event] = [reading]
     if timeout:
@@ -178,13 +183,16 @@ def gox(pinpad: Any, cmd: Command) -> Gen:
     if not pinpad.slot.can_go_on_chip():
         return Response("GOX", m.ST_INVCALL)
     opt = p.digits(t.SPE_GOXOPT, 5) or "00000"
+    # SPE_TRNCURR (ICC only): GOX's own, else GCX's (already in the session), else the
+    # AID record's T1_TRNCURR (§3.7.3)
+    currency = p.digits(t.SPE_TRNCURR, 3)
     trm = p.get(t.SPE_TRMPAR) or bytes(10)
     if len(trm) != 10:
         return Response("GOX", m.ST_INVPARM)
     floor, tp, thr, mtp = struct.unpack(">IBIB", trm)
     taglist = p.get(t.SPE_TAGLIST)
     tags = tuple(tag_list(taglist)) if taglist is not None else ()
-    _apply_emv_params(pinpad.slot.chip, p, p.get(t.SPE_CASHBACK) is not None)
+    _apply_emv_params(pinpad.slot.chip, p, p.get(t.SPE_CASHBACK) is not None, currency)
     req = m.GocRequest(
         amount=int(p.digits(t.SPE_AMOUNT, 12) or 0), tags=tags,
         cashback=int(p.digits(t.SPE_CASHBACK, 12) or 0), blacklisted=opt[0] == "1",
@@ -196,10 +204,13 @@ def gox(pinpad: Any, cmd: Command) -> Gen:
     pinpad.pin_prompt = msg.decode("latin-1") if msg is not None else None
     # the PIN screen's inactivity limit: SPE_TIMEOUT, else one minute (§3.7.3, PCI)
     pinpad.pin_timeout = float(p.number(t.SPE_TIMEOUT) or 60)
+    # "xx1xx": no PIN bypass; [OK/ENTRA] alone at the PIN prompt is refused (§3.7.3)
+    pinpad.pin_bypass_allowed = opt[2] != "1"
     try:
         rsp = yield from gcr.go_on(pinpad, req)
     finally:
         pinpad.pin_prompt, pinpad.pin_timeout = None, None
+        pinpad.pin_bypass_allowed = True
     if rsp.status:
         return Response("GOX", rsp.status)
     goc = m.GocResponse.from_response(rsp)

@@ -23,7 +23,6 @@ class ExtendedState:
     files: dict[str, MediaFile] = field(default_factory=dict)  # non-volatile
     loading: tuple[str, int, int, int] | None = None  # name, size, crc, kind
     received: bytearray = field(default_factory=bytearray)
-    trncurr: bytes | None = None  # GCX's currency, GOX's default
     dwk_sequence: int = 0  # the N9 number of §5.3.3, one per modality-2 DWK
 
 

@@ -11,11 +11,13 @@ import asyncio
 import signal
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from simulator.cli import SEED_HELP
 from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
+from virtual_devices.abecs.storage import default_state_root
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +59,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many simulated seconds (default: until Ctrl-C)")
     p.add_argument("--transcript", default=None, help="write the transcript (JSONL) here")
+    p.add_argument("--state-dir", default=None, metavar="DIR",
+                   help="root of the pinpad's non-volatile memory (multimedia files), one "
+                   "directory per serial number under DIR/pinpads (default: "
+                   "$CARDLOOP_STATE_DIR, else $XDG_STATE_HOME/cardloop, else "
+                   "~/.local/state/cardloop)")
     p.set_defaults(func=run)
 
 
@@ -111,8 +118,9 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
             end = open_serial_end(world, pair.device_path, name="pinpad", baud=args.baud,
                                   labeler=FrameLabeler(lambda: holder[0].session),
                                   pacing=pacing)
+            state_dir = Path(args.state_dir) if args.state_dir else default_state_root()
             pinpad = Pinpad(world, end, cards=cards, customer=Customer(world, behaviour),
-                            secure=not args.legacy)
+                            secure=not args.legacy, state_dir=state_dir)
             holder.append(pinpad)
             pinpad.start()
             # Stop on SIGINT and SIGTERM however we were started: a shell that runs a

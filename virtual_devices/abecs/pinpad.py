@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import simpy
@@ -40,6 +41,7 @@ from virtual_devices.abecs.link import (
 )
 from virtual_devices.abecs.secure import SecureError, SecureSession, wrap_session_key
 from virtual_devices.abecs.slot import CardSlot
+from virtual_devices.abecs.storage import pinpad_dir
 from virtual_devices.abecs.tables import TableStore
 
 KEY_CODES = {"enter": m.ST_OK, "cancel": m.ST_CANCEL, "clear": m.ST_BACKSP,
@@ -84,6 +86,7 @@ class Pinpad:
         name: str = "pinpad",
         chip_factory: Callable[..., Any] | None = None,
         cardholder: Any = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.world = world
         self.end = end
@@ -130,7 +133,12 @@ class Pinpad:
         self._apply = self.driver.apply
         self.process: simpy.Process | None = None
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
-        self.extended = extended.ExtendedState()  # GTK's tracks, multimedia files
+        # GTK's tracks, multimedia files; with ``state_dir`` (the root of the pinpads'
+        # storage, virtual_devices.abecs.storage) the files persist in this pinpad's own
+        # directory across restarts
+        self.storage = pinpad_dir(state_dir, self.info.serial) if state_dir else None
+        self.extended = extended.ExtendedState(files=extended.MediaStore(
+            self.storage / "media" if self.storage else None))
         if chip_factory is None:
             chip_factory = default_chip_factory()
         self.chip_factory = chip_factory

@@ -28,6 +28,7 @@ from virtual_devices.abecs.extended import (  # noqa: F401 - imported to registe
     tracks,
 )
 from virtual_devices.abecs.extended.base import HANDLERS, handles
-from virtual_devices.abecs.extended.state import ExtendedState, MediaFile, state
+from virtual_devices.abecs.extended.media_store import MediaFile, MediaStore
+from virtual_devices.abecs.extended.state import ExtendedState, state
 
-__all__ = ["HANDLERS", "ExtendedState", "MediaFile", "handles", "state"]
+__all__ = ["HANDLERS", "ExtendedState", "MediaFile", "MediaStore", "handles", "state"]

@@ -16,7 +16,8 @@ from virtual_devices.abecs.extended.base import (
     params,
     tagged,
 )
-from virtual_devices.abecs.extended.state import MediaFile, state
+from virtual_devices.abecs.extended.media_store import MediaFile
+from virtual_devices.abecs.extended.state import state
 from virtual_devices.abecs.fields import CodecError, Command, Response
 from virtual_devices.abecs.link import crc16
 
@@ -115,7 +116,7 @@ def mle(pinpad: Any, cmd: Command) -> Gen:
     st.loading, st.received = None, bytearray()
     if len(data) != size or crc16(data) != crc:
         return Response("MLE", ST_MFERR)
-    st.files[name] = MediaFile(name, kind, data)
+    st.files.put(MediaFile(name, kind, data))
     return Response("MLE")
     yield  # pragma: no cover
 
@@ -134,7 +135,7 @@ def dmf(pinpad: Any, cmd: Command) -> Gen:
     if not names:
         return Response("DMF", m.ST_MANDAT)
     for raw in names:
-        state(pinpad).files.pop(raw.decode("latin-1").strip().upper(), None)
+        state(pinpad).files.delete(raw.decode("latin-1").strip().upper())
     return Response("DMF")
     yield  # pragma: no cover
 

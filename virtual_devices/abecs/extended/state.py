@@ -5,13 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from virtual_devices.abecs.extended.media_store import MediaFile, MediaStore
 
-@dataclass
-class MediaFile:
-    name: str
-    kind: int  # 01 PNG, 02 JPG, 03 GIF
-    data: bytes
-
+__all__ = ["ExtendedState", "MediaFile", "state"]
 
 @dataclass
 class ExtendedState:
@@ -20,7 +16,7 @@ class ExtendedState:
     tracks: tuple[str, str, str] | None = None  # the last CEX/GCX read, for GTK (once)
     pan: str = ""
     gcx_card_type: int | None = None
-    files: dict[str, MediaFile] = field(default_factory=dict)  # non-volatile
+    files: MediaStore = field(default_factory=MediaStore)  # non-volatile (§6.6.3)
     loading: tuple[str, int, int, int] | None = None  # name, size, crc, kind
     received: bytearray = field(default_factory=bytearray)
     dwk_sequence: int = 0  # the N9 number of §5.3.3, one per modality-2 DWK

@@ -15,7 +15,7 @@ outcome, so a run can check that what the POS was told matches what was booked.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -104,7 +104,10 @@ class MerchantBackend:
     # -- the bridge's acquirer link ------------------------------------------------------
     def terminal_tables(self) -> TerminalTables:
         if self._tables is None:
-            self._tables = tables_from_config(self.host.terminal_config())
+            keys = self.host.pin_keys
+            self._tables = replace(tables_from_config(self.host.terminal_config()),
+                                   pin_method=keys.method, pin_key=keys.key_index,
+                                   working_key=keys.session_key())
         return self._tables
 
     def card_hash_key(self) -> tuple[str, rsa.RSAPublicKey]:

@@ -156,9 +156,13 @@ class PinpadSession:
     ) -> Gen:
         term = self.terminal
         term.chip_pending = False
+        # the acquirer's PIN keys come with its tables (TMS acquirers[], §3.5), as
+        # libmpos's mpos_acquirer_data {cryptography_method, key_index, session_key}
         term.settings = replace(_SETTINGS, floor_limit=tables.floor_limit,
                                 target_pct=tables.target_percent, threshold=tables.threshold,
-                                max_target_pct=tables.max_target_percent)
+                                max_target_pct=tables.max_target_percent,
+                                pin_method=tables.pin_method, pin_key=tables.pin_key,
+                                working_key=tables.working_key)
         rows = tables.select(
             None if filters is None else tuple((f.brand, int(f.payment_method)) for f in filters)
         )

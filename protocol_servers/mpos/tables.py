@@ -61,6 +61,11 @@ class TerminalTables:
     target_percent: int = 0
     threshold: int = 0
     max_target_percent: int = 0
+    # the acquirer's online-PIN keys (TMS acquirers[]: pin_encryption_method, key_index;
+    # libmpos's session_key, the working key under the master key, H32)
+    pin_method: int = 3  # ABECS METHOD: 3 DUKPT:TDES, 1 MK/WK:TDES
+    pin_key: int = 16
+    working_key: str = "0" * 32
 
     def select(self, filters: tuple[tuple[str, int], ...] | None) -> tuple[ApplicationRow, ...]:
         """Rows for an ``applications`` filter (§3.3): the first row per (brand, method),

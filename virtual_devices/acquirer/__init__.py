@@ -3,7 +3,8 @@
 Public API::
 
     from virtual_devices.acquirer import AcquirerHost, Ledger, default_terminal_config
-    from virtual_devices.acquirer import verify_pin_block  # DUKPT online PIN -> None/55/81
+    from virtual_devices.acquirer import verify_pin_block  # online PIN -> None/55/81
+    from virtual_devices.acquirer import PinKeys  # DUKPT, or MK/WK and its working key
 """
 
 from virtual_devices.acquirer.host import (
@@ -14,6 +15,7 @@ from virtual_devices.acquirer.host import (
     verify_pin_block,
 )
 from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
+from virtual_devices.acquirer.pinpad_keys import PinKeys
 from virtual_devices.acquirer.rules import Rule, Rules, load_rules
 from virtual_devices.acquirer.tables import default_terminal_config, parse_tables, table_version
 
@@ -24,6 +26,7 @@ __all__ = [
     "Entry",
     "Ledger",
     "LedgerError",
+    "PinKeys",
     "Rule",
     "Rules",
     "default_terminal_config",

@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulator.masking import mask_pan
 from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
+from virtual_devices.acquirer.pinpad_keys import PinKeys
 from virtual_devices.acquirer.rules import Decision, Rule, Rules, load_rules
 from virtual_devices.acquirer.tables import default_terminal_config
 from virtual_devices.emv import crypto, tlv
@@ -109,8 +110,11 @@ class AcquirerHost:
         rules: Rules | str = "default",
         tables: TerminalConfig | None = None,
         cards: Mapping[str, CardRecord] | None = None,
+        pin_keys: PinKeys | None = None,
     ) -> None:
         self.rules = load_rules(rules) if isinstance(rules, str) else rules
+        # how its terminals encrypt online PINs (DUKPT:TDES 16 unless told otherwise)
+        self.pin_keys = pin_keys or PinKeys()
         self._tables = tables
         self.cards = dict(cards) if cards is not None else _catalogue_cards()
         self.ledger = Ledger()
@@ -189,7 +193,8 @@ class AcquirerHost:
             if request.pin != card.pin:
                 approved, code = False, RC_WRONG_PIN
         if approved and request.pin_block is not None:
-            pin_code = verify_pin_block(request, card.pin if card is not None else None)
+            pin_code = verify_pin_block(request, card.pin if card is not None else None,
+                                        self.pin_keys)
             if pin_code is not None:
                 approved, code = False, pin_code
         if not crypto_ok:
@@ -482,19 +487,31 @@ def make_acquirer(world: Any = None, rules: str = "default") -> AcquirerHost:
     return AcquirerHost(rules)
 
 
-def verify_pin_block(request: AuthRequest, known_pin: str | None) -> str | None:
-    """Check the request's DUKPT PIN block as the issuer would: ``None`` when it holds
-    the PIN the issuer knows (or the issuer knows none), else the response code.
+def verify_pin_block(request: AuthRequest, known_pin: str | None,
+                     pin_keys: PinKeys | None = None) -> str | None:
+    """Check the request's PIN block as the issuer would: ``None`` when it holds the PIN
+    the issuer knows (or the issuer knows none), else the response code.
 
-    The BDK is the pinpad's test key (``virtual_devices/abecs/data/keys.toml``), found
-    by the KSN's key set: the KSN with its 21-bit counter cleared must be the BDK's
-    initial KSN. The PIN itself never leaves this function.
+    A block under master key / working key comes with a KSN of zeros (the pinpad has no
+    KSN for it) and opens with the working key this acquirer gave its terminals
+    (``pin_keys``). A DUKPT block opens with the pinpad's test BDK
+    (``virtual_devices/abecs/data/keys.toml``), found by the KSN's key set: the KSN with
+    its 21-bit counter cleared must be the BDK's initial KSN. The PIN itself never
+    leaves this function.
     """
     from virtual_devices.abecs import dukpt
 
     block, ksn = request.pin_block or b"", request.ksn or b""
     if len(block) != 8 or len(ksn) != 10:
         return RC_PIN_CRYPTO_ERROR
+    if not any(ksn):
+        try:
+            opened = (pin_keys or PinKeys()).open_pin_block(block, ksn, request.pan)
+        except ValueError:  # not format 0 under our working key
+            return RC_PIN_CRYPTO_ERROR
+        if opened is None:
+            return RC_PIN_CRYPTO_ERROR  # an MK/WK block, but this host set up DUKPT
+        return RC_WRONG_PIN if known_pin is not None and opened != known_pin else None
     counter_mask = (1 << 21) - 1
     base = int.from_bytes(ksn, "big") & ~counter_mask
     bdks = [k.bdk for k in dukpt.load_test_keys().values()

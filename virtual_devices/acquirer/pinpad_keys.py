@@ -6,10 +6,14 @@ Written against the specification, separately from the pinpad's own ``keys.py``,
 round trip checks one implementation against another: MK/WK:TDES PIN blocks (the
 acquirer chose the working key and sent it encrypted under the master key),
 DUKPT:TDES:DAT#3 data, MK/WK:TDES data, the encrypted PAN of §5.3 and the end-to-end
-tracks of §5.4.2 (including KRAND wrapped under the host's RSA key).
+tracks of §5.4.2 (including KRAND wrapped under the host's RSA key). :class:`PinKeys`
+is the acquirer's choice of online-PIN method for its terminals, and opens MK/WK PIN
+blocks that reach it (the card_hash path of mpos).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -97,3 +101,63 @@ def open_wkpan_cryptogram(modulus: int, private_exponent: int, cryptogram: bytes
         return bytes.fromhex(field.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         return field[:16]
+
+
+# -- the acquirer's online-PIN key setup -------------------------------------------------------
+
+# The working key this acquirer chooses for terminals on master key / working key PIN
+# encryption (a test value; it reaches the pinpad only wrapped under the master key).
+TEST_PIN_WORKING_KEY = bytes.fromhex("4A5B6C7D8E9FA0B1C2D3E4F5061728F9")
+
+
+def _test_master_keys(kind: str) -> dict[int, bytes]:
+    """The MK:TDES test keys a key-injection facility loaded into the pinpads
+    (``virtual_devices/abecs/data/keys.toml``), as the acquirer holds them."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("virtual_devices.abecs").joinpath("data/keys.toml").read_text("utf-8")
+    return {int(i): bytes.fromhex(b["key"]) for i, b in tomllib.loads(text).get(kind, {}).items()}
+
+
+@dataclass(frozen=True)
+class PinKeys:
+    """How this acquirer's terminals encrypt online PINs: the TMS ``acquirers[]`` row
+    (``pin_encryption_method``, ``key_index``) and, for master key / working key, the
+    working key the acquirer chose (libmpos's ``session_key``: sent to the terminal
+    encrypted under the master key at ``key_index``).
+
+    ``method`` is ABECS's SPE_MTHDPIN / GOC METHOD: 3 DUKPT:TDES, 1 MK/WK:TDES.
+    """
+
+    method: int = 3
+    key_index: int = 16
+    working_key: bytes | None = None
+
+    @classmethod
+    def master_key(cls, key_index: int = 1,
+                   working_key: bytes = TEST_PIN_WORKING_KEY) -> PinKeys:
+        return cls(1, key_index, working_key)
+
+    @property
+    def encryption_method(self) -> str:
+        """The TMS spelling of the method."""
+        return "dukpt" if self.method == 3 else "master_key"
+
+    def session_key(self) -> str:
+        """WKENC (H32) for the terminal: the working key under MK:TDES:PIN ``key_index``;
+        zeros for DUKPT, which has none."""
+        if self.method != 1 or self.working_key is None:
+            return "0" * 32
+        master = _test_master_keys("mk_pin").get(self.key_index)
+        if master is None:
+            raise ValueError(f"no MK:TDES:PIN test key at index {self.key_index:02d}")
+        return wrap_working_key(master, self.working_key)
+
+    def open_pin_block(self, block: bytes, ksn: bytes, pan: str) -> str | None:
+        """The PIN in an MK/WK block (the pinpad sends a KSN of zeros with it, §3.3.11),
+        or None when this setup is not master key / working key or the KSN is a DUKPT
+        one. Raises ValueError for a block that is not format 0 under the working key."""
+        if self.method != 1 or self.working_key is None or any(ksn):
+            return None
+        return open_mk_pin(self.working_key, block, pan)

@@ -97,6 +97,8 @@ class Settings:
     command_family: Literal["classic", "abecs"] = "classic"
     pin_method: int = 3  # DUKPT:TDES
     pin_key: int = 16
+    # WKENC (H32) for MK/WK:TDES (pin_method 1): the working key under the master key
+    working_key: str = "0" * 32
     risk_management: bool = True
     floor_limit: int | None = None
     target_pct: int = 0
@@ -376,7 +378,8 @@ class Terminal:
         """GPN: an online PIN for a stripe card."""
         s = self.settings
         self._derived(ev.PinEntryStarted(self.world.now, "online"))
-        pin = yield from self.host.gpn(m.GpnRequest(card.pan, s.pin_method, s.pin_key))
+        pin = yield from self.host.gpn(m.GpnRequest(card.pan, s.pin_method, s.pin_key,
+                                                    working_key=s.working_key))
         self.world.redactor.add_secret(pin.pin_block)
         self.world.redactor.add_secret(pin.pin_block.hex().upper())
         self._derived(ev.PinEntered(self.world.now, "****"))
@@ -389,6 +392,7 @@ class Terminal:
         if floor is None:
             floor = tables.floor_limit(card.acq_idx, card.rec_idx) if tables else 0
         req = m.GocRequest(amount, s.goc_tags, method=s.pin_method, key_idx=s.pin_key,
+                           working_key=s.working_key,
                            risk_management=s.risk_management, floor_limit=floor,
                            target_pct=s.target_pct, threshold=s.threshold,
                            max_target_pct=s.max_target_pct)

@@ -26,6 +26,11 @@ from virtual_devices.abecs.tables import AidRecord
 Gen = Generator[Any, Any, Any]
 
 
+# the kernel's selection takes up to 128 candidate AID records per technology (§6.1.2);
+# more is ST_ERRMAXAID (§6.8.1.2)
+MAX_CANDIDATES = 128
+
+
 def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
     """AID records the card may use: ICC standard 03, acquirer and type filters (§4.7)."""
     out: list[AidRecord] = []
@@ -40,7 +45,7 @@ def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
         elif req.app_type != 99 and rec.app_type != req.app_type:
             continue
         out.append(rec)
-    return out[:128]
+    return out  # more than MAX_CANDIDATES is the caller's ST_ERRMAXAID, not a cut list
 
 
 def _expiry_yymmdd(yymm: str) -> str:
@@ -138,6 +143,9 @@ def read_card(pinpad: CardDevice, new_req: m.GcrRequest | None, prompt: str | No
     if not pool:
         pinpad.display.clear()
         return Response("GCR", m.ST_CARDAPPNAV)
+    if len(pool) > MAX_CANDIDATES:
+        pinpad.display.clear()
+        return Response("GCR", m.ST_ERRMAXAID)
     factory = pinpad.chip_factory
     if factory is None:
         return Response("GCR", m.ST_ERRFALLBACK)
@@ -211,6 +219,9 @@ def go_on(pinpad: CardDevice, req: m.GocRequest) -> Gen:
     slot = pinpad.slot
     if not slot.can_go_on_chip():
         return Response("GOC", m.ST_INVCALL)
+    if req.cashback > req.amount:
+        # Amount, Other is part of Amount, Authorised (EMV Book 3 §5.4): it cannot exceed it
+        return Response("GOC", m.ST_INVAMOUNT)
     if not pinpad.key_store.has_pin_key(req.method, req.key_idx):
         return Response("GOC", m.ST_ERRKEY)  # checked before any PIN prompt
     got = yield from slot.chip.go_on_chip(req)

@@ -87,6 +87,29 @@ def _when(date: str, time: str) -> datetime:
         return datetime(2000, 1, 1)
 
 
+def _not_accepted_code(trace: list[Any]) -> int:
+    """Why no application could be used, from the card's own answers (§3.1.1):
+
+    - 071 ST_CARDAPPNAUT: an application was selected but GET PROCESSING OPTIONS
+      answered 6985 ("conditions of use not satisfied": it cannot be used here);
+    - 067 ST_CARDINVALIDAT: every application the card offered answered SELECT with
+      6283 ("selected file invalidated", ISO 7816-4);
+    - 070 ST_CARDAPPNAV otherwise: nothing in common with the terminal's tables.
+    """
+    def sw(line: Any) -> bytes:
+        return bytes(line.response[-2:])
+
+    if any(line.label.startswith("GET PROCESSING") and sw(line) == b"\x69\x85"
+           for line in trace):
+        return m.ST_CARDAPPNAUT
+    selects = [sw(line) for line in trace
+               if line.label.startswith("SELECT ") and not line.label.startswith("SELECT 1PAY")
+               and sw(line) in (b"\x90\x00", b"\x62\x83")]
+    if selects and all(s == b"\x62\x83" for s in selects):
+        return m.ST_CARDINVALIDAT
+    return m.ST_CARDAPPNAV
+
+
 def _status_code(status: Any) -> int:
     """Kernel endings as ABECS return codes (§4.4)."""
     from virtual_devices.emv.kernel.messages import Status
@@ -203,6 +226,7 @@ class KernelChipSession:
 
     def _run(self, phase: Gen) -> Gen:
         from virtual_devices.emv.kernel import KernelStop
+        from virtual_devices.emv.kernel.messages import Status
 
         try:
             return (yield from serve(phase, self))
@@ -214,6 +238,8 @@ class KernelChipSession:
                 # fallback-able chip failure); a chip that answered reset and then timed
                 # out mid-dialogue is a communication error on a working contact.
                 return m.ST_ERRCARD
+            if stop.status == Status.NOT_ACCEPTED:
+                return _not_accepted_code(self.kernel.trace)
             return _status_code(stop.status)
         except _Stop as stop:
             phase.close()

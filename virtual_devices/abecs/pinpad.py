@@ -369,7 +369,13 @@ class Pinpad:
             return m.OpnResponse(None).to_response()
         ksec = bytes(self.rng.randrange(256) for _ in range(16))
         self.world.redactor.add_secret(ksec)
-        crk = wrap_session_key(ksec, req.modulus, req.exponent, self.rng)
+        try:
+            crk = wrap_session_key(ksec, req.modulus, req.exponent, self.rng)
+        except ValueError as exc:  # SecureError too: a key that cannot carry KSEC
+            # the host's public key fails validation (zero or short modulus, even or
+            # unit exponent): a cryptographic error, answered in clear, no session
+            self.world.transcript.event(self.name, f"OPN: unusable RSA key: {exc}")
+            return Response("OPN", m.ST_ERRCRYPT)
         rsp = m.OpnResponse(crk).to_response()
         # the OPN response itself goes in clear; the session starts after it
         self._finish("OPN", rsp, clear=True)
@@ -443,7 +449,8 @@ class Pinpad:
     def _cmd_tle(self, cmd: Command) -> Gen:
         if not self.tables.loading:
             return Response("TLE", m.ST_INVCALL)
-        self.tables.commit()
+        if not self.tables.commit():
+            return Response("TLE", m.ST_TABERR)  # does not fit: the old tables stay
         return Response("TLE")
         yield  # pragma: no cover
 

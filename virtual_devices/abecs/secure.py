@@ -29,6 +29,8 @@ def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Rando
     k = (modulus.bit_length() + 7) // 8
     if len(ksec) > k - 11:
         raise SecureError("RSA modulus too small for the session key")
+    if modulus % 2 == 0 or exponent < 3 or exponent % 2 == 0:
+        raise SecureError("not an RSA public key (even modulus, or exponent even or below 3)")
     pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(ksec)))
     block = b"\x00\x02" + pad + b"\x00" + ksec
     public = rsa.RSAPublicNumbers(exponent, modulus).public_key()

@@ -249,6 +249,10 @@ def decode_record(raw: bytes) -> Record:
 
 
 NO_VERSION = "0000000000"
+# Non-volatile memory for table records (PP_TLRMEM reports what is left). §6.1.2 asks
+# for 160 AID and 80 CAPK records, "around 96 KB" unoptimised; this pinpad has 100 000
+# bytes, a little over that minimum.
+TABLE_MEMORY = 100_000
 
 
 @dataclass
@@ -263,6 +267,14 @@ class TableStore:
     _pending: list[Record] = field(default_factory=list)
     _got_tlr: bool = False
     dropped: int = 0
+    capacity: int = TABLE_MEMORY
+    # bytes of committed records (as loaded, TAB_LEN), per acquirer index
+    _bytes: dict[int, int] = field(default_factory=dict)
+    _pending_bytes: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def free_bytes(self) -> int:
+        return max(0, self.capacity - sum(self._bytes.values()))
 
     def version(self, acq: int) -> str:
         if acq == 0:
@@ -277,6 +289,7 @@ class TableStore:
         self._loading = acq
         self._load_version = version
         self._pending = []
+        self._pending_bytes = {}
         self._got_tlr = False
         return same
 
@@ -298,11 +311,21 @@ class TableStore:
                 self.dropped += 1
                 continue
             self._pending.append(rec)
+            self._pending_bytes[rec.acquirer] = self._pending_bytes.get(rec.acquirer, 0) + len(raw)
 
-    def commit(self) -> None:
-        """TLE: replace the acquirer's tables (all of them for a unified load)."""
+    def commit(self) -> bool:
+        """TLE: replace the acquirer's tables (all of them for a unified load). False
+        (ST_TABERR, §6.7.4) when the new set does not fit the memory: the previous
+        tables stay, as TLR kept the new records apart for exactly that case (§6.7.3)."""
         assert self._loading is not None
         acq = self._loading
+        kept_bytes = {} if acq == 0 else {a: n for a, n in self._bytes.items() if a != acq}
+        total = sum(kept_bytes.values()) + sum(self._pending_bytes.values())
+        if total > self.capacity:
+            self._loading = None
+            self._pending, self._pending_bytes = [], {}
+            return False
+        self._bytes = {**kept_bytes, **self._pending_bytes}
         if acq == 0:
             self.records = list(self._pending)
             self.unified_version = self._load_version
@@ -313,7 +336,8 @@ class TableStore:
             self.versions[acq] = self._load_version
             self.unified_version = None
         self._loading = None
-        self._pending = []
+        self._pending, self._pending_bytes = [], {}
+        return True
 
     def aids(self) -> list[AidRecord]:
         return [r for r in self.records if isinstance(r, AidRecord)]

@@ -217,19 +217,30 @@ def id_list(raw: bytes) -> list[int]:
     return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
 
 
-def mask_pan(pan: str, panmask: str | None) -> str:
-    """SPE_PANMASK "eedd": keep ``ee`` digits on the left and ``dd`` on the right.
+def mask_pan(field: str, panmask: str | None) -> str:
+    """SPE_PANMASK "eedd" applied to a field (§5.4.1): keep ``ee`` digits on the left
+    and ``dd`` on the right, the others become ``*`` (2Ah).
 
-    The specification gives the two counts but not the masking character; a real
-    pinpad's masked PAN is printed on receipts, and ``*`` is what receipts print, so
-    the hidden digits become ``*``. When the counts cover the whole PAN nothing is hidden.
+    The PAN is the first run of digits from the left of the field (a track's format
+    character before it is not part of it); spaces inside it stay where they are and
+    are not counted. When ``ee + dd`` covers the PAN's digits nothing is hidden.
     """
     if panmask is None:
-        return pan
+        return field
     left, right = int(panmask[:2]), int(panmask[2:])
-    if left + right >= len(pan):
-        return pan
-    return pan[:left] + "*" * (len(pan) - left - right) + (pan[len(pan) - right:] if right else "")
+    start = next((i for i, c in enumerate(field) if c.isdigit()), None)
+    if start is None:
+        return field
+    end = start
+    while end < len(field) and (field[end].isdigit() or field[end] == " "):
+        end += 1
+    digits = [i for i in range(start, end) if field[i].isdigit()]
+    if left + right >= len(digits):
+        return field
+    chars = list(field)
+    for i in digits[left : len(digits) - right]:
+        chars[i] = "*"
+    return "".join(chars)
 
 
 def nibbles(text: str) -> bytes:

@@ -21,8 +21,8 @@ Handler = Callable[[Any, Command], Gen]
 
 HANDLERS: dict[str, Handler] = {}
 
-ST_RSPOVRFL = 45
-ST_NOSAM = 51
+ST_RSPOVRFL = m.ST_RSPOVRFL
+ST_NOSAM = m.ST_NOSAM
 ST_MFNFOUND, ST_MFERRFMT, ST_MFERR = 100, 101, 102
 
 

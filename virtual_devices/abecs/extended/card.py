@@ -129,7 +129,7 @@ def gcx(pinpad: Any, cmd: Command) -> Gen:
     items: list[tuple[int, bytes]] = [(t.PP_CARDTYPE, f"{read.card_type:02d}".encode())]
     if read.card_type == m.CARD_MAGSTRIPE:
         items.append((t.PP_ICCSTAT, str(read.stat_chip).encode()))
-        items += incomplete_tracks(read.track1, read.track2, mask)
+        items += incomplete_tracks(read.track1, read.track2, mask, read.track3)
         return tagged("GCX", items)
     st.pan = read.pan
     info = f"{read.acq_idx:02d}{read.rec_idx:>2}{read.app_type:02d}"
@@ -138,7 +138,7 @@ def gcx(pinpad: Any, cmd: Command) -> Gen:
     if read.card_type in (m.CARD_ICC, m.CARD_CTLS_EMV):
         items += [(t.PP_PAN, t.mask_pan(read.pan, mask).encode("latin-1")),
                   (t.PP_PANSEQNO, f"{read.pan_seq:02d}".encode())]
-    items += incomplete_tracks(read.track1, read.track2, mask)
+    items += incomplete_tracks(read.track1, read.track2, mask, read.track3)
     if read.card_type in (m.CARD_ICC, m.CARD_CTLS_EMV):
         if read.holder_name:
             items.append((t.PP_CHNAME, read.holder_name.encode("latin-1")))

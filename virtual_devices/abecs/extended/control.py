@@ -21,7 +21,6 @@ GIX_DEFAULT = (
 )
 CTLS_IDS = {t.PP_CTLSVER, t.PP_MCTLSVER, t.PP_VCTLSVER, t.PP_AECTLSVER, t.PP_DPCTLSVER,
             t.PP_PUREVER}
-TLR_MEMORY = 100_000  # bytes left for table records (PP_TLRMEM), a typical pinpad's
 
 
 def key_map(present: set[int], supported: bool = True) -> str:  # DES methods: all "2"
@@ -55,7 +54,7 @@ def gix_value(pinpad: Any, pid: int) -> bytes | None:
         t.PP_DKPTDESP: a(key_map(set(), False)),
         t.PP_DKPTTDESP: a(presence(pinpad, "dukpt_pin")),
         t.PP_DKPTTDESD: a(presence(pinpad, "dukpt_dat")),
-        t.PP_TLRMEM: TLR_MEMORY.to_bytes(4, "big"),
+        t.PP_TLRMEM: pinpad.tables.free_bytes.to_bytes(4, "big"),
     }
     if ctls:
         fixed.update({t.PP_CTLSVER: b"CL1.00", t.PP_MCTLSVER: b"MC1.00",

@@ -12,23 +12,35 @@ from virtual_devices.abecs.extended.state import state
 from virtual_devices.abecs.fields import Command, Response
 
 
-def incomplete_tracks(track1: str, track2: str, panmask: str | None) -> list[tuple[int, bytes]]:
-    """PP_TRKnINC: the tracks up to the service code (§5.4), PAN masked per SPE_PANMASK.
+def incomplete_tracks(track1: str, track2: str, panmask: str | None,
+                      track3: str = "") -> list[tuple[int, bytes]]:
+    """PP_TRK1INC/2INC/3INC (§5.4.1), the PAN masked as SPE_PANMASK says.
 
-    Track 2 keeps ``PAN=YYMMSSS`` (the spec's examples: ``4444333322221111=1608201``);
-    track 1 keeps format code, PAN, name, expiry and service code. Discretionary data
-    (where the card verification values live) never leaves the pinpad in clear.
+    Track 1 is cut seven positions after its second ``^`` and track 2 seven after its
+    ``=`` (PAN, name, expiry and service code: the spec's example
+    ``66733246732413=1512601``); when that cannot be done, and always for track 3, the
+    first 19 positions are kept. Discretionary data (where the card verification
+    values live) never leaves the pinpad in clear.
     """
     out: list[tuple[int, bytes]] = []
-    if track1 and track1.count("^") >= 2:
-        head, name, rest = track1.split("^", 2)
-        pan1 = head[1:]
-        out.append((t.PP_TRK1INC, f"{head[:1]}{t.mask_pan(pan1, panmask)}^{name}^{rest[:7]}"
-                    .encode("latin-1")))
-    if track2 and "=" in track2:
-        pan2, rest2 = track2.split("=", 1)
-        out.append((t.PP_TRK2INC, f"{t.mask_pan(pan2, panmask)}={rest2[:7]}".encode("latin-1")))
+    for pid, track, sep, count in ((t.PP_TRK1INC, track1, "^", 2),
+                                   (t.PP_TRK2INC, track2, "=", 1),
+                                   (t.PP_TRK3INC, track3, "", 0)):
+        if track:
+            kept = t.mask_pan(_truncated(track, sep, count), panmask)
+            out.append((pid, kept.encode("latin-1")))
     return out
+
+
+def _truncated(track: str, sep: str, count: int) -> str:
+    pos = -1
+    for _ in range(count):
+        pos = track.find(sep, pos + 1)
+        if pos < 0:
+            break
+    if count == 0 or pos < 0:
+        return track[:19]
+    return track[: pos + 1 + 7]
 
 
 @handles("GTK")

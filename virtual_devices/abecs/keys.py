@@ -7,9 +7,11 @@ in 2.10 and are reported as unsupported.
 
 - PIN methods (SPE_MTHDPIN / GPN, GOC METHOD): ``1`` MK/WK:TDES, ``3`` DUKPT:TDES
   (``0`` and ``2``, the DES ones, answer ST_ERRKEY: no such key can exist).
-- Data methods (SPE_MTHDDAT): ``10``/``11`` MK/WK:TDES ECB/CBC, ``50``/``51``
-  DUKPT:TDES:DAT#3 ECB/CBC (the "message authentication, response" variant, constant
-  ``00000000FF000000`` on both halves, §5.1.2); one KSN for every block of a call.
+- Data methods (SPE_MTHDDAT): ``10``/``11`` MK/WK:TDES ECB/CBC, ``30`` DUKPT:TDES:DAT#1
+  ECB (the "message authentication, request or both ways" variant, constant
+  ``000000000000FF00`` on both halves; also GEN/03/03), ``50``/``51`` DUKPT:TDES:DAT#3
+  ECB/CBC (the "message authentication, response" variant, ``00000000FF000000``,
+  §5.1.2); one KSN for every block of a call.
 - Encrypted PAN (§5.3.1): the 16 rightmost PAN digits (spaces as ``E``, short PANs
   padded with ``F``) replaced by their TDES encryption under WKPAN.
 - End-to-end tracks (§5.4.2): the first SPE_OPNDIG characters stay clear, the rest is
@@ -35,6 +37,7 @@ from virtual_devices.abecs.dukpt import DukptKey, derive_key, ipek, load_test_ke
 
 POSITIONS = range(1, 33)  # the key indexes this pinpad supports, per kind (§6.1.2)
 KINDS = ("mk_pin", "mk_dat", "dukpt_pin", "dukpt_dat")
+DAT1_VARIANT = bytes.fromhex("000000000000FF00000000000000FF00")
 DAT3_VARIANT = bytes.fromhex("00000000FF00000000000000FF000000")
 ZERO_KSN = bytes(10)
 
@@ -58,6 +61,11 @@ def _xor(a: bytes, b: bytes) -> bytes:
 def dukpt_dat3_key(initial_key: bytes, ksn: bytes) -> bytes:
     """The DUKPT:TDES:DAT#3 key for ``ksn`` (§5.1.2)."""
     return _xor(derive_key(initial_key, ksn), DAT3_VARIANT)
+
+
+def dukpt_dat1_key(initial_key: bytes, ksn: bytes) -> bytes:
+    """The DUKPT:TDES:DAT#1 key for ``ksn`` (§5.1.2)."""
+    return _xor(derive_key(initial_key, ksn), DAT1_VARIANT)
 
 
 def _read_toml() -> dict[str, dict[str, dict[str, str]]]:
@@ -148,13 +156,14 @@ class KeyStore:
             if master is None:
                 raise KeyError_(f"no MK:TDES:DAT key at index {index:02d}")
             return tdes(self.working_key(master, wkenc), data, cbc_iv=cbc), ZERO_KSN
-        if method in (50, 51):
+        if method in (30, 50, 51):
             slot = self.dukpt_dat.get(index)
             if slot is None:
                 raise KeyError_(f"no DUKPT:TDES:DAT key at index {index:02d}")
             ksn = slot.next_ksn()  # one transaction key for every block (§5.1.2)
-            return tdes(dukpt_dat3_key(slot.initial_key, ksn), data, cbc_iv=cbc), ksn
-        raise KeyError_(f"data method {method:02d} is not offered (DES and DAT#1 removed)")
+            variant = dukpt_dat1_key if method == 30 else dukpt_dat3_key
+            return tdes(variant(slot.initial_key, ksn), data, cbc_iv=cbc), ksn
+        raise KeyError_(f"data method {method:02d} is not offered (the DES keys were removed)")
 
 
 # -- §5.3 encrypted PAN -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from psec import pinblock
 
 from virtual_devices.abecs import dukpt
 
+_DAT1 = bytes.fromhex("000000000000FF00000000000000FF00")  # §5.1.2 DUKPT:TDES:DAT#1
 _DAT3 = bytes.fromhex("00000000FF00000000000000FF000000")
 
 
@@ -52,6 +53,13 @@ def open_dukpt_dat3(bdk: bytes, ksn: bytes, data: bytes, iv: bytes | None = None
     future = dukpt.derive_key(dukpt.ipek(bdk, ksn), ksn)
     key = bytes(a ^ b for a, b in zip(future, _DAT3, strict=True))
     return _tdes_decrypt(key, data, iv)
+
+
+def open_dukpt_dat1(bdk: bytes, ksn: bytes, data: bytes) -> bytes:
+    """Data the pinpad encrypted with DUKPT:TDES:DAT#1 (ECB: EBX 30, GEN/03/03)."""
+    future = dukpt.derive_key(dukpt.ipek(bdk, ksn), ksn)
+    key = bytes(a ^ b for a, b in zip(future, _DAT1, strict=True))
+    return _tdes_decrypt(key, data, None)
 
 
 def open_mk_data(working: bytes, data: bytes, iv: bytes | None = None) -> bytes:

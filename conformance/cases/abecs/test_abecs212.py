@@ -218,6 +218,25 @@ def test_ebx_length(abecs_device: Any) -> None:
     assert exchange(abecs_device, pkt) == [b"EBX011"]
 
 
+@case("abecs/3.3.6/2", title="EBX with SPE_MTHDDAT 30 (DUKPT:TDES:DAT#1, ECB): the data "
+      "and a KSN, opened by the acquirer", failure="method 30 of SPE_MTHDDAT is refused")
+def test_ebx_dat1(abecs_device: Any, verdict: Any) -> None:
+    from virtual_devices.abecs.keys import load_dukpt_dat_keys
+    from virtual_devices.acquirer.pinpad_keys import open_dukpt_dat1
+
+    pkt = (b"EBX040" + b"\x00\x0f\x00\x18" + b"DADO A SER CRIPTOGRAFADO" + b"\x00\x03\x00\x02"
+           + b"30" + b"\x00\x09\x00\x02" + b"17")
+    (rsp,) = exchange(abecs_device, pkt)
+    if rsp == b"EBX042" and not abecs_device.virtual:
+        verdict.informational("no DUKPT:TDES:DAT key at index 17 in this pinpad")
+        return
+    got = params(rsp)
+    assert rsp[:6] == b"EBX000" and len(got[0x804E]) == 24 and len(got[0x804C]) == 10
+    if abecs_device.virtual:
+        bdk = load_dukpt_dat_keys()[17][0]
+        assert open_dukpt_dat1(bdk, got[0x804C], got[0x804E]) == b"DADO A SER CRIPTOGRAFADO"
+
+
 @case("abecs/3.3.7/1", title="ENB (the spec's example) without its master key is 042",
       failure="encryption runs with a key that is not loaded")
 def test_enb_example(abecs_device: Any, verdict: Any) -> None:

@@ -187,3 +187,33 @@ def pin_block_for_card(fmt: str, pin: str, pan: str) -> bytes:
 
 
 HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+@sub_command("03", "03")
+def dukpt_dat1(pinpad: Any, body: bytes) -> Gen:
+    """GEN/03/03 (§3.8.7): a block under DUKPT:TDES:DAT#1, ECB, one KSN for all of it.
+
+    Body: METHOD N1 (``3``), IDX N2, INPUT H..256 (a multiple of 16 hex digits); the
+    answer is the KSN (H20) and the cryptogram (as long as the input). In encrypted-PAN
+    mode the host sends the input under TDES⁻¹ with WKPAN (§5.3), so the pinpad applies
+    TDES with WKPAN first to get it back.
+    """
+    from virtual_devices.abecs.keys import POSITIONS, KeyError_, tdes
+
+    text = body.decode("latin-1")
+    if (len(text) < 3 or text[:1] != "3" or not text[1:3].isdigit()
+            or any(c not in HEX for c in text[3:]) or not 0 < len(text) - 3 <= 256
+            or (len(text) - 3) % 16):
+        return Response("GEN", m.ST_INVPARM)
+    idx, data = int(text[1:3]), bytes.fromhex(text[3:])
+    if idx not in POSITIONS:
+        return Response("GEN", m.ST_INVPARM)  # outside the positions this pinpad has
+    wkpan = pinpad.key_store.wkpan
+    if wkpan is not None:
+        data = tdes(wkpan, data)
+    try:
+        crypt, ksn = pinpad.key_store.encrypt_data(30, idx, data)
+    except KeyError_:
+        return Response("GEN", m.ST_ERRKEY)
+    return out(ksn.hex().upper() + crypt.hex().upper())
+    yield  # pragma: no cover

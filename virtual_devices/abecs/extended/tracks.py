@@ -81,7 +81,7 @@ def gtk(pinpad: Any, cmd: Command) -> Gen:
         except KeyError_:
             return Response("GTK", m.ST_ERRKEY)
         items.append((pid, crypt))
-        if method_text in ("50", "51"):
+        if method_text in ("30", "50", "51"):
             items.append((ksn_id, ksn))
     return tagged("GTK", items + extra)
     yield  # pragma: no cover
@@ -94,9 +94,9 @@ def _track_sealer(pinpad: Any, p: t.Params, method: int) -> Any:
 
     from virtual_devices.abecs.keys import e2e_encrypt, new_krand
 
-    if method not in (10, 11, 50, 51, 90, 91):
-        # 00/01 (DES) and 30 (DAT#1) are methods ABECS 2.10 removed: no such key here
-        return Response("GTK", m.ST_ERRKEY if method in (0, 1, 30) else m.ST_INVPARM)
+    if method not in (10, 11, 30, 50, 51, 90, 91):
+        # 00/01 (DES) name keys ABECS 2.10 removed: no such key here
+        return Response("GTK", m.ST_ERRKEY if method in (0, 1) else m.ST_INVPARM)
     opn = int(p.digits(t.SPE_OPNDIG, 1) or 0)
     iv = p.get(t.SPE_IVCBC) or bytes(8)
     store = pinpad.key_store

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 BEHAVIOUR_KEYS = ("pin", "wrong_pins", "cancel_at", "walk_away_at", "presentation",
-                  "think_s", "typing_s")
+                  "think_s", "typing_s", "entries")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,10 +101,16 @@ def actions(server: Any) -> dict[str, ControlAction]:
 
     def card(params: dict[str, Any]) -> dict[str, Any]:
         term = terminal(params)
-        unknown = set(params) - {"tid", "card", *BEHAVIOUR_KEYS}
+        unknown = set(params) - {"tid", "card", "entry", *BEHAVIOUR_KEYS}
         if unknown:
             raise ValueError(f"unknown cardholder choices {sorted(unknown)}")
         behaviour = {k: params[k] for k in BEHAVIOUR_KEYS if k in params}
+        if "entries" in behaviour:  # what is typed at the keypad's prompts, in order
+            entries = behaviour["entries"]
+            if not isinstance(entries, list) or not all(isinstance(e, str) and e.isdigit()
+                                                        for e in entries):
+                raise ValueError("entries must be a list of digit strings")
+            behaviour["entries"] = list(entries)
         for key in ("think_s", "typing_s"):  # [low, high] seconds in JSON
             if key in behaviour:
                 try:
@@ -112,8 +118,12 @@ def actions(server: Any) -> dict[str, ControlAction]:
                 except (TypeError, ValueError):
                     raise ValueError(f"{key} must be [low, high] seconds") from None
                 behaviour[key] = (low, high)
-        term.machine.choose_card(str(params.get("card", term.machine.cards[0])), **behaviour)
-        return {"tid": term.tid, "card": term.machine.cards[0], "behaviour": behaviour}
+        entry = str(params.get("entry", "card"))
+        term.machine.choose_card(str(params.get("card", term.machine.cards[0])), entry,
+                                 **behaviour)
+        shown = {k: v for k, v in behaviour.items() if k != "entries"}  # may hold a PAN
+        return {"tid": term.tid, "card": term.machine.cards[0], "entry": entry,
+                "behaviour": shown}
 
     def silence(params: dict[str, Any]) -> dict[str, Any]:
         term = terminal(params)
@@ -130,7 +140,8 @@ def actions(server: Any) -> dict[str, ControlAction]:
     return {a.name: a for a in (
         ControlAction("card", "the next customer at terminal `tid` holds `card` "
                       "(catalogue name) and acts per pin/wrong_pins/cancel_at/walk_away_at/"
-                      "presentation", card),
+                      "presentation; `entry`: card (read) or keyed (typed on the PDQ); "
+                      "`entries`: digits typed at the keypad's prompts, in order", card),
         ControlAction("silence", "terminal `tid`'s PDQ goes silent (`on`: true/false): "
                       "its next transaction ends TIMED_OUT after 200 s", silence),
         ControlAction("waiter", "a waiter at terminal `tid` serves a table on /pat: "

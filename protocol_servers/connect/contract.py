@@ -5,7 +5,8 @@ certificate made at start), each terminal's virtual pinpad on a pty (or a real A
 pinpad by path). The banner prints both URLs with the working test token, every
 terminal with its TID, currency, card and pinpad. Control actions: ``card`` (the next
 customer at a terminal and how they act), ``silence`` (a PDQ that goes quiet: TIMED_OUT),
-``waiter`` (a waiter serves a table on /pat).
+``waiter`` (a waiter serves a table on /pat), ``waiter_result`` (what that waiter did:
+table, splits, payments).
 """
 
 from __future__ import annotations
@@ -135,7 +136,20 @@ def actions(server: Any) -> dict[str, ControlAction]:
 
         term = terminal(params)
         server.start_waiter(term.tid, WaiterPlan.from_json(params))
-        return {"tid": term.tid, "waiter": "started"}
+        outcome = server.waiter_outcome(tid=term.tid)
+        return {"tid": term.tid, "waiter": "started", "number": outcome.number}
+
+    def waiter_result(params: dict[str, Any]) -> dict[str, Any]:
+        number = params.get("number")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+            raise ValueError("number must be the integer the waiter action answered")
+        tid = params.get("tid")
+        if tid is not None:
+            tid = terminal(params).tid
+        outcome = server.waiter_outcome(number, tid)
+        if outcome is None:
+            raise ValueError("no such waiter: start one with the waiter action")
+        return dict(outcome.to_json())
 
     return {a.name: a for a in (
         ControlAction("card", "the next customer at terminal `tid` holds `card` "
@@ -145,7 +159,11 @@ def actions(server: Any) -> dict[str, ControlAction]:
         ControlAction("silence", "terminal `tid`'s PDQ goes silent (`on`: true/false): "
                       "its next transaction ends TIMED_OUT after 200 s", silence),
         ControlAction("waiter", "a waiter at terminal `tid` serves a table on /pat: "
-                      "`table`, `parts` or `amounts`, `cards`, `print_bill`", waiter),
+                      "`table`, `parts` or `amounts`, `cards`, `print_bill`; answers the "
+                      "waiter's `number`", waiter),
+        ControlAction("waiter_result", "what waiter `number` (or the last at `tid`) did: "
+                      "`finished`, `table`, `locked`, `amount`, `splits`, `payments` "
+                      "(each outcome, masked PAN), `steps`", waiter_result),
     )}
 
 

@@ -153,6 +153,7 @@ def test_cnp_keyed(connect: Any) -> None:
     assert tx["dateOfExpiry"] == "12/31" and tx["cardSchemeName"] == "VISA"
     assert tx["applicationId"] == "" and tx["primaryAccountNumberSequence"] == ""
     assert tuple(values(c)) == KEYED_CNP
+    assert any(line["value"] == "KEYED" for line in tx["receiptLines"]["CUSTOMER"])
     refund = sale(connect, c, amount=700, method="refund", cardholderNotPresent=True)
     assert refund["transactionResult"] == "SUCCESSFUL" and refund["paymentMethod"] == "KEYED"
     if connect.reference:

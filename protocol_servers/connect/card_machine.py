@@ -123,6 +123,9 @@ class CardMachine:
             raise ValueError(f"no catalogue card {name!r}")
         if entry not in ("card", "keyed"):
             raise ValueError(f"entry is 'card' or 'keyed', not {entry!r}")
+        for typed in behaviour.get("entries", ()):
+            if len(str(typed)) >= 12:  # a card number to type is card data: masked from now
+                self.world.redactor.add_pan(str(typed))
         self.cards = [name]
         self.entry = entry
         self.behaviour = dict(behaviour)

@@ -201,9 +201,10 @@ def test_cnp_keyed_declined(connect: Any, card: str, why: str) -> None:
 
 
 @case("connect/4.3/9", title="keyed entry: cancel while the card is typed; "
-      "cardholderNotPresent only on sales and refunds; the operator keys a pre-auth",
+      "cardholderNotPresent only on sales and refunds; the operator keys a pre-auth and an "
+      "account verification",
       section="4.3", failure="a cancel during key entry does not cancel, keyed entry is "
-      "taken where §4.3 does not allow it, or an operator-keyed pre-auth fails")
+      "taken where §4.3 does not allow it, or an operator-keyed pre-auth or check fails")
 def test_cnp_keyed_cancel_and_scope(connect: Any) -> None:
     connect.choose(GBP, "visa-chip-pin", cancel_at="card")
     c = connect.open()
@@ -224,6 +225,9 @@ def test_cnp_keyed_cancel_and_scope(connect: Any) -> None:
     pre = sale(connect, c, amount=4000, method="preAuth")
     assert pre["transactionResult"] == "SUCCESSFUL" and pre["paymentMethod"] == "KEYED"
     assert values(c)[:3] == ["TRANSACTION_STARTED", "PRESENT_CARD", "PLEASE_WAIT"]
+    check = sale(connect, c, amount=0, method="accountVerification")
+    assert check["transactionResult"] == "SUCCESSFUL" and check["paymentMethod"] == "KEYED"
+    assert check["transactionType"] == "ACCOUNT_VERIFICATION"
     check_invariants(connect)
 
 

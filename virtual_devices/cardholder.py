@@ -34,6 +34,9 @@ SPREAD = 0.3
 
 
 CANCEL_KEY = "cancel"  # what a pinpad customer "types" when pressing Cancel
+# GCD's table prompts (ABECS 2.12 §3.3.8) at which a person copies the card in hand
+CARD_PROMPTS = {"DIGITE NÚMERO DO CARTÃO": "pan", "DIGITE O MÊS (MM)": "month",
+                "DIGITE O ANO (AA)": "year", "DIGITE CÓDIGO DE SEGURANÇA": "code"}
 Presentation = Literal["insert", "swipe", "tap"]
 Stage = Literal["card", "pin", "remove"]
 
@@ -387,8 +390,17 @@ class Cardholder:
         return index
 
     def type_digits(self, pinpad: CardQueue, prompt: str, min_len: int, max_len: int) -> Action:
-        """GCD: the digits typed at a data prompt, or cancel (``Behaviour.entries``)."""
+        """GCD: the digits typed at a data prompt, or cancel (``Behaviour.entries``).
+
+        At the card prompts of keyed entry (number, expiry month and year, security
+        code) the person reads the card in hand and types what is printed on it, at the
+        copying pace of ``cardholder_timings.toml``; ``entries`` still come first, so a
+        scenario can mistype. Any other prompt gets ``entries`` or a run of digits.
+        """
         b = self.behaviour
+        asks = CARD_PROMPTS.get(prompt)
+        if asks is not None:
+            return (yield from self._type_card_data(pinpad, asks, prompt, max_len))
         yield from self._pace(b.think_s)
         if b.cancels_at("pin"):
             return CANCEL_KEY
@@ -399,6 +411,36 @@ class Cardholder:
         for _ in value:
             yield from self._pace(b.typing_s)
         self._log(f"types {len(value)} digits at {prompt!r}")
+        return value
+
+    def _type_card_data(self, pinpad: CardQueue, asks: str, prompt: str,
+                        max_len: int) -> Action:
+        from virtual_devices.emv.printed import printed
+
+        b = self.behaviour
+        if b.walks_away_at("card"):
+            yield from self._forever()
+        yield self._wait("keyed_think")
+        if b.cancels_at("card") or b.cancels_at("pin"):
+            self._log(f"presses cancel at {prompt!r}")
+            return CANCEL_KEY
+        if asks == "pan" or self.holding is None:
+            self.holding = pinpad.take_card()  # the card to key: the next one chosen
+        face = printed(self.holding) if self.holding is not None else None
+        if b.entries:
+            value = b.entries.pop(0)[:max_len]
+        elif face is None:
+            value = ""  # no card in hand: nothing to copy, ENTER on an empty field
+        else:
+            value = {"pan": face.pan, "month": face.expiry_mm, "year": face.expiry_yy,
+                     "code": face.security_code}[asks][:max_len]
+        if asks == "pan" and value:
+            self.world.redactor.add_pan(value)  # typed card numbers are card data
+        for _ in value:
+            yield self._wait("keyed_digit")
+        yield self._wait("pin_confirm")
+        shown = f"{len(value)} digits" if asks in ("pan", "code") else f"{value!r}"
+        self._log(f"types {shown} at {prompt!r}")
         return value
 
     def remove_card(self, pinpad: CardQueue) -> Action:

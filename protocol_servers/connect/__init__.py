@@ -9,7 +9,8 @@ Layers (paymentsense-connect.md sections in brackets):
 * :mod:`routing` — handlers registered by decorator per integration and version;
 * :mod:`pac` — Pay-At-Counter methods and the transaction on a terminal [§4, §7, §10];
 * :mod:`pat` — Pay-At-Table driven by a scripted waiter [§5];
-* :mod:`card_machine` — the one adapter over the pinpad, the EMV card and the acquirer;
+* :mod:`card_machine` — the one adapter over the pinpad, the EMV card and the acquirer
+  (cards read, or keyed on the pinpad's keypad for ``cardholderNotPresent``) [§4.3];
 * :mod:`notifications`, :mod:`receipts`, :mod:`terminal` — §4.4 values, receipt lines,
   the terminal with its journal (reports [§4.8]);
 * :mod:`server` — the account: terminals (``terminals.toml``, magic TIDs of §11),

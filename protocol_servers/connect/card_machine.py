@@ -10,9 +10,9 @@ what happens on the terminal as events, which :mod:`notifications` turns into th
 ``terminalNotification`` values of paymentsense-connect.md §4.4.
 
 Events (``on_event(name)``): ``card_inserted``, ``card_tapped``, ``card_swiped`` (the
-terminal's ``CardPresented``), ``pin_entry`` (``PinEntryStarted``: the pinpad prompts
-for the PIN), ``connecting``, ``connection_made``, ``host_answered`` (with the approval),
-``card_removed``.
+terminal's ``CardPresented``), ``card_keyed`` (keyed entry done), ``pin_entry``
+(``PinEntryStarted``: the pinpad prompts for the PIN), ``connecting``,
+``connection_made``, ``host_answered`` (with the approval), ``card_removed``.
 
 Every blocking step runs as its own process so that a cancel can CAN it (ABECS §2.2.4),
 which is how the PDQ's red key ends a transaction before authorisation.
@@ -61,8 +61,8 @@ class CardRead:
     label: str
     aid: str
     scheme: str
-    method: str  # ICC_CHIP, CONTACTLESS, SWIPED
-    card_type: int
+    method: str  # ICC_CHIP, CONTACTLESS, SWIPED, KEYED
+    card_type: int  # GCR's card type; -1 for a keyed card
 
 
 @dataclass
@@ -104,19 +104,30 @@ class CardMachine:
     connection_made: float = 0.3
     on_event: OnEvent | None = None
     opened: bool = False
+    # how the next card is entered: "card" (read) or "keyed" (the operator chose key
+    # entry from the PDQ's menu on the present-card screen, §11's recipe)
+    entry: str = "card"
+    key_entry_timeout: float = 60.0
     _running: simpy.Process | None = None
 
     def __post_init__(self) -> None:
         self.app.subscribe(self._observe)
 
     # -- the customer at the counter (control API) ---------------------------------------
-    def choose_card(self, name: str, **behaviour: Any) -> None:
-        """The next customer holds catalogue card ``name`` and acts per ``behaviour``."""
+    def choose_card(self, name: str, entry: str = "card", **behaviour: Any) -> None:
+        """The next customer holds catalogue card ``name`` and acts per ``behaviour``;
+        ``entry="keyed"``: the operator keys it on the PDQ instead of reading it."""
         from virtual_devices.emv.catalogue import catalogue
 
         if name not in catalogue():
             raise ValueError(f"no catalogue card {name!r}")
+        if entry not in ("card", "keyed"):
+            raise ValueError(f"entry is 'card' or 'keyed', not {entry!r}")
+        for typed in behaviour.get("entries", ()):
+            if len(str(typed)) >= 12:  # a card number to type is card data: masked from now
+                self.world.redactor.add_pan(str(typed))
         self.cards = [name]
+        self.entry = entry
         self.behaviour = dict(behaviour)
 
     def _hand_card(self) -> None:
@@ -199,6 +210,21 @@ class CardMachine:
                         f"{exp[2:4]}/{exp[:2]}", card.app_label.strip() or scheme_of(aid),
                         aid, scheme_of(aid), how, card.card_type)
 
+    def key_card(self, security_code: bool = True) -> Gen:
+        """Keyed entry on the pinpad's keypad (GCD): number, expiry, security code."""
+        from virtual_devices.acquirer.host import rid_for_pan
+
+        self._hand_card()
+        keyed = yield from self._command(self.app.key_card(
+            security_code, int(self.key_entry_timeout)))
+        self._keyed = keyed
+        self._emit("card_keyed")
+        aid = rid_for_pan(keyed.pan).hex().upper()
+        scheme = scheme_of(aid)
+        # no application was selected: the label and the AID of a result stay empty
+        return CardRead(keyed.pan, "*" * 12 + keyed.pan[-4:], "", keyed.expiry_mm_yy,
+                        "", "", scheme, "KEYED", -1)
+
     def _host_call(self) -> Gen:
         self._emit("connecting")
         yield self.world.timeout(self.connection_made)
@@ -217,6 +243,9 @@ class CardMachine:
         from virtual_devices.emv import tlv
         from virtual_devices.terminal import HostAnswer, Processed
 
+        if card.method == "KEYED":
+            return (yield from self._authorise_keyed(card, kind, amount, currency, key,
+                                                     proceed))
         if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
             raise CardFailure("card_not_supported",
                               "this terminal takes chip cards only (no stripe fallback)")
@@ -255,10 +284,29 @@ class CardMachine:
                                  aid)
         return Authorisation(True, cvm, rsp.reference, rsp.auth_code, rsp.arc, "SUCCESSFUL", aid)
 
-    def credit(self, card: CardRead, amount: int, currency: str, key: str) -> Gen:
-        """A card-present refund: a credit booked at the acquirer for the card read."""
+    def _authorise_keyed(self, card: CardRead, kind: str, amount: int, currency: str,
+                         key: str, proceed: Callable[[], bool]) -> Gen:
+        """A keyed card goes online as it is: no chip, no PIN, no card to finish."""
+        if not proceed():
+            raise CardFailure("cancelled", "cancelled before authorisation")
         yield from self._host_call()
-        entry = self.app.refund_to_card(self._card, amount, key, NUMERIC[currency])
+        rsp = yield from self.app.authorise_keyed(self._keyed, amount, kind, key,
+                                                  NUMERIC[currency])
+        self._emit("host_answered", approved=bool(rsp is not None and rsp.approved))
+        if rsp is None:
+            return Authorisation(False, "NONE", outcome="NO_HOST")
+        if not rsp.approved:
+            return Authorisation(False, "NONE", rsp.reference, "", rsp.arc, "DECLINED")
+        return Authorisation(True, "NONE", rsp.reference, rsp.auth_code, rsp.arc,
+                             "SUCCESSFUL")
+
+    def credit(self, card: CardRead, amount: int, currency: str, key: str) -> Gen:
+        """A refund: a credit booked at the acquirer for the card read (or keyed)."""
+        yield from self._host_call()
+        if card.method == "KEYED":
+            entry = self.app.refund_keyed(self._keyed, amount, key, NUMERIC[currency])
+        else:
+            entry = self.app.refund_to_card(self._card, amount, key, NUMERIC[currency])
         self._emit("host_answered", approved=entry.approved)
         return Authorisation(entry.approved, "NONE", entry.ref,
                              str(entry.meta.get("auth_code", "")), entry.response_code,

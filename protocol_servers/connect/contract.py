@@ -5,7 +5,8 @@ certificate made at start), each terminal's virtual pinpad on a pty (or a real A
 pinpad by path). The banner prints both URLs with the working test token, every
 terminal with its TID, currency, card and pinpad. Control actions: ``card`` (the next
 customer at a terminal and how they act), ``silence`` (a PDQ that goes quiet: TIMED_OUT),
-``waiter`` (a waiter serves a table on /pat).
+``waiter`` (a waiter serves a table on /pat), ``waiter_result`` (what that waiter did:
+table, splits, payments).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 BEHAVIOUR_KEYS = ("pin", "wrong_pins", "cancel_at", "walk_away_at", "presentation",
-                  "think_s", "typing_s")
+                  "think_s", "typing_s", "entries")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,10 +102,16 @@ def actions(server: Any) -> dict[str, ControlAction]:
 
     def card(params: dict[str, Any]) -> dict[str, Any]:
         term = terminal(params)
-        unknown = set(params) - {"tid", "card", *BEHAVIOUR_KEYS}
+        unknown = set(params) - {"tid", "card", "entry", *BEHAVIOUR_KEYS}
         if unknown:
             raise ValueError(f"unknown cardholder choices {sorted(unknown)}")
         behaviour = {k: params[k] for k in BEHAVIOUR_KEYS if k in params}
+        if "entries" in behaviour:  # what is typed at the keypad's prompts, in order
+            entries = behaviour["entries"]
+            if not isinstance(entries, list) or not all(isinstance(e, str) and e.isdigit()
+                                                        for e in entries):
+                raise ValueError("entries must be a list of digit strings")
+            behaviour["entries"] = list(entries)
         for key in ("think_s", "typing_s"):  # [low, high] seconds in JSON
             if key in behaviour:
                 try:
@@ -112,8 +119,12 @@ def actions(server: Any) -> dict[str, ControlAction]:
                 except (TypeError, ValueError):
                     raise ValueError(f"{key} must be [low, high] seconds") from None
                 behaviour[key] = (low, high)
-        term.machine.choose_card(str(params.get("card", term.machine.cards[0])), **behaviour)
-        return {"tid": term.tid, "card": term.machine.cards[0], "behaviour": behaviour}
+        entry = str(params.get("entry", "card"))
+        term.machine.choose_card(str(params.get("card", term.machine.cards[0])), entry,
+                                 **behaviour)
+        shown = {k: v for k, v in behaviour.items() if k != "entries"}  # may hold a PAN
+        return {"tid": term.tid, "card": term.machine.cards[0], "entry": entry,
+                "behaviour": shown}
 
     def silence(params: dict[str, Any]) -> dict[str, Any]:
         term = terminal(params)
@@ -125,16 +136,34 @@ def actions(server: Any) -> dict[str, ControlAction]:
 
         term = terminal(params)
         server.start_waiter(term.tid, WaiterPlan.from_json(params))
-        return {"tid": term.tid, "waiter": "started"}
+        outcome = server.waiter_outcome(tid=term.tid)
+        return {"tid": term.tid, "waiter": "started", "number": outcome.number}
+
+    def waiter_result(params: dict[str, Any]) -> dict[str, Any]:
+        number = params.get("number")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+            raise ValueError("number must be the integer the waiter action answered")
+        tid = params.get("tid")
+        if tid is not None:
+            tid = terminal(params).tid
+        outcome = server.waiter_outcome(number, tid)
+        if outcome is None:
+            raise ValueError("no such waiter: start one with the waiter action")
+        return dict(outcome.to_json())
 
     return {a.name: a for a in (
         ControlAction("card", "the next customer at terminal `tid` holds `card` "
                       "(catalogue name) and acts per pin/wrong_pins/cancel_at/walk_away_at/"
-                      "presentation", card),
+                      "presentation; `entry`: card (read) or keyed (typed on the PDQ); "
+                      "`entries`: digits typed at the keypad's prompts, in order", card),
         ControlAction("silence", "terminal `tid`'s PDQ goes silent (`on`: true/false): "
                       "its next transaction ends TIMED_OUT after 200 s", silence),
         ControlAction("waiter", "a waiter at terminal `tid` serves a table on /pat: "
-                      "`table`, `parts` or `amounts`, `cards`, `print_bill`", waiter),
+                      "`table`, `parts` or `amounts`, `cards`, `print_bill`; answers the "
+                      "waiter's `number`", waiter),
+        ControlAction("waiter_result", "what waiter `number` (or the last at `tid`) did: "
+                      "`finished`, `table`, `locked`, `amount`, `splits`, `payments` "
+                      "(each outcome, masked PAN), `steps`", waiter_result),
     )}
 
 

@@ -5,7 +5,8 @@ ENTER_CASHBACK (§10). What the card machine reports (:mod:`card_machine` events
 values here, so the order a POS sees is the order things happen on the terminal:
 TRANSACTION_STARTED, PRESENT_CARD, PLEASE_WAIT (card read), PIN_ENTRY (the pinpad shows
 its PIN prompt), CONNECTING, CONNECTION_MADE, APPROVED or DECLINED, REMOVE_CARD (inserted
-cards only), TRANSACTION_FINISHED.
+cards only), TRANSACTION_FINISHED. A keyed card (``cardholderNotPresent``) skips
+PRESENT_CARD and REMOVE_CARD and says PLEASE_WAIT once its details are typed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ FROM_EVENT: dict[str, str | None] = {
     "card_inserted": "PLEASE_WAIT",
     "card_tapped": "PLEASE_WAIT",
     "card_swiped": "PLEASE_WAIT",
+    # keyed entry: the PDQ's own prompts (number, expiry, code) have no value in the
+    # §4.4 enum, so the EPoS hears nothing while they are typed and PLEASE_WAIT once
+    # they are in, as after a card is read
+    "card_keyed": "PLEASE_WAIT",
     "pin_entry": "PIN_ENTRY",
     "connecting": "CONNECTING",
     "connection_made": "CONNECTION_MADE",
@@ -40,6 +45,10 @@ FROM_EVENT: dict[str, str | None] = {
 CHIP_AND_PIN = ("TRANSACTION_STARTED", "PRESENT_CARD", "PLEASE_WAIT", "PIN_ENTRY",
                 "CONNECTING", "CONNECTION_MADE", "APPROVED", "REMOVE_CARD",
                 "TRANSACTION_FINISHED")
+
+#: keyed sale with cardholderNotPresent: no present-card screen (§4.3), no card to take
+KEYED_CNP = ("TRANSACTION_STARTED", "PLEASE_WAIT", "CONNECTING", "CONNECTION_MADE",
+             "APPROVED", "TRANSACTION_FINISHED")
 
 
 def allowed(version: str) -> tuple[str, ...]:

@@ -15,6 +15,11 @@ Choices where the note is silent, made as a real PDQ would:
   the terminal reverses it, so the books hold what the EPoS was told;
 * reports send no notifications (REPORT_STARTED/FINISHED are REST values, outside the
   WebSocket enum of §4.4);
+* ``cardholderNotPresent`` (sales and refunds, §4.3) keys the card on the PDQ's keypad
+  (ABECS GCD): number, expiry month and year, and for a payment the security code; the
+  acquirer checks them (no cryptogram) and the result says ``paymentMethod`` KEYED and
+  ``cardHolderVerificationMethod`` NONE. The operator may also key a card on any
+  transaction from the present-card screen (the control API's ``entry: keyed``);
 * ``completion`` finds the pre-authorisation by ``authCode`` in the terminal's journal
   and needs the same card presented (§4.3: "pre-auth and completion must use the same
   card").
@@ -130,11 +135,6 @@ def _start(session: Session, req: Request) -> Any:
     cnp = params.get("cardholderNotPresent", False)
     if not isinstance(cnp, bool) or (cnp and kind not in ("sale", "refund")):
         raise errors.bad_params("cardholderNotPresent is a boolean, for sales and refunds", tid)
-    if cnp:
-        # keyed entry needs the PDQ's keypad and a person: our virtual pinpads read
-        # cards only, so the terminal refuses it rather than pretend
-        raise errors.bad_params("keyed entry (cardholderNotPresent) is not available on "
-                                "this terminal", tid)
     auth_code = params.get("authCode")
     if kind == "completion" and (not isinstance(auth_code, str) or not auth_code):
         raise errors.bad_params("completion needs the authCode of the pre-authorisation", tid)
@@ -143,7 +143,7 @@ def _start(session: Session, req: Request) -> Any:
     if term.busy_with is not None and session.server.config.busy_rule:
         raise errors.busy(tid)
     tx = PacTransaction(session, req, term, kind, amount, cashback, currency,
-                        auth_code if isinstance(auth_code, str) else "")
+                        auth_code if isinstance(auth_code, str) else "", cnp)
     term.busy_with = tx
     tx.start()
     return LATER
@@ -266,7 +266,7 @@ class PacTransaction:
     """A sale, refund, pre-auth, completion or account verification on one terminal."""
 
     def __init__(self, session: Session, req: Request, term: Terminal, kind: str, amount: int,
-                 cashback: int, currency: str, auth_code: str) -> None:
+                 cashback: int, currency: str, auth_code: str, cnp: bool = False) -> None:
         self.session = session
         self.world = session.world
         self.server = session.server
@@ -277,6 +277,7 @@ class PacTransaction:
         self.cashback = cashback
         self.currency = currency
         self.auth_code = auth_code
+        self.cnp = cnp  # cardholderNotPresent: the card is keyed on the PDQ (§4.3)
         self.phase = "start"
         self.finished = False
         self.cancel_wanted = False
@@ -330,6 +331,7 @@ class PacTransaction:
         machine.on_event = self.on_event
         machine.acquirer_roundtrip = self.server.timings["acquirer_roundtrip"]
         machine.connection_made = self.server.timings["connection_made"]
+        machine.key_entry_timeout = self.server.timings["key_entry_timeout"]
         self.notify("TRANSACTION_STARTED")
         work = self.world.process(self._silent() if self.term.silent else self._work())
         limit = self.server.timings["silent_terminal_timeout"]
@@ -372,9 +374,17 @@ class PacTransaction:
             if self.cancel_wanted:
                 raise CardFailure("cancelled")
             self.phase = "card"
-            self.notify("PRESENT_CARD")
-            when = (EPOCH + timedelta(seconds=self.world.now)).strftime("%y%m%d%H%M%S")
-            self.card = yield from machine.read_card(self.amount + self.cashback, when)
+            if not self.cnp:
+                self.notify("PRESENT_CARD")
+            if self.cnp or machine.entry == "keyed":
+                # cardholderNotPresent goes straight to key entry (§4.3); otherwise the
+                # operator chose it from the menu of the present-card screen (§11).
+                # A payment asks the security code; a credit or a completion does not.
+                self.card = yield from machine.key_card(
+                    security_code=self.kind in ("sale", "preAuth", "accountVerification"))
+            else:
+                when = (EPOCH + timedelta(seconds=self.world.now)).strftime("%y%m%d%H%M%S")
+                self.card = yield from machine.read_card(self.amount + self.cashback, when)
             if self.cancel_wanted:
                 raise CardFailure("cancelled")
             self.phase = "pin"
@@ -488,7 +498,7 @@ class PacTransaction:
             "authCode": auth.auth_code if auth is not None and approved else "",
             "cardSchemeName": card.scheme if card else "",
             "applicationId": (auth.aid if auth is not None and auth.aid else
-                              card.aid if card else ""),
+                              card.aid if card else ""),  # "" for a keyed card
             "applicationLabel": card.label if card else "",
             "cardHolderVerificationMethod": auth.cvm if auth is not None else "UNKNOWN",
             "paymentMethod": card.method if card else "UNKNOWN",

@@ -74,17 +74,33 @@ class WaiterPlan:
 
 @dataclass
 class PatOutcome:
+    """What one waiter did: the table chosen, the bill locked, how it was split, each
+    payment's outcome (masked PANs only) and the steps in order. ``finished`` turns
+    True when the waiter is done; the control API's ``waiter_result`` shows it."""
+
+    number: int = 0
+    tid: str = ""
     table: str | None = None
     locked: bool = False
+    amount: int | None = None  # the bill the lock confirmed
+    splits: list[int] = field(default_factory=list)  # the parts the waiter charged
     payments: list[dict[str, Any]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    finished: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "tid": self.tid, "finished": self.finished,
+                "table": self.table, "locked": self.locked, "amount": self.amount,
+                "splits": list(self.splits), "payments": [dict(p) for p in self.payments],
+                "steps": list(self.steps)}
 
 
 class Waiter:
-    def __init__(self, server: ConnectServer, term: Terminal, plan: WaiterPlan) -> None:
+    def __init__(self, server: ConnectServer, term: Terminal, plan: WaiterPlan,
+                 number: int = 0) -> None:
         self.server, self.term, self.plan = server, term, plan
         self.world = server.world
-        self.outcome = PatOutcome()
+        self.outcome = PatOutcome(number, term.tid)
 
     def _ask(self, session: Session, method: str, params: dict[str, Any]) -> Gen:
         """Ask the EPoS; the answer's result, or None when it is late, wrong or absent."""
@@ -102,6 +118,12 @@ class Waiter:
         return rsp.result
 
     def run(self) -> Gen:
+        try:
+            return (yield from self._serve())
+        finally:
+            self.outcome.finished = True
+
+    def _serve(self) -> Gen:
         session = self.server.pat
         if session is None or not session.open:
             self.outcome.steps.append("no Pay-At-Table EPoS connected")
@@ -149,6 +171,7 @@ class Waiter:
             return
         self.outcome.locked = True
         amount, currency = int(lock["amount"]), str(lock.get("currency", self.term.currency))
+        self.outcome.amount = amount
         if self.plan.print_bill:
             yield from self._ask(session, "posReceiptRequest", where)
         paid = 0
@@ -158,6 +181,7 @@ class Waiter:
                 break
             if i:
                 yield self.world.timeout(self.server.timings["waiter_between_payments"])
+            self.outcome.splits.append(part)
             payment = yield from self._pay(part, currency, i)
             self.outcome.payments.append(payment)
             if payment["transactionResult"] == "SUCCESSFUL":

@@ -26,6 +26,7 @@ def copy(who: str, tx: dict[str, Any], signature: bool = False) -> list[dict[str
            line(f"TID {tx.get('tid') or tx.get('tpi', '')}"),
            line(tx.get("transactionType", ""), "TEXT", "BOLD"),
            line(f"{tx.get('cardSchemeName', '')} {tx.get('primaryAccountNumber', '')}"),
+           *([line("KEYED")] if tx.get("paymentMethod") == "KEYED" else []),
            line(f"AMOUNT {money(int(tx.get('amountTotal', 0)), cur)}", "TEXT", "BOLD"),
            line(tx.get("transactionResult", ""), "TEXT", "BOLD")]
     if tx.get("authCode"):

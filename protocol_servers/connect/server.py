@@ -101,6 +101,7 @@ class ConnectServer:
         self.sessions: list[Session] = []
         self.conduct = Conduct()  # how the EPoS under test behaves, graded for --serve
         self.pat: Session | None = None
+        self.waiters: list[Any] = []  # every waiter's PatOutcome, in the order started
         self._transactions = 0
         self._local = 0
         from protocol_servers.connect import pac, pat  # noqa: F401  (register handlers)
@@ -198,14 +199,24 @@ class ConnectServer:
         term = self.terminals.get(tid)
         if term is None:
             raise ValueError(f"no terminal {tid!r}")
-        waiter = Waiter(self, term, plan or WaiterPlan())
+        waiter = Waiter(self, term, plan or WaiterPlan(), len(self.waiters) + 1)
+        self.waiters.append(waiter.outcome)
         return self.world.process(waiter.run())
+
+    def waiter_outcome(self, number: int | None = None, tid: str | None = None) -> Any:
+        """A waiter's :class:`PatOutcome` by its number, else the last at ``tid``."""
+        for outcome in reversed(self.waiters):
+            if (number is None or outcome.number == number) and (tid is None
+                                                                  or outcome.tid == tid):
+                return outcome
+        return None
 
     def state(self) -> dict[str, Any]:
         return {"terminals": [{"tid": t.tid, "currency": t.currency, "status": t.status,
                                "journal": len(t.journal)} for t in self.terminals.values()],
                 "sockets": len(self.sessions), "pat": self.pat is not None,
-                "ledger": self.acquirer.ledger.balance()}
+                "ledger": self.acquirer.ledger.balance(),
+                "waiters": [w.to_json() for w in self.waiters[-10:]]}
 
     def close(self) -> None:
         for term in self.terminals.values():

@@ -33,3 +33,15 @@ def test_many_chunks_do_not_grow_the_memory_without_bound() -> None:
     for n in range(100):
         assert label(frame(f"DSP{n:03d}".encode())).startswith("DSP")
     assert len(label._recent) <= 16
+
+
+def test_what_was_typed_at_gcd_is_never_in_a_label() -> None:
+    session = SecureSession(bytes(range(16)))
+    label = FrameLabeler(lambda: session)
+    answer = b"GCD000020\x80\x4d\x00\x104761739001010010"
+    code = b"GCD000007\x80\x4d\x00\x03326"
+    asked = b"GCD016" + bytes.fromhex("000C00013C000E00010A000B00020032")
+    assert label(frame(answer)) == "GCD000 (typed value not shown)"
+    assert label(frame(session.seal(code))) == "[sec] GCD000 (typed value not shown)"
+    assert label(frame(asked)).startswith("GCD016")  # the request shows as it is
+    assert label(frame(b"GCD013")) == "GCD013"  # cancelled: nothing was typed

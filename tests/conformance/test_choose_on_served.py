@@ -1,6 +1,6 @@
-"""Cases that choose the card run for real against a cardloop-served reference named with
-its control API (``--target NAME=URL --control URL``), and stay informational against
-the same server named without it."""
+"""Cases that choose the card (or send a waiter) run for real against a cardloop-served
+reference named with its control API (``--target NAME=URL --control URL``), and stay
+informational against the same server named without it."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def _suite(tmp_path: Path, name: str, url: str, case: str, only: str, control: s
 @pytest.mark.parametrize("name, role, case, only", [
     # a signature card at the signing terminal, the EPoS accepting it
     ("connect", "pac", "connect/4.7/1", "accept"),
+    # the card keyed on the PDQ (cardholderNotPresent) by the cardholder chosen
+    ("connect", "pac", "connect/4.3/7", "cnp_keyed"),
+    # a waiter sent through the control API, graded on its waiter_result
+    ("connect", "pac", "connect/5/1", "split_bill"),
     ("gochip", "gochip", "gochip/B.4/14", "signature"),  # a signature card at the reader
 ])
 def test_card_cases_run_against_a_served_reference(tmp_path: Path, name: str, role: str,

@@ -75,7 +75,17 @@ class FrameLabeler:
             self._asked, self._asked_for = True, session
             if session is not None:
                 try:
-                    return "[sec] " + pkt_label(session.open(data))
+                    return "[sec] " + _clear_label(session.open(data))
                 except SecureError:
                     return "[sec] undecodable"
-        return pkt_label(data)
+        return _clear_label(data)
+
+
+def _clear_label(data: bytes) -> str:
+    """A clear packet's label. GCD answers carry what was typed on the keypad (a card
+    number, a security code): a label never shows it; the raw bytes are masked too."""
+    if data[:3] == b"GCD" and len(data) > 9 and data[3:9].isdigit():
+        # an answer: status and length digits, then the value (a command's length is
+        # followed by its binary parameter ids, which are not digits)
+        return f"GCD{data[3:6].decode('ascii')} (typed value not shown)"
+    return pkt_label(data)

@@ -181,6 +181,10 @@ class AcquirerHost:
         if earlier is not None:
             return earlier.meta["response"]  # type: ignore[no-any-return]
         card = self.cards.get(request.pan)
+        if request.interface == "keyed":
+            refused = self.keyed_refusal(request, payment=True)
+            if refused is not None:
+                return self._keyed_decline(request, kind, key, refused)
         card_rules = [card.rule] if card is not None and card.rule is not None else []
         decision = self.rules.decide(request.amount, request.pan, card_rules)
         if decision.action == "no-response":
@@ -236,6 +240,45 @@ class AcquirerHost:
         )
         return response
 
+    def keyed_refusal(self, request: AuthRequest, payment: bool) -> str | None:
+        """The response code a keyed card fails on (None: it passes), per ``[keyed]`` of
+        rules.toml: a number that fails Luhn or belongs to no brand we acquire; an expiry
+        that is not a month or is before the terminal's date (a card is valid through
+        its expiry month); for a payment, a security code that is not the one printed
+        on the card (computed under the brand's CVK, as the issuer does)."""
+        from simulator.masking import luhn_ok
+        from virtual_devices.emv.printed import security_code
+
+        rules = self.rules.keyed
+        pan = request.pan
+        brand = BRAND_BY_RID.get(_rid_for_pan(pan).hex().upper())
+        if not (pan.isdigit() and 12 <= len(pan) <= 19 and luhn_ok(pan)) or brand is None:
+            return rules.invalid_number
+        expiry, today = request.expiry or "", request.date or ""
+        if not (len(expiry) == 4 and expiry.isdigit() and 1 <= int(expiry[2:]) <= 12):
+            return rules.expired
+        if len(today) >= 4 and today[:4].isdigit() and expiry < today[:4]:
+            return rules.expired
+        if payment and rules.require_security_code:
+            printed = security_code(brand, pan, expiry)
+            if not printed or request.security_code != printed:
+                return rules.security_code
+        return None
+
+    def _keyed_decline(self, request: AuthRequest, kind: str, key: str,
+                       code: str) -> IssuerResponse:
+        """Book a keyed authorisation the checks refused (declined, nothing held)."""
+        ref = self._ref()
+        response = IssuerResponse(arc=code, reference=ref)
+        self.ledger.add(Entry(
+            ref=ref, kind=kind, amount=request.amount, currency=request.currency,
+            approved=False, response_code=code, key=key, pan_masked=mask_pan(request.pan),
+            meta={"response": response, "interface": "keyed", "cryptogram_ok": True,
+                  "scheme": ""}))
+        self.log.append(f"{ref} {kind} {mask_pan(request.pan)} {request.amount}: {code} "
+                        "(keyed card refused)")
+        return response
+
     def authorize_card_fields(
         self, card: Mapping[str, str], amount: int, key: str | None = None
     ) -> CardFieldsDecision:
@@ -288,8 +331,9 @@ class AcquirerHost:
         self, req: AuthRequest
     ) -> tuple[bool, str | None, crypto.CardKeys | None]:
         """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme."""
-        if req.interface == "magstripe" or 0x9F26 not in req.emv:
-            return (req.interface == "magstripe"), None, None
+        if req.interface in ("magstripe", "keyed") or 0x9F26 not in req.emv:
+            # a stripe or a keyed card has no cryptogram to check
+            return (req.interface in ("magstripe", "keyed")), None, None
         # The AID may be absent (GOC tag lists rarely carry 84/4F): use the PAN's IIN.
         rid = (req.aid or _rid_for_pan(req.pan))[:5]
         brand = BRAND_BY_RID.get(rid.hex().upper())
@@ -401,6 +445,10 @@ class AcquirerHost:
         brand = BRAND_BY_RID.get(_rid_for_pan(request.pan).hex().upper())
         approved = brand is not None and request.amount > 0
         code = "00" if approved else RC_INVALID_TRANSACTION
+        refused = (self.keyed_refusal(request, payment=False)
+                   if request.interface == "keyed" else None)
+        if refused is not None:
+            approved, code = False, refused
         ref = self._ref()
         entry = self.ledger.add(Entry(
             ref=ref, kind="refund", amount=request.amount, currency=request.currency,

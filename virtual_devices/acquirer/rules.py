@@ -56,12 +56,33 @@ class Decision:
     rule: Rule | None = None
 
 
+@dataclass(frozen=True)
+class KeyedRules:
+    """How a keyed card is checked (``[keyed]`` of rules.toml): the response code of
+    each failed check, and whether a payment needs the security code."""
+
+    invalid_number: str = "14"
+    expired: str = "54"
+    security_code: str = "N7"
+    require_security_code: bool = True
+
+    @classmethod
+    def from_toml(cls, raw: dict[str, Any]) -> KeyedRules:
+        def code(name: str, default: str) -> str:
+            return str(raw.get(name, {}).get("response_code", default))
+
+        return cls(code("invalid_number", cls.invalid_number), code("expired", cls.expired),
+                   code("security_code", cls.security_code),
+                   bool(raw.get("require_security_code", True)))
+
+
 @dataclass
 class Rules:
     profile: str
     rules: list[Rule]
     default_action: str
     scripts: dict[str, Script] = field(default_factory=dict)
+    keyed: KeyedRules = field(default_factory=KeyedRules)
 
     def decide(self, amount: int, pan: str, card_rules: Sequence[Rule] = ()) -> Decision:
         for rule in [*self.rules, *card_rules]:
@@ -117,4 +138,5 @@ def load_rules(profile: str = "default", text: str | None = None) -> Rules:
         rules=[_rule(r) for r in body.get("rule", [])],
         default_action=str(body.get("default_action", "approve")),
         scripts=scripts,
+        keyed=KeyedRules.from_toml(raw.get("keyed", {})),
     )

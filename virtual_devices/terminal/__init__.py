@@ -22,6 +22,9 @@ own protocol and runs payments through this one application::
     res = yield from term.refund(500, tables, key="k3")      # card-present refund: GCR,
                                                              # credit to the card, RMC
 
+    card = yield from term.key_card()                        # keyed entry: GCD for the
+    rsp = yield from term.authorise_keyed(card, 1000)        # number, month, year, code
+
     done = yield from term.process(1000, tables)             # split step 1: GCR + GOC (chip)
     #   done.card (GcrResponse), done.goc (GocResponse: decision, emv_data, PIN block)
     #   or done.pin (GPN for a stripe); done.auth_request(amount, currency)
@@ -58,6 +61,7 @@ from virtual_devices.terminal.app import (
     Choices,
     Finished,
     HostAnswer,
+    KeyedCard,
     Processed,
     SaleResult,
     Settings,
@@ -68,6 +72,6 @@ from virtual_devices.terminal.ends import PinpadEnd, pinpad_end
 
 __all__ = [
     "FNC_TAGS", "GOC_TAGS", "SIM_EPOCH", "AcceptAll", "Choices", "Finished", "HostAnswer",
-    "PinpadEnd", "Processed", "SaleResult", "Settings", "Tables", "Terminal", "events",
+    "KeyedCard", "PinpadEnd", "Processed", "SaleResult", "Settings", "Tables", "Terminal", "events",
     "pinpad_end",
 ]

@@ -218,6 +218,39 @@ class Processed:
                            ksn=goc.ksn if goc.online_pin else None)
 
 
+# ABECS 2.12 §3.3.8: GCD shows only messages of its fixed table (a PCI rule), so keyed
+# entry asks with the table's card number, month, year and security code prompts. The
+# table has no expiry prompt of its own: month and year are asked one after the other.
+GCD_CARD_NUMBER, GCD_MONTH, GCD_YEAR, GCD_SECURITY_CODE = 0x32, 0x13, 0x14, 0x0C
+
+
+@dataclass
+class KeyedCard:
+    """A card typed on the keypad: what the acquirer needs instead of a chip's data."""
+
+    pan: str = field(repr=False)
+    expiry: str = ""  # YYMM, as on a track
+    security_code: str = field(default="", repr=False)
+
+    @property
+    def masked(self) -> str:
+        return mask_pan(self.pan)
+
+    @property
+    def expiry_mm_yy(self) -> str:
+        return f"{self.expiry[2:4]}/{self.expiry[:2]}" if len(self.expiry) == 4 else ""
+
+    def auth_request(self, amount: int, currency: int, date: str) -> Any:
+        """The acquirer's keyed :class:`AuthRequest` (no EMV data, no PIN); ``date`` is
+        the terminal's date (YYMMDD), against which the host checks the expiry."""
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.emv.kernel.messages import AuthRequest
+
+        return AuthRequest("keyed", amount, currency, self.pan, "", rid_for_pan(self.pan),
+                           {}, expiry=self.expiry, security_code=self.security_code or None,
+                           date=date)
+
+
 @dataclass
 class Finished:
     """The split step *finish*: FNC's answer (chip) and whether the card refused an
@@ -366,6 +399,57 @@ class Terminal:
         self.emit(ev.CardRead(self.world.now, card.card_type, masked,
                               card.card_type in STRIPE_TYPES and card.stat_chip == 1))
         return card
+
+    def key_card(self, security_code: bool = True, timeout: int | None = None) -> Gen:
+        """Keyed entry: the card's number, expiry month and year and (for a payment) its
+        security code typed on the pinpad's keypad, each with GCD (ABECS §3.3.8).
+
+        Choice (ABECS has no keyed-entry command in the classic family): GCD goes to
+        every pinpad whatever the command family. The terminal checks only the lengths
+        the prompts allow (12 to 19 digits, two and two, three or four); whether the
+        number, the date and the code are right is the acquirer's to say, so a mistyped
+        card is declined with the reason rather than refused on the keypad.
+        """
+        self.chip_pending = False
+        pan = yield from self.host.gcd(GCD_CARD_NUMBER, 12, 19, timeout)
+        self.world.redactor.add_pan(pan)  # typed card data is card data: masked
+        month = yield from self.host.gcd(GCD_MONTH, 2, 2, timeout)
+        year = yield from self.host.gcd(GCD_YEAR, 2, 2, timeout)
+        code = ""
+        if security_code:
+            code = yield from self.host.gcd(GCD_SECURITY_CODE, 3, 4, timeout)
+        card = KeyedCard(pan, year + month, code)
+        self.emit(ev.CardKeyed(self.world.now, card.masked))
+        return card
+
+    def authorise_keyed(self, card: KeyedCard, amount: int, kind: str = "sale",
+                        key: str | None = None, currency: int | None = None,
+                        when: datetime.datetime | None = None) -> Gen:
+        """Ask the acquirer for a keyed payment (no cryptogram: entry mode keyed)."""
+        self.emit(ev.HostRequested(self.world.now, amount, kind))
+        date, _ = _stamp(when or self.now())
+        request = card.auth_request(amount, currency or self.settings.currency, date)
+        kw: dict[str, Any] = {"kind": kind} if kind != "sale" else {}
+        if key is not None:
+            kw["key"] = key
+        rsp = self.acquirer.authorise(request, **kw)
+        self.emit(ev.HostAnswered(self.world.now, bool(rsp is not None and rsp.approved),
+                                  rsp.arc if rsp is not None else "",
+                                  (rsp.reference or "") if rsp is not None else ""))
+        return rsp
+        yield  # pragma: no cover - a generator, so a timed host can be swapped in
+
+    def refund_keyed(self, card: KeyedCard, amount: int, key: str,
+                     currency: int | None = None,
+                     when: datetime.datetime | None = None) -> Any:
+        """Book a credit to a keyed card; returns the acquirer's ledger entry."""
+        self.emit(ev.HostRequested(self.world.now, amount, "refund"))
+        date, _ = _stamp(when or self.now())
+        entry = self.acquirer.refund_to_card(
+            card.auth_request(amount, currency or self.settings.currency, date), key=key)
+        self.emit(ev.HostAnswered(self.world.now, bool(entry.approved), "",
+                                  getattr(entry, "ref", "")))
+        return entry
 
     def _secret(self, card: m.GcrResponse) -> None:
         red = self.world.redactor

@@ -76,6 +76,13 @@ class CardRead(TerminalEvent):
 
 
 @dataclass(frozen=True)
+class CardKeyed(TerminalEvent):
+    """The card's details were typed on the pinpad's keypad (no card was read)."""
+
+    masked_pan: str
+
+
+@dataclass(frozen=True)
 class HostRequested(TerminalEvent):
     amount: int
     kind: str  # "sale", "preauth", "refund", "capture", "void"

@@ -33,6 +33,7 @@ Script = Callable[..., Generator[Any, Any, Any]]
 GBP = "22162152"  # chip and PIN
 SIGN = "22162153"  # signature card
 EUR = "31162154"
+WAITER_POLL = 2.0  # simulated seconds between asks for a served waiter's result
 
 
 class ConnectTarget(Target):
@@ -45,6 +46,7 @@ class ConnectTarget(Target):
         self.control = control if self.kind == "foreign" else None
         self.server: ConnectServer | None = None
         self.clients: list[ConnectClient] = []
+        self._waiters: dict[int, Any] = {}  # the reference's waiter processes by number
         self._endpoints: Any = None
         self.url = url
         if self.kind == "virtual":
@@ -108,6 +110,53 @@ class ConnectTarget(Target):
             pytest.skip("the case chooses the card: needs the reference, or a served "
                         "reference's control API (--control URL)")
         self.control.scenario("card", tid=tid, card=card, **behaviour)
+
+    def start_waiter(self, tid: str, plan: Any) -> int:
+        """A waiter at ``tid`` serves a table per ``plan`` (a :class:`WaiterPlan`): on the
+        reference directly, on a served reference through its control API's ``waiter``
+        action; against any other server the case skips. Returns the waiter's number."""
+        if self.server is not None:
+            proc = self.server.start_waiter(tid, plan)
+            number = len(self.server.waiters)
+            self._waiters[number] = proc
+            return number
+        if self.control is None:
+            pytest.skip("the case has a waiter serve a table: needs the reference, or a "
+                        "served reference's control API (--control URL)")
+        from dataclasses import asdict
+
+        answer = self.control.scenario("waiter", tid=tid, **asdict(plan))
+        return int(answer["number"])
+
+    def waiter_result(self, number: int, limit: float = 900.0) -> dict[str, Any]:
+        """What waiter ``number`` did, once it has finished (``waiter_result`` of the
+        control API: table, lock, amount, splits, payments, steps); the world runs
+        meanwhile, so the EPoS answers the waiter's requests."""
+        if self.server is not None:
+            proc = self._waiters[number]
+
+            def script() -> Generator[Any, Any, Any]:
+                yield proc
+
+            self.run(script, limit=limit)
+            return dict(self.server.waiter_outcome(number).to_json())
+        assert self.control is not None
+        waited = 0.0
+        while True:
+            got = self.control.scenario("waiter_result", number=number)
+            if got.get("finished") or waited >= limit:
+                return dict(got)
+            self.settle(WAITER_POLL)  # the world's clock, not a sleep: the EPoS answers
+            waited += WAITER_POLL
+
+    def ledger_settled(self) -> int | None:
+        """What the acquirer has settled: the reference's ledger, a served reference's
+        through its control API's state, else None (not visible)."""
+        if self.server is not None:
+            return int(self.server.acquirer.ledger.balance()["settled"])
+        if self.control is not None:
+            return int(self.control.state()["server"]["ledger"]["settled"])
+        return None
 
     def teardown(self) -> None:
         for c in self.clients:

@@ -60,3 +60,17 @@ def no_late_notifications(c: ConnectClient) -> None:
             elif tid in done:
                 raise AssertionError(f"{value} for {tid} came after the transaction's "
                                      "final result")
+
+
+def no_typed_code(target: Any, card: str) -> None:
+    """The security code typed for ``card`` is nowhere in the transcript: not in the
+    GCD answer's bytes (hex either case) nor in a label."""
+    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.emv.printed import printed
+
+    face = printed(catalogue()[card])
+    assert face is not None
+    field = b"\x80\x4d" + len(face.security_code).to_bytes(2, "big") + face.security_code.encode()
+    text = target.world.transcript.jsonl()
+    for form in (field.hex(), field.hex().upper(), f"M..{face.security_code}"):
+        assert form not in text, "the typed security code is in the transcript"

@@ -15,20 +15,29 @@ from .steps import check_invariants
 
 
 def serve_table(connect: Any, plan: WaiterPlan, final_receipt: bool = False,
-                **client: Any) -> tuple[Any, Any]:
-    connect.need_reference("the waiter on the reference's terminal is scripted")
+                **client: Any) -> tuple[Any, dict[str, Any]]:
+    """Open the EPoS's /pat socket with its table book, have a waiter at the GBP terminal
+    serve a table, and return the EPoS and what the waiter did (the control API's
+    ``waiter_result`` shape, also on the reference)."""
     url = connect.url_for("/pat")
     if final_receipt:
         url += "&final-pos-receipt-request"
     c = connect.try_open(url, "pat-epos", **client)
     assert not isinstance(c, tuple)
-    proc = connect.server.start_waiter(GBP, plan)
+    number = connect.start_waiter(GBP, plan)
+    return c, connect.waiter_result(number)
 
+
+def heard(connect: Any, c: Any, method: str, count: int, limit: float = 10.0) -> None:
+    """Let the world run until the EPoS has received ``count`` ``method`` messages (a
+    waiter's last words may still be on the socket when it has finished)."""
     def script():  # type: ignore[no-untyped-def]
-        yield proc
-        return proc.value
+        waited = 0.0
+        while sum(m.get("method") == method for m in c.received) < count and waited < limit:
+            yield connect.world.timeout(0.5)
+            waited += 0.5
 
-    return c, connect.run(script)
+    connect.run(script)
 
 
 @case("connect/5/1", title="a bill paid in two parts: list, lock, bill, two card payments, "
@@ -36,6 +45,7 @@ def serve_table(connect: Any, plan: WaiterPlan, final_receipt: bool = False,
       failure="the PAT steps are missing, out of order, or the payments do not add up")
 def test_split_bill(connect: Any) -> None:
     tables = {"T5": Table("T5", 4321), "T9": Table("T9", 1000)}
+    before = connect.ledger_settled()
     c, outcome = serve_table(connect, WaiterPlan(table="T5", parts=2), tables=tables)
     methods = [r["method"] for r in c.server_requests]
     assert methods == ["tableListRequest", "tableLockRequest", "posReceiptRequest",
@@ -43,6 +53,14 @@ def test_split_bill(connect: Any) -> None:
     report = c.server_requests[3]["params"]
     assert report["tableId"] == "T5" and report["amountTotal"] == 4321
     assert [p["amountPaid"] for p in report["payments"]] == [2161, 2160]
+    # what the waiter says it did is what the EPoS was told
+    assert outcome["finished"] and outcome["table"] == "T5" and outcome["locked"]
+    assert outcome["amount"] == 4321 and outcome["splits"] == [2161, 2160]
+    assert [p["transactionResult"] for p in outcome["payments"]] == ["SUCCESSFUL"] * 2
+    assert [p["paymentId"] for p in outcome["payments"]] == \
+        [p["paymentId"] for p in report["payments"]]
+    if before is not None:
+        assert connect.ledger_settled() == before + 4321, "the books differ from the bill"
     assert all(p["primaryAccountNumber"].startswith("****") for p in report["payments"])
     assert tables["T5"].paid == 4321 and not tables["T5"].locked
     assert all(isinstance(r["id"], int) for r in c.server_requests)
@@ -69,15 +87,17 @@ def test_lock_refused_or_late(connect: Any, how: str) -> None:
         client["refuse_lock"] = True
     else:
         client["lock_delay"] = 45.0  # beyond the terminal's 30 s
+    before = connect.ledger_settled()
     c, outcome = serve_table(connect, WaiterPlan(), **client)
-    assert not outcome.locked and outcome.payments == []
+    assert outcome["finished"] and not outcome["locked"] and outcome["payments"] == []
+    assert outcome["splits"] == [] and outcome["table"] == "T2"
     methods = [r["method"] for r in c.server_requests]
     assert "transactionResponse" not in methods
     if how == "late":
         connect.settle(20.0)
         later = [r["method"] for r in c.server_requests]
         assert later[-1] == "tableUnlock", "a lock confirmed too late was not given back"
-    assert connect.server.acquirer.ledger.balance()["settled"] == 0
+    assert connect.ledger_settled() == before
 
 
 @case("connect/5/4", title="no open tables: nothing is locked or paid", section="5",
@@ -85,7 +105,8 @@ def test_lock_refused_or_late(connect: Any, how: str) -> None:
 def test_no_tables(connect: Any) -> None:
     c, outcome = serve_table(connect, WaiterPlan(), tables={})
     assert [r["method"] for r in c.server_requests] == ["tableListRequest"]
-    assert outcome.payments == []
+    assert outcome["payments"] == [] and outcome["table"] is None
+    assert "no open tables" in outcome["steps"]
 
 
 @case("connect/5/5", title="errorMessage both ways: the terminal tells staff why a table was "
@@ -96,7 +117,8 @@ def test_no_tables(connect: Any) -> None:
 def test_error_message(connect: Any) -> None:
     tables = {"T3": Table("T3", 700)}
     c, outcome = serve_table(connect, WaiterPlan(), tables=tables, lock_delay=45.0)
-    assert not outcome.locked
+    assert not outcome["locked"]
+    heard(connect, c, "errorMessage", 1)
     sent = [m for m in c.received if m.get("method") == "errorMessage"]
     assert len(sent) == 1 and "id" not in sent[0], "errorMessage is a notification"
     late = sent[0]["params"]
@@ -105,16 +127,12 @@ def test_error_message(connect: Any) -> None:
     connect.settle(20.0)  # the lock confirmed too late is given back
 
     # a waiter at a terminal already serving a table is told the terminal is busy
-    first = connect.server.start_waiter(GBP, WaiterPlan())
-    second = connect.server.start_waiter(GBP, WaiterPlan())
-
-    def both():  # type: ignore[no-untyped-def]
-        yield first
-        yield second
-        return second.value
-
-    busy = connect.run(both)
-    assert "terminal busy" in busy.steps
+    first = connect.start_waiter(GBP, WaiterPlan())
+    second = connect.start_waiter(GBP, WaiterPlan())
+    busy = connect.waiter_result(second)
+    connect.waiter_result(first)
+    assert "terminal busy" in busy["steps"] and busy["payments"] == []
+    heard(connect, c, "errorMessage", 2)
     sent = [m["params"] for m in c.received if m.get("method") == "errorMessage"]
     busy_said = [p for p in sent if p["code"] == -32071]
     assert len(busy_said) == 1 and busy_said[0]["tid"] == GBP

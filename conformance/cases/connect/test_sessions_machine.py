@@ -87,6 +87,16 @@ class ConnectSessions(RuleBasedStateMachine):
             assert rsp.error.code == -32071  # only a busy terminal may refuse
         c.close()
 
+    @rule(amount=AMOUNTS, kind=st.sampled_from(["sale", "refund"]))
+    def keyed(self, amount: int, kind: str) -> None:
+        """cardholderNotPresent: the card typed on the PDQ, booked without a chip."""
+        c = self._client()
+        rsp = self._run(c.transaction(kind, GBP, amount, cardholderNotPresent=True))
+        assert rsp is not None
+        if rsp.error is not None:
+            assert rsp.error.code == -32071
+        c.close()
+
     @rule(amount=AMOUNTS)
     def refund(self, amount: int) -> None:
         c = self._client()

@@ -100,3 +100,23 @@ def test_v0_other_methods(connect: Any) -> None:
     assert all(r["tpi"] == GBP and "tid" not in r for r in reports)
     assert reports[0]["balances"]["totalAmount"] == 500
     check_invariants(connect)
+
+
+@case("connect/10/6", title="v0 keyed entry: cardholderNotPresent is a v1 parameter, the "
+      "operator keys the card on the PDQ instead; KEYED, NONE, masked PAN", section="10",
+      failure="v0 takes the v1 parameter, or a card keyed on the PDQ fails or shows its PAN")
+def test_v0_keyed(connect: Any) -> None:
+    c = connect.open(version="v0")
+    rsp = connect.run(lambda: c.call("sale", {"tpi": GBP, "currency": "GBP", "amount": 100,
+                                              "cardholderNotPresent": True}))
+    assert rsp.error is not None and rsp.error.code == -32602
+    connect.choose(GBP, "visa-chip-pin", entry="keyed")
+    tx = connect.run(lambda: c.transaction("sale", GBP, 1500)).result
+    assert tx["tpi"] == GBP and tx["transactionResult"] == "SUCCESSFUL"
+    assert tx["paymentMethod"] == "KEYED" and tx["cardHolderVerificationMethod"] == "NONE"
+    assert tx["primaryAccountNumber"] == "************0010"
+    assert values(c) == ["TRANSACTION_STARTED", "PRESENT_CARD", "PLEASE_WAIT", "CONNECTING",
+                         "CONNECTION_MADE", "APPROVED", "TRANSACTION_FINISHED"]
+    refund = connect.run(lambda: c.transaction("refund", GBP, 500)).result
+    assert refund["transactionResult"] == "SUCCESSFUL" and refund["paymentMethod"] == "KEYED"
+    check_invariants(connect)

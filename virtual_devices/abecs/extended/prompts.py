@@ -34,6 +34,9 @@ GCD_MESSAGES: dict[int, str] = {
 }
 
 
+GCD_SECURITY_CODE = 0x0C  # "DIGITE CÓDIGO DE SEGURANÇA"
+
+
 def _two_lines(text: str) -> tuple[str, str]:
     """A table message on a 16-column display: wrapped at a space when it is longer."""
     if len(text) <= 16:
@@ -65,7 +68,13 @@ def gcd(pinpad: Any, cmd: Command) -> Gen:
         pinpad.display.clear()
         return Response("GCD", m.ST_CANCEL)
     pinpad.display.clear()
-    return tagged("GCD", [(t.PP_VALUE, str(got).encode("ascii"))])
+    value = str(got).encode("ascii")
+    if idx == GCD_SECURITY_CODE:
+        # a card's security code must not be kept (PCI DSS 3.2): too short to be a
+        # secret of its own, it is registered in the form it crosses the line, the
+        # answer's whole PP_VALUE field, so transcripts show neither
+        pinpad.world.redactor.add_secret(b"".join(t.encode_params([(t.PP_VALUE, value)])))
+    return tagged("GCD", [(t.PP_VALUE, value)])
 
 
 @handles("MNU")

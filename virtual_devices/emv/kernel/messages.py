@@ -24,6 +24,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 Interface = Literal["contact", "contactless", "magstripe"]
+# how a card reached the host: a reader's interface, or typed on a keypad
+EntryInterface = Literal["contact", "contactless", "magstripe", "keyed"]
 
 CANCEL = "cancel"
 
@@ -73,7 +75,7 @@ class Display:
 class AuthRequest:
     """What the reader sends to the host: the EMV data and how it was read."""
 
-    interface: Interface
+    interface: EntryInterface
     amount: int
     currency: int
     pan: str
@@ -87,6 +89,12 @@ class AuthRequest:
     # an online PIN captured by a pinpad: ISO 9564 format 0 block under DUKPT and its KSN
     pin_block: bytes | None = field(default=None, repr=False)
     ksn: bytes | None = field(default=None, repr=False)
+    # keyed entry (interface "keyed"): the expiry typed (YYMM), the security code from
+    # the back of the card (never in a repr or a log) and the terminal's date (YYMMDD),
+    # against which the host checks the expiry
+    expiry: str | None = None
+    security_code: str | None = field(default=None, repr=False)
+    date: str | None = None
 
     def __repr__(self) -> str:
         from simulator.masking import mask_pan

@@ -12,7 +12,8 @@ events turned into GoChip ``RES_ON_MESSAGE`` values.
 Terminal events -> ``RES_ON_MESSAGE`` (§B.4 step 7; only ``REMOVE_CARD`` is documented,
 the others are ours, as §B.7 proposes): the card asked for -> ``PRESENT_CARD``; a card
 inserted or tapped -> ``CARD_INSERTED``; PIN entry started -> ``ENTER_PIN`` (ours); the
-host asked -> ``PROCESSING``; the "remove card" screen -> ``REMOVE_CARD``. A real pinpad
+host asked -> ``PROCESSING``; the "remove card" screen -> ``REMOVE_CARD``; a removal
+prompt that timed out with the card still in -> ``CARD_NOT_REMOVED`` (ours). A real pinpad
 on a serial line reports only what ABECS carries; the terminal derives the same events.
 
 The application choice of a card with several applications is the kernel's: when it
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 Gen = Generator[simpy.Event, Any, Any]
 MessageHook = Callable[[str], None]
 ChooseHook = Callable[[list[str]], Generator[Any, Any, "int | None"]]
-OURS = frozenset({"PRESENT_CARD", "CARD_INSERTED", "PROCESSING", "ENTER_PIN"})
+OURS = frozenset({"PRESENT_CARD", "CARD_INSERTED", "PROCESSING", "ENTER_PIN",
+                  "CARD_NOT_REMOVED"})
 REMOVAL_TEXT = "RETIRE O CARTAO"
 
 
@@ -55,6 +57,10 @@ class ReaderFailure(Exception):
     def __init__(self, reason: str, code: int | None = None) -> None:
         super().__init__(reason)
         self.code = code
+
+
+class TimedOut(ReaderFailure):
+    """The step ran past its limit and was cancelled on the pinpad."""
 
 
 def _tables(acquirer: Any, currency: int) -> Tables:
@@ -144,8 +150,10 @@ class CardReader:
         yield  # pragma: no cover
 
     # -- steps ------------------------------------------------------------------------
-    def _step(self, gen: Gen, limit: float | None = None) -> Gen:
-        """Run one ABECS exchange as its own process (so a cancel can CAN it)."""
+    def _step(self, gen: Gen, limit: float | None = None,
+              late: str = "no card was presented in time") -> Gen:
+        """Run one ABECS exchange as its own process (so a cancel can CAN it); past
+        ``limit`` seconds it is cancelled and :class:`ReaderFailure` says ``late``."""
         def guarded() -> Gen:
             try:
                 return (yield from gen)
@@ -160,7 +168,7 @@ class CardReader:
             yield self.world.any_of([proc, self.world.timeout(limit)])
             if not proc.triggered:
                 yield from self.cancel()
-                raise ReaderFailure("no card was presented in time", None)
+                raise TimedOut(late, None)
             result = proc.value
         self._running = None
         if isinstance(result, Exception):
@@ -199,14 +207,20 @@ class CardReader:
                                f"{gin.manufacturer} {gin.model}".strip())
         return self.info
 
-    def read(self, amount: int, when: Any, limit: float) -> Gen:
-        """GCR: wait for the card, select the application, read its records."""
+    def read(self, amount: int, when: Any, limit: float, tap: bool = True) -> Gen:
+        """GCR: wait for the card, select the application, read its records. ``tap``
+        False keeps the pinpad's antenna off (GCR_CTLSON 0): only insert or swipe."""
         self._cancelled = False
         self._last_message = ""
         self.hand_card()
         card: m.GcrResponse = yield from self._step(
-            self.term.read_card(amount, self.tables, when), limit)
+            self.term.read_card(amount, self.tables, when, ctls=None if tap else False),
+            limit)
         return card
+
+    def reread(self) -> None:
+        """The next :meth:`read` tells PRESENT_CARD again (a read the reader refused)."""
+        self._last_message = ""
 
     def enter_pin(self, card: m.GcrResponse) -> Gen:
         """GPN: an online PIN for a stripe card."""
@@ -222,12 +236,19 @@ class CardReader:
 
         return (yield from self._step(self.term.finish_chip(HostAnswer.from_issuer(rsp))))
 
-    def remove_card(self) -> Gen:
-        """RMC: ask for the card back; a failure here changes nothing of the sale."""
+    def remove_card(self, limit: float | None = None) -> Gen:
+        """RMC: ask for the card back; a failure here changes nothing of the sale.
+
+        Past ``limit`` seconds the prompt is cancelled (CAN) with the card still in:
+        returns False (the next GCR finds the card inserted, as a real slot would).
+        """
         try:
-            yield from self._step(self.term.remove_card())
+            yield from self._step(self.term.remove_card(), limit, "the card was not removed")
+        except TimedOut:
+            return False
         except ReaderFailure:
             self.opened = False
+        return True
 
     def hand_card(self) -> None:
         """The customer holds the next configured card, unless one is already chosen."""

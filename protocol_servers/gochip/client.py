@@ -132,8 +132,10 @@ class GoChipClient:
         return [m["data"]["message"] for m in self.received if m.get("type") == "RES_ON_MESSAGE"]
 
     # -- the §B.4 steps -------------------------------------------------------------------
-    def setup(self, mode: str = "TEST", device: str = "IDTECH", port: str | None = None) -> Gen:
-        """Steps 1-5: init required, ws init, configuration, device. Returns the device frame."""
+    def setup(self, mode: str = "TEST", device: str = "IDTECH", port: str | None = None,
+              **device_fields: Any) -> Gen:
+        """Steps 1-5: init required, ws init, configuration, device (``device_fields``
+        add to or replace REQ_INIT_DEVICE's). Returns the device frame."""
         first = yield from self.wait_for("RES_ON_WS_INIT_REQUIRED", 10.0)
         assert first is not None, f"no RES_ON_WS_INIT_REQUIRED: {self.types()}"
         got = yield from self.request("REQ_WS_INIT", {"mode": mode, "logLevel": "LEVEL_FULL"},
@@ -147,6 +149,7 @@ class GoChipClient:
                                 "inputMethod": "SWIPE_OR_INSERT_OR_TAP", "emvType": "STANDARD"}
         if port is not None:
             data["portName"] = port
+        data.update(device_fields)
         got = yield from self.request("REQ_INIT_DEVICE", data, "RES_ON_DEVICE_CONNECTED")
         assert got is not None and got["type"] == "RES_ON_DEVICE_CONNECTED", got
         return got

@@ -48,15 +48,16 @@ INPUT_METHODS = ("SWIPE", "INSERT", "TAP", "SWIPE_OR_INSERT", "SWIPE_OR_TAP", "I
                  "SWIPE_OR_INSERT_OR_KEYED", "SWIPE_OR_KEYED")
 EMV_TYPES = ("STANDARD", "QUICK_CHIP")
 # §B.5 requests this agent knows of but does not offer: a clear refusal, not "unknown"
-NOT_OFFERED = ("REQ_PROCESS_REVERSAL", "REQ_SET_OFFLINE_MODE_ENABLED",
+NOT_OFFERED = ("REQ_SET_OFFLINE_MODE_ENABLED",
                "REQ_SET_TERMINAL_HEALTH_LISTENER_ENABLED", "REQ_REGISTER_SECURE_TOKEN",
                "REQ_UPDATE_SECURE_TOKEN", "REQ_DELETE_SECURE_TOKEN",
                "REQ_RETRIEVE_SECURE_TOKEN", "REQ_RETRIEVE_SECURE_TOKEN_HISTORY",
                "REQ_WS_RESTART", "REQ_SET_MODE", "REQ_SET_LOG_LEVEL", "REQ_DEVICE_PASSTHRU")
-# response types we had to name ourselves (the note gives no name for them)
+# message types we had to name ourselves (the note gives no name, or only infers one)
 OUR_NAMES = ("RES_ON_SET_API_KEY", "RES_ON_SET_INTEGRATION_ID", "RES_ON_DEVICE_DISCONNECTED",
              "RES_ON_SET_POLLING_ENABLED", "RES_ON_POLLING_ENABLED",
-             "RES_ON_SET_DELAYED_AUTH_ENABLED", "RES_ON_DELAYED_AUTH_ENABLED")
+             "RES_ON_SET_DELAYED_AUTH_ENABLED", "RES_ON_DELAYED_AUTH_ENABLED",
+             "REQ_PROCESS_REVERSAL", "RES_ON_REVERSAL_RETRIEVED")
 
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
@@ -101,6 +102,8 @@ class Session:
         self.mode = ""
         self.terminal_id: str | None = None
         self.api_key: str | None = None
+        # the SDK line the POS configured: "1.5" (terminalId + secret) or "1.6" (API key)
+        self.sdk = "1.5"
         self.device: CardReader | None = None
         self.device_params: dict[str, Any] = {}
         self.polling = False
@@ -238,6 +241,7 @@ class Session:
         def retrieve() -> Gen:
             yield self.world.timeout(self.agent.timings["settings_retrieval"])
             self.terminal_id = terminal
+            self.sdk = "1.5" if secret else "1.6"
             self.state.fire("SETTINGS_RETRIEVED")
             self.send(frames.response("RES_ON_SETTINGS_RETRIEVED",
                                       self.agent.settings.frame_data()))
@@ -466,6 +470,11 @@ class Session:
             self.error(frames.SDK_ERROR, "AMOUNT_EXCEEDS_ORIGINAL",
                        f"refund {Amount(amount).text()} exceeds the {Amount(left).text()} "
                        "left to refund", frame.type)
+            return
+        if reversals.as_reversal(self, sale, amount):
+            # 1.6: a refund of an unsettled sale is not possible; the gateway reverses
+            # it and the refund's answer carries the sale response (see reversals)
+            reversals.reverse(self, sale, "RES_ON_REFUND_RESPONSE", frame.type)
             return
         rec = self._record("REFUND", amount, sale.order_id)
         rec.original, rec.masked_pan, rec.card_type = ref, sale.masked_pan, sale.card_type
@@ -718,5 +727,8 @@ class Agent:
             "transactions": len(self.records.items),
         }
 
+
+# request handlers that live in their own modules register themselves on import
+from protocol_servers.gochip import reversals  # noqa: E402
 
 __all__ = ["HANDLERS", "OUR_NAMES", "Agent", "AgentConfig", "Session", "State", "handles"]

@@ -24,6 +24,9 @@ Message = dict[str, Any]
 Gen = Generator[simpy.Event, Any, Any]
 FINALS = ("RES_ON_SALE_RESPONSE", "RES_ON_REFUND_RESPONSE", "RES_ON_TRANSACTION_COMM_ERROR",
           "RES_ON_DEVICE_ERROR")
+# frames that carry a saleResponse: the sale itself, a reversal's answer, and a 1.6
+# refund the gateway processed as a reversal
+SALE_ANSWERS = ("RES_ON_SALE_RESPONSE", "RES_ON_REVERSAL_RETRIEVED", "RES_ON_REFUND_RESPONSE")
 SIGNATURE = [{"x": 10, "y": 10}, {"x": 40, "y": 22}, {"x": 80, "y": 12}]
 
 
@@ -165,19 +168,25 @@ class GoChipClient:
 
 
 def told(clients: Iterable[GoChipClient]) -> list[tuple[str, int]]:
-    """(uniqueRef, signed minor units) of every approval the POS was told of."""
-    out: list[tuple[str, int]] = []
+    """(uniqueRef, signed minor units) of every approval the POS was told of.
+
+    A sale response that answers a reversal (``RES_ON_REVERSAL_RETRIEVED``, or a 1.6
+    refund processed as a reversal) gives the sale's final amount: it replaces what the
+    POS held for that sale, and a final amount of 0 means nothing is held.
+    """
+    held: dict[str, int] = {}
     for c in clients:
         for m in c.received:
-            if m.get("type") == "RES_ON_SALE_RESPONSE":
-                body = m["data"]["saleResponse"]
+            kind, data = m.get("type"), m.get("data") or {}
+            if kind in SALE_ANSWERS and "saleResponse" in data:
+                body = data["saleResponse"]
                 if body.get("code") == "A":
-                    out.append((body["uniqueRef"], _minor(body["authorizedAmount"])))
-            elif m.get("type") == "RES_ON_REFUND_RESPONSE":
-                body = m["data"]["refundResponse"]
+                    held[body["uniqueRef"]] = _minor(body["authorizedAmount"])
+            elif kind == "RES_ON_REFUND_RESPONSE":
+                body = data["refundResponse"]
                 if body.get("code") == "A":
-                    out.append((body["uniqueRef"], -_minor(body["refundedAmount"])))
-    return out
+                    held[body["uniqueRef"]] = -_minor(body["refundedAmount"])
+    return [(ref, amount) for ref, amount in held.items() if amount != 0]
 
 
 def _minor(value: Any) -> int:

@@ -460,9 +460,9 @@ class CardTransaction:
             body["refundedAmount"] = body.pop("authorizedAmount")
             self.session.send(frames.response("RES_ON_REFUND_RESPONSE", {"refundResponse": body}))
         else:
-            self.session.send(frames.response("RES_ON_SALE_RESPONSE",
-                                              {"saleResponse": self._sale_body(approved,
-                                                                               auth_code)}))
+            body = self._sale_body(approved, auth_code)
+            rec.response = body  # what a reversal answers again, with the final amount
+            self.session.send(frames.response("RES_ON_SALE_RESPONSE", {"saleResponse": body}))
         rec.told = self.session.alive
 
     def _final_cancelled(self) -> None:

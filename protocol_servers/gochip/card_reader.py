@@ -218,6 +218,23 @@ class CardReader:
             limit)
         return card
 
+    def read_without_amount(self, when: Any, limit: float) -> Gen:
+        """Read a card with no payment (a secure token's registration): GCX with a zero
+        amount (ABECS 2.12 §3.7.1 shows the amount only "if not zero"; classic GCR wants
+        one), then nothing else of the card until RMC."""
+        from virtual_devices.abecs import messages as m
+
+        self._cancelled = False
+        self._last_message = ""
+        self.hand_card()
+        self.tell("PRESENT_CARD")
+        req = m.GcrRequest(0, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
+                           self.tables.version)
+        card: m.GcrResponse = yield from self._step(self.term.host.gcx_as_gcr(req), limit)
+        self.world.redactor.add_pan(card.pan)
+        self.tell("CARD_INSERTED")
+        return card
+
     def reread(self) -> None:
         """The next :meth:`read` tells PRESENT_CARD again (a read the reader refused)."""
         self._last_message = ""

@@ -23,6 +23,7 @@ from simulator.world import World
 Message = dict[str, Any]
 Gen = Generator[simpy.Event, Any, Any]
 FINALS = ("RES_ON_SALE_RESPONSE", "RES_ON_REFUND_RESPONSE", "RES_ON_TRANSACTION_COMM_ERROR",
+          "RES_ON_OFFLINE_SALE_REQUEST",
           "RES_ON_DEVICE_ERROR")
 # frames that carry a saleResponse: the sale itself, a reversal's answer, and a 1.6
 # refund the gateway processed as a reversal

@@ -95,6 +95,9 @@ class CardTransaction:
         self.allowed = entry.allowed(params.get("inputMethod"))
         self.quick_chip = params.get("emvType") == "QUICK_CHIP"
         self.card_out = False  # quick chip: the card was taken out before the host answered
+        self.token_ref: str | None = None  # secureTokenMerchantRef: keep the card as a token
+        self.card_pan = ""  # the card read (memory only: for the token, never sent)
+        self.offline = session.offline  # offline mode when the sale started (see offline)
 
     # -- prompts ------------------------------------------------------------------------
     def ask(self, kind: str, frame: dict[str, Any], choices: int = 0) -> Gen:
@@ -217,6 +220,7 @@ class CardTransaction:
                 raise Ended("CARD READ TIMEOUT")
             self.reader.reread()
         self.entry = entry.fields(card)
+        self.card_pan = card.pan
         rec = self.record
         rec.masked_pan = mask_pan(card.pan)
         self.fields = card_fields(card)
@@ -237,6 +241,9 @@ class CardTransaction:
         card = yield from self._read()
         if self.set_amount is not None:
             yield from self._ask_amount()
+        if self.offline:
+            yield from self._offline(card)
+            return
         if card.card_type in STRIPE_TYPES:
             yield from self._stripe_sale(card)
             return
@@ -257,9 +264,7 @@ class CardTransaction:
         yield self.world.timeout(self.t["host_roundtrip"])
         # the settings' currency: the reader's tables carry it as 5F2A, so it is also
         # the currency the card's cryptogram covers
-        rsp = yield from reader.term.authorise(Processed(card, goc), rec.amount,
-                                               key=rec.unique_ref,
-                                               currency=self.agent.settings.currency_code)
+        rsp = yield from self._authorise(Processed(card, goc))
         if rsp is None:
             yield from self._comm_error()
             return
@@ -310,9 +315,7 @@ class CardTransaction:
                          "quick_chip_card_removal_timeout"))
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
-        rsp = yield from reader.term.authorise(Processed(card, goc), rec.amount,
-                                               key=rec.unique_ref,
-                                               currency=self.agent.settings.currency_code)
+        rsp = yield from self._authorise(Processed(card, goc))
         if rsp is None:
             yield from self._comm_error(chip=False)
             return
@@ -352,9 +355,7 @@ class CardTransaction:
         self.stage = ONLINE
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
-        rsp = yield from reader.term.authorise(Processed(card, pin=pin), rec.amount,
-                                               key=rec.unique_ref,
-                                               currency=self.agent.settings.currency_code)
+        rsp = yield from self._authorise(Processed(card, pin=pin))
         if rsp is None:
             yield from self._comm_error(chip=False)
             return
@@ -375,6 +376,56 @@ class CardTransaction:
             raise Cancelled
         rec.amount = int(got)
 
+    def _authorise(self, processed: Any) -> Gen:
+        """The gateway's answer, or None when it does not answer (or is unreachable)."""
+        if not self.agent.gateway_up:
+            return None  # nothing reaches the gateway: the connection timeout runs out
+        return (yield from self.reader.term.authorise(
+            processed, self.record.amount, key=self.record.unique_ref,
+            currency=self.agent.settings.currency_code))
+
+    def _offline(self, card: Any) -> Gen:
+        """Offline mode (see :mod:`offline`): the card's part, the expiry check, and the
+        sale handed to the POS in ``RES_ON_OFFLINE_SALE_REQUEST``; nothing is booked."""
+        from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.emv import tlv
+        from virtual_devices.terminal.app import STRIPE_TYPES
+
+        rec, reader = self.record, self.reader
+        if card.card_type in STRIPE_TYPES:
+            rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
+        else:
+            goc = yield from reader.go_on_chip(card, rec.amount)
+            if self.cancel_wanted:
+                raise Cancelled
+            emv = tlv.flatten(goc.emv_data)
+            rec.card_type = card_type_of((emv.get(0x84) or emv.get(0x4F) or b"").hex().upper())
+            rec.emv_tags = _tags(emv)
+            if goc.decision == m.DECISION_DECLINED:
+                raise Ended("DECLINED BY CARD")
+            if goc.decision == m.DECISION_ONLINE:
+                try:
+                    yield from reader.finish(None)  # "unable to go online": the card is done
+                except ReaderFailure:
+                    pass
+        if card.expiry[:6] < self.agent.clock().strftime("%y%m%d"):
+            raise Ended("EXPIRED CARD")
+        self._offline_request()
+
+    def _offline_request(self) -> None:
+        """The sale the POS submits later: it is not at the gateway, so not in its list."""
+        rec = self.record
+        self.stage = CLOSING
+        rec.description = "OFFLINE"
+        body = self._sale_body(False)
+        body.pop("code", None)
+        body.pop("authorizedAmount", None)
+        body["amount"] = Amount(rec.amount)
+        body["maskedPAN"] = body.pop("cardNumber")
+        self.session.send(frames.response("RES_ON_OFFLINE_SALE_REQUEST", {"sale": body}))
+        rec.told = self.session.alive
+
     def _comm_error(self, chip: bool = True) -> Gen:
         """No host answer: wait out the connection timeout, reverse, tell the POS (and,
         for a chip, let the card decline at FNC)."""
@@ -390,6 +441,10 @@ class CardTransaction:
                 yield from self.reader.finish(None)
         except ReaderFailure:
             pass
+        if self.session.offline_when_down:
+            # processOfflineWhenCommsDown: the sale goes to the POS to submit later
+            self._offline_request()
+            return
         rec.code, rec.description = "D", "HOST TIMEOUT"
         self.session.conduct.comm_error_sent(rec.unique_ref)
         self.session.send(frames.error("RES_ON_TRANSACTION_COMM_ERROR", "onTransactionCommError",
@@ -461,6 +516,11 @@ class CardTransaction:
             self.session.send(frames.response("RES_ON_REFUND_RESPONSE", {"refundResponse": body}))
         else:
             body = self._sale_body(approved, auth_code)
+            if approved and self.token_ref and self.card_pan:
+                from protocol_servers.gochip import tokens
+
+                body.update(tokens.for_sale(self.session, self.token_ref, self.card_pan, rec,
+                                            self.fields))
             rec.response = body  # what a reversal answers again, with the final amount
             self.session.send(frames.response("RES_ON_SALE_RESPONSE", {"saleResponse": body}))
         rec.told = self.session.alive

@@ -278,17 +278,23 @@ class CardReader:
 
     def present(self, card_name: str, **customer: Any) -> None:
         """The customer at this reader holds catalogue card ``card_name`` next."""
-        from virtual_devices.abecs.customer import Customer
-        from virtual_devices.emv.card import VirtualCard
         from virtual_devices.emv.catalogue import catalogue
 
-        pinpad = self.pinpad
-        if pinpad is None:
+        if self.pinpad is None:
             raise ValueError(f"{self.name} is a real pinpad: a person presents the card")
         profiles = catalogue()
         if card_name not in profiles:
             raise ValueError(f"no card {card_name!r}; known: {', '.join(sorted(profiles))}")
-        profile = profiles[card_name]
+        self.present_profile(profiles[card_name], **customer)
+
+    def present_profile(self, profile: Any, **customer: Any) -> None:
+        """The customer at this reader holds a card made from ``profile`` next."""
+        from virtual_devices.abecs.customer import Customer
+        from virtual_devices.emv.card import VirtualCard
+
+        pinpad = self.pinpad
+        if pinpad is None:
+            raise ValueError(f"{self.name} is a real pinpad: a person presents the card")
         # how this customer presents cards (--entry) carries over to the next card
         customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)

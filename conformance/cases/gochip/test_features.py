@@ -239,7 +239,7 @@ def test_offline_mode(gochip: Any) -> None:
     check_invariants(gochip)
 
 
-@case("gochip/B.6/10", title="processOfflineWhenCommsDown: a gateway that does not answer "
+@case("gochip/B.6/11", title="processOfflineWhenCommsDown: a gateway that does not answer "
       "($45.67) turns the sale into RES_ON_OFFLINE_SALE_REQUEST, with whatever was booked "
       "reversed", failure="with processOfflineWhenCommsDown the POS still gets a comm error, "
       "or money stays booked")
@@ -264,7 +264,7 @@ def test_offline_when_comms_down(gochip: Any) -> None:
     check_invariants(gochip)
 
 
-@case("gochip/B.6/11", title="terminal health listener: STARTED; an unreachable gateway "
+@case("gochip/B.6/12", title="terminal health listener: STARTED; an unreachable gateway "
       "gives RES_ON_TERMINAL_HEALTH_LISTENER_ERROR and switches offline mode on, a reachable "
       "one off again; STOPPED", failure="the health listener does not follow the gateway")
 def test_health_listener(gochip: Any) -> None:

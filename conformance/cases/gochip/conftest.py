@@ -73,6 +73,17 @@ class GoChipTarget(Target):
         if customer:
             self.control.scenario("cardholder", reader=index, **customer)
 
+    def gateway(self, up: bool) -> None:
+        """Take the gateway off the network (or back): on the reference directly, on a
+        served reference through its control API's ``gateway`` action, else skip."""
+        if self.agent is not None:
+            self.agent.gateway_up = up
+            return
+        if self.control is None:
+            pytest.skip("the case takes the gateway off the network: needs the reference, "
+                        "or a served reference's control API (--control URL)")
+        self.control.scenario("gateway", up=up)
+
     def client(self, name: str = "pos") -> GoChipClient:
         if self.kind == "virtual":
             assert self.agent is not None

@@ -230,7 +230,17 @@ class CardReader:
         self.tell("PRESENT_CARD")
         req = m.GcrRequest(0, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
                            self.tables.version)
-        card: m.GcrResponse = yield from self._step(self.term.host.gcx_as_gcr(req), limit)
+        deadline = self.world.now + limit
+        while True:
+            try:
+                card: m.GcrResponse = yield from self._step(
+                    self.term.host.gcx_as_gcr(req), max(0.0, deadline - self.world.now))
+                break
+            except ReaderFailure as exc:
+                # 087: the tapped card wants to be inserted; the pinpad then asks for it
+                # (ABECS §6.8.1.3) and the next GCX takes the insert
+                if exc.code != m.ST_CTLSIFCHG or self.world.now >= deadline:
+                    raise
         self.world.redactor.add_pan(card.pan)
         self.tell("CARD_INSERTED")
         return card

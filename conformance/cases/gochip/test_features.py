@@ -146,6 +146,7 @@ def test_refund_as_reversal(gochip: Any, line: str) -> None:
       "sale, delete removes it", failure="secure tokens do not follow RES_ON_SECURE_TOKEN_"
       "RESPONSE's documented fields")
 def test_secure_tokens(gochip: Any) -> None:
+    gochip.present("visa-chip-pin")
     c = gochip.client()
 
     def script() -> Any:
@@ -213,6 +214,7 @@ def test_secure_token_refusals(gochip: Any) -> None:
       "POS in RES_ON_OFFLINE_SALE_REQUEST; the gateway books and lists nothing",
       failure="an offline sale goes to the gateway, or the POS is not given it to submit")
 def test_offline_mode(gochip: Any) -> None:
+    gochip.present("visa-chip-pin")  # inserted
     c = gochip.client()
 
     def script() -> Any:

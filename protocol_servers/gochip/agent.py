@@ -47,8 +47,11 @@ INPUT_METHODS = ("SWIPE", "INSERT", "TAP", "SWIPE_OR_INSERT", "SWIPE_OR_TAP", "I
                  "SWIPE_OR_INSERT_OR_TAP", "SWIPE_OR_INSERT_OR_TAP_OR_KEYED",
                  "SWIPE_OR_INSERT_OR_KEYED", "SWIPE_OR_KEYED")
 EMV_TYPES = ("STANDARD", "QUICK_CHIP")
-# §B.5 requests this agent knows of but does not offer: a clear refusal, not "unknown"
-NOT_OFFERED: tuple[str, ...] = ()
+# requests of the material this agent knows of but does not offer: a clear refusal, not
+# "unknown". Polling and delayed auth with a secure token (W-NEW328's frictionless
+# payment) need the gateway's token uniqueness and auto sharing, which are not modelled.
+NOT_OFFERED = ("REQ_SET_POLLING_WITH_SECURE_TOKEN_ENABLED",
+               "REQ_SET_DELAYED_AUTH_WITH_SECURE_TOKEN_ENABLED")
 # message types we had to name ourselves (the note gives no name, or only infers one)
 OUR_NAMES = ("RES_ON_SET_API_KEY", "RES_ON_SET_INTEGRATION_ID", "RES_ON_DEVICE_DISCONNECTED",
              "RES_ON_SET_POLLING_ENABLED", "RES_ON_POLLING_ENABLED",

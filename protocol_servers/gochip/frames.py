@@ -31,6 +31,8 @@ DEVICE_ERROR = "RES_ON_DEVICE_ERROR"
 MAX_FRAME_CHARS = 64 * 1024  # ours: far above any documented frame
 
 _CVV_FIELD = re.compile(r'"cardCvv"\s*:\s*"[^"]*"')
+# a card number in clear (a keyed request's); the agent's own frames carry it masked
+_CLEAR_CARD_NUMBER = re.compile(r'"cardNumber"\s*:\s*"[^"*]*"')
 _AMOUNT_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
 
 
@@ -158,7 +160,8 @@ def guarded_label(redactor: Any) -> Callable[[Any], str]:
     number, not the three-digit CVV).
     """
     def label_frame(item: Any) -> str:
-        if isinstance(item, str) and ('"cardCvv"' in item or '"cardNumber"' in item):
+        if isinstance(item, str) and ('"cardCvv"' in item
+                                      or _CLEAR_CARD_NUMBER.search(item) is not None):
             try:
                 body = json.loads(item)
                 data = body.get("data") if isinstance(body, dict) else None

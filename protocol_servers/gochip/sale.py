@@ -6,6 +6,11 @@ GENERATE AC), the gateway through the shared acquirer (which checks the ARQC), F
 the signature prompt when the card's CVM is signature and collection is AUTOMATIC, the
 final ``RES_ON_SALE_RESPONSE``, then RMC (``REMOVE_CARD``).
 
+What ``REQ_INIT_DEVICE`` set changes the flow: ``inputMethod`` the interfaces GCR takes
+(:mod:`entry`), ``emvType`` QUICK_CHIP ends the card's part before the host
+(:meth:`CardTransaction._quick_chip`), the removal timeouts bound the RMC prompts. In
+offline mode the sale goes to the POS instead of the gateway (:mod:`offline`).
+
 Nothing is lost or doubled: an approval the POS cannot be told of (the card refused
 the host's answer, the signature never came, the POS left) is reversed at the acquirer;
 a host that does not answer within ``connection_timeout`` gets the timeout reversal of

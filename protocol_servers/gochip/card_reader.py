@@ -88,6 +88,7 @@ class CardReader:
         self.end = end
         self.cards = tuple(cards)
         self._next_card = 0
+        self._wallet: dict[str, Any] = {}  # the configured cards, once made (hand_card)
         # Choice: floor limit 0, so every chip sale goes online. The GoChip basic
         # transaction sends every chip sale to the gateway (§B.1 "Basic Transaction ...
         # encrypted to be sent to the gateway"); offline approval is a separate feature
@@ -282,9 +283,16 @@ class CardReader:
         pinpad = self.pinpad
         if pinpad is None or pinpad.cards or not self.cards:
             return
+        from virtual_devices.emv.catalogue import catalogue
+
         name = self.cards[self._next_card % len(self.cards)]
         self._next_card += 1
-        self.present(name)
+        # the customer's own cards, presented in turn: the same card each time (its
+        # transaction counter goes on, a PIN it blocked stays blocked), as a wallet holds
+        card = self._wallet.get(name)
+        self.present_profile(catalogue()[name], card=card)
+        if card is None:
+            self._wallet[name] = pinpad.cards[-1]
 
     def present(self, card_name: str, **customer: Any) -> None:
         """The customer at this reader holds catalogue card ``card_name`` next."""
@@ -297,8 +305,9 @@ class CardReader:
             raise ValueError(f"no card {card_name!r}; known: {', '.join(sorted(profiles))}")
         self.present_profile(profiles[card_name], **customer)
 
-    def present_profile(self, profile: Any, **customer: Any) -> None:
-        """The customer at this reader holds a card made from ``profile`` next."""
+    def present_profile(self, profile: Any, card: Any = None, **customer: Any) -> None:
+        """The customer at this reader holds a card made from ``profile`` next (``card``:
+        that very card, when the customer presents it again)."""
         from virtual_devices.abecs.customer import Customer
         from virtual_devices.emv.card import VirtualCard
 
@@ -308,7 +317,7 @@ class CardReader:
         # how this customer presents cards (--entry) carries over to the next card
         customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
-        pinpad.queue_card(VirtualCard(profile).place_in(self.world))
+        pinpad.queue_card(card if card is not None else VirtualCard(profile).place_in(self.world))
 
     @property
     def cancelled(self) -> bool:

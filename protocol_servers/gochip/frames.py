@@ -30,6 +30,8 @@ SDK_ERROR = "RES_ON_ERROR"
 DEVICE_ERROR = "RES_ON_DEVICE_ERROR"
 MAX_FRAME_CHARS = 64 * 1024  # ours: far above any documented frame
 
+_TYPE_FIELD = re.compile(r'"type"\s*:\s*"([A-Z_]{1,64})"')
+_STATUS_FIELD = re.compile(r'"(?:message|cancellationStatus|code)"\s*:\s*"([A-Z_]{1,48})"')
 _CVV_FIELD = re.compile(r'"cardCvv"\s*:\s*"[^"]*"')
 # a card number in clear (a keyed request's); the agent's own frames carry it masked
 _CLEAR_CARD_NUMBER = re.compile(r'"cardNumber"\s*:\s*"[^"*]*"')
@@ -145,9 +147,11 @@ def label(item: Any) -> str:
     if isinstance(item, bytes):
         return f"binary ({len(item)} bytes)"
     text = item if isinstance(item, str) else str(item)
-    match = re.search(r'"type"\s*:\s*"([A-Z_]{1,64})"', text)
+    match = _TYPE_FIELD.search(text)
     kind = match.group(1) if match else "?"
-    extra = re.search(r'"(?:message|cancellationStatus|code)"\s*:\s*"([A-Z_]{1,48})"', text)
+    if '"message"' not in text and '"cancellationStatus"' not in text and '"code"' not in text:
+        return kind  # most frames: no second search over the text
+    extra = _STATUS_FIELD.search(text)
     return f"{kind} {extra.group(1)}" if extra else kind
 
 

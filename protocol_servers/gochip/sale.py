@@ -261,7 +261,8 @@ class CardTransaction:
         rec.emv_tags = _tags(emv)
         if goc.decision == m.DECISION_DECLINED:
             raise Ended("DECLINED BY CARD")
-        if self.quick_chip and goc.decision == m.DECISION_ONLINE:
+        if (self.quick_chip and goc.decision == m.DECISION_ONLINE
+                and card.card_type == m.CARD_ICC):  # quick chip is a contact flow
             yield from self._quick_chip(card, goc)
             return
         self.stage = ONLINE

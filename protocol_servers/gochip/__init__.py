@@ -15,6 +15,11 @@ Where things live:
   reversal, final frames); :mod:`card_reader` - the adapter to the reader (the
   terminal application over a virtual ABECS pinpad with the EMV kernel and card, or over
   a real pinpad);
+* :mod:`entry` - ``inputMethod`` (which interfaces the reader opens) and the final
+  frame's entry fields; :mod:`reversals` - ``REQ_PROCESS_REVERSAL`` and the 1.6 refund
+  that becomes a reversal; :mod:`tokens` - secure tokens; :mod:`offline` - offline mode
+  and the terminal health listener; :mod:`passthru` - ``REQ_DEVICE_PASSTHRU`` as ABECS
+  CHP (each registers its handlers with ``@handles``);
 * :mod:`conduct` - how a POS under test behaved, graded per section (``GET /state``);
 * :mod:`records` - transaction list and batch; :mod:`settings` - settings, tax and
   tip, the gateway simulator (First Data / TSYS Sierra) as data;

@@ -47,16 +47,16 @@ INPUT_METHODS = ("SWIPE", "INSERT", "TAP", "SWIPE_OR_INSERT", "SWIPE_OR_TAP", "I
                  "SWIPE_OR_INSERT_OR_TAP", "SWIPE_OR_INSERT_OR_TAP_OR_KEYED",
                  "SWIPE_OR_INSERT_OR_KEYED", "SWIPE_OR_KEYED")
 EMV_TYPES = ("STANDARD", "QUICK_CHIP")
-# §B.5 requests this agent knows of but does not offer: a clear refusal, not "unknown"
-NOT_OFFERED = ("REQ_PROCESS_REVERSAL", "REQ_SET_OFFLINE_MODE_ENABLED",
-               "REQ_SET_TERMINAL_HEALTH_LISTENER_ENABLED", "REQ_REGISTER_SECURE_TOKEN",
-               "REQ_UPDATE_SECURE_TOKEN", "REQ_DELETE_SECURE_TOKEN",
-               "REQ_RETRIEVE_SECURE_TOKEN", "REQ_RETRIEVE_SECURE_TOKEN_HISTORY",
-               "REQ_WS_RESTART", "REQ_SET_MODE", "REQ_SET_LOG_LEVEL", "REQ_DEVICE_PASSTHRU")
-# response types we had to name ourselves (the note gives no name for them)
+# requests of the material this agent knows of but does not offer: a clear refusal, not
+# "unknown". Polling and delayed auth with a secure token (W-NEW328's frictionless
+# payment) need the gateway's token uniqueness and auto sharing, which are not modelled.
+NOT_OFFERED = ("REQ_SET_POLLING_WITH_SECURE_TOKEN_ENABLED",
+               "REQ_SET_DELAYED_AUTH_WITH_SECURE_TOKEN_ENABLED")
+# message types we had to name ourselves (the note gives no name, or only infers one)
 OUR_NAMES = ("RES_ON_SET_API_KEY", "RES_ON_SET_INTEGRATION_ID", "RES_ON_DEVICE_DISCONNECTED",
              "RES_ON_SET_POLLING_ENABLED", "RES_ON_POLLING_ENABLED",
-             "RES_ON_SET_DELAYED_AUTH_ENABLED", "RES_ON_DELAYED_AUTH_ENABLED")
+             "RES_ON_SET_DELAYED_AUTH_ENABLED", "RES_ON_DELAYED_AUTH_ENABLED",
+             "REQ_PROCESS_REVERSAL", "RES_ON_REVERSAL_RETRIEVED")
 
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
@@ -101,9 +101,14 @@ class Session:
         self.mode = ""
         self.terminal_id: str | None = None
         self.api_key: str | None = None
+        # the SDK line the POS configured: "1.5" (terminalId + secret) or "1.6" (API key)
+        self.sdk = "1.5"
         self.device: CardReader | None = None
         self.device_params: dict[str, Any] = {}
         self.polling = False
+        self.offline = False  # offline mode: sales are handed to the POS, not the gateway
+        self.offline_when_down = False  # processOfflineWhenCommsDown
+        self.health: simpy.Process | None = None  # the terminal health listener
         self.delayed_auth: int | None = None  # the initial amount when enabled
         self.current: CardTransaction | None = None
         self.busy: str | None = None  # a request whose answer is still being prepared
@@ -199,6 +204,39 @@ class Session:
         self.state.fire("REQ_WS_INIT")
         self.send(frames.response("RES_ON_WS_INIT", {"mode": mode, "logLevel": level}))
 
+    # -- administration (§B.5 "Admin") ---------------------------------------------------
+    @handles("REQ_SET_MODE")
+    def set_mode(self, frame: Frame) -> None:
+        mode = frames.text(frame.data, "mode", required=True, choices=MODES)
+        assert mode is not None
+        self.mode = mode
+        self.send(frames.response("RES_ON_SET_MODE", {"mode": mode}))
+
+    @handles("REQ_SET_LOG_LEVEL")
+    def set_log_level(self, frame: Frame) -> None:
+        # Choice: LEVEL_FULL is the one level seen (§B.4 step 2); any LEVEL_* is taken
+        level = frames.text(frame.data, "logLevel", required=True, limit=32)
+        if not (level or "").startswith("LEVEL_"):
+            raise FieldError("logLevel must be a LEVEL_* name such as LEVEL_FULL")
+        self.send(frames.response("RES_ON_SET_LOG_LEVEL", {"logLevel": level}))
+
+    @handles("REQ_WS_RESTART")
+    def ws_restart(self, frame: Frame) -> None:
+        """The service restarts for this connection: RES_ON_WS_RESTART, then it is back at
+        §B.4 step 1 (RES_ON_WS_INIT_REQUIRED). Choice: the reader is let go and the SDK
+        configuration, modes and listener forgotten, as a restarted process would."""
+        if self.device is not None:
+            self.device.owner = None
+        self.device, self.device_params = None, {}
+        self.terminal_id, self.api_key, self.sdk = None, None, "1.5"
+        self.polling, self.delayed_auth, self.offline = False, None, False
+        if self.health is not None and self.health.is_alive:
+            self.health.interrupt("restart")
+        self.health = None
+        self.state.fire("WS_RESTARTED")
+        self.send(frames.response("RES_ON_WS_RESTART", {}))
+        self.send(frames.response("RES_ON_WS_INIT_REQUIRED", {}))
+
     @handles("REQ_SET_API_KEY")
     def set_api_key(self, frame: Frame) -> None:
         key = frames.text(frame.data, "key", required=True, limit=512)
@@ -219,7 +257,7 @@ class Session:
         data = frame.data
         terminal = frames.text(data, "terminalId", required=True)
         secret = frames.text(data, "secret", limit=512)
-        frames.flag(data, "processOfflineWhenCommsDown")
+        offline_when_down = frames.flag(data, "processOfflineWhenCommsDown")
         if not terminal:
             raise FieldError("terminalId must not be empty")
         credential = secret or self.api_key
@@ -238,6 +276,8 @@ class Session:
         def retrieve() -> Gen:
             yield self.world.timeout(self.agent.timings["settings_retrieval"])
             self.terminal_id = terminal
+            self.sdk = "1.5" if secret else "1.6"
+            self.offline_when_down = offline_when_down
             self.state.fire("SETTINGS_RETRIEVED")
             self.send(frames.response("RES_ON_SETTINGS_RETRIEVED",
                                       self.agent.settings.frame_data()))
@@ -389,7 +429,7 @@ class Session:
         amount = frames.amount(d)
         order_id = frames.text(d, "orderId", limit=24)
         frames.text(d, "dateTime", limit=40)
-        frames.text(d, "secureTokenMerchantRef", limit=48)
+        token_ref = frames.text(d, "secureTokenMerchantRef", limit=64)
         assert amount is not None and self.device is not None
         ask: int | None = None
         if self.delayed_auth is not None:
@@ -397,7 +437,9 @@ class Session:
         elif self.polling:
             ask = amount
         rec = self._record("SALE", amount, order_id)
-        self._start(CardTransaction(self, self.device, rec, set_amount=ask))
+        tx = CardTransaction(self, self.device, rec, set_amount=ask)
+        tx.token_ref = token_ref or None
+        self._start(tx)
 
     @handles("REQ_CANCEL_TRANSACTION")
     def cancel_transaction(self, frame: Frame) -> None:
@@ -466,6 +508,11 @@ class Session:
             self.error(frames.SDK_ERROR, "AMOUNT_EXCEEDS_ORIGINAL",
                        f"refund {Amount(amount).text()} exceeds the {Amount(left).text()} "
                        "left to refund", frame.type)
+            return
+        if reversals.as_reversal(self, sale, amount):
+            # 1.6: a refund of an unsettled sale is not possible; the gateway reverses
+            # it and the refund's answer carries the sale response (see reversals)
+            reversals.reverse(self, sale, "RES_ON_REFUND_RESPONSE", frame.type)
             return
         rec = self._record("REFUND", amount, sale.order_id)
         rec.original, rec.masked_pan, rec.card_type = ref, sale.masked_pan, sale.card_type
@@ -597,6 +644,10 @@ class Agent:
         self.ended: deque[Session] = deque(maxlen=ENDED_KEPT)
         self.past = PastConduct()  # the grades of every ended connection, summed up
         self._refs = world.rng("gochip.refs")
+        self.tokens = tokens.Tokens(world.rng("gochip.tokens"))  # the gateway's secure tokens
+        # whether the gateway answers at all (a network fault the health listener sees;
+        # False: every online request goes unanswered, as the $45.67 amount does)
+        self.gateway_up = True
         self.readers: dict[str, CardReader] = dict(readers or {})
         if not self.readers and world.mode == "virtual":
             from protocol_servers.gochip import card_reader
@@ -718,5 +769,8 @@ class Agent:
             "transactions": len(self.records.items),
         }
 
+
+# request handlers that live in their own modules register themselves on import
+from protocol_servers.gochip import offline, passthru, reversals, tokens  # noqa: E402, F401
 
 __all__ = ["HANDLERS", "OUR_NAMES", "Agent", "AgentConfig", "Session", "State", "handles"]

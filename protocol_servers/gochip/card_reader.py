@@ -12,7 +12,8 @@ events turned into GoChip ``RES_ON_MESSAGE`` values.
 Terminal events -> ``RES_ON_MESSAGE`` (§B.4 step 7; only ``REMOVE_CARD`` is documented,
 the others are ours, as §B.7 proposes): the card asked for -> ``PRESENT_CARD``; a card
 inserted or tapped -> ``CARD_INSERTED``; PIN entry started -> ``ENTER_PIN`` (ours); the
-host asked -> ``PROCESSING``; the "remove card" screen -> ``REMOVE_CARD``. A real pinpad
+host asked -> ``PROCESSING``; the "remove card" screen -> ``REMOVE_CARD``; a removal
+prompt that timed out with the card still in -> ``CARD_NOT_REMOVED`` (ours). A real pinpad
 on a serial line reports only what ABECS carries; the terminal derives the same events.
 
 The application choice of a card with several applications is the kernel's: when it
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 Gen = Generator[simpy.Event, Any, Any]
 MessageHook = Callable[[str], None]
 ChooseHook = Callable[[list[str]], Generator[Any, Any, "int | None"]]
-OURS = frozenset({"PRESENT_CARD", "CARD_INSERTED", "PROCESSING", "ENTER_PIN"})
+OURS = frozenset({"PRESENT_CARD", "CARD_INSERTED", "PROCESSING", "ENTER_PIN",
+                  "CARD_NOT_REMOVED"})
 REMOVAL_TEXT = "RETIRE O CARTAO"
 
 
@@ -55,6 +57,10 @@ class ReaderFailure(Exception):
     def __init__(self, reason: str, code: int | None = None) -> None:
         super().__init__(reason)
         self.code = code
+
+
+class TimedOut(ReaderFailure):
+    """The step ran past its limit and was cancelled on the pinpad."""
 
 
 def _tables(acquirer: Any, currency: int) -> Tables:
@@ -82,6 +88,7 @@ class CardReader:
         self.end = end
         self.cards = tuple(cards)
         self._next_card = 0
+        self._wallet: dict[str, Any] = {}  # the configured cards, once made (hand_card)
         # Choice: floor limit 0, so every chip sale goes online. The GoChip basic
         # transaction sends every chip sale to the gateway (§B.1 "Basic Transaction ...
         # encrypted to be sent to the gateway"); offline approval is a separate feature
@@ -144,8 +151,10 @@ class CardReader:
         yield  # pragma: no cover
 
     # -- steps ------------------------------------------------------------------------
-    def _step(self, gen: Gen, limit: float | None = None) -> Gen:
-        """Run one ABECS exchange as its own process (so a cancel can CAN it)."""
+    def _step(self, gen: Gen, limit: float | None = None,
+              late: str = "no card was presented in time") -> Gen:
+        """Run one ABECS exchange as its own process (so a cancel can CAN it); past
+        ``limit`` seconds it is cancelled and :class:`ReaderFailure` says ``late``."""
         def guarded() -> Gen:
             try:
                 return (yield from gen)
@@ -160,7 +169,7 @@ class CardReader:
             yield self.world.any_of([proc, self.world.timeout(limit)])
             if not proc.triggered:
                 yield from self.cancel()
-                raise ReaderFailure("no card was presented in time", None)
+                raise TimedOut(late, None)
             result = proc.value
         self._running = None
         if isinstance(result, Exception):
@@ -199,14 +208,47 @@ class CardReader:
                                f"{gin.manufacturer} {gin.model}".strip())
         return self.info
 
-    def read(self, amount: int, when: Any, limit: float) -> Gen:
-        """GCR: wait for the card, select the application, read its records."""
+    def read(self, amount: int, when: Any, limit: float, tap: bool = True) -> Gen:
+        """GCR: wait for the card, select the application, read its records. ``tap``
+        False keeps the pinpad's antenna off (GCR_CTLSON 0): only insert or swipe."""
         self._cancelled = False
         self._last_message = ""
         self.hand_card()
         card: m.GcrResponse = yield from self._step(
-            self.term.read_card(amount, self.tables, when), limit)
+            self.term.read_card(amount, self.tables, when, ctls=None if tap else False),
+            limit)
         return card
+
+    def read_without_amount(self, when: Any, limit: float) -> Gen:
+        """Read a card with no payment (a secure token's registration): GCX with a zero
+        amount (ABECS 2.12 §3.7.1 shows the amount only "if not zero"; classic GCR wants
+        one), then nothing else of the card until RMC."""
+        from virtual_devices.abecs import messages as m
+
+        self._cancelled = False
+        self._last_message = ""
+        self.hand_card()
+        self.tell("PRESENT_CARD")
+        req = m.GcrRequest(0, when.strftime("%y%m%d"), when.strftime("%H%M%S"),
+                           self.tables.version)
+        deadline = self.world.now + limit
+        while True:
+            try:
+                card: m.GcrResponse = yield from self._step(
+                    self.term.host.gcx_as_gcr(req), max(0.0, deadline - self.world.now))
+                break
+            except ReaderFailure as exc:
+                # 087: the tapped card wants to be inserted; the pinpad then asks for it
+                # (ABECS §6.8.1.3) and the next GCX takes the insert
+                if exc.code != m.ST_CTLSIFCHG or self.world.now >= deadline:
+                    raise
+        self.world.redactor.add_pan(card.pan)
+        self.tell("CARD_INSERTED")
+        return card
+
+    def reread(self) -> None:
+        """The next :meth:`read` tells PRESENT_CARD again (a read the reader refused)."""
+        self._last_message = ""
 
     def enter_pin(self, card: m.GcrResponse) -> Gen:
         """GPN: an online PIN for a stripe card."""
@@ -222,39 +264,60 @@ class CardReader:
 
         return (yield from self._step(self.term.finish_chip(HostAnswer.from_issuer(rsp))))
 
-    def remove_card(self) -> Gen:
-        """RMC: ask for the card back; a failure here changes nothing of the sale."""
+    def remove_card(self, limit: float | None = None) -> Gen:
+        """RMC: ask for the card back; a failure here changes nothing of the sale.
+
+        Past ``limit`` seconds the prompt is cancelled (CAN) with the card still in:
+        returns False (the next GCR finds the card inserted, as a real slot would).
+        """
         try:
-            yield from self._step(self.term.remove_card())
+            yield from self._step(self.term.remove_card(), limit, "the card was not removed")
+        except TimedOut:
+            return False
         except ReaderFailure:
             self.opened = False
+        return True
 
     def hand_card(self) -> None:
         """The customer holds the next configured card, unless one is already chosen."""
         pinpad = self.pinpad
         if pinpad is None or pinpad.cards or not self.cards:
             return
+        from virtual_devices.emv.catalogue import catalogue
+
         name = self.cards[self._next_card % len(self.cards)]
         self._next_card += 1
-        self.present(name)
+        # the customer's own cards, presented in turn: the same card each time (its
+        # transaction counter goes on, a PIN it blocked stays blocked), as a wallet holds
+        card = self._wallet.get(name)
+        self.present_profile(catalogue()[name], card=card)
+        if card is None:
+            self._wallet[name] = pinpad.cards[-1]
 
     def present(self, card_name: str, **customer: Any) -> None:
         """The customer at this reader holds catalogue card ``card_name`` next."""
-        from virtual_devices.abecs.customer import Customer
-        from virtual_devices.emv.card import VirtualCard
         from virtual_devices.emv.catalogue import catalogue
 
-        pinpad = self.pinpad
-        if pinpad is None:
+        if self.pinpad is None:
             raise ValueError(f"{self.name} is a real pinpad: a person presents the card")
         profiles = catalogue()
         if card_name not in profiles:
             raise ValueError(f"no card {card_name!r}; known: {', '.join(sorted(profiles))}")
-        profile = profiles[card_name]
+        self.present_profile(profiles[card_name], **customer)
+
+    def present_profile(self, profile: Any, card: Any = None, **customer: Any) -> None:
+        """The customer at this reader holds a card made from ``profile`` next (``card``:
+        that very card, when the customer presents it again)."""
+        from virtual_devices.abecs.customer import Customer
+        from virtual_devices.emv.card import VirtualCard
+
+        pinpad = self.pinpad
+        if pinpad is None:
+            raise ValueError(f"{self.name} is a real pinpad: a person presents the card")
         # how this customer presents cards (--entry) carries over to the next card
         customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
-        pinpad.queue_card(VirtualCard(profile).place_in(self.world))
+        pinpad.queue_card(card if card is not None else VirtualCard(profile).place_in(self.world))
 
     @property
     def cancelled(self) -> bool:

@@ -23,7 +23,11 @@ from simulator.world import World
 Message = dict[str, Any]
 Gen = Generator[simpy.Event, Any, Any]
 FINALS = ("RES_ON_SALE_RESPONSE", "RES_ON_REFUND_RESPONSE", "RES_ON_TRANSACTION_COMM_ERROR",
+          "RES_ON_OFFLINE_SALE_REQUEST",
           "RES_ON_DEVICE_ERROR")
+# frames that carry a saleResponse: the sale itself, a reversal's answer, and a 1.6
+# refund the gateway processed as a reversal
+SALE_ANSWERS = ("RES_ON_SALE_RESPONSE", "RES_ON_REVERSAL_RETRIEVED", "RES_ON_REFUND_RESPONSE")
 SIGNATURE = [{"x": 10, "y": 10}, {"x": 40, "y": 22}, {"x": 80, "y": 12}]
 
 
@@ -132,8 +136,10 @@ class GoChipClient:
         return [m["data"]["message"] for m in self.received if m.get("type") == "RES_ON_MESSAGE"]
 
     # -- the §B.4 steps -------------------------------------------------------------------
-    def setup(self, mode: str = "TEST", device: str = "IDTECH", port: str | None = None) -> Gen:
-        """Steps 1-5: init required, ws init, configuration, device. Returns the device frame."""
+    def setup(self, mode: str = "TEST", device: str = "IDTECH", port: str | None = None,
+              **device_fields: Any) -> Gen:
+        """Steps 1-5: init required, ws init, configuration, device (``device_fields``
+        add to or replace REQ_INIT_DEVICE's). Returns the device frame."""
         first = yield from self.wait_for("RES_ON_WS_INIT_REQUIRED", 10.0)
         assert first is not None, f"no RES_ON_WS_INIT_REQUIRED: {self.types()}"
         got = yield from self.request("REQ_WS_INIT", {"mode": mode, "logLevel": "LEVEL_FULL"},
@@ -147,6 +153,7 @@ class GoChipClient:
                                 "inputMethod": "SWIPE_OR_INSERT_OR_TAP", "emvType": "STANDARD"}
         if port is not None:
             data["portName"] = port
+        data.update(device_fields)
         got = yield from self.request("REQ_INIT_DEVICE", data, "RES_ON_DEVICE_CONNECTED")
         assert got is not None and got["type"] == "RES_ON_DEVICE_CONNECTED", got
         return got
@@ -162,19 +169,25 @@ class GoChipClient:
 
 
 def told(clients: Iterable[GoChipClient]) -> list[tuple[str, int]]:
-    """(uniqueRef, signed minor units) of every approval the POS was told of."""
-    out: list[tuple[str, int]] = []
+    """(uniqueRef, signed minor units) of every approval the POS was told of.
+
+    A sale response that answers a reversal (``RES_ON_REVERSAL_RETRIEVED``, or a 1.6
+    refund processed as a reversal) gives the sale's final amount: it replaces what the
+    POS held for that sale, and a final amount of 0 means nothing is held.
+    """
+    held: dict[str, int] = {}
     for c in clients:
         for m in c.received:
-            if m.get("type") == "RES_ON_SALE_RESPONSE":
-                body = m["data"]["saleResponse"]
+            kind, data = m.get("type"), m.get("data") or {}
+            if kind in SALE_ANSWERS and "saleResponse" in data:
+                body = data["saleResponse"]
                 if body.get("code") == "A":
-                    out.append((body["uniqueRef"], _minor(body["authorizedAmount"])))
-            elif m.get("type") == "RES_ON_REFUND_RESPONSE":
-                body = m["data"]["refundResponse"]
+                    held[body["uniqueRef"]] = _minor(body["authorizedAmount"])
+            elif kind == "RES_ON_REFUND_RESPONSE":
+                body = data["refundResponse"]
                 if body.get("code") == "A":
-                    out.append((body["uniqueRef"], -_minor(body["refundedAmount"])))
-    return out
+                    held[body["uniqueRef"]] = -_minor(body["refundedAmount"])
+    return [(ref, amount) for ref, amount in held.items() if amount != 0]
 
 
 def _minor(value: Any) -> int:

@@ -5,7 +5,8 @@ taken port is said plainly). Options: ``--gateway`` (``first-data`` or ``tsys``:
 test amounts decide, §B.6), ``--card`` (catalogue cards the customer presents, in
 turn), ``--readers`` (reader0, reader1 ... as ``portName``) and ``--serial NAME=PATH``
 (a real ABECS pinpad as reader NAME). Control actions: ``next-card`` and
-``cardholder`` per virtual pinpad (:mod:`protocol_servers.pinpad_actions`).
+``cardholder`` per virtual pinpad (:mod:`protocol_servers.pinpad_actions`), and
+``gateway`` ``{up}`` (the gateway on or off the network).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _entry_knobs(entry: str | None) -> dict[str, Any]:
 
 def _actions(world: World, agent: Agent) -> list[Any]:
     from protocol_servers.pinpad_actions import pinpad_actions
+    from simulator.control import ControlAction
 
     readers = list(agent.readers.values())
 
@@ -76,8 +78,19 @@ def _actions(world: World, agent: Agent) -> list[Any]:
         if pinpad is not None:
             pinpad.customer = Customer.for_profile(world, catalogue()[name])
 
-    return pinpad_actions(world, lambda: [r.pinpad for r in readers], card,
-                          on_card=on_card)
+    def gateway(params: dict[str, Any]) -> dict[str, Any]:
+        """The gateway's reachability: off, every online request goes unanswered (the
+        POS hears the comm error, or its sale goes offline) and the terminal health
+        listener reports it; on again, everything answers."""
+        unknown = set(params) - {"up"}
+        if unknown or not isinstance(params.get("up"), bool):
+            raise ValueError("gateway wants {\"up\": true|false}")
+        agent.gateway_up = params["up"]
+        return {"up": agent.gateway_up}
+
+    return [*pinpad_actions(world, lambda: [r.pinpad for r in readers], card,
+                            on_card=on_card),
+            ControlAction("gateway", "the gateway on or off the network: {up}", gateway)]
 
 
 async def start(world: World, options: argparse.Namespace) -> Started:

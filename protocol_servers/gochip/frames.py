@@ -30,7 +30,11 @@ SDK_ERROR = "RES_ON_ERROR"
 DEVICE_ERROR = "RES_ON_DEVICE_ERROR"
 MAX_FRAME_CHARS = 64 * 1024  # ours: far above any documented frame
 
+_TYPE_FIELD = re.compile(r'"type"\s*:\s*"([A-Z_]{1,64})"')
+_STATUS_FIELD = re.compile(r'"(?:message|cancellationStatus|code)"\s*:\s*"([A-Z_]{1,48})"')
 _CVV_FIELD = re.compile(r'"cardCvv"\s*:\s*"[^"]*"')
+# a card number in clear (a keyed request's); the agent's own frames carry it masked
+_CLEAR_CARD_NUMBER = re.compile(r'"cardNumber"\s*:\s*"[^"*]*"')
 _AMOUNT_RE = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
 
 
@@ -92,31 +96,35 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _prepare(value: Any, amounts: dict[str, str]) -> Any:
-    if isinstance(value, Amount):
-        marker = f"\x00{len(amounts)}\x00"
-        amounts[json.dumps(marker)] = value.text()
-        return marker
-    if isinstance(value, dict):
-        return {k: _prepare(v, amounts) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_prepare(v, amounts) for v in value]
-    if isinstance(value, Decimal):
-        raise TypeError("wrap response amounts in Amount")
-    return value
+def _number_marker(amounts: list[str]) -> Callable[[Any], str]:
+    """The encoder's ``default``: an :class:`Amount` becomes a unique string marker
+    (replaced by the bare number afterwards); anything else JSON cannot write is a bug."""
+    def default(value: Any) -> str:
+        if isinstance(value, Amount):
+            amounts.append(value.text())
+            return f"\x00{len(amounts) - 1}\x00"
+        if isinstance(value, Decimal):
+            raise TypeError("wrap response amounts in Amount")
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return default
 
 
 def encode(message: dict[str, Any]) -> str:
     """A response dict -> the JSON text on the wire (amounts as bare numbers).
 
+    The C encoder walks the frame; only an :class:`Amount` comes back to Python (as
+    ``default``), as a marker string that the number then replaces, so a frame without
+    amounts costs one ``json.dumps``.
+
     A lone surrogate the POS sent (an error echoes its request type in
     ``messageTypeSource``) goes out as its ``\\udXXX`` escape: the text must encode as
     UTF-8, or the send raises and the POS hears a closed socket instead of the error.
     """
-    amounts: dict[str, str] = {}
-    text = json.dumps(_prepare(message, amounts), separators=(",", ":"), ensure_ascii=False)
-    for marker, number in amounts.items():
-        text = text.replace(marker, number, 1)
+    amounts: list[str] = []
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False,
+                      default=_number_marker(amounts))
+    for i, number in enumerate(amounts):
+        text = text.replace(f'"\\u0000{i}\\u0000"', number, 1)
     return escape_surrogates(text)
 
 
@@ -139,9 +147,11 @@ def label(item: Any) -> str:
     if isinstance(item, bytes):
         return f"binary ({len(item)} bytes)"
     text = item if isinstance(item, str) else str(item)
-    match = re.search(r'"type"\s*:\s*"([A-Z_]{1,64})"', text)
+    match = _TYPE_FIELD.search(text)
     kind = match.group(1) if match else "?"
-    extra = re.search(r'"(?:message|cancellationStatus|code)"\s*:\s*"([A-Z_]{1,48})"', text)
+    if '"message"' not in text and '"cancellationStatus"' not in text and '"code"' not in text:
+        return kind  # most frames: no second search over the text
+    extra = _STATUS_FIELD.search(text)
     return f"{kind} {extra.group(1)}" if extra else kind
 
 
@@ -154,7 +164,8 @@ def guarded_label(redactor: Any) -> Callable[[Any], str]:
     number, not the three-digit CVV).
     """
     def label_frame(item: Any) -> str:
-        if isinstance(item, str) and ('"cardCvv"' in item or '"cardNumber"' in item):
+        if isinstance(item, str) and ('"cardCvv"' in item
+                                      or _CLEAR_CARD_NUMBER.search(item) is not None):
             try:
                 body = json.loads(item)
                 data = body.get("data") if isinstance(body, dict) else None

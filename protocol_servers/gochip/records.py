@@ -50,6 +50,8 @@ class Record:
     original: str | None = None  # a referenced refund's sale
     emv_tags: list[dict[str, str]] = field(default_factory=list)
     told: bool = False  # the POS received this record's final frame
+    # a sale's final saleResponse body, answered again (final amount) by a reversal
+    response: dict[str, Any] = field(default_factory=dict)
     owner: Any = None  # the session that asked for it
 
     @property

@@ -6,6 +6,11 @@ GENERATE AC), the gateway through the shared acquirer (which checks the ARQC), F
 the signature prompt when the card's CVM is signature and collection is AUTOMATIC, the
 final ``RES_ON_SALE_RESPONSE``, then RMC (``REMOVE_CARD``).
 
+What ``REQ_INIT_DEVICE`` set changes the flow: ``inputMethod`` the interfaces GCR takes
+(:mod:`entry`), ``emvType`` QUICK_CHIP ends the card's part before the host
+(:meth:`CardTransaction._quick_chip`), the removal timeouts bound the RMC prompts. In
+offline mode the sale goes to the POS instead of the gateway (:mod:`offline`).
+
 Nothing is lost or doubled: an approval the POS cannot be told of (the card refused
 the host's answer, the signature never came, the POS left) is reversed at the acquirer;
 a host that does not answer within ``connection_timeout`` gets the timeout reversal of
@@ -20,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from protocol_servers.gochip import frames
-from protocol_servers.gochip.card_reader import ReaderFailure, card_fields
+from protocol_servers.gochip import entry, frames
+from protocol_servers.gochip.card_reader import ReaderFailure, TimedOut, card_fields
 from protocol_servers.gochip.frames import Amount
 from protocol_servers.gochip.records import DESCRIPTIONS, Record, code_for, iso
 from simulator.masking import mask_pan
@@ -89,7 +94,15 @@ class CardTransaction:
         self.cancel_wanted = False
         self.has_turn = False  # the reader is ours (the previous card is out)
         self.fields = {"cardHolderName": "", "expiryDate": ""}
+        self.entry: dict[str, Any] = {}  # how the card entered (transactionInputMethod ...)
         self.t = session.agent.timings
+        params = session.device_params
+        self.allowed = entry.allowed(params.get("inputMethod"))
+        self.quick_chip = params.get("emvType") == "QUICK_CHIP"
+        self.card_out = False  # quick chip: the card was taken out before the host answered
+        self.token_ref: str | None = None  # secureTokenMerchantRef: keep the card as a token
+        self.card_pan = ""  # the card read (memory only: for the token, never sent)
+        self.offline = session.offline  # offline mode when the sale started (see offline)
 
     # -- prompts ------------------------------------------------------------------------
     def ask(self, kind: str, frame: dict[str, Any], choices: int = 0) -> Gen:
@@ -160,27 +173,59 @@ class CardTransaction:
             except ReaderFailure as fail:
                 if self.cancel_wanted:
                     self._final_cancelled()
+                elif isinstance(fail, TimedOut):  # no card within the presentation timeout
+                    self._final(False, "", "CARD READ TIMEOUT")
                 elif fail.code is None:
                     self._device_error(str(fail))
                 else:
                     self._final(False, "", _reader_description(fail.code))
             self.stage = CLOSING
             self.session.transaction_ended(self)
-            yield from reader.remove_card()  # RMC answers at once when no card is in
+            if not self.card_out:
+                reader.tell("REMOVE_CARD")  # §B.4 step 9 (told again after a quick
+                # chip's first prompt: the pinpad's screen still shows it, unchanged)
+                # RMC answers at once when no card is in; a card left in past the
+                # POS's postTransactionCardRemovalTimeoutInMillis stays in the slot
+                removed = yield from reader.remove_card(
+                    self._millis("postTransactionCardRemovalTimeoutInMillis",
+                                 "card_removal_timeout"))
+                if not removed:
+                    self.session.message("CARD_NOT_REMOVED")  # ours
             reader.on_message = None
             reader.choose_app = None
             self.stage = DONE
 
+    def _millis(self, param: str, default: str) -> float:
+        """A removal timeout of REQ_INIT_DEVICE in seconds, or the default of timings."""
+        given = self.session.device_params.get(param)
+        return given / 1000 if isinstance(given, int) else float(self.t[default])
+
     def _read(self) -> Gen:
+        """GCR until a card comes through an interface ``inputMethod`` opened (see
+        :mod:`entry`), within the card presentation timeout."""
         from virtual_devices.abecs import messages as m
 
         if self.cancel_wanted:
             raise Cancelled
-        when = self.agent.clock()
-        card = yield from self.reader.read(self.record.amount, when,
-                                           self.t["card_presentation_timeout"])
-        if self.cancel_wanted:
-            raise Cancelled
+        deadline = self.world.now + self.t["card_presentation_timeout"]
+        while True:
+            card = yield from self.reader.read(self.record.amount, self.agent.clock(),
+                                               max(0.0, deadline - self.world.now),
+                                               tap="TAP" in self.allowed)
+            if self.cancel_wanted:
+                raise Cancelled
+            how = entry.how_read(card)
+            if how in self.allowed:
+                break
+            self.world.transcript.event(self.session.name, f"reader refuses a card read by "
+                                        f"{how.lower()} (inputMethod without {how})")
+            if how == "INSERT":  # the card is in the slot: it comes out first
+                yield from self.reader.remove_card(max(0.0, deadline - self.world.now))
+            if self.world.now >= deadline:
+                raise Ended("CARD READ TIMEOUT")
+            self.reader.reread()
+        self.entry = entry.fields(card)
+        self.card_pan = card.pan
         rec = self.record
         rec.masked_pan = mask_pan(card.pan)
         self.fields = card_fields(card)
@@ -201,6 +246,9 @@ class CardTransaction:
         card = yield from self._read()
         if self.set_amount is not None:
             yield from self._ask_amount()
+        if self.offline:
+            yield from self._offline(card)
+            return
         if card.card_type in STRIPE_TYPES:
             yield from self._stripe_sale(card)
             return
@@ -213,14 +261,16 @@ class CardTransaction:
         rec.emv_tags = _tags(emv)
         if goc.decision == m.DECISION_DECLINED:
             raise Ended("DECLINED BY CARD")
+        if (self.quick_chip and goc.decision == m.DECISION_ONLINE
+                and card.card_type == m.CARD_ICC):  # quick chip is a contact flow
+            yield from self._quick_chip(card, goc)
+            return
         self.stage = ONLINE
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
         # the settings' currency: the reader's tables carry it as 5F2A, so it is also
         # the currency the card's cryptogram covers
-        rsp = yield from reader.term.authorise(Processed(card, goc), rec.amount,
-                                               key=rec.unique_ref,
-                                               currency=self.agent.settings.currency_code)
+        rsp = yield from self._authorise(Processed(card, goc))
         if rsp is None:
             yield from self._comm_error()
             return
@@ -245,6 +295,40 @@ class CardTransaction:
         if approved and goc.signature and not (yield from self._signed(rsp.arc)):
             return
         self._final(approved, rsp.arc, "", auth_code=rsp.auth_code)
+
+    def _quick_chip(self, card: Any, goc: Any) -> Gen:
+        """``emvType`` QUICK_CHIP: the card's part ends before the host is asked.
+
+        After the first GENERATE AC (the ARQC the gateway checks) FNC goes at once as
+        "unable to go online" (COMMST 1: the card's second GENERATE AC, whatever it
+        answers, decides nothing) and the customer is asked to take the card out
+        (``REMOVE_CARD``), for up to ``quickChipCardRemovalTimeoutInMillis`` (W-NEW328:
+        the first of the two removal prompts). Then the gateway is asked and its answer
+        alone is the outcome: no issuer data reaches the card, and no reversal is needed
+        for a card that refused at the second GENERATE AC. A card left in is prompted for
+        again after the final frame (``postTransactionCardRemovalTimeoutInMillis``).
+        """
+        from virtual_devices.terminal import Processed
+
+        rec, reader = self.record, self.reader
+        try:
+            yield from reader.finish(None)
+        except ReaderFailure:
+            pass  # the card left early: its part was done at the first GENERATE AC
+        self.stage = ONLINE  # the card dialogue is over: a cancel comes too late
+        self.card_out = yield from reader.remove_card(
+            self._millis("quickChipCardRemovalTimeoutInMillis",
+                         "quick_chip_card_removal_timeout"))
+        reader.tell("PROCESSING")
+        yield self.world.timeout(self.t["host_roundtrip"])
+        rsp = yield from self._authorise(Processed(card, goc))
+        if rsp is None:
+            yield from self._comm_error(chip=False)
+            return
+        rec.ledger_ref = rsp.reference
+        if rsp.approved and goc.signature and not (yield from self._signed(rsp.arc)):
+            return
+        self._final(rsp.approved, rsp.arc, "", auth_code=rsp.auth_code)
 
     def _signed(self, arc: str) -> Gen:
         """The signature prompt of an approval (when the install collects signatures on
@@ -277,9 +361,7 @@ class CardTransaction:
         self.stage = ONLINE
         reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])
-        rsp = yield from reader.term.authorise(Processed(card, pin=pin), rec.amount,
-                                               key=rec.unique_ref,
-                                               currency=self.agent.settings.currency_code)
+        rsp = yield from self._authorise(Processed(card, pin=pin))
         if rsp is None:
             yield from self._comm_error(chip=False)
             return
@@ -293,11 +375,62 @@ class CardTransaction:
         assert self.set_amount is not None
         frame = frames.response("RES_ON_REQUEST_SET_AMOUNT", {"sale": {
             "amount": Amount(self.set_amount), "orderId": rec.order_id,
-            "currency": rec.currency, "uniqueRef": rec.unique_ref}})
+            "currency": rec.currency, "uniqueRef": rec.unique_ref,
+            "transactionInputMethod": self.entry.get("transactionInputMethod", "")}})
         got = yield from self.ask("AMOUNT", frame)
         if got is None:
             raise Cancelled
         rec.amount = int(got)
+
+    def _authorise(self, processed: Any) -> Gen:
+        """The gateway's answer, or None when it does not answer (or is unreachable)."""
+        if not self.agent.gateway_up:
+            return None  # nothing reaches the gateway: the connection timeout runs out
+        return (yield from self.reader.term.authorise(
+            processed, self.record.amount, key=self.record.unique_ref,
+            currency=self.agent.settings.currency_code))
+
+    def _offline(self, card: Any) -> Gen:
+        """Offline mode (see :mod:`offline`): the card's part, the expiry check, and the
+        sale handed to the POS in ``RES_ON_OFFLINE_SALE_REQUEST``; nothing is booked."""
+        from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.emv import tlv
+        from virtual_devices.terminal.app import STRIPE_TYPES
+
+        rec, reader = self.record, self.reader
+        if card.card_type in STRIPE_TYPES:
+            rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
+        else:
+            goc = yield from reader.go_on_chip(card, rec.amount)
+            if self.cancel_wanted:
+                raise Cancelled
+            emv = tlv.flatten(goc.emv_data)
+            rec.card_type = card_type_of((emv.get(0x84) or emv.get(0x4F) or b"").hex().upper())
+            rec.emv_tags = _tags(emv)
+            if goc.decision == m.DECISION_DECLINED:
+                raise Ended("DECLINED BY CARD")
+            if goc.decision == m.DECISION_ONLINE:
+                try:
+                    yield from reader.finish(None)  # "unable to go online": the card is done
+                except ReaderFailure:
+                    pass
+        if card.expiry[:6] < self.agent.clock().strftime("%y%m%d"):
+            raise Ended("EXPIRED CARD")
+        self._offline_request()
+
+    def _offline_request(self) -> None:
+        """The sale the POS submits later: it is not at the gateway, so not in its list."""
+        rec = self.record
+        self.stage = CLOSING
+        rec.description = "OFFLINE"
+        body = self._sale_body(False)
+        body.pop("code", None)
+        body.pop("authorizedAmount", None)
+        body["amount"] = Amount(rec.amount)
+        body["maskedPAN"] = body.pop("cardNumber")
+        self.session.send(frames.response("RES_ON_OFFLINE_SALE_REQUEST", {"sale": body}))
+        rec.told = self.session.alive
 
     def _comm_error(self, chip: bool = True) -> Gen:
         """No host answer: wait out the connection timeout, reverse, tell the POS (and,
@@ -314,6 +447,10 @@ class CardTransaction:
                 yield from self.reader.finish(None)
         except ReaderFailure:
             pass
+        if self.session.offline_when_down:
+            # processOfflineWhenCommsDown: the sale goes to the POS to submit later
+            self._offline_request()
+            return
         rec.code, rec.description = "D", "HOST TIMEOUT"
         self.session.conduct.comm_error_sent(rec.unique_ref)
         self.session.send(frames.error("RES_ON_TRANSACTION_COMM_ERROR", "onTransactionCommError",
@@ -364,6 +501,7 @@ class CardTransaction:
             "currency": rec.currency, "uniqueRef": rec.unique_ref,
             "dateTime": iso(rec.when), "description": rec.description, "code": rec.code,
             "cardType": rec.card_type, "emvTags": rec.emv_tags, "orderId": rec.order_id,
+            **self.entry,
         }
         if auth_code:
             body["approvalCode"] = auth_code  # ours
@@ -383,9 +521,14 @@ class CardTransaction:
             body["refundedAmount"] = body.pop("authorizedAmount")
             self.session.send(frames.response("RES_ON_REFUND_RESPONSE", {"refundResponse": body}))
         else:
-            self.session.send(frames.response("RES_ON_SALE_RESPONSE",
-                                              {"saleResponse": self._sale_body(approved,
-                                                                               auth_code)}))
+            body = self._sale_body(approved, auth_code)
+            if approved and self.token_ref and self.card_pan:
+                from protocol_servers.gochip import tokens
+
+                body.update(tokens.for_sale(self.session, self.token_ref, self.card_pan, rec,
+                                            self.fields))
+            rec.response = body  # what a reversal answers again, with the final amount
+            self.session.send(frames.response("RES_ON_SALE_RESPONSE", {"saleResponse": body}))
         rec.told = self.session.alive
 
     def _final_cancelled(self) -> None:

@@ -1,17 +1,33 @@
-"""A POS written from the note alone, over a real WebSocket to ``cardloop serve gochip``'s
-agent: set-up, a sale with application selection, a sale with a signature, a refund, a
-cancelled sale and a batch close. Plain ``websockets`` and ``json`` on the POS side."""
+"""The issue's "done when", over a real WebSocket: a POS written from the note alone
+initialises, connects a device, completes a sale with application selection and a
+signature, a refund, a cancelled sale and a batch close. Plain ``websockets`` and
+``json`` on the POS side; the agent with its virtual reader on a pty, in real time.
+
+The card of that sale offers two applications (the cardholder must choose) and asks for
+a signature: the Elo combo card of the catalogue with signature as its CVM, a card this
+test defines from the catalogue's own file."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
+import tomllib
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
-from protocol_servers.gochip.contract import SERVER
 from simulator.world import World
+
+
+def combo_signature_card() -> Any:
+    """elo-combo (credit and debit, the cardholder chooses) with a signature CVM."""
+    from virtual_devices.emv.catalogue import load_profile
+
+    cards = resources.files("virtual_devices.emv").joinpath("cards")
+    raw = tomllib.loads(cards.joinpath("elo_combo.toml").read_text())
+    raw["name"] = "elo-combo-signature"
+    raw["app"]["cvm"] = raw["expected"]["cvm"] = "signature"
+    return load_profile(raw, tomllib.loads(cards.joinpath("_brands.toml").read_text()))
 
 
 async def _pos(url: str) -> dict[str, Any]:
@@ -48,10 +64,8 @@ async def _pos(url: str) -> dict[str, Any]:
                                        "emvType": "STANDARD"})
         seen["device"] = await until("RES_ON_DEVICE_CONNECTED", "RES_ON_DEVICE_ERROR")
         await send("REQ_PROCESS_SALE", {"amount": "20.00", "orderId": "ORDER1"})
-        seen["sale1"] = (await until("RES_ON_SALE_RESPONSE"))["data"]["saleResponse"]
-        await send("REQ_PROCESS_SALE", {"amount": "30.00", "orderId": "ORDER2"})
-        seen["sale2"] = (await until("RES_ON_SALE_RESPONSE"))["data"]["saleResponse"]
-        await send("REQ_PROCESS_REFUND", {"uniqueRef": seen["sale1"]["uniqueRef"],
+        seen["sale"] = (await until("RES_ON_SALE_RESPONSE"))["data"]["saleResponse"]
+        await send("REQ_PROCESS_REFUND", {"uniqueRef": seen["sale"]["uniqueRef"],
                                           "amount": "5.00", "reason": "return"})
         seen["refund"] = (await until("RES_ON_REFUND_RESPONSE"))["data"]["refundResponse"]
         await send("REQ_PROCESS_SALE", {"amount": "9.00"})
@@ -68,32 +82,44 @@ async def _pos(url: str) -> dict[str, Any]:
 
 
 async def _run() -> tuple[dict[str, Any], Any]:
+    from protocol_servers.gochip import live
+    from protocol_servers.gochip.agent import Agent, AgentConfig
+
     world = World(seed=3, mode="realtime", factor=0.5)
-    args = argparse.Namespace(port=0, gateway="first-data", readers=1, serial=None,
-                              link_dir=None, card=["elo-combo", "mc-chip-signature",
-                                                   "visa-chip-pin"],
-                              entry="insert")  # the note's POS picks among chip applications
-    started = await SERVER.start(world, args)
+    agent = Agent(world, AgentConfig())
+    live.attach_readers(agent)  # the reader: a virtual ABECS pinpad on a pty
+    agent.readers["reader0"].present_profile(combo_signature_card(), presentation="insert")
+    ws = await live.start(agent, "127.0.0.1", 0)
     driver = asyncio.ensure_future(world.run_realtime())
     try:
-        seen = await _pos(started.urls["gochip"])
+        seen = await _pos(ws.url)
     finally:
         driver.cancel()
         try:
             await driver
         except (asyncio.CancelledError, Exception):
             pass
-        await started.close()
-    return seen, world
+        await ws.close()
+        agent.close()
+    return seen, agent
 
 
 def test_pos_from_the_note() -> None:
-    seen, world = asyncio.run(_run())
+    seen, agent = asyncio.run(_run())
     assert seen["device"]["type"] == "RES_ON_DEVICE_CONNECTED"
+    # one sale: the application chosen by the POS, then the signature it collected
     assert seen["applications"] and len(seen["applications"]) == 2
-    assert seen["sale1"]["code"] == "A" and seen["sale1"]["cardType"] == "Elo"
-    assert seen.get("signed") and seen["sale2"]["code"] == "A"
+    assert seen.get("signed"), "no RES_ON_SIGNATURE_REQUIRED in the sale"
+    sale = seen["sale"]
+    assert sale["code"] == "A" and sale["cardType"] == "Elo", sale
+    tags = {t["tag"]: t["value"] for t in sale["emvTags"]}
+    assert tags["84"] == "A0000004942010", "the application the POS chose (index 1) was not used"
     assert seen["refund"]["code"] == "A"
     assert seen["cancel"] == ["CANCELLING", "CANCELLED"]
-    assert Decimal(str(seen["batch"]["netTotal"])) == Decimal("45")
+    batch = seen["batch"]
+    assert (batch["saleCount"], batch["refundCount"]) == (1, 1), batch
+    assert Decimal(str(batch["netTotal"])) == Decimal("15"), batch
     assert "REMOVE_CARD" in seen["messages"]
+    # the gateway holds what the POS was told: the sale less the refund
+    assert sorted(a for _, a in agent.bookings()) == [-500, 2000], agent.bookings()
+    assert not agent.ledger_problems()

@@ -367,13 +367,15 @@ class Terminal:
         app_type: int = 99,
         apps: tuple[tuple[int, str], ...] = (),
         steps: list[str] | None = None,
+        ctls: bool | None = None,
     ) -> Gen:
         """GCR; on 020 reload the tables and resume with a bare GCR (§4.7); on 076 ask
-        again (the pinpad then wants a swipe) when the settings say so."""
+        again (the pinpad then wants a swipe) when the settings say so. ``ctls`` False
+        keeps the antenna off (GCR_CTLSON 0, GCX option "0xxxx"): no tap is taken."""
         steps = steps if steps is not None else []
         date, time = _stamp(when or self.now())
         req = m.GcrRequest(amount, date, time, tables.version, acq_idx=0,
-                           app_type=app_type, apps=apps)
+                           app_type=app_type, apps=apps, ctls=ctls)
         self.chip_pending = False
         self.emit(ev.CardRequested(self.world.now, amount))
         get_card = (self.host.gcx_as_gcr if self.settings.command_family == "abecs"

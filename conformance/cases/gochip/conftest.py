@@ -56,20 +56,33 @@ class GoChipTarget(Target):
             self._ws = self.wait(start())
             self.url = self._ws.url
 
-    def present(self, card: str, reader: str = "reader0", **customer: Any) -> None:
-        """The customer holds ``card`` next: on the reference directly, on a served
-        reference through its control API, and against any other agent the case skips."""
+    def present(self, card: str, reader: str = "reader0", entry: str = "insert",
+                **customer: Any) -> None:
+        """The customer holds ``card`` next and presents it by ``entry`` (insert, tap or
+        swipe): on the reference directly, on a served reference through its control
+        API, and against any other agent the case skips."""
         if self.agent is not None:
-            self.agent.readers[reader].present(card, **customer)
+            self.agent.readers[reader].present(card, presentation=entry, **customer)
             return
         if self.control is None:
             pytest.skip("the case chooses the card: needs the reference, or a served "
                         "reference's control API (--control URL)")
         index = int(reader.removeprefix("reader") or 0)
         # the customer inserts, as on the reference: the cases follow the chip and PIN flows
-        self.control.scenario("next-card", card=card, reader=index, clear=True, entry="insert")
+        self.control.scenario("next-card", card=card, reader=index, clear=True, entry=entry)
         if customer:
             self.control.scenario("cardholder", reader=index, **customer)
+
+    def gateway(self, up: bool) -> None:
+        """Take the gateway off the network (or back): on the reference directly, on a
+        served reference through its control API's ``gateway`` action, else skip."""
+        if self.agent is not None:
+            self.agent.gateway_up = up
+            return
+        if self.control is None:
+            pytest.skip("the case takes the gateway off the network: needs the reference, "
+                        "or a served reference's control API (--control URL)")
+        self.control.scenario("gateway", up=up)
 
     def client(self, name: str = "pos") -> GoChipClient:
         if self.kind == "virtual":

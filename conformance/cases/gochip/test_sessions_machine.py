@@ -1,7 +1,8 @@
 """§B.3-§B.6 as a whole: a Hypothesis state machine over GoChip sessions.
 
-POS connections come and go, set up, sell with cards that ask for an application or a
-signature, answer the prompts right, wrong or not at all, cancel, refund, send junk,
+POS connections come and go, set up (standard or quick chip), sell with cards that ask
+for an application or a signature, answer the prompts right, wrong or not at all,
+cancel, refund, reverse, switch offline mode on and off, send junk,
 and the WebSocket and the reader's serial line suffer faults, in any order. After every
 step: the acquirer's ledger nets to what the POSes were told, every finished
 transaction of a connected POS was told its end, no PAN in clear. Reference agent in
@@ -39,14 +40,14 @@ FAULTS = [("transport.latency", "pos*", None), ("transport.stall", "pos*", None)
 SLOWEST = 200.0  # card, prompt timeout and host timeout together, simulated seconds
 
 
-def _setup(c: GoChipClient) -> Generator[Any, Any, None]:
+def _setup(c: GoChipClient, emv: str = "STANDARD") -> Generator[Any, Any, None]:
     """The §B.4 set-up without assertions: a refused step just leaves the POS earlier."""
     yield from c.wait_for("RES_ON_WS_INIT_REQUIRED", 10.0)
     yield from c.request("REQ_WS_INIT", {"mode": "TEST"}, "RES_ON_WS_INIT", 10.0)
     yield from c.request("REQ_INIT_WITH_CONFIGURATION", {"terminalId": "1", "secret": "s"},
                          "RES_ON_SETTINGS_RETRIEVED", 30.0)
     yield from c.request("REQ_INIT_DEVICE", {"device": "IDTECH", "connectionType": "USB",
-                                             "inputMethod": "INSERT"},
+                                             "inputMethod": "INSERT", "emvType": emv},
                          "RES_ON_DEVICE_CONNECTED", 60.0)
 
 
@@ -60,13 +61,14 @@ class GoChipSessions(ProtocolMachine):
         self.faults = load_catalogue()
 
     @precondition(lambda self: len(self.live) < 3)
-    @rule(answers=st.sampled_from(sorted(ANSWERS)))
-    def connect(self, answers: str) -> None:
+    @rule(answers=st.sampled_from(sorted(ANSWERS)),
+          emv=st.sampled_from(["STANDARD", "QUICK_CHIP"]))
+    def connect(self, answers: str, emv: str) -> None:
         c = connect_local(self.agent, f"pos{len(self.clients)}")
         c.answers.update(ANSWERS[answers])
         self.clients.append(c)
         self.live.append(c)
-        self.world.process(_setup(c))
+        self.world.process(_setup(c, emv))
 
     @precondition(lambda self: self.live)
     @rule(i=st.integers(0, 2), amount=st.sampled_from(AMOUNTS), card=st.sampled_from(CARDS),
@@ -87,6 +89,19 @@ class GoChipSessions(ProtocolMachine):
         if sales:
             self.live[i % len(self.live)].send("REQ_PROCESS_REFUND",
                                                {"uniqueRef": sales[0], "amount": part})
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 2), newest=st.booleans())
+    def reverse(self, i: int, newest: bool) -> None:
+        sales = [ref for ref, amount in told(self.clients) if amount > 0]
+        if sales:
+            self.live[i % len(self.live)].send("REQ_PROCESS_REVERSAL",
+                                               {"uniqueRef": sales[-1 if newest else 0]})
+
+    @precondition(lambda self: self.live)
+    @rule(i=st.integers(0, 2), enabled=st.booleans())
+    def offline(self, i: int, enabled: bool) -> None:
+        self.live[i % len(self.live)].send("REQ_SET_OFFLINE_MODE_ENABLED", {"enabled": enabled})
 
     @precondition(lambda self: self.live)
     @rule(i=st.integers(0, 2), seed=st.integers(0, 1000))
@@ -126,7 +141,13 @@ class GoChipSessions(ProtocolMachine):
         received = {ref for ref, _ in told(self.clients)}
         unsettled = {r.unique_ref for r in self.agent.records.items.values()
                      if not r.code or (r.told and r.unique_ref not in received)}
-        return [(ref, a) for ref, a in self.agent.bookings() if ref not in unsettled]
+        out = [(ref, a) for ref, a in self.agent.bookings() if ref not in unsettled]
+        # a sale reversed at the gateway whose reversal answer the POS has not received
+        # yet still counts as the POS holds it (the answer is in flight)
+        for rec in self.agent.records.items.values():
+            if rec.kind == "SALE" and rec.reversed and rec.unique_ref in received:
+                out.append((rec.unique_ref, rec.amount - rec.refunded))
+        return out
 
     @invariant()
     def agent_ledger_consistent(self) -> None:

@@ -417,10 +417,20 @@ class Terminal:
 
         ``link`` (a :class:`virtual_devices.acquirer.link.HostLink`) carries the request
         over a line with its round trip, the terminal's host timeout and the timeout
-        reversal; without it the acquirer answers at once.
+        reversal; without it the acquirer answers at once -- unless the world's line to
+        the acquirer has a back-end fault in place (:func:`~virtual_devices.acquirer.
+        link.set_line_fault`), which then acts on this request too. That line has no
+        round trip of its own: the servers that call this wait their host round trip
+        themselves, so only the fault's time (late, silent, refused) is added.
         """
         self.emit(ev.HostRequested(self.world.now, amount, kind))
         request = processed.auth_request(amount, currency or self.settings.currency)
+        if link is None and hasattr(self.acquirer, "ledger"):
+            from virtual_devices.acquirer.link import HostLink, line_fault
+
+            if line_fault(self.world).mode != "none":
+                link = HostLink(self.world, self.acquirer, roundtrip=0.0,
+                                name="terminal.acquirer")
         if link is not None:
             rsp = yield from link.authorise(request, kind, key or f"auto-{id(request)}")
         else:

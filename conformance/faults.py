@@ -51,6 +51,8 @@ class FaultSpec:
     action: str | None = None
     direction: str = "*"
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: what each protocol's POS is finally told (back-end and device faults)
+    outcomes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -257,6 +259,7 @@ def parse_catalogue(text: str) -> Catalogue:
                     action=e.get("action"),
                     direction=e.get("direction", "*"),
                     params=dict(e.get("params", {})),
+                    outcomes=dict(e.get("outcomes", {})),
                 )
             )
     return Catalogue(entries)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 LAYERS = ("serial", "transport", "protocol", "card", "human", "backend", "device", "pos")
-KINDS = ("port", "message", "card", "human", "backend", "pos")
+KINDS = ("port", "message", "card", "human", "backend", "device", "pos")
 EXPECTS = ("completes", "error", "aborted", "reconnect")
 PRIMITIVES = {
     "drop": "Drop",
@@ -188,6 +188,34 @@ def check_line_outcome(spec: FaultSpec, world: World, entries: Any) -> None:
         assert not charges, f"{spec.id}: a charge reached a host that was down: {charges}"
     if spec.action in ("twice", "late"):
         assert "was ignored" in text, f"{spec.id}: the extra answer never arrived"
+
+
+def put_device_fault(world: World, spec: FaultSpec) -> Any:
+    """Arm a pinpad power fault (``device.reboot``, ``device.power_loss``) for the pinpads
+    of ``world``: the first to receive ``params.at`` loses power as it arrives
+    (:mod:`virtual_devices.abecs.power`). Returns the armed fault (``.fired`` names the
+    pinpad it hit)."""
+    if spec.kind != "device" or spec.action not in ("reboot", "power_loss"):
+        raise UnsupportedFault(f"{spec.id} is not a pinpad power fault")
+    from virtual_devices.abecs import power
+
+    off = spec.params.get("off", 0.0)
+    seconds = power_timings()[off] if isinstance(off, str) else float(off)
+    return power.arm(world, power.PowerFault(at=str(spec.params["at"]), off=seconds,
+                                             kind=spec.action))
+
+
+def power_timings() -> Any:
+    from simulator.timings import load_timings
+
+    return load_timings("virtual_devices.abecs")
+
+
+def device_back_seconds(spec: FaultSpec) -> float:
+    """Simulated seconds until a pinpad hit by ``spec`` is back: off, then its boot."""
+    t = power_timings()
+    off = spec.params.get("off", 0.0)
+    return float((t[off] if isinstance(off, str) else float(off)) + t["boot_time"] + 1.0)
 
 
 def line_settle_seconds() -> float:

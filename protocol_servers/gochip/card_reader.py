@@ -203,6 +203,11 @@ class CardReader:
         """GCR: wait for the card, select the application, read its records."""
         self._cancelled = False
         self._last_message = ""
+        if not self.opened:
+            # the link failed since (a pinpad that rebooted has no session): open a
+            # fresh one before the card is asked for, as a host does after a link error
+            yield from self._step(self.term.host.opn())
+            self.opened = True
         self.hand_card()
         card: m.GcrResponse = yield from self._step(
             self.term.read_card(amount, self.tables, when), limit)

@@ -475,13 +475,19 @@ class Terminal:
         self.emit(ev.Cancelled(self.world.now))
 
     def reverse(self, reference: str, key: str | None = None) -> bool:
-        """Take an approval back at the acquirer (the card or the merchant refused it)."""
+        """Take an approval back at the acquirer (the card or the merchant refused it).
+
+        ``key`` is the transaction's key (the one its authorisation was sent with); the
+        reversal is sent under its own key derived from it. Sending it under the very
+        key of the authorisation would make the host's idempotency answer with the
+        authorisation itself, and the charge would stay booked.
+        """
         if not reference or not hasattr(self.acquirer, "reverse"):
             return False
         if key is None:
             self.acquirer.reverse(reference)
         else:
-            self.acquirer.reverse(reference, key=key)
+            self.acquirer.reverse(reference, key=f"reversal-{key}")
         self.emit(ev.Reversed(self.world.now, reference))
         return True
 

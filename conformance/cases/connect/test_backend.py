@@ -12,10 +12,12 @@ import pytest
 from conformance import case
 from conformance.faults import (
     check_line_outcome,
+    device_back_seconds,
     heal_backend,
     line_settle_seconds,
     load_catalogue,
     put_backend_fault,
+    put_device_fault,
 )
 from conformance.invariants import no_charge_left_unreversed
 
@@ -24,6 +26,7 @@ from .steps import check_invariants, values
 from .test_pac import sale
 
 BACKEND = [s.id for s in load_catalogue().layer("backend")]
+DEVICE = [s.id for s in load_catalogue().layer("device")]
 
 
 @pytest.mark.parametrize("fault_id", BACKEND)
@@ -52,6 +55,29 @@ def test_backend_fault(connect: Any, fault_id: str) -> None:
         no_charge_left_unreversed(ledger.entries, 0)
     check_invariants(connect)
     heal_backend(connect.world)  # the line healed: the next customer is served as usual
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")
+    assert sale(connect, c, amount=700)["transactionResult"] == "SUCCESSFUL"
+    check_invariants(connect)
+
+
+@pytest.mark.parametrize("fault_id", DEVICE)
+@case("connect/7/21", title="the terminal's pinpad reboots after the approval or loses power "
+      "during PIN entry: the result is not SUCCESSFUL, nothing stays booked, and once the "
+      "pinpad is back the next sale is served", section="7", failure="a pinpad power cycle "
+      "leaves an unconfirmed charge booked, the EPoS unanswered, or the terminal unusable")
+def test_pinpad_power_fault(connect: Any, fault_id: str) -> None:
+    if connect.server is None or connect.world.mode != "virtual":
+        pytest.skip("the terminal's pinpad is inside the reference")
+    spec = load_catalogue()[fault_id]
+    fault = put_device_fault(connect.world, spec)
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")
+    c = connect.open()
+    tx = sale(connect, c)
+    assert fault.fired, "the pinpad never lost power"
+    assert tx["transactionResult"] != "SUCCESSFUL", tx
+    no_charge_left_unreversed(connect.server.acquirer.ledger.entries, 0)
+    check_invariants(connect)
+    connect.settle(device_back_seconds(spec))
     connect.choose(GBP, "visa-chip-pin", presentation="insert")
     assert sale(connect, c, amount=700)["transactionResult"] == "SUCCESSFUL"
     check_invariants(connect)

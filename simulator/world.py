@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 import simpy
 
-from simulator.faults import FaultPlan
 from simulator import log_redaction
+from simulator.faults import FaultPlan
 from simulator.masking import Redactor
 from simulator.timings import load_timings
 from simulator.transcript import Transcript

@@ -359,8 +359,8 @@ def hostile_messages(envelope: Callable[[str], str]) -> st.SearchStrategy[str | 
 ORDER_VOCABULARIES: dict[str, tuple[str, ...]] = {
     "mpos": ("list", "initialize", "process", "finish", "display", "status", "close"),
     "p3": ("login", "charge", "refund", "abort", "signature", "abort_operation"),
-    "connect": ("terminals", "details", "sale", "refund", "cancel", "signature", "report"),
-    "gochip": ("init", "settings", "sale", "cancel", "amount", "signature", "status"),
+    "connect": ("terminals", "details", "sale", "refund", "cancel", "duplicate", "report"),
+    "gochip": ("ws_init", "configure", "init", "sale", "cancel", "amount", "info"),
     "valor": ("sale", "refund", "void", "status", "ping", "cancel", "settle"),
     "abecs": ("OPN", "GIN", "GTS", "DSP", "GCR", "GOC", "FNC", "RMC", "CLO", "CAN"),
 }

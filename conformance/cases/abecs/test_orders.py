@@ -25,6 +25,7 @@ from virtual_devices.abecs.rig import VERSION, make_rig
 from virtual_devices.emv.card import VirtualCard
 from virtual_devices.emv.catalogue import catalogue
 
+
 class _Lost(str):
     """A command the link gave up on (no ACK, no answer): not an answer at all."""
 

@@ -427,7 +427,7 @@ def request_schedules(vocabulary: Sequence[str], clients: int = 3, max_size: int
                      request_bursts(vocabulary, clients, max(2, max_size - 2)))
 
 
-def play(world: World, schedule: Schedule, send: Callable[[Send], None]) -> Any:
+def play(world: World, schedule: Schedule, send: Callable[[Send], object]) -> Any:
     """Run ``schedule`` in ``world``: ``send`` each request after its gap; returns the
     SimPy process (it ends when the last request went out)."""
     def script() -> Any:

@@ -80,7 +80,7 @@ def test_orders_and_bursts(request: pytest.FixtureRequest, schedule: Schedule) -
         else:
             ends.append((s.request, got))
 
-    world.run(until=play(world, schedule, lambda s: world.process(run(s)) and None))
+    world.run(until=play(world, schedule, lambda s: world.process(run(s))))
     world.run(until=world.now + DONE_WITHIN)
     assert len(ends) == len(schedule.sends), f"commands never ended: {schedule.sends}, {ends}"
     lost = [(name, how) for name, how in ends if isinstance(how, _Lost)]

@@ -107,6 +107,7 @@ def test_orders_and_races(request: pytest.FixtureRequest, schedule: Schedule) ->
 
     proc = world.process(sale())
     world.run(until=proc)
-    assert proc.value["response_type"] == 4 and proc.value["process"]["card_hash"], proc.value
+    got: Any = proc.value
+    assert got["response_type"] == 4 and got["process"]["card_hash"], got
     assert list(lab.backend.host.ledger.entries) == [], "the bridge booked money by itself"
     no_full_pan(world.transcript, [card_from_name(world, "visa-chip-pin").pan])

@@ -84,7 +84,8 @@ def test_orders_and_races(request: pytest.FixtureRequest, schedule: Schedule) ->
 
     proc = world.process(again())
     world.run(until=proc)
-    login, final = proc.value
+    outcome: Any = proc.value
+    login, final = outcome
     assert login is not None and login["status"] == "OK", login
     assert final is not None and final["status"] == "OK", final
     assert final["executeTransactionResponse"]["transaction"]["status"] == "APPROVED", final

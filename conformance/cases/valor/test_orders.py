@@ -78,7 +78,7 @@ def test_orders_and_races(request: pytest.FixtureRequest, schedule: Schedule) ->
             res = yield from pos(framing).transact(req, final_timeout=FINAL_TIMEOUT)
             outcomes.append((s.request, res.outcome == "final"))
 
-    world.run(until=play(world, schedule, lambda s: world.process(exchange(s)) and None))
+    world.run(until=play(world, schedule, lambda s: world.process(exchange(s))))
     world.run(until=world.now + SETTLE)
     assert len(outcomes) == len(schedule.sends), "an exchange never ended"
     unanswered = [name for name, ok in outcomes if not ok]
@@ -87,7 +87,8 @@ def test_orders_and_races(request: pytest.FixtureRequest, schedule: Schedule) ->
     proc = world.process(pos("bare").transact({**REQUESTS["sale"], "REQ_TXN_ID": "after"},
                                               final_timeout=FINAL_TIMEOUT))
     world.run(until=proc)
-    assert proc.value.outcome == "final" and proc.value.state == "0", proc.value
+    after: Any = proc.value
+    assert after.outcome == "final" and after.state == "0", after
     problems = terminal.acquirer.ledger.check(list(book.values()))
     assert not problems, problems
     no_full_pan(world.transcript)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 LAYERS = ("serial", "transport", "protocol", "card", "human", "backend", "device", "pos")
-KINDS = ("port", "message", "card", "human", "backend", "pos")
+KINDS = ("port", "message", "card", "human", "backend", "device", "pos")
 EXPECTS = ("completes", "error", "aborted", "reconnect")
 PRIMITIVES = {
     "drop": "Drop",
@@ -51,6 +51,8 @@ class FaultSpec:
     action: str | None = None
     direction: str = "*"
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: what each protocol's POS is finally told (back-end and device faults)
+    outcomes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -155,6 +157,76 @@ def host_fault(spec: FaultSpec) -> Any:
     return HostFault(spec.action, seconds)
 
 
+def put_backend_fault(world: World, spec: FaultSpec) -> None:
+    """Put a back-end fault on ``world``'s line to the acquirer, for every server's host
+    path at once (:func:`virtual_devices.acquirer.link.set_line_fault`)."""
+    from virtual_devices.acquirer.link import set_line_fault
+
+    set_line_fault(world, host_fault(spec))
+
+
+def heal_backend(world: World) -> None:
+    """Take the back-end fault off ``world``'s line: the next customer is served normally."""
+    from virtual_devices.acquirer.link import set_line_fault
+
+    set_line_fault(world, None)
+
+
+def check_line_outcome(spec: FaultSpec, world: World, entries: Any) -> None:
+    """What the line itself must show after a back-end fault acted on one charge.
+
+    Silent or late: the terminal's timeout reversal went out and the charge is reversed;
+    down: nothing reached the host; twice or late: the extra answer arrived and was
+    ignored. (The POS side of the outcome is each protocol's to check.)
+    """
+    text = world.transcript.jsonl()
+    charges = [e for e in entries if e.kind in ("sale", "authorisation", "preauth")]
+    if spec.action in ("silent", "late"):
+        assert "timeout reversal" in text, f"{spec.id}: no timeout reversal went out"
+        assert charges and all(e.reversed for e in charges), f"{spec.id}: {charges}"
+    if spec.action == "down":
+        assert not charges, f"{spec.id}: a charge reached a host that was down: {charges}"
+    if spec.action in ("twice", "late"):
+        assert "was ignored" in text, f"{spec.id}: the extra answer never arrived"
+
+
+def put_device_fault(world: World, spec: FaultSpec) -> Any:
+    """Arm a pinpad power fault (``device.reboot``, ``device.power_loss``) for the pinpads
+    of ``world``: the first to receive ``params.at`` loses power as it arrives
+    (:mod:`virtual_devices.abecs.power`). Returns the armed fault (``.fired`` names the
+    pinpad it hit)."""
+    if spec.kind != "device" or spec.action not in ("reboot", "power_loss"):
+        raise UnsupportedFault(f"{spec.id} is not a pinpad power fault")
+    from virtual_devices.abecs import power
+
+    off = spec.params.get("off", 0.0)
+    seconds = power_timings()[off] if isinstance(off, str) else float(off)
+    return power.arm(world, power.PowerFault(at=str(spec.params["at"]), off=seconds,
+                                             kind=spec.action))
+
+
+def power_timings() -> Any:
+    from simulator.timings import load_timings
+
+    return load_timings("virtual_devices.abecs")
+
+
+def device_back_seconds(spec: FaultSpec) -> float:
+    """Simulated seconds until a pinpad hit by ``spec`` is back: off, then its boot."""
+    t = power_timings()
+    off = spec.params.get("off", 0.0)
+    return float((t[off] if isinstance(off, str) else float(off)) + t["boot_time"] + 1.0)
+
+
+def line_settle_seconds() -> float:
+    """Simulated seconds after a faulty sale by which whatever the line still carries
+    (a copy of the answer, an answer after the reversal) has arrived."""
+    from virtual_devices.acquirer.link import TIMINGS
+
+    return float(TIMINGS["host_response_timeout"] + TIMINGS["fault_late_delay"]
+                 + TIMINGS["fault_slow_delay"] + 2 * TIMINGS["host_roundtrip"])
+
+
 def note(world: World, port: str, spec: FaultSpec, detail: str = "") -> None:
     """Record a message/card/human fault in the transcript, like port faults are."""
     text = f"fault: {spec.id} ({spec.action or spec.primitive})"
@@ -215,6 +287,7 @@ def parse_catalogue(text: str) -> Catalogue:
                     action=e.get("action"),
                     direction=e.get("direction", "*"),
                     params=dict(e.get("params", {})),
+                    outcomes=dict(e.get("outcomes", {})),
                 )
             )
     return Catalogue(entries)

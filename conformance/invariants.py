@@ -209,3 +209,21 @@ def check_serves_fresh_client(
     """Virtual mode: run :func:`serves_fresh_client` to its end and return the probe's value."""
     proc = world.process(serves_fresh_client(world, probe, within))
     return world.run(until=proc)
+
+
+CHARGE_KINDS = ("sale", "authorisation", "preauth")
+
+
+def no_charge_left_unreversed(entries: Iterable[Any], told_approved: int) -> None:
+    """At most ``told_approved`` charges stand at the acquirer (approved, not reversed).
+
+    The back-end faults' half of the ledger invariant: a charge the host booked while
+    the terminal gave up on it (silent host, late answer, failure after the approval)
+    must have been reversed, so only the charges the POS was told approved remain.
+    """
+    standing = [e for e in entries
+                if getattr(e, "kind", "") in CHARGE_KINDS and e.approved and not e.reversed]
+    if len(standing) > told_approved:
+        refs = ", ".join(f"{e.ref} {e.kind} {e.amount}" for e in standing)
+        raise InvariantViolation(f"{len(standing)} charges stand at the acquirer but the "
+                                 f"POS was told {told_approved} approved: {refs}")

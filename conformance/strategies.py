@@ -343,3 +343,102 @@ def hostile_messages(envelope: Callable[[str], str]) -> st.SearchStrategy[str | 
     """Hypothesis: malformed messages of every hostile class for one protocol."""
     return st.tuples(st.randoms(use_true_random=False), st.sampled_from(HOSTILE_CLASSES)).map(
         lambda pair: hostile_message(pair[0], envelope, pair[1]))
+
+
+# -- requests out of order and in races -------------------------------------------------
+#
+# A POS that does not wait for answers sends a protocol's requests in any order, and
+# several POS connections (or one POS pipelining) send at the same instant. A schedule is
+# that: each send names a request of the protocol's vocabulary, the connection it goes
+# on, and the simulated seconds since the previous send (0: the same instant, a burst).
+# Each protocol's property case maps the names to its own requests and checks that every
+# one is answered in the protocol's shape, that the server still serves afterwards, and
+# the ledger invariant.
+
+#: the requests each protocol's property case knows how to send (the names are its own)
+ORDER_VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "mpos": ("list", "initialize", "process", "finish", "display", "status", "close"),
+    "p3": ("login", "charge", "refund", "abort", "signature", "abort_operation"),
+    "connect": ("terminals", "details", "sale", "refund", "cancel", "duplicate", "report"),
+    "gochip": ("ws_init", "configure", "init", "sale", "cancel", "amount", "info"),
+    "valor": ("sale", "refund", "void", "status", "ping", "cancel", "settle"),
+    "abecs": ("OPN", "GIN", "GTS", "DSP", "GCR", "GOC", "FNC", "RMC", "CLO", "CAN"),
+}
+#: gaps between sends: mostly none (a burst), sometimes a little, sometimes seconds
+GAPS = (0.0, 0.0, 0.0, 0.01, 0.5, 3.0)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One request of a schedule: its name, the connection, the gap before it."""
+
+    request: str
+    client: int = 0
+    gap: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"{self.request}@{self.client}+{self.gap:g}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    sends: tuple[Send, ...] = ()
+
+    @property
+    def clients(self) -> int:
+        return 1 + max((s.client for s in self.sends), default=0)
+
+    def bursts(self) -> list[list[Send]]:
+        """The sends grouped by instant: each group goes out with no time between."""
+        out: list[list[Send]] = []
+        for s in self.sends:
+            if not out or s.gap > 0:
+                out.append([])
+            out[-1].append(s)
+        return out
+
+
+def request_orders(vocabulary: Sequence[str], clients: int = 3, max_size: int = 8,
+                   ) -> st.SearchStrategy[Schedule]:
+    """Requests of ``vocabulary`` in any order, on up to ``clients`` connections, with
+    mixed gaps. Shrinks toward fewer sends, the first request, one connection, no gap."""
+    send = st.builds(Send, request=st.sampled_from(list(vocabulary)),
+                     client=st.integers(0, max(0, clients - 1)), gap=st.sampled_from(GAPS))
+    return st.lists(send, min_size=1, max_size=max_size).map(lambda s: Schedule(tuple(s)))
+
+
+def request_bursts(vocabulary: Sequence[str], clients: int = 3, max_size: int = 6,
+                   ) -> st.SearchStrategy[Schedule]:
+    """Concurrent bursts: the same or different requests from every connection at the
+    same instant (the same request from all of them is the race that matters most)."""
+    def burst(draw_request: str, size: int, same: bool, others: list[str]) -> Schedule:
+        names = [draw_request] * size if same else (others + [draw_request] * size)[:size]
+        return Schedule(tuple(Send(n, i % clients, 0.0) for i, n in enumerate(names)))
+
+    return st.builds(burst, st.sampled_from(list(vocabulary)), st.integers(2, max_size),
+                     st.booleans(), st.lists(st.sampled_from(list(vocabulary)),
+                                             max_size=max_size))
+
+
+def request_schedules(vocabulary: Sequence[str], clients: int = 3, max_size: int = 8,
+                      ) -> st.SearchStrategy[Schedule]:
+    """Out-of-order sequences and concurrent bursts, for one protocol's property case."""
+    return st.one_of(request_orders(vocabulary, clients, max_size),
+                     request_bursts(vocabulary, clients, max(2, max_size - 2)))
+
+
+def play(world: World, schedule: Schedule, send: Callable[[Send], object]) -> Any:
+    """Run ``schedule`` in ``world``: ``send`` each request after its gap; returns the
+    SimPy process (it ends when the last request went out)."""
+    def script() -> Any:
+        for s in schedule.sends:
+            if s.gap > 0:
+                yield world.timeout(s.gap)
+            send(s)
+        return len(schedule.sends)
+
+    return world.process(script())
+
+
+__all__ += ["GAPS", "ORDER_VOCABULARIES", "Schedule", "Send", "play", "request_bursts",
+            "request_orders", "request_schedules"]

@@ -14,7 +14,10 @@ outcome, so a run can check that what the POS was told matches what was booked.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Awaitable, Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -29,6 +32,9 @@ from simulator.ports.http import JSON, Answer, HttpServer, Request, RouteError, 
 if TYPE_CHECKING:
     from simulator.world import World
     from virtual_devices.acquirer import AcquirerHost
+    from virtual_devices.acquirer.link import HostLink
+
+_LOG = logging.getLogger("cardloop.merchant_api")
 
 
 class MerchantError(ValueError):
@@ -89,6 +95,7 @@ class MerchantBackend:
     ledger: list[Transaction] = field(default_factory=list)
     _tables: TerminalTables | None = None
     _public: rsa.RSAPublicKey | None = None
+    _line: HostLink | None = None  # the API's own line to the acquirer (made when used)
 
     def __post_init__(self) -> None:
         if self.acquirer is None:
@@ -131,13 +138,53 @@ class MerchantBackend:
             raise MerchantError(f"card_hash cannot be read: {exc}") from None
 
     def create_transaction(self, card_hash: str, amount: int) -> Transaction:
-        """POST /1/transactions: authorize at the acquirer, book, answer."""
+        """POST /1/transactions: authorize at the acquirer, book, answer.
+
+        On a healthy line the acquirer answers at once. With a back-end fault on the
+        world's line (:func:`~virtual_devices.acquirer.link.set_line_fault`) the request
+        goes over :meth:`transact`, which takes simulated time: a caller outside the
+        world (a test between runs) has the world run until the answer; a caller inside
+        a world process must ``yield from`` :meth:`transact` itself.
+        """
+        from virtual_devices.acquirer.link import line_fault
+
+        if line_fault(self.world).mode == "none":
+            card, request = self._request(card_hash, amount)
+            return self._book(card, amount, self.host.card_fields_decision(
+                self.host.authorise(request, kind="sale")))
+        if self.world.mode != "virtual" or self.world.env.active_process is not None:
+            raise RuntimeError("the line to the acquirer has a fault and takes time: "
+                               "call transact() from inside the world")
+        proc = self.world.process(self.transact(card_hash, amount))
+        self.world.run(until=proc)
+        return proc.value  # type: ignore[return-value]
+
+    def transact(self, card_hash: str, amount: int) -> Generator[Any, Any, Transaction]:
+        """POST /1/transactions over the line to the acquirer, on the world clock.
+
+        The API is the acquirer's terminal here: it waits the host timeout, and when no
+        answer came it sends the timeout reversal itself (by the request's key) and
+        answers 504, so the merchant finishes with ``success=false`` and nothing stays
+        booked (:class:`~virtual_devices.acquirer.link.HostLink`).
+        """
+        from virtual_devices.acquirer.link import HostLink
+
+        card, request = self._request(card_hash, amount)
+        key = self.host.natural_key(request) or f"merchant-{self.world.now:.6f}-{amount}"
+        if self._line is None:
+            self._line = HostLink(self.world, self.host, name="merchant.acquirer")
+        response = yield from self._line.authorise(request, "sale", key)
+        return self._book(card, amount, self.host.card_fields_decision(response))
+
+    def _request(self, card_hash: str, amount: int) -> tuple[dict[str, str], Any]:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise MerchantError("amount must be a positive integer in cents")
         card = self.read_card_hash(card_hash)
+        self.world.redactor.add_pan(card.get("card_number", ""))
+        return card, self.host.card_fields_request(card, amount)
+
+    def _book(self, card: dict[str, str], amount: int, decision: Any) -> Transaction:
         pan = card.get("card_number", "")
-        self.world.redactor.add_pan(pan)
-        decision = self.host.authorize_card_fields(card, amount)
         if decision.timed_out:
             self.world.transcript.event("merchant", f"acquirer did not answer for {mask_pan(pan)}")
             raise MerchantError("the acquirer did not answer; finish with success=false", 504)
@@ -217,6 +264,11 @@ def _card_hash_key(backend: MerchantBackend, request: Request) -> Answer:
 
 @ROUTES.route("POST", "/1/transactions")
 def _create(backend: MerchantBackend, request: Request) -> Answer:
+    return 200, backend.create_transaction(*_create_args(request)).as_json(), JSON
+
+
+def _create_args(request: Request) -> tuple[str, int]:
+    """card_hash and amount of a POST /1/transactions, checked."""
     fields = request.fields()
     raw_amount = fields.get("amount")
     try:
@@ -226,7 +278,7 @@ def _create(backend: MerchantBackend, request: Request) -> Answer:
     card_hash = fields.get("card_hash")
     if not isinstance(card_hash, str) or not card_hash:
         raise MerchantError("card_hash is required")
-    return 200, backend.create_transaction(card_hash, amount).as_json(), JSON
+    return card_hash, amount
 
 
 @ROUTES.route("POST", "/1/transactions/{id}/reversal")
@@ -282,9 +334,39 @@ async def serve_merchant_http(
     if host not in ("127.0.0.1", "::1", "localhost"):
         raise ValueError("the merchant API listens on loopback only")
 
-    def handle(request: Request) -> Answer:
+    def handle(request: Request) -> Answer | Awaitable[Answer]:
+        if (backend.world.running_realtime and request.method == "POST"
+                and request.path.rstrip("/") == "/1/transactions"):
+            return _create_on_line(backend, request)
         result: list[Answer] = []
         backend.world.inject(lambda: result.append(dispatch(backend, request)))
         return result[0]
 
     return await serve_http(handle, host=host, port=port, error_body=_error_body)
+
+
+async def _create_on_line(backend: MerchantBackend, request: Request) -> Answer:
+    """POST /1/transactions while the world runs in real time: the request goes over the
+    API's line to the acquirer (:meth:`MerchantBackend.transact`) and the HTTP answer
+    waits for the line's answer or its timeout, as Pagar.me's would."""
+    done: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+
+    def settle(answer: Answer) -> None:
+        if not done.done():
+            done.set_result(answer)
+
+    def run() -> Generator[Any, Any, None]:
+        try:
+            txn = yield from backend.transact(*_create_args(request))
+        except MerchantError as exc:
+            settle(_error(exc.status, str(exc)))
+        except ValueError as exc:  # a body that is neither JSON nor a form
+            settle(_error(400, str(exc)))
+        except Exception as exc:  # contained: the API answers, the world goes on
+            _LOG.error("merchant API request failed", exc_info=exc)
+            settle(_error(500, "internal error"))
+        else:
+            settle((200, txn.as_json(), JSON))
+
+    backend.world.inject(lambda: backend.world.process(run()))
+    return await done

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import simpy
 
+from simulator import log_redaction
 from simulator.faults import FaultPlan
 from simulator.masking import Redactor
 from simulator.timings import load_timings
@@ -125,6 +126,7 @@ class World:
         self.factor = factor
         self.env = SimEnvironment()
         self.redactor = Redactor()
+        log_redaction.watch(self.redactor)  # log records, warnings, tracebacks too
         self.transcript = transcript if transcript is not None else Transcript()
         self.transcript.bind(self)
         self.faults = faults if faults is not None else FaultPlan()

@@ -213,6 +213,11 @@ class CardReader:
         False keeps the pinpad's antenna off (GCR_CTLSON 0): only insert or swipe."""
         self._cancelled = False
         self._last_message = ""
+        if not self.opened:
+            # the link failed since (a pinpad that rebooted has no session): open a
+            # fresh one before the card is asked for, as a host does after a link error
+            yield from self._step(self.term.host.opn())
+            self.opened = True
         self.hand_card()
         card: m.GcrResponse = yield from self._step(
             self.term.read_card(amount, self.tables, when, ctls=None if tap else False),

@@ -166,7 +166,9 @@ class AbecsCardFlow:
                        abortable=False)
                 # over the line to the host: its round trip, its timeout, and the timeout
                 # reversal when no answer comes (a booked charge is never left behind)
-                link = HostLink(f.world, r.acquirer, f.server.host_fault,
+                # the server's own fault when one is set, else the world's line fault
+                own = f.server.host_fault
+                link = HostLink(f.world, r.acquirer, own if own.mode != "none" else None,
                                 roundtrip=f.t["acquirer_roundtrip"], name="payserver.acquirer")
                 rsp = yield from term.authorise(
                     Processed(card, goc), p.amount, "sale" if p.auto_capture else "preauth",

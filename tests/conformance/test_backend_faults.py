@@ -105,15 +105,26 @@ def test_backend_fault(fault_id: str) -> None:
 
 @pytest.mark.parametrize("fault_id", [s.id for s in CAT.layer("device")])
 def test_device_fault(fault_id: str) -> None:
+    from conformance.faults import device_back_seconds, put_device_fault
+
     spec = CAT[fault_id]
     server = _server()
-    server.world.faults.add(spec.to_fault("counter.pinpad"))
+    fault = put_device_fault(server.world, spec)
     c = connect_local(server, "ws")
     final = _charge(server, c)
+    assert fault.fired, "the pinpad never lost power"
     assert final is not None and final["status"] == "OK"
     assert _status(final) in ("ERROR", "DECLINED", "ABORTED"), final
-    assert any("fault:" in e.label for e in server.world.transcript)
+    assert f"fault: {spec.id}" in server.world.transcript.jsonl()
     _books_match(server, _told(final))
+    no_charge_left = [e for e in server.acquirer.ledger.entries
+                      if e.kind == "sale" and e.approved and not e.reversed]
+    assert no_charge_left == []
+    # once the pinpad is back, the server opens it again and serves the next customer
+    server.world.run(until=server.world.now + device_back_seconds(spec))
+    again = _charge(server, c)
+    assert _status(again) == "APPROVED", again
+    _books_match(server, _told(final, again))
 
 
 def test_pos_retry_unanswered_moves_money_once() -> None:

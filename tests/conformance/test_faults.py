@@ -210,3 +210,17 @@ def test_every_card_and_human_fault_can_be_acted_out() -> None:
         apply_card_fault(cat["card.mute"], object())
     with pytest.raises(UnsupportedFault):
         answer_delay(cat["human.cancel"])
+
+
+def test_every_backend_fault_names_its_outcome_on_every_server_and_each_has_a_case() -> None:
+    import pathlib
+
+    from conformance.faults import load_catalogue
+
+    servers = ("p3", "mpos", "connect", "gochip", "valor")
+    cases = pathlib.Path(__file__).parents[2] / "conformance" / "cases"
+    for spec in load_catalogue().layer("backend"):
+        assert set(spec.outcomes) == set(servers), spec.id
+    for server in servers:
+        text = (cases / server / "test_backend.py").read_text(encoding="utf-8")
+        assert 'layer("backend")' in text and "put_backend_fault" in text, server

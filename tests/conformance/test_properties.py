@@ -270,8 +270,7 @@ def test_fault_plans_draw_catalogue_faults() -> None:
             seen.add(c.spec.layer)
 
     check()
-    # every layer that has port faults is drawn (the pinpad's own faults are port faults
-    # of its line too)
+    # every layer that has port faults is drawn
     from conformance.faults import load_catalogue
 
     assert seen == {s.layer for s in load_catalogue().of_kind("port")}

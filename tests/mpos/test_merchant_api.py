@@ -81,3 +81,49 @@ def test_over_local_http() -> None:
     key, txn = asyncio.run(run())
     assert key[0] == 200 and key[1]["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert txn[0] == 200 and txn[1]["status"] == "authorized"
+
+
+def test_a_silent_acquirer_behind_the_api_is_timed_out_and_reversed() -> None:
+    from virtual_devices.acquirer.link import TIMINGS, HostFault, set_line_fault
+
+    w, b, card_hash = _backend()
+    set_line_fault(w, HostFault("silent"))
+    status, body = handle_http(b, "POST", "/1/transactions", {"amount": 700,
+                                                              "card_hash": card_hash})
+    assert status == 504, body
+    assert w.now >= TIMINGS["host_response_timeout"]  # it waited the host timeout...
+    assert [e.kind for e in b.host.ledger.entries] == ["sale", "reversal"]  # ...and reversed
+    assert b.ledger == []  # the merchant was told nothing was authorized
+    set_line_fault(w, HostFault("slow", TIMINGS["fault_slow_delay"]))
+    status, body = handle_http(b, "POST", "/1/transactions", {"amount": 700,
+                                                              "card_hash": card_hash})
+    assert status == 200 and body["status"] == "authorized", body
+
+
+def test_over_local_http_the_line_to_the_acquirer_takes_world_time() -> None:
+    from virtual_devices.acquirer.link import HostFault, set_line_fault
+
+    w = World(seed=1, mode="realtime", factor=0.005)
+    b = MerchantBackend(w)
+    key_id, key = b.card_hash_key()
+    card_hash = build_card_hash(STRIPE, key_id, key, w.rng("t"))
+    set_line_fault(w, HostFault("down"))
+
+    async def run() -> tuple[Any, Any]:
+        driver = asyncio.get_running_loop().create_task(w.run_realtime())
+        server = await serve_merchant_http(b)
+        try:
+            down = await http_json(server.url + "/1/transactions", "POST",
+                                   {"amount": 700, "card_hash": card_hash})
+            set_line_fault(w, None)
+            healthy = await http_json(server.url + "/1/transactions", "POST",
+                                      {"amount": 700, "card_hash": card_hash})
+        finally:
+            await server.close()
+            driver.cancel()
+        return down, healthy
+
+    down, healthy = asyncio.run(run())
+    assert down[0] == 504 and "did not answer" in down[1]["errors"][0]["message"]
+    assert healthy[0] == 200 and healthy[1]["status"] == "authorized"
+    assert [e.kind for e in b.host.ledger.entries] == ["sale"]  # the down line booked nothing

@@ -52,6 +52,8 @@ class LinkDriver:
         }
         self.on_closed = on_closed
         self.on_bytes = on_bytes
+        # False while the device is without power: what arrives is lost unread (no ACK)
+        self.listening = True
 
     def start(self) -> simpy.Process:
         return self.world.process(self._reader())
@@ -64,15 +66,17 @@ class LinkDriver:
                 handler(out)
 
     def _reader(self) -> Generator[Any, Any, None]:
-        end, machine = self.end, self.machine
+        end = self.end
         while True:
             data = yield end.read()
             if not data:
                 self.on_closed()
                 return
+            if not self.listening:
+                continue
             if self.on_bytes is not None:
                 self.on_bytes(data)
-            self.apply(machine.receive_data(data))
+            self.apply(self.machine.receive_data(data))
 
     def _expired(self) -> None:
         self.apply(self.machine.timer_expired())

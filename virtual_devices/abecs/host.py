@@ -103,7 +103,11 @@ class AbecsHost:
         self.on_notification = on_notification
         self.listeners: list[Callable[[str], None]] = []  # more NTM readers (a terminal)
         # A host's own patience for blocking commands (the link has none, §4.2): after
-        # this many seconds it cancels with CAN and reports the command as failed.
+        # this many seconds it cancels with CAN and reports the command as failed. Every
+        # host has one (timings.toml host_blocking_limit unless told), so a pinpad that
+        # lost power after ACKing a blocking command cannot hold its host forever.
+        if blocking_limit is None:
+            blocking_limit = self.t.get("host_blocking_limit")
         self.blocking_limit = blocking_limit
         self._pending: simpy.Event | None = None
         self._pending_cmd = ""

@@ -21,7 +21,7 @@ import simpy
 from simulator.streams import ByteEnd
 from simulator.timings import Timings, load_timings
 from simulator.world import World
-from virtual_devices.abecs import extended, gcr
+from virtual_devices.abecs import extended, gcr, power
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.cards import stripe_of
 from virtual_devices.abecs.commands import KNOWN, link_timings
@@ -132,6 +132,9 @@ class Pinpad:
         }, on_closed=lambda: self._abort_running("link closed"))
         self._apply = self.driver.apply
         self.process: simpy.Process | None = None
+        # off or booting: every byte sent to it is lost (virtual_devices.abecs.power)
+        self.powered = True
+        self.booted = 0  # boots since it was made (reboots and power losses)
         self.handled: list[tuple[str, int]] = []  # (command, status) in order, for reports
         # GTK's tracks, multimedia files; with ``state_dir`` (the root of the pinpads'
         # storage, virtual_devices.abecs.storage) the files persist in this pinpad's own
@@ -259,9 +262,12 @@ class Pinpad:
 
     # -- link plumbing ----------------------------------------------------------------
     def _on_received(self, out: PacketReceived) -> None:
-        self._on_packet(out.pktdata)
+        if self.powered:
+            self._on_packet(out.pktdata)
 
     def _on_cancel(self, out: CancelReceived) -> None:
+        if not self.powered:
+            return
         self.world.transcript.event(self.name, "CAN: abort, EOT sent")
         self.link.forget_last()
         self._abort_running("CAN")
@@ -276,6 +282,8 @@ class Pinpad:
         self._running = None
 
     def _send(self, rsp: Response, clear: bool = False) -> None:
+        if not self.powered:
+            return  # a pinpad without power says nothing
         raw = rsp.encode()
         if self.session is not None and not clear:
             raw = self.session.seal(raw)
@@ -321,6 +329,8 @@ class Pinpad:
         if cmd.cmd_id not in KNOWN:
             self._finish(cmd.cmd_id, Response("ERR", m.ST_INVCALL), clear=False)
             return
+        if power.on_command(self, cmd.cmd_id):
+            return  # the power went as the command arrived: it is lost with the RAM
         self._running_id = cmd.cmd_id
         self._running = self.world.process(self._run(cmd))
 

@@ -289,6 +289,12 @@ class AcquirerHost:
         (the DUKPT-encrypted format 0 block, 16 hex) with ``card_pin_kek`` (its KSN, 20
         hex) when ``card_pin_mode`` is ``online``; the host decrypts and checks it.
         """
+        response = self.authorise(self.card_fields_request(card, amount), kind="sale", key=key)
+        return self.card_fields_decision(response)
+
+    def card_fields_request(self, card: Mapping[str, str], amount: int) -> AuthRequest:
+        """The online request mpos card_hash fields make (see :meth:`authorize_card_fields`),
+        for a caller that sends it over its own line (:class:`~.link.HostLink`)."""
         pan = card.get("card_number", "")
         emv_hex = card.get("card_emv_data") or ""
         try:
@@ -313,7 +319,15 @@ class AcquirerHost:
             pin_block=pin_block,
             ksn=ksn,
         )
-        response = self.authorise(request, kind="sale", key=key)
+        return request
+
+    def natural_key(self, request: AuthRequest) -> str | None:
+        """The idempotency key the host gives a request that names none (ATC + ARQC)."""
+        return self._natural_key(request)
+
+    @staticmethod
+    def card_fields_decision(response: IssuerResponse | None) -> CardFieldsDecision:
+        """The merchant API's reading of the host's answer (None: no answer came)."""
         if response is None:
             return CardFieldsDecision(False, "", "", "", timed_out=True)
         issuer = b""

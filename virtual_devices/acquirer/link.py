@@ -16,6 +16,7 @@ books end equal to what the terminal believes.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,19 +54,55 @@ class HostFault:
             raise ValueError(f"host fault mode must be one of {MODES}, not {self.mode!r}")
 
 
+HEALTHY = HostFault()
+# The back-end fault in place for every terminal of a world, whatever server it serves:
+# the conformance cases set it (:func:`set_line_fault`) and every host path reads it
+# (:func:`line_fault`) -- the terminal application's authorise, the PayServer reader's
+# line, the merchant API's line to the acquirer.
+_LINE_FAULTS: weakref.WeakKeyDictionary[Any, HostFault] = weakref.WeakKeyDictionary()
+
+
+def set_line_fault(world: World, fault: HostFault | None) -> None:
+    """Put ``fault`` on the line from every terminal of ``world`` to its acquirer host
+    (None or a ``"none"`` fault heals it)."""
+    if fault is None or fault.mode == "none":
+        _LINE_FAULTS.pop(world, None)
+    else:
+        _LINE_FAULTS[world] = fault
+        world.transcript.event("acquirer-line", f"fault: backend.{fault.mode} "
+                               f"(delay {fault.delay:g} s) on the line to the acquirer")
+
+
+def line_fault(world: World) -> HostFault:
+    """The back-end fault on ``world``'s line to the acquirer (``none`` when healthy)."""
+    return _LINE_FAULTS.get(world, HEALTHY)
+
+
 class HostLink:
-    """One terminal's authorisations over a line with its own timeout and reversal."""
+    """One terminal's authorisations over a line with its own timeout and reversal.
+
+    ``fault`` None takes the world's line fault (:func:`line_fault`) at each request, so
+    a fault put in place mid-run reaches a terminal made before it.
+    """
 
     def __init__(self, world: World, host: AcquirerHost, fault: HostFault | None = None,
                  roundtrip: float | None = None, name: str = "acquirer") -> None:
         self.world = world
         self.host = host
-        self.fault = fault or HostFault()
+        self._fault = fault
         self.roundtrip = TIMINGS["host_roundtrip"] if roundtrip is None else roundtrip
         self.timeout = TIMINGS["host_response_timeout"]
         self.name = name
         self.timeout_reversals = 0
         self.ignored_answers = 0
+
+    @property
+    def fault(self) -> HostFault:
+        return self._fault if self._fault is not None else line_fault(self.world)
+
+    @fault.setter
+    def fault(self, fault: HostFault | None) -> None:
+        self._fault = fault
 
     def authorise(self, request: AuthRequest, kind: str, key: str) -> Gen:
         """The host's answer, or None when none came in time (then already reversed)."""

@@ -507,10 +507,20 @@ class Terminal:
 
         ``link`` (a :class:`virtual_devices.acquirer.link.HostLink`) carries the request
         over a line with its round trip, the terminal's host timeout and the timeout
-        reversal; without it the acquirer answers at once.
+        reversal; without it the acquirer answers at once -- unless the world's line to
+        the acquirer has a back-end fault in place (:func:`~virtual_devices.acquirer.
+        link.set_line_fault`), which then acts on this request too. That line has no
+        round trip of its own: the servers that call this wait their host round trip
+        themselves, so only the fault's time (late, silent, refused) is added.
         """
         self.emit(ev.HostRequested(self.world.now, amount, kind))
         request = processed.auth_request(amount, currency or self.settings.currency)
+        if link is None and hasattr(self.acquirer, "ledger"):
+            from virtual_devices.acquirer.link import HostLink, line_fault
+
+            if line_fault(self.world).mode != "none":
+                link = HostLink(self.world, self.acquirer, roundtrip=0.0,
+                                name="terminal.acquirer")
         if link is not None:
             rsp = yield from link.authorise(request, kind, key or f"auto-{id(request)}")
         else:
@@ -555,13 +565,19 @@ class Terminal:
         self.emit(ev.Cancelled(self.world.now))
 
     def reverse(self, reference: str, key: str | None = None) -> bool:
-        """Take an approval back at the acquirer (the card or the merchant refused it)."""
+        """Take an approval back at the acquirer (the card or the merchant refused it).
+
+        ``key`` is the transaction's key (the one its authorisation was sent with); the
+        reversal is sent under its own key derived from it. Sending it under the very
+        key of the authorisation would make the host's idempotency answer with the
+        authorisation itself, and the charge would stay booked.
+        """
         if not reference or not hasattr(self.acquirer, "reverse"):
             return False
         if key is None:
             self.acquirer.reverse(reference)
         else:
-            self.acquirer.reverse(reference, key=key)
+            self.acquirer.reverse(reference, key=f"reversal-{key}")
         self.emit(ev.Reversed(self.world.now, reference))
         return True
 

@@ -155,6 +155,18 @@ class MposTarget(Target):
             {"amount": amount, "card_hash": card_hash},
         )
 
+    def merchant_on_line(self, card_hash: str, amount: int) -> Generator[Any, Any, Any]:
+        """The merchant step over the API's line to the acquirer, on the world clock
+        (a script does ``yield from``): what a back-end fault acts on. Reference only."""
+        assert self.lab is not None, "the merchant API's line is inside the reference"
+        from protocol_servers.merchant_api import MerchantError
+
+        try:
+            txn = yield from self.lab.backend.transact(card_hash, amount)
+        except MerchantError as exc:
+            return {"http_status": exc.status, "error": str(exc)}
+        return txn.as_json()
+
     def merchant_reversal(self, txn_id: int) -> dict[str, Any]:
         """POST /1/transactions/<id>/reversal: what the POS's backend does when finish
         says the card declined a sale the host approved (mpos-bridge.md §3.3)."""

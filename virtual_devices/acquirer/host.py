@@ -36,7 +36,7 @@ from simulator.masking import mask_pan
 from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
 from virtual_devices.acquirer.rules import Decision, Rule, Rules, load_rules
 from virtual_devices.acquirer.tables import default_terminal_config
-from virtual_devices.emv import crypto, tlv
+from virtual_devices.emv import crypto, dynamic_track, magstripe, tlv
 from virtual_devices.emv.kernel.messages import AuthRequest, IssuerResponse
 from virtual_devices.emv.terminal import TerminalConfig
 
@@ -116,6 +116,9 @@ class AcquirerHost:
         self.ledger = Ledger()
         self._seq = 0
         self.log: list[str] = []  # masked, one line per decision
+        # the highest ATC seen in a CVC3 per PAN: a track replayed (same or older ATC)
+        # no longer verifies
+        self._cvc3_atc: dict[str, int] = {}
 
     # -- tables and keys ---------------------------------------------------------------
     def terminal_config(self) -> TerminalConfig:
@@ -253,8 +256,11 @@ class AcquirerHost:
         pin_block, ksn = _online_pin_fields(card)
         # a tap carries EMV data too; card_entry_mode says the card was read contactless
         tapped = card.get("card_entry_mode", "") == "contactless"
+        # a tap in mag-stripe mode (card type 05) sends tracks with a CVC3, no EMV data
+        ms_tap = card.get("card_entry_mode", "") == "contactless-magstripe"
         request = AuthRequest(
-            interface=("contactless" if tapped else "contact") if emv_capture else "magstripe",
+            interface=("contactless" if tapped else "contact") if emv_capture else (
+                "contactless" if ms_tap else "magstripe"),
             amount=amount,
             currency=int((emv.get(0x5F2A) or b"\x09\x86").hex()),
             pan=pan,
@@ -282,7 +288,10 @@ class AcquirerHost:
     def _verify_arqc(
         self, req: AuthRequest
     ) -> tuple[bool, str | None, crypto.CardKeys | None]:
-        """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme."""
+        """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme.
+        A contactless mag-stripe tap has its CVC3 in track 2 instead."""
+        if req.interface == "contactless" and 0x9F26 not in req.emv and req.track2:
+            return self._verify_cvc3(req), None, None
         if req.interface == "magstripe" or 0x9F26 not in req.emv:
             return (req.interface == "magstripe"), None, None
         # The AID may be absent (GOC tag lists rarely carry 84/4F): use the PAN's IIN.
@@ -302,6 +311,40 @@ class AcquirerHost:
             except (crypto.CryptoError, ValueError):
                 continue
         return False, None, None
+
+    def _verify_cvc3(self, req: AuthRequest) -> bool:
+        """PayPass mag-stripe: the CVC3 in track 2 over its UN and ATC digits.
+
+        The issuer knows where it personalised the dynamic digits (the catalogue's
+        :data:`~virtual_devices.emv.dynamic_track.DEFAULT_LAYOUT`), rebuilds the static
+        track the card MACs, and recovers the full ATC from its low digits: the first
+        value above the last one seen whose CVC3 matches. A replayed track fails.
+        """
+        brand = BRAND_BY_RID.get(_rid_for_pan(req.pan).hex().upper())
+        keys = crypto.ISSUER_KEYS.get(brand or "")
+        if keys is None or not keys.imk_cvc3 or not req.track2:
+            return False
+        try:
+            pan, yymm, sc, dd = magstripe.parse_track2(req.track2)
+        except ValueError:
+            return False
+        lay = dynamic_track.DEFAULT_LAYOUT
+        if pan != req.pan or not dd.isdigit() or len(dd) < 13:
+            return False
+        cvc3_digits, un_digits, atc_digits = dynamic_track.read(dd, lay)
+        static = f"{pan}D{yymm}{sc}{dynamic_track.template(dd, lay)}"
+        template = bytes.fromhex(static + ("F" if len(static) % 2 else ""))
+        un = bytes.fromhex(un_digits.rjust(8, "0"))
+        kd = crypto.derive_icc_master_key(keys.imk_cvc3, pan, req.psn or "00")
+        last = self._cvc3_atc.get(pan, -1)
+        for atc in range(int(atc_digits), 0x10000, 10 ** len(atc_digits)):
+            if atc <= last:
+                continue
+            value = crypto.cvc3(kd, template, atc.to_bytes(2, "big"), un)
+            if f"{value:05d}"[-lay.q:] == cvc3_digits:
+                self._cvc3_atc[pan] = atc
+                return True
+        return False
 
     @staticmethod
     def _schemes(brand: str, iad: bytes) -> tuple[str, ...]:

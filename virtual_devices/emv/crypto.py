@@ -33,6 +33,7 @@ from importlib import resources
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from pyemv import ac as _ac
+from pyemv import cvv as _cvv
 from pyemv import kd as _kd
 from pyemv import sm as _sm
 
@@ -60,6 +61,7 @@ __all__ = [
     "CardKeys",
     "ARC_APPROVED",
     "CSU_APPROVED",
+    "cvc3",
 ]
 
 
@@ -76,6 +78,7 @@ class IssuerKeys:
     imk_smi: bytes
     imk_smc: bytes
     cvk: bytes
+    imk_cvc3: bytes = b""  # PayPass mag-stripe CVC3 master key (Mastercard only)
 
 
 def _load_issuer_keys() -> dict[str, IssuerKeys]:
@@ -88,6 +91,7 @@ def _load_issuer_keys() -> dict[str, IssuerKeys]:
             bytes.fromhex(v["imk_smi"]),
             bytes.fromhex(v["imk_smc"]),
             bytes.fromhex(v["cvk"]),
+            bytes.fromhex(v.get("imk_cvc3", "")),
         )
         for brand, v in raw.items()
     }
@@ -339,3 +343,11 @@ def strip_pad_method2(data: bytes) -> bytes:
         raise CryptoError("no ISO 9797-1 method 2 padding")
     return data[:i]
 
+
+
+def cvc3(icc_mk_cvc3: bytes, track_template: bytes, atc: bytes, un: bytes) -> int:
+    """PayPass mag-stripe CVC3 (2 bytes, as an integer) over a track template (9F6B BCD
+    or 56 ASCII), the ATC and the numeric UN; the issuer recomputes the same value."""
+    if len(icc_mk_cvc3) != 16:
+        raise CryptoError("no CVC3 key for this card")
+    return int(_cvv.generate_cvc3(icc_mk_cvc3, track_template, atc, un))

@@ -26,7 +26,7 @@ from typing import Any
 from virtual_devices.emv import tlv
 from virtual_devices.emv.apdu import Command
 from virtual_devices.emv.kernel import bits as B
-from virtual_devices.emv.kernel import oda
+from virtual_devices.emv.kernel import ctls_magstripe, oda
 from virtual_devices.emv.kernel.contact import (
     DECISION_APPROVED,
     DECISION_DECLINED,
@@ -38,6 +38,7 @@ from virtual_devices.emv.kernel.contact import (
 from virtual_devices.emv.kernel.cvm import run_cvm_list
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
+    AuthRequest,
     Candidate,
     EnterPin,
     Interface,
@@ -76,6 +77,10 @@ class ContactlessKernel(ContactKernel):
         super().__init__(*args, **kwargs)
         self.path = ""
         self.ttq = bytes(4)
+        self.mode = "emv"  # "magstripe": PayPass mag-stripe mode (ctls_magstripe)
+        self.ms_track1 = ""
+        self.ms_track2 = ""
+        self.mobile = False  # the card is a phone (form factor, CDCVM, on-device CVM)
 
     # -- pre-processing and combination selection (Book B §3.1-§3.3) ---------------
     def _allowed(self, rec: AidParams) -> bool:
@@ -84,8 +89,10 @@ class ContactlessKernel(ContactKernel):
         if self.txn.amount == 0 and not rec.ctls_zero_amount:
             return False
         # "equal or above" the contactless transaction limit is refused (Book A §5.2.1;
-        # ABECS 2.10 changed T1_CTLSTRNLIM to the same rule)
-        return self.txn.amount < rec.ctls_txn_limit
+        # ABECS 2.10 changed T1_CTLSTRNLIM to the same rule). A phone has its own limit
+        # (T1_CTLSMBTLIM, DF8125): before the card answers, either limit lets it in
+        # (ABECS 2.12 §6.9.1.3); after GPO the one for what the card is applies.
+        return self.txn.amount < max(rec.ctls_txn_limit, _mobile_limit(rec))
 
     def select_and_read(self) -> Generator[Request, Any, None]:
         usable = [r for r in self.config.aids if r.ctls_enabled]
@@ -124,26 +131,74 @@ class ContactlessKernel(ContactKernel):
         self.ttq = self._ttq()
         gpo = yield from self._gpo()
         self._gpo_response(gpo)
+        aip = self.card.tags.get(0x82, bytes(2))
+        if self.path == "mchip" and ctls_magstripe.supported_by_card(aip):
+            if not self.app.ctls_magstripe:
+                raise KernelStop(Status.TRY_ANOTHER_INTERFACE,
+                                 "mag-stripe mode is not supported for this application")
+            self.mode = "magstripe"
         yield from self.read_application_data_ctls()
+        if self.mode == "magstripe":
+            ctls_magstripe.check_records(self)
+        self._check_limit()
+
+    def _check_limit(self) -> None:
+        """The transaction limit for what the card turned out to be (card or phone)."""
+        assert self.app is not None
+        tags = self.card.tags
+        if self.path == "mchip":
+            self.mobile = B.has(tags.get(0x82, bytes(2)), B.AIP_CDCVM)
+        else:
+            ffi = tags.get(0x9F6E, b"")
+            self.mobile = (bool(ffi) and ffi[0] & 0x1F == 0x03) or B.has(
+                tags.get(0x9F6C, bytes(2)), B.CTQ_CDCVM_PERFORMED)
+        limit = _mobile_limit(self.app) if self.mobile else self.app.ctls_txn_limit
+        if self.txn.amount >= limit:
+            what = "mobile " if self.mobile else ""
+            raise KernelStop(Status.INSERT_CARD,
+                             f"amount over the contactless {what}transaction limit")
 
     def _ttq(self) -> bytes:
-        assert self.app is not None
-        b1 = 0x20 | 0x10 | 0x04 | 0x02  # qVSDC, contact chip, online PIN, signature
+        """TTQ (9F66) from the AID record as ABECS 2.12 §6.8.1.3 sets it for Visa payWave.
+
+        Byte 1: MSD 0 (fixed), qVSDC 1 (fixed), contact chip (the kernel's own), online
+        PIN and signature from byte 2 bits 7 and 6 of the contactless capabilities
+        (T1_CTLSTRMCP). Byte 2: online cryptogram / CVM required from the limits, offline
+        PIN (contact chip) from byte 2 bit 8 of T1_TRMCAPAB. Byte 3: issuer update
+        processing when T1_CTLSISSSCR is 1; consumer device CVM always (2.12).
+        """
+        app = self.app
+        assert app is not None
+        caps = self._ctls_capabilities()
+        b1 = 0x20 | 0x10
+        if caps[1] & 0x40:
+            b1 |= 0x04
+        if caps[1] & 0x20:
+            b1 |= 0x02
         b2 = 0
-        if self.txn.amount > self.app.ctls_floor_limit or self.txn.force_online:
+        if self.txn.amount > app.ctls_floor_limit or self.txn.force_online:
             b2 |= 0x80
-        if self.txn.amount > self.app.ctls_cvm_limit:
+        if self.txn.amount > app.ctls_cvm_limit:
             b2 |= 0x40
+        if len(app.capabilities) > 1 and app.capabilities[1] & 0x80:
+            b2 |= 0x20
         # byte 3 bit 7 (consumer device CVM supported) is always set: ABECS 2.12 §6.8.1.3
         # (Visa payWave); whether CDCVM is accepted is still T1_MOBCVM's (see _ctq_cvm)
-        b3 = 0x40
+        b3 = 0x40 | (0x80 if app.ctls_issuer_scripts else 0)
         return bytes([b1, b2, b3, 0x80])
+
+    def _ctls_capabilities(self) -> bytes:
+        assert self.app is not None
+        caps = self.app.ctls_capabilities or DEFAULT_CTLS_CAPABILITIES
+        return caps if len(caps) == 3 else DEFAULT_CTLS_CAPABILITIES
 
     def terminal_tags(self) -> dict[int, bytes]:
         out = super().terminal_tags()
         out[0x9F66] = self.ttq
         if self.app is not None:
-            out[0x9F33] = self.app.ctls_capabilities or DEFAULT_CTLS_CAPABILITIES
+            out[0x9F33] = self._ctls_capabilities()
+            # T1_CTLSADDTC: the additional capabilities a tap reports (§6.9.1.3)
+            out[0x9F40] = self.app.ctls_add_capabilities or self.app.additional_capabilities
         return out
 
     def _gpo(self) -> Generator[Request, Any, bytes]:
@@ -181,7 +236,9 @@ class ContactlessKernel(ContactKernel):
         try:
             yield from ContactKernel.read_application_data(self)
         except KernelStop as stop:
-            if "mandatory data missing" not in stop.reason or self.path == "mchip":
+            # mag-stripe records carry tracks, not the EMV mandatory objects
+            emv_mchip = self.path == "mchip" and self.mode != "magstripe"
+            if "mandatory data missing" not in stop.reason or emv_mchip:
                 raise
         if not saved and self.card.tags.get(0x8D) == b"":
             del self.card.tags[0x8D]
@@ -190,6 +247,9 @@ class ContactlessKernel(ContactKernel):
     def go_on_chip(self, params: GocParams | None = None) -> Generator[Request, Any, int]:
         if params is not None:
             self.goc = params
+        if self.mode == "magstripe":
+            yield from ctls_magstripe.run(self)
+            return DECISION_ONLINE
         if self.path == "mchip":
             return (yield from self._mchip())
         return (yield from self._qvsdc())
@@ -366,12 +426,33 @@ class ContactlessKernel(ContactKernel):
         return self.outcome()
 
     def outcome(self) -> Outcome:
-        """A tap has one cryptogram: after the host answered it stays the ARQC."""
+        """A tap has one cryptogram: after the host answered it stays the ARQC.
+
+        A mag-stripe mode tap has none: its online request carries the CVC3 in the
+        tracks, and the outcome says so (``magstripe_mode``, no cryptogram names).
+        """
         out = super().outcome()
-        if self.first_cid >= 0 and self.first_cid & 0xC0 == 0x80:
+        if self.mode == "magstripe":
+            out.magstripe_mode = True
+            out.cryptogram = out.first_cryptogram = ""
+        elif self.first_cid >= 0 and self.first_cid & 0xC0 == 0x80:
             out.cryptogram = "ARQC"
         return out
 
+    def auth_request(self) -> AuthRequest:
+        """A mag-stripe mode tap goes online with its tracks (CVC3 inside), no EMV data."""
+        if self.mode != "magstripe":
+            return super().auth_request()
+        assert self.selected is not None and self.app is not None
+        return AuthRequest(
+            interface="contactless", amount=self.txn.amount, currency=self.app.currency,
+            pan=self.card.pan, psn="00", aid=self.selected.aid, emv={},
+            track2=self.ms_track2, pin=self.online_pin,
+        )
+
+
+def _mobile_limit(rec: AidParams) -> int:
+    return rec.ctls_txn_limit if rec.ctls_mobile_limit is None else rec.ctls_mobile_limit
 
 
 def _pan_from_track2(track2: bytes) -> str:

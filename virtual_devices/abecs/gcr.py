@@ -161,7 +161,8 @@ def _protect(pinpad: CardDevice, text: str) -> str:
 
 
 def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
-    """GCR's answer for a chip read, contact (03) or contactless EMV (06), §6.8.1.2/3."""
+    """GCR's answer for a chip read: contact (03), contactless mag-stripe (05) or
+    contactless EMV (06), §6.8.1.2/3."""
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -170,7 +171,8 @@ def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
         acq_data = b"9F0702FF00"
     return m.GcrResponse(
         card_type=read.card_type, stat_chip=0, app_type=read.record.app_type,
-        acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
+        acq_idx=read.record.acquirer, rec_idx=read.record.record_index,
+        track1=_protect(pinpad, read.track1),
         track2=_protect(pinpad, read.track2), track3="", pan=_protect(pinpad, read.pan),
         pan_seq=read.pan_seq,
         app_label=read.app_label, service_code=read.service_code,

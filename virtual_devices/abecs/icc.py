@@ -35,6 +35,9 @@ def default_chip_factory() -> Callable[..., Any] | None:
     return KernelChipSession
 
 
+MAESTRO_AID = bytes.fromhex("A0000000043060")
+
+
 def aid_params(rec: AidRecord) -> Any:
     """An ABECS AID record as the kernel's AidParams (the fields map one to one)."""
     from virtual_devices.emv.terminal import AidParams
@@ -59,6 +62,11 @@ def aid_params(rec: AidRecord) -> Any:
         ctls_tac_default=_hex(rec.ctls_tac_default), ctls_tac_denial=_hex(rec.ctls_tac_denial),
         ctls_tac_online=_hex(rec.ctls_tac_online),
         ctls_capabilities=_hex(rec.ctls_capabilities), mobile_cvm=rec.mobile_cvm,
+        ctls_add_capabilities=_hex(rec.ctls_add_capabilities),
+        ctls_mobile_limit=rec.ctls_mobile_limit, ctls_issuer_scripts=rec.ctls_issuer_scripts,
+        # §6.8.1.3 (PayPass): "Mag-Stripe mode contactless transactions not supported"
+        # for debit (Maestro); the Maestro AID is what says debit on a Mastercard tap
+        ctls_magstripe=not rec.aid.startswith(MAESTRO_AID),
     )
 
 

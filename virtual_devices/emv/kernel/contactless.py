@@ -425,6 +425,38 @@ class ContactlessKernel(ContactKernel):
         yield from ()  # a generator like the contact finish, with nothing to send
         return self.outcome()
 
+    def can_update(self) -> bool:
+        """Issuer update processing on a second tap (VCPS): the reader allows it
+        (T1_CTLSISSSCR, TTQ byte 3 bit 8) and the qVSDC card says it supports it in
+        its CTQ (byte 2 bit 7), after an online request."""
+        ctq = self.card.tags.get(0x9F6C, bytes(2))
+        return (self.path == "qvsdc" and self.app is not None and self.app.ctls_issuer_scripts
+                and len(ctq) > 1 and bool(ctq[1] & 0x40) and self.first_cid & 0xC0 == 0x80)
+
+    def issuer_update(self, response: IssuerResponse) -> Generator[Request, Any, None]:
+        """The card tapped again: select it, issuer authentication, then the scripts.
+
+        No GPO: the card answers under the ATC and ARQC of the tap that went online,
+        so a different card (or a new transaction in between) fails the scripts.
+        """
+        assert self.selected is not None
+        resp = yield from self._xfer(Command.select(PPSE), "SELECT 2PAY.SYS.DDF01")
+        if not resp.ok:
+            raise KernelStop(Status.CARD_ERROR, f"PPSE answered {resp.sw:04X} on the second tap")
+        resp = yield from self._xfer(Command.select(self.selected.aid),
+                                     f"SELECT {self.selected.label}")
+        if not resp.ok:
+            raise KernelStop(Status.CARD_ERROR, f"SELECT answered {resp.sw:04X} on the second tap")
+        if response.issuer_auth_data is not None:
+            self.tsi.set(B.TSI_ISSUER_AUTH_PERFORMED)
+            got = yield from self._xfer(Command.external_authenticate(response.issuer_auth_data),
+                                        "EXTERNAL AUTHENTICATE")
+            self.issuer_auth = got.ok
+            if not got.ok:
+                self.tvr.set(B.TVR_ISSUER_AUTH_FAILED)
+        yield from self._scripts(response.scripts_71, before=True)
+        yield from self._scripts(response.scripts_72, before=False)
+
     def outcome(self) -> Outcome:
         """A tap has one cryptogram: after the host answered it stays the ARQC.
 

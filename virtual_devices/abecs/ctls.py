@@ -17,7 +17,7 @@ them (see :func:`ctls_status`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -27,6 +27,9 @@ from virtual_devices.abecs.icc import Gen, KernelChipSession, _Stop
 from virtual_devices.abecs.keys import KeyError_
 from virtual_devices.abecs.tables import AidRecord
 from virtual_devices.emv.kernel.serve import serve
+
+if TYPE_CHECKING:
+    from virtual_devices.emv.kernel.contactless import ContactlessKernel
 
 # What the kernel is handed for the PIN while the card is in the field: the kernel
 # only records that an online PIN is wanted; GOC prompts for it (§6.8.4.2).
@@ -93,8 +96,9 @@ class ContactlessSession(KernelChipSession):
         from virtual_devices.emv.kernel import ContactlessKernel
 
         super().__init__(pinpad, card, pool, req)
-        self.kernel = ContactlessKernel(self.kernel.config, self.kernel.txn,
-                                        self.world.rng("kernel"))
+        self.tap: ContactlessKernel = ContactlessKernel(self.kernel.config, self.kernel.txn,
+                                                        self.world.rng("kernel"))
+        self.kernel = self.tap
         self.gcr_amount = req.amount
         self.decision = -1
         self.pin_wanted = False
@@ -163,16 +167,17 @@ class ContactlessSession(KernelChipSession):
         self.pinpad.notify(f"SELECIONADO: {label}"[:32])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
-        if k.mode == "magstripe":
+        if self.tap.mode == "magstripe":
             # "CTLS simulando tarja" (type 05): the tracks as the brand builds them, the
             # label; every other field zeros or blanks (§6.8.1.3 "Dados de Saída")
-            self.world.redactor.add_secret(k.ms_track2.encode())
-            if k.ms_track1:
-                self.world.redactor.add_secret(k.ms_track1.encode())
+            tap = self.tap
+            self.world.redactor.add_secret(tap.ms_track2.encode())
+            if tap.ms_track1:
+                self.world.redactor.add_secret(tap.ms_track1.encode())
             return ChipRead(
-                record=rec, track2=k.ms_track2, pan="", pan_seq=0, app_label=label[:16],
+                record=rec, track2=tap.ms_track2, pan="", pan_seq=0, app_label=label[:16],
                 service_code="000", holder_name="", expiry="000000", issuer_country="000",
-                aid=k.selected.aid, card_type=m.CARD_CTLS_MAG, track1=k.ms_track1,
+                aid=k.selected.aid, card_type=m.CARD_CTLS_MAG, track1=tap.ms_track1,
             )
         raw2 = tags.get(0x57) or tags.get(0x9F6B) or b""
         track2 = raw2.hex().upper().rstrip("F").replace("D", "=")
@@ -187,7 +192,7 @@ class ContactlessSession(KernelChipSession):
 
     # -- GOC: report, and the online PIN when the kernel wanted one ------------------------
     def go_on_chip(self, req: m.GocRequest) -> Gen:
-        if self.kernel.mode == "magstripe":
+        if self.tap.mode == "magstripe":
             return m.ST_INVCALL  # GOC/GOX continue types 03 and 06 only (§6.9.3)
         if req.amount != self.gcr_amount:
             return m.ST_INVPARM  # the card already signed the GCR amount (§6.8.4.2)
@@ -230,7 +235,7 @@ class ContactlessSession(KernelChipSession):
             yield from self._run(self.kernel.finish(response))  # the kernel's outcome
         else:
             decision = self.decision  # finished offline in GCR: FNC only confirms it
-        if req.via_fcx and req.issuer_data and self.kernel.can_update():
+        if req.via_fcx and req.issuer_data and self.tap.can_update():
             yield from self._issuer_update(req)
             return m.FncResponse(decision, b"", bytes(self.kernel.script_results))
         return m.FncResponse(decision, b"", b"")
@@ -291,6 +296,6 @@ class ContactlessSession(KernelChipSession):
             self.world.transcript.event("card", f"no contactless answer: {exc}")
             return
         self.went_mute = False
-        yield from self._run(self.kernel.issuer_update(issuer))
+        yield from self._run(self.tap.issuer_update(issuer))
         self.card.power_off()
 

@@ -198,13 +198,14 @@ class Processed:
     def auth_request(self, amount: int, currency: int) -> Any:
         """The acquirer's :class:`AuthRequest` for this card (online PIN included)."""
         from virtual_devices.emv import tlv
-        from virtual_devices.emv.kernel.messages import AuthRequest
+        from virtual_devices.emv.kernel.messages import AuthRequest, Interface
 
         card = self.card
         if not self.chip:
             pin = self.pin
             # a tap in mag-stripe mode (05) sends its tracks, CVC3 inside, as a tap
-            how = "contactless" if card.card_type == m.CARD_CTLS_MAG else "magstripe"
+            how: Interface = ("contactless" if card.card_type == m.CARD_CTLS_MAG
+                              else "magstripe")
             return AuthRequest(how, amount, currency, card.pan, "00", b"", {},
                                track2=card.track2, fallback=card.stat_chip == 1,
                                pin_block=pin.pin_block if pin else None,

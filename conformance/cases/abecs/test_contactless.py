@@ -511,7 +511,8 @@ def _tagged(rsp: bytes) -> dict[int, bytes]:
         blk, pos = rsp[pos + 3 : pos + 3 + n], pos + 3 + n
         i = 0
         while i < len(blk):
-            pid, plen = int.from_bytes(blk[i : i + 2], "big"), int.from_bytes(blk[i + 2 : i + 4], "big")
+            pid = int.from_bytes(blk[i : i + 2], "big")
+            plen = int.from_bytes(blk[i + 2 : i + 4], "big")
             out[pid] = blk[i + 4 : i + 4 + plen]
             i += 4 + plen
     return out

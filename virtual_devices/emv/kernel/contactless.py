@@ -133,7 +133,7 @@ class ContactlessKernel(ContactKernel):
         self._gpo_response(gpo)
         aip = self.card.tags.get(0x82, bytes(2))
         if self.path == "mchip" and ctls_magstripe.supported_by_card(aip):
-            if not self.app.ctls_magstripe:
+            if not self.app or not self.app.ctls_magstripe:
                 raise KernelStop(Status.TRY_ANOTHER_INTERFACE,
                                  "mag-stripe mode is not supported for this application")
             self.mode = "magstripe"

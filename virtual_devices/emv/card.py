@@ -276,6 +276,10 @@ class _App:
         self.kd_cvc3 = b""
         if a.ctls_path == "magstripe":
             self._personalise_magstripe(card)
+        self.kd_dcvv = b""
+        if a.ctls_path == "msd":
+            self.kd_dcvv = crypto.derive_icc_master_key(
+                crypto.ISSUER_KEYS[card.brand].imk_dcvv, card.pan, card.psn)
 
     def _personalise_magstripe(self, card: CardProfile) -> None:
         """PayPass mag-stripe data (SFI 1 record 1 on the contactless interface): the
@@ -329,6 +333,7 @@ class _Session:
     pin_try_exceeded: bool = False
     script_failed: bool = False
     pending: bytes = b""  # T=0: response data waiting for GET RESPONSE
+    msd_record: bytes = b""  # Visa MSD: the track 2 record with this tap's dCVV
 
 
 class VirtualCard:
@@ -645,7 +650,8 @@ class VirtualCard:
 
     def _fci(self, app: _App, interface: str) -> bytes:
         p = app.p
-        pdol = p.ctls_pdol if interface == "contactless" and p.ctls_path == "qvsdc" else p.pdol
+        visa_ctls = interface == "contactless" and p.ctls_path in ("qvsdc", "msd")
+        pdol = p.ctls_pdol if visa_ctls else p.pdol
         prio = p.priority | (0x80 if p.confirm else 0)
         items: list[tuple[int, bytes]] = [(0x50, p.label.encode()), (0x87, bytes([prio]))]
         if pdol:
@@ -672,7 +678,8 @@ class VirtualCard:
         if len(data) < 2 or data[0] != 0x83 or data[1] != len(data) - 2:
             return Response.status(SW_WRONG_DATA)
         qvsdc = s.interface == "contactless" and app.p.ctls_path == "qvsdc"
-        pdol = app.p.ctls_pdol if qvsdc else app.p.pdol
+        msd = s.interface == "contactless" and app.p.ctls_path == "msd"
+        pdol = app.p.ctls_pdol if qvsdc or msd else app.p.pdol
         pdol_data = data[2:]
         if len(pdol_data) != _dol_length(pdol):
             return Response.status(SW_WRONG_LENGTH)
@@ -684,6 +691,8 @@ class VirtualCard:
         s.gac_count, s.first_cid, s.arqc = 0, None, b""
         if qvsdc:
             return self._qvsdc(s, app)
+        if msd:
+            return self._msd(s, app)
         app.atc += 1
         s.atc = app.atc.to_bytes(2, "big")
         s.gpo_done = True
@@ -692,6 +701,27 @@ class VirtualCard:
             return Response(tlv.encode(0x80, app.p.aip + afl), 0x90, 0)
         body = tlv.encode_many([(0x82, app.p.aip), (0x94, afl)])
         return Response(tlv.encode(0x77, body), 0x90, 0)
+
+    def _msd(self, s: _Session, app: _App) -> Response:
+        """Visa MSD: no cryptogram; the track 2 record read next carries a dynamic CVV
+        over this tap's ATC. A reader that does not offer MSD (TTQ byte 1 bit 8) is
+        told to try another interface."""
+        ttq = s.values.get(0x9F66, bytes(4)).ljust(4, b"\0")
+        if not ttq[0] & 0x80:
+            return Response.status(SW_TRY_ANOTHER_INTERFACE)
+        app.atc += 1
+        s.atc = app.atc.to_bytes(2, "big")
+        s.gpo_done = True
+        yymm, sc = app.p.expiry[:4], self.profile.service_code
+        # PVKI, PVV placeholder, dCVV, the ATC's four low digits, zero fill (13 digits)
+        code = crypto.dcvv(app.kd_dcvv, self.pan, yymm, app.atc)
+        dd = f"10000{code}{app.atc % 10000:04d}0"
+        s.msd_record = tlv.encode(0x70, tlv.encode_many([
+            (0x57, _bcd(f"{self.pan}D{yymm}{sc}{dd}")),
+            (0x5F20, self.profile.cardholder_name.encode()),
+        ]))
+        self._log(app, s, CID_ARQC)
+        return Response(tlv.encode(0x80, app.p.aip + bytes.fromhex("08010100")), 0x90, 0)
 
     def _qvsdc(self, s: _Session, app: _App) -> Response:
         """Visa qVSDC-like GPO: the card decides and returns the cryptogram at once."""
@@ -798,6 +828,8 @@ class VirtualCard:
             records = s.app.records
             if s.interface == "contactless" and s.app.ms_records:
                 records = s.app.ms_records
+            elif s.interface == "contactless" and s.msd_record:
+                records = {(1, 1): s.msd_record}
         else:
             return Response.status(SW_CONDITIONS_NOT_SATISFIED)
         if not any(k[0] == sfi for k in records):

@@ -87,7 +87,8 @@ class AppProfile:
     scheme: str
     ctls_scheme: str
     # "qvsdc" (GPO returns the cryptogram) | "mchip" (GENERATE AC) | "magstripe"
-    # (PayPass mag-stripe mode only: a CVC3 from COMPUTE CRYPTOGRAPHIC CHECKSUM)
+    # (PayPass mag-stripe mode only: a CVC3 from COMPUTE CRYPTOGRAPHIC CHECKSUM) |
+    # "msd" (Visa MSD only: track 2 with a dynamic CVV, when the reader offers MSD)
     ctls_path: str
     kernel_id: bytes
     aip: bytes
@@ -198,7 +199,7 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
     for k in ("scheme", "ctls_scheme"):
         if a[k] not in SCHEMES:
             raise CatalogueError(f"{where}: unknown scheme {a[k]!r}")
-    if a["ctls_path"] not in ("qvsdc", "mchip", "magstripe"):
+    if a["ctls_path"] not in ("qvsdc", "mchip", "magstripe", "msd"):
         raise CatalogueError(f"{where}: unknown contactless path {a['ctls_path']!r}")
     cvm_name = a.get("cvm", "offline-pin")
     cvm_list = _hex(a["cvm_list"], where) if "cvm_list" in a else _hex(CVM_LISTS[cvm_name], where)

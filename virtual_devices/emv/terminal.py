@@ -67,6 +67,9 @@ class AidParams:
     # The reader takes PayPass mag-stripe mode for this AID. ABECS 2.12 §6.8.1.3 turns it
     # off for debit (Maestro: Terminal Risk Management Data byte 3 bit 8).
     ctls_magstripe: bool = True
+    # Visa MSD (TTQ byte 1 bit 8). ABECS 2.12 §6.8.1.3 fixes it at 0 ("MSD Supported 0
+    # (fixo)"), so an ABECS pinpad never offers it; other readers may.
+    ctls_msd: bool = False
     partial_selection: bool = True
     brand: str = ""
     # Random transaction selection (EMV Book 3 §10.6.2); in ABECS it arrives with GOC.

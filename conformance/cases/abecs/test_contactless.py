@@ -407,6 +407,24 @@ def test_goc_after_type_05(abecs_device: Any) -> None:
     assert card.pan  # the card itself is untouched by the refused GOC
 
 
+@case("abecs/6.8.1.3/16", title="a Visa card that only does MSD gets GCR087: the TTQ never "
+      "offers MSD (byte 1 bit 8 fixed 0); the customer then swipes it",
+      failure="the pinpad offers Visa MSD, which ABECS 2.12 turned off")
+def test_visa_msd_is_not_offered(abecs_device: Any) -> None:
+    card = tap(abecs_device, "visa-msd")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device)
+        first = yield from answer(abecs_device, gcr_command(UNDER), 15)
+        second = yield from answer(abecs_device, gcr_command(UNDER), 15)
+        return first, second
+
+    first, second = abecs_device.run(flow)
+    assert first == b"GCR087"
+    assert second[:6] == b"GCR000" and second[9:11] == b"00"  # swiped: no contact chip
+    assert _gcr_tracks(second)[1].startswith(card.pan.encode() + b"=3112101")
+
+
 # -- the AID record's contactless fields change the tap (§4.1.1, §6.8.1.3) ----------------
 
 def goc_with_tags(amount: int, tags: bytes) -> bytes:

@@ -138,6 +138,10 @@ class ContactlessKernel(ContactKernel):
                                  "mag-stripe mode is not supported for this application")
             self.mode = "magstripe"
         yield from self.read_application_data_ctls()
+        tags = self.card.tags
+        if (self.path == "qvsdc" and 0x9F26 not in tags and 0x57 in tags
+                and B.has(self.ttq, B.TTQ_MAGSTRIPE_MODE)):
+            self.mode = "magstripe"  # Visa MSD: the card answered with a track, no AC
         if self.mode == "magstripe":
             ctls_magstripe.check_records(self)
         self._check_limit()
@@ -161,16 +165,16 @@ class ContactlessKernel(ContactKernel):
     def _ttq(self) -> bytes:
         """TTQ (9F66) from the AID record as ABECS 2.12 §6.8.1.3 sets it for Visa payWave.
 
-        Byte 1: MSD 0 (fixed), qVSDC 1 (fixed), contact chip (the kernel's own), online
-        PIN and signature from byte 2 bits 7 and 6 of the contactless capabilities
-        (T1_CTLSTRMCP). Byte 2: online cryptogram / CVM required from the limits, offline
+        Byte 1: MSD 0 (fixed; ``ctls_msd`` for other readers), qVSDC 1 (fixed), contact
+        chip (the kernel's own), online PIN and signature from byte 2 bits 7 and 6 of the
+        contactless capabilities (T1_CTLSTRMCP). Byte 2: online cryptogram / CVM required from the limits, offline
         PIN (contact chip) from byte 2 bit 8 of T1_TRMCAPAB. Byte 3: issuer update
         processing when T1_CTLSISSSCR is 1; consumer device CVM always (2.12).
         """
         app = self.app
         assert app is not None
         caps = self._ctls_capabilities()
-        b1 = 0x20 | 0x10
+        b1 = 0x20 | 0x10 | (0x80 if app.ctls_msd else 0)
         if caps[1] & 0x40:
             b1 |= 0x04
         if caps[1] & 0x20:

@@ -1,4 +1,4 @@
-"""Mag-stripe mode of a tap (EMV Contactless Book C-2, PayPass mag-stripe).
+"""Mag-stripe mode of a tap: PayPass mag-stripe (Book C-2) and Visa MSD (Book C-3).
 
 A Mastercard contactless card whose AIP does not say "EMV mode supported" (byte 2
 bit 8) is read in mag-stripe mode: after GPO the reader reads the mag-stripe record
@@ -7,6 +7,10 @@ number of ``nUN`` digits, asks the card for the CVC3 with COMPUTE CRYPTOGRAPHIC
 CHECKSUM and writes CVC3, UN and ATC into the tracks' discretionary data
 (:mod:`virtual_devices.emv.dynamic_track`). The transaction then always goes online
 with those tracks, as a swipe would; there is no application cryptogram.
+
+A Visa card in MSD answers GPO without a cryptogram when the reader offers MSD (TTQ
+byte 1 bit 8); its track 2 equivalent data (57), read next, already holds a dynamic CVV
+over the ATC, so the reader only sends it online.
 
 CVM: over the contactless CVM limit the reader asks for the online PIN when its
 contactless capabilities (9F33 byte 2 bit 7) allow it, else a signature (bit 6);
@@ -37,7 +41,8 @@ def supported_by_card(aip: bytes) -> bool:
 
 
 def check_records(k: ContactlessKernel) -> None:
-    missing = [t for t in _TRACK2_NEEDS if t not in k.card.tags]
+    needs = (0x57,) if k.path == "qvsdc" else _TRACK2_NEEDS
+    missing = [t for t in needs if t not in k.card.tags]
     if missing:
         names = ", ".join(f"{t:X}" for t in missing)
         raise KernelStop(Status.CARD_ERROR, f"mag-stripe data missing: {names}")
@@ -49,8 +54,15 @@ def _layout(pcvc3: bytes, punatc: bytes, natc: bytes) -> dt.Layout:
 
 
 def run(k: ContactlessKernel) -> Generator[Request, Any, None]:
-    """UN, COMPUTE CRYPTOGRAPHIC CHECKSUM, the two tracks and the CVM."""
+    """UN, COMPUTE CRYPTOGRAPHIC CHECKSUM, the two tracks and the CVM (MSD: the track
+    as read, and the CVM)."""
     tags = k.card.tags
+    if k.path == "qvsdc":
+        k.ms_track2 = tags[0x57].hex().upper().rstrip("F").replace("D", "=")
+        k.ms_track1 = ""
+        yield from _cvm(k)
+        k.first_cid = 0x80
+        return
     lay2 = _layout(tags[0x9F65], tags[0x9F66], tags[0x9F67])
     if not 0 <= lay2.n_un <= 8:
         raise KernelStop(Status.CARD_ERROR, "PUNATC/NATC leave no room for the UN")

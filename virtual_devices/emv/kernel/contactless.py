@@ -168,8 +168,9 @@ class ContactlessKernel(ContactKernel):
         Byte 1: MSD 0 (fixed; ``ctls_msd`` for other readers), qVSDC 1 (fixed), contact
         chip (the kernel's own), online PIN and signature from byte 2 bits 7 and 6 of the
         contactless capabilities (T1_CTLSTRMCP). Byte 2: online cryptogram / CVM required
-        from the limits, offline PIN (contact chip) from byte 2 bit 8 of T1_TRMCAPAB. Byte 3: issuer update
-        processing when T1_CTLSISSSCR is 1; consumer device CVM always (2.12).
+        from the limits, offline PIN (contact chip) from byte 2 bit 8 of T1_TRMCAPAB.
+        Byte 3: issuer update processing when T1_CTLSISSSCR is 1; consumer device CVM
+        always (2.12).
         """
         app = self.app
         assert app is not None

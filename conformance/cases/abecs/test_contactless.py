@@ -443,15 +443,17 @@ def _goc_emv(goc: bytes) -> dict[int, bytes]:
     return dict(tlv.flatten(bytes.fromhex(goc[54 : 54 + 2 * n].decode())))
 
 
-@pytest.mark.parametrize("trmcp, expected", [
-    ("E06808", b"200001"),  # online PIN allowed: the card asks for it
-    ("E02808", b"210000"),  # T1_CTLSTRMCP without online PIN: the card asks a signature
+@pytest.mark.parametrize("name, trmcp, expected", [
+    ("visa-contactless", "E06808", b"200001"),  # TTQ online PIN: the card asks for it
+    ("visa-contactless", "E02808", b"210000"),  # no online PIN in the TTQ: a signature
+    ("mc-contactless", "E06808", b"200001"),  # CVM Capability: the list's online PIN
+    ("mc-contactless", "E02808", b"210000"),  # without it, the list's next rule: signature
 ])
-@case("abecs/6.8.1.3/13", title="T1_CTLSTRMCP drives the TTQ: without online PIN a Visa tap "
-      "over the CVM limit is signed, with it the PIN is asked",
-      failure="the contactless capabilities of the AID record are ignored")
-def test_trmcp_drives_ttq(abecs_device: Any, trmcp: str, expected: bytes) -> None:
-    tap(abecs_device, "visa-contactless")
+@case("abecs/6.8.1.3/13", title="T1_CTLSTRMCP drives the brand's CVM: without online PIN a "
+      "tap over the CVM limit is signed (Visa TTQ, PayPass CVM capability), with it the PIN "
+      "is asked", failure="the contactless capabilities of the AID record are ignored")
+def test_trmcp_drives_ttq(abecs_device: Any, name: str, trmcp: str, expected: bytes) -> None:
+    tap(abecs_device, name)
 
     def flow() -> Gen:
         yield from prepared(abecs_device, tables(ctls_capabilities=bytes.fromhex(trmcp)))

@@ -192,6 +192,17 @@ class ContactlessKernel(ContactKernel):
         b3 = 0x40 | (0x80 if app.ctls_issuer_scripts else 0)
         return bytes([b1, b2, b3, 0x80])
 
+    def cvm_capabilities(self) -> bytes:
+        """PayPass "CVM Capability - CVM Required" (DF8118), ABECS 2.12 §6.8.1.3: byte 2
+        of T1_CTLSTRMCP without plaintext PIN (b8), enciphered offline PIN (b5) and no
+        CVM (b4), and without signature (b6) for debit (Maestro). A tap never verifies
+        an offline PIN."""
+        caps = bytearray(self._ctls_capabilities())
+        caps[1] &= ~(0x80 | 0x10 | 0x08) & 0xFF
+        if self.app is not None and not self.app.ctls_magstripe:  # Maestro: debit
+            caps[1] &= ~0x20 & 0xFF
+        return bytes(caps)
+
     def _ctls_capabilities(self) -> bytes:
         assert self.app is not None
         caps = self.app.ctls_capabilities or DEFAULT_CTLS_CAPABILITIES

@@ -43,6 +43,17 @@ def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
     return out[:128]
 
 
+def ctls_candidate(rec: AidRecord, amount: int) -> bool:
+    """A record that lets the antenna on for ``amount`` (§6.9.1 note (*), §6.9.1.3):
+    contactless mode set, a zero amount only with T1_CTLSZEROAM 1, and T1_CTLSTRNLIM or
+    T1_CTLSMBTLIM at least the amount. (At the limit itself the kernel still refuses
+    the tap with 087: 2.10's "equal or above".)"""
+    if not rec.ctls_enabled or (amount == 0 and rec.ctls_zero_amount != "1"):
+        return False
+    mobile = rec.ctls_txn_limit if rec.ctls_mobile_limit is None else rec.ctls_mobile_limit
+    return max(rec.ctls_txn_limit, mobile) >= amount
+
+
 def _expiry_yymmdd(yymm: str) -> str:
     """Tracks carry YYMM; GCR wants YYMMDD: the card is valid to the month's last day."""
     if len(yymm) != 4 or not yymm.isdigit() or not 1 <= int(yymm[2:]) <= 12:
@@ -98,7 +109,7 @@ def read_card(pinpad: CardDevice, new_req: m.GcrRequest | None, prompt: str | No
         # the antenna goes on when the host allows it (GCR_CTLSON, default on) and a
         # candidate AID is enabled for contactless (T1_CTLSMODE, §4.1.1)
         ctls_on = (pinpad.info.ctls and req.ctls is not False
-                   and any(r.ctls_enabled for r in pool))
+                   and any(ctls_candidate(r, req.amount) for r in pool))
         pinpad.display.show(prompt or ("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
                                        else "INSIRA OU PASSE O CARTAO"))
         slot.antenna_on = ctls_on

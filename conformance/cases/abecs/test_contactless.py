@@ -511,6 +511,40 @@ def test_addtc_and_issuer_scripts_flag(abecs_device: Any, addtc: str | None, scr
     assert emv[0x9F66][2] == ttq_byte3
 
 
+@pytest.mark.parametrize("floor, decision", [(0, b"2"), (5000, b"0")])
+@case("abecs/6.8.1.3/18", title="T1_CTLSFLRLIM: under it an offline-capable card approves in "
+      "the tap (GOC decision 0); with floor 0 it goes online (2)",
+      failure="the contactless floor limit is ignored")
+def test_ctls_floor_limit(abecs_device: Any, floor: int, decision: bytes) -> None:
+    tap(abecs_device, "visa-contactless-offline")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device, tables(ctls_floor_limit=floor))
+        yield from answer(abecs_device, gcr_command(UNDER), 15)
+        return (yield from answer(abecs_device, goc_command(UNDER), 15))
+
+    goc = abecs_device.run(flow)
+    assert goc[:9] == b"GOC000048" and goc[9:10] == decision, goc[:15]
+
+
+@pytest.mark.parametrize("tac_denial, decision", [
+    ("0000000000", b"2"),  # nothing denies: the ARQC goes online
+    ("0000008000", b"1"),  # T1_CTLSTACDEN on "floor limit exceeded": declined in the tap
+])
+@case("abecs/6.8.1.3/19", title="T1_CTLSTACDEN decides a PayPass tap: a TVR bit it names "
+      "declines offline", failure="the contactless action codes are ignored")
+def test_ctls_tac_denial(abecs_device: Any, tac_denial: str, decision: bytes) -> None:
+    tap(abecs_device, "mc-contactless")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device, tables(ctls_tac_denial=bytes.fromhex(tac_denial)))
+        yield from answer(abecs_device, gcr_command(UNDER), 15)
+        return (yield from answer(abecs_device, goc_command(UNDER), 15))
+
+    goc = abecs_device.run(flow)
+    assert goc[:9] == b"GOC000048" and goc[9:10] == decision, goc[:15]
+
+
 # -- GCX / GOX / FCX: type 05 and issuer scripts on a second tap (§6.9) -----------------------
 
 def _p(pid: int, value: bytes) -> bytes:
@@ -578,6 +612,26 @@ def test_gcx_type_05(abecs_device: Any) -> None:
     assert 0x8052 not in got and got[0x805B] == b"MASTERCARD"  # no PP_PAN; PP_LABEL
     assert got[0x8060] == b"00"  # PP_DEVTYPE: a card
     assert after == b"GOX010"
+
+
+@pytest.mark.parametrize("zero_allowed, prompt, card_type", [
+    (False, "INSIRA OU PASSE O CARTAO", b"03"),  # antenna off: the customer inserts
+    (True, "APROXIME, INSIRA OU PASSE CARTAO", b"06"),  # T1_CTLSZEROAM 1: tapped, online
+])
+@case("abecs/6.9.1.3/2", title="GCX with a zero amount turns the antenna on only with "
+      "T1_CTLSZEROAM 1", failure="a zero-amount tap is taken against the table, or never offered")
+def test_zero_amount(abecs_device: Any, zero_allowed: bool, prompt: str,
+                     card_type: bytes) -> None:
+    tap(abecs_device, "visa-contactless")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device, tables(ctls_zero_amount=zero_allowed))
+        return (yield from answer(abecs_device, gcx_tap(0), 30))
+
+    got = abecs_device.run(flow)
+    screens = [s.line1 + s.line2 for s in abecs_device.pinpad.display.history]
+    assert got[:6] == b"GCX000" and _tagged(got)[0x804F] == card_type, got[:12]
+    assert any(sc.rstrip() == prompt for sc in screens), screens
 
 
 _AUTH_TAGS = bytes.fromhex("9F029F039F1A955F2A9A9C9F37829F369F109F269F27")

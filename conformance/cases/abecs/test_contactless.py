@@ -470,6 +470,8 @@ def test_trmcp_drives_ttq(abecs_device: Any, name: str, trmcp: str, expected: by
     ("visa-phone-cdcvm", 50000, 30000, b"06"),  # a phone: T1_CTLSMBTLIM lets it through
     ("visa-contactless", 50000, 30000, b"087"),  # a card: T1_CTLSTRNLIM still applies
     ("visa-phone-cdcvm", 10000, 15000, b"087"),  # a phone over its own lower limit
+    ("mc-phone-cdcvm", 50000, 30000, b"06"),  # PayPass: on-device CVM in the AIP, DF8125
+    ("mc-contactless", 50000, 30000, b"087"),
 ])
 @case("abecs/6.8.1.3/14", title="T1_CTLSMBTLIM is the limit of phones, T1_CTLSTRNLIM of cards",
       failure="phones are held to the card limit, or cards to the phone limit")

@@ -35,9 +35,6 @@ def default_chip_factory() -> Callable[..., Any] | None:
     return KernelChipSession
 
 
-MAESTRO_AID = bytes.fromhex("A0000000043060")
-
-
 def aid_params(rec: AidRecord) -> Any:
     """An ABECS AID record as the kernel's AidParams (the fields map one to one)."""
     from virtual_devices.emv.terminal import AidParams
@@ -65,8 +62,8 @@ def aid_params(rec: AidRecord) -> Any:
         ctls_add_capabilities=_hex(rec.ctls_add_capabilities),
         ctls_mobile_limit=rec.ctls_mobile_limit, ctls_issuer_scripts=rec.ctls_issuer_scripts,
         # §6.8.1.3 (PayPass): "Mag-Stripe mode contactless transactions not supported"
-        # for debit (Maestro); the Maestro AID is what says debit on a Mastercard tap
-        ctls_magstripe=not rec.aid.startswith(MAESTRO_AID),
+        # when the record is debit (T1_APPTYPE 2, Maestro)
+        ctls_magstripe=rec.app_type != 2,
     )
 
 

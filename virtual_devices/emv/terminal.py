@@ -65,7 +65,7 @@ class AidParams:
     ctls_mobile_limit: int | None = None  # CTLSMBTLIM: a phone's limit (None: CTLSTRNLIM)
     ctls_issuer_scripts: bool = False  # CTLSISSSCR: issuer update processing on a tap
     # The reader takes PayPass mag-stripe mode for this AID. ABECS 2.12 §6.8.1.3 turns it
-    # off for debit (Maestro: Terminal Risk Management Data byte 3 bit 8).
+    # off for debit records (Maestro: Terminal Risk Management Data byte 3 bit 8).
     ctls_magstripe: bool = True
     # Visa MSD (TTQ byte 1 bit 8). ABECS 2.12 §6.8.1.3 fixes it at 0 ("MSD Supported 0
     # (fixo)"), so an ABECS pinpad never offers it; other readers may.

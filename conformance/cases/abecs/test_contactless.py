@@ -425,6 +425,18 @@ def test_visa_msd_is_not_offered(abecs_device: Any) -> None:
     assert _gcr_tracks(second)[1].startswith(card.pan.encode() + b"=3112101")
 
 
+@case("abecs/6.8.1.3/20", title="on a debit record (T1_APPTYPE 02, Maestro) PayPass mag-stripe "
+      "mode is not supported: GCR087", failure="a debit tap is taken in mag-stripe mode")
+def test_no_magstripe_mode_for_debit(abecs_device: Any) -> None:
+    tap(abecs_device, "mc-paypass-magstripe")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device, tables(app_type=2))
+        return (yield from answer(abecs_device, gcr_command(UNDER), 15))
+
+    assert abecs_device.run(flow) == b"GCR087"
+
+
 # -- the AID record's contactless fields change the tap (§4.1.1, §6.8.1.3) ----------------
 
 def goc_with_tags(amount: int, tags: bytes) -> bytes:

@@ -199,7 +199,7 @@ class ContactlessKernel(ContactKernel):
         an offline PIN."""
         caps = bytearray(self._ctls_capabilities())
         caps[1] &= ~(0x80 | 0x10 | 0x08) & 0xFF
-        if self.app is not None and not self.app.ctls_magstripe:  # Maestro: debit
+        if self.app is not None and self.app.app_type == 2:  # debit (Maestro)
             caps[1] &= ~0x20 & 0xFF
         return bytes(caps)
 

@@ -105,7 +105,8 @@ def _cvm(k: ContactlessKernel) -> Generator[Request, Any, None]:
         k.cvm, k.cvm_results = "no-cvm", bytes.fromhex("3F0002")
         return
     k.tsi.set(B.TSI_CVM_PERFORMED)
-    caps = k.terminal_tags().get(0x9F33, bytes(3))
+    # PayPass: CVM Capability - CVM Required; Visa MSD: what the TTQ offered (9F33)
+    caps = k.cvm_capabilities() if k.path == "mchip" else k.terminal_tags().get(0x9F33, bytes(3))
     if len(caps) > 1 and caps[1] & 0x40:
         ok = yield from k._online_pin()
         if ok:

@@ -151,7 +151,9 @@ class ContactlessKernel(ContactKernel):
         assert self.app is not None
         tags = self.card.tags
         if self.path == "mchip":
-            self.mobile = B.has(tags.get(0x82, bytes(2)), B.AIP_CDCVM)
+            # C-2: DF8125 applies when both the AIP and the kernel configuration (T1_MOBCVM,
+            # "on device cardholder verification supported") say on-device CVM
+            self.mobile = B.has(tags.get(0x82, bytes(2)), B.AIP_CDCVM) and self.app.mobile_cvm
         else:
             ffi = tags.get(0x9F6E, b"")
             self.mobile = (bool(ffi) and ffi[0] & 0x1F == 0x03) or B.has(

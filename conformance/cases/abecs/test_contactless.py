@@ -559,6 +559,29 @@ def test_ctls_tac_denial(abecs_device: Any, tac_denial: str, decision: bytes) ->
     assert goc[:9] == b"GOC000048" and goc[9:10] == decision, goc[:15]
 
 
+@pytest.mark.parametrize("mobile_cvm, trmcp, enhanced", [
+    (True, "E06808", "D8E00000"),  # mobile CVM, online PIN, signature
+    (False, "E02808", "D8200000"),  # T1_MOBCVM 0 and no online PIN in T1_CTLSTRMCP
+])
+@case("abecs/6.8.1.3/21", title="an Amex ExpressPay tap gets 9F6D C0 and 9F6E from T1_MOBCVM "
+      "and T1_CTLSTRMCP", failure="the ExpressPay reader parameters ignore the AID record")
+def test_expresspay_reader_capabilities(abecs_device: Any, mobile_cvm: bool, trmcp: str,
+                                        enhanced: str) -> None:
+    tap(abecs_device, "amex-contactless")
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device, tables(mobile_cvm=mobile_cvm,
+                                                 ctls_capabilities=bytes.fromhex(trmcp)))
+        read = yield from answer(abecs_device, gcr_command(UNDER), 15)
+        goc = yield from answer(abecs_device, goc_with_tags(UNDER, b"\x9f\x6d\x9f\x6e"), 15)
+        return read, goc
+
+    read, goc = abecs_device.run(flow)
+    assert read[9:11] == b"06" and goc[9:10] == b"2"
+    emv = _goc_emv(goc)
+    assert emv[0x9F6D] == b"\xc0" and emv[0x9F6E] == bytes.fromhex(enhanced)
+
+
 # -- GCX / GOX / FCX: type 05 and issuer scripts on a second tap (§6.9) -----------------------
 
 def _p(pid: int, value: bytes) -> bytes:

@@ -51,6 +51,7 @@ from virtual_devices.emv.kernel.messages import (
 from virtual_devices.emv.terminal import AidParams
 
 MASTERCARD_RID = bytes.fromhex("A000000004")
+AMEX_RID = bytes.fromhex("A000000025")
 # Contactless reader capabilities when the AID record has none (CTLSTRMCP absent):
 # online PIN, signature, no CVM; CDA. No offline PIN on a contactless reader.
 DEFAULT_CTLS_CAPABILITIES = bytes.fromhex("E06808")
@@ -217,7 +218,25 @@ class ContactlessKernel(ContactKernel):
             out[0x9F33] = self._ctls_capabilities()
             # T1_CTLSADDTC: the additional capabilities a tap reports (§6.9.1.3)
             out[0x9F40] = self.app.ctls_add_capabilities or self.app.additional_capabilities
+            if self._expresspay():
+                out.update(self._expresspay_tags())
         return out
+
+    def _expresspay(self) -> bool:
+        sel = self.selected
+        return sel is not None and (sel.kernel_id[:1] == b"\x04"
+                                    or sel.aid.startswith(AMEX_RID))
+
+    def _expresspay_tags(self) -> dict[int, bytes]:
+        """Amex ExpressPay reader data, ABECS 2.12 §6.8.1.3: Contactless Reader
+        Capabilities (9F6D) C0 fixed; Enhanced Contactless Reader Capabilities (9F6E):
+        byte 1 contact, mag-stripe mode, EMV partial online and mobile supported (D8),
+        byte 2 mobile CVM (T1_MOBCVM), online PIN and signature (byte 2 bits 7 and 6 of
+        T1_CTLSTRMCP), bytes 3 and 4 the kernel's (zero here)."""
+        assert self.app is not None
+        caps = self._ctls_capabilities()
+        b2 = (0x80 if self.app.mobile_cvm else 0) | (caps[1] & 0x60)
+        return {0x9F6D: b"\xc0", 0x9F6E: bytes([0xD8, b2, 0, 0])}
 
     def _gpo(self) -> Generator[Request, Any, bytes]:
         pdol = self.card.tags.get(0x9F38, b"")

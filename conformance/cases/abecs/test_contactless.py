@@ -671,6 +671,54 @@ def test_zero_amount(abecs_device: Any, zero_allowed: bool, prompt: str,
     assert any(sc.rstrip() == prompt for sc in screens), screens
 
 
+def _gcx_status(device: Any, card: Any, behaviour: Behaviour, records: list[bytes],
+                amount: int) -> bytes:
+    device.present(card, behaviour)
+
+    def flow() -> Gen:
+        yield from prepared(device, records)
+        return (yield from answer(device, gcx_tap(amount), 15))
+
+    got: bytes = device.run(flow)
+    return got
+
+
+@pytest.mark.parametrize("status", ["080", "081", "082", "083", "084", "085", "086", "087"])
+@case("abecs/6.9.1.3/3", title="GCX answers the contactless return codes as GCR does: two "
+      "cards 080, comm error 081, invalidated 082, problems 083, no application 084, not "
+      "authorised 085, "
+      "see phone 086, interface change 087", failure="GCX hides why a tap failed")
+def test_gcx_ctls_status_codes(abecs_device: Any, status: str) -> None:
+    from virtual_devices.emv.catalogue import catalogue
+
+    abecs_device.need_virtual("the card's behaviour is chosen by the suite")
+    profiles = catalogue()
+    quick = Behaviour(pin="1234")
+    records, amount = tables(), UNDER
+    card: Any = load_card("visa-contactless")
+    if status == "080":
+        quick = Behaviour(pin="1234", second_card_in_field=True)
+    elif status == "081":
+        card.mute_after_apdus(1)
+    elif status == "082":
+        card = _Answers(profiles["visa-contactless"], 0xA4, b"\x6a\x81")
+    elif status == "083":
+        card = _Answers(profiles["visa-contactless"], 0xA8, b"\x6f\x00")
+    elif status == "084":
+        card = load_card("mc-contactless")
+        cfg = make_acquirer().terminal_config()
+        records = records_from_config(cfg.with_aids(
+            replace(a, ctls_mode="2" if a.aid.startswith(bytes.fromhex("A000000003")) else "0",
+                    ctls_txn_limit=TXN_LIMIT, ctls_cvm_limit=CVM_LIMIT) for a in cfg.aids))
+    elif status == "085":
+        card = _Answers(profiles["visa-contactless"], 0xA8, b"\x69\x85")
+    elif status == "086":
+        card, amount = load_card("visa-phone-see-phone"), OVER
+    else:
+        amount = TXN_LIMIT
+    assert _gcx_status(abecs_device, card, quick, records, amount) == b"GCX" + status.encode()
+
+
 _AUTH_TAGS = bytes.fromhex("9F029F039F1A955F2A9A9C9F37829F369F109F269F27")
 
 

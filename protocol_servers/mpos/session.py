@@ -168,8 +168,14 @@ class PinpadSession:
         )
 
         def wants_pin(card: m.GcrResponse) -> bool:
-            """Debit, or a service code that says PIN (third digit 0, 5 or 6)."""
+            """Debit, or a service code that says PIN (third digit 0, 5 or 6); a tap in
+            mag-stripe mode (05) also over its record's contactless CVM limit."""
             service = card.service_code or _service_code(card.track2)
+            if card.card_type == m.CARD_CTLS_MAG:
+                # GCR leaves the service code zero for type 05 (§6.8.1.3): the track has it
+                service = _service_code(card.track2)
+                if amount > _ctls_cvm_limit(tables, card):
+                    return True
             return magstripe_method == PaymentMethod.Debit or (
                 len(service) == 3 and service[2] in "056")
 
@@ -297,6 +303,21 @@ _SETTINGS = Settings(goc_tags=AUTHORIZATION_TAGS, fnc_tags=FINISH_TAGS, pin_meth
 
 def _tables(tables: TerminalTables) -> Tables:
     return Tables(tables.version, tuple(tables.records), tables.acquirer_index)
+
+
+def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int:
+    """T1_CTLSCVMLIM of the AID record GCR named (no record: no limit known)."""
+    from virtual_devices.abecs.tables import AidRecord, decode_record
+
+    for raw in tables.records:
+        try:
+            rec = decode_record(raw)
+        except (m.CodecError, ValueError):
+            continue
+        if (isinstance(rec, AidRecord) and rec.acquirer == card.acq_idx
+                and rec.record_index == card.rec_idx):
+            return rec.ctls_cvm_limit
+    return 1 << 62
 
 
 def _service_code(track2: str) -> str:

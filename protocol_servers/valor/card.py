@@ -164,7 +164,8 @@ class CardPath:
             return None
         out.masked_pan = mask_pan(card.pan)
         out.last4 = card.pan[-4:]
-        out.entry_mode = "CLESS" if card.card_type == m.CARD_CTLS_EMV else (
+        # a tap is contactless whether the card answered as EMV (06) or as a stripe (05)
+        out.entry_mode = "CLESS" if card.card_type in (m.CARD_CTLS_EMV, m.CARD_CTLS_MAG) else (
             "CHIP" if card.card_type == m.CARD_ICC else "SWIPE")
         out.app_label = card.app_label.strip()
         out.holder = card.holder_name.strip()

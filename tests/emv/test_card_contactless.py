@@ -101,7 +101,7 @@ def test_phone_with_cdcvm_needs_no_reader_cvm() -> None:
     _, o = _qvsdc("visa-phone-cdcvm", TTQ_CVM, "000000050000")
     f = tlv.flatten(o.gpo.data)
     assert f[0x9F6C][1] & 0x80 and not f[0x9F6C][0] & 0xC0  # CDCVM performed, no PIN/sig
-    assert f[0x9F6E][0] == 0x20  # form factor: mobile device
+    assert f[0x9F6E][0] == 0x23  # FFI version 1, form factor 00011: consumer mobile phone
     assert f[0x9F27] == b"\x80"
 
 

@@ -126,3 +126,28 @@ def test_next_card_with_entry_chooses_how_the_card_is_presented() -> None:
 
     w.run(until=w.process(flow()))
     assert [e.how for e in events if isinstance(e, CardPresented)] == ["swipe"]
+
+
+def test_a_paypass_magstripe_tap_is_type_05_reported_contactless_and_its_cvc3_checked() -> None:
+    w, lab, out, events = _sale("mc-paypass-magstripe", UNDER_CVM_LIMIT)
+    pad = lab.readers[0].pinpad
+    assert _gcr_card_types(w) == ["05"]  # contactless, emulating the stripe
+    assert [e.how for e in events if isinstance(e, CardPresented)] == ["tap"]
+    assert out["process"]["process"]["status"] == 0
+    assert not [e for e in events if isinstance(e, PinEntryStarted)]
+    assert ("GOC", 0) not in pad.handled  # a stripe now: no chip processing
+    assert out["txn"].entry_mode == "contactless-magstripe"
+    assert out["txn"].status == "authorized"
+    entry = lab.backend.host.ledger.entries[-1]
+    assert entry.approved and entry.meta["interface"] == "contactless"
+    assert entry.meta["cryptogram_ok"]  # the issuer verified the CVC3 in track 2
+    assert card_from_name(w, "mc-paypass-magstripe").pan not in w.transcript.jsonl()
+
+
+def test_a_paypass_magstripe_tap_over_the_cvm_limit_asks_the_online_pin() -> None:
+    w, lab, out, events = _sale("mc-paypass-magstripe", 25000)  # CTLSCVMLIM is R$ 200,00
+    assert _gcr_card_types(w) == ["05"]
+    assert [e.kind for e in events if isinstance(e, PinEntryStarted)] == ["online"]
+    assert out["process"]["process"]["is_online_pin"]
+    assert out["txn"].status == "authorized"
+    assert lab.backend.host.ledger.entries[-1].meta["cryptogram_ok"]

@@ -54,7 +54,8 @@ def catalogue_card(name: str, stripe_only: bool = False) -> Any:
     if name not in profiles:
         raise KeyError(f"no card {name!r}; known: {', '.join(sorted(profiles))}")
     profile = profiles[name]
-    if not stripe_only and "contact" in profile.interfaces:
+    # any chip, contact or contactless only (a tap-and-swipe card has no contact plate)
+    if not stripe_only and profile.interfaces & {"contact", "contactless"}:
         card = _chip_card(profile)
         if card is not None:
             return card

@@ -17,7 +17,9 @@ them (see :func:`ctls_status`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.device import CardDevice, ChipRead
@@ -26,12 +28,39 @@ from virtual_devices.abecs.keys import KeyError_
 from virtual_devices.abecs.tables import AidRecord
 from virtual_devices.emv.kernel.serve import serve
 
+if TYPE_CHECKING:
+    from virtual_devices.emv.kernel.contactless import ContactlessKernel
+
 # What the kernel is handed for the PIN while the card is in the field: the kernel
 # only records that an online PIN is wanted; GOC prompts for it (§6.8.4.2).
 PIN_IN_GOC = "pin-captured-in-goc"
 
 # SELECT answers that mean "application invalidated" (§6.8.1.3: ST_CTLSINVALIDAT)
 _INVALIDATED_SW = ("6A81", "6283")
+
+
+# "Present the card again" for issuer update processing, by the card's language
+# (ABECS 2.12 §6.9.4.4, chosen as for the PIN screens of §6.8.6.1). The specification
+# writes three lines ("POR FAVOR / REAPROXIME O / CARTÃO"); a 2x16 display keeps the
+# request itself and drops the courtesy word, as the texts would not fit otherwise.
+_AGAIN = {
+    "pt": ("REAPROXIME O", "CARTAO"),
+    "en": ("PRESENT CARD", "AGAIN"),
+    "es": ("ACERQUE TARJETA", "NUEVAMENTE"),
+}
+
+
+def _language(pref: bytes) -> str:
+    """The first of pt/en/es in Language Preference (5F2D); Portuguese otherwise."""
+    text = pref.decode("ascii", "replace").lower()
+    for i in range(0, len(text) - 1, 2):
+        if text[i : i + 2] in _AGAIN:
+            return text[i : i + 2]
+    return "pt"
+
+
+def _never(world: Any) -> Gen:
+    yield world.event()  # a cardholder who does not tap again: only the timer ends it
 
 
 def ctls_status(status: Any, reason: str, mobile_cvm: bool) -> int:
@@ -67,8 +96,9 @@ class ContactlessSession(KernelChipSession):
         from virtual_devices.emv.kernel import ContactlessKernel
 
         super().__init__(pinpad, card, pool, req)
-        self.kernel = ContactlessKernel(self.kernel.config, self.kernel.txn,
-                                        self.world.rng("kernel"))
+        self.tap: ContactlessKernel = ContactlessKernel(self.kernel.config, self.kernel.txn,
+                                                        self.world.rng("kernel"))
+        self.kernel = self.tap
         self.gcr_amount = req.amount
         self.decision = -1
         self.pin_wanted = False
@@ -137,6 +167,18 @@ class ContactlessSession(KernelChipSession):
         self.pinpad.notify(f"SELECIONADO: {label}"[:32])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
+        if self.tap.mode == "magstripe":
+            # "CTLS simulando tarja" (type 05): the tracks as the brand builds them, the
+            # label; every other field zeros or blanks (§6.8.1.3 "Dados de Saída")
+            tap = self.tap
+            self.world.redactor.add_secret(tap.ms_track2.encode())
+            if tap.ms_track1:
+                self.world.redactor.add_secret(tap.ms_track1.encode())
+            return ChipRead(
+                record=rec, track2=tap.ms_track2, pan="", pan_seq=0, app_label=label[:16],
+                service_code="000", holder_name="", expiry="000000", issuer_country="000",
+                aid=k.selected.aid, card_type=m.CARD_CTLS_MAG, track1=tap.ms_track1,
+            )
         raw2 = tags.get(0x57) or tags.get(0x9F6B) or b""
         track2 = raw2.hex().upper().rstrip("F").replace("D", "=")
         name = tags.get(0x5F20, b"").decode("latin-1", "replace").strip()
@@ -150,6 +192,8 @@ class ContactlessSession(KernelChipSession):
 
     # -- GOC: report, and the online PIN when the kernel wanted one ------------------------
     def go_on_chip(self, req: m.GocRequest) -> Gen:
+        if self.tap.mode == "magstripe":
+            return m.ST_INVCALL  # GOC/GOX continue types 03 and 06 only (§6.9.3)
         if req.amount != self.gcr_amount:
             return m.ST_INVPARM  # the card already signed the GCR amount (§6.8.4.2)
         self.goc_req = req
@@ -191,5 +235,67 @@ class ContactlessSession(KernelChipSession):
             yield from self._run(self.kernel.finish(response))  # the kernel's outcome
         else:
             decision = self.decision  # finished offline in GCR: FNC only confirms it
+        if req.via_fcx and req.issuer_data and self.tap.can_update():
+            yield from self._issuer_update(req)
+            return m.FncResponse(decision, b"", bytes(self.kernel.script_results))
         return m.FncResponse(decision, b"", b"")
+
+    # -- FCX: issuer scripts on a second tap (§6.9.4.4) -------------------------------------
+    def _issuer_update(self, req: m.FncRequest) -> Gen:
+        """Ask for the card again and run the issuer's scripts on it.
+
+        Maintenance only: whatever happens (no tap, cancel, a card error) FCX still
+        answers ST_OK with the host's decision; script results only when scripts ran.
+        """
+        from virtual_devices.emv import tlv
+        from virtual_devices.emv.kernel import IssuerResponse
+
+        try:
+            items = tlv.decode(req.issuer_data)
+        except tlv.TLVError:
+            return
+        issuer = IssuerResponse(
+            arc=req.arc, issuer_auth_data=next((i.value for i in items if i.tag == 0x91), None),
+            scripts_71=tuple(tlv.encode(0x71, i.value) for i in items if i.tag == 0x71),
+            scripts_72=tuple(tlv.encode(0x72, i.value) for i in items if i.tag == 0x72),
+        )
+        pinpad, slot = self.pinpad, self.pinpad.slot
+        lines = _AGAIN.get(_language(self.kernel.card.tags.get(0x5F2D, b"")), _AGAIN["pt"])
+        pinpad.display.show_lines(*lines)
+        pinpad.notify("SOLICITE CARTAO NOVAMENTE")
+        holder = pinpad.customer
+        follows = getattr(getattr(holder, "behaviour", None), "follow_prompts", True)
+        acting = pinpad.act(holder.present_card(pinpad) if follows else _never(self.world))
+        wait = req.card_wait if req.card_wait else pinpad.t["ctls_wait"]
+        slot.antenna_on = True
+        try:
+            yield self.world.any_of([acting, self.world.timeout(wait)])
+        except simpy.Interrupt:
+            if acting.is_alive:
+                acting.interrupt("aborted")
+            raise
+        finally:
+            slot.antenna_on = False
+            pinpad.display.clear()
+        if not acting.triggered:
+            acting.interrupt("timeout")
+            return
+        got = acting.value
+        if not isinstance(got, tuple) or got[1] != "tap":
+            return  # cancelled, or the card was not tapped: nothing for the card
+        card = got[0]
+        field = holder.in_field(card) if hasattr(holder, "in_field") else card
+        yield self.world.timeout(pinpad.t["ctls_activation"])
+        try:
+            if hasattr(field, "activate"):
+                self.card, _ = field.activate()
+            else:
+                field.power_on("contactless")
+                self.card = field
+        except Exception as exc:  # noqa: BLE001 - what the antenna saw
+            self.world.transcript.event("card", f"no contactless answer: {exc}")
+            return
+        self.went_mute = False
+        yield from self._run(self.tap.issuer_update(issuer))
+        self.card.power_off()
 

@@ -44,7 +44,8 @@ class ChipRead:
     expiry: str  # YYMMDD
     issuer_country: str
     aid: bytes
-    card_type: int = m.CARD_ICC  # 03 ICC EMV, 06 CTLS EMV
+    card_type: int = m.CARD_ICC  # 03 ICC EMV, 05 CTLS mag-stripe, 06 CTLS EMV
+    track1: str = ""  # type 05 only: track 1 with the CVC3
 
 
 class ChipSession(Protocol):

@@ -48,6 +48,17 @@ def candidates(pinpad: CardDevice, req: m.GcrRequest) -> list[AidRecord]:
     return out  # more than MAX_CANDIDATES is the caller's ST_ERRMAXAID, not a cut list
 
 
+def ctls_candidate(rec: AidRecord, amount: int) -> bool:
+    """A record that lets the antenna on for ``amount`` (§6.9.1 note (*), §6.9.1.3):
+    contactless mode set, a zero amount only with T1_CTLSZEROAM 1, and T1_CTLSTRNLIM or
+    T1_CTLSMBTLIM at least the amount. (At the limit itself the kernel still refuses
+    the tap with 087: 2.10's "equal or above".)"""
+    if not rec.ctls_enabled or (amount == 0 and rec.ctls_zero_amount != "1"):
+        return False
+    mobile = rec.ctls_txn_limit if rec.ctls_mobile_limit is None else rec.ctls_mobile_limit
+    return max(rec.ctls_txn_limit, mobile) >= amount
+
+
 def _expiry_yymmdd(yymm: str) -> str:
     """Tracks carry YYMM; GCR wants YYMMDD: the card is valid to the month's last day."""
     if len(yymm) != 4 or not yymm.isdigit() or not 1 <= int(yymm[2:]) <= 12:
@@ -103,7 +114,7 @@ def read_card(pinpad: CardDevice, new_req: m.GcrRequest | None, prompt: str | No
         # the antenna goes on when the host allows it (GCR_CTLSON, default on) and a
         # candidate AID is enabled for contactless (T1_CTLSMODE, §4.1.1)
         ctls_on = (pinpad.info.ctls and req.ctls is not False
-                   and any(r.ctls_enabled for r in pool))
+                   and any(ctls_candidate(r, req.amount) for r in pool))
         pinpad.display.show(prompt or ("APROXIME, INSIRA OU PASSE CARTAO" if ctls_on
                                        else "INSIRA OU PASSE O CARTAO"))
         slot.antenna_on = ctls_on
@@ -169,7 +180,8 @@ def _protect(pinpad: CardDevice, text: str) -> str:
 
 
 def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
-    """GCR's answer for a chip read, contact (03) or contactless EMV (06), §6.8.1.2/3."""
+    """GCR's answer for a chip read: contact (03), contactless mag-stripe (05) or
+    contactless EMV (06), §6.8.1.2/3."""
     acq_data = b""
     if read.record.acquirer == 1:
         acq_data = (f"{len(read.aid):02d}{read.aid.hex().upper():<32}"
@@ -178,7 +190,8 @@ def _chip_response(pinpad: CardDevice, read: ChipRead) -> Response:
         acq_data = b"9F0702FF00"
     return m.GcrResponse(
         card_type=read.card_type, stat_chip=0, app_type=read.record.app_type,
-        acq_idx=read.record.acquirer, rec_idx=read.record.record_index, track1="",
+        acq_idx=read.record.acquirer, rec_idx=read.record.record_index,
+        track1=_protect(pinpad, read.track1),
         track2=_protect(pinpad, read.track2), track3="", pan=_protect(pinpad, read.pan),
         pan_seq=read.pan_seq,
         app_label=read.app_label, service_code=read.service_code,

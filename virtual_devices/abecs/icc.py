@@ -59,6 +59,11 @@ def aid_params(rec: AidRecord) -> Any:
         ctls_tac_default=_hex(rec.ctls_tac_default), ctls_tac_denial=_hex(rec.ctls_tac_denial),
         ctls_tac_online=_hex(rec.ctls_tac_online),
         ctls_capabilities=_hex(rec.ctls_capabilities), mobile_cvm=rec.mobile_cvm,
+        ctls_add_capabilities=_hex(rec.ctls_add_capabilities),
+        ctls_mobile_limit=rec.ctls_mobile_limit, ctls_issuer_scripts=rec.ctls_issuer_scripts,
+        # §6.8.1.3 (PayPass): "Mag-Stripe mode contactless transactions not supported"
+        # when the record is debit (T1_APPTYPE 2, Maestro)
+        ctls_magstripe=rec.app_type != 2,
     )
 
 

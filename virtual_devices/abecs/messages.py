@@ -690,6 +690,10 @@ class FncRequest:
     arc: str = "00"
     issuer_data: bytes = b""
     tags: tuple[int, ...] = ()
+    # FCX only (§6.9.4.4): a tap's issuer scripts may be run on a second tap, waiting
+    # SPE_TIMEOUT seconds (None: two minutes) for it; classic FNC never does (§6.8.5.4)
+    via_fcx: bool = False
+    card_wait: float | None = None
 
     def to_command(self) -> Command:
         b1 = (f"{self.comm_status}0{self.arc[:2]:<2}{len(self.issuer_data):03d}"

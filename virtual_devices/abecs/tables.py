@@ -394,5 +394,7 @@ def ctls_fields(p: Any) -> dict[str, Any]:
         "ctls_tac_default": hexed(p.ctls_tac_default), "ctls_tac_denial": hexed(p.ctls_tac_denial),
         "ctls_tac_online": hexed(p.ctls_tac_online),
         "ctls_capabilities": hexed(p.ctls_capabilities), "mobile_cvm": bool(p.mobile_cvm),
+        "ctls_add_capabilities": hexed(p.ctls_add_capabilities),
+        "ctls_mobile_limit": p.ctls_mobile_limit, "ctls_issuer_scripts": p.ctls_issuer_scripts,
         "layout": AID_V21_LEN,
     }

@@ -37,7 +37,7 @@ from virtual_devices.acquirer.ledger import Entry, Ledger, LedgerError
 from virtual_devices.acquirer.pinpad_keys import PinKeys
 from virtual_devices.acquirer.rules import Decision, Rule, Rules, load_rules
 from virtual_devices.acquirer.tables import default_terminal_config
-from virtual_devices.emv import crypto, tlv
+from virtual_devices.emv import crypto, dynamic_track, magstripe, tlv
 from virtual_devices.emv.kernel.messages import AuthRequest, IssuerResponse
 from virtual_devices.emv.terminal import TerminalConfig
 
@@ -64,6 +64,11 @@ RC_WRONG_PIN = "55"
 RC_PIN_CRYPTO_ERROR = "81"
 RC_INVALID_TRANSACTION = "12"
 RC_NO_ORIGINAL = "25"  # unable to locate record
+# How far a contactless mag-stripe ATC may run ahead of the last one the issuer saw (taps
+# the issuer never heard of: offline, declined elsewhere). No public figure; ours, wide
+# enough for a card used offline for months, narrow enough that four ATC digits repeat
+# only after a window has passed.
+ATC_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ class AcquirerHost:
         self.ledger = Ledger()
         self._seq = 0
         self.log: list[str] = []  # masked, one line per decision
+        # the highest ATC seen in a CVC3 or dCVV per PAN: a track replayed (same or
+        # older ATC) no longer verifies
+        self._cvc3_atc: dict[str, int] = {}
 
     # -- tables and keys ---------------------------------------------------------------
     def terminal_config(self) -> TerminalConfig:
@@ -307,8 +315,11 @@ class AcquirerHost:
         pin_block, ksn = _online_pin_fields(card)
         # a tap carries EMV data too; card_entry_mode says the card was read contactless
         tapped = card.get("card_entry_mode", "") == "contactless"
+        # a tap in mag-stripe mode (card type 05) sends tracks with a CVC3, no EMV data
+        ms_tap = card.get("card_entry_mode", "") == "contactless-magstripe"
         request = AuthRequest(
-            interface=("contactless" if tapped else "contact") if emv_capture else "magstripe",
+            interface=("contactless" if tapped else "contact") if emv_capture else (
+                "contactless" if ms_tap else "magstripe"),
             amount=amount,
             currency=int((emv.get(0x5F2A) or b"\x09\x86").hex()),
             pan=pan,
@@ -344,7 +355,12 @@ class AcquirerHost:
     def _verify_arqc(
         self, req: AuthRequest
     ) -> tuple[bool, str | None, crypto.CardKeys | None]:
-        """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme."""
+        """(valid, scheme, card keys). Magstripe has no cryptogram: valid, no scheme.
+        A contactless mag-stripe tap has its CVC3 (or Visa dCVV) in track 2 instead."""
+        if req.interface == "contactless" and 0x9F26 not in req.emv and req.track2:
+            brand = BRAND_BY_RID.get(_rid_for_pan(req.pan).hex().upper())
+            ok = self._verify_dcvv(req) if brand == "visa" else self._verify_cvc3(req)
+            return ok, None, None
         if req.interface in ("magstripe", "keyed") or 0x9F26 not in req.emv:
             # a stripe or a keyed card has no cryptogram to check
             return (req.interface in ("magstripe", "keyed")), None, None
@@ -365,6 +381,71 @@ class AcquirerHost:
             except (crypto.CryptoError, ValueError):
                 continue
         return False, None, None
+
+    def _verify_cvc3(self, req: AuthRequest) -> bool:
+        """PayPass mag-stripe: the CVC3 in track 2 over its UN and ATC digits.
+
+        The issuer knows where it personalised the dynamic digits (the catalogue's
+        :data:`~virtual_devices.emv.dynamic_track.DEFAULT_LAYOUT`), rebuilds the static
+        track the card MACs, and recovers the full ATC from its low digits: the first
+        value above the last one seen whose CVC3 matches. A replayed track fails.
+        """
+        brand = BRAND_BY_RID.get(_rid_for_pan(req.pan).hex().upper())
+        keys = crypto.ISSUER_KEYS.get(brand or "")
+        if keys is None or not keys.imk_cvc3 or not req.track2:
+            return False
+        try:
+            pan, yymm, sc, dd = magstripe.parse_track2(req.track2)
+        except ValueError:
+            return False
+        lay = dynamic_track.DEFAULT_LAYOUT
+        if pan != req.pan or not dd.isdigit() or len(dd) < 13:
+            return False
+        cvc3_digits, un_digits, atc_digits = dynamic_track.read(dd, lay)
+        static = f"{pan}D{yymm}{sc}{dynamic_track.template(dd, lay)}"
+        template = bytes.fromhex(static + ("F" if len(static) % 2 else ""))
+        un = bytes.fromhex(un_digits.rjust(8, "0"))
+        kd = crypto.derive_icc_master_key(keys.imk_cvc3, pan, req.psn or "00")
+        for atc in self._atc_candidates(pan, int(atc_digits), 10 ** len(atc_digits)):
+            value = crypto.cvc3(kd, template, atc.to_bytes(2, "big"), un)
+            if f"{value:05d}"[-lay.q:] == cvc3_digits:
+                self._cvc3_atc[pan] = atc
+                return True
+        return False
+
+    def _atc_candidates(self, pan: str, low: int, modulus: int) -> list[int]:
+        """The full ATCs a track's low ATC digits may stand for.
+
+        Once a card was seen only the next ATC with those digits counts, and only
+        within :data:`ATC_WINDOW` of the last one (so a replay or an older track fails
+        even where the dynamic value repeats with the low digits); a card seen for the
+        first time may have any ATC with those low digits.
+        """
+        last = self._cvc3_atc.get(pan)
+        if last is None:
+            return list(range(low, 0x10000, modulus))
+        nxt = last + 1 + (low - (last + 1)) % modulus
+        return [nxt] if nxt < 0x10000 and nxt - last <= ATC_WINDOW else []
+
+    def _verify_dcvv(self, req: AuthRequest) -> bool:
+        """Visa MSD: the dCVV in track 2 over the ATC digits beside it (the layout the
+        catalogue's MSD cards are personalised with: PVKI, PVV, dCVV, ATC, fill)."""
+        keys = crypto.ISSUER_KEYS.get("visa")
+        if keys is None or not keys.imk_dcvv or not req.track2:
+            return False
+        try:
+            pan, yymm, _, dd = magstripe.parse_track2(req.track2)
+        except ValueError:
+            return False
+        if pan != req.pan or not dd.isdigit() or len(dd) < 12:
+            return False
+        code, atc_low = dd[5:8], int(dd[8:12])
+        kd = crypto.derive_icc_master_key(keys.imk_dcvv, pan, req.psn or "00")
+        for atc in self._atc_candidates(pan, atc_low, 10000):
+            if crypto.dcvv(kd, pan, yymm, atc) == code:
+                self._cvc3_atc[pan] = atc
+                return True
+        return False
 
     @staticmethod
     def _schemes(brand: str, iad: bytes) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from virtual_devices.emv import crypto, magstripe, pki, tlv
+from virtual_devices.emv import crypto, dynamic_track, magstripe, pki, tlv
 from virtual_devices.emv.apdu import (
     SW_AUTH_METHOD_BLOCKED,
     SW_CLA_NOT_SUPPORTED,
@@ -182,6 +182,9 @@ class _App:
         self.ucol = app.ucol
         self.last_issuer_auth_failed = False
         self.scripts_run = 0
+        # (ATC, ARQC, UN) of the last contactless online request: a card that supports
+        # issuer update processing takes the issuer's answer when tapped again (VCPS)
+        self.pending_update: tuple[bytes, bytes, bytes] | None = None
         self.log: list[bytes] = []
         self.records: dict[tuple[int, int], bytes] = {}
         self._personalise(card)
@@ -269,6 +272,34 @@ class _App:
             self.records[(sfi, rec)] = data
         self.afl = afl
         self.ctls_afl = afl[4:]  # no track-2 record needed: 57 comes in the GPO answer
+        self.ms_records: dict[tuple[int, int], bytes] = {}
+        self.kd_cvc3 = b""
+        if a.ctls_path == "magstripe":
+            self._personalise_magstripe(card)
+        self.kd_dcvv = b""
+        if a.ctls_path == "msd":
+            self.kd_dcvv = crypto.derive_icc_master_key(
+                crypto.ISSUER_KEYS[card.brand].imk_dcvv, card.pan, card.psn)
+
+    def _personalise_magstripe(self, card: CardProfile) -> None:
+        """PayPass mag-stripe data (SFI 1 record 1 on the contactless interface): the
+        track templates with their PCVC3 / PUNATC / NATC, and the CVC3 key."""
+        lay = dynamic_track.DEFAULT_LAYOUT
+        yymm, sc = self.p.expiry[:4], card.service_code
+        dd = "100" + "0" * 10  # PVKI-like fixed digits, then the dynamic positions
+        t2 = f"{card.pan}D{yymm}{sc}{dd}"
+        name = card.cardholder_name[:26]
+        t1 = f"B{card.pan}^{name}^{yymm}{sc}{dd}"
+        self.ms_records[(1, 1)] = tlv.encode(0x70, tlv.encode_many([
+            (0x9F6C, b"\x00\x01"),  # mag-stripe application version number (card)
+            (0x9F62, lay.pcvc3.to_bytes(6, "big")), (0x9F63, lay.punatc.to_bytes(6, "big")),
+            (0x56, t1.encode("ascii")), (0x9F64, bytes([lay.natc])),
+            (0x9F65, lay.pcvc3.to_bytes(2, "big")), (0x9F66, lay.punatc.to_bytes(2, "big")),
+            (0x9F6B, _bcd(t2)), (0x9F67, bytes([lay.natc])),
+        ]))
+        self.ctls_afl = bytes.fromhex("08010100")
+        self.kd_cvc3 = crypto.derive_icc_master_key(
+            crypto.ISSUER_KEYS[card.brand].imk_cvc3, card.pan, card.psn)
 
     @property
     def icc_private(self) -> str:
@@ -302,6 +333,7 @@ class _Session:
     pin_try_exceeded: bool = False
     script_failed: bool = False
     pending: bytes = b""  # T=0: response data waiting for GET RESPONSE
+    msd_record: bytes = b""  # Visa MSD: the track 2 record with this tap's dCVV
 
 
 class VirtualCard:
@@ -384,6 +416,8 @@ class VirtualCard:
             t57 = a.records[(1, 1)]
             add_secret(tlv.find(t57, 0x57) or b"")
             add_secret(tlv.find(t57, 0x9F1F) or b"")
+            for tag in (0x56, 0x9F6B):
+                add_secret(tlv.find(a.ms_records.get((1, 1), b""), tag) or b"")
             add_secret(a.keys.ac)
             add_secret(a.keys.smi)
             add_secret(a.keys.smc)
@@ -514,6 +548,7 @@ class VirtualCard:
             (0x00, 0x84): self._get_challenge,
             (0x00, 0x88): self._internal_authenticate,
             (0x80, 0xAE): self._generate_ac,
+            (0x80, 0x2A): self._compute_cryptographic_checksum,
             (0x00, 0x82): self._external_authenticate,
             (0x00, 0xC0): self._get_response_t1,
             (0x84, 0x24): self._script,
@@ -529,6 +564,29 @@ class VirtualCard:
                 return Response.status(SW_CLA_NOT_SUPPORTED)
             return Response.status(SW_INS_NOT_SUPPORTED)
         return handler(s, cmd)
+
+    def _compute_cryptographic_checksum(self, s: _Session, cmd: Command) -> Response:
+        """PayPass mag-stripe: CVC3 for track 2 (9F61) and track 1 (9F60) over the
+        reader's numeric UN (the UDOL is the default 9F6A04) and the ATC of this tap."""
+        app = s.app
+        if cmd.p1 != 0x8E or cmd.p2 != 0x80:
+            return Response.status(SW_INCORRECT_P1P2)
+        if app is None or not app.ms_records or s.interface != "contactless" or not s.gpo_done:
+            return Response.status(SW_CONDITIONS_NOT_SATISFIED)
+        if len(cmd.data) != 4:
+            return Response.status(SW_WRONG_LENGTH)
+        un = cmd.data
+        if not un.hex().isdigit():
+            return Response.status(SW_WRONG_DATA)
+        rec = app.ms_records[(1, 1)]
+        t2, t1 = tlv.find(rec, 0x9F6B) or b"", tlv.find(rec, 0x56) or b""
+        cvc3_2 = crypto.cvc3(app.kd_cvc3, t2, s.atc, un)
+        cvc3_1 = crypto.cvc3(app.kd_cvc3, t1, s.atc, un)
+        s.un = un
+        self._log(app, s, CID_ARQC)
+        body = tlv.encode_many([(0x9F61, cvc3_2.to_bytes(2, "big")),
+                                (0x9F60, cvc3_1.to_bytes(2, "big")), (0x9F36, s.atc)])
+        return Response(tlv.encode(0x77, body), 0x90, 0)
 
     def _get_response_t1(self, s: _Session, cmd: Command) -> Response:
         # T=1 cards answer in one go; there is never anything waiting.
@@ -582,12 +640,18 @@ class VirtualCard:
             return Response.status(SW_FILE_NOT_FOUND)
         app = matches[start]
         s.df, s.app, s.select_name, s.select_index = "app", app, name, start
+        if s.interface == "contactless" and app.pending_update is not None:
+            # tapped again after an online request: the issuer's authentication data
+            # and scripts of that transaction may follow, under its ATC and ARQC
+            s.atc, s.arqc, s.un = app.pending_update
+            s.gac_count, s.first_cid = 1, CID_ARQC
         return Response(self._fci(app, s.interface), *divmod(
             SW_SELECTED_FILE_INVALIDATED if app.blocked else SW_OK, 256))
 
     def _fci(self, app: _App, interface: str) -> bytes:
         p = app.p
-        pdol = p.ctls_pdol if interface == "contactless" and p.ctls_path == "qvsdc" else p.pdol
+        visa_ctls = interface == "contactless" and p.ctls_path in ("qvsdc", "msd")
+        pdol = p.ctls_pdol if visa_ctls else p.pdol
         prio = p.priority | (0x80 if p.confirm else 0)
         items: list[tuple[int, bytes]] = [(0x50, p.label.encode()), (0x87, bytes([prio]))]
         if pdol:
@@ -614,7 +678,8 @@ class VirtualCard:
         if len(data) < 2 or data[0] != 0x83 or data[1] != len(data) - 2:
             return Response.status(SW_WRONG_DATA)
         qvsdc = s.interface == "contactless" and app.p.ctls_path == "qvsdc"
-        pdol = app.p.ctls_pdol if qvsdc else app.p.pdol
+        msd = s.interface == "contactless" and app.p.ctls_path == "msd"
+        pdol = app.p.ctls_pdol if qvsdc or msd else app.p.pdol
         pdol_data = data[2:]
         if len(pdol_data) != _dol_length(pdol):
             return Response.status(SW_WRONG_LENGTH)
@@ -622,8 +687,12 @@ class VirtualCard:
             return Response.status(SW_CONDITIONS_NOT_SATISFIED)
         s.pdol_data = pdol_data
         s.values = _dol_values(pdol, pdol_data)
+        app.pending_update = None  # a new transaction: the last one's update is gone
+        s.gac_count, s.first_cid, s.arqc = 0, None, b""
         if qvsdc:
             return self._qvsdc(s, app)
+        if msd:
+            return self._msd(s, app)
         app.atc += 1
         s.atc = app.atc.to_bytes(2, "big")
         s.gpo_done = True
@@ -633,6 +702,27 @@ class VirtualCard:
         body = tlv.encode_many([(0x82, app.p.aip), (0x94, afl)])
         return Response(tlv.encode(0x77, body), 0x90, 0)
 
+    def _msd(self, s: _Session, app: _App) -> Response:
+        """Visa MSD: no cryptogram; the track 2 record read next carries a dynamic CVV
+        over this tap's ATC. A reader that does not offer MSD (TTQ byte 1 bit 8) is
+        told to try another interface."""
+        ttq = s.values.get(0x9F66, bytes(4)).ljust(4, b"\0")
+        if not ttq[0] & 0x80:
+            return Response.status(SW_TRY_ANOTHER_INTERFACE)
+        app.atc += 1
+        s.atc = app.atc.to_bytes(2, "big")
+        s.gpo_done = True
+        yymm, sc = app.p.expiry[:4], self.profile.service_code
+        # PVKI, PVV placeholder, dCVV, the ATC's four low digits, zero fill (13 digits)
+        code = crypto.dcvv(app.kd_dcvv, self.pan, yymm, app.atc)
+        dd = f"10000{code}{app.atc % 10000:04d}0"
+        s.msd_record = tlv.encode(0x70, tlv.encode_many([
+            (0x57, _bcd(f"{self.pan}D{yymm}{sc}{dd}")),
+            (0x5F20, self.profile.cardholder_name.encode()),
+        ]))
+        self._log(app, s, CID_ARQC)
+        return Response(tlv.encode(0x80, app.p.aip + bytes.fromhex("08010100")), 0x90, 0)
+
     def _qvsdc(self, s: _Session, app: _App) -> Response:
         """Visa qVSDC-like GPO: the card decides and returns the cryptogram at once."""
         p = app.p
@@ -640,6 +730,8 @@ class VirtualCard:
         ttq = v.get(0x9F66, bytes(4)).ljust(4, b"\0")
         cvm_required = bool(ttq[1] & 0x40)
         ctq = bytearray(2)
+        if p.issuer_update:
+            ctq[1] |= 0x40  # card supports issuer update processing at the POS
         if self.profile.phone and self.cdcvm_performed:
             ctq[1] |= 0x80  # consumer device CVM performed
         if cvm_required:
@@ -680,6 +772,8 @@ class VirtualCard:
             scheme, sk, crypto.cryptogram_data(scheme, {**v, 0x82: p.aip, 0x9F36: s.atc,
                                                         0x9F10: iad}))
         s.gac_count, s.first_cid, s.arqc, s.un = 1, cid, ac, un
+        if cid == CID_ARQC and p.issuer_update:
+            app.pending_update = (s.atc, ac, un)
         self._log(app, s, cid)
         s.values.update({0x82: p.aip, 0x9F36: s.atc, 0x9F10: iad})
         t2 = tlv.find(app.records[(1, 1)], 0x57) or b""
@@ -687,7 +781,9 @@ class VirtualCard:
             (0x82, p.aip), (0x94, app.ctls_afl), (0x57, t2), (0x5F34, bytes.fromhex(self.psn)),
             (0x9F10, iad), (0x9F26, ac), (0x9F27, bytes([cid])), (0x9F36, s.atc),
             (0x9F6C, bytes(ctq)),
-            (0x9F6E, bytes.fromhex("20700000" if self.profile.phone else "23700000")),
+            # Form Factor Indicator byte 1: version 1 (bits 8-6), form factor 00011 for a
+            # consumer mobile phone, 00000 for a standard card (VCPS)
+            (0x9F6E, bytes.fromhex("23700000" if self.profile.phone else "20700000")),
         ]
         if p.offline_allowed:
             items.append((0x9F5D, _n(app.offline_available, 6)))
@@ -730,6 +826,10 @@ class VirtualCard:
                     return Response.status(SW_RECORD_NOT_FOUND)
                 return Response(s.app.log[rec - 1], 0x90, 0)
             records = s.app.records
+            if s.interface == "contactless" and s.app.ms_records:
+                records = s.app.ms_records
+            elif s.interface == "contactless" and s.msd_record:
+                records = {(1, 1): s.msd_record}
         else:
             return Response.status(SW_CONDITIONS_NOT_SATISFIED)
         if not any(k[0] == sfi for k in records):

@@ -86,7 +86,10 @@ class AppProfile:
     confirm: bool  # priority indicator bit 8: cardholder confirmation required
     scheme: str
     ctls_scheme: str
-    ctls_path: str  # "qvsdc" (GPO returns the cryptogram) | "mchip" (GENERATE AC)
+    # "qvsdc" (GPO returns the cryptogram) | "mchip" (GENERATE AC) | "magstripe"
+    # (PayPass mag-stripe mode only: a CVC3 from COMPUTE CRYPTOGRAPHIC CHECKSUM) |
+    # "msd" (Visa MSD only: track 2 with a dynamic CVV, when the reader offers MSD)
+    ctls_path: str
     kernel_id: bytes
     aip: bytes
     cvm_list: bytes
@@ -125,6 +128,7 @@ class AppProfile:
     language: str
     payment_method: str  # "credit" | "debit" | "prepaid"
     extra_records: tuple[tuple[int, int, bytes], ...] = ()
+    issuer_update: bool = False  # qVSDC: issuer update processing at the POS (CTQ b2 b7)
 
     @property
     def rid(self) -> bytes:
@@ -195,6 +199,8 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
     for k in ("scheme", "ctls_scheme"):
         if a[k] not in SCHEMES:
             raise CatalogueError(f"{where}: unknown scheme {a[k]!r}")
+    if a["ctls_path"] not in ("qvsdc", "mchip", "magstripe", "msd"):
+        raise CatalogueError(f"{where}: unknown contactless path {a['ctls_path']!r}")
     cvm_name = a.get("cvm", "offline-pin")
     cvm_list = _hex(a["cvm_list"], where) if "cvm_list" in a else _hex(CVM_LISTS[cvm_name], where)
     oda = a.get("oda", "dda")
@@ -267,6 +273,7 @@ def _app(brand_defaults: dict[str, Any], card: dict[str, Any], entry: dict[str, 
         language=str(a.get("language", "ptenes")),
         payment_method=str(a.get("payment_method", "credit")),
         extra_records=extra,
+        issuer_update=bool(a.get("issuer_update", False)),
     )
 
 

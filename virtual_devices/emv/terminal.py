@@ -61,6 +61,15 @@ class AidParams:
     ctls_tac_online: bytes | None = None  # CTLSTACONL
     ctls_capabilities: bytes | None = None  # CTLSTRMCP (v2.1x records)
     mobile_cvm: bool = True  # MOBCVM: accept on-device CVM (CDCVM)
+    ctls_add_capabilities: bytes | None = None  # CTLSADDTC (9F40 on a tap; None: ADDTRMCP)
+    ctls_mobile_limit: int | None = None  # CTLSMBTLIM: a phone's limit (None: CTLSTRNLIM)
+    ctls_issuer_scripts: bool = False  # CTLSISSSCR: issuer update processing on a tap
+    # The reader takes PayPass mag-stripe mode for this AID. ABECS 2.12 §6.8.1.3 turns it
+    # off for debit records (Maestro: Terminal Risk Management Data byte 3 bit 8).
+    ctls_magstripe: bool = True
+    # Visa MSD (TTQ byte 1 bit 8). ABECS 2.12 §6.8.1.3 fixes it at 0 ("MSD Supported 0
+    # (fixo)"), so an ABECS pinpad never offers it; other readers may.
+    ctls_msd: bool = False
     partial_selection: bool = True
     brand: str = ""
     # Random transaction selection (EMV Book 3 §10.6.2); in ABECS it arrives with GOC.

@@ -14,6 +14,7 @@ What the servers differ in (tag lists, PIN key, RMC text, GCR's clock) is a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
@@ -199,12 +200,15 @@ class Processed:
     def auth_request(self, amount: int, currency: int) -> Any:
         """The acquirer's :class:`AuthRequest` for this card (online PIN included)."""
         from virtual_devices.emv import tlv
-        from virtual_devices.emv.kernel.messages import AuthRequest
+        from virtual_devices.emv.kernel.messages import AuthRequest, Interface
 
         card = self.card
         if not self.chip:
             pin = self.pin
-            return AuthRequest("magstripe", amount, currency, card.pan, "00", b"", {},
+            # a tap in mag-stripe mode (05) sends its tracks, CVC3 inside, as a tap
+            how: Interface = ("contactless" if card.card_type == m.CARD_CTLS_MAG
+                              else "magstripe")
+            return AuthRequest(how, amount, currency, card.pan, "00", b"", {},
                                track2=card.track2, fallback=card.stat_chip == 1,
                                pin_block=pin.pin_block if pin else None,
                                ksn=pin.ksn if pin else None)
@@ -392,11 +396,15 @@ class Terminal:
                 card = yield from get_card(req)
             else:
                 raise
+        if card.card_type == m.CARD_CTLS_MAG and not card.pan:
+            # type 05 reports only the tracks (ABECS 2.12 §6.8.1.3): the PAN is track 2's
+            card = dataclasses.replace(card, pan=card.track2.partition("=")[0])
         self._secret(card)
         steps.append(f"GCR card type {card.card_type:02d}")
         masked = mask_pan(card.pan)
-        how: ev.Presentation = ("swipe" if card.card_type in STRIPE_TYPES
-                                else "tap" if card.card_type == m.CARD_CTLS_EMV else "insert")
+        how: ev.Presentation = (
+            "tap" if card.card_type in (m.CARD_CTLS_EMV, m.CARD_CTLS_MAG)
+            else "swipe" if card.card_type in STRIPE_TYPES else "insert")
         self._derived(ev.CardPresented(self.world.now, how, masked))
         self.emit(ev.CardRead(self.world.now, card.card_type, masked,
                               card.card_type in STRIPE_TYPES and card.stat_chip == 1))

@@ -249,7 +249,9 @@ def fcx(pinpad: Any, cmd: Command) -> Gen:
         issuer = p.get(t.SPE_EMVDATA) or b""
     taglist = p.get(t.SPE_TAGLIST)
     tags = tuple(tag_list(taglist)) if taglist is not None else ()
-    rsp = yield from gcr.finish(pinpad, m.FncRequest(comm, arc_text, issuer, tags))
+    wait = p.number(t.SPE_TIMEOUT)
+    rsp = yield from gcr.finish(pinpad, m.FncRequest(comm, arc_text, issuer, tags, via_fcx=True,
+                                                     card_wait=float(wait) if wait else None))
     if rsp.status:
         return Response("FCX", rsp.status)
     fnc = m.FncResponse.from_response(rsp)

@@ -246,6 +246,11 @@ class ContactKernel:
             data += resp.data
         return Response(data, resp.sw1, resp.sw2)
 
+    def cvm_capabilities(self) -> bytes:
+        """Terminal capabilities (9F33) the CVM list is checked against."""
+        assert self.app is not None
+        return self.app.capabilities
+
     def _decode(self, data: bytes, what: str) -> list[tlv.TLV]:
         try:
             return tlv.decode(data)

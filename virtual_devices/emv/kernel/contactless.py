@@ -26,7 +26,7 @@ from typing import Any
 from virtual_devices.emv import tlv
 from virtual_devices.emv.apdu import Command
 from virtual_devices.emv.kernel import bits as B
-from virtual_devices.emv.kernel import oda
+from virtual_devices.emv.kernel import ctls_magstripe, oda
 from virtual_devices.emv.kernel.contact import (
     DECISION_APPROVED,
     DECISION_DECLINED,
@@ -38,6 +38,7 @@ from virtual_devices.emv.kernel.contact import (
 from virtual_devices.emv.kernel.cvm import run_cvm_list
 from virtual_devices.emv.kernel.messages import (
     CANCEL,
+    AuthRequest,
     Candidate,
     EnterPin,
     Interface,
@@ -50,6 +51,7 @@ from virtual_devices.emv.kernel.messages import (
 from virtual_devices.emv.terminal import AidParams
 
 MASTERCARD_RID = bytes.fromhex("A000000004")
+AMEX_RID = bytes.fromhex("A000000025")
 # Contactless reader capabilities when the AID record has none (CTLSTRMCP absent):
 # online PIN, signature, no CVM; CDA. No offline PIN on a contactless reader.
 DEFAULT_CTLS_CAPABILITIES = bytes.fromhex("E06808")
@@ -76,6 +78,10 @@ class ContactlessKernel(ContactKernel):
         super().__init__(*args, **kwargs)
         self.path = ""
         self.ttq = bytes(4)
+        self.mode = "emv"  # "magstripe": PayPass mag-stripe mode (ctls_magstripe)
+        self.ms_track1 = ""
+        self.ms_track2 = ""
+        self.mobile = False  # the card is a phone (form factor, CDCVM, on-device CVM)
 
     # -- pre-processing and combination selection (Book B §3.1-§3.3) ---------------
     def _allowed(self, rec: AidParams) -> bool:
@@ -84,8 +90,10 @@ class ContactlessKernel(ContactKernel):
         if self.txn.amount == 0 and not rec.ctls_zero_amount:
             return False
         # "equal or above" the contactless transaction limit is refused (Book A §5.2.1;
-        # ABECS 2.10 changed T1_CTLSTRNLIM to the same rule)
-        return self.txn.amount < rec.ctls_txn_limit
+        # ABECS 2.10 changed T1_CTLSTRNLIM to the same rule). A phone has its own limit
+        # (T1_CTLSMBTLIM, DF8125): before the card answers, either limit lets it in
+        # (ABECS 2.12 §6.9.1.3); after GPO the one for what the card is applies.
+        return self.txn.amount < max(rec.ctls_txn_limit, _mobile_limit(rec))
 
     def select_and_read(self) -> Generator[Request, Any, None]:
         usable = [r for r in self.config.aids if r.ctls_enabled]
@@ -124,27 +132,111 @@ class ContactlessKernel(ContactKernel):
         self.ttq = self._ttq()
         gpo = yield from self._gpo()
         self._gpo_response(gpo)
+        aip = self.card.tags.get(0x82, bytes(2))
+        if self.path == "mchip" and ctls_magstripe.supported_by_card(aip):
+            if not self.app or not self.app.ctls_magstripe:
+                raise KernelStop(Status.TRY_ANOTHER_INTERFACE,
+                                 "mag-stripe mode is not supported for this application")
+            self.mode = "magstripe"
         yield from self.read_application_data_ctls()
+        tags = self.card.tags
+        if (self.path == "qvsdc" and 0x9F26 not in tags and 0x57 in tags
+                and B.has(self.ttq, B.TTQ_MAGSTRIPE_MODE)):
+            self.mode = "magstripe"  # Visa MSD: the card answered with a track, no AC
+        if self.mode == "magstripe":
+            ctls_magstripe.check_records(self)
+        self._check_limit()
+
+    def _check_limit(self) -> None:
+        """The transaction limit for what the card turned out to be (card or phone)."""
+        assert self.app is not None
+        tags = self.card.tags
+        if self.path == "mchip":
+            # C-2: DF8125 applies when both the AIP and the kernel configuration (T1_MOBCVM,
+            # "on device cardholder verification supported") say on-device CVM
+            self.mobile = B.has(tags.get(0x82, bytes(2)), B.AIP_CDCVM) and self.app.mobile_cvm
+        else:
+            ffi = tags.get(0x9F6E, b"")
+            self.mobile = (bool(ffi) and ffi[0] & 0x1F == 0x03) or B.has(
+                tags.get(0x9F6C, bytes(2)), B.CTQ_CDCVM_PERFORMED)
+        limit = _mobile_limit(self.app) if self.mobile else self.app.ctls_txn_limit
+        if self.txn.amount >= limit:
+            what = "mobile " if self.mobile else ""
+            raise KernelStop(Status.INSERT_CARD,
+                             f"amount over the contactless {what}transaction limit")
 
     def _ttq(self) -> bytes:
-        assert self.app is not None
-        b1 = 0x20 | 0x10 | 0x04 | 0x02  # qVSDC, contact chip, online PIN, signature
+        """TTQ (9F66) from the AID record as ABECS 2.12 §6.8.1.3 sets it for Visa payWave.
+
+        Byte 1: MSD 0 (fixed; ``ctls_msd`` for other readers), qVSDC 1 (fixed), contact
+        chip (the kernel's own), online PIN and signature from byte 2 bits 7 and 6 of the
+        contactless capabilities (T1_CTLSTRMCP). Byte 2: online cryptogram / CVM required
+        from the limits, offline PIN (contact chip) from byte 2 bit 8 of T1_TRMCAPAB.
+        Byte 3: issuer update processing when T1_CTLSISSSCR is 1; consumer device CVM
+        always (2.12).
+        """
+        app = self.app
+        assert app is not None
+        caps = self._ctls_capabilities()
+        b1 = 0x20 | 0x10 | (0x80 if app.ctls_msd else 0)
+        if caps[1] & 0x40:
+            b1 |= 0x04
+        if caps[1] & 0x20:
+            b1 |= 0x02
         b2 = 0
-        if self.txn.amount > self.app.ctls_floor_limit or self.txn.force_online:
+        if self.txn.amount > app.ctls_floor_limit or self.txn.force_online:
             b2 |= 0x80
-        if self.txn.amount > self.app.ctls_cvm_limit:
+        if self.txn.amount > app.ctls_cvm_limit:
             b2 |= 0x40
+        if len(app.capabilities) > 1 and app.capabilities[1] & 0x80:
+            b2 |= 0x20
         # byte 3 bit 7 (consumer device CVM supported) is always set: ABECS 2.12 §6.8.1.3
         # (Visa payWave); whether CDCVM is accepted is still T1_MOBCVM's (see _ctq_cvm)
-        b3 = 0x40
+        b3 = 0x40 | (0x80 if app.ctls_issuer_scripts else 0)
         return bytes([b1, b2, b3, 0x80])
+
+    def cvm_capabilities(self) -> bytes:
+        """PayPass "CVM Capability - CVM Required" (DF8118), ABECS 2.12 §6.8.1.3: byte 2
+        of T1_CTLSTRMCP without plaintext PIN (b8), enciphered offline PIN (b5) and no
+        CVM (b4), and without signature (b6) for debit (Maestro). A tap never verifies
+        an offline PIN."""
+        caps = bytearray(self._ctls_capabilities())
+        caps[1] &= ~(0x80 | 0x10 | 0x08) & 0xFF
+        if self.app is not None and self.app.app_type == 2:  # debit (Maestro)
+            caps[1] &= ~0x20 & 0xFF
+        return bytes(caps)
+
+    def _ctls_capabilities(self) -> bytes:
+        assert self.app is not None
+        caps = self.app.ctls_capabilities or DEFAULT_CTLS_CAPABILITIES
+        return caps if len(caps) == 3 else DEFAULT_CTLS_CAPABILITIES
 
     def terminal_tags(self) -> dict[int, bytes]:
         out = super().terminal_tags()
         out[0x9F66] = self.ttq
         if self.app is not None:
-            out[0x9F33] = self.app.ctls_capabilities or DEFAULT_CTLS_CAPABILITIES
+            out[0x9F33] = self._ctls_capabilities()
+            # T1_CTLSADDTC: the additional capabilities a tap reports (§6.9.1.3)
+            out[0x9F40] = self.app.ctls_add_capabilities or self.app.additional_capabilities
+            if self._expresspay():
+                out.update(self._expresspay_tags())
         return out
+
+    def _expresspay(self) -> bool:
+        sel = self.selected
+        return sel is not None and (sel.kernel_id[:1] == b"\x04"
+                                    or sel.aid.startswith(AMEX_RID))
+
+    def _expresspay_tags(self) -> dict[int, bytes]:
+        """Amex ExpressPay reader data, ABECS 2.12 §6.8.1.3: Contactless Reader
+        Capabilities (9F6D) C0 fixed; Enhanced Contactless Reader Capabilities (9F6E):
+        byte 1 contact, mag-stripe mode, EMV partial online and mobile supported (D8),
+        byte 2 mobile CVM (T1_MOBCVM), online PIN and signature (byte 2 bits 7 and 6 of
+        T1_CTLSTRMCP), bytes 3 and 4 the kernel's (zero here)."""
+        assert self.app is not None
+        caps = self._ctls_capabilities()
+        b2 = (0x80 if self.app.mobile_cvm else 0) | (caps[1] & 0x60)
+        return {0x9F6D: b"\xc0", 0x9F6E: bytes([0xD8, b2, 0, 0])}
 
     def _gpo(self) -> Generator[Request, Any, bytes]:
         pdol = self.card.tags.get(0x9F38, b"")
@@ -181,7 +273,9 @@ class ContactlessKernel(ContactKernel):
         try:
             yield from ContactKernel.read_application_data(self)
         except KernelStop as stop:
-            if "mandatory data missing" not in stop.reason or self.path == "mchip":
+            # mag-stripe records carry tracks, not the EMV mandatory objects
+            emv_mchip = self.path == "mchip" and self.mode != "magstripe"
+            if "mandatory data missing" not in stop.reason or emv_mchip:
                 raise
         if not saved and self.card.tags.get(0x8D) == b"":
             del self.card.tags[0x8D]
@@ -190,6 +284,9 @@ class ContactlessKernel(ContactKernel):
     def go_on_chip(self, params: GocParams | None = None) -> Generator[Request, Any, int]:
         if params is not None:
             self.goc = params
+        if self.mode == "magstripe":
+            yield from ctls_magstripe.run(self)
+            return DECISION_ONLINE
         if self.path == "mchip":
             return (yield from self._mchip())
         return (yield from self._qvsdc())
@@ -365,13 +462,66 @@ class ContactlessKernel(ContactKernel):
         yield from ()  # a generator like the contact finish, with nothing to send
         return self.outcome()
 
+    def can_update(self) -> bool:
+        """Issuer update processing on a second tap (VCPS): the reader allows it
+        (T1_CTLSISSSCR, TTQ byte 3 bit 8) and the qVSDC card says it supports it in
+        its CTQ (byte 2 bit 7), after an online request."""
+        ctq = self.card.tags.get(0x9F6C, bytes(2))
+        return (self.path == "qvsdc" and self.app is not None and self.app.ctls_issuer_scripts
+                and len(ctq) > 1 and bool(ctq[1] & 0x40) and self.first_cid & 0xC0 == 0x80)
+
+    def issuer_update(self, response: IssuerResponse) -> Generator[Request, Any, None]:
+        """The card tapped again: select it, issuer authentication, then the scripts.
+
+        No GPO: the card answers under the ATC and ARQC of the tap that went online,
+        so a different card (or a new transaction in between) fails the scripts.
+        """
+        assert self.selected is not None
+        resp = yield from self._xfer(Command.select(PPSE), "SELECT 2PAY.SYS.DDF01")
+        if not resp.ok:
+            raise KernelStop(Status.CARD_ERROR, f"PPSE answered {resp.sw:04X} on the second tap")
+        resp = yield from self._xfer(Command.select(self.selected.aid),
+                                     f"SELECT {self.selected.label}")
+        if not resp.ok:
+            raise KernelStop(Status.CARD_ERROR, f"SELECT answered {resp.sw:04X} on the second tap")
+        if response.issuer_auth_data is not None:
+            self.tsi.set(B.TSI_ISSUER_AUTH_PERFORMED)
+            got = yield from self._xfer(Command.external_authenticate(response.issuer_auth_data),
+                                        "EXTERNAL AUTHENTICATE")
+            self.issuer_auth = got.ok
+            if not got.ok:
+                self.tvr.set(B.TVR_ISSUER_AUTH_FAILED)
+        yield from self._scripts(response.scripts_71, before=True)
+        yield from self._scripts(response.scripts_72, before=False)
+
     def outcome(self) -> Outcome:
-        """A tap has one cryptogram: after the host answered it stays the ARQC."""
+        """A tap has one cryptogram: after the host answered it stays the ARQC.
+
+        A mag-stripe mode tap has none: its online request carries the CVC3 in the
+        tracks, and the outcome says so (``magstripe_mode``, no cryptogram names).
+        """
         out = super().outcome()
-        if self.first_cid >= 0 and self.first_cid & 0xC0 == 0x80:
+        if self.mode == "magstripe":
+            out.magstripe_mode = True
+            out.cryptogram = out.first_cryptogram = ""
+        elif self.first_cid >= 0 and self.first_cid & 0xC0 == 0x80:
             out.cryptogram = "ARQC"
         return out
 
+    def auth_request(self) -> AuthRequest:
+        """A mag-stripe mode tap goes online with its tracks (CVC3 inside), no EMV data."""
+        if self.mode != "magstripe":
+            return super().auth_request()
+        assert self.selected is not None and self.app is not None
+        return AuthRequest(
+            interface="contactless", amount=self.txn.amount, currency=self.app.currency,
+            pan=self.card.pan, psn="00", aid=self.selected.aid, emv={},
+            track2=self.ms_track2, pin=self.online_pin,
+        )
+
+
+def _mobile_limit(rec: AidParams) -> int:
+    return rec.ctls_txn_limit if rec.ctls_mobile_limit is None else rec.ctls_mobile_limit
 
 
 def _pan_from_track2(track2: bytes) -> str:

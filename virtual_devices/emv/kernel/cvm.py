@@ -54,7 +54,7 @@ def cvm_name(code: int) -> str:
 def _supported(k: ContactKernel, method: int) -> bool | None:
     """True/False for methods the terminal knows; None for unrecognised codes."""
     assert k.app is not None
-    caps = k.app.capabilities
+    caps = k.cvm_capabilities()
     need = {
         PLAINTEXT_PIN: [B.CAP_PLAINTEXT_PIN],
         PLAINTEXT_PIN_SIGNATURE: [B.CAP_PLAINTEXT_PIN, B.CAP_SIGNATURE],

@@ -169,6 +169,7 @@ class Outcome:
     online: bool = False
     reference: str = ""  # host reference of the online authorisation
     reversed: bool = False  # the reader reversed a host approval the card refused
+    magstripe_mode: bool = False  # a tap in mag-stripe mode: tracks with a CVC3, no AC
     tags: dict[int, bytes] = field(default_factory=dict)
     trace: list[Any] = field(default_factory=list)  # kernel TraceLines, for the CLI
 

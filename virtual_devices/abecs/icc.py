@@ -110,6 +110,14 @@ def _not_accepted_code(trace: list[Any]) -> int:
     return m.ST_CARDAPPNAV
 
 
+def _gpo_outside_emv(trace: list[Any]) -> bool:
+    """The card's last answer was to GET PROCESSING OPTIONS, with a status word other
+    than 9000 and 6985 (the two EMV gives a meaning to)."""
+    if not trace or not trace[-1].label.startswith("GET PROCESSING"):
+        return False
+    return bytes(trace[-1].response[-2:]) not in (b"\x90\x00", b"\x69\x85")
+
+
 def _status_code(status: Any) -> int:
     """Kernel endings as ABECS return codes (§4.4)."""
     from virtual_devices.emv.kernel.messages import Status
@@ -240,6 +248,10 @@ class KernelChipSession:
                 return m.ST_ERRCARD
             if stop.status == Status.NOT_ACCEPTED:
                 return _not_accepted_code(self.kernel.trace)
+            if stop.status == Status.CARD_ERROR and _gpo_outside_emv(self.kernel.trace):
+                # §6.8.1.2: a GPO status word whose handling EMV does not define is the
+                # error a chip failure allows falling back to the stripe for
+                return m.ST_ERRFALLBACK
             return _status_code(stop.status)
         except _Stop as stop:
             phase.close()
@@ -263,7 +275,8 @@ class KernelChipSession:
         k = self.kernel
         assert k.selected is not None
         label = k.selected.label or (k.app.label if k.app else "")
-        self.pinpad.notify(f"SELECIONADO: {label}"[:32])
+        # NTM_MSG on two lines of 16 (§2.3.3): "SELECIONADO:" above, the label below (§6.8.1.2)
+        self.pinpad.notify("SELECIONADO:".ljust(16) + label[:16])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
         track2 = tags.get(0x57, b"").hex().upper().rstrip("F").replace("D", "=")

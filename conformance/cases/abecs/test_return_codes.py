@@ -165,12 +165,22 @@ def test_cardproblems(abecs_device: Any, verdict: Any) -> None:
     assert _read(abecs_device, card)[0] == b"GCR068"
 
 
-@case("abecs/3.1.1/8", title="GET PROCESSING OPTIONS answered 6F00: 069 (ST_CARDINVDATA)",
-      failure="a card with inconsistent answers is not stopped")
+@case("abecs/3.1.1/8", title="records without the mandatory data (READ RECORD answers an "
+      "empty template 70): 069 (ST_CARDINVDATA)", failure="a card with inconsistent data "
+      "is not stopped")
 def test_cardinvdata(abecs_device: Any, verdict: Any) -> None:
-    got = _status_word(abecs_device, verdict, 0xA8, b"\x6f\x00")
+    got = _status_word(abecs_device, verdict, 0xB2, b"\x70\x00\x90\x00")
     if got is not None:
         assert got == b"GCR069"
+
+
+@case("abecs/3.1.1/15", title="GET PROCESSING OPTIONS answered 6F00, a status EMV does not "
+      "define: 076 (ST_ERRFALLBACK, §6.8.1.2)", failure="a host is not offered the fallback "
+      "to the stripe the specification allows")
+def test_errfallback_gpo(abecs_device: Any, verdict: Any) -> None:
+    got = _status_word(abecs_device, verdict, 0xA8, b"\x6f\x00")
+    if got is not None:
+        assert got == b"GCR076"
 
 
 @case("abecs/3.1.1/9", title="a chip card with no application in the tables: 070 "

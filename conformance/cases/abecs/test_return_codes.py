@@ -259,3 +259,29 @@ def test_mferrfmt(abecs_device: Any, verdict: Any) -> None:
         verdict.unimplemented("no multimedia commands (MLI answered 010)")
         return
     assert got == [b"MLI000", b"MLR000", b"MLE000", b"DSI101"]
+
+
+@case("abecs/3.1.1/16", title="PIN entries faster than PCI allows (120 within an hour): the "
+      "next GPN is 044 (ST_PINBUSY) before any prompt; later it is served again",
+      failure="the pinpad lets a host try PINs as fast as it likes")
+def test_pinbusy(abecs_device: Any) -> None:
+    from conformance.cases.abecs.test_keys import gpn_command
+    from virtual_devices.abecs.customer import MagstripeCard
+
+    pinpad = abecs_device.need_virtual("the pinpad's PIN rate is set for the case")
+    pinpad.pin_rate_limit = 120  # what cardloop reader sets (PCI PTS POI B7)
+    pinpad.customer.behaviour = Behaviour(think_s=(0.2, 0.3), typing_s=(0.05, 0.1))
+    pinpad.hold_card(MagstripeCard("4761739001010010", "2812"))
+    gpn = gpn_command(3, 16, "0" * 32)
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn(secure=False)
+        codes = []
+        for _ in range(121):
+            codes.append((yield from abecs_device.host.raw_exchange(gpn, blocking=True)).status)
+        yield abecs_device.world.timeout(3600)
+        codes.append((yield from abecs_device.host.raw_exchange(gpn, blocking=True)).status)
+        return codes
+
+    codes = abecs_device.run(flow)
+    assert codes[:120] == [0] * 120 and codes[120] == 44 and codes[121] == 0

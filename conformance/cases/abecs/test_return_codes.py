@@ -285,3 +285,13 @@ def test_pinbusy(abecs_device: Any) -> None:
 
     codes = abecs_device.run(flow)
     assert codes[:120] == [0] * 120 and codes[120] == 44 and codes[121] == 0
+
+
+@case("abecs/3.1.1/17", title="a file larger than the multimedia memory left: MLR answers "
+      "040 (ST_INTERR) and the load is over", failure="a load that cannot fit corrupts the "
+      "pinpad's memory")
+def test_interr(abecs_device: Any) -> None:
+    pinpad = abecs_device.need_virtual("the pinpad's free memory is set for the case")
+    pinpad.extended.files.capacity = 64  # as if the memory were nearly full
+    mli, mlr, mle = _load(b"BIG00001", _gif(8, 8) + bytes(100))
+    assert exchange(abecs_device, mli, mlr, mle) == [b"MLI000", b"MLR040", b"MLE010"]

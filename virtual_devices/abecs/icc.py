@@ -164,6 +164,7 @@ class KernelChipSession:
         self.offline_pin_error = False
         self.powered = False
         self.went_mute = False  # the card answered reset, then stopped answering
+        self.notified = ""  # the label last sent in NTM "SELECIONADO:"
 
     # -- serving the kernel (virtual_devices.emv.kernel.serve) --------------------------
     def apdu(self, request: Any) -> Gen:
@@ -182,6 +183,10 @@ class KernelChipSession:
 
         labels = [c.label for c in request.candidates]
         self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
+        # §6.8.1.2: while the menu is up the host is told which option is highlighted,
+        # and told again when the cardholder moves to another
+        if labels:
+            self._notify_selected(labels[0])
         chooser = self.pinpad.chooser
         if chooser is not None:
             choice = yield from chooser(labels)
@@ -189,7 +194,18 @@ class KernelChipSession:
             customer = self.pinpad.customer
             yield self.world.timeout(round(customer.rng.uniform(*customer.behaviour.think_s), 3))
             choice = customer.behaviour.app_choice
-        return CANCEL if choice is None else min(choice, len(labels) - 1)
+        if choice is None:
+            return CANCEL
+        index = min(choice, len(labels) - 1)
+        if index != 0:
+            self.pinpad.display.show_lines("SELECIONE:", labels[index])
+            self._notify_selected(labels[index])
+        return index
+
+    def _notify_selected(self, label: str) -> None:
+        """NTM_MSG on two lines of 16 (§2.3.3): "SELECIONADO:" above, the label below."""
+        self.notified = label
+        self.pinpad.notify("SELECIONADO:".ljust(16) + label[:16])
 
     def enter_pin(self, request: Any) -> Gen:
         from virtual_devices.emv.kernel.messages import CANCEL
@@ -275,8 +291,10 @@ class KernelChipSession:
         k = self.kernel
         assert k.selected is not None
         label = k.selected.label or (k.app.label if k.app else "")
-        # NTM_MSG on two lines of 16 (§2.3.3): "SELECIONADO:" above, the label below (§6.8.1.2)
-        self.pinpad.notify("SELECIONADO:".ljust(16) + label[:16])
+        if label != self.notified:  # the kernel chose: tell the host now
+            self._notify_selected(label)
+        else:  # the menu already told the host; the display keeps the choice (§6.8.1.2)
+            self.pinpad.display.show("SELECIONADO:".ljust(16) + label[:16])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
         track2 = tags.get(0x57, b"").hex().upper().rstrip("F").replace("D", "=")

@@ -48,3 +48,33 @@ def test_goc_ntm_wrong_pin(abecs_device: Any, verdict: Any) -> None:
     gcx, went = _with_tables(abecs_device, GCX_EXAMPLE, gox)
     assert went.encode()[:6] == b"GOX000"
     assert "SENHA INVALIDA" in abecs_device.host.notifications
+
+
+@case("abecs/6.8.1.2/3", title="an application menu: NTM with the highlighted option, again "
+      "when the cardholder moves to another, none repeated at the end",
+      failure="the operator cannot follow the cardholder's choice of application")
+def test_menu_ntm(abecs_device: Any, verdict: Any) -> None:
+    from virtual_devices.abecs.tables import records_from_config
+    from virtual_devices.acquirer import make_acquirer
+
+    if not person(abecs_device, verdict, "a two-application card; the second is chosen"):
+        return
+    card = VirtualCard(catalogue()["elo-combo"]).place_in(abecs_device.world)
+    abecs_device.present(card, Behaviour(think_s=(0.2, 0.4), presentation="insert",
+                                         app_choice=1))
+    cfg = make_acquirer().terminal_config()
+    version = cfg.table_version[:10].ljust(10, "0")
+    gcr = (b"GCR041" + b"00" + b"99" + b"000000000500" + b"261125" + b"120000"
+           + version.encode() + b"00" + b"0")
+
+    def flow() -> Any:
+        yield from abecs_device.host.opn(secure=False)
+        yield from abecs_device.host.load_tables(0, version, records_from_config(cfg))
+        return (yield from abecs_device.host.raw_exchange(gcr, blocking=True))
+
+    rsp = abecs_device.run(flow)
+    assert rsp.encode()[:6] == b"GCR000"
+    selected = [n for n in abecs_device.host.notifications if n.startswith("SELECIONADO:")]
+    # the labels as the card spells them (Application Preferred Name, §6.8.1.2)
+    assert [n.upper() for n in selected] == ["SELECIONADO:    ELO CREDITO",
+                                             "SELECIONADO:    ELO DEBITO"]

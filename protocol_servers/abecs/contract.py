@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from protocol_servers.contract import ControlAction, ControlError, Server, Started
@@ -42,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pty links (default: a fixed per-user place, "
                         "so the names stay the same across restarts)")
+    parser.add_argument("--state-dir", default=None, metavar="DIR",
+                        help="root of the pinpads' non-volatile memory (multimedia files), "
+                        "one directory per serial number (default: $CARDLOOP_STATE_DIR, else "
+                        "$XDG_STATE_HOME/cardloop, else ~/.local/state/cardloop)")
 
 
 def _session_of(pinpads: list[Pinpad], i: int) -> Callable[[], Any]:
@@ -62,7 +67,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     from simulator.cli import CliError
     from simulator.ports.pty import PtyError, PtyPair, open_serial_end
     from virtual_devices.abecs.labeler import FrameLabeler
-    from virtual_devices.abecs.pinpad import Pinpad
+    from virtual_devices.abecs.pinpad import DeviceInfo, Pinpad
+    from virtual_devices.abecs.storage import default_state_root
 
     profile = options.profile or PROFILES[0]
     if profile not in PROFILES:
@@ -78,6 +84,8 @@ async def start(world: World, options: argparse.Namespace) -> Started:
         from simulator.pacing import Pacing
 
         pacing = Pacing(options.baud)
+    state_arg = getattr(options, "state_dir", None)
+    state_root = Path(state_arg) if state_arg else default_state_root()
     pinpads: list[Pinpad] = []
     closers: list[Callable[[], None]] = []
     urls: dict[str, str] = {}
@@ -91,8 +99,10 @@ async def start(world: World, options: argparse.Namespace) -> Started:
             end = open_serial_end(world, pair.device_path, name=f"pinpad{i}",
                                   baud=options.baud, pacing=pacing, labeler=labeler)
             closers.append(end.close)
+            # each pinpad its own serial number, so its own memory under the state root
             pinpad = Pinpad(world, end, cards=cards if i == 0 else [], name=f"pinpad{i}",
-                            secure=profile != "legacy")
+                            secure=profile != "legacy", state_dir=state_root,
+                            info=DeviceInfo(serial=f"CL{i + 1:010d}"))
             pinpads.append(pinpad)
             world.inject(pinpad.start)
             urls[f"pinpad{i}"] = pair.host_path

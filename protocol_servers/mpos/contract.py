@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link-dir", default=None,
                         help="directory for the pty links (default: a fixed per-user place, "
                         "so the device names stay the same across restarts)")
+    parser.add_argument("--pin-keys", choices=["dukpt", "master-key"], default="dukpt",
+                        help="how the acquirer's terminals encrypt online PINs: DUKPT:TDES "
+                        "key 16 (default) or MK/WK:TDES under master key 01 with the "
+                        "working key the acquirer sends with its tables")
 
 
 async def start(world: World, options: argparse.Namespace) -> Started:
@@ -82,11 +86,18 @@ async def start(world: World, options: argparse.Namespace) -> Started:
 
     if options.readers < 0:
         raise CliError("--readers must be 0 or more")
+    backend = None
+    if getattr(options, "pin_keys", "dukpt") == "master-key":
+        from protocol_servers.merchant_api import MerchantBackend
+        from virtual_devices.acquirer import AcquirerHost, PinKeys
+
+        backend = MerchantBackend(world, AcquirerHost(pin_keys=PinKeys.master_key()))
     running = await start_bridge(
         world, readers=options.readers, cards=cards, profile=profile, port=options.port,
         tls_ca=options.tls, link_dir=link_dir_for(options.link_dir, "mpos"),
         serial=options.serial,
         merchant_port=options.merchant_port, scan_ports=options.scan_ports,
+        backend=backend,
     )
     lab = running.lab
     for r in lab.readers:  # a customer nobody gave a card holds the default test card

@@ -61,6 +61,7 @@ async def start_bridge(
     serial: Iterable[str] = (),
     merchant_port: int | None = 0,
     scan_ports: bool = False,
+    backend: Any = None,
 ) -> Running:
     """Pinpads on ptys, the bridge on ``ws(s)://host:port/mpos``, the merchant API on
     ``http://127.0.0.1:<merchant_port>`` (None: no merchant API)."""
@@ -82,6 +83,7 @@ async def start_bridge(
         profile=profile,
         link_dir=link_dir,
         extra_serial=serial,
+        backend=backend,
     )
     if scan_ports:
         lab.server.devices.scan_os_ports()

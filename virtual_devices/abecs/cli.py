@@ -19,6 +19,9 @@ from simulator.world import World
 from virtual_devices.abecs.customer import Behaviour, Customer, MagstripeCard
 from virtual_devices.abecs.storage import default_state_root
 
+# PCI PTS POI B7: the average spacing is measured over the last 120 PIN entries
+PCI_PIN_ENTRIES = 120
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -120,7 +123,8 @@ async def _serve(args: argparse.Namespace, cards: list[Any]) -> int:
                                   pacing=pacing)
             state_dir = Path(args.state_dir) if args.state_dir else default_state_root()
             pinpad = Pinpad(world, end, cards=cards, customer=Customer(world, behaviour),
-                            secure=not args.legacy, state_dir=state_dir)
+                            secure=not args.legacy, state_dir=state_dir,
+                            pin_rate_limit=PCI_PIN_ENTRIES)
             holder.append(pinpad)
             pinpad.start()
             # Stop on SIGINT and SIGTERM however we were started: a shell that runs a

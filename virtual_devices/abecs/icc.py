@@ -115,6 +115,14 @@ def _not_accepted_code(trace: list[Any]) -> int:
     return m.ST_CARDAPPNAV
 
 
+def _gpo_outside_emv(trace: list[Any]) -> bool:
+    """The card's last answer was to GET PROCESSING OPTIONS, with a status word other
+    than 9000 and 6985 (the two EMV gives a meaning to)."""
+    if not trace or not trace[-1].label.startswith("GET PROCESSING"):
+        return False
+    return bytes(trace[-1].response[-2:]) not in (b"\x90\x00", b"\x69\x85")
+
+
 def _status_code(status: Any) -> int:
     """Kernel endings as ABECS return codes (§4.4)."""
     from virtual_devices.emv.kernel.messages import Status
@@ -161,6 +169,7 @@ class KernelChipSession:
         self.offline_pin_error = False
         self.powered = False
         self.went_mute = False  # the card answered reset, then stopped answering
+        self.notified = ""  # the label last sent in NTM "SELECIONADO:"
 
     # -- serving the kernel (virtual_devices.emv.kernel.serve) --------------------------
     def apdu(self, request: Any) -> Gen:
@@ -179,6 +188,10 @@ class KernelChipSession:
 
         labels = [c.label for c in request.candidates]
         self.pinpad.display.show_lines("SELECIONE:", labels[0] if labels else "")
+        # §6.8.1.2: while the menu is up the host is told which option is highlighted,
+        # and told again when the cardholder moves to another
+        if labels:
+            self._notify_selected(labels[0])
         chooser = self.pinpad.chooser
         if chooser is not None:
             choice = yield from chooser(labels)
@@ -186,7 +199,18 @@ class KernelChipSession:
             customer = self.pinpad.customer
             yield self.world.timeout(round(customer.rng.uniform(*customer.behaviour.think_s), 3))
             choice = customer.behaviour.app_choice
-        return CANCEL if choice is None else min(choice, len(labels) - 1)
+        if choice is None:
+            return CANCEL
+        index = min(choice, len(labels) - 1)
+        if index != 0:
+            self.pinpad.display.show_lines("SELECIONE:", labels[index])
+            self._notify_selected(labels[index])
+        return index
+
+    def _notify_selected(self, label: str) -> None:
+        """NTM_MSG on two lines of 16 (§2.3.3): "SELECIONADO:" above, the label below."""
+        self.notified = label
+        self.pinpad.notify("SELECIONADO:".ljust(16) + label[:16])
 
     def enter_pin(self, request: Any) -> Gen:
         from virtual_devices.emv.kernel.messages import CANCEL
@@ -245,6 +269,10 @@ class KernelChipSession:
                 return m.ST_ERRCARD
             if stop.status == Status.NOT_ACCEPTED:
                 return _not_accepted_code(self.kernel.trace)
+            if stop.status == Status.CARD_ERROR and _gpo_outside_emv(self.kernel.trace):
+                # §6.8.1.2: a GPO status word whose handling EMV does not define is the
+                # error a chip failure allows falling back to the stripe for
+                return m.ST_ERRFALLBACK
             return _status_code(stop.status)
         except _Stop as stop:
             phase.close()
@@ -268,7 +296,10 @@ class KernelChipSession:
         k = self.kernel
         assert k.selected is not None
         label = k.selected.label or (k.app.label if k.app else "")
-        self.pinpad.notify(f"SELECIONADO: {label}"[:32])
+        if label != self.notified:  # the kernel chose: tell the host now
+            self._notify_selected(label)
+        else:  # the menu already told the host; the display keeps the choice (§6.8.1.2)
+            self.pinpad.display.show("SELECIONADO:".ljust(16) + label[:16])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
         track2 = tags.get(0x57, b"").hex().upper().rstrip("F").replace("D", "=")

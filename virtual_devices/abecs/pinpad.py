@@ -87,6 +87,7 @@ class Pinpad:
         chip_factory: Callable[..., Any] | None = None,
         cardholder: Any = None,
         state_dir: Path | None = None,
+        pin_rate_limit: int | None = None,
     ) -> None:
         self.world = world
         self.end = end
@@ -105,6 +106,12 @@ class Pinpad:
         # whether [OK/ENTRA] with no digits bypasses an EMV PIN prompt: GOX's SPE_GOXOPT
         # "xx1xx" forbids it for one command (§3.7.3)
         self.pin_bypass_allowed = True
+        # PCI's brake on exhaustive PIN determination: over the last ``pin_rate_limit``
+        # PIN entries the average spacing must be at least ``pin_capture_spacing``
+        # (timings.toml), else 044 ST_PINBUSY. Off unless asked for (cardloop reader
+        # asks): benches and soaks run sales faster than any person and measure that.
+        self.pin_rate_limit = pin_rate_limit
+        self.pin_captures: deque[float] = deque()
         self.tables = TableStore()
         self.cards: deque[Any] = deque()
         # the card the customer holds: presented again at each sale until another is
@@ -564,6 +571,9 @@ class Pinpad:
         pinpad refuses it: the prompt stays, and the person is asked again (a new
         inactivity period starts).
         """
+        if self._pin_busy():
+            self.world.transcript.event(self.name, "PIN entry refused: too many too fast")
+            return m.ST_PINBUSY
         # a host's own PIN message (GOX): its first line stays, the digits show below it
         head = (self.pin_prompt or "").replace("\n", "\r").split("\r")[0] or None
         self._show_pin_prompt(head, amount)
@@ -593,7 +603,17 @@ class Pinpad:
             self._show_pin_prompt(head, amount)
         self._emit_pin("*" * len(pin))
         self.display.show_lines(head or "", ("" if head else "SENHA: ") + "*" * len(pin))
+        if pin:
+            self.pin_captures.append(self.world.now)
+            while self.pin_rate_limit and len(self.pin_captures) > self.pin_rate_limit:
+                self.pin_captures.popleft()
         return pin
+
+    def _pin_busy(self) -> bool:
+        limit = self.pin_rate_limit
+        if not limit or len(self.pin_captures) < limit:
+            return False
+        return self.world.now - self.pin_captures[0] < limit * self.t["pin_capture_spacing"]
 
     def _show_pin_prompt(self, head: str | None, amount: int | None) -> None:
         if head is not None:

@@ -47,3 +47,23 @@ def test_media_survives_restart(abecs_device: Any, verdict: Any, tmp_path: Path)
     dmf = b"DMF012" + b"\x00\x1e\x00\x08" + b"LOGO0001"
     assert power_on(tmp_path, dmf) == [b"DMF000"]
     assert power_on(tmp_path, b"LMF", dsi) == [b"LMF000", b"DSI100"]
+
+
+@case("abecs/6.6.1/1", title="MLI takes SPE_MFINFO of 7 bytes and a type it cannot show; "
+      "the type is judged at DSI (101)", failure="hosts that send a short SPE_MFINFO or a "
+      "new format cannot load files")
+def test_mli_lenient(abecs_device: Any, verdict: Any) -> None:
+    from conformance.cases.abecs.test_abecs212 import exchange
+    from virtual_devices.abecs.link import crc16
+
+    data = b"not an image at all"
+    # SPE_MFINFO: size X4, CRC B2, type 04h (RUF), no RUF bytes: 7 bytes
+    info = len(data).to_bytes(4, "big") + crc16(data).to_bytes(2, "big") + b"\x04"
+    mli = b"MLI023" + b"\x00\x1e\x00\x08" + b"FUTURE01" + b"\x00\x1f\x00\x07" + info
+    mlr = b"MLR" + b"%03d" % (4 + len(data)) + b"\x00\x0f" + len(data).to_bytes(2, "big") + data
+    dsi = b"DSI012" + b"\x00\x1e\x00\x08" + b"FUTURE01"
+    got = exchange(abecs_device, mli, mlr, b"MLE", dsi)
+    if got[0] == b"MLI010" and not abecs_device.virtual:
+        verdict.unimplemented("no multimedia commands (MLI answered 010)")
+        return
+    assert got == [b"MLI000", b"MLR000", b"MLE000", b"DSI101"]

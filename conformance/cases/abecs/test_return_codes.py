@@ -165,12 +165,22 @@ def test_cardproblems(abecs_device: Any, verdict: Any) -> None:
     assert _read(abecs_device, card)[0] == b"GCR068"
 
 
-@case("abecs/3.1.1/8", title="GET PROCESSING OPTIONS answered 6F00: 069 (ST_CARDINVDATA)",
-      failure="a card with inconsistent answers is not stopped")
+@case("abecs/3.1.1/8", title="records without the mandatory data (READ RECORD answers an "
+      "empty template 70): 069 (ST_CARDINVDATA)", failure="a card with inconsistent data "
+      "is not stopped")
 def test_cardinvdata(abecs_device: Any, verdict: Any) -> None:
-    got = _status_word(abecs_device, verdict, 0xA8, b"\x6f\x00")
+    got = _status_word(abecs_device, verdict, 0xB2, b"\x70\x00\x90\x00")
     if got is not None:
         assert got == b"GCR069"
+
+
+@case("abecs/3.1.1/15", title="GET PROCESSING OPTIONS answered 6F00, a status EMV does not "
+      "define: 076 (ST_ERRFALLBACK, §6.8.1.2)", failure="a host is not offered the fallback "
+      "to the stripe the specification allows")
+def test_errfallback_gpo(abecs_device: Any, verdict: Any) -> None:
+    got = _status_word(abecs_device, verdict, 0xA8, b"\x6f\x00")
+    if got is not None:
+        assert got == b"GCR076"
 
 
 @case("abecs/3.1.1/9", title="a chip card with no application in the tables: 070 "
@@ -249,3 +259,39 @@ def test_mferrfmt(abecs_device: Any, verdict: Any) -> None:
         verdict.unimplemented("no multimedia commands (MLI answered 010)")
         return
     assert got == [b"MLI000", b"MLR000", b"MLE000", b"DSI101"]
+
+
+@case("abecs/3.1.1/16", title="PIN entries faster than PCI allows (120 within an hour): the "
+      "next GPN is 044 (ST_PINBUSY) before any prompt; later it is served again",
+      failure="the pinpad lets a host try PINs as fast as it likes")
+def test_pinbusy(abecs_device: Any) -> None:
+    from conformance.cases.abecs.test_keys import gpn_command
+    from virtual_devices.abecs.customer import MagstripeCard
+
+    pinpad = abecs_device.need_virtual("the pinpad's PIN rate is set for the case")
+    pinpad.pin_rate_limit = 120  # what cardloop reader sets (PCI PTS POI B7)
+    pinpad.customer.behaviour = Behaviour(think_s=(0.2, 0.3), typing_s=(0.05, 0.1))
+    pinpad.hold_card(MagstripeCard("4761739001010010", "2812"))
+    gpn = gpn_command(3, 16, "0" * 32)
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn(secure=False)
+        codes = []
+        for _ in range(121):
+            codes.append((yield from abecs_device.host.raw_exchange(gpn, blocking=True)).status)
+        yield abecs_device.world.timeout(3600)
+        codes.append((yield from abecs_device.host.raw_exchange(gpn, blocking=True)).status)
+        return codes
+
+    codes = abecs_device.run(flow)
+    assert codes[:120] == [0] * 120 and codes[120] == 44 and codes[121] == 0
+
+
+@case("abecs/3.1.1/17", title="a file larger than the multimedia memory left: MLR answers "
+      "040 (ST_INTERR) and the load is over", failure="a load that cannot fit corrupts the "
+      "pinpad's memory")
+def test_interr(abecs_device: Any) -> None:
+    pinpad = abecs_device.need_virtual("the pinpad's free memory is set for the case")
+    pinpad.extended.files.capacity = 64  # as if the memory were nearly full
+    mli, mlr, mle = _load(b"BIG00001", _gif(8, 8) + bytes(100))
+    assert exchange(abecs_device, mli, mlr, mle) == [b"MLI000", b"MLR040", b"MLE010"]

@@ -73,7 +73,9 @@ def mli(pinpad: Any, cmd: Command) -> Gen:
     p = params(cmd)
     name = _file_name(p.need(t.SPE_MFNAME))
     info = p.need(t.SPE_MFINFO)
-    if len(info) != 10 or info[6] not in (1, 2, 3) or info[7:] != b"\x00\x00\x00":
+    # §6.6.1: any SPE_MFINFO of 7 bytes or more is taken (the RUF bytes are not looked
+    # at), and the type is not judged here, only when the file is used (DSI, CLX: 101)
+    if len(info) < 7:
         return Response("MLI", m.ST_INVPARM)
     size, crc = int.from_bytes(info[:4], "big"), int.from_bytes(info[4:6], "big")
     st = state(pinpad)
@@ -81,9 +83,6 @@ def mli(pinpad: Any, cmd: Command) -> Gen:
     st.received = bytearray()
     return Response("MLI")
     yield  # pragma: no cover
-
-
-MEDIA_MEMORY = 4 * 1024 * 1024  # bytes of file memory (a typical colour pinpad's)
 
 
 @handles("MLR")
@@ -97,7 +96,7 @@ def mlr(pinpad: Any, cmd: Command) -> Gen:
         return Response("MLR", m.ST_MANDAT)
     for c in chunks:
         st.received += c
-    if len(st.received) > MEDIA_MEMORY:
+    if len(st.received) > st.files.room_for(st.loading[0]):
         st.loading, st.received = None, bytearray()
         return Response("MLR", m.ST_INTERR)
     return Response("MLR")
@@ -116,6 +115,8 @@ def mle(pinpad: Any, cmd: Command) -> Gen:
     st.loading, st.received = None, bytearray()
     if len(data) != size or crc16(data) != crc:
         return Response("MLE", ST_MFERR)
+    if len(data) > st.files.room_for(name):
+        return Response("MLE", m.ST_INTERR)
     st.files.put(MediaFile(name, kind, data))
     return Response("MLE")
     yield  # pragma: no cover

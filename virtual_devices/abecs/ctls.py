@@ -164,7 +164,8 @@ class ContactlessSession(KernelChipSession):
         k = self.kernel
         assert k.selected is not None
         label = k.selected.label or (k.app.label if k.app else "")
-        self.pinpad.notify(f"SELECIONADO: {label}"[:32])
+        # the same two-line NTM layout as the contact path (§2.3.3)
+        self.pinpad.notify("SELECIONADO:".ljust(16) + label[:16])
         tags = k.card.tags
         rec = next((r for r in self.pool if k.app is not None and r.aid == k.app.aid), self.pool[0])
         if self.tap.mode == "magstripe":

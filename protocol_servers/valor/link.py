@@ -112,6 +112,7 @@ class Link:
             self.closed = True
             self.session.lost()
             self.terminal.forget(self)
+        self._queue.put((None, ""))  # wake the writer so that it ends too
 
     def _handle(self, items: list[Any]) -> None:
         default: Style = "ws" if not self.bytes else ("usb" if self.transport == "usb"

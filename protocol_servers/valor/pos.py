@@ -21,14 +21,17 @@ from typing import Any
 import simpy
 
 from protocol_servers.valor import dictionary as d
+from protocol_servers.valor.dictionary import (
+    ACK_TIMEOUT,
+    PAYLOAD_TIMEOUT,
+    SALE_TIMEOUT,
+)
 from protocol_servers.valor.terminal import ref_of
 from protocol_servers.valor.wire import Frame, JsonStreamDecoder, Style, encode
 from simulator.streams import ByteEnd
 from simulator.world import World
 
 Gen = Generator[simpy.Event, Any, Any]
-#: client timeouts of §A.4 (C-RN, C-TS1, C-EL2), in seconds
-ACK_TIMEOUT, PAYLOAD_TIMEOUT, SALE_TIMEOUT, SETTLE_TIMEOUT = 5.0, 10.0, 120.0, 180.0
 
 
 @dataclass

@@ -15,6 +15,7 @@ nothing); the link that owns the socket does it. What the POS did wrong along th
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -90,7 +91,8 @@ class Session:
     missing_acks: int = 0
     early_acks: int = 0  # an ACK while the request still runs: the POS took a stray final
     bad_inputs: int = 0
-    history: list[str] = field(default_factory=list)
+    #: the latest state changes (a connection may live for days: only these are kept)
+    history: deque[str] = field(default_factory=lambda: deque(maxlen=32))
 
     def _go(self, event: Event) -> None:
         try:

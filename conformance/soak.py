@@ -55,8 +55,8 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     cannot read any more the protocol's way, and returns what that POS was told.
 ``stream_reader(url) -> Callable[[bytes], list[bytes]] | None`` (optional)
     *driver side*: how to cut answers from a byte stream when the server may answer in
-    another framing than the request's (Valor answers a frame it could not read as bare
-    JSON); None keeps the URL scheme's framing.
+    another framing than the request's (Valor answers junk that shows no framing in the
+    connection's last good one); None keeps the URL scheme's framing.
 ``healthy() -> tuple[str, str]``
     *driver side*: an ordinary request (role, text) every live server answers at once.
 ``async session(urls, index) -> Session``

@@ -100,9 +100,10 @@ class ValorSoak:
         return rng.choice(_ROLES), hostile_message(rng, rng.choice(self._ENVELOPES), kind(rng))
 
     def stream_reader(self, url: str) -> Any:
-        """Answers cut by the terminal's own stream decoder: it replies in a request's
-        framing, but a frame it could not read (cut short, junk inside STX/ETX) is
-        answered with bare JSON, which neither end marker would find."""
+        """Answers cut by the terminal's own stream decoder: a frame it could not read
+        is answered in the framing that frame showed or the connection's last good one,
+        which for a connection that has only sent junk may be another than the URL's
+        (junk without a marker on an STX/ETX connection is answered bare)."""
         if url.startswith("ws"):
             return None
         from protocol_servers.valor.wire import Frame, JsonStreamDecoder

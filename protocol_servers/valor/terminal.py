@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from protocol_servers.valor import dictionary as d
-from protocol_servers.valor.card import EPOCH, CardOutcome, CardPath
+from protocol_servers.valor.card import ENTRY_FIELDS, EPOCH, CardOutcome, CardPath
 from protocol_servers.valor.conduct import Conduct
 from simulator.timings import Timings, load_timings
 from simulator.world import World
@@ -450,6 +450,7 @@ class ValorTerminal:
         rec = job.record
         assert rec is not None
         frame = self._base(job)
+        mode, how = ENTRY_FIELDS.get(out.entry_mode, ("", ""))
         if out.approved:
             part = rec.amount < int(job.request.get("AMOUNT") or rec.amount)
             frame.update({
@@ -457,8 +458,8 @@ class ValorTerminal:
                 "TXN_ID": txn_id(out.acquirer_ref), "TXN_DETAILS_UPLOADED": "YES",
                 "AMOUNT": str(rec.amount), "TIP_AMOUNT": str(rec.tip),
                 "TOTAL_AMOUNT": str(rec.amount + rec.tip), "PARTIAL": "1" if part else "0",
-                "MASKED_PAN": out.masked_pan, "ENTRY_MODE": out.entry_mode,
-                "ENTRY_TYPE": out.entry_mode, "EXPIRY_DATE": "**/**",
+                "MASKED_PAN": out.masked_pan, "ENTRY_MODE": mode, "ENTRY_TYPE": how,
+                "EXPIRY_DATE": "**/**",
                 "RRN": f"{633000000000 + int(rec.stan):012d}", "CODE": out.auth_code,
                 "AUTH_RSP_TEXT": f"APPROVAL {out.auth_code}", "TRAN_NO": rec.tran_no,
                 "ISSUER": out.issuer, "CARD_BRAND": out.issuer, "AID": out.aid,
@@ -470,7 +471,7 @@ class ValorTerminal:
         err = self._refusal_frame(job, message)
         err.update({"TRAN_TYPE": frame["TRAN_TYPE"], "AMOUNT": str(rec.amount)})
         if out.masked_pan:
-            err["MASKED_PAN"] = out.masked_pan
+            err.update({"MASKED_PAN": out.masked_pan, "ENTRY_MODE": mode, "ENTRY_TYPE": how})
         if out.arc:
             err["HOST_RESPONSE_CODE"] = out.arc  # ours: the issuer's ISO 8583 field 39
         rec.status = "cancelled" if out.cancelled else "declined"

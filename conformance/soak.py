@@ -48,10 +48,15 @@ by :func:`adapter`); nothing else here knows a protocol. An adapter has:
     health check, before anything is sent: a protocol whose server speaks first (GoChip
     greets with ``RES_ON_WS_INIT_REQUIRED``) reads its greeting here, so that each
     answer counted is the answer to what was sent.
+``async closing(wire, urls) -> dict[str, int]`` (optional)
+    *driver side*: called before the soak closes a connection it fuzzed on. A protocol
+    whose answers may still be on their way (Valor: a request's STAN frame and final
+    behind the error frame of junk sent with it) reads them here, recovers what it
+    cannot read any more the protocol's way, and returns what that POS was told.
 ``stream_reader(url) -> Callable[[bytes], list[bytes]] | None`` (optional)
     *driver side*: how to cut answers from a byte stream when the server may answer in
-    another framing than the request's (Valor answers a frame it could not read as bare
-    JSON); None keeps the URL scheme's framing.
+    another framing than the request's (Valor answers junk that shows no framing in the
+    connection's last good one); None keeps the URL scheme's framing.
 ``healthy() -> tuple[str, str]``
     *driver side*: an ordinary request (role, text) every live server answers at once.
 ``async session(urls, index) -> Session``
@@ -398,6 +403,17 @@ async def _healthy(soak: SoakAdapter, urls: dict[str, str]) -> bool:
         await wire.close()
 
 
+async def _close(soak: SoakAdapter, wire: Wire, urls: dict[str, str],
+                 told: dict[str, int] | None) -> None:
+    """Close a fuzzing connection, letting the adapter read what is still owed first."""
+    closing = getattr(soak, "closing", None)
+    if closing is not None:
+        got = await closing(wire, urls)
+        if told is not None:
+            told.update(got)
+    await wire.close()
+
+
 async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str, str | bytes]],
                 result: Result, told: dict[str, int] | None = None) -> None:
     wires: dict[str, Wire] = {}
@@ -407,7 +423,9 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
             try:
                 wire = wires.get(role)
                 if wire is None or wire.closed:
-                    wires.pop(role, None)
+                    old = wires.pop(role, None)
+                    if old is not None:
+                        await _close(soak, old, urls, told)
                     wire = wires[role] = await _open(soak, urls[role])
                 await wire.send(message)
                 answer = await wire.recv()  # a message or the close: either is an answer
@@ -417,7 +435,9 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                     result.unanswered += 1
                     if len(result.unanswered_inputs) < 5:
                         result.unanswered_inputs.append(f"{role} (1011): {message[:120]!r}")
-                    wires.pop(role, None)
+                    gone = wires.pop(role, None)
+                    if gone is not None:
+                        await _close(soak, gone, urls, told)
                     continue
                 result.answers += 1
                 settle = getattr(soak, "settle", None)
@@ -434,15 +454,17 @@ async def _lane(soak: SoakAdapter, urls: dict[str, str], inputs: list[tuple[str,
                     result.unanswered_inputs.append(f"{role}: {message[:120]!r}")
                 stale = wires.pop(role, None)
                 if stale is not None:
-                    await stale.close()
+                    await _close(soak, stale, urls, told)
             except OSError:
                 # the server closed while we were still sending (an oversize frame): the
                 # close is its answer
                 result.answers += 1
-                wires.pop(role, None)
+                gone = wires.pop(role, None)
+                if gone is not None:
+                    await _close(soak, gone, urls, told)
     finally:
         for wire in wires.values():
-            await wire.close()
+            await _close(soak, wire, urls, told)
 
 
 async def soak_server(name: str, inputs: int, sessions: int, seed: int,

@@ -16,8 +16,10 @@ as the newline framing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from conformance.soak import ANSWER_TIMEOUT, Session, Wire, adapter
@@ -32,6 +34,10 @@ _STEPS = ("ACK", "Payload Request Received")
 #: seconds (wall) to wait after a fuzzed request's ACK for the step that says the
 #: terminal took it; none means the ACK was the whole answer
 _NEXT_STEP_WAIT = 5.0
+#: seconds (wall) without a frame after which a connection about to close owes nothing
+#: more: the terminal writes a request's ACK and STAN frame within half a simulated second
+#: (timings.toml), 10 ms at the soak's factor
+_QUIET = 0.25
 
 
 def _request(fields: dict[str, str]) -> str:
@@ -61,6 +67,8 @@ class ValorSoak:
     def __init__(self) -> None:
         self.terminal: Any = None
         self._turn = asyncio.Lock()
+        #: per fuzzing connection: STANs it was given whose final it has not read yet
+        self._stans: weakref.WeakKeyDictionary[Wire, set[str]] = weakref.WeakKeyDictionary()
 
     async def start(self, world: World) -> dict[str, str]:
         from protocol_servers.valor import live
@@ -92,9 +100,10 @@ class ValorSoak:
         return rng.choice(_ROLES), hostile_message(rng, rng.choice(self._ENVELOPES), kind(rng))
 
     def stream_reader(self, url: str) -> Any:
-        """Answers cut by the terminal's own stream decoder: it replies in a request's
-        framing, but a frame it could not read (cut short, junk inside STX/ETX) is
-        answered with bare JSON, which neither end marker would find."""
+        """Answers cut by the terminal's own stream decoder: a frame it could not read
+        is answered in the framing that frame showed or the connection's last good one,
+        which for a connection that has only sent junk may be another than the URL's
+        (junk without a marker on an STX/ETX connection is answered bare)."""
         if url.startswith("ws"):
             return None
         from protocol_servers.valor.wire import Frame, JsonStreamDecoder
@@ -108,41 +117,107 @@ class ValorSoak:
     def healthy(self) -> tuple[str, str]:
         return "ws", _request({"TRAN_MODE": "96"})
 
+    # -- the fuzzing POS: what it was told, and what it still waits for ------------------
+    # A fuzzed message can hold junk and a request at once: the terminal answers the junk
+    # at once and the request's ACK, STAN frame and final after it, so a request's frames
+    # may still be on the wire when the soak moves on (or closes the connection). The
+    # fuzzing POS keeps, per connection, the STANs it was given whose final it has not
+    # read, reads them before it closes (:meth:`closing`), and recovers any it can no
+    # longer read by TRAN_MODE 90 and the STAN, as the note tells a POS to (§A.4 step 7).
+
+    def _open_stans(self, wire: Wire) -> set[str]:
+        return self._stans.setdefault(wire, set())
+
+    async def _note(self, wire: Wire, raw: str | bytes, told: dict[str, int]) -> str:
+        """Take one frame: "ack", "stan" (a STAN to wait for), "final" or "other"."""
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            return "other"
+        if not isinstance(msg, dict):
+            return "other"
+        if msg.get("MSG") == "ACK":
+            return "ack"
+        if msg.get("MSG") == "Payload Request Received":
+            self._open_stans(wire).add(str(msg.get("STAN_NO", "")))
+            return "stan"
+        stan = str(msg.get("STAN_NO") or msg.get("STAN_ID") or "")
+        self._open_stans(wire).discard(stan)
+        # the fuzzer does not know what it asked; a sale's final names no TRAN_CODE
+        told.update(_told(msg, {"TRAN_CODE": str(msg.get("TRAN_CODE", "1"))}))
+        if "STATE" in msg:
+            with contextlib.suppress(OSError):
+                await wire.send(_request({"STATE": "0", "MSG": "ACK"}))
+        return "final"
+
     async def settle(self, wire: Wire, answer: str | bytes) -> dict[str, int]:
         """A fuzzed request the terminal took (its ACK came): read on to its final frame."""
-        try:
-            msg = json.loads(answer)
-        except ValueError:
-            return {}
-        if not isinstance(msg, dict):
-            return {}
-        if msg.get("MSG") not in _STEPS:
-            # a final frame read as the first answer belongs to an earlier fuzzed sale on
-            # this connection that outlasted its wait: what it says still counts
-            return _told(msg, {"TRAN_CODE": str(msg.get("TRAN_CODE", "1"))})
-        if msg.get("MSG") == "ACK":
+        told: dict[str, int] = {}
+        seen = await self._note(wire, answer, told)
+        if seen == "ack":
             # an ACK alone answers TRAN_MODE 96; a request the terminal works on follows
-            # its ACK with "Payload Request Received" at once (§A.4 steps 2-3)
+            # its ACK with "Payload Request Received" or its refusal at once (§A.4)
             try:
                 raw = await wire.recv(_NEXT_STEP_WAIT)
             except TimeoutError:
-                return {}
+                return told
             if raw is None:
-                return {}
+                return told
+            seen = await self._note(wire, raw, told)
+        if seen == "stan":
+            await self._read_open(wire, told)
+        return told
+
+    async def _read_open(self, wire: Wire, told: dict[str, int]) -> None:
+        """Frames until every STAN this connection was given has its final."""
+        while self._open_stans(wire):
             try:
-                step = json.loads(raw)
-            except ValueError:
-                return {}
-            if not isinstance(step, dict):
-                return {}
-            if step.get("MSG") not in _STEPS:
-                await wire.send(_request({"MSG": "ACK"}))
-                return _told(step, {"TRAN_CODE": str(step.get("TRAN_CODE", "1"))})
-        final = await self._final(wire)
-        if final is None:
-            return {}
-        # the fuzzer does not know what it asked; a sale's final names its TRAN_CODE
-        return _told(final, {"TRAN_CODE": str(final.get("TRAN_CODE", "1"))})
+                raw = await wire.recv(ANSWER_TIMEOUT)
+            except TimeoutError:
+                return
+            if raw is None:
+                return
+            await self._note(wire, raw, told)
+
+    async def closing(self, wire: Wire, urls: dict[str, str]) -> dict[str, int]:
+        """Before the soak closes a fuzzing connection: read what is still on its way
+        (until the line is quiet), then recover each STAN left without its final."""
+        told: dict[str, int] = {}
+        try:
+            while True:
+                wait = ANSWER_TIMEOUT if self._open_stans(wire) else _QUIET
+                try:
+                    raw = await wire.recv(wait)
+                except TimeoutError:
+                    break
+                if raw is None:
+                    break
+                await self._note(wire, raw, told)
+        except OSError:
+            pass
+        for stan in sorted(self._stans.pop(wire, set())):
+            told.update(await self._recover(urls, stan))
+        return told
+
+    async def _recover(self, urls: dict[str, str], stan: str) -> dict[str, int]:
+        """TRAN_MODE 90 for ``stan`` on a new connection until its outcome is known."""
+        for _ in range(40):
+            wire = await Wire(urls["ws"]).open()
+            try:
+                await wire.send(_request({"TRAN_MODE": "90", "STAN_NO": stan}))
+                while True:
+                    raw = await wire.recv(ANSWER_TIMEOUT)
+                    if raw is None:
+                        break
+                    msg = json.loads(raw)
+                    if isinstance(msg, dict) and msg.get("MSG") != "ACK":
+                        break
+            finally:
+                await wire.close()
+            if isinstance(msg, dict) and str(msg.get("STATE")) != "-2":
+                return _told(msg, {"TRAN_CODE": "1"})
+            await asyncio.sleep(0.25)  # still running at the terminal: ask again
+        return {}
 
     async def _final(self, wire: Wire) -> dict[str, Any] | None:
         """Frames until the final one (past ACK and the STAN), then the trailing ACK."""
@@ -158,7 +233,7 @@ class ValorSoak:
             except ValueError:
                 continue
             if isinstance(msg, dict) and msg.get("MSG") not in _STEPS:
-                await wire.send(_request({"MSG": "ACK"}))
+                await wire.send(_request({"STATE": "0", "MSG": "ACK"}))
                 return msg
 
     async def _ask(self, wire: Wire, s: Session, fields: dict[str, str]) -> Any:

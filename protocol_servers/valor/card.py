@@ -32,6 +32,30 @@ BRANDS = (("A000000003", "VISA"), ("A000000004", "MASTERCARD"), ("A000000025", "
           ("A000000494", "ELO"))
 
 
+#: how the card was read, from the terminal application's ``entry_mode``, in the two
+#: response fields of §A.6. The note lists MANUAL / CLESS / CHIP / TAP / SWIPE for
+#: ENTRY_MODE and ENTRY_TYPE without saying which goes where; ours, after the note's
+#: sample final ("ENTRY_MODE":"CHIP"): ENTRY_MODE is the reader (CHIP, CLESS, SWIPE,
+#: MANUAL) and ENTRY_TYPE what the cardholder did (CHIP, TAP, SWIPE, FALLBACK for a
+#: swipe after a failed chip, MANUAL). Keyed entry is listed for completeness: the
+#: virtual pinpad offers no keyed PAN, so no sale of ours reads MANUAL.
+ENTRY_FIELDS: dict[str, tuple[str, str]] = {
+    "chip": ("CHIP", "CHIP"),
+    "contactless": ("CLESS", "TAP"),
+    "contactless-magstripe": ("CLESS", "TAP"),
+    "magstripe": ("SWIPE", "SWIPE"),
+    "fallback": ("SWIPE", "FALLBACK"),
+    "keyed": ("MANUAL", "MANUAL"),
+}
+
+
+def stripe_wants_pin(card: Any) -> bool:
+    """A stripe asks for a PIN when its service code's third digit is 0, 5 or 6 (ISO/IEC
+    7813: PIN required, or prompt when a PIN pad is present; the terminal has one)."""
+    service = str(getattr(card, "service_code", "") or "")
+    return len(service) == 3 and service[2] in "056"
+
+
 def brand_of(aid: str) -> str:
     for prefix, name in BRANDS:
         if aid.upper().startswith(prefix):
@@ -52,7 +76,7 @@ class CardOutcome:
     aid: str = ""
     tvr: str = ""
     tsi: str = ""
-    entry_mode: str = ""
+    entry_mode: str = ""  # the terminal application's words: chip, contactless, magstripe ...
     issuer: str = ""
     app_label: str = ""
     holder: str = ""
@@ -142,6 +166,7 @@ class CardPath:
 
     def _read_card(self, amount: int, out: CardOutcome) -> Gen:
         from virtual_devices.abecs import messages as m
+        from virtual_devices.terminal.app import entry_mode
 
         prepared = yield from self._command(self._prepare())
         if isinstance(prepared, Exception):
@@ -164,9 +189,7 @@ class CardPath:
             return None
         out.masked_pan = mask_pan(card.pan)
         out.last4 = card.pan[-4:]
-        # a tap is contactless whether the card answered as EMV (06) or as a stripe (05)
-        out.entry_mode = "CLESS" if card.card_type in (m.CARD_CTLS_EMV, m.CARD_CTLS_MAG) else (
-            "CHIP" if card.card_type == m.CARD_ICC else "SWIPE")
+        out.entry_mode = entry_mode(card)
         out.app_label = card.app_label.strip()
         out.holder = card.holder_name.strip()
         return card
@@ -181,15 +204,14 @@ class CardPath:
         from virtual_devices.abecs import messages as m
         from virtual_devices.emv import tlv
         from virtual_devices.terminal import HostAnswer, Processed
+        from virtual_devices.terminal.app import STRIPE_TYPES
 
         out = CardOutcome()
         card = yield from self._read_card(amount, out)
         if card is None:
             return out
-        if card.card_type not in (m.CARD_ICC, m.CARD_CTLS_EMV):
-            out.message = "card not supported"
-            yield from self._command(self.app.remove_card(False))
-            return out
+        if card.card_type in STRIPE_TYPES:
+            return (yield from self._stripe(card, amount, kind, key, approve_part, out))
         goc = yield from self._command(self.app.go_on_chip(card, amount, self.tables))
         if isinstance(goc, Exception):
             out.message = "card reader error"
@@ -229,6 +251,37 @@ class CardPath:
         elif done.fnc.decision != 0:
             self.app.reverse(rsp.reference or "", key)  # the card refused the approval
             out.message = "declined by card"
+        else:
+            out.approved, out.amount = True, asked
+            out.acquirer_ref, out.auth_code = rsp.reference or "", rsp.auth_code
+        return out
+
+    def _stripe(self, card: Any, amount: int, kind: str, key: str,
+                approve_part: int | None, out: CardOutcome) -> Gen:
+        """A swiped card (or a contactless tap in stripe mode): GPN when the stripe asks
+        for a PIN, then the acquirer with the track. No GOC/FNC: there is no chip."""
+        from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.host import rid_for_pan
+        from virtual_devices.terminal import Processed
+
+        out.aid = ""
+        out.issuer = brand_of(rid_for_pan(card.pan).hex().upper())
+        pin = None
+        if stripe_wants_pin(card):
+            pin = yield from self._command(self.app.enter_pin(card))
+            if isinstance(pin, Exception):
+                code = getattr(pin, "code", None)
+                out.cancelled = code in (m.ST_CANCEL, m.ST_TIMEOUT)
+                out.message = "cancelled" if out.cancelled else "card reader error"
+                return out
+            out.pin = True
+        asked = approve_part if approve_part is not None else amount
+        rsp = yield from self.app.authorise(Processed(card, pin=pin), asked, kind=kind, key=key)
+        out.arc = rsp.arc if rsp is not None else ""
+        if rsp is None:
+            out.message = "no host"
+        elif not rsp.approved:
+            out.message = "declined"
         else:
             out.approved, out.amount = True, asked
             out.acquirer_ref, out.auth_code = rsp.reference or "", rsp.auth_code

@@ -28,6 +28,9 @@ KNOWN_MODES = {"0", "1", "2", "3", "4", "5", "6", "8", "9", "90", "91", "92", "9
                "95", "96", "97", "98", "99"}
 CODE_SALE, CODE_VOID, CODE_PREAUTH, CODE_TICKET, CODE_REFUND = "1", "2", "3", "4", "5"
 CODE_SETTLE, CODE_REPRINT, CODE_TIP_ADJUST = "9", "11", "20"
+#: client timeouts of §A.4 (C-RN, C-TS1, C-EL2), in seconds: ACK, "Payload Request
+#: Received", a sale's final, a settlement's final
+ACK_TIMEOUT, PAYLOAD_TIMEOUT, SALE_TIMEOUT, SETTLE_TIMEOUT = 5.0, 10.0, 120.0, 180.0
 METHOD = {CODE_SALE: "Sale", CODE_VOID: "Void", CODE_PREAUTH: "Pre-Auth", CODE_TICKET: "Ticket",
           CODE_REFUND: "Refund", CODE_SETTLE: "Settlement", CODE_REPRINT: "Reprint",
           CODE_TIP_ADJUST: "Tip Adjust"}

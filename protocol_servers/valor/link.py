@@ -38,7 +38,8 @@ class Link:
         self.transport = transport  # ws | tcp | usb
         self.name = str(getattr(end, "name", transport))
         self.bytes = isinstance(end, ByteEnd)
-        self.session = Session(terminal.identity, cancel_port=cancel_port)
+        self.session = Session(terminal.identity, cancel_port=cancel_port,
+                               last_style=self._default_style())
         self.decoder = JsonStreamDecoder(strict_stx=terminal.knob("strict_stx", use=False))
         self._queue: simpy.Store = simpy.Store(self.world.env)
         self.closed = False
@@ -112,13 +113,17 @@ class Link:
             self.closed = True
             self.session.lost()
             self.terminal.forget(self)
+        self._queue.put((None, ""))  # wake the writer so that it ends too
+
+    def _default_style(self) -> Style:
+        """The framing of a connection before it sent anything readable."""
+        if not self.bytes:
+            return "ws"
+        return "usb" if self.transport == "usb" else "bare"
 
     def _handle(self, items: list[Any]) -> None:
-        default: Style = "ws" if not self.bytes else ("usb" if self.transport == "usb"
-                                                      else "bare")
         for item in items:
-            style = None if isinstance(item, Frame) else default
-            for action in self.session.receive(item, style):
+            for action in self.session.receive(item):
                 if isinstance(action, Reply):
                     self.send(action.frame, action.style)
                 elif isinstance(action, Dispatch):

@@ -118,6 +118,8 @@ class _Front(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.end is not None:
             self.world.inject(self.end.deliver_eof)
+            with contextlib.suppress(ValueError):
+                self.front.ends.remove(self.end)  # only open connections are kept
         if self.pipe is not None:
             self.pipe.close()
 

@@ -15,6 +15,7 @@ nothing); the link that owns the socket does it. What the POS did wrong along th
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -90,7 +91,8 @@ class Session:
     missing_acks: int = 0
     early_acks: int = 0  # an ACK while the request still runs: the POS took a stray final
     bad_inputs: int = 0
-    history: list[str] = field(default_factory=list)
+    #: the latest state changes (a connection may live for days: only these are kept)
+    history: deque[str] = field(default_factory=lambda: deque(maxlen=32))
 
     def _go(self, event: Event) -> None:
         try:
@@ -109,10 +111,15 @@ class Session:
 
     def receive(self, item: Frame | Junk, style: Style | None = None) -> list[Action]:
         if isinstance(item, Junk):
+            # Choice (the note is silent on answering what cannot be read): the answer
+            # goes in the framing the bad bytes show (inside STX/ETX or the USB markers,
+            # a line ended by a newline), else in the connection's last good framing (a
+            # client keeps one framing), else the transport's own (``last_style`` starts
+            # as the link's default: bare on TCP, the markers on USB, a WebSocket message)
             self._go(E.BAD)
             self.bad_inputs += 1
             return [Reply(d.error_frame(d.NOT_A_REQUEST, self.identity),
-                          style or self.last_style)]
+                          style or item.style or self.last_style)]
         style = style or item.style
         self.last_style = style
         parsed = d.parse(item.payload)

@@ -25,6 +25,7 @@ Choices where the note is silent, made here:
 from __future__ import annotations
 
 import tomllib
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from protocol_servers.valor import dictionary as d
-from protocol_servers.valor.card import EPOCH, CardOutcome, CardPath
+from protocol_servers.valor.card import ENTRY_FIELDS, EPOCH, CardOutcome, CardPath
+from protocol_servers.valor.conduct import Conduct
 from simulator.timings import Timings, load_timings
 from simulator.world import World
 
@@ -57,6 +59,14 @@ KNOBS = {
     "bare_replies": "answer every TCP request with bare JSON, whatever its framing (switch)",
 }
 SWITCHES = ("strict_stx", "bare_replies")
+#: our choice: the transactions a status query (TRAN_MODE 90) can still find by STAN. A
+#: real terminal keeps a bounded journal; a thousand covers any POS's recovery (it asks
+#: within seconds of losing the socket) and a whole day's batch of a busy counter.
+JOURNAL = 1000
+#: the prompts kept for the control API's state and the cases (the transcript has all)
+SCREEN_LINES = 50
+#: settlement totals kept for the control API (each is also in the transcript)
+SETTLEMENTS_KEPT = 16
 
 
 def _data(name: str) -> dict[str, Any]:
@@ -96,7 +106,6 @@ class Record:
     final: dict[str, str] | None = None
     acquirer_ref: str = ""
     last4: str = ""
-    log_at: int = -1  # the request's place in ``ValorTerminal.requests`` (for grading)
     card: CardOutcome | None = None
     parent: str = ""  # TRAN_NO of the original (void, ticket, tip adjust)
     completed: bool = False  # a pre-auth that a ticket captured
@@ -138,7 +147,7 @@ class Job:
     record: Record | None = None
     frame: dict[str, str] = field(default_factory=dict)  # the final frame being built
     proc: simpy.Process | None = None
-    log_at: int = -1  # the request's place in ``ValorTerminal.requests``
+    money_at: int = 0  # the grading's money-request count right after this request came
 
 
 class ValorTerminal:
@@ -160,22 +169,20 @@ class ValorTerminal:
         self.stan = 0
         self.tran_no = 0
         self.batch_no = 1
-        self.records: dict[str, Record] = {}  # by STAN
+        #: by STAN, the newest :data:`JOURNAL` (the open batch holds its own)
+        self.records: OrderedDict[str, Record] = OrderedDict()
         self.batch: list[Record] = []
         self.current: Job | None = None
         self.links: list[Link] = []
         self.knobs: dict[str, int] = {}  # name -> times left (-1: until cleared)
-        self.screen: list[str] = []  # what the terminal showed (prompts), newest last
-        self.settlements: list[dict[str, str]] = []
+        #: what the terminal showed (prompts), newest last
+        self.screen: deque[str] = deque(maxlen=SCREEN_LINES)
+        self.settlements: deque[dict[str, str]] = deque(maxlen=SETTLEMENTS_KEPT)
         self._conn = 0
-        #: what each POS asked, in order (the conformance grading of a POS reads it)
-        self.requests: list[dict[str, Any]] = []
-        self.sessions: list[Any] = []  # every connection's session, closed ones too
-        #: STANs whose outcome the POS never got as a final (socket lost, or STATE -2):
-        #: a careful POS asks for each by TRAN_MODE 90 (graded in :mod:`.conduct`)
-        self.unresolved: list[str] = []
-        self.foreign_finals = 0  # stray finals sent by the foreign_final fault
-        self.ports: list[str] = []  # the transcript names of those connections
+        #: how the POS behaves (the client-under-test grades), folded as it happens
+        self.conduct = Conduct()
+        #: the transcript names of the connections served so far (newest kept)
+        self.ports: deque[str] = deque(maxlen=JOURNAL)
 
     # -- knobs -----------------------------------------------------------------------------
     def set_knob(self, name: str, times: int = 1) -> None:
@@ -205,7 +212,6 @@ class ValorTerminal:
 
         link = Link(self, end, transport, cancel_port=cancel_port)
         self.links.append(link)
-        self.sessions.append(link.session)
         self.ports.append(link.name)
         link.start()
         return link
@@ -237,8 +243,10 @@ class ValorTerminal:
         return pos_end
 
     def forget(self, link: Link) -> None:
+        """A connection ended: its grades are folded in and nothing of it is kept."""
         if link in self.links:
             self.links.remove(link)
+            self.conduct.session_closed(link.session)
 
     def show(self, line: str) -> None:
         self.screen.append(line)
@@ -246,10 +254,7 @@ class ValorTerminal:
 
     # -- dispatch (called by a link for each request) -------------------------------------
     def dispatch(self, link: Link, req: d.Request, style: str) -> None:
-        self.requests.append({"t": self.world.now, "link": link.name, "mode": req.mode,
-                              "code": req.code, "req_txn_id": req.req_txn_id,
-                              "amount": req.get("AMOUNT"), "stan": req.get("STAN_NO"),
-                              "busy": self.current is not None})
+        self.conduct.request(self.world.now, req.mode, req.code, req.get("STAN_NO"))
         if req.mode == d.MODE_QUERY:
             link.send(d.ack(), style)
             if self.knob("ping_with_data"):
@@ -265,12 +270,12 @@ class ValorTerminal:
             return
         if self.knob("no_ack"):
             self.world.transcript.event(link.name, "fault no_ack: request dropped unanswered")
-            self.requests[-1]["dropped"] = True
+            self.conduct.dropped(self.world.now)
             return
         if self.current is not None:
             link.send(d.error_frame(d.BUSY, self.identity, req), style, final=True)
             return
-        job = Job(link, req, style, log_at=len(self.requests) - 1)
+        job = Job(link, req, style, money_at=self.conduct.money_requests)
         self.current = job
         job.proc = self.world.process(self._run(job))
 
@@ -333,7 +338,7 @@ class ValorTerminal:
                 stray = d.error_frame(d.TIMEOUT_CANCELLED, self.identity, None)
                 stray["MER_TXN_ID"] = stray["REQ_TXN_ID"] = f"FOREIGN-{rec.stan}"
                 link.send(stray, style)
-                self.foreign_finals += 1
+                self.conduct.foreign_finals += 1
             if self.knob("drop_after_stan"):
                 self.world.transcript.event(link.name, "fault drop_after_stan: socket closed")
                 link.close_after_writes()
@@ -359,7 +364,7 @@ class ValorTerminal:
                 yield self.world.timeout(self.t["receipt_print"])
             self.current = None
             if link.closed or sent.get("STATE") == "-2":
-                self.unresolved.append(rec.stan)
+                self.conduct.unresolved(rec.stan)
             link.send(sent, style, final=True)
         except Refusal as refusal:
             self.current = None
@@ -388,11 +393,14 @@ class ValorTerminal:
         req = job.request
         kind = getattr(self._handler(req), "kind", "fetch")
         rec = Record(stan=str(self.stan), tran_no="", batch_no=str(self.batch_no), kind=kind,
-                     mode=req.mode, req_txn_id=req.req_txn_id, log_at=job.log_at)
+                     mode=req.mode, req_txn_id=req.req_txn_id)
         if kind in ("sale", "preauth", "refund", "cash", "cash-refund", "capture"):
             self.tran_no += 1
             rec.tran_no = str(self.tran_no)
         self.records[rec.stan] = rec
+        while len(self.records) > JOURNAL:
+            self.records.popitem(last=False)
+        self.conduct.started(rec.stan, job.money_at)
         job.record = rec
         return rec
 
@@ -442,6 +450,7 @@ class ValorTerminal:
         rec = job.record
         assert rec is not None
         frame = self._base(job)
+        mode, how = ENTRY_FIELDS.get(out.entry_mode, ("", ""))
         if out.approved:
             part = rec.amount < int(job.request.get("AMOUNT") or rec.amount)
             frame.update({
@@ -449,8 +458,8 @@ class ValorTerminal:
                 "TXN_ID": txn_id(out.acquirer_ref), "TXN_DETAILS_UPLOADED": "YES",
                 "AMOUNT": str(rec.amount), "TIP_AMOUNT": str(rec.tip),
                 "TOTAL_AMOUNT": str(rec.amount + rec.tip), "PARTIAL": "1" if part else "0",
-                "MASKED_PAN": out.masked_pan, "ENTRY_MODE": out.entry_mode,
-                "ENTRY_TYPE": out.entry_mode, "EXPIRY_DATE": "**/**",
+                "MASKED_PAN": out.masked_pan, "ENTRY_MODE": mode, "ENTRY_TYPE": how,
+                "EXPIRY_DATE": "**/**",
                 "RRN": f"{633000000000 + int(rec.stan):012d}", "CODE": out.auth_code,
                 "AUTH_RSP_TEXT": f"APPROVAL {out.auth_code}", "TRAN_NO": rec.tran_no,
                 "ISSUER": out.issuer, "CARD_BRAND": out.issuer, "AID": out.aid,
@@ -462,7 +471,7 @@ class ValorTerminal:
         err = self._refusal_frame(job, message)
         err.update({"TRAN_TYPE": frame["TRAN_TYPE"], "AMOUNT": str(rec.amount)})
         if out.masked_pan:
-            err["MASKED_PAN"] = out.masked_pan
+            err.update({"MASKED_PAN": out.masked_pan, "ENTRY_MODE": mode, "ENTRY_TYPE": how})
         if out.arc:
             err["HOST_RESPONSE_CODE"] = out.arc  # ours: the issuer's ISO 8583 field 39
         rec.status = "cancelled" if out.cancelled else "declined"
@@ -481,16 +490,11 @@ class ValorTerminal:
     def state(self) -> dict[str, Any]:
         return {"profile": self.profile, "stan": self.stan, "batch_no": self.batch_no,
                 "busy": self.current is not None, "knobs": dict(self.knobs),
-                "connections": len(self.links), "screen": self.screen[-5:],
+                "connections": len(self.links), "screen": list(self.screen)[-5:],
                 "batch": [{"tran_no": r.tran_no, "kind": r.kind, "status": r.status,
                            "amount": r.amount, "tip": r.tip} for r in self.batch],
                 # what the POS did, for grading it (client-under-test role)
-                "pos": {"requests": len(self.requests),
-                        "status_queries": sum(1 for e in self.requests if e["mode"] == "90"),
-                        "trailing_acks": sum(x.trailing_acks for x in self.sessions),
-                        "finals_never_acked": sum(x.missing_acks for x in self.sessions),
-                        "acks_before_final": sum(x.early_acks for x in self.sessions),
-                        "not_requests": sum(x.bad_inputs for x in self.sessions)}}
+                "pos": self.conduct.counts([link.session for link in self.links])}
 
 
 def txn_id(ref: str) -> str:

@@ -47,10 +47,17 @@ class Frame:
 
 @dataclass(frozen=True)
 class Junk:
-    """Bytes that are not a request frame; ``reason`` is for the transcript."""
+    """Bytes that are not a request frame; ``reason`` is for the transcript.
+
+    ``style`` is the framing the bad bytes themselves show, when they show one: inside
+    an STX byte or a ``<STX>`` marker, or a line ended by a newline. None when nothing
+    in them tells (a bare run of junk, an object that never closed): the answer then
+    goes in the connection's last good framing (see :class:`~.session.Session`).
+    """
 
     data: bytes
     reason: str
+    style: Style | None = None
 
 
 def encode(payload: bytes, style: Style) -> bytes:
@@ -99,9 +106,10 @@ class JsonStreamDecoder:
         if not self._buf:
             return []
         data = bytes(self._buf[:64])
+        style = self._wrapper if self._wrapper != "bare" else None
         self._reset_object()
         self._buf.clear()
-        return [Junk(data, "incomplete frame given up")]
+        return [Junk(data, "incomplete frame given up", style)]
 
     def feed(self, data: bytes) -> list[Frame | Junk]:
         self._buf += data
@@ -117,7 +125,13 @@ class JsonStreamDecoder:
         self._closed_at = -1
 
     def _junk(self, out: list[Frame | Junk], n: int, reason: str) -> None:
-        out.append(Junk(bytes(self._buf[:min(n, 64)]), reason))
+        """Drop the first ``n`` bytes as one junk item, with the framing they show."""
+        style: Style | None = self._wrapper if self._wrapper != "bare" else None
+        if style is None and self.strict_stx:
+            style = "stx"  # a strict STX/ETX terminal writes nothing else
+        elif style is None and n > 0 and self._buf[n - 1] == 0x0A:
+            style = "newline"  # a line that ended in a newline: a newline client's
+        out.append(Junk(bytes(self._buf[:min(n, 64)]), reason, style))
         del self._buf[:n]
         self._reset_object()
 
@@ -172,7 +186,8 @@ class JsonStreamDecoder:
         return True
 
     def _skip_junk(self, out: list[Frame | Junk], reason: str) -> None:
-        """Drop a run of junk up to the next byte that could start a frame."""
+        """Drop a run of junk up to the next byte that could start a frame (one answer
+        per run in what has arrived: on a slow serial line that may be per byte)."""
         buf = self._buf
         i = 1
         while i < len(buf):

@@ -76,7 +76,7 @@ def test_missing_trailing_ack_is_caught() -> None:
         yield from pos.transact({**SALE, "REQ_TXN_ID": "G-2"})
 
     _run(world, two())
-    assert sent_trailing_acks(term.sessions)
+    assert sent_trailing_acks(term)
 
 
 def test_taking_a_foreign_final_is_caught() -> None:
@@ -87,7 +87,7 @@ def test_taking_a_foreign_final_is_caught() -> None:
     res = _run(world, pos.transact({k: v for k, v in SALE.items() if k != "REQ_TXN_ID"}))
     assert res.final["MER_TXN_ID"].startswith("FOREIGN")
     world.run(until=world.now + 5)
-    assert ignored_foreign_finals(term.sessions)
+    assert ignored_foreign_finals(term)
 
 
 def test_sending_inside_the_ack_window_is_caught() -> None:
@@ -157,3 +157,41 @@ def test_observations_pass_a_careful_pos_and_fail_a_blind_retry() -> None:
     found = {o.case: o for o in observations(term)}
     assert found["valor/A.9/101"].verdict == "fail"
     assert "blind retry" in found["valor/A.9/101"].seen
+
+
+def test_grades_are_kept_in_bounded_memory() -> None:
+    """A terminal that serves for days folds each rule as it goes: a POS that never
+    recovers thousands of STANs is failed for every one, yet only OPEN_STANS are held."""
+    from protocol_servers.valor.conduct import OPEN_STANS, Conduct
+
+    conduct = Conduct()
+    for n in range(1, 3 * OPEN_STANS):
+        conduct.request(float(n), "1", "1")
+        conduct.started(str(n), conduct.money_requests)
+        conduct.unresolved(str(n))
+        assert len(conduct._open) <= OPEN_STANS
+    recovery = conduct.grades([])[0]
+    assert recovery.times == 3 * OPEN_STANS - 1 and recovery.reasons
+    # the newest one is still open: a query for it now passes it
+    last = str(3 * OPEN_STANS - 1)
+    conduct.request(1e6, "90", "", last)
+    assert conduct.recovery_of(last) == []
+
+
+def test_ended_connections_are_let_go_with_their_grades_kept() -> None:
+    world, term = _setup()
+
+    def day() -> Generator[Any, Any, Any]:
+        for n in range(5):
+            pos = ValorPos(world, term.connect_local("ws"), "ws", trailing_ack=n != 3)
+            yield from pos.transact({**SALE, "REQ_TXN_ID": f"B-{n}"})
+            yield from pos.transact({**SALE, "REQ_TXN_ID": f"B-{n}x"})
+            pos.close()
+            yield world.timeout(1.0)
+
+    _run(world, day())
+    assert term.links == []  # nothing of an ended connection is kept
+    found = {o.case: o for o in observations(term)}
+    assert found["valor/A.9/103"].verdict == "fail"
+    assert "never ACKed" in found["valor/A.9/103"].seen
+    assert term.state()["pos"]["trailing_acks"] >= 8

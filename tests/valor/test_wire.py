@@ -80,3 +80,29 @@ def test_flush_gives_up_an_open_object() -> None:
     out = dec.flush()
     assert len(out) == 1 and isinstance(out[0], Junk)
     assert frames(dec.feed(REQ)) == [(REQ, "bare")]
+
+
+def test_junk_says_the_framing_its_bytes_show() -> None:
+    from protocol_servers.valor.wire import JsonStreamDecoder, Junk
+
+    cases = [(b"\x02not json\x03", "stx"), (b"<STX> nope <ETX>", "usb"),
+             (b"nope\n", "newline"), (b"nope", None)]
+    for raw, style in cases:
+        (item,) = JsonStreamDecoder().feed(raw)
+        assert isinstance(item, Junk) and item.style == style, (raw, item)
+    dec = JsonStreamDecoder()
+    dec.feed(b"\x02{")
+    (cut,) = dec.flush()
+    assert isinstance(cut, Junk) and cut.style == "stx"
+
+
+def test_unreadable_input_is_answered_in_the_last_good_framing() -> None:
+    from protocol_servers.valor.session import Reply, Session
+    from protocol_servers.valor.wire import Frame, Junk
+
+    s = Session({"EPI": "2000000001"}, last_style="bare")
+    s.receive(Frame(b'{"TRAN_MODE":"96"}', "stx"))
+    (act,) = s.receive(Junk(b"#", "junk"))
+    assert isinstance(act, Reply) and act.style == "stx"
+    (act,) = s.receive(Junk(b"#\n", "junk", "newline"))
+    assert isinstance(act, Reply) and act.style == "newline"

@@ -7,6 +7,7 @@ time of every change so a test can ask what was on screen when.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,10 +34,16 @@ def _printable(text: str) -> str:
     return "".join(ch if ord(ch) >= 0x20 else " " for ch in text)
 
 
+#: our choice: a sale shows about ten screens, so this covers the last fifty or so
+DISPLAY_HISTORY = 500
+
+
 @dataclass
 class Display:
     world: World
-    history: list[Screen] = field(default_factory=list)
+    #: the latest screens, oldest first (the transcript has every one): a pinpad inside
+    #: a terminal lives for days, so only the newest DISPLAY_HISTORY are held
+    history: deque[Screen] = field(default_factory=lambda: deque(maxlen=DISPLAY_HISTORY))
     port: str = "pinpad-display"  # the transcript port its screens are written under
     listeners: list[Callable[[Screen], None]] = field(default_factory=list)
 

@@ -87,6 +87,17 @@ class ValorTarget(Target):
         self.poses.append(p)
         return p
 
+    def pos_in_run(self, baud: int | None = None) -> Generator[Any, Any, ValorPos]:
+        """:meth:`pos` from inside a running script (a realtime socket opens while the
+        world runs, so the script waits for it on the world)."""
+        if self.kind == "virtual":
+            return self.pos(baud=baud)
+        end = yield self._open_later()
+        p = ValorPos(self.world, end, self.framing, name=f"pos#{len(self.poses) + 1}",
+                     book=self.book, by_tran_no=self.tran_nos)
+        self.poses.append(p)
+        return p
+
     def connector(self) -> Callable[[], Any]:
         """A new connection to the same terminal (what a POS does after a lost socket):
         an end in virtual mode, else a world event that the opened socket triggers."""

@@ -101,7 +101,7 @@ def test_foreign_final(valor: Any) -> None:
     assert final_of(res)["MER_TXN_ID"] == "FF-1"
     assert pos.dropped_foreign == 1
     valor.settle(1.0)
-    assert not ignored_foreign_finals(valor.terminal.sessions)
+    assert not ignored_foreign_finals(valor.terminal)
     check_invariants(valor)
 
 
@@ -117,7 +117,7 @@ def test_trailing_ack_graded(valor: Any) -> None:
 
     valor.run(script)
     valor.settle(1.0)
-    assert not sent_trailing_acks(valor.terminal.sessions)
+    assert not sent_trailing_acks(valor.terminal)
     check_invariants(valor)
 
 

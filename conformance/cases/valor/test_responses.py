@@ -75,3 +75,42 @@ def test_declined(valor: Any) -> None:
     final = final_of(valor.run(exchange, pos, sale(5100)))
     assert final["STATE"] == "-1" and final["ERROR_MSG"]
     check_invariants(valor)
+
+
+ENTRIES = {  # how the cardholder presents the card -> (card, ENTRY_MODE, ENTRY_TYPE)
+    "insert": ("visa-chip-pin", "CHIP", "CHIP"),
+    "tap": ("visa-contactless", "CLESS", "TAP"),
+    "swipe": ("visa-chip-pin", "SWIPE", "SWIPE"),
+}
+
+
+@pytest.mark.parametrize("framing", ["ws"])
+@pytest.mark.parametrize("presented", sorted(ENTRIES))
+@case("valor/A.6/5", title="ENTRY_MODE and ENTRY_TYPE say how the card was really read "
+      "(inserted, tapped, swiped)", section="A.6",
+      failure="the final reports another entry mode than the card's: the POS's receipts "
+      "and chargeback evidence say chip for a swiped card")
+def test_entry_mode(valor: Any, presented: str) -> None:
+    valor.need_reference("the case chooses how the cardholder presents the card")
+    card, mode, how = ENTRIES[presented]
+    valor.terminal.card.cards = (card,)
+    valor.terminal.card.customer = {"presentation": presented}
+    pos = valor.pos()
+
+    def script():  # type: ignore[no-untyped-def]
+        sold = yield from exchange(pos, sale(1250, REQ_TXN_ID=f"EM-{presented}"))
+        refund = yield from exchange(pos, {"TRAN_MODE": "1", "TRAN_CODE": "5",
+                                           "AMOUNT": "300", "REQ_TXN_ID": f"EMR-{presented}"})
+        return sold, refund
+
+    sold, refund = valor.run(script)
+    for res in (sold, refund):
+        final = final_of(res)
+        assert final["STATE"] == "0", final
+        assert (final["ENTRY_MODE"], final["ENTRY_TYPE"]) == (mode, how), final
+        assert "*" in final["MASKED_PAN"]
+    if presented == "swipe":
+        assert final_of(sold)["AID"] == "" and final_of(sold)["ISSUER"] == "VISA"
+    else:
+        assert final_of(sold)["AID"].startswith("A0000000")
+    check_invariants(valor)

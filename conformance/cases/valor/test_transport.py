@@ -141,3 +141,45 @@ def test_usb_markers(valor: Any, baud: int) -> None:
     line_time = (len(frame) - 1) * 10 / baud
     assert t_last - t_first >= 0.9 * line_time, (t_last - t_first, line_time)
     check_invariants(valor)
+
+
+@pytest.mark.parametrize("framing", ["bare", "newline", "stx", "usb"])
+@case("valor/A.3/7", title="a frame the terminal could not read is answered in the framing "
+      "the connection uses", section="A.3",
+      failure="an unreadable frame is answered in another framing (bare JSON to an STX/ETX "
+      "or newline client): the client's reader never finds the end of the answer")
+def test_unreadable_frame_keeps_framing(valor: Any) -> None:
+    """Junk inside the connection's own wrapper, a bare run of junk that shows no
+    framing, and an object that never closes (given up after the partial-frame
+    timeout): each gets ``STATE -1`` in the framing of the connection's requests."""
+    if valor.framing == "ws":
+        pytest.skip("a WebSocket message carries its own framing")
+    if not valor.reference:
+        pytest.skip("what a vendor's terminal answers to junk is its own choice")
+    from protocol_servers.valor.wire import Frame, JsonStreamDecoder
+
+    pos = valor.pos()
+    junk = [b'{"TRAN_MODE":"1",\x00"AMOUNT"}', b"\xff\xfe not json"]
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from pos.ping()  # the connection's framing, from a good request
+        for raw in junk:
+            n = len(pos.received)
+            pos.send_raw(raw)  # wrapped in the connection's framing
+            yield from pos.wait_frame(n, 6.0)
+        n = len(pos.received)
+        pos.end.write(b"#garbage#")  # bare junk: no marker, no newline
+        yield from pos.wait_frame(n, 6.0)
+        n = len(pos.received)
+        pos.end.write(b'{"TRAN_MODE":"9')  # never closes
+        yield from pos.wait_frame(n, valor.terminal.t["partial_frame_timeout"] + 6.0)
+        yield valor.world.timeout(1.0)
+
+    valor.run(script)
+    errors = [f for f in pos.received if f.get("STATE") == "-1"]
+    # (a paced USB line hands the bare junk over a byte at a time: one answer per read)
+    assert len(errors) >= len(junk) + 2, pos.received
+    styles = [i.style for i in JsonStreamDecoder().feed(valor.arrived(pos) + b" ")
+              if isinstance(i, Frame)]
+    assert len(styles) == len(pos.received), styles
+    assert set(styles) == {valor.framing}, styles

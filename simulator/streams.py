@@ -173,8 +173,14 @@ class _End(Generic[T]):
     def _raw(self, item: T) -> bytes | str | None:
         return item  # type: ignore[return-value]
 
-    def _label(self, item: T) -> str:
-        return self.labeler(item) if self.labeler is not None else ""
+    def _label(self, item: T) -> str | Callable[[], str]:
+        labeler = self.labeler
+        if labeler is None:
+            return ""
+        # a labeler that can defer its work (decoding, decrypting) leaves it to the
+        # transcript, which asks only when the entry is read
+        deferred = getattr(labeler, "deferred", None)
+        return deferred(item) if deferred is not None else labeler(item)
 
     def connect(
         self, transmit: Callable[[T], None], on_close: Callable[[], None] | None = None

@@ -18,7 +18,6 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,15 +42,83 @@ def grouped_hex(hexed: str, width: int = 8) -> str:
     return " ".join(hexed[i : i + width] for i in range(0, len(hexed), width))
 
 
-@dataclass(frozen=True)
+Label = str | Callable[[], str]
+
+
 class Entry:
-    seq: int
-    sim: float
-    wall: float | None
-    port: str
-    direction: str  # "tx", "rx" or "event"
-    hex: str
-    label: str
+    """One transcript line: ``hex`` and ``label`` are masked, as the file holds them.
+
+    An entry of an in-memory transcript may be recorded before anyone reads it, with
+    the raw bytes, the label's source and how many secrets the redactor knew then; its
+    masked hex and label are made when first read, with exactly those secrets (see
+    :class:`_Renderer`), and the raw bytes are dropped. Nothing unmasked is ever handed
+    out: ``hex`` and ``label`` are the only views of the payload.
+    """
+
+    __slots__ = ("seq", "sim", "wall", "port", "direction", "_hex", "_label", "_renderer",
+                 "_raw", "_source", "_redactor", "_version", "_cut")
+    # set only while the entry waits to be masked
+    _raw: bytes
+    _source: Label
+    _redactor: Redactor
+    _version: int
+    _cut: int
+
+    def __init__(self, seq: int, sim: float, wall: float | None, port: str, direction: str,
+                 hex: str, label: str) -> None:  # noqa: A002 - the field's name in the file
+        self.seq = seq
+        self.sim = sim
+        self.wall = wall
+        self.port = port
+        self.direction = direction  # "tx", "rx" or "event"
+        self._hex = hex
+        self._label = label
+        self._renderer: _Renderer | None = None
+
+    @classmethod
+    def _deferred(cls, seq: int, sim: float, wall: float | None, port: str, direction: str,
+                  raw: bytes, source: Label, redactor: Redactor, cut: int,
+                  renderer: _Renderer) -> Entry:
+        entry = cls(seq, sim, wall, port, direction, "", "")
+        entry._raw = raw
+        entry._source = source
+        entry._redactor = redactor
+        entry._version = redactor.version
+        entry._cut = cut
+        entry._renderer = renderer
+        return entry
+
+    @property
+    def hex(self) -> str:
+        if self._renderer is not None:
+            self._renderer.render_through(self)
+        return self._hex
+
+    @property
+    def label(self) -> str:
+        if self._renderer is not None:
+            self._renderer.render_through(self)
+        return self._label
+
+    def _render(self, redactor: Redactor) -> None:
+        self._hex, self._label = _masked(redactor, self._raw, self._source, self._cut)
+        self._renderer = None
+        del self._raw, self._source, self._redactor
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.seq, self.sim, self.wall, self.port, self.direction, self.hex, self.label)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return ("Entry(seq={!r}, sim={!r}, wall={!r}, port={!r}, direction={!r}, hex={!r}, "
+                "label={!r})".format(*self._key()))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -67,6 +134,56 @@ class Entry:
             separators=(",", ":"),
             ensure_ascii=False,
         )
+
+
+def _masked(redactor: Redactor, raw: bytes, source: Label, cut: int) -> tuple[str, str]:
+    """The masked hex and label of a payload (``cut`` bytes beyond it were not kept)."""
+    label = source() if callable(source) else source
+    if cut:
+        label = f"{label} [{cut} more bytes not kept]"
+    return redactor.hex(raw), redactor.text(escape_surrogates(label))
+
+
+class _Renderer:
+    """Masks a transcript's deferred entries, in the order they were recorded.
+
+    Most of a virtual run's transcript is never read (a benchmark, a Hypothesis example
+    that passes), and masking is most of the cost of recording. So an in-memory
+    transcript keeps the raw entry and masks it when it is first read. The mask must be
+    the one the entry would have got when it was recorded: the redactor learns secrets
+    as the run goes on (a session key, a PIN block), and hiding a secret in an entry
+    recorded before it was registered would change the transcript. Each entry notes how
+    many registrations the redactor had seen; entries are masked in order, those of an
+    older state by a copy of the redactor brought forward registration by registration
+    (:meth:`Redactor.replay`), as the live one was.
+    """
+
+    def __init__(self) -> None:
+        self.queue: deque[Entry] = deque()
+        self._copy: tuple[Redactor, Redactor] | None = None  # (the live one, its copy)
+
+    def render_through(self, entry: Entry) -> None:
+        """Mask every deferred entry up to and including ``entry``."""
+        queue = self.queue
+        while queue and entry._renderer is not None:
+            first = queue.popleft()
+            first._render(self._as_of(first._redactor, first._version))
+        if not queue:
+            self._copy = None
+
+    def render_all(self) -> None:
+        if self.queue:
+            self.render_through(self.queue[-1])
+
+    def _as_of(self, live: Redactor, version: int) -> Redactor:
+        if live.version == version:
+            return live
+        copy = self._copy[1] if self._copy is not None and self._copy[0] is live else None
+        if copy is None or copy.version > version:
+            copy = Redactor()
+            self._copy = (live, copy)
+        live.replay(copy, version)
+        return copy
 
 
 class Transcript:
@@ -85,6 +202,8 @@ class Transcript:
         else:
             self.entries = deque(maxlen=max(0, int(keep)))
         self._keep = keep is not False
+        self._keep_all = keep is True
+        self._renderer = _Renderer()
         # a server's transcript need not hold a whole oversize frame: the first
         # ``max_payload`` bytes and the count of the rest say what happened
         self.max_payload = max_payload
@@ -106,8 +225,10 @@ class Transcript:
         port: str,
         direction: str,
         data: bytes | str | None = None,
-        label: str = "",
+        label: Label = "",
     ) -> Entry:
+        """Record one payload; ``label`` may be a function that makes it (called at most
+        once, maybe later, so it must not depend on state that changes)."""
         world = self._world
         redactor = world.redactor if world is not None else None
         if isinstance(data, str):
@@ -116,14 +237,22 @@ class Transcript:
             raw = bytes(data or b"")
         if redactor is None:
             redactor = _DEFAULT_REDACTOR
+        cut = 0
         if self.max_payload is not None and len(raw) > self.max_payload:
-            label = f"{label} [{len(raw) - self.max_payload} more bytes not kept]"
+            cut = len(raw) - self.max_payload
             raw = raw[: self.max_payload]
-        hexed = redactor.hex(raw)
-        label = redactor.text(escape_surrogates(label))
         sim = world.now if world is not None else 0.0
         wall = time.time() if world is not None and world.mode == "realtime" else None
-        entry = Entry(self._seq, sim, wall, port, direction, hexed, label)
+        if self._file is None and not self.listeners and self._keep_all:
+            # nobody sees it now: mask it when it is read (the same mask, see _Renderer)
+            entry = Entry._deferred(self._seq, sim, wall, port, direction, raw, label,
+                                    redactor, cut, self._renderer)
+            self._renderer.queue.append(entry)
+            self._seq += 1
+            self.entries.append(entry)
+            return entry
+        hexed, text = _masked(redactor, raw, label, cut)
+        entry = Entry(self._seq, sim, wall, port, direction, hexed, text)
         self._seq += 1
         if self._keep:
             self.entries.append(entry)

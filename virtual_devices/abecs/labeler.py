@@ -36,18 +36,31 @@ class FrameLabeler:
         self._recent: dict[bytes, tuple[str, bool, SecureSession | None]] = {}
         self._asked = False
         self._asked_for: SecureSession | None = None
+        self._now: SecureSession | None = None  # the session the chunk being labeled met
 
     def __call__(self, chunk: object) -> str:
+        return self.deferred(chunk)()
+
+    def deferred(self, chunk: object) -> Callable[[], str]:
+        """The label of ``chunk`` as it reads now, made when it is called.
+
+        The transcript masks an entry when it is first read, often never; the session
+        that decrypts the chunk is the one the pinpad holds now, so it is taken now.
+        """
         if not isinstance(chunk, bytes | bytearray):
-            return ""
+            return lambda: ""
         data = bytes(chunk)
+        session = self._session() if self._session is not None else None
+        return lambda: self._label_under(data, session)
+
+    def _label_under(self, data: bytes, session: SecureSession | None) -> str:
         known = self._recent.get(data)
         if known is not None:
-            label, asked, session = known
+            label, asked, had = known
             # the same bytes ask for the session exactly when they did the first time
-            if not asked or (self._session is not None and self._session() is session):
+            if not asked or (self._session is not None and had is session):
                 return label
-        self._asked, self._asked_for = False, None
+        self._asked, self._asked_for, self._now = False, None, session
         label = self._label(data)
         if len(self._recent) >= _RECENT:
             del self._recent[next(iter(self._recent))]
@@ -71,7 +84,7 @@ class FrameLabeler:
             return f"bad packet ({item.reason})"
         data = item.pktdata
         if data[:1] == bytes((DC2,)) and self._session is not None:
-            session = self._session()
+            session = self._now
             self._asked, self._asked_for = True, session
             if session is not None:
                 try:

@@ -8,8 +8,11 @@ Prints a few lines of context and, as its last line, one JSON object:
 ``raw_pty_roundtrips_per_s``  the same sizes echoed over a bare socat pty by a plain
                               select loop: what the pty itself allows
 ``sale_sim_to_wall``          simulated seconds per wall second of chip-and-PIN sales
-                              (GCR, GOC, host, FNC, RMC) in virtual mode, after a first
-                              sale that warms the process
+                              (GCR, GOC, host, FNC, RMC) in virtual mode, the customer
+                              inserting ``visa-chip-pin`` and typing the PIN, after a
+                              first sale that warms the process
+``sale_sim_to_wall_tap``      the same card tapped (under the contactless CVM limit: no
+                              PIN), to compare the entry modes
 """
 
 from __future__ import annotations
@@ -116,15 +119,18 @@ def raw_pty(n: int, out_size: int, back_size: int) -> float:
 SALES = 5
 
 
-def sale_speed() -> tuple[float, float]:
+CARD = "visa-chip-pin"
+
+
+def sale_speed(entry: str = "insert") -> tuple[float, float]:
     """Simulated s per wall s over several sales, each in a fresh rig, after a first
     one that warms the process (keys, catalogue); and the simulated s of one sale."""
-    one_sale()
-    sims, walls = zip(*(one_sale(seed) for seed in range(3, 3 + SALES)), strict=True)
+    one_sale(entry=entry)
+    sims, walls = zip(*(one_sale(seed, entry) for seed in range(3, 3 + SALES)), strict=True)
     return sum(sims) / sum(walls), sims[0]
 
 
-def one_sale(seed: int = 2) -> tuple[float, float]:
+def one_sale(seed: int = 2, entry: str = "insert") -> tuple[float, float]:
     from virtual_devices.abecs.customer import Customer
     from virtual_devices.abecs.flows import sale
     from virtual_devices.abecs.rig import make_rig
@@ -133,9 +139,10 @@ def one_sale(seed: int = 2) -> tuple[float, float]:
     from virtual_devices.emv.card import VirtualCard
     from virtual_devices.emv.catalogue import catalogue
 
-    profile = catalogue()["visa-chip-pin"]
+    profile = catalogue()[CARD]
     rig = make_rig(seed=seed)
-    rig.pinpad.customer = Customer.for_profile(rig.world, profile)
+    # the headline figure is a chip-and-PIN sale: the card inserted, the PIN typed
+    rig.pinpad.customer = Customer.for_profile(rig.world, profile, presentation=entry)
     rig.pinpad.queue_card(VirtualCard(profile).place_in(rig.world))
     acquirer = make_acquirer(rig.world)
     cfg = acquirer.terminal_config()
@@ -162,11 +169,16 @@ def main() -> None:
     raw = raw_pty(RAW_ROUND_TRIPS, out_size, back_size)
     print(f"bare socat pty echo of the same sizes: {raw:.0f} round trips/s")
     ratio, sim = sale_speed()
-    print(f"chip-and-PIN sale: {sim:.2f} simulated s, {ratio:.0f} simulated s per wall s")
+    print(f"chip-and-PIN sale ({CARD} inserted): {sim:.2f} simulated s, {ratio:.0f} "
+          f"simulated s per wall s")
+    tap_ratio, tap_sim = sale_speed("tap")
+    print(f"contactless sale ({CARD} tapped): {tap_sim:.2f} simulated s, {tap_ratio:.0f} "
+          f"simulated s per wall s")
     print(json.dumps({
         "commands_per_s_pty": round(rate, 1),
         "raw_pty_roundtrips_per_s": round(raw, 1),
         "sale_sim_to_wall": round(ratio, 1),
+        "sale_sim_to_wall_tap": round(tap_ratio, 1),
     }))
 
 

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
+import gmpy2
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
@@ -100,7 +101,8 @@ def _pkcs1v15_block(chunk: bytes, public_key: rsa.RSAPublicKey, rng: random.Rand
     k = (public_key.key_size + 7) // 8
     pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(chunk)))
     em = b"\x00\x02" + pad + b"\x00" + chunk
-    c = pow(int.from_bytes(em, "big"), numbers.e, numbers.n)
+    # GMP's exponentiation gives the same number as ``pow`` several times faster
+    c = int(gmpy2.powmod(int.from_bytes(em, "big"), numbers.e, numbers.n))
     return c.to_bytes(k, "big")
 
 

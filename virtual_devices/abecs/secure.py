@@ -13,6 +13,7 @@ import random
 from functools import cache
 from importlib import resources
 
+import gmpy2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -31,9 +32,9 @@ def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Rando
         raise SecureError("RSA modulus too small for the session key")
     pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(ksec)))
     block = b"\x00\x02" + pad + b"\x00" + ksec
-    public = rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    n = public.public_numbers().n
-    return pow(int.from_bytes(block, "big"), exponent, n).to_bytes(k, "big")
+    rsa.RSAPublicNumbers(exponent, modulus).public_key()  # refuses a malformed key
+    # GMP's exponentiation gives the same number as ``pow`` several times faster
+    return int(gmpy2.powmod(int.from_bytes(block, "big"), exponent, modulus)).to_bytes(k, "big")
 
 
 @cache

@@ -362,17 +362,15 @@ class Redactor:
         # every registration in order (True for a PAN): what the redactor knew at any
         # earlier point can be rebuilt (:meth:`replay`)
         self._history: list[tuple[bool, str | builtins.bytes]] = []
+        self.version = 0  # how many have been registered: the name of the state
 
-    @property
-    def version(self) -> int:
-        """How many secrets and PANs have been registered: the state's name."""
-        return len(self._history)
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
         if pan and pan not in self._pans:
             self._pans.add(pan)
             self._history.append((True, pan))
+            self.version += 1
             self._changed()
 
     def add_secret(self, secret: bytes | str) -> None:
@@ -382,6 +380,7 @@ class Redactor:
             secret = bytes(secret)
             self._secrets.add(secret)
             self._history.append((False, secret))
+            self.version += 1
             self._changed()
 
     def replay(self, into: Redactor, version: int) -> None:

@@ -43,6 +43,7 @@ def grouped_hex(hexed: str, width: int = 8) -> str:
 
 
 Label = str | Callable[[], str]
+_Lazy = tuple[bytes, Label, Redactor, int, int, "_Renderer"]
 
 
 class Entry:
@@ -55,14 +56,7 @@ class Entry:
     out: ``hex`` and ``label`` are the only views of the payload.
     """
 
-    __slots__ = ("seq", "sim", "wall", "port", "direction", "_hex", "_label", "_renderer",
-                 "_raw", "_source", "_redactor", "_version", "_cut")
-    # set only while the entry waits to be masked
-    _raw: bytes
-    _source: Label
-    _redactor: Redactor
-    _version: int
-    _cut: int
+    __slots__ = ("seq", "sim", "wall", "port", "direction", "_hex", "_label", "_lazy")
 
     def __init__(self, seq: int, sim: float, wall: float | None, port: str, direction: str,
                  hex: str, label: str) -> None:  # noqa: A002 - the field's name in the file
@@ -73,37 +67,40 @@ class Entry:
         self.direction = direction  # "tx", "rx" or "event"
         self._hex = hex
         self._label = label
-        self._renderer: _Renderer | None = None
+        # while the entry waits to be masked: (raw bytes, label source, redactor, the
+        # redactor's version then, bytes cut off, the transcript's renderer)
+        self._lazy: _Lazy | None = None
 
     @classmethod
     def _deferred(cls, seq: int, sim: float, wall: float | None, port: str, direction: str,
-                  raw: bytes, source: Label, redactor: Redactor, cut: int,
-                  renderer: _Renderer) -> Entry:
-        entry = cls(seq, sim, wall, port, direction, "", "")
-        entry._raw = raw
-        entry._source = source
-        entry._redactor = redactor
-        entry._version = redactor.version
-        entry._cut = cut
-        entry._renderer = renderer
+                  lazy: _Lazy) -> Entry:
+        entry = cls.__new__(cls)
+        entry.seq = seq
+        entry.sim = sim
+        entry.wall = wall
+        entry.port = port
+        entry.direction = direction
+        entry._hex = entry._label = ""
+        entry._lazy = lazy
         return entry
 
     @property
     def hex(self) -> str:
-        if self._renderer is not None:
-            self._renderer.render_through(self)
+        if self._lazy is not None:
+            self._lazy[5].render_through(self)
         return self._hex
 
     @property
     def label(self) -> str:
-        if self._renderer is not None:
-            self._renderer.render_through(self)
+        if self._lazy is not None:
+            self._lazy[5].render_through(self)
         return self._label
 
     def _render(self, redactor: Redactor) -> None:
-        self._hex, self._label = _masked(redactor, self._raw, self._source, self._cut)
-        self._renderer = None
-        del self._raw, self._source, self._redactor
+        assert self._lazy is not None
+        raw, source, _, _, cut, _ = self._lazy
+        self._hex, self._label = _masked(redactor, raw, source, cut)
+        self._lazy = None
 
     def _key(self) -> tuple[Any, ...]:
         return (self.seq, self.sim, self.wall, self.port, self.direction, self.hex, self.label)
@@ -165,9 +162,10 @@ class _Renderer:
     def render_through(self, entry: Entry) -> None:
         """Mask every deferred entry up to and including ``entry``."""
         queue = self.queue
-        while queue and entry._renderer is not None:
+        while queue and entry._lazy is not None:
             first = queue.popleft()
-            first._render(self._as_of(first._redactor, first._version))
+            assert first._lazy is not None
+            first._render(self._as_of(first._lazy[2], first._lazy[3]))
         if not queue:
             self._copy = None
 
@@ -245,9 +243,10 @@ class Transcript:
         wall = time.time() if world is not None and world.mode == "realtime" else None
         if self._file is None and not self.listeners and self._keep_all:
             # nobody sees it now: mask it when it is read (the same mask, see _Renderer)
-            entry = Entry._deferred(self._seq, sim, wall, port, direction, raw, label,
-                                    redactor, cut, self._renderer)
-            self._renderer.queue.append(entry)
+            renderer = self._renderer
+            entry = Entry._deferred(self._seq, sim, wall, port, direction,
+                                    (raw, label, redactor, redactor.version, cut, renderer))
+            renderer.queue.append(entry)
             self._seq += 1
             self.entries.append(entry)
             return entry

@@ -8,6 +8,7 @@ transcript's redactor masks card numbers in the label like everywhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from virtual_devices.abecs.fields import label as pkt_label
 from virtual_devices.abecs.link import DC2, Control, Frame, FrameReader
@@ -49,9 +50,8 @@ class FrameLabeler:
         """
         if not isinstance(chunk, bytes | bytearray):
             return lambda: ""
-        data = bytes(chunk)
         session = self._session() if self._session is not None else None
-        return lambda: self._label_under(data, session)
+        return partial(self._label_under, bytes(chunk), session)
 
     def _label_under(self, data: bytes, session: SecureSession | None) -> str:
         known = self._recent.get(data)

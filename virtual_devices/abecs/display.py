@@ -29,8 +29,12 @@ class Screen:
         return f"{self.line1.rstrip()} / {self.line2.rstrip()}".strip(" /")
 
 
+_CONTROLS = str.maketrans({c: " " for c in range(0x20)})
+
+
 def _printable(text: str) -> str:
-    return "".join(ch if ord(ch) >= 0x20 else " " for ch in text)
+    """Control characters shown as spaces."""
+    return text.translate(_CONTROLS)
 
 
 @dataclass

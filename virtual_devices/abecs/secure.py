@@ -25,12 +25,28 @@ class SecureError(ValueError):
     """An encrypted packet that does not decode (ABECS answers ERR009)."""
 
 
+def nonzero_bytes(rng: random.Random, count: int) -> bytes:
+    """``count`` random bytes from 1 to 255: PKCS#1 v1.5 type-2 padding.
+
+    The same bytes as ``bytes(rng.randrange(1, 256) for _ in range(count))`` (which
+    draws eight bits and draws again on 255), three times faster: a padding is a few
+    hundred bytes and every session and card hash draws one.
+    """
+    out = bytearray()
+    draw = rng.getrandbits
+    while len(out) < count:
+        r = draw(8)
+        if r < 255:
+            out.append(r + 1)
+    return bytes(out)
+
+
 def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Random) -> bytes:
     """RSA-encrypt ``ksec`` under (modulus, exponent) with PKCS#1 v1.5 type-2 padding."""
     k = (modulus.bit_length() + 7) // 8
     if len(ksec) > k - 11:
         raise SecureError("RSA modulus too small for the session key")
-    pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(ksec)))
+    pad = nonzero_bytes(rng, k - 3 - len(ksec))
     block = b"\x00\x02" + pad + b"\x00" + ksec
     rsa.RSAPublicNumbers(exponent, modulus).public_key()  # refuses a malformed key
     # GMP's exponentiation gives the same number as ``pow`` several times faster

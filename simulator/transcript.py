@@ -3,7 +3,10 @@
 Entries are JSON Lines with simulated time, wall time (realtime mode only, so that a
 virtual run is identical byte for byte for the same seed), port, direction, the
 payload as hex, and a decoded label. Everything passes the world's redactor before
-it is stored, so card numbers never reach a transcript in clear.
+it is written or read, so card numbers never reach a transcript in clear. An in-memory
+transcript that nobody watches masks and labels an entry when it is first read, with
+the secrets the redactor knew when it was recorded: the same text, paid for only by
+the entries someone reads.
 
 A file-backed transcript streams: each entry is written and flushed as one line the
 moment it is recorded, so a process killed with ``kill -9`` leaves a file that ends at
@@ -168,10 +171,6 @@ class _Renderer:
             first._render(self._as_of(first._lazy[2], first._lazy[3]))
         if not queue:
             self._copy = None
-
-    def render_all(self) -> None:
-        if self.queue:
-            self.render_through(self.queue[-1])
 
     def _as_of(self, live: Redactor, version: int) -> Redactor:
         if live.version == version:

@@ -17,6 +17,10 @@ from virtual_devices.abecs.secure import SecureError, SecureSession
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}
 
 
+def _no_label() -> str:
+    return ""
+
+
 _RECENT = 16  # chunks remembered: each is labeled when sent and again when it arrives
 
 
@@ -48,10 +52,12 @@ class FrameLabeler:
         The transcript masks an entry when it is first read, often never; the session
         that decrypts the chunk is the one the pinpad holds now, so it is taken now.
         """
-        if not isinstance(chunk, bytes | bytearray):
-            return lambda: ""
+        if not isinstance(chunk, (bytes, bytearray)):  # noqa: UP038 - a tuple is faster
+            return _no_label
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)
         session = self._session() if self._session is not None else None
-        return partial(self._label_under, bytes(chunk), session)
+        return partial(self._label_under, chunk, session)
 
     def _label_under(self, data: bytes, session: SecureSession | None) -> str:
         known = self._recent.get(data)

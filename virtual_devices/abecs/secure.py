@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from functools import cache
 from importlib import resources
+from itertools import repeat
 
 import gmpy2
 from cryptography.hazmat.primitives import serialization
@@ -28,17 +29,19 @@ class SecureError(ValueError):
 def nonzero_bytes(rng: random.Random, count: int) -> bytes:
     """``count`` random bytes from 1 to 255: PKCS#1 v1.5 type-2 padding.
 
-    The same bytes as ``bytes(rng.randrange(1, 256) for _ in range(count))`` (which
-    draws eight bits and draws again on 255), three times faster: a padding is a few
-    hundred bytes and every session and card hash draws one.
+    The same bytes as ``bytes(rng.randrange(1, 256) for _ in range(count))``, which draws
+    eight bits and draws again on 255; here the draws run in C, as many at a time as
+    bytes are still missing, so none is drawn that randrange would not have drawn. A
+    padding is a few hundred bytes and every session key and card hash draws one.
     """
-    out = bytearray()
-    draw = rng.getrandbits
+    out = b""
     while len(out) < count:
-        r = draw(8)
-        if r < 255:
-            out.append(r + 1)
-    return bytes(out)
+        drawn = bytes(map(rng.getrandbits, repeat(8, count - len(out))))
+        out += drawn.replace(b"\xff", b"").translate(_PLUS_ONE)
+    return out
+
+
+_PLUS_ONE = bytes(range(1, 256)) + b"\x00"  # 255 never reaches it
 
 
 def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Random) -> bytes:

@@ -79,18 +79,32 @@ def unwrap_session_key(private_key: rsa.RSAPrivateKey, crksec: bytes) -> bytes:
 
 
 class SecureSession:
-    """AES-128-CBC with IV 0 under KSEC, both directions."""
+    """AES-128-CBC with IV 0 under KSEC, both directions.
+
+    Every packet starts a fresh CBC chain from IV 0. Making a cipher context per packet
+    cost more than the packet's AES, so each direction keeps one CBC context for the
+    session and never finalizes it; the context then chains a new packet from the last
+    ciphertext block of the one before. XOR-ing that block into the new packet's first
+    plaintext block (encrypting), or into its first decrypted block (decrypting), undoes
+    the carried chain: the bytes are those of a fresh context with IV 0.
+    """
 
     def __init__(self, ksec: bytes) -> None:
         if len(ksec) != 16:
             raise ValueError("KSEC is 16 bytes")
-        self._cipher = Cipher(algorithms.AES(ksec), modes.CBC(bytes(16)))
+        cipher = Cipher(algorithms.AES(ksec), modes.CBC(bytes(16)))
+        self._enc = cipher.encryptor()
+        self._dec = cipher.decryptor()
+        self._enc_chain = 0  # the last ciphertext block each context has chained from
+        self._dec_chain = 0
 
     def seal(self, clear: bytes) -> bytes:
         body = len(clear).to_bytes(2, "big") + crc16(clear).to_bytes(2, "big") + clear
         body += bytes(-len(body) % 16)
-        enc = self._cipher.encryptor()
-        return bytes((DC2,)) + enc.update(body) + enc.finalize()
+        first = int.from_bytes(body[:16], "big") ^ self._enc_chain
+        out = self._enc.update(first.to_bytes(16, "big") + body[16:])
+        self._enc_chain = int.from_bytes(out[-16:], "big")
+        return bytes((DC2,)) + out
 
     def open(self, pktdata: bytes) -> bytes:
         if not pktdata or pktdata[0] != DC2:
@@ -98,8 +112,10 @@ class SecureSession:
         data = pktdata[1:]
         if not data or len(data) % 16:
             raise SecureError("encrypted length is not a multiple of 16")
-        dec = self._cipher.decryptor()
-        body = dec.update(data) + dec.finalize()
+        plain = self._dec.update(data)
+        first = int.from_bytes(plain[:16], "big") ^ self._dec_chain
+        self._dec_chain = int.from_bytes(data[-16:], "big")
+        body = first.to_bytes(16, "big") + plain[16:]
         n = int.from_bytes(body[:2], "big")
         if n + 4 > len(body) or len(body) - (n + 4) >= 16:
             raise SecureError("DATALEN does not match the packet")

@@ -359,19 +359,39 @@ class Redactor:
         # arrives, and the answer depends only on the input and the secrets known.
         self._hex_memo: dict[builtins.bytes, str] = {}
         self._text_memo: dict[str, str] = {}
+        # every registration in order (True for a PAN): what the redactor knew at any
+        # earlier point can be rebuilt (:meth:`replay`)
+        self._history: list[tuple[bool, str | builtins.bytes]] = []
+        self.version = 0  # how many have been registered: the name of the state
+
 
     def add_pan(self, pan: str) -> None:
         pan = pan.strip().rstrip("Ff")
         if pan and pan not in self._pans:
             self._pans.add(pan)
+            self._history.append((True, pan))
+            self.version += 1
             self._changed()
 
     def add_secret(self, secret: bytes | str) -> None:
         if isinstance(secret, str):
             secret = secret.encode()
         if len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.add(bytes(secret))
+            secret = bytes(secret)
+            self._secrets.add(secret)
+            self._history.append((False, secret))
+            self.version += 1
             self._changed()
+
+    def replay(self, into: Redactor, version: int) -> None:
+        """Bring ``into`` (a redactor that has seen the first ``into.version`` of this
+        one's registrations) forward to ``version``: it then masks exactly as this one
+        did when it had seen that many."""
+        for is_pan, value in self._history[into.version : version]:
+            if is_pan:
+                into.add_pan(str(value))
+            else:
+                into.add_secret(value)
 
     def _changed(self) -> None:
         self._byte_pattern = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import simpy
@@ -32,6 +33,25 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _CLOSE = object()  # queued after delayed pieces when a fault disconnects
 Labeler = Callable[[Any], str]
+
+
+class PureLabeler:
+    """A labeler whose label depends on nothing but the item (a decoder of the bytes).
+
+    The transcript then makes the label only when someone reads the entry, which most
+    of a virtual run's entries never are; called directly it labels at once.
+    """
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: Labeler) -> None:
+        self.label = label
+
+    def __call__(self, item: Any) -> str:
+        return self.label(item)
+
+    def deferred(self, item: Any) -> Callable[[], str]:
+        return partial(self.label, item)
 
 
 class _End(Generic[T]):
@@ -173,8 +193,14 @@ class _End(Generic[T]):
     def _raw(self, item: T) -> bytes | str | None:
         return item  # type: ignore[return-value]
 
-    def _label(self, item: T) -> str:
-        return self.labeler(item) if self.labeler is not None else ""
+    def _label(self, item: T) -> str | Callable[[], str]:
+        labeler = self.labeler
+        if labeler is None:
+            return ""
+        # a labeler that can defer its work (decoding, decrypting) leaves it to the
+        # transcript, which asks only when the entry is read
+        deferred = getattr(labeler, "deferred", None)
+        return deferred(item) if deferred is not None else labeler(item)
 
     def connect(
         self, transmit: Callable[[T], None], on_close: Callable[[], None] | None = None

@@ -3,7 +3,10 @@
 Entries are JSON Lines with simulated time, wall time (realtime mode only, so that a
 virtual run is identical byte for byte for the same seed), port, direction, the
 payload as hex, and a decoded label. Everything passes the world's redactor before
-it is stored, so card numbers never reach a transcript in clear.
+it is written or read, so card numbers never reach a transcript in clear. An in-memory
+transcript that nobody watches masks and labels an entry when it is first read, with
+the secrets the redactor knew when it was recorded: the same text, paid for only by
+the entries someone reads.
 
 A file-backed transcript streams: each entry is written and flushed as one line the
 moment it is recorded, so a process killed with ``kill -9`` leaves a file that ends at
@@ -18,7 +21,6 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,15 +45,80 @@ def grouped_hex(hexed: str, width: int = 8) -> str:
     return " ".join(hexed[i : i + width] for i in range(0, len(hexed), width))
 
 
-@dataclass(frozen=True)
+Label = str | Callable[[], str]
+_Lazy = tuple[bytes, Label, Redactor, int, int, "_Renderer"]
+
+
 class Entry:
-    seq: int
-    sim: float
-    wall: float | None
-    port: str
-    direction: str  # "tx", "rx" or "event"
-    hex: str
-    label: str
+    """One transcript line: ``hex`` and ``label`` are masked, as the file holds them.
+
+    An entry of an in-memory transcript may be recorded before anyone reads it, with
+    the raw bytes, the label's source and how many secrets the redactor knew then; its
+    masked hex and label are made when first read, with exactly those secrets (see
+    :class:`_Renderer`), and the raw bytes are dropped. Nothing unmasked is ever handed
+    out: ``hex`` and ``label`` are the only views of the payload.
+    """
+
+    __slots__ = ("seq", "sim", "wall", "port", "direction", "_hex", "_label", "_lazy")
+
+    def __init__(self, seq: int, sim: float, wall: float | None, port: str, direction: str,
+                 hex: str, label: str) -> None:  # noqa: A002 - the field's name in the file
+        self.seq = seq
+        self.sim = sim
+        self.wall = wall
+        self.port = port
+        self.direction = direction  # "tx", "rx" or "event"
+        self._hex = hex
+        self._label = label
+        # while the entry waits to be masked: (raw bytes, label source, redactor, the
+        # redactor's version then, bytes cut off, the transcript's renderer)
+        self._lazy: _Lazy | None = None
+
+    @classmethod
+    def _deferred(cls, seq: int, sim: float, wall: float | None, port: str, direction: str,
+                  lazy: _Lazy) -> Entry:
+        entry = cls.__new__(cls)
+        entry.seq = seq
+        entry.sim = sim
+        entry.wall = wall
+        entry.port = port
+        entry.direction = direction
+        entry._hex = entry._label = ""
+        entry._lazy = lazy
+        return entry
+
+    @property
+    def hex(self) -> str:
+        if self._lazy is not None:
+            self._lazy[5].render_through(self)
+        return self._hex
+
+    @property
+    def label(self) -> str:
+        if self._lazy is not None:
+            self._lazy[5].render_through(self)
+        return self._label
+
+    def _render(self, redactor: Redactor) -> None:
+        assert self._lazy is not None
+        raw, source, _, _, cut, _ = self._lazy
+        self._hex, self._label = _masked(redactor, raw, source, cut)
+        self._lazy = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.seq, self.sim, self.wall, self.port, self.direction, self.hex, self.label)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return ("Entry(seq={!r}, sim={!r}, wall={!r}, port={!r}, direction={!r}, hex={!r}, "
+                "label={!r})".format(*self._key()))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -67,6 +134,53 @@ class Entry:
             separators=(",", ":"),
             ensure_ascii=False,
         )
+
+
+def _masked(redactor: Redactor, raw: bytes, source: Label, cut: int) -> tuple[str, str]:
+    """The masked hex and label of a payload (``cut`` bytes beyond it were not kept)."""
+    label = source() if callable(source) else source
+    if cut:
+        label = f"{label} [{cut} more bytes not kept]"
+    return redactor.hex(raw), redactor.text(escape_surrogates(label))
+
+
+class _Renderer:
+    """Masks a transcript's deferred entries, in the order they were recorded.
+
+    Most of a virtual run's transcript is never read (a benchmark, a Hypothesis example
+    that passes), and masking is most of the cost of recording. So an in-memory
+    transcript keeps the raw entry and masks it when it is first read. The mask must be
+    the one the entry would have got when it was recorded: the redactor learns secrets
+    as the run goes on (a session key, a PIN block), and hiding a secret in an entry
+    recorded before it was registered would change the transcript. Each entry notes how
+    many registrations the redactor had seen; entries are masked in order, those of an
+    older state by a copy of the redactor brought forward registration by registration
+    (:meth:`Redactor.replay`), as the live one was.
+    """
+
+    def __init__(self) -> None:
+        self.queue: deque[Entry] = deque()
+        self._copy: tuple[Redactor, Redactor] | None = None  # (the live one, its copy)
+
+    def render_through(self, entry: Entry) -> None:
+        """Mask every deferred entry up to and including ``entry``."""
+        queue = self.queue
+        while queue and entry._lazy is not None:
+            first = queue.popleft()
+            assert first._lazy is not None
+            first._render(self._as_of(first._lazy[2], first._lazy[3]))
+        if not queue:
+            self._copy = None
+
+    def _as_of(self, live: Redactor, version: int) -> Redactor:
+        if live.version == version:
+            return live
+        copy = self._copy[1] if self._copy is not None and self._copy[0] is live else None
+        if copy is None or copy.version > version:
+            copy = Redactor()
+            self._copy = (live, copy)
+        live.replay(copy, version)
+        return copy
 
 
 class Transcript:
@@ -85,6 +199,8 @@ class Transcript:
         else:
             self.entries = deque(maxlen=max(0, int(keep)))
         self._keep = keep is not False
+        self._keep_all = keep is True
+        self._renderer = _Renderer()
         # a server's transcript need not hold a whole oversize frame: the first
         # ``max_payload`` bytes and the count of the rest say what happened
         self.max_payload = max_payload
@@ -106,9 +222,25 @@ class Transcript:
         port: str,
         direction: str,
         data: bytes | str | None = None,
-        label: str = "",
+        label: Label = "",
     ) -> Entry:
+        """Record one payload; ``label`` may be a function that makes it (called at most
+        once, maybe later, so it must not depend on state that changes)."""
         world = self._world
+        if (world is not None and self._file is None and self._keep_all and not self.listeners
+                and self.max_payload is None and world.mode == "virtual"):
+            # the common case in a virtual run, kept short: nobody sees the entry now,
+            # so it is masked when it is read (the same mask, see _Renderer)
+            if type(data) is not bytes:
+                data = utf8(data) if isinstance(data, str) else bytes(data or b"")
+            live = world.redactor
+            renderer = self._renderer
+            entry = Entry._deferred(self._seq, float(world.env.now), None, port, direction,
+                                    (data, label, live, live.version, 0, renderer))
+            renderer.queue.append(entry)
+            self._seq += 1
+            self.entries.append(entry)
+            return entry
         redactor = world.redactor if world is not None else None
         if isinstance(data, str):
             raw = utf8(data)
@@ -116,14 +248,23 @@ class Transcript:
             raw = bytes(data or b"")
         if redactor is None:
             redactor = _DEFAULT_REDACTOR
+        cut = 0
         if self.max_payload is not None and len(raw) > self.max_payload:
-            label = f"{label} [{len(raw) - self.max_payload} more bytes not kept]"
+            cut = len(raw) - self.max_payload
             raw = raw[: self.max_payload]
-        hexed = redactor.hex(raw)
-        label = redactor.text(escape_surrogates(label))
         sim = world.now if world is not None else 0.0
         wall = time.time() if world is not None and world.mode == "realtime" else None
-        entry = Entry(self._seq, sim, wall, port, direction, hexed, label)
+        if self._file is None and not self.listeners and self._keep_all:
+            # nobody sees it now: mask it when it is read (the same mask, see _Renderer)
+            renderer = self._renderer
+            entry = Entry._deferred(self._seq, sim, wall, port, direction,
+                                    (raw, label, redactor, redactor.version, cut, renderer))
+            renderer.queue.append(entry)
+            self._seq += 1
+            self.entries.append(entry)
+            return entry
+        hexed, text = _masked(redactor, raw, label, cut)
+        entry = Entry(self._seq, sim, wall, port, direction, hexed, text)
         self._seq += 1
         if self._keep:
             self.entries.append(entry)

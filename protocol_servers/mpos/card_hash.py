@@ -14,7 +14,10 @@ import random
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
+import gmpy2
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from virtual_devices.abecs.secure import nonzero_bytes
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,10 @@ def _pkcs1v15_block(chunk: bytes, public_key: rsa.RSAPublicKey, rng: random.Rand
     """
     numbers = public_key.public_numbers()
     k = (public_key.key_size + 7) // 8
-    pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(chunk)))
+    pad = nonzero_bytes(rng, k - 3 - len(chunk))
     em = b"\x00\x02" + pad + b"\x00" + chunk
-    c = pow(int.from_bytes(em, "big"), numbers.e, numbers.n)
+    # GMP's exponentiation gives the same number as ``pow`` several times faster
+    c = int(gmpy2.powmod(int.from_bytes(em, "big"), numbers.e, numbers.n))
     return c.to_bytes(k, "big")
 
 

@@ -19,7 +19,7 @@ from protocol_servers.mpos.codec import frame_label
 from protocol_servers.mpos.devices import DeviceRegistry, SerialDevice
 from protocol_servers.mpos.profiles import DOCUMENTED, Profile
 from protocol_servers.mpos.server import MposBridgeServer
-from simulator.streams import ByteEnd, MessageEnd, message_link
+from simulator.streams import ByteEnd, MessageEnd, PureLabeler, message_link
 
 if TYPE_CHECKING:
     from protocol_servers.merchant_api import MerchantBackend
@@ -106,7 +106,8 @@ class MposLab:
         """An in-memory POS connection (virtual mode), served by ``server.accept``."""
         self._clients += 1
         pos, srv = message_link(
-            self.world, name or f"pos{self._clients}", f"bridge.ws{self._clients}", frame_label
+            self.world, name or f"pos{self._clients}", f"bridge.ws{self._clients}",
+            PureLabeler(frame_label),
         )
         self.server.accept(srv, None)
         return pos

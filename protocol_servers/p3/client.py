@@ -172,15 +172,17 @@ def connect_local(server: Any, transport: str = "ws", name: str = "pos") -> P3Cl
     ``tcp``: a byte link carrying the 4-byte length-prefixed stream, cut by the server's
     frame decoder exactly as bytes from a socket would be.
     """
-    from simulator.streams import byte_link, message_link
+    from simulator.streams import PureLabeler, byte_link, message_link
 
     world = server.world
     if transport == "ws":
-        pos, srv = message_link(world, name, f"payserver<-{name}", labeler=envelope.label)
+        pos, srv = message_link(world, name, f"payserver<-{name}",
+                                labeler=PureLabeler(envelope.label))
         server.accept(srv)
         return P3Client(world, pos, name)
     if transport == "tcp":
-        bpos, bsrv = byte_link(world, name, f"payserver<-{name}", labeler=envelope.stream_label)
+        bpos, bsrv = byte_link(world, name, f"payserver<-{name}",
+                               labeler=PureLabeler(envelope.stream_label))
         server.accept_stream(bsrv)
         return P3Client(world, bpos, name)
     raise ValueError(f"unknown transport {transport!r}; use 'ws' or 'tcp'")

@@ -74,7 +74,7 @@ class FramedEnd(MessageEnd):
             return item.data
         return item  # type: ignore[no-any-return]
 
-    def _label(self, item: Any) -> str:
+    def _label(self, item: Any) -> str | Callable[[], str]:
         if isinstance(item, FramingError):
             return f"framing error: {item}"
         return super()._label(item)

@@ -30,8 +30,12 @@ class Screen:
         return f"{self.line1.rstrip()} / {self.line2.rstrip()}".strip(" /")
 
 
+_CONTROLS = str.maketrans({c: " " for c in range(0x20)})
+
+
 def _printable(text: str) -> str:
-    return "".join(ch if ord(ch) >= 0x20 else " " for ch in text)
+    """Control characters shown as spaces."""
+    return text.translate(_CONTROLS)
 
 
 #: our choice: a sale shows about ten screens, so this covers the last fifty or so

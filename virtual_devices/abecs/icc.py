@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import simpy
@@ -35,8 +36,13 @@ def default_chip_factory() -> Callable[..., Any] | None:
     return KernelChipSession
 
 
+@lru_cache(maxsize=256)
 def aid_params(rec: AidRecord) -> Any:
-    """An ABECS AID record as the kernel's AidParams (the fields map one to one)."""
+    """An ABECS AID record as the kernel's AidParams (the fields map one to one).
+
+    Both are immutable and every transaction of every pinpad of a run converts the same
+    few records, so a conversion is remembered.
+    """
     from virtual_devices.emv.terminal import AidParams
 
     versions = tuple(bytes.fromhex(v) for v in rec.app_versions if v.strip("0"))

@@ -8,12 +8,17 @@ transcript's redactor masks card numbers in the label like everywhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from virtual_devices.abecs.fields import label as pkt_label
 from virtual_devices.abecs.link import DC2, Control, Frame, FrameReader
 from virtual_devices.abecs.secure import SecureError, SecureSession
 
 NAMES = {0x04: "EOT", 0x06: "ACK", 0x15: "NAK", 0x18: "CAN"}
+
+
+def _no_label() -> str:
+    return ""
 
 
 _RECENT = 16  # chunks remembered: each is labeled when sent and again when it arrives
@@ -36,18 +41,32 @@ class FrameLabeler:
         self._recent: dict[bytes, tuple[str, bool, SecureSession | None]] = {}
         self._asked = False
         self._asked_for: SecureSession | None = None
+        self._now: SecureSession | None = None  # the session the chunk being labeled met
 
     def __call__(self, chunk: object) -> str:
-        if not isinstance(chunk, bytes | bytearray):
-            return ""
-        data = bytes(chunk)
+        return self.deferred(chunk)()
+
+    def deferred(self, chunk: object) -> Callable[[], str]:
+        """The label of ``chunk`` as it reads now, made when it is called.
+
+        The transcript masks an entry when it is first read, often never; the session
+        that decrypts the chunk is the one the pinpad holds now, so it is taken now.
+        """
+        if not isinstance(chunk, (bytes, bytearray)):  # noqa: UP038 - a tuple is faster
+            return _no_label
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)
+        session = self._session() if self._session is not None else None
+        return partial(self._label_under, chunk, session)
+
+    def _label_under(self, data: bytes, session: SecureSession | None) -> str:
         known = self._recent.get(data)
         if known is not None:
-            label, asked, session = known
+            label, asked, had = known
             # the same bytes ask for the session exactly when they did the first time
-            if not asked or (self._session is not None and self._session() is session):
+            if not asked or (self._session is not None and had is session):
                 return label
-        self._asked, self._asked_for = False, None
+        self._asked, self._asked_for, self._now = False, None, session
         label = self._label(data)
         if len(self._recent) >= _RECENT:
             del self._recent[next(iter(self._recent))]
@@ -71,7 +90,7 @@ class FrameLabeler:
             return f"bad packet ({item.reason})"
         data = item.pktdata
         if data[:1] == bytes((DC2,)) and self._session is not None:
-            session = self._session()
+            session = self._now
             self._asked, self._asked_for = True, session
             if session is not None:
                 try:

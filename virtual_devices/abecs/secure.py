@@ -12,7 +12,9 @@ from __future__ import annotations
 import random
 from functools import cache
 from importlib import resources
+from itertools import repeat
 
+import gmpy2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -24,6 +26,24 @@ class SecureError(ValueError):
     """An encrypted packet that does not decode (ABECS answers ERR009)."""
 
 
+def nonzero_bytes(rng: random.Random, count: int) -> bytes:
+    """``count`` random bytes from 1 to 255: PKCS#1 v1.5 type-2 padding.
+
+    The same bytes as ``bytes(rng.randrange(1, 256) for _ in range(count))``, which draws
+    eight bits and draws again on 255; here the draws run in C, as many at a time as
+    bytes are still missing, so none is drawn that randrange would not have drawn. A
+    padding is a few hundred bytes and every session key and card hash draws one.
+    """
+    out = b""
+    while len(out) < count:
+        drawn = bytes(map(rng.getrandbits, repeat(8, count - len(out))))
+        out += drawn.replace(b"\xff", b"").translate(_PLUS_ONE)
+    return out
+
+
+_PLUS_ONE = bytes(range(1, 256)) + b"\x00"  # 255 never reaches it
+
+
 def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Random) -> bytes:
     """RSA-encrypt ``ksec`` under (modulus, exponent) with PKCS#1 v1.5 type-2 padding."""
     k = (modulus.bit_length() + 7) // 8
@@ -31,11 +51,11 @@ def wrap_session_key(ksec: bytes, modulus: int, exponent: int, rng: random.Rando
         raise SecureError("RSA modulus too small for the session key")
     if modulus % 2 == 0 or exponent < 3 or exponent % 2 == 0:
         raise SecureError("not an RSA public key (even modulus, or exponent even or below 3)")
-    pad = bytes(rng.randrange(1, 256) for _ in range(k - 3 - len(ksec)))
+    pad = nonzero_bytes(rng, k - 3 - len(ksec))
     block = b"\x00\x02" + pad + b"\x00" + ksec
-    public = rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    n = public.public_numbers().n
-    return pow(int.from_bytes(block, "big"), exponent, n).to_bytes(k, "big")
+    rsa.RSAPublicNumbers(exponent, modulus).public_key()  # refuses a malformed key
+    # GMP's exponentiation gives the same number as ``pow`` several times faster
+    return int(gmpy2.powmod(int.from_bytes(block, "big"), exponent, modulus)).to_bytes(k, "big")
 
 
 @cache
@@ -61,18 +81,32 @@ def unwrap_session_key(private_key: rsa.RSAPrivateKey, crksec: bytes) -> bytes:
 
 
 class SecureSession:
-    """AES-128-CBC with IV 0 under KSEC, both directions."""
+    """AES-128-CBC with IV 0 under KSEC, both directions.
+
+    Every packet starts a fresh CBC chain from IV 0. Making a cipher context per packet
+    cost more than the packet's AES, so each direction keeps one CBC context for the
+    session and never finalizes it; the context then chains a new packet from the last
+    ciphertext block of the one before. XOR-ing that block into the new packet's first
+    plaintext block (encrypting), or into its first decrypted block (decrypting), undoes
+    the carried chain: the bytes are those of a fresh context with IV 0.
+    """
 
     def __init__(self, ksec: bytes) -> None:
         if len(ksec) != 16:
             raise ValueError("KSEC is 16 bytes")
-        self._cipher = Cipher(algorithms.AES(ksec), modes.CBC(bytes(16)))
+        cipher = Cipher(algorithms.AES(ksec), modes.CBC(bytes(16)))
+        self._enc = cipher.encryptor()
+        self._dec = cipher.decryptor()
+        self._enc_chain = 0  # the last ciphertext block each context has chained from
+        self._dec_chain = 0
 
     def seal(self, clear: bytes) -> bytes:
         body = len(clear).to_bytes(2, "big") + crc16(clear).to_bytes(2, "big") + clear
         body += bytes(-len(body) % 16)
-        enc = self._cipher.encryptor()
-        return bytes((DC2,)) + enc.update(body) + enc.finalize()
+        first = int.from_bytes(body[:16], "big") ^ self._enc_chain
+        out = self._enc.update(first.to_bytes(16, "big") + body[16:])
+        self._enc_chain = int.from_bytes(out[-16:], "big")
+        return bytes((DC2,)) + out
 
     def open(self, pktdata: bytes) -> bytes:
         if not pktdata or pktdata[0] != DC2:
@@ -80,8 +114,10 @@ class SecureSession:
         data = pktdata[1:]
         if not data or len(data) % 16:
             raise SecureError("encrypted length is not a multiple of 16")
-        dec = self._cipher.decryptor()
-        body = dec.update(data) + dec.finalize()
+        plain = self._dec.update(data)
+        first = int.from_bytes(plain[:16], "big") ^ self._dec_chain
+        self._dec_chain = int.from_bytes(data[-16:], "big")
+        body = first.to_bytes(16, "big") + plain[16:]
         n = int.from_bytes(body[:2], "big")
         if n + 4 > len(body) or len(body) - (n + 4) >= 16:
             raise SecureError("DATALEN does not match the packet")

@@ -8,6 +8,7 @@ into a temporary area and commits on TLE, either for one acquirer or for all at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 from virtual_devices.abecs.fields import CodecError, Spec, num, pack, unpack
@@ -228,8 +229,14 @@ def _header(tab_id: int, acq: int, recidx: str, body_len: int) -> bytes:
                          "recidx": recidx})
 
 
+@lru_cache(maxsize=1024)
 def decode_record(raw: bytes) -> Record:
-    """Parse one TLR record; raises :class:`CodecError` for a record to drop."""
+    """Parse one TLR record; raises :class:`CodecError` for a record to drop.
+
+    Records are immutable and a host loads the same few into every pinpad it opens
+    (each virtual sale's pinpad, a thousand terminals' pinpads), so a record already
+    read is not parsed again; a bad one is (errors are not remembered).
+    """
     h, pos = unpack(HEADER, raw)
     tab_id, acq, recidx = num(h["tab_id"]), num(h["acq"]), h["recidx"]
     if not 1 <= acq <= 99:

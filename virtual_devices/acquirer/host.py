@@ -26,6 +26,7 @@ import tomllib
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -92,6 +93,12 @@ class CardRecord:
 
 
 def _catalogue_cards() -> dict[str, CardRecord]:
+    """The catalogue's cards as the host knows them (a fresh dict of immutable records)."""
+    return dict(_catalogue_records())
+
+
+@cache  # the catalogue is fixed for the process; every host (each virtual sale's) reads it
+def _catalogue_records() -> dict[str, CardRecord]:
     from virtual_devices.emv.catalogue import catalogue
 
     out: dict[str, CardRecord] = {}

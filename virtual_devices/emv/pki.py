@@ -164,7 +164,7 @@ def _sign(key: rsa.RSAPrivateKey, message: bytes) -> bytes:
 def _recover(pk: PublicKey, signature: bytes) -> bytes:
     if len(signature) != pk.size:
         raise OdaError(f"signature of {len(signature)} bytes for a {pk.size}-byte key")
-    m = pow(int.from_bytes(signature, "big"), pk.e, pk.n)
+    m = int(gmpy2.powmod(int.from_bytes(signature, "big"), pk.e, pk.n))
     return m.to_bytes(pk.size, "big")
 
 

@@ -124,19 +124,28 @@ def decode(data: bytes) -> list[TLV]:
     """
     out: list[TLV] = []
     data = bytes(data)
-    i = 0
-    while i < len(data):
-        if data[i] in (0x00, 0xFF):
+    i, n = 0, len(data)
+    while i < n:
+        first = data[i]
+        if first in (0x00, 0xFF):
             i += 1
             continue
-        tag, i = _read_tag(data, i)
-        length, i = _read_length(data, i)
-        if i + length > len(data):
+        # one-byte tags and short-form lengths are most of every card answer: read
+        # them here; the helpers read (and refuse) the rest
+        if first & 0x1F != 0x1F:
+            tag, i = first, i + 1
+        else:
+            tag, i = _read_tag(data, i)
+        if i < n and data[i] < 0x80:
+            length, i = data[i], i + 1
+        else:
+            length, i = _read_length(data, i)
+        if i + length > n:
             raise TLVError(f"tag {tag:X}: length {length} runs past the data")
         value = data[i : i + length]
         i += length
-        children = decode(value) if is_constructed(tag) else []
-        out.append(TLV(tag, value, children))
+        # the first tag byte's bit 6 marks a template (what is_constructed reads)
+        out.append(TLV(tag, value, decode(value) if first & 0x20 else []))
     return out
 
 

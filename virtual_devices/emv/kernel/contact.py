@@ -187,10 +187,17 @@ class ContactKernel:
         self.goc = GocParams()
         self.un = bytes(rng.getrandbits(8) for _ in range(4))
         self._online_capable = online_capable
+        # the transaction date and time tags (9A, 9F21) of ``txn.when``, made once: every
+        # command the kernel sends reads the terminal's tags
+        self._stamp: tuple[Any, bytes, bytes] | None = None
 
     # -- plumbing ------------------------------------------------------------------
     def terminal_tags(self) -> dict[int, bytes]:
         t = self.txn
+        stamp = self._stamp
+        if stamp is None or stamp[0] is not t.when:
+            stamp = self._stamp = (t.when, bcd(int(t.when.strftime("%y%m%d")), 3),
+                                   bcd(int(t.when.strftime("%H%M%S")), 3))
         out: dict[int, bytes] = {}
         if self.app is not None:
             out.update(self.app.terminal_tags())
@@ -202,8 +209,8 @@ class ContactKernel:
                 0x9F03: bcd(t.other_amount, 6),
                 0x81: t.amount.to_bytes(4, "big"),
                 0x9F04: t.other_amount.to_bytes(4, "big"),
-                0x9A: bcd(int(t.when.strftime("%y%m%d")), 3),
-                0x9F21: bcd(int(t.when.strftime("%H%M%S")), 3),
+                0x9A: stamp[1],
+                0x9F21: stamp[2],
                 0x9C: bytes([t.type]),
                 0x9F37: self.un,
                 0x95: bytes(self.tvr),

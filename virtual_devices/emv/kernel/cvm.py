@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+import gmpy2
+
 from virtual_devices.emv import tlv
 from virtual_devices.emv.apdu import Command, sw_pin_tries
 from virtual_devices.emv.kernel import bits as B
@@ -259,5 +261,5 @@ def _encipher(k: ContactKernel, key: oda.PublicKey, block: bytes, challenge: byt
     pad = bytes(k.rng.getrandbits(8) for _ in range(key.length - 17))
     plain = b"\x7f" + block + challenge + pad
     n = int.from_bytes(key.modulus, "big")
-    value = pow(int.from_bytes(plain, "big"), int.from_bytes(key.exponent, "big"), n)
+    value = int(gmpy2.powmod(int.from_bytes(plain, "big"), int.from_bytes(key.exponent, "big"), n))
     return value.to_bytes(key.length, "big")

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
+import gmpy2
+
 
 class OdaError(Exception):
     """An ODA check failed; the message names the step of Book 2 that failed."""
@@ -36,7 +38,8 @@ def recover(key: PublicKey, signed: bytes) -> bytes:
     value = int.from_bytes(signed, "big")
     if value >= n:
         raise OdaError("signed data is not smaller than the modulus")
-    out = pow(value, int.from_bytes(key.exponent, "big"), n)
+    # GMP's exponentiation gives the same number as ``pow`` several times faster
+    out = int(gmpy2.powmod(value, int.from_bytes(key.exponent, "big"), n))
     return out.to_bytes(key.length, "big")
 
 

@@ -99,7 +99,8 @@ def forget_volatile(pinpad: Pinpad) -> None:
     pinpad.pin_prompt = pinpad.pin_timeout = None
     pinpad.pin_kind = "online"
     ext = pinpad.extended
-    ext.tracks, ext.pan, ext.gcx_card_type = None, "", None  # the currency went with the card session
+    # the transaction currency went with the card session (slot.reset above)
+    ext.tracks, ext.pan, ext.gcx_card_type = None, "", None
     ext.loading, ext.received = None, bytearray()  # a multimedia load half done
     # the link forgets a half-received packet and what it was waiting for
     pinpad.driver.timer.disarm()

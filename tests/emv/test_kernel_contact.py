@@ -528,3 +528,23 @@ def test_auth_request_repr_hides_card_data() -> None:
     loop2.run(k.go_on_chip())
     text = repr(k.auth_request())
     assert card.pan not in text and pin not in text and "pin=yes" in text
+
+
+# -- amounts beyond the binary form (b4) -------------------------------------------------
+
+def test_an_amount_beyond_b4_leaves_the_binary_tags_out_and_a_sale_still_runs() -> None:
+    big = 5_000_000_000  # 50.000.000,00: above FFFFFFFFh cents
+    k = kernel(amount=big)
+    tags = k.terminal_tags()
+    assert 0x81 not in tags and tags[0x9F02] == bytes.fromhex("005000000000")
+    outcome, _ = full_run("visa-chip-pin", pins=["1234"], amount=big)
+    assert outcome.status is not Status.INVALID_AMOUNT  # its CDOL asks for 9F02 only
+
+
+def test_a_dol_asking_for_a_binary_amount_beyond_b4_stops_with_invalid_amount() -> None:
+    k = kernel(amount=5_000_000_000)
+    with pytest.raises(KernelStop) as stop:
+        k._dol_data(bytes.fromhex("9F0206" "8104"), k.terminal_tags())
+    assert stop.value.status is Status.INVALID_AMOUNT
+    small = kernel(amount=1234)
+    assert small._dol_data(bytes.fromhex("8104"), small.terminal_tags()) == bytes.fromhex("000004D2")

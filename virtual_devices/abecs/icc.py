@@ -140,6 +140,7 @@ def _status_code(status: Any) -> int:
         Status.CARD_ERROR: m.ST_CARDINVDATA,
         Status.CARD_BLOCKED: m.ST_CARDBLOCKED,
         Status.FALLBACK: m.ST_ERRFALLBACK,
+        Status.INVALID_AMOUNT: m.ST_INVAMOUNT,
     }.get(status, m.ST_CARDPROBLEMS)
 
 

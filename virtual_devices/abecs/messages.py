@@ -496,8 +496,8 @@ class GcrRequest:
         rest = data[pos:]
         if rest not in (b"", b"0", b"1"):
             raise CodecError("GCR has unexpected bytes after the application list")
-        if num(v["amount"]) <= 0:
-            raise CodecError("GCR amount must be positive", 77)
+        # no lower bound: "um valor zerado deve ser aceito normalmente pelo pinpad, cabendo ao
+        # cartão a decisão de acatá-lo" (§6.8.6.2); N12 cannot be negative
         return cls(num(v["amount"]), v["date"], v["time"], v["tabver"], num(v["acqidx"]),
                    num(v["apptyp"]), tuple(apps), None if not rest else rest == b"1")
 

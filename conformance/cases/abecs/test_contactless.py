@@ -99,6 +99,23 @@ def test_gcr_reads_a_tap_as_ctls_emv(abecs_device: Any) -> None:
     no_full_pan(abecs_device.world.transcript.entries, [card.pan])
 
 
+@case("abecs/6.8.6.2/1", title="GCR with a zero amount is accepted: the inserted card is read",
+      failure="the pinpad refuses a zero amount (077) instead of leaving the decision to the card")
+def test_gcr_zero_amount_is_accepted(abecs_device: Any) -> None:
+    card = load_card("visa-chip-pin")
+    abecs_device.present(card, Behaviour(pin="1234"))  # the antenna stays off: inserted
+
+    def flow() -> Gen:
+        yield from prepared(abecs_device)
+        return (yield from answer(abecs_device, gcr_command(0, ctls_on="0"), 30))
+
+    got = abecs_device.run(flow)
+    # RSP_ID, RSP_STAT 000, RSP_LEN1, then GCR_CARDTYPE "03" (ICC EMV), GCR_STATCHIP "0"
+    assert got[:6] == b"GCR000" and got[9:12] == b"030", got[:20]
+    assert got[242:244] == b"16" and got[244:260] == card.pan.encode()  # PANLEN, PAN
+    no_full_pan(abecs_device.world.transcript.entries, [card.pan])
+
+
 @case("abecs/6.8.1.3/2", title="with the antenna on, two minutes without a card answer GCR012",
       failure="a contactless prompt never gives up, or gives up at the wrong time")
 def test_gcr_ctls_two_minute_timeout(abecs_device: Any) -> None:

@@ -207,8 +207,6 @@ class ContactKernel:
             {
                 0x9F02: bcd(t.amount, 6),
                 0x9F03: bcd(t.other_amount, 6),
-                0x81: t.amount.to_bytes(4, "big"),
-                0x9F04: t.other_amount.to_bytes(4, "big"),
                 0x9A: stamp[1],
                 0x9F21: stamp[2],
                 0x9C: bytes([t.type]),
@@ -219,9 +217,25 @@ class ContactKernel:
                 0x9F1E: self.config.ifd_serial.encode("ascii")[:8].ljust(8),
             }
         )
+        # the binary forms (b4) exist only up to FFFFFFFFh; above that they are left out
+        # and a card whose DOL asks for one ends the command (see _dol_data)
+        if t.amount <= 0xFFFFFFFF:
+            out[0x81] = t.amount.to_bytes(4, "big")
+        if t.other_amount <= 0xFFFFFFFF:
+            out[0x9F04] = t.other_amount.to_bytes(4, "big")
         if self.arc:
             out[0x8A] = self.arc.encode("ascii")
         return out
+
+    def _dol_data(self, dol: bytes, values: dict[int, bytes]) -> bytes:
+        """The DOL's data; a binary amount the card asks for that b4 cannot hold stops the
+        transaction, since it "cannot be passed on correctly to the card" (ABECS 2.12
+        §6.8.6.2, answered ST_INVAMOUNT)."""
+        for tag in (0x81, 0x9F04):
+            if tag not in values and tag in dict(tlv.parse_dol(dol)):
+                raise KernelStop(Status.INVALID_AMOUNT,
+                                 f"the card asks for tag {tag:X}h and the amount exceeds b4")
+        return tlv.build_dol(dol, values)
 
     def values(self) -> dict[int, bytes]:
         """Card data overlaid with terminal data (terminal wins for its own tags)."""
@@ -396,7 +410,7 @@ class ContactKernel:
         """GET PROCESSING OPTIONS (Book 3 §10.1); False when the card refuses (6985)."""
         pdol = self.card.tags.get(0x9F38, b"")
         try:
-            self.pdol_data = tlv.build_dol(pdol, self.values()) if pdol else b""
+            self.pdol_data = self._dol_data(pdol, self.values()) if pdol else b""
         except tlv.TLVError as exc:
             raise KernelStop(Status.CARD_ERROR, f"PDOL malformed ({exc})") from None
         resp = yield from self._xfer(Command.gpo(self.pdol_data), "GET PROCESSING OPTIONS")
@@ -579,7 +593,7 @@ class ContactKernel:
             raise oda.OdaError("no DDOL on the card or in the terminal")
         if 0x9F37 not in dict(tlv.parse_dol(ddol)):
             raise oda.OdaError("DDOL lacks the unpredictable number")
-        data = tlv.build_dol(ddol, self.values())
+        data = self._dol_data(ddol, self.values())
         resp = yield from self._xfer(Command.internal_authenticate(data), "INTERNAL AUTHENTICATE")
         if not resp.ok:
             raise oda.OdaError(f"INTERNAL AUTHENTICATE answered {resp.sw:04X}")
@@ -748,7 +762,7 @@ class ContactKernel:
         values = self.values()
         if 0x98 in dict(tlv.parse_dol(dol)):
             values[0x98] = self._tc_hash(values)
-        data = tlv.build_dol(dol, values)
+        data = self._dol_data(dol, values)
         if first:
             self.cdol1_data = data
             self.crypto_values = values

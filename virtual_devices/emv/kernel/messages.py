@@ -145,6 +145,7 @@ class Status(StrEnum):
     CARD_ERROR = "card-error"  # malformed or missing card data: terminate
     FALLBACK = "fallback"  # chip failed; magstripe fallback allowed
     COLLISION = "collision"  # more than one contactless card in the field
+    INVALID_AMOUNT = "invalid-amount"  # an amount the card asks for in a form too small for it
 
 
 @dataclass

@@ -547,4 +547,5 @@ def test_a_dol_asking_for_a_binary_amount_beyond_b4_stops_with_invalid_amount() 
         k._dol_data(bytes.fromhex("9F0206" "8104"), k.terminal_tags())
     assert stop.value.status is Status.INVALID_AMOUNT
     small = kernel(amount=1234)
-    assert small._dol_data(bytes.fromhex("8104"), small.terminal_tags()) == bytes.fromhex("000004D2")
+    got = small._dol_data(bytes.fromhex("8104"), small.terminal_tags())
+    assert got == bytes.fromhex("000004D2")

@@ -74,7 +74,7 @@ async def serve(
         raise
     for action in started.actions.values():
         registry.add(action)
-    for action in fault_actions(world):
+    for action in [*fault_actions(world), backend_fault_action(world)]:
         registry.add(action)
     registry.state = started.state
     if console is not None:
@@ -115,7 +115,7 @@ def _print_banner(spec: ServerSpec) -> Ready:
         for line in started.banner or [f"{spec.name}: {spec.description}"]:
             print(line)
         actions = ", ".join([*sorted(started.actions), "fault", "faults", "remove-fault",
-                             "clear-faults"])
+                             "clear-faults", "backend-fault"])
         print(f"  control API:  {info['urls']['control']}/ (POST /scenario/<action>: "
               f"{actions})")
         print("  Ctrl-C to stop", flush=True)
@@ -162,3 +162,30 @@ def port_in_use(exc: OSError, args: argparse.Namespace) -> str:
     return (f"cannot serve: {where} is already in use (another server, or an earlier "
             f"cardloop serve still running?); pick another port with {' or '.join(named)}"
             " (0 picks a free one)")
+
+
+def backend_fault_action(world: Any) -> Any:
+    """``backend-fault {mode, delay}``: the catalogue's ``backend.*`` faults on a served
+    server, on the line from every terminal of its world to the acquirer (``mode``: none,
+    slow, silent, down, twice, late; ``none`` heals it). Every server reads the same line,
+    so a vendor's POS can be shown a silent host and the timeout reversal that follows."""
+    from simulator.control import ControlAction, ControlError
+    from virtual_devices.acquirer.link import MODES, HostFault, line_fault, set_line_fault
+
+    def apply(params: dict[str, Any]) -> dict[str, Any]:
+        mode = str(params.get("mode", "none"))
+        if mode not in MODES:
+            raise ControlError(f"backend-fault mode must be one of {', '.join(MODES)}")
+        try:
+            delay = float(params.get("delay", 0.0))
+        except (TypeError, ValueError):
+            raise ControlError("backend-fault delay must be a number of seconds") from None
+        if delay < 0:
+            raise ControlError("backend-fault delay must not be negative")
+        set_line_fault(world, HostFault(mode, delay))
+        now = line_fault(world)
+        return {"backend": {"mode": now.mode, "delay": now.delay}}
+
+    return ControlAction("backend-fault", "the acquirer line of every terminal: {mode: "
+                         "none|slow|silent|down|twice|late, delay: seconds}", apply)
+

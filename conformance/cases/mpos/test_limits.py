@@ -1,0 +1,115 @@
+"""mpos-bridge.md §2.2 and §2.5: variants and limits a POS may send, and the values of
+fields the scenario fixes.
+
+The expected values are written here from the note (and from the ABECS sample frames it
+quotes), never taken from the bridge's codec or tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance import case
+
+from .steps import check_all, ready
+
+AMOUNT = 2590
+
+
+def _process_raw(target: Any, card: str, ctx: str, process: dict[str, Any],
+                 presentation: str | None = "insert") -> dict[str, Any]:
+    """ready, then a process request with exactly ``process`` as its body, then close."""
+    target.present(card)
+    if presentation is not None:
+        target.cardholder(presentation=presentation)
+    c = target.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from ready(c, ctx)
+        p = yield from c.request({"request_type": 4, "context_id": ctx, "process": process})
+        yield from c.finish(ctx, success=False, response_code=0, emv_data=None)
+        yield from c.close(ctx)
+        yield from c.drain_unsolicited(1.0)
+        return p
+
+    p = target.run(script)
+    check_all(c)
+    return p
+
+
+@case(
+    "mpos/2.2/12",
+    title="an amount written as a zero-padded twelve-digit string (the ISO 8583 form) is "
+    "read as the amount",
+    section="2.2",
+    failure='"amount": "000000002590" is refused or read as another amount',
+)
+def test_twelve_digit_amount_string(mpos_target: Any) -> None:
+    p = _process_raw(mpos_target, "visa-chip-pin", "iso",
+                     {"amount": "000000002590", "magstripe_payment_method": 1})
+    assert p["response_type"] == 4, p
+    assert p["process"]["status"] == 0
+    card = mpos_target.read_card_hash(p["process"]["card_hash"])
+    # 9F02, Amount Authorised, is six BCD bytes (EMV Book 3 Annex A): 25.90
+    assert "9F0206000000002590" in card["card_emv_data"].upper(), "9F02 is not 25.90"
+
+
+@case(
+    "mpos/2.5/34",
+    title="a magstripe_payment_method of 0 is credit, as if it were absent",
+    section="2.5",
+    failure="magstripe_payment_method 0 is refused or taken as debit",
+)
+def test_magstripe_method_zero_is_credit(mpos_target: Any) -> None:
+    p = _process_raw(mpos_target, "magstripe-credit", "m0",
+                     {"amount": AMOUNT, "magstripe_payment_method": 0}, presentation=None)
+    assert p["response_type"] == 4, p
+    assert p["process"]["status"] == 0 and p["process"]["payment_method"] == 1
+    assert p["process"]["is_online_pin"] is False
+    card = mpos_target.read_card_hash(p["process"]["card_hash"])
+    assert card["capture_method"] == "magstripe"
+    assert card["payment_method"] == "credit_card"
+
+
+@case(
+    "mpos/2.5/35",
+    title="list devices writes each port's name, manufacturer and kind as the shipped "
+    "SerialDevice did: \"Serial Device (<port>)\", empty, 0 (Serial)",
+    section="2.5",
+    failure="a device's name, manufacturer or kind differs from the documented values",
+)
+def test_device_fields_values(mpos_target: Any) -> None:
+    c = mpos_target.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        return (yield from c.list_devices("fields"))
+
+    r = mpos_target.run(script)
+    check_all(c)
+    assert r["device_list"], "no device listed"
+    for d in r["device_list"]:
+        # the port as the system names it; ours are named by their last path element
+        assert d["name"].startswith("Serial Device (") and d["name"].endswith(")"), d
+        assert d["manufacturer"] == "", d
+        if mpos_target.reference or "kind" in d:
+            # 0.0.27 dropped the key (§2.10); where it is sent it is 0, Serial
+            assert d["kind"] == 0, d
+
+
+@case(
+    "mpos/2.5/36",
+    title="an Elo debit filter admits every Elo debit application (the prepaid one too); "
+    "other filters the first matching application only",
+    section="2.5",
+    failure="the Elo debit filter takes only the first Elo debit application",
+)
+def test_elo_debit_filter_takes_all_rows(mpos_target: Any) -> None:
+    # the acquirer's tables hold two Elo debit applications, ELO DEBITO and ELO
+    # PRE-PAGO; the note (§3.5, PR #48) says an Elo debit filter passes all of them
+    p = _process_raw(mpos_target, "elo-prepaid", "elo",
+                     {"amount": AMOUNT, "magstripe_payment_method": 1,
+                      "applications": [{"brand": "elo", "payment_method": 2}]})
+    assert p["response_type"] == 4, f"an Elo prepaid card under an Elo debit filter: {p}"
+    assert p["process"]["status"] == 0 and p["process"]["payment_method"] == 2
+    card = mpos_target.read_card_hash(p["process"]["card_hash"])
+    assert card["payment_method"] == "debit_card"

@@ -52,6 +52,8 @@ def test_twelve_digit_amount_string(mpos_target: Any) -> None:
     card = mpos_target.read_card_hash(p["process"]["card_hash"])
     # 9F02, Amount Authorised, is six BCD bytes (EMV Book 3 Annex A): 25.90
     assert "9F0206000000002590" in card["card_emv_data"].upper(), "9F02 is not 25.90"
+    # visa-chip-pin expires 2031-12-31 (5F24 311231); the card_hash writes MMYY (§3.4)
+    assert card["card_expiration_date"] == "1231", "card_expiration_date is not MMYY"
 
 
 @case(
@@ -69,6 +71,8 @@ def test_magstripe_method_zero_is_credit(mpos_target: Any) -> None:
     card = mpos_target.read_card_hash(p["process"]["card_hash"])
     assert card["capture_method"] == "magstripe"
     assert card["payment_method"] == "credit_card"
+    # the stripe's track 2 says YYMM 3112; the card_hash writes MMYY (§3.4)
+    assert card["card_expiration_date"] == "1231", "card_expiration_date is not MMYY"
 
 
 @case(
@@ -113,3 +117,56 @@ def test_elo_debit_filter_takes_all_rows(mpos_target: Any) -> None:
     assert p["process"]["status"] == 0 and p["process"]["payment_method"] == 2
     card = mpos_target.read_card_hash(p["process"]["card_hash"])
     assert card["payment_method"] == "debit_card"
+
+
+def _sent_to_pinpad(target: Any, session: Any, name: bytes) -> list[bytes]:
+    """The clear data of every command ``name`` the bridge wrote to its first pinpad,
+    read from the serial transcript and opened under the session they were sent in."""
+    from virtual_devices.abecs.link import Frame, FrameReader
+
+    reader = FrameReader()
+    found: list[bytes] = []
+    for e in target.world.transcript:
+        if e.port != "bridge.serial0" or e.direction != "tx" or not e.hex:
+            continue
+        for item in reader.feed(bytes.fromhex(e.hex.replace(" ", ""))):
+            if isinstance(item, Frame) and item.ok:
+                clear = session.open(item.pktdata) if item.pktdata[:1] == b"\x12" \
+                    else item.pktdata
+                if clear.startswith(name):
+                    found.append(clear)
+    return found
+
+
+@case(
+    "mpos/2.5/37",
+    title="finish sends FNC with libmpos's tag list, the note's sample: 82 9F27 9F26 9F36 "
+    "95 8F 9F37",
+    section="2.5",
+    failure="finish asks the card for other tags after the second GENERATE AC",
+)
+def test_finish_fnc_tag_list(mpos_target: Any) -> None:
+    mpos_target.need_reference("the bridge's serial line to its pinpad is read")
+    mpos_target.present("visa-chip-pin")
+    mpos_target.cardholder(presentation="insert")
+    c = mpos_target.client()
+    held: dict[str, Any] = {}
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from ready(c, "fnc")
+        p = yield from c.process("fnc", AMOUNT)
+        txn = mpos_target.merchant(p["process"]["card_hash"], AMOUNT)
+        f = yield from c.finish("fnc", success=True, response_code=0,
+                                emv_data=txn.get("card_emv_response"))
+        # the secure session ends with CLO; keep it to read what was sent under it
+        held["session"] = mpos_target.lab.readers[0].pinpad.session
+        yield from c.close("fnc")
+        return p, f
+
+    p, f = mpos_target.run(script)
+    assert p["response_type"] == 4 and f["response_type"] == 5, (p, f)
+    fnc = _sent_to_pinpad(mpos_target, held["session"], b"FNC")
+    assert len(fnc) == 1, f"expected one FNC, saw {len(fnc)}"
+    # mpos-bridge.md §4.9: the tags block is 025 = 011 (eleven bytes) + the tag list
+    assert fnc[0].endswith(b"025011829F279F269F36958F9F37"), fnc[0][-40:]
+

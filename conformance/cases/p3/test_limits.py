@@ -150,6 +150,9 @@ def test_reader_session_tables_and_card(p3: Any) -> None:
     wanted = p3.server.acquirer.terminal_config().table_version[:10]
     held = {pinpad.tables.version(acq) for acq in (pinpad.tables.versions or {0: ""})}
     assert held == {wanted}, held
+    # both sales reached the acquirer in the charge's currency, EUR (ISO 4217: 978)
+    sales = [e for e in p3.server.acquirer.ledger.entries if e.kind == "sale"]
+    assert [(e.amount, e.currency) for e in sales] == [(1200, 978), (1300, 978)]
     check_invariants(p3)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from conformance import case
 from virtual_devices.abecs.customer import Behaviour
 
-from .test_contactless import OVER, answer, goc_command, gcr_command, prepared, tap
+from .test_contactless import OVER, answer, gcr_command, goc_command, prepared, tap
 
 Gen = Any
 

@@ -88,7 +88,8 @@ def test_declined_charge_not_referenced(p3: Any) -> None:
     for kind in ("CAPTURE", "TIP_ADJUST", "REFUND"):
         assert _error_type(out[kind]) == "TRANSACTION_INVALID", (kind, out[kind])
     if p3.ledger is not None:
-        booked = [e.kind for e in p3.ledger.entries if e.kind in ("CAPTURE", "TIP_ADJUST", "REFUND")]
+        booked = [e.kind for e in p3.ledger.entries
+                  if e.kind in ("CAPTURE", "TIP_ADJUST", "REFUND")]
         assert booked == [], f"the ledger booked {booked} on a declined charge"
     check_invariants(p3)
 

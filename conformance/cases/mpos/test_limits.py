@@ -170,3 +170,33 @@ def test_finish_fnc_tag_list(mpos_target: Any) -> None:
     # mpos-bridge.md §4.9: the tags block is 025 = 011 (eleven bytes) + the tag list
     assert fnc[0].endswith(b"025011829F279F269F36958F9F37"), fnc[0][-40:]
 
+
+
+@case(
+    "mpos/2.2/13",
+    title="the README's snake_case request names list_devices and display_message are "
+    "accepted (documented profile), in any case",
+    section="2.2",
+    failure="a client written from the README's snake_case names is refused",
+)
+def test_snake_case_document_names(mpos_target: Any, verdict: Any) -> None:
+    c = mpos_target.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        listed = yield from c.request({"request_type": "list_devices", "context_id": "sn"})
+        yield from ready(c, "sn", simple=True)
+        shown = yield from c.request({"request_type": "Display_Message", "context_id": "sn",
+                                      "display_message": {"message": "OLA"}})
+        yield from c.close("sn")
+        return listed, shown
+
+    listed, shown = mpos_target.run(script)
+    check_all(c)
+    if mpos_target.reference and not mpos_target.profile.accept_document_names:
+        verdict.informational("the README's names belong to the documented profile")
+        return
+    assert listed["response_type"] == 1 and listed["device_list"], listed
+    assert shown["response_type"] == 6 and shown["context_id"] == "sn", shown
+    if mpos_target.reference:
+        screens = mpos_target.lab.readers[0].pinpad.display.texts()
+        assert any(t.startswith("OLA") for t in screens), screens

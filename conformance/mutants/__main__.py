@@ -157,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, dict[str, object]] = {}
     failing = False
     for name in names:
-        mine = [o for o in outcomes if o.mutation.mutant.package == name]
+        errors = [o for o in outcomes
+                  if o.mutation.mutant.package == name and o.status == "error"]
+        mine = [o for o in outcomes
+                if o.mutation.mutant.package == name and o.status != "error"]
+        failing |= bool(errors)
         killed = sum(o.status != "survived" for o in mine)
         rate = 100.0 * killed / len(mine) if mine else 100.0
         failing |= rate < args.fail_under
@@ -168,12 +172,21 @@ def main(argv: list[str] | None = None) -> int:
                           for o in mine if o.status == "survived"],
             "equivalent": [{"mutant": describe(m), "why": e.why}
                            for m, e in equivalents[name]],
+            "errors": [describe(o.mutation) for o in errors],
         }
     for name in names:
         if equivalents[name]:
             print(f"\nequivalent ({name}, not counted):")
             for m, e in equivalents[name]:
                 print(f"  {describe(m)}\n      why: {e.why}")
+    for name in names:
+        faults = summary[name]["errors"]
+        assert isinstance(faults, list)
+        if faults:
+            print(f"\nNOT RUN ({name}: the case run itself failed, usage or nothing collected; "
+                  "not counted):")
+            for line in faults:
+                print(f"  {line}")
     for name in names:
         survivors = summary[name]["survivors"]
         assert isinstance(survivors, list)

@@ -32,7 +32,7 @@ IGNORED = shutil.ignore_patterns(".git", ".nox", "reports", ".cache", "mutants-w
 @dataclass
 class Outcome:
     mutation: Mutation
-    status: str  # killed | survived | timeout
+    status: str  # killed | survived | timeout | error (the run itself failed: not counted)
     stage: int  # the stage that killed it (-1 when none did)
     seconds: float
     cases: int = -1  # how many cases were chosen to judge it (-1: a whole stage)
@@ -54,14 +54,20 @@ def stage_command(stage: tuple[str, ...], reports: Path) -> list[str]:
 def narrowed(stage: tuple[str, ...], cases: list[str]) -> tuple[str, ...]:
     """The stage's options with its paths replaced by the files of the chosen cases, so
     that only those modules are collected."""
-    options: list[str] = []
-    for i, a in enumerate(stage):
-        is_path = not a.startswith("-") and (i == 0 or stage[i - 1] not in ("-k", "-m",
-                                                                          "--protocol"))
-        if not is_path:
-            options.append(a)
+    options = [a for a in stage if not _is_path(a)]
     files = sorted({c.split("::", 1)[0] for c in cases})
     return (*options, *files)
+
+
+def _is_path(arg: str) -> bool:
+    """A test file or node id among a stage's arguments (option values are not)."""
+    return not arg.startswith("-") and (arg.endswith(".py") or "::" in arg)
+
+
+# pytest's exit codes: 1 some case failed (the mutant is killed); 2 interrupted, as by a
+# collection error when the mutated module cannot even be imported, and 3 an internal
+# error, are kills too. 4 (usage) and 5 (nothing collected) are faults of the run itself.
+HARNESS_FAULTS = (4, 5)
 
 
 def run_stage(tree: Path, stage: tuple[str, ...], timeout: float,
@@ -121,6 +127,8 @@ def run_mutant(tree: Path, mutation: Mutation, steps: list[Step]) -> Outcome:
                 ran = ran + len(step.cases) if ran >= 0 else ran
             if code is None:
                 return Outcome(mutation, "timeout", i, time.monotonic() - started, ran)
+            if code in HARNESS_FAULTS:
+                return Outcome(mutation, "error", i, time.monotonic() - started, ran)
             if code != 0:
                 return Outcome(mutation, "killed", i, time.monotonic() - started, ran)
         return Outcome(mutation, "survived", -1, time.monotonic() - started, ran)

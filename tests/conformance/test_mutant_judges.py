@@ -91,7 +91,7 @@ def test_a_constant_read_only_in_functions_is_judged_by_their_cases(tmp_path: Pa
 
 def test_narrowed_keeps_the_options_and_collects_only_the_chosen_files() -> None:
     stage = ("conformance/cases/p3/test_a.py", "conformance/cases/p3/test_b.py",
-             "-k", "not tcp", "--protocol", "p3")
+             "-k", "not tcp", "--protocol", "p3", "--examples", "25")
     cases = ["conformance/cases/p3/test_b.py::test_x[ws]", "conformance/cases/p3/test_b.py::y"]
-    assert narrowed(stage, cases) == ("-k", "not tcp", "--protocol", "p3",
+    assert narrowed(stage, cases) == ("-k", "not tcp", "--protocol", "p3", "--examples", "25",
                                       "conformance/cases/p3/test_b.py")

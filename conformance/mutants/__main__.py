@@ -71,11 +71,12 @@ def steps_for(pkg: Package, mutation: Mutation, covered: dict[tuple[str, ...], S
     for stage in pkg.stages_for(mutation.mutant.file):
         cov = covered[stage]
         found = judges(cov, ROOT, mutation.mutant.file, mutation.mutant.line, measured)
+        # a mutant that hangs is killed: twice the clean cases' time (measured under
+        # Coverage.py, which already slows them) and 45 s for start-up leave room for load
         if found.every:
-            steps.append(Step(stage, None, 3 * sum(cov.durations.values()) + 60))
+            steps.append(Step(stage, None, 2 * sum(cov.durations.values()) + 45))
         else:
-            # a mutant that hangs is killed: three times the clean cases leave room for load
-            steps.append(Step(stage, tuple(found.cases), 3 * cov.seconds(found.cases) + 60))
+            steps.append(Step(stage, tuple(found.cases), 2 * cov.seconds(found.cases) + 45))
     return steps
 
 

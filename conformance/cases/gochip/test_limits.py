@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from conformance import case
 
-from .steps import check_invariants, sale_of, setup_and_sell
+from .steps import check_invariants, error_of, sale_of, setup_and_sell
 
 
 @case("gochip/B.5/13", title="the transaction list gives each sale's own status and state: "
@@ -101,3 +102,24 @@ def test_sale_in_the_installs_currency(gochip: Any) -> None:
     sales = [e for e in gochip.agent.acquirer.ledger.entries if e.approved]
     assert [(e.amount, e.currency) for e in sales] == [(700, 978)], sales
     check_invariants(gochip)
+
+
+@case("gochip/B.4/23", title="a refused mode is named in the error: a value of 32 characters "
+      "whole, a longer one cut to its first 32", failure="the error does not say which value "
+      "was refused, or repeats an arbitrarily long value back to the POS")
+def test_refused_value_named_up_to_32(gochip: Any) -> None:
+    at_limit, past = "P" * 31 + "Q", "P" * 31 + "QR"
+
+    def script() -> Any:
+        out = []
+        for mode in (at_limit, past):
+            c = gochip.client()
+            yield from c.wait_for("RES_ON_WS_INIT_REQUIRED", 10.0)
+            out.append((yield from c.request("REQ_WS_INIT", {"mode": mode}, "RES_ON_WS_INIT")))
+        return out
+
+    first, second = (error_of(m, "REQ_WS_INIT") for m in gochip.run(script))
+    said = [json.dumps(m) for m in (first, second)]
+    assert f"'{at_limit}'" in said[0], first
+    # one past the limit: the first 32 characters, quoted, and not the 33rd
+    assert f"'{at_limit}'" in said[1] and past not in said[1], second

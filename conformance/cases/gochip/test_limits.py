@@ -61,7 +61,8 @@ AUTHORIZATION_TAGS = {"5F2A", "82", "95", "9A", "9C", "9F02", "9F10", "9F1A", "9
                                                 ("visa-contactless", "tap")])
 @case("gochip/B.4/21", title="a sale's emvTags carry every tag of the authorisation list "
       "(amount, cryptogram, TVR, IFD serial ...) and none of the card's own data (PAN, "
-      "tracks, name), inserted or tapped", failure="the sale response hands the POS the PAN or a track inside emvTags")
+      "tracks, name), inserted or tapped",
+      failure="the sale response hands the POS the PAN or a track inside emvTags")
 def test_emv_tags_hold_no_card_data(gochip: Any, card: str, presentation: str) -> None:
     gochip.present(card, presentation=presentation)
     c = gochip.client()

@@ -1,7 +1,11 @@
 """``python -m conformance.mutants``: the kill rate of the conformance suite per package.
 
 Sampled mode (the default) draws ``sample`` mutants per package with ``--seed``;
-``--full`` runs every mutant. Prints one line per mutant as it finishes, then the table
+``--full`` runs every mutant. A clean run of each stage under Coverage.py first records
+which case executes which line; each mutant then runs only the cases that execute its
+line, quickest first, stopping at the first that fails (``cover.py``).
+
+Prints one line per mutant as it finishes, then the table
 (package | killed / non-equivalent | rate), the equivalent mutants with their reasons
 and every survivor (file:line, the line before and after). Writes the same as JSON to
 ``reports/mutants.json``. Exits 1 when a package's rate is under ``--fail-under``.
@@ -11,22 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from conformance.mutants.cover import StageCoverage, judges, measured_files
 from conformance.mutants.plan import (
     Equivalent,
     Mutation,
+    Package,
     draw,
     enumerate_mutants,
     equivalent_of,
     load_plan,
     realise,
 )
-from conformance.mutants.run import Outcome, baseline, prepare, run_all
+from conformance.mutants.run import Outcome, Step, baseline, prepare, run_all
 
 ROOT = Path.cwd()
 DEFAULT_SEED = 20261206
@@ -49,6 +56,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def describe(m: Mutation) -> str:
     return f"{m.mutant.file}:{m.mutant.line}  [{m.mutant.operator.removeprefix('core/')}]  " \
            f"{m.before}  ->  {m.after}"
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every finished child (the case runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def steps_for(pkg: Package, mutation: Mutation, covered: dict[tuple[str, ...], StageCoverage],
+              measured: list[str]) -> list[Step]:
+    """Each stage of the mutant's file, narrowed to the cases that can see the mutant."""
+    steps: list[Step] = []
+    for stage in pkg.stages_for(mutation.mutant.file):
+        cov = covered[stage]
+        found = judges(cov, ROOT, mutation.mutant.file, mutation.mutant.line, measured)
+        # a mutant that hangs is killed: twice the clean cases' time (measured under
+        # Coverage.py, which already slows them) and 45 s for start-up leave room for load
+        if found.every:
+            steps.append(Step(stage, None, 2 * sum(cov.durations.values()) + 45))
+        else:
+            steps.append(Step(stage, tuple(found.cases), 2 * cov.seconds(found.cases) + 45))
+    return steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,48 +124,70 @@ def main(argv: list[str] | None = None) -> int:
 
     stages = sorted({s for n in names for m in drawn[n]
                      for s in plan.packages[n].stages_for(m.mutant.file)})
+    measured = sorted({f for n in names
+                       for f in measured_files(ROOT, list(plan.packages[n].files))})
     work = Path(tempfile.mkdtemp(prefix="cardloop-mutants-"))
     started = time.monotonic()
-    trees = prepare(ROOT, work, args.workers)
-    timeouts = baseline(trees, stages)
-    print("clean runs pass; timeouts " + ", ".join(
-        f"{' '.join(s)}={t:.0f}s" for s, t in timeouts.items()), flush=True)
-    jobs = [(m, plan.packages[n].stages_for(m.mutant.file)) for n in names for m in drawn[n]]
-    count = [0]
-
-    def report(o: Outcome) -> None:
-        count[0] += 1
-        print(f"[{count[0]}/{len(jobs)}] {o.status:8s} {o.seconds:5.0f}s  "
-              f"{describe(o.mutation)}", flush=True)
-
+    cpu_before = _cpu_seconds()
     try:
-        outcomes = run_all(trees, jobs, timeouts, report)
+        trees = prepare(ROOT, work, args.workers)
+        covered = baseline(trees, stages, measured, work / "coverage")
+        print("clean runs pass (" + ", ".join(
+            f"{' '.join(s)}: {len(c.durations)} cases, {sum(c.durations.values()):.0f}s"
+            for s, c in covered.items()) + f"); {time.monotonic() - started:.0f}s so far",
+            flush=True)
+        jobs = [(m, steps_for(plan.packages[n], m, covered, measured))
+                for n in names for m in drawn[n]]
+        count = [0]
+
+        def report(o: Outcome) -> None:
+            count[0] += 1
+            chosen = "stage" if o.cases < 0 else f"{o.cases} cases"
+            print(f"[{count[0]}/{len(jobs)}] {o.status:8s} {o.seconds:5.0f}s {chosen:>9s}  "
+                  f"{describe(o.mutation)}", flush=True)
+
+        outcomes = run_all(trees, jobs, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.monotonic() - started
+    cpu = _cpu_seconds() - cpu_before
 
     print(f"\nmode: {'full' if args.full else 'sampled'}, seed {args.seed}, "
-          f"{args.workers} workers, {elapsed / 60:.1f} min")
+          f"{args.workers} workers, {elapsed / 60:.1f} min wall, {cpu / 60:.1f} min CPU")
     print("| package | killed / non-equivalent | rate |\n|---|---|---|")
     summary: dict[str, dict[str, object]] = {}
     failing = False
     for name in names:
-        mine = [o for o in outcomes if o.mutation.mutant.package == name]
+        errors = [o for o in outcomes
+                  if o.mutation.mutant.package == name and o.status == "error"]
+        mine = [o for o in outcomes
+                if o.mutation.mutant.package == name and o.status != "error"]
+        failing |= bool(errors)
         killed = sum(o.status != "survived" for o in mine)
         rate = 100.0 * killed / len(mine) if mine else 100.0
         failing |= rate < args.fail_under
         print(f"| {plan.packages[name].title} | {killed} / {len(mine)} | {rate:.0f} % |")
         summary[name] = {
             "mutants": totals[name], "run": len(mine), "killed": killed, "rate": rate,
-            "survivors": [describe(o.mutation) for o in mine if o.status == "survived"],
+            "survivors": [describe(o.mutation) + ("" if o.cases else "  (no case runs it)")
+                          for o in mine if o.status == "survived"],
             "equivalent": [{"mutant": describe(m), "why": e.why}
                            for m, e in equivalents[name]],
+            "errors": [describe(o.mutation) for o in errors],
         }
     for name in names:
         if equivalents[name]:
             print(f"\nequivalent ({name}, not counted):")
             for m, e in equivalents[name]:
                 print(f"  {describe(m)}\n      why: {e.why}")
+    for name in names:
+        faults = summary[name]["errors"]
+        assert isinstance(faults, list)
+        if faults:
+            print(f"\nNOT RUN ({name}: the case run itself failed, usage or nothing collected; "
+                  "not counted):")
+            for line in faults:
+                print(f"  {line}")
     for name in names:
         survivors = summary[name]["survivors"]
         assert isinstance(survivors, list)
@@ -146,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {line}")
     args.reports.mkdir(parents=True, exist_ok=True)
     (args.reports / "mutants.json").write_text(json.dumps(
-        {"seed": args.seed, "full": args.full, "packages": summary}, indent=2))
+        {"seed": args.seed, "full": args.full, "minutes": round(elapsed / 60, 1),
+         "cpu_minutes": round(cpu / 60, 1), "packages": summary}, indent=2))
     return 1 if failing else 0
 
 

@@ -70,6 +70,18 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
+# Rule switches: each turns off one rule a vendor's agent often gets wrong, so the
+# suite's own tests can show that the case named for the rule notices.
+# ``no-refund-limit`` refunds past what is left of the sale (§B.5, AMOUNT_EXCEEDS_ORIGINAL);
+# ``remove-card-first`` tells the POS to remove the card before the result (§B.4 step 9).
+SWITCHES = ("no-refund-limit", "remove-card-first")
+
+
+def switches_of(profile: str | None) -> frozenset[str]:
+    """``"documented+no-refund-limit"`` -> {"no-refund-limit"}."""
+    return frozenset((profile or "").split("+")[1:])
+
+
 @dataclass
 class AgentConfig:
     """What a GoChip install is configured with (payconfig, §B.2) plus our readers."""
@@ -80,10 +92,15 @@ class AgentConfig:
     # terminalId -> secret (1.5.x) or API key (1.6); empty: any terminal with either
     terminals: dict[str, str] = field(default_factory=dict)
     customer: dict[str, Any] = field(default_factory=dict)
+    # rules switched off (``documented+no-refund-limit``), see SWITCHES
+    switches: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.gateway not in GATEWAYS:
             raise ValueError(f"gateway must be one of {', '.join(GATEWAYS)}")
+        unknown = sorted(self.switches - set(SWITCHES))
+        if unknown:
+            raise ValueError(f"unknown rule switch(es) {unknown}; known: {list(SWITCHES)}")
         if not self.readers:
             raise ValueError("the agent needs at least one reader")
 
@@ -504,7 +521,7 @@ class Session:
             self.error(frames.SDK_ERROR, "TRANSACTION_NOT_REFUNDABLE",
                        f"sale {ref} is {sale.status.lower()}", frame.type)
             return
-        if amount > left:
+        if amount > left and "no-refund-limit" not in agent.config.switches:
             self.error(frames.SDK_ERROR, "AMOUNT_EXCEEDS_ORIGINAL",
                        f"refund {Amount(amount).text()} exceeds the {Amount(left).text()} "
                        "left to refund", frame.type)

@@ -98,14 +98,15 @@ async def start(world: World, options: argparse.Namespace) -> Started:
     import warnings
 
     from protocol_servers.gochip import live
-    from protocol_servers.gochip.agent import Agent, AgentConfig
+    from protocol_servers.gochip.agent import Agent, AgentConfig, switches_of
     from simulator.cli import CliError
 
     warnings.filterwarnings("ignore", message=".*TripleDES.*")
     names = tuple(f"reader{i}" for i in range(max(1, getattr(options, "readers", 1))))
     config = AgentConfig(gateway=getattr(options, "gateway", "first-data"), readers=names,
                          cards=tuple(getattr(options, "card", None) or ("visa-chip-pin",)),
-                         customer=_entry_knobs(getattr(options, "entry", None)))
+                         customer=_entry_knobs(getattr(options, "entry", None)),
+                         switches=switches_of(getattr(options, "profile", None)))
     agent = Agent(world, config)
     serial = dict(getattr(options, "serial", None) or ())
     unknown = set(serial) - set(names)
@@ -147,5 +148,5 @@ SERVER = Server(
     starter="protocol_servers.gochip.contract:start",
     arguments=add_arguments,
     role_defaults={"port": 0},  # the suite's --serve role: any free port
-    profiles=("documented",),
+    profiles=("documented", "documented+no-refund-limit", "documented+remove-card-first"),
 )

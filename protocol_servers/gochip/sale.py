@@ -516,6 +516,8 @@ class CardTransaction:
             # the POS left before it could be told: the approval is taken back
             self._reverse()
             rec.reversed = True
+        if rec.kind == "SALE" and "remove-card-first" in self.agent.config.switches:
+            self.reader.tell("REMOVE_CARD")  # the switched-off rule: removal before result
         if rec.kind == "REFUND":
             body = self._sale_body(approved, auth_code)
             body["refundedAmount"] = body.pop("authorizedAmount")

@@ -31,7 +31,17 @@ def _port(text: str) -> int:
     return value
 
 
-PROFILES = ("local", "cloud")
+PROFILES = ("local", "cloud", "local+no-busy-rule", "local+late-cancel")
+
+
+def _profile(text: str) -> str:
+    from protocol_servers.valor.terminal import split_profile
+
+    try:
+        split_profile(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="line speed of the USB variant's pty (default 9600)")
     parser.add_argument("--no-usb", action="store_true", help="do not open the USB pty")
     parser.add_argument("--link-dir", default=None, help="directory for the USB pty link")
-    parser.add_argument("--profile", choices=PROFILES, default="local",
-                        help="local (REQ_TXN_ID optional) or cloud (REQ_TXN_ID required)")
+    parser.add_argument("--profile", type=_profile, default="local",
+                        help="local (REQ_TXN_ID optional) or cloud (REQ_TXN_ID required), "
+                        "with [+no-busy-rule][+late-cancel] to switch a rule off")
     parser.add_argument("--strict-stx", action="store_true",
                         help="accept only STX/ETX-framed TCP requests")
     parser.add_argument("--card", action="append", default=None, metavar="NAME",

@@ -1,4 +1,4 @@
-"""The conformance suite notices a P3 server or an ABECS pinpad with a rule switched off.
+"""The conformance suite notices a server or an ABECS pinpad with a rule switched off.
 
 Each switch breaks one rule vendors often get wrong; the suite run against the switched
 reference must fail the case named for that rule, and the intact reference passes the
@@ -35,6 +35,12 @@ SWITCHES = [
     ("p3+no-refund-limit", "p3/test_referenced.py", {"p3/7.7/3"}),
     ("abecs+no-crc-check", "abecs/test_link.py", {"abecs/4.2/1"}),
     ("abecs+no-nak-resend", "abecs/test_link.py", {"abecs/4.2/2", "abecs/4.2/3"}),
+    ("documented+no-busy-rule", "connect/test_concurrency.py", {"connect/7/1"}),
+    ("documented+notify-after-result", "connect/test_pac.py", {"connect/4.4/1"}),
+    ("local+no-busy-rule", "valor/test_errors.py", {"valor/A.7/4"}),
+    ("local+late-cancel", "valor/test_exchange.py", {"valor/A.4/7"}),
+    ("documented+no-refund-limit", "gochip/test_transactions.py", {"gochip/B.5/2"}),
+    ("documented+remove-card-first", "gochip/test_sale.py", {"gochip/B.4/16"}),
 ]
 
 

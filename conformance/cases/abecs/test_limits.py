@@ -53,7 +53,7 @@ def test_cke_antenna_on_insert(abecs_device: Any) -> None:
     assert abecs_device.run(flow) == b"CKE000002" + b"21"
 
 
-@case("abecs/6.8.4.2/4", title="the PIN prompt of GOC shows the amount as 'VALOR: 90,00' over "
+@case("abecs/6.8.4.2/6", title="the PIN prompt of GOC shows the amount as 'VALOR: 90,00' over "
       "'SENHA:', then a star per digit typed", failure="the cardholder is asked for a PIN "
       "without the amount, or with another amount")
 def test_goc_pin_prompt_screen(abecs_device: Any) -> None:

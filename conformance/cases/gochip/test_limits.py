@@ -12,7 +12,7 @@ from conformance import case
 from .steps import check_invariants, error_of, sale_of, setup_and_sell
 
 
-@case("gochip/B.5/13", title="the transaction list gives each sale's own status and state: "
+@case("gochip/B.5/21", title="the transaction list gives each sale's own status and state: "
       "APPROVED for a paid sale, not approved for one whose POS left before the result, "
       "both OPEN until the batch closes", failure="the list reports a sale that was taken "
       "back as approved, or a paid one as not")
@@ -59,7 +59,7 @@ AUTHORIZATION_TAGS = {"5F2A", "82", "95", "9A", "9C", "9F02", "9F10", "9F1A", "9
 
 @pytest.mark.parametrize("card, presentation", [("visa-chip-pin", "insert"),
                                                 ("visa-contactless", "tap")])
-@case("gochip/B.4/21", title="a sale's emvTags carry every tag of the authorisation list "
+@case("gochip/B.4/28", title="a sale's emvTags carry every tag of the authorisation list "
       "(amount, cryptogram, TVR, IFD serial ...) and none of the card's own data (PAN, "
       "tracks, name), inserted or tapped",
       failure="the sale response hands the POS the PAN or a track inside emvTags")
@@ -80,7 +80,7 @@ def test_emv_tags_hold_no_card_data(gochip: Any, card: str, presentation: str) -
     check_invariants(gochip)
 
 
-@case("gochip/B.4/22", title="an install set up in euros: the settings say EUR, the sale is in "
+@case("gochip/B.4/29", title="an install set up in euros: the settings say EUR, the sale is in "
       "EUR, the card signs 5F2A 0978 and the acquirer books 978", failure="a sale goes to "
       "the card or the gateway in another currency than the install's")
 def test_sale_in_the_installs_currency(gochip: Any) -> None:
@@ -105,7 +105,7 @@ def test_sale_in_the_installs_currency(gochip: Any) -> None:
     check_invariants(gochip)
 
 
-@case("gochip/B.4/23", title="a refused mode is named in the error: a value of 32 characters "
+@case("gochip/B.4/30", title="a refused mode is named in the error: a value of 32 characters "
       "whole, a longer one cut to its first 32", failure="the error does not say which value "
       "was refused, or repeats an arbitrarily long value back to the POS")
 def test_refused_value_named_up_to_32(gochip: Any) -> None:

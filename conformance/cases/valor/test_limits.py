@@ -9,7 +9,7 @@ from conformance import case
 from .steps import check_invariants, exchange, fetch, final_of, sale
 
 
-@case("valor/A.6/5", title="two sales, two cardholders: each final names its own card (the "
+@case("valor/A.6/6", title="two sales, two cardholders: each final names its own card (the "
       "last four digits of the PAN) and its own amount, tip 0, not partial", section="A.6",
       failure="a final reports another card or amount than the sale it answers")
 def test_finals_name_their_own_card(valor: Any) -> None:

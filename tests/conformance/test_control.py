@@ -97,9 +97,10 @@ def test_control_api_drives_scenarios() -> None:
     registry = served.registry
     status, index = seen["index"]
     assert status == 200 and index["server"] == "toy"
-    # the server's actions, and the fault actions every world offers
+    # the server's actions, the fault actions every world offers, and the acquirer line
+    # every served server offers
     assert set(index["actions"]) == {"next_card", "cardholder", "sale", "fault", "faults",
-                                     "remove-fault", "clear-faults"}
+                                     "remove-fault", "clear-faults", "backend-fault"}
     assert index["urls"]["toy"] == "ws://127.0.0.1:1/toy"
     assert seen["queue"] == (200, {"ok": True, "applied": {
         "action": "next_card", "params": {"card": "visa"}, "queued": "visa"}})

@@ -64,7 +64,7 @@ AUTHORIZATION_TAGS = {"5F2A", "82", "95", "9A", "9C", "9F02", "9F10", "9F1A", "9
       "tracks, name), inserted or tapped",
       failure="the sale response hands the POS the PAN or a track inside emvTags")
 def test_emv_tags_hold_no_card_data(gochip: Any, card: str, presentation: str) -> None:
-    gochip.present(card, presentation=presentation)
+    gochip.present(card, entry=presentation)
     c = gochip.client()
     s = sale_of(gochip.run(lambda: setup_and_sell(c, "7.00")))
     assert s["code"] == "A", s

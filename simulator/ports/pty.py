@@ -11,8 +11,13 @@ socat must never outlive the pair, whatever happens to the owner:
   the owner only, and the owner stops socat in order (SIGTERM, which makes socat
   unlink its links, then SIGKILL after a grace period);
 * the context manager, an ``atexit`` hook and SIGTERM/SIGHUP handlers all stop it;
-* the child asks the kernel for a parent-death signal (``PR_SET_PDEATHSIG``), so even
-  a SIGKILLed owner takes socat with it, and socat still unlinks its links;
+* socat runs under a small ``sh`` supervisor that asks the kernel for a parent-death
+  signal (``PR_SET_PDEATHSIG``), so even a SIGKILLed owner takes socat with it, and
+  socat still unlinks its links. The supervisor is there because the kernel sends
+  that signal once per owner thread that dies while it is the parent, and an owner
+  has several (sh's readers, executors): socat 1.7 exits at once on a second SIGTERM
+  that arrives while it is still handling the first, and leaves its links behind.
+  The supervisor passes the first signal on, ignores the rest, and waits for socat;
 * temporary link directories carry the owner's pid; the next pair made on the
   machine removes those whose owner is gone, and a dangling link at a chosen path is
   treated as stale and replaced.
@@ -189,18 +194,41 @@ def _clear_link(path: Path) -> None:
     raise LinkInUse(f"link path {path} is in use (remove it or choose another --link-dir)")
 
 
+# The supervisor: socat in the background, exactly one SIGTERM passed on however many
+# signals arrive, and the supervisor's exit status is socat's.
+_SUPERVISOR = """
+"$@" & socat=$!
+stopping=
+trap 'if [ -z "$stopping" ]; then stopping=1; kill -TERM "$socat" 2>/dev/null; fi' TERM HUP INT
+while :; do
+    wait "$socat"; status=$?
+    kill -0 "$socat" 2>/dev/null || exit "$status"
+done
+"""
+
+
 def _start_socat(socat: str, links: list[Path]) -> Any:
-    """Start socat through ``sh``, in its own session, dying with this process.
+    """Start socat under its supervisor through ``sh``, in its own session, dying with us.
 
     sh ties a command started inside a running asyncio loop to that loop (it posts a
     completion event to it from its output thread), which fails noisily once the
     loop is closed while socat lives on. socat's life is managed here, not awaited,
     so the running loop is hidden from sh while it starts the command.
     """
+    shell = shutil.which("sh") or "/bin/sh"
+    # socat also dies with its supervisor if that is ever killed on its own; the
+    # supervisor has one thread, so this signal comes once
+    setpriv = shutil.which("setpriv")
+    guard = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
     running = asyncio.events._get_running_loop()
     asyncio.events._set_running_loop(None)
     try:
-        return sh.Command(socat)(
+        return sh.Command(shell)(
+            "-c",
+            _SUPERVISOR,
+            "cardloop-socat",
+            *guard,
+            socat,
             "-d",
             "-d",
             f"pty,raw,echo=0,link={links[0]}",
@@ -237,6 +265,7 @@ class PtyPair:
         self.link_dir: Path | None = None
         self._own_dir = False
         self._proc: Any = None
+        # the supervisor's pid; it lives exactly as long as socat, which it waits for
         self.pid: int | None = None
 
     # -- paths --------------------------------------------------------------------
@@ -345,9 +374,15 @@ class PtyPair:
 
     @staticmethod
     def _stop(proc: Any, pid: int) -> None:
-        for sig, wait in ((signal.SIGTERM, _T["socat_stop_grace"]), (signal.SIGKILL, 5.0)):
+        # SIGTERM to the supervisor alone (it passes one on to socat); SIGKILL to the
+        # whole group, supervisor and socat, if that did not end them in time.
+        steps = ((signal.SIGTERM, _T["socat_stop_grace"], False), (signal.SIGKILL, 5.0, True))
+        for sig, wait, group in steps:
             try:
-                os.killpg(pid, sig)
+                if group:
+                    os.killpg(pid, sig)
+                else:
+                    os.kill(pid, sig)
             except ProcessLookupError:
                 return
             except PermissionError:

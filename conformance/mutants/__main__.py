@@ -27,10 +27,10 @@ from conformance.mutants.plan import (
     Equivalent,
     Mutation,
     Package,
-    draw,
     enumerate_mutants,
     equivalent_of,
     load_plan,
+    ranked,
     realise,
 )
 from conformance.mutants.run import Outcome, Step, baseline, prepare, run_all
@@ -97,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         totals[name] = len(every)
         size = None if args.full else (args.sample if args.sample is not None else pkg.sample)
         drawn[name], equivalents[name] = [], []
-        for mutant in draw(every, size, args.seed):
+        # walk the seed's order until ``size`` mutants that can change behaviour are
+        # drawn: a listed equivalent, or a site the operator cannot rewrite, does not
+        # shrink the sample
+        order = every if size is None else ranked(every, args.seed)
+        for mutant in order:
+            if size is not None and len(drawn[name]) >= size:
+                break
             mutation = realise(ROOT, mutant)
             if mutation is None:
                 continue
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 equivalents[name].append((mutation, eq))
             else:
                 drawn[name].append(mutation)
+        key = lambda m: (m.mutant.file, m.mutant.line, m.mutant.operator)  # noqa: E731
+        drawn[name].sort(key=key)
         print(f"{name}: {totals[name]} mutants, {len(drawn[name]) + len(equivalents[name])} "
               f"drawn (seed {args.seed}), {len(equivalents[name])} listed as equivalent",
               flush=True)

@@ -8,7 +8,7 @@ each module's syntax tree once with every chosen Cosmic Ray operator, the way
 from __future__ import annotations
 
 import ast
-import random
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +47,10 @@ class Mutant:
     operator: str
     occurrence: int
     line: int
+    # the source line as written (stripped): with ``nth`` it names the mutant in a way
+    # that edits elsewhere in the file do not change, which is what the draw ranks by
+    text: str = ""
+    nth: int = 0
 
     @property
     def key(self) -> str:
@@ -132,30 +136,54 @@ def enumerate_mutants(plan: Plan, package: Package) -> list[Mutant]:
             for i, text in enumerate(source.splitlines(), start=1):
                 if text.strip().startswith(tuple(plan.skip_lines)):
                     skip.add(i)
+            lines = source.splitlines()
             for op_name in plan.operators:
                 op = get_operator(op_name)()
                 occurrence = 0
+                seen: dict[str, int] = {}
                 for node in nodes:
                     for start, _end in op.mutation_positions(node):
+                        text = lines[start[0] - 1].strip() if start[0] <= len(lines) else ""
+                        nth = seen.get(text, 0)
+                        seen[text] = nth + 1
                         if start[0] not in skip:
                             out.append(Mutant(package.name, name, op_name, occurrence,
-                                              start[0]))
+                                              start[0], text, nth))
                         occurrence += 1
     return out
 
 
+def _rank(mutant: Mutant, seed: int) -> bytes:
+    name = f"{seed}|{mutant.file}|{mutant.operator}|{mutant.text}|{mutant.nth}"
+    return hashlib.sha256(name.encode()).digest()
+
+
+def ranked(mutants: list[Mutant], seed: int) -> list[Mutant]:
+    """The mutants in the seed's draw order.
+
+    Each mutant is ranked by a hash of the seed and its name (file, operator, the line
+    as written and which of that line's sites it is). A mutant's rank does not depend
+    on the others, so an edit to one function, or a new case, leaves the rest of the
+    draw as it was and runs stay comparable.
+    """
+    return sorted(mutants, key=lambda m: _rank(m, seed))
+
+
 def draw(mutants: list[Mutant], size: int | None, seed: int) -> list[Mutant]:
-    """A seeded random sample of ``size`` mutants (all of them when ``size`` is None)."""
-    if size is None or size >= len(mutants):
-        return list(mutants)
-    return sorted(random.Random(seed).sample(mutants, size),
-                  key=lambda m: (m.file, m.line, m.operator, m.occurrence))
+    """The first ``size`` mutants of the seed's order (all of them when ``size`` is None)."""
+    chosen = list(mutants) if size is None else ranked(mutants, seed)[:size]
+    return sorted(chosen, key=lambda m: (m.file, m.line, m.operator, m.occurrence))
 
 
 def realise(root: Path, mutant: Mutant) -> Mutation | None:
     """The mutated source of one mutant, or None when the operator finds no site."""
     original = (root / mutant.file).read_text(encoding="utf-8")
-    mutated = mutate_code(original, get_operator(mutant.operator)(), mutant.occurrence)
+    try:
+        mutated = mutate_code(original, get_operator(mutant.operator)(), mutant.occurrence)
+    except (AttributeError, IndexError, TypeError):
+        # an operator that finds a site it cannot rewrite (Cosmic Ray's exception
+        # replacer on some ``except`` forms): no mutant to run
+        mutated = None
     if mutated is None:
         return None
     before = original.splitlines()

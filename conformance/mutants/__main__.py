@@ -46,6 +46,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    "package's own number in packages.toml)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--package", action="append", help="only this package; repeatable")
+    p.add_argument("--file", action="append", help="only mutants of files whose path "
+                   "contains this text; repeatable (to study one module's survivors)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--list", action="store_true", help="list the drawn mutants and stop")
     p.add_argument("--fail-under", type=float, default=90.0, help="percent per package")
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         pkg = plan.packages[name]
         every = enumerate_mutants(plan, pkg)
+        if args.file:
+            every = [m for m in every if any(part in m.file for part in args.file)]
         totals[name] = len(every)
         size = None if args.full else (args.sample if args.sample is not None else pkg.sample)
         drawn[name], equivalents[name] = [], []

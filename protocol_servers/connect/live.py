@@ -13,6 +13,7 @@ serial line, as a PDQ's reader would be), or a real ABECS pinpad is named by pat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ class Endpoints:
         if self._ws is not None:
             await self._ws.close()
         self.server.close()
+        # the certificate was made for this run's key, which dies with the server
+        if self.ca_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.ca_path)
 
 
 def build_machines(world: World, config: ServerConfig, acquirer: Any,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import ssl
 from typing import Any
 
@@ -78,12 +79,15 @@ def test_contract_start_sale_and_refusals() -> None:
 def test_wss_with_certificate_made_at_start() -> None:
     world = World(seed=1, mode="realtime", factor=0.02)
 
+    made: list[str] = []
+
     async def scenario() -> Any:
         started = await SERVER.start(world, _options(tls=True,
                                                      memory_pinpads=True))
         driver = asyncio.ensure_future(world.run_realtime())
         try:
             ca = next(line.split(": ", 1)[1] for line in started.banner if "CA certificate" in line)
+            made.append(ca)
             ctx = ssl.create_default_context(cafile=ca)
             end = await connect_ws(world, started.urls["pac"], ssl_context=ctx)
             client = ConnectClient(world, end)
@@ -100,6 +104,8 @@ def test_wss_with_certificate_made_at_start() -> None:
 
     rsp = _run(scenario())
     assert started_scheme(rsp) and isinstance(rsp.result, list)
+    # the certificate belongs to the run's key: a stopped server leaves no file behind
+    assert made and not os.path.exists(made[0])
 
 
 def started_scheme(rsp: Any) -> bool:

@@ -82,6 +82,7 @@ import json
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,6 +255,10 @@ async def _child(name: str) -> None:
     from simulator.transcript import Transcript
     from simulator.world import World
 
+    # the adapter's scratch (its pty link directories) lives in one directory that goes
+    # with the child, so a soak leaves nothing in the machine's temporary directory
+    scratch = tempfile.TemporaryDirectory(prefix=f"cardloop-soak-{name}-")
+    tempfile.tempdir = scratch.name
     soak = make_adapter(name)
     world = World(seed=1, mode="realtime", factor=soak.factor,
                   transcript=Transcript(keep=100, max_payload=16 * 1024))
@@ -285,6 +290,7 @@ async def _child(name: str) -> None:
     reader = asyncio.ensure_future(commands())
     status = await drive_until_stopped(world, stop, f"soak {name}")
     reader.cancel()
+    scratch.cleanup()
     sys.exit(status)
 
 

@@ -74,7 +74,8 @@ async def serve(
         raise
     for action in started.actions.values():
         registry.add(action)
-    for action in [*fault_actions(world), backend_fault_action(world)]:
+    for action in [*fault_actions(world), backend_fault_action(world),
+                   pinpad_power_action(world)]:
         registry.add(action)
     registry.state = started.state
     if console is not None:
@@ -115,7 +116,7 @@ def _print_banner(spec: ServerSpec) -> Ready:
         for line in started.banner or [f"{spec.name}: {spec.description}"]:
             print(line)
         actions = ", ".join([*sorted(started.actions), "fault", "faults", "remove-fault",
-                             "clear-faults", "backend-fault"])
+                             "clear-faults", "backend-fault", "pinpad-power"])
         print(f"  control API:  {info['urls']['control']}/ (POST /scenario/<action>: "
               f"{actions})")
         print("  Ctrl-C to stop", flush=True)
@@ -189,3 +190,40 @@ def backend_fault_action(world: Any) -> Any:
     return ControlAction("backend-fault", "the acquirer line of every terminal: {mode: "
                          "none|slow|silent|down|twice|late, delay: seconds}", apply)
 
+
+
+def pinpad_power_action(world: Any) -> Any:
+    """``pinpad-power {kind, at, off}``: the catalogue's ``device.reboot`` and
+    ``device.power_loss`` on a served server. The next pinpad of its world to receive the
+    ABECS command ``at`` loses power as the command arrives, stays off ``off`` seconds and
+    boots (:mod:`virtual_devices.abecs.power`), so a vendor's POS can be shown a terminal
+    whose pinpad went dark mid-sale and the reversal of the approval it never confirmed.
+    The defaults are the catalogue's: a reboot as FNC arrives, a power loss as GOC does
+    with the timings file's ``power_loss_off``."""
+    from simulator.control import ControlAction, ControlError
+    from simulator.timings import load_timings
+    from virtual_devices.abecs import power
+
+    power_loss_off = float(load_timings("virtual_devices.abecs")["power_loss_off"])
+    defaults = {"reboot": ("FNC", 0.0), "power_loss": ("GOC", power_loss_off)}
+
+    def apply(params: dict[str, Any]) -> dict[str, Any]:
+        kind = str(params.get("kind", "reboot"))
+        if kind not in defaults:
+            raise ControlError("pinpad-power kind must be reboot or power_loss")
+        at = params.get("at", defaults[kind][0])
+        # an ABECS command id is three capital letters (OPN, GOC, FNC, ...)
+        if not (isinstance(at, str) and len(at) == 3 and at.isascii() and at.isalpha()
+                and at.isupper()):
+            raise ControlError("pinpad-power at must be an ABECS command id such as FNC")
+        try:
+            off = float(params.get("off", defaults[kind][1]))
+        except (TypeError, ValueError):
+            raise ControlError("pinpad-power off must be a number of seconds") from None
+        if not 0.0 <= off <= 86400.0:
+            raise ControlError("pinpad-power off must be between 0 and 86400 seconds")
+        power.arm(world, power.PowerFault(at=at, off=off, kind=kind))
+        return {"pinpad_power": {"kind": kind, "at": at, "off": off}}
+
+    return ControlAction("pinpad-power", "the next pinpad to receive an ABECS command loses "
+                         "power: {kind: reboot|power_loss, at: FNC, off: seconds}", apply)

@@ -100,7 +100,8 @@ def test_control_api_drives_scenarios() -> None:
     # the server's actions, the fault actions every world offers, and the acquirer line
     # every served server offers
     assert set(index["actions"]) == {"next_card", "cardholder", "sale", "fault", "faults",
-                                     "remove-fault", "clear-faults", "backend-fault"}
+                                     "remove-fault", "clear-faults", "backend-fault",
+                                     "pinpad-power"}
     assert index["urls"]["toy"] == "ws://127.0.0.1:1/toy"
     assert seen["queue"] == (200, {"ok": True, "applied": {
         "action": "next_card", "params": {"card": "visa"}, "queued": "visa"}})

@@ -321,8 +321,10 @@ def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int:
 
 
 def _service_code(track2: str) -> str:
+    """The three digits after ``PAN=YYMM`` (ISO 7813); shorter when the track is cut
+    short, which ``wants_pin`` reads as no service code (it needs all three)."""
     _, sep, rest = track2.partition("=")
-    return rest[4:7] if sep and len(rest) >= 7 else ""
+    return rest[4:7] if sep else ""
 
 
 def _expiry(card: m.GcrResponse) -> str:

@@ -1,0 +1,163 @@
+"""mpos-bridge.md §2.5 (process), §3.4 (card_hash) and §5 step 3: the cards read as a
+stripe — a swipe, and a tap read in mag-stripe mode (GCR card type 05) — and when the
+bridge asks the pinpad for an online PIN (GPN) on them.
+
+Expected values come from the note and the card data (ISO 7813 track 2: ``PAN=YYMM``,
+a three-digit service code, then discretionary data, which may be empty), never from the
+bridge's own helpers. The PIN rule is the one the note's §5 step 3 and the bridge's
+documented choice give: debit, a service code whose third digit is 0, 5 or 6 (PIN
+required, ISO 7813), or a contactless amount over the AID's contactless CVM limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from conformance import case
+
+from .steps import check_all, ready
+
+# the acquirer's AID records (virtual_devices/acquirer/tables.toml, the Brazilian
+# contactless PIN-free limit of R$ 200,00): at the limit no PIN, one cent over a PIN
+CTLS_CVM_LIMIT = 20000
+PAYPASS = "mc-paypass-magstripe"  # taps in mag-stripe mode only: GCR card type 05
+PAYPASS_PAN = "5413330089020029"
+STRIPE_PAN = "4761739001010119"  # a Visa test PAN (ADVT family)
+
+
+def _pinpad(target: Any) -> Any:
+    return target.lab.readers[0].pinpad
+
+
+def _gpn_count(target: Any) -> int:
+    return [cmd for cmd, _ in _pinpad(target).handled].count("GPN")
+
+
+def _paypass(service_code: str | None = None) -> Any:
+    """The catalogue's PayPass mag-stripe card, optionally with another service code."""
+    from virtual_devices.abecs.cards import _chip_card
+    from virtual_devices.emv.catalogue import catalogue
+
+    profile = catalogue()[PAYPASS]
+    if service_code is not None:
+        profile = dataclasses.replace(profile, service_code=service_code)
+    return _chip_card(profile)
+
+
+def _sales(target: Any, ctx: str, sales: list[tuple[Any, int, int]]) -> list[dict[str, Any]]:
+    """One context, one sale per (card, amount, magstripe_payment_method); each sale is
+    finished as failed (nothing is booked) so the next may follow. Per sale: the answer
+    and how many GPN the pinpad handled during it."""
+    c = target.client()
+    out: list[dict[str, Any]] = []
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from ready(c, ctx)
+        for card, amount, method in sales:
+            pad = _pinpad(target)
+            pad.cards.clear()
+            target.lab.queue_card(0, card)
+            before = _gpn_count(target)
+            p = yield from c.process(ctx, amount, magstripe_payment_method=method)
+            out.append({"answer": p, "gpn": _gpn_count(target) - before})
+            yield from c.finish(ctx, success=False, response_code=0, emv_data=None)
+        yield from c.close(ctx)
+        yield from c.drain_unsolicited(1.0)
+
+    target.run(script)
+    check_all(c)
+    return out
+
+
+def _card(target: Any, answer: dict[str, Any]) -> dict[str, str]:
+    assert answer["response_type"] == 4, answer
+    return target.read_card_hash(answer["process"]["card_hash"])  # type: ignore[no-any-return]
+
+
+@case(
+    "mpos/2.5/50",
+    title="a tap read in mag-stripe mode (GCR 05): no PIN up to the contactless CVM limit, "
+    "an online PIN one cent over it, for debit, and when the track's service code asks",
+    section="2.5",
+    failure="a mag-stripe-mode tap asks for a PIN under the limit, takes none over it or "
+    "for debit, ignores the track's service code, or writes other card_hash fields",
+)
+def test_paypass_magstripe_pin_rules(mpos_target: Any) -> None:
+    if mpos_target.lab is None:
+        pytest.skip("the card tapped is chosen inside the reference")
+    from protocol_servers.mpos.cards import card_from_name
+
+    world = mpos_target.world
+    world.redactor.add_pan(PAYPASS_PAN)
+    stock = card_from_name(world, PAYPASS)
+    got = _sales(mpos_target, "tap", [
+        (stock, CTLS_CVM_LIMIT, 1),        # at the limit: no PIN
+        (stock, CTLS_CVM_LIMIT + 1, 1),    # one cent over: online PIN
+        (stock, 1000, 2),                  # debit: a PIN whatever the amount
+        (_paypass("126"), 1000, 1),        # service code xx6: PIN required
+        (_paypass("120"), 1000, 1),        # service code xx0: PIN required
+        (_paypass("121"), 1000, 1),        # service code xx1: no PIN
+    ])
+    want_pin = [False, True, True, True, True, False]
+    for i, (sale, pin) in enumerate(zip(got, want_pin, strict=True)):
+        p = sale["answer"]["process"]
+        assert sale["answer"]["response_type"] == 4 and p["status"] == 0, (i, sale)
+        assert p["is_online_pin"] is pin, (i, p)
+        assert sale["gpn"] == (1 if pin else 0), f"sale {i}: {sale['gpn']} GPN"
+        card = _card(mpos_target, sale["answer"])
+        assert card["capture_method"] == "magstripe", card["capture_method"]
+        assert card["card_entry_mode"] == "contactless-magstripe"
+        assert card["card_number"] == PAYPASS_PAN
+        # the card expires 2030-12 (track 2 ``=3012``): MMYY
+        assert card["card_expiration_date"] == "1230"
+        assert card["card_track_2"].startswith(PAYPASS_PAN + "=3012")
+        assert "card_emv_data" not in card, "a stripe read carries no chip data"
+        assert ("card_pin_mode" in card) is pin and ("card_pin" in card) is pin, (i, card)
+        if pin:
+            assert card["card_pin_mode"] == "online"
+        method = "debit_card" if i == 2 else "credit_card"
+        assert card["payment_method"] == method and p["payment_method"] == (2 if i == 2 else 1)
+    # the service code the bridge read is the track's (the tap's GCR leaves SRVCODE zero)
+    assert _card(mpos_target, got[3]["answer"])["card_track_2"][21:24] == "126"
+    assert _card(mpos_target, got[5]["answer"])["card_track_2"][21:24] == "121"
+
+
+@case(
+    "mpos/2.5/51",
+    title="a swiped track 2 with exactly seven characters after '=' (YYMM and the service "
+    "code, no discretionary data) is a card; the service code's third digit decides the PIN",
+    section="2.5",
+    failure="the shortest valid track 2 is refused, or its service code is not read",
+)
+def test_swipe_shortest_track(mpos_target: Any) -> None:
+    if mpos_target.lab is None:
+        pytest.skip("the card swiped is chosen inside the reference")
+    from virtual_devices.abecs.customer import MagstripeCard
+
+    mpos_target.world.redactor.add_pan(STRIPE_PAN)
+
+    def stripe(service: str, discretionary: str) -> Any:
+        return MagstripeCard(STRIPE_PAN, "3112", "CARDLOOP/STRIPE", service, discretionary)
+
+    got = _sales(mpos_target, "swipe", [
+        (stripe("106", ""), 2590, 1),    # seven characters, PIN required
+        (stripe("101", ""), 2590, 1),    # seven characters, no PIN
+        (stripe("120", "9"), 2590, 1),   # one past: eight characters, PIN required
+        (stripe("201", "0"), 2590, 1),   # eight, no PIN (2xx: chip card, swiped anyway)
+    ])
+    want = [("106", True), ("101", False), ("120", True), ("201", False)]
+    for i, (sale, (service, pin)) in enumerate(zip(got, want, strict=True)):
+        p = sale["answer"]["process"]
+        assert sale["answer"]["response_type"] == 4 and p["status"] == 0, (i, sale)
+        assert p["is_online_pin"] is pin and sale["gpn"] == (1 if pin else 0), (i, sale)
+        card = _card(mpos_target, sale["answer"])
+        track = f"{STRIPE_PAN}=3112{service}" + ("" if i < 2 else "9" if i == 2 else "0")
+        assert card["card_track_2"] == track, card["card_track_2"]
+        assert card["card_entry_mode"] != "contactless-magstripe"
+        assert card["capture_method"] == "magstripe" and card["card_expiration_date"] == "1231"
+        assert card["card_holder_name"] == "STRIPE CARDLOOP"
+        assert p["card_holder_name"] == "STRIPE CARDLOOP"
+        assert ("card_pin_mode" in card) is pin, (i, card)

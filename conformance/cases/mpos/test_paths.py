@@ -119,19 +119,30 @@ def test_busy_context(profiled: Any) -> None:
     c = profiled.client()
     out: dict[str, Any] = {}
 
+    def answer_within(seconds: float):  # type: ignore[no-untyped-def]
+        try:
+            return (yield from c.next_answer(timeout=seconds))
+        except Exception:  # noqa: BLE001 - NoAnswer: the context is locked
+            return None
+
     def script():  # type: ignore[no-untyped-def]
         dev = yield from first_device(c, "busy")
         out["bad_init"] = yield from c.initialize("busy", "no-such-device")
         out["process"] = yield from c.process("busy", AMOUNT)
         c.send({"request_type": 2, "context_id": "busy", "initialize": {
             "device_id": dev, "simple_initialize": True}})
-        try:
-            out["init"] = yield from c.next_answer(timeout=30.0)
-        except Exception:  # noqa: BLE001 - NoAnswer: the context is locked
-            out["init"] = None
+        out["init"] = yield from answer_within(30.0)
         out["status"] = yield from c.status("busy")
+        # past the idle limits (15 min, §2.6 note): another context's request lets the
+        # bridge sweep; a locked context is not forgotten, an idle Ready one is
+        yield profiled.world.timeout(1000.0)
+        yield from c.status("elsewhere")
+        out["late_status"] = yield from c.status("busy")
+        c.send({"request_type": 2, "context_id": "busy", "initialize": {
+            "device_id": dev, "simple_initialize": True}})
+        out["init2"] = yield from answer_within(30.0)
         out["close"] = yield from c.close("busy")
-        out["late"] = yield from c.drain_unsolicited(2.0)
+        yield from c.drain_unsolicited(2.0)
         out["after"] = yield from c.initialize("busy", dev, simple=True)
         yield from c.close("busy")
         return None
@@ -145,14 +156,131 @@ def test_busy_context(profiled: Any) -> None:
     assert out["process"]["process"] is None
     assert out["close"]["response_type"] == 8
     assert out["after"]["response_type"] == 2, "close did not free the context's name"
+    st, late = out["status"]["status"], out["late_status"]["status"]
     if profiled.profile.busy_error_keeps_lock:
         assert out["init"] is None, "bifrost-0.0.19 left the lock of a busy context free"
-        st = out["status"]["status"]
         assert st["code"] == 0 and st["connected_device_id"] is None, st
+        assert out["init2"] is None, "a locked context was forgotten or unlocked while idle"
     else:
         assert out["init"] is not None and out["init"]["response_type"] == 2, out["init"]
-        st = out["status"]["status"]
         assert st["code"] == 1 and st["connected_device_id"] is not None, st
+        # Ready and idle past the limit: forgotten, so initialize starts it afresh
+        assert late["code"] == 0 and late["connected_device_id"] is None, late
+        assert out["init2"] is not None and out["init2"]["response_type"] == 2, out["init2"]
+
+
+@case(
+    "mpos/2.5/54",
+    title="initialize without device_id: the documented profile takes the first free "
+    "device, bifrost-0.0.19 answers the generic error",
+    section="2.5",
+    failure="a missing device_id is handled against the profile",
+)
+def test_initialize_without_device(profiled: Any) -> None:
+    c = profiled.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        dev = yield from first_device(c, "nodev")
+        r = yield from c.initialize("nodev", None, simple=True)
+        st = yield from c.status("nodev")
+        yield from c.close("nodev")
+        return dev, r, st
+
+    dev, r, st = profiled.run(script)
+    check_all(c)
+    if profiled.profile.pick_first_device:
+        assert r["response_type"] == 2, r
+        assert st["status"]["code"] == 1 and st["status"]["connected_device_id"] == dev
+    else:
+        assert r["response_type"] == 9 and r["error"] == GENERIC.format("Initialize"), r
+        assert st["status"]["code"] == 0 and st["status"]["connected_device_id"] is None
+
+
+@case(
+    "mpos/2.5/55",
+    title="initialize without device_id when every device is taken (one still opening) "
+    "answers the generic error; the owners keep their devices",
+    section="2.5",
+    failure="a context without a device id takes another context's device",
+)
+def test_no_free_device(mpos_target: Any) -> None:
+    _need_lab(mpos_target)
+    if not mpos_target.profile.pick_first_device:
+        pytest.skip("the profile never picks a device")
+    c = mpos_target.client()
+    slow = mpos_target.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        r = yield from c.list_devices("a")
+        ids = [d["id"] for d in r["device_list"]]
+        silent = [d["id"] for d in r["device_list"] if d["port"].startswith("/dev/ttyS")]
+        out = {}
+        out["a"] = yield from c.initialize("a", mpos_target.lab.readers[0].device.id, simple=True)
+        out["b"] = yield from c.initialize("b", mpos_target.lab.readers[1].device.id, simple=True)
+        # the third port has nothing behind it: its initialize waits for the pinpad
+        slow.send({"request_type": 2, "context_id": "s", "initialize": {
+            "device_id": silent[0], "simple_initialize": True}})
+        yield mpos_target.world.timeout(0.5)
+        out["d"] = yield from c.initialize("d", None, simple=True)
+        out["a_st"] = yield from c.status("a")
+        out["b_st"] = yield from c.status("b")
+        out["s"] = yield from slow.next_answer(timeout=600.0)
+        for ctx in ("a", "b", "d", "s"):
+            yield from c.close(ctx)
+        return ids, out
+
+    ids, out = mpos_target.run(script)
+    check_all(c)
+    assert len(ids) == 3, ids
+    assert out["a"]["response_type"] == 2 and out["b"]["response_type"] == 2
+    assert out["d"]["response_type"] == 9 and out["d"]["error"] == GENERIC.format("Initialize")
+    assert out["a_st"]["status"]["code"] == 1 and out["b_st"]["status"]["code"] == 1
+    assert out["s"]["response_type"] == 9, out["s"]
+
+
+@pytest.fixture(params=["documented", "documented+card-decline-report"])
+def reporting(request: pytest.FixtureRequest, world: Any) -> Iterator[MposTarget]:
+    yield from _reference(request, world, request.param)
+
+
+@case(
+    "mpos/2.5/56",
+    title="a card that declines at FNC: finish answers 5, or with +card-decline-report a "
+    "type 9 'Transaction ...' — only when the host had approved (code 0, success true)",
+    section="2.5",
+    failure="finish reports a card decline the host caused, or hides one the card made",
+)
+def test_card_decline_report(reporting: Any) -> None:
+    c = reporting.client()
+    answers: list[dict[str, Any]] = []
+    # host approved; host refused (51); host not reached; a card that accepts the approval
+    runs = [(True, 0), (True, 51), (False, 0), (True, 0)]
+    cards = ["visa-card-decline-2nd-gac"] * 3 + ["visa-chip-pin"]
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from ready(c, "cd")
+        for (success, code), card in zip(runs, cards, strict=True):
+            reporting.present(card)
+            reporting.cardholder(presentation="insert")
+            p = yield from c.process("cd", AMOUNT)
+            assert p["response_type"] == 4, p
+            # the host's own answer (its ARPC for the card), as the POS's backend gets it
+            txn = reporting.merchant(p["process"]["card_hash"], AMOUNT)
+            answers.append((yield from c.finish("cd", success=success, response_code=code,
+                                                emv_data=txn.get("card_emv_response"))))
+        yield from c.close("cd")
+        yield from c.drain_unsolicited(1.0)
+
+    reporting.run(script)
+    check_all(c)
+    first, *rest = answers
+    if reporting.profile.report_card_decline:
+        assert first["response_type"] == 9 and first["error"].startswith("Transaction "), first
+        assert first["context_id"] == "cd"
+    else:
+        assert first["response_type"] == 5 and first["error"] is None, first
+    for a in rest:
+        assert a["response_type"] == 5 and a["error"] is None, [x["error"] for x in answers]
 
 
 @pytest.fixture

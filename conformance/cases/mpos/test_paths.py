@@ -48,7 +48,8 @@ def _need_lab(target: Any) -> None:
 
 @case(
     "mpos/2.5/52",
-    title="a pinpad that fails initialize (no PIN key: GDU 042; power lost as OPN arrives): "
+    title="a pinpad that fails initialize (no PIN key: GDU 042; no room for the tables: "
+    "TLE 021; power lost as OPN arrives): "
     "the generic error, the context stays Uninitialized and the device free",
     section="2.5",
     failure="a failed initialize is reported as done, leaves the context Ready or keeps "
@@ -74,6 +75,14 @@ def test_initialize_fails_at_the_pinpad(mpos_target: Any) -> None:
         out["other_status"] = yield from c.status("other")
         yield from c.close("other")
         pad.keys[16] = key16
+        # a pinpad whose table memory cannot hold the acquirer's tables: TLE 021
+        room = pad.tables.capacity
+        pad.tables.capacity = 1000
+        out["full_tables"] = yield from c.initialize("small", dev)
+        out["small_status"] = yield from c.status("small")
+        out["small_simple"] = yield from c.initialize("small", dev, simple=True)
+        yield from c.close("small")
+        pad.tables.capacity = room
         out["retry"] = yield from c.initialize("nokey", dev)
         yield from c.close("nokey")
         # power goes as OPN arrives: the pinpad answers nothing until it has booted
@@ -88,11 +97,13 @@ def test_initialize_fails_at_the_pinpad(mpos_target: Any) -> None:
 
     mpos_target.run(script)
     check_all(c)
-    for key in ("full", "dark"):
+    for key, ctx in (("full", "nokey"), ("full_tables", "small"), ("dark", "dark")):
         assert out[key]["response_type"] == 9, (key, out[key])
         assert out[key]["error"] == GENERIC.format("Initialize"), (key, out[key])
-        assert out[key]["context_id"] == ("nokey" if key == "full" else "dark")
-    for key in ("status", "dark_status"):
+        assert out[key]["context_id"] == ctx
+    assert ("TLE", 21) in pad.handled, "the small pinpad never refused the tables"
+    assert out["small_simple"]["response_type"] == 2, out["small_simple"]
+    for key in ("status", "small_status", "dark_status"):
         st = out[key]["status"]
         assert st["code"] == 0 and st["connected_device_id"] is None, (key, st)
     assert ("GDU", 42) in pad.handled, "the bridge never asked for its PIN key"

@@ -468,3 +468,66 @@ def test_idle_context_expires(mpos_target: Any) -> None:
     assert out["freed"]["response_type"] == 2, out["freed"]
     gone = out["gone"]["status"]
     assert gone["code"] == 0 and gone["connected_device_id"] is None, gone
+
+
+# every spelling of each request type: (value, type it names, read by bifrost-0.0.19 too).
+# Newtonsoft reads an enum from its integer, a numeric string or its member name in any
+# case (§2.2); the README's names (``close``, ``list_devices``, ``display_message``) are
+# not member names, which the documented profile accepts as well.
+ALIASES: list[tuple[Any, int, bool]] = [
+    ("ListDevices", 1, True), ("listDevices", 1, True), ("LISTDEVICES", 1, True),
+    ("list_devices", 1, False), ("1", 1, True),
+    ("Initialize", 2, True), ("initialize", 2, True), ("2", 2, True),
+    ("Process", 4, True), ("process", 4, True), ("4", 4, True),
+    ("Finish", 5, True), ("finish", 5, True), ("5", 5, True),
+    ("DisplayMessage", 6, True), ("displayMessage", 6, True), ("display_message", 6, False),
+    ("6", 6, True),
+    ("Status", 7, True), ("status", 7, True), ("7", 7, True),
+    ("CloseContext", 8, True), ("closecontext", 8, True), ("close", 8, False), ("8", 8, True),
+    ("UnknownCommand", 0, True), ("unknowncommand", 0, True), ("0", 0, True),
+]
+# a body each type refuses, so the generic error names the type it was read as
+UNREADABLE_BODY: dict[int, tuple[str, Any]] = {
+    2: ("initialize", {"baud_rate": "fast"}),
+    4: ("process", {"amount": -1}),
+    5: ("finish", {"response_code": "12a"}),
+    6: ("display_message", "not an object"),
+}
+TYPE_NAMES = {2: "Initialize", 4: "Process", 5: "Finish", 6: "DisplayMessage"}
+ANSWER_TYPE = {0: 0, 1: 1, 7: 7, 8: 8}
+
+
+@case(
+    "mpos/2.2/15",
+    title="every spelling of every request type (member name in any case, numeric string, "
+    "the README's names) is read as that type; bifrost-0.0.19 refuses the README's names",
+    section="2.2",
+    failure="a request type spelling is read as another type, or refused against the profile",
+)
+def test_every_request_type_alias(profiled: Any) -> None:
+    c = profiled.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        got = []
+        for value, rtype, _ in ALIASES:
+            body: dict[str, Any] = {"request_type": value, "context_id": "alias"}
+            if rtype in UNREADABLE_BODY:
+                key, bad = UNREADABLE_BODY[rtype]
+                body[key] = bad
+            got.append((yield from c.request(body)))
+        return got
+
+    got = profiled.run(script)
+    check_all(c)
+    documented = profiled.profile.accept_document_names
+    for (value, rtype, shipped), r in zip(ALIASES, got, strict=True):
+        assert r["context_id"] == "alias", (value, r)
+        if not shipped and not documented:
+            assert r["response_type"] == 9, (value, r)
+            assert r["error"] == GENERIC.format("UnknownCommand"), (value, r)
+        elif rtype in UNREADABLE_BODY:
+            assert r["response_type"] == 9, (value, r)
+            assert r["error"] == GENERIC.format(TYPE_NAMES[rtype]), (value, r)
+        else:
+            assert r["response_type"] == ANSWER_TYPE[rtype], (value, r)
+            assert r["error"] is None, (value, r)

@@ -121,7 +121,7 @@ def test_every_bad_field(mpos_target: Any) -> None:
 @case(
     "mpos/2.2/14",
     title="edge values that do read: Int32's largest value, an integral float, a nonzero "
-    "integer boolean, a null body, a request_type of null",
+    "integer boolean, a null body, a boolean or number as a message, a null request_type",
     section="2.2",
     failure="a value Newtonsoft reads is refused, or read as another value",
 )
@@ -138,6 +138,12 @@ def test_edge_values_read(mpos_target: Any) -> None:
         out["status"] = yield from c.status("edge")
         out["display"] = yield from c.request(
             {"request_type": 6, "context_id": "edge", "display_message": None})
+        # a message that is not a string is written out as .NET would: True, False, 12
+        out["shown"] = []
+        for value in (True, False, 12):
+            out["shown"].append((yield from c.request({
+                "request_type": 6, "context_id": "edge",
+                "display_message": {"message": value}})))
         out["null_type"] = yield from c.request({"request_type": None, "context_id": "edge"})
         out["close"] = yield from c.close("edge")
         return out
@@ -152,7 +158,12 @@ def test_edge_values_read(mpos_target: Any) -> None:
     assert out["null_type"]["response_type"] == 0, out["null_type"]
     assert out["null_type"]["context_id"] == "edge"
     assert out["close"]["response_type"] == 8
+    for r in out["shown"]:
+        assert r["response_type"] == 6, r
     if mpos_target.reference:
+        shown = [e.label for e in mpos_target.world.transcript if e.port.endswith("display")]
+        for text in ("True", "False", "12"):
+            assert any(s.startswith(f"[{text} ") for s in shown), (text, shown)
         # simple_initialize 2 is true: no table sync, so the pinpad was never asked GTS
         handled = [cmd for cmd, _ in mpos_target.lab.readers[0].pinpad.handled]
         assert "GTS" not in handled and "GDU" not in handled, handled

@@ -89,4 +89,6 @@ def test_filters_make_the_candidate_list(mpos_target: Any) -> None:
         else:
             assert a["response_type"] == 9 and a["error"] == "Transaction Errored", (filters, a)
             assert p["status"] == 2 and p["error_code"] == NO_APPLICATION, (filters, p)
-            assert p["card_hash"] is None
+            # no card was read: nothing about one is claimed
+            assert p["card_hash"] is None and p["card_holder_name"] is None, p
+            assert p["payment_method"] is None and p["is_online_pin"] is False, p

@@ -459,6 +459,11 @@ def test_idle_context_expires(mpos_target: Any) -> None:
         out["gone"] = yield from c.status("idle")
         yield from c.close("idle2")
         yield from c.close("idle")
+        # late in the run, a context idle for a short while is kept
+        yield from ready(c, "late", simple=True)
+        yield mpos_target.world.timeout(100.0)
+        out["late"] = yield from c.status("late")
+        yield from c.close("late")
 
     mpos_target.run(script)
     check_all(c)
@@ -466,6 +471,7 @@ def test_idle_context_expires(mpos_target: Any) -> None:
     assert out["kept"]["error"] == IN_USE.format("idle"), out["kept"]
     assert out["kept_status"]["status"]["code"] == 0
     assert out["freed"]["response_type"] == 2, out["freed"]
+    assert out["late"]["status"]["code"] == 1, "a context idle 100 s was forgotten"
     gone = out["gone"]["status"]
     assert gone["code"] == 0 and gone["connected_device_id"] is None, gone
 

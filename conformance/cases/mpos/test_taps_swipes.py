@@ -205,3 +205,67 @@ def test_card_hash_reproducible(request: pytest.FixtureRequest) -> None:
         hashes = [json.loads(a)["process"]["card_hash"] for a in (first[2], other[2])]
         assert all(hashes), (first[2], other[2])
         assert hashes[0] != hashes[1], f"{card}: seeds 7 and 8 gave one card_hash"
+
+
+# chip cards, the PIN each verifies with (the catalogue's own data) and the payment
+# method of its AID in the acquirer's tables (Visa credit A0000000031010 type 1, Visa
+# Electron A0000000032010 type 2, Mastercard A0000000041010 type 1)
+CHIP_CARDS = [
+    ("visa-chip-pin", "offline", 1),
+    ("visa-online-pin", "online", 2),
+    ("mc-chip-signature", None, 1),
+]
+
+
+@case(
+    "mpos/2.5/59",
+    title="a chip sale's card_hash carries the card's own values: PAN, MMYY expiry, PAN "
+    "sequence number, track 2 equivalent, holder name, chip data, and the PIN mode the card "
+    "verified with (offline, online with block and KSN, or none for a signature card)",
+    section="2.5",
+    failure="the card_hash of a chip sale carries another value than the card holds",
+)
+def test_chip_card_hash_fields(mpos_target: Any) -> None:
+    if not mpos_target.scripted:
+        pytest.skip("the card inserted is chosen inside the reference")
+    from virtual_devices.emv.catalogue import catalogue
+
+    c = mpos_target.client()
+    answers: list[dict[str, Any]] = []
+
+    def script():  # type: ignore[no-untyped-def]
+        yield from ready(c, "chip")
+        for name, _, _ in CHIP_CARDS:
+            mpos_target.present(name)
+            mpos_target.cardholder(presentation="insert")
+            answers.append((yield from c.process("chip", 2590)))
+            yield from c.finish("chip", success=False, response_code=0, emv_data=None)
+        yield from c.close("chip")
+        yield from c.drain_unsolicited(1.0)
+
+    mpos_target.run(script)
+    check_all(c)
+    for (name, pin, method), a in zip(CHIP_CARDS, answers, strict=True):
+        profile = catalogue()[name]
+        p = a["process"]
+        assert a["response_type"] == 4 and p["status"] == 0, (name, a)
+        assert p["is_online_pin"] is (pin == "online"), (name, p)
+        assert p["payment_method"] == method, (name, p)
+        surname, given = profile.cardholder_name.split("/")
+        assert p["card_holder_name"] == f"{given} {surname}", (name, p)
+        card = _card(mpos_target, a)
+        assert card["capture_method"] == "emv"
+        assert card["payment_method"] == ("debit_card" if method == 2 else "credit_card")
+        assert card["card_number"] == profile.pan, name
+        yymmdd = profile.expiry
+        assert card["card_expiration_date"] == yymmdd[2:4] + yymmdd[:2], (name, card)
+        assert card["card_sequence_number"] == str(int(profile.psn)), (name, card)
+        assert card["card_track_2"].startswith(f"{profile.pan}={yymmdd[:4]}"), name
+        assert card["card_holder_name"] == f"{given} {surname}", (name, card)
+        assert card["card_emv_data"], name
+        assert card.get("card_pin_mode") == pin, (name, card)
+        assert ("card_pin" in card) is (pin == "online"), (name, card)
+        assert ("card_pin_kek" in card) is (pin == "online"), (name, card)
+        if pin == "online":
+            assert len(card["card_pin"]) == 16 and len(card["card_pin_kek"]) == 20, card
+        assert "card_track_3" not in card, (name, card)

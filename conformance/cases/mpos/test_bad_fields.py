@@ -73,6 +73,7 @@ BAD: list[tuple[Any, str]] = [
     ({"request_type": True, "context_id": CTX}, "UnknownCommand"),
     ({"request_type": 1.5, "context_id": CTX}, "UnknownCommand"),
     ({"request_type": 2147483648, "context_id": CTX}, "UnknownCommand"),
+    ({"request_type": -2147483649, "context_id": CTX}, "UnknownCommand"),
     ({"request_type": [2], "context_id": CTX}, "UnknownCommand"),
 ]
 
@@ -149,6 +150,11 @@ def test_edge_values_read(mpos_target: Any) -> None:
                 "request_type": 6, "context_id": "edge",
                 "display_message": {"message": value}})))
         out["null_type"] = yield from c.request({"request_type": None, "context_id": "edge"})
+        # Int32's ends read as (undefined) request types: the sequence rule refuses them
+        out["int32"] = []
+        for value in (2147483647, -2147483648, "-2147483648"):
+            out["int32"].append((yield from c.request(
+                {"request_type": value, "context_id": "edge"})))
         out["close"] = yield from c.close("edge")
         return out
 
@@ -162,6 +168,9 @@ def test_edge_values_read(mpos_target: Any) -> None:
     assert out["null_type"]["response_type"] == 0, out["null_type"]
     assert out["null_type"]["context_id"] == "edge"
     assert out["close"]["response_type"] == 8
+    for r in out["int32"]:
+        assert r["response_type"] == 9 and r["context_id"] == "edge", r
+        assert r["error"] == "Just follow operations allowed: Initialize, Process", r
     for r in out["shown"]:
         assert r["response_type"] == 6, r
     if mpos_target.reference:

@@ -343,7 +343,8 @@ def _fnc_sent(world: Any, port: str) -> list[str]:
 @case(
     "mpos/2.5/53",
     title="finish's success and response_code become FNC's COMMST: 0 for code 0, 9 for "
-    "1..999, 1 for 1000 and up or success false; emv_data that is not hex is left out",
+    "1..999, 1 for 1000 and up or success false (absent: code 0, success false); emv_data "
+    "that is not hex is left out",
     section="2.5",
     failure="finish tells the card the host approved when it did not (or the reverse)",
 )
@@ -358,6 +359,8 @@ def test_finish_commst(mpos_target: Any) -> None:
         (True, 1001, None, "1"),
         (False, 0, None, "1"),
         (True, 0, "not hex", "0"),
+        (True, None, None, "0"),     # no response_code: 0
+        (None, 0, None, "1"),        # no success: false
     ]
     answers: list[dict[str, Any]] = []
 
@@ -368,8 +371,10 @@ def test_finish_commst(mpos_target: Any) -> None:
             mpos_target.cardholder(presentation="insert")
             p = yield from c.process("fnc", AMOUNT)
             assert p["response_type"] == 4, p
-            answers.append((yield from c.finish(
-                "fnc", success=success, response_code=code, emv_data=emv)))
+            body = {"success": success, "response_code": code, "emv_data": emv}
+            answers.append((yield from c.request({
+                "request_type": 5, "context_id": "fnc",
+                "finish": {k: v for k, v in body.items() if v is not None}})))
         yield from c.close("fnc")
         yield from c.drain_unsolicited(1.0)
 

@@ -269,3 +269,62 @@ def test_chip_card_hash_fields(mpos_target: Any) -> None:
         if pin == "online":
             assert len(card["card_pin"]) == 16 and len(card["card_pin_kek"]) == 20, card
         assert "card_track_3" not in card, (name, card)
+    if mpos_target.reference:
+        # the bridge opens the pinpad's secure session (OPN with its RSA key, §5 step 2):
+        # every card command after it travels encrypted
+        sent = [e.label for e in mpos_target.world.transcript
+                if e.port == "bridge.serial0" and e.direction == "tx"]
+        card_cmds = [lbl for lbl in sent if lbl.removeprefix("[sec] ")[:3] in ("GCR", "GOC")]
+        assert len(card_cmds) >= len(CHIP_CARDS) * 2, card_cmds
+        assert all(lbl.startswith("[sec] ") for lbl in card_cmds), card_cmds
+
+
+@case(
+    "mpos/2.5/60",
+    title="a mag-stripe-mode tap is held to the contactless CVM limit of the AID record "
+    "GCR named, not another record's: an acquirer whose Mastercard record (03) says "
+    "R$ 50,00 while the others say R$ 200,00",
+    section="2.5",
+    failure="the bridge reads the CVM limit of another AID record than the card's",
+)
+def test_cvm_limit_of_the_named_record(request: pytest.FixtureRequest) -> None:
+    from conformance.options import get_options
+
+    if get_options(request.config).target("mpos") is not None:
+        pytest.skip("the acquirer's tables are chosen inside the reference")
+    from protocol_servers.merchant_api import MerchantBackend
+    from protocol_servers.mpos.cards import card_from_name
+    from protocol_servers.mpos.client import MposClient
+    from protocol_servers.mpos.lab import build_lab
+    from simulator.world import World
+    from virtual_devices.acquirer.host import AcquirerHost
+    from virtual_devices.acquirer.tables import default_terminal_config
+
+    config = default_terminal_config()
+    aids = [dataclasses.replace(a, ctls_cvm_limit=5000 if a.rec_index == "03" else 20000)
+            for a in config.aids]
+    config = dataclasses.replace(config.with_aids(aids), table_version="CLOOP00050")
+    world = World(seed=3)
+    backend = MerchantBackend(world, acquirer=AcquirerHost("default", tables=config))
+    lab = build_lab(world, readers=1, backend=backend)
+    c = MposClient(world, lab.connect())
+    got: list[tuple[int, dict[str, Any]]] = []
+
+    def script():  # type: ignore[no-untyped-def]
+        r = yield from c.list_devices("cvm")
+        yield from c.initialize("cvm", r["device_list"][0]["id"])
+        for amount in (5000, 5001, 20000):
+            lab.readers[0].pinpad.cards.clear()
+            lab.queue_card(0, card_from_name(world, PAYPASS))
+            before = [cmd for cmd, _ in lab.readers[0].pinpad.handled].count("GPN")
+            p = yield from c.process("cvm", amount)
+            after = [cmd for cmd, _ in lab.readers[0].pinpad.handled].count("GPN")
+            got.append((after - before, p))
+            yield from c.finish("cvm", success=False, response_code=0, emv_data=None)
+        yield from c.close("cvm")
+
+    world.run(until=world.process(script()))
+    lab.close()
+    for (gpn, p), pin in zip(got, (False, True, True), strict=True):
+        assert p["response_type"] == 4, p
+        assert p["process"]["is_online_pin"] is pin and gpn == (1 if pin else 0), (gpn, p)

@@ -152,9 +152,9 @@ def test_edge_values_read(mpos_target: Any) -> None:
         out["null_type"] = yield from c.request({"request_type": None, "context_id": "edge"})
         # Int32's ends read as (undefined) request types: the sequence rule refuses them
         out["int32"] = []
-        for value in (2147483647, -2147483648, "-2147483648"):
+        for end in (2147483647, -2147483648, "-2147483648"):
             out["int32"].append((yield from c.request(
-                {"request_type": value, "context_id": "edge"})))
+                {"request_type": end, "context_id": "edge"})))
         out["close"] = yield from c.close("edge")
         return out
 

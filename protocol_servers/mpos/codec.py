@@ -120,27 +120,29 @@ class ApplicationFilter:
     payment_method: PaymentMethod
 
 
+# The bodies carry no defaults: the parsers below fill every field, so what an absent
+# key means (0, false, null, credit) is decided in one place, where the JSON is read.
 @dataclass(frozen=True)
 class InitializeBody:
-    device_id: str | None = None
-    encryption_key: str | None = None
-    baud_rate: int = 0
-    simple_initialize: bool = False
-    timeout_milliseconds: int = 0
+    device_id: str | None
+    encryption_key: str | None
+    baud_rate: int
+    simple_initialize: bool
+    timeout_milliseconds: int
 
 
 @dataclass(frozen=True)
 class ProcessBody:
-    amount: int = 0
-    applications: tuple[ApplicationFilter, ...] | None = None
-    magstripe_payment_method: PaymentMethod = PaymentMethod.Credit
+    amount: int
+    applications: tuple[ApplicationFilter, ...] | None
+    magstripe_payment_method: PaymentMethod
 
 
 @dataclass(frozen=True)
 class FinishBody:
-    success: bool = False
-    response_code: int = 0
-    emv_data: str | None = None
+    success: bool
+    response_code: int
+    emv_data: str | None
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,6 @@ class ContextTable:
     def __len__(self) -> int:
         return len(self._contexts)
 
-    def owner_of(self, device_id: str) -> Context | None:
-        for ctx in self._contexts.values():
-            if ctx.device_id == device_id:
-                return ctx
-        return None
-
     def advance(self, ctx: Context, request_type: int) -> str | None:
         """Apply the sequence rule; returns the error text or None (and records the step)."""
         if self.sequence_rule:

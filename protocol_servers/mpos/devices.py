@@ -122,9 +122,3 @@ class DeviceRegistry:
             if dev.id == device_id:
                 return dev
         return None
-
-    def first_free(self) -> SerialDevice | None:
-        for dev in self.present():
-            if dev.owner is None:
-                return dev
-        return None

@@ -93,7 +93,9 @@ class MposBridgeServer:
         self.requests_seen = 0
         self.answers_sent = 0
         self.timings = load_timings("protocol_servers.mpos")
-        self._last_sweep = 0.0
+        # when the idle contexts were last looked at; None: not yet (the first request
+        # looks, and finds nothing old enough: no context is older than the server)
+        self._last_sweep: float | None = None
 
     # -- transport side ----------------------------------------------------------------
     def accept(self, end: MessageEnd, info: Any = None) -> simpy.Process:
@@ -188,7 +190,7 @@ class MposBridgeServer:
         limit = self.timings["context_idle_expiry"]
         unused = self.timings["context_unused_expiry"]
         now = self.world.now
-        if now - self._last_sweep < unused / 10:
+        if self._last_sweep is not None and now - self._last_sweep < unused / 10:
             return
         self._last_sweep = now
         for ctx in self.contexts.idle(now, unused):

@@ -118,11 +118,6 @@ class PinpadSession:
         self.on_error = on_error or (lambda code: None)
         self._rng = world.rng(f"mpos-bridge.card-hash.{end.name}")
 
-    @property
-    def chip_pending(self) -> bool:
-        """A GOC succeeded and FNC has not been sent yet."""
-        return self.terminal.chip_pending
-
     def _call(self, cmd: m.Command) -> Gen:
         try:
             return (yield from self.host.call(cmd))
@@ -174,7 +169,8 @@ class PinpadSession:
             if card.card_type == m.CARD_CTLS_MAG:
                 # GCR leaves the service code zero for type 05 (§6.8.1.3): the track has it
                 service = _service_code(card.track2)
-                if amount > _ctls_cvm_limit(tables, card):
+                limit = _ctls_cvm_limit(tables, card)
+                if limit is not None and amount > limit:
                     return True
             return magstripe_method == PaymentMethod.Debit or (
                 len(service) == 3 and service[2] in "056")
@@ -305,8 +301,8 @@ def _tables(tables: TerminalTables) -> Tables:
     return Tables(tables.version, tuple(tables.records), tables.acquirer_index)
 
 
-def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int:
-    """T1_CTLSCVMLIM of the AID record GCR named (no record: no limit known)."""
+def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int | None:
+    """T1_CTLSCVMLIM of the AID record GCR named (None: no such record, no limit known)."""
     from virtual_devices.abecs.tables import AidRecord, decode_record
 
     for raw in tables.records:
@@ -317,12 +313,14 @@ def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int:
         if (isinstance(rec, AidRecord) and rec.acquirer == card.acq_idx
                 and rec.record_index == card.rec_idx):
             return rec.ctls_cvm_limit
-    return 1 << 62
+    return None
 
 
 def _service_code(track2: str) -> str:
+    """The three digits after ``PAN=YYMM`` (ISO 7813); shorter when the track is cut
+    short, which ``wants_pin`` reads as no service code (it needs all three)."""
     _, sep, rest = track2.partition("=")
-    return rest[4:7] if sep and len(rest) >= 7 else ""
+    return rest[4:7] if sep else ""
 
 
 def _expiry(card: m.GcrResponse) -> str:

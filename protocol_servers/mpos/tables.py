@@ -56,11 +56,13 @@ class TerminalTables:
     version: str  # TABVER, 10 characters
     records: tuple[bytes, ...]  # TLR records (AIDs then CAPKs)
     applications: tuple[ApplicationRow, ...]
+    # GOC's risk management parameters (§4.8), from the acquirer's first AID record:
+    # no defaults, every set of tables carries its own
+    floor_limit: int
+    target_percent: int
+    threshold: int
+    max_target_percent: int
     acquirer_index: int = 0  # 0 = unified version for every acquirer (§4.10)
-    floor_limit: int = 0
-    target_percent: int = 0
-    threshold: int = 0
-    max_target_percent: int = 0
     # the acquirer's online-PIN keys (TMS acquirers[]: pin_encryption_method, key_index;
     # libmpos's session_key, the working key under the master key, H32)
     pin_method: int = 3  # ABECS METHOD: 3 DUKPT:TDES, 1 MK/WK:TDES

@@ -3,9 +3,9 @@ charge's answer and receipt carry, and the terminal data the card itself was giv
 
 The expected values come from the catalogue card the reader's customer holds
 (virtual_devices/emv/cards/visa_chip_pin.toml: PAN 4761739001010010, PAN sequence 01,
-application A0000000031010 with the preferred name "Visa Credito", offline PIN) and from
-EMV Book 3 (the card's transaction log format 9F4F: 9A 9F21 9F02 ...), never from the
-server.
+expiry 311231, application A0000000031010 with the preferred name "Visa Credito", offline
+PIN) and from EMV Book 3 (the card's transaction log format 9F4F: 9A 9F21 9F02 ...),
+never from the server.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _inserted_charge(p3: Any) -> dict[str, Any]:
 
 
 @case("p3/5.4/2", title="a chip + PIN charge on a card reader: the receipt's card lines are the "
-      "card's own (its application label, AID, PAN sequence, masked PAN, entry mode and "
-      "verification)", section="5.4",
+      "card's own (its application name, AID, PAN sequence, masked PAN, entry mode and "
+      "verification), and so are the card details (expiry, issuer country)", section="5.4",
       failure="the receipt names the card by another label, or another application, "
       "sequence number or verification than the card's")
 def test_reader_receipt_card_lines(p3: Any) -> None:
@@ -68,6 +68,11 @@ def test_reader_receipt_card_lines(p3: Any) -> None:
     pay = t["paymentDetails"]
     assert (pay["scheme"], pay["source"], pay["customerVerification"],
             pay["maskedAccountNumber"]) == ("VISA", "ICC", "PIN", MASKED)
+    # expiry 311231 (5F24); the issuer's country 5F28 is the catalogue's default, Brazil
+    # (ISO 3166 numeric 076), the card file naming none
+    card = t["cardDetails"]
+    assert (card["maskedCardNumber"], card["scheme"], card["expiryMonth"], card["expiryYear"],
+            card["countryCodeNumeric"]) == (MASKED, "VISA", 12, 2031, "076"), card
     check_invariants(p3)
 
 

@@ -169,15 +169,13 @@ def ok_response(
     return msg
 
 
-def error_response(
-    type_: str, tag: str, resource: str | None, error: P3Error,
-    payload: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def error_response(type_: str, tag: str, resource: str | None, error: P3Error
+                   ) -> dict[str, Any]:
+    """An ERROR answer carries the error and no payload: no transaction could be run
+    (payworks-p3.md §4.4, Response)."""
     msg = _envelope(type_, tag, resource)
     msg["status"] = "ERROR"
     msg["error"] = error.body()
-    if payload is not None:
-        msg[payload_key(type_)] = payload
     return msg
 
 

@@ -381,7 +381,8 @@ class Flow:
                   abortable=False)
         yield self.world.timeout(self.t["register_transaction"])
         if orig.acquirer_ref is not None:
-            entry = self.server.acquirer.refund(orig.acquirer_ref, p.amount, key=tx.identifier)
+            entry = self.server.acquirer.refund(orig.capture_ref or orig.acquirer_ref, p.amount,
+                                                key=tx.identifier)
             if not entry.approved:
                 tx.finish("DECLINED", "DECLINED_PROCESSOR_REFUND_NOT_POSSIBLE", self.world.now)
                 self.show("DECLINED", "DECLINED", "Refund declined")
@@ -413,6 +414,7 @@ class Flow:
                 tx.finish("DECLINED", "DECLINED_PROCESSOR", self.world.now)
                 self.show("DECLINED", "DECLINED", "Capture declined")
                 return
+            orig.capture_ref = entry.ref
         else:
             self.server.gateway.capture(orig.identifier, p.amount, p.currency)
         orig.captured = True

@@ -92,6 +92,9 @@ class Transaction:
         self.account_type: str | None = None
         # set when an ABECS reader's charge went to the shared acquirer host
         self.acquirer_ref: str | None = None
+        # a captured pre-authorisation's capture at the acquirer: what is refunded against
+        # (the acquirer credits captured money, not the authorisation itself)
+        self.capture_ref: str | None = None
         self.authorised = False
         self.authorization_code: str | None = None
         self.captured = False

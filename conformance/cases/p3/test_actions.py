@@ -179,8 +179,10 @@ def test_signature_on_receipt(p3: Any) -> None:
     assert t["merchantReceipt"]["signatureLineRequired"] is True
 
 
-@case("p3/7.4/1", title="identification not verified: the charge fails, nothing booked",
-      section="7.4", failure="an unverified customer is charged")
+@case("p3/7.4/1", title="identification not verified: the charge is declined "
+      "DECLINED_VERIFICATION_FAILED, the display's reason names the identification, "
+      "nothing booked", section="7.4", failure="an unverified customer is charged, or the decline "
+      "carries another code or text")
 def test_identification_refused(p3: Any) -> None:
     c = p3.client()
 
@@ -190,10 +192,21 @@ def test_identification_refused(p3: Any) -> None:
         yield from c.action(tag)
         yield from c.response(c.request(
             "SUBMIT_IDENTIFICATION_REQUEST", {"verified": False}, p3.resource))
-        return (yield from c.final(tag))
+        return tag, (yield from c.final(tag))
 
-    t = tx_of(p3.run(script))
-    assert t["status"] == "DECLINED"
+    tag, final = p3.run(script)
+    t = tx_of(final)
+    # §7.4 and the SDK's mock: "not verified" fails the charge as a verification failure
+    assert (t["status"], t["statusDetails"]["code"]) == ("DECLINED", "DECLINED_VERIFICATION_FAILED")
+    assert t["captured"] is False
+    last = [m["executeTransactionUpdate"]["details"] for m in c.messages(tag)
+            if m["type"] == "EXECUTE_TRANSACTION_UPDATE"][-1]
+    # §5.3: "Payment declined / $reason1$"; the reason names what failed
+    assert (last["stateDetails"], last["information"][0]) == ("DECLINED", "Payment declined")
+    assert "identification" in last["information"][1].lower(), last
+    if p3.ledger is not None:
+        assert [e for e in p3.ledger.entries if e.identifier == t["identifier"]] == [], \
+            "an unverified customer's charge reached the gateway"
     check_invariants(p3)
 
 

@@ -11,21 +11,25 @@ from conformance import case
 from .steps import check_invariants, login
 
 
-@pytest.mark.parametrize("state, booked", [
-    ("PROCESSING_WAITING_FOR_CARD_PRESENTATION", False),
-    ("PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL", True),
-    ("PROCESSING_WAITING_FOR_CARD_REMOVAL", True),
+@pytest.mark.parametrize("amount, state, booked", [
+    ("5.00", "PROCESSING_WAITING_FOR_CARD_PRESENTATION", False),
+    ("22.00", "PROCESSING_WAITING_FOR_PIN", False),
+    ("5.00", "PROCESSING_WAITING_FOR_PROCESSOR_APPROVAL", True),
+    # 10.00 asks for a signature after the approval, abortable: the loss aborts it
+    ("10.00", "PROCESSING_ACTION_REQUIRED", True),
+    ("5.00", "PROCESSING_WAITING_FOR_CARD_REMOVAL", True),
 ])
 @case("p3/10/1", title="a POS lost mid-transaction: abort or auto-reversal, and the device "
       "serves the next client", section="10",
       failure="money stays booked for a transaction the POS never heard the end of, or the "
       "device stays busy")
-def test_disconnect_mid_flow(p3: Any, verdict: Any, state: str, booked: bool) -> None:
+def test_disconnect_mid_flow(p3: Any, verdict: Any, amount: str, state: str,
+                             booked: bool) -> None:
     c = p3.client("pos-lost")
 
     def script():  # type: ignore[no-untyped-def]
         yield from login(c, p3)
-        tag = c.execute(p3.resource, amount="5.00")
+        tag = c.execute(p3.resource, amount=amount)
         yield from c.update(tag, state)
         c.end.close()
         yield p3.world.timeout(15)
@@ -50,4 +54,8 @@ def test_disconnect_mid_flow(p3: Any, verdict: Any, state: str, booked: bool) ->
         assert lost[-1].reason == "ERROR_AUTOREVERSAL_LOGOUT"
     else:
         assert lost == []
+    # the server's own record of the lost transaction says why it ended (§10)
+    (gone,) = [tx for tx in p3.server.transactions.values()
+               if tx.identifier != final["executeTransactionResponse"]["transaction"]["identifier"]]
+    assert (gone.status, gone.status_code) == ("ERROR", "ERROR_AUTOREVERSAL_LOGOUT")
     check_invariants(p3)

@@ -63,7 +63,11 @@ def test_payload_key(p3: Any) -> None:
     ('{"tag":"u4","type":"LOGIN_MERCHANT_REQUEST","loginMerchantRequest":{"providerMode":'
      '"SANDBOX","merchantIdentifier":"m","merchantSecret":"s"}}',
      "LOGIN_MERCHANT_RESPONSE", "PARAMETER_INVALID"),
-    ("this is not json", None, None),
+    # junk in every shape: not JSON, cut-off JSON, JSON that is not an object. No type
+    # can be read, so the answer's type is the server's own, its tag empty (§9)
+    ("this is not json", None, "PARAMETER_INVALID"),
+    ('{"tag":"u5","type":"LOGIN_MERCHANT_REQUEST"', None, "PARAMETER_INVALID"),
+    ('["LOGIN_MERCHANT_REQUEST"]', None, "PARAMETER_INVALID"),
 ])
 @case("p3/3/3", title="unknown types, missing fields and junk get an error response, "
       "never a dropped connection", section="3",
@@ -73,7 +77,7 @@ def test_bad_input_answered(p3: Any, raw: str, answer_type: str | None,
     c = p3.client()
 
     def script():  # type: ignore[no-untyped-def]
-        if raw.startswith("{"):
+        if answer_type is not None:
             c.send(json.loads(raw))
         elif p3.transport == "tcp":
             c.send_raw(tcpframes.encode(raw.encode()))
@@ -86,7 +90,10 @@ def test_bad_input_answered(p3: Any, raw: str, answer_type: str | None,
     first, after = p3.run(script)
     assert first is not None and first["status"] == "ERROR"
     if answer_type is not None:
-        assert first["type"] == answer_type and first["error"]["type"] == error_type
+        assert first["type"] == answer_type
+    else:
+        assert first["tag"] == "", f"no tag can be read from junk, yet the answer has {first}"
+    assert first["error"]["type"] == error_type, first["error"]
     assert {"type", "message", "developerMessage"} <= set(first["error"])
     assert after is not None and after["status"] == "OK", "the connection did not survive"
 

@@ -319,3 +319,31 @@ def test_goc_counts_wrong_offline_pins(abecs_device: Any, wrong: int) -> None:
     assert len(gocs) == 1, f"expected one GOC answer, got {len(gocs)}"
     # DECISION 2, SIGNAT 0, PINOFF 1 (verified at last), ERRPINOFF = wrong, PBLOCKED 0, PINONL 0
     assert gocs[0][9:15] == b"201" + str(wrong).encode() + b"00", gocs[0][9:15]
+
+
+@case("abecs/4.6/204", title="a letter where the spec has N digits (ACQIDX, METHOD/IDX, CKE's "
+      "flags, MSGLEN, NREC) is answered RSP_ID + 011 by each classic command, and the pinpad "
+      "keeps serving", section="4.6",
+      failure="the pinpad takes a malformed number, answers it another way or stops answering")
+def test_letters_in_numeric_fields(abecs_device: Any) -> None:
+    bad = [b"TLI012" + b"0A" + VERSION, b"TLI012" + b"A0" + VERSION, b"GIN002" + b"0A",
+           b"GTS002" + b"0A", b"GDU003" + b"3A6", b"CKE003" + b"0A1", b"DEX006" + b"00AXYZ",
+           b"TLI012" + b"00" + VERSION, b"TLR002" + b"0A"]
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        out = []
+        for pkt in bad + [b"GTS00200"]:
+            out.append((pkt, (yield from send(abecs_device, wire(pkt)))))
+        return out
+
+    got = abecs_device.run(flow)
+    for pkt, raw in got:
+        assert raw[:1] == bytes((ACK,)), (pkt, raw[:8].hex())
+    answered = {pkt: answers(raw[1:]) for pkt, raw in got}
+    for pkt in bad:
+        if pkt[6:8] == b"00" and pkt[:3] == b"TLI":
+            assert [a[:6] for a in answered[pkt]] in ([b"TLI000"], [b"TLI020"]), answered[pkt]
+            continue
+        assert answered[pkt] == [pkt[:3] + b"011"], (pkt, answered[pkt])
+    assert [a[:9] for a in answered[b"GTS00200"]] == [b"GTS000010"]

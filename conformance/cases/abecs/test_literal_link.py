@@ -148,3 +148,34 @@ def test_secure_session_literal(abecs_device: Any, verdict: Any) -> None:
         assert raw[:1] == bytes((ACK,)), (k, raw[:8].hex())
         (pkt,) = answers(raw[1:])
         assert unseal(ksec, pkt) == b"DEX000", f"DEX with a {k}-character message: {pkt[:8]!r}"
+
+
+@case("abecs/4.2/206", title="a packet over the 2049-byte limit is a receive error: the pinpad "
+      "discards what follows until 500 ms of silence, a packet sent 0.2 s later included, and "
+      "only then NAKs", section="4.2",
+      failure="the pinpad treats an over-long packet as a mere CRC error and reads the bytes "
+      "that follow it, so a host resending on the NAK gets a command run twice")
+def test_overlong_packet_resynchronises(abecs_device: Any) -> None:
+    over = wire(b"DSP" + b"0" * 2047)  # 2050 bytes of PKTDATA: one over the limit
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        mark = abecs_device.host.send_raw(over)
+        yield abecs_device.world.timeout(0.2)
+        sent = abecs_device.world.now
+        abecs_device.host.send_raw(wire(b"GTS00200"))
+        heard: list[tuple[float, bytes]] = []
+        for _ in range(30):  # what arrives, every 0.1 s for 3 s
+            yield abecs_device.world.timeout(0.1)
+            new = bytes(abecs_device.host.received[mark:])
+            if new:
+                heard.append((abecs_device.world.now - sent, new))
+                mark += len(new)
+        after = yield from send(abecs_device, wire(b"GTS00200"))
+        return heard, after
+
+    heard, after = abecs_device.run(flow)
+    everything = b"".join(chunk for _, chunk in heard)
+    assert everything == bytes((NAK,)), f"expected one NAK and nothing else: {everything.hex()}"
+    assert heard[0][0] >= 0.5 - 1e-9, f"NAK {heard[0][0]:.1f} s after the last bytes, before 500 ms"
+    assert after[:1] == bytes((ACK,)) and [p[:6] for p in answers(after[1:])] == [b"GTS000"]

@@ -225,6 +225,10 @@ def test_chip_sale_literal(abecs_device: Any) -> None:
     assert only(got["gcr"][1:], b"GCR000")[9:11] == b"03", "the inserted card is not read as ICC"
     assert answers(got["cke"][1:]) == [], "CKE 000 answered without any event"
     assert got["can"] == bytes((0x04,)), f"CAN was not answered EOT alone: {got['can'].hex()}"
+    # the pinpad's own record of what it answered (the servers' cases read it) keeps the
+    # cancelled CKE apart from the commands it answered
+    handled = abecs_device.pinpad.handled
+    assert ("CKE", -1) in handled and not [h for h in handled if h[0] == "CKE" and h[1] >= 0]
     assert answers(got["bad"][1:]) == [b"GOC011"], answers(got["bad"][1:])
     # block 3 is one of GOC's fields (§3.6.3): without it a mandatory parameter is missing
     assert answers(got["two"][1:]) == [b"GOC019"], answers(got["two"][1:])
@@ -347,3 +351,49 @@ def test_letters_in_numeric_fields(abecs_device: Any) -> None:
             continue
         assert answered[pkt] == [pkt[:3] + b"011"], (pkt, answered[pkt])
     assert [a[:9] for a in answered[b"GTS00200"]] == [b"GTS000010"]
+
+
+def _iso0_block(pin: str, pan: str) -> bytes:
+    """ISO 9564 format 0, written out: 0 | PIN length | PIN | F padding, XOR 0000 | the
+    twelve PAN digits left of the check digit."""
+    field = bytes.fromhex(f"0{len(pin):X}{pin}".ljust(16, "F"))
+    account = bytes.fromhex("0000" + pan[-13:-1])
+    return bytes(a ^ b for a, b in zip(field, account, strict=True))
+
+
+@case("abecs/4.6/205", title="GPN with MK/WK:TDES (METHOD 1): the PIN block is ISO-0 under "
+      "the working key that WKENC carries under the master key, the KSN is zeros; a WKENC "
+      "that is not hexadecimal (H32) is answered 011", section="4.6",
+      failure="the pinpad encrypts a master/working-key PIN otherwise than the spec, or fails "
+      "on a working key it cannot use")
+def test_gpn_master_working_key(abecs_device: Any) -> None:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    from virtual_devices.abecs.keys import TripleDES, load_master_keys
+
+    abecs_device.present(visa_swipe(), SWIPE)
+    wkenc = b"00112233445566778899AABBCCDDEEFF"
+    tail = b"16" + PAN.ljust(19) + b"1" + b"04" + b"12" + b"SENHA".ljust(32)
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        out = []
+        for wk in (wkenc, b"ZZ" * 16):
+            out.append((yield from send(abecs_device, wire(b"GPN093" + b"1" + b"01" + wk + tail),
+                                        20.0)))
+        return out
+
+    good, bad = abecs_device.run(flow)
+    pkt = only(good[1:], b"GPN000")
+    assert pkt[6:9] == b"036" and pkt[25:45] == b"0" * 20, pkt[6:]
+    mk = load_master_keys()["mk_pin"][1]
+
+    def tdes(key: bytes, data: bytes, decrypt: bool) -> bytes:
+        c = Cipher(TripleDES(key + key[:8]), modes.ECB())
+        ctx = c.decryptor() if decrypt else c.encryptor()
+        return ctx.update(data) + ctx.finalize()
+
+    wk = tdes(mk, bytes.fromhex(wkenc.decode()), decrypt=True)
+    assert tdes(wk, bytes.fromhex(pkt[9:25].decode()), decrypt=True) == _iso0_block(
+        "2468", PAN.decode()), "the PIN block is not ISO-0 of the typed PIN under the WK"
+    assert only(bad[1:], b"GPN011") == b"GPN011"

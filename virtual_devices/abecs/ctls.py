@@ -215,7 +215,7 @@ class ContactlessSession(KernelChipSession):
         k = self.kernel
         return m.GocResponse(
             decision=self.decision, signature=bool(k.signature), offline_pin=False,
-            offline_pin_error=False, pin_blocked=False, online_pin=self.online_pin,
+            wrong_offline_pins=0, pin_blocked=False, online_pin=self.online_pin,
             pin_block=self.pin_block, ksn=self.ksn,
             emv_data=k.requested_tags(list(req.tags) + list(req.tags2)),
         )

@@ -173,7 +173,7 @@ class KernelChipSession:
         self.pin_block = bytes(8)
         self.ksn = bytes(10)
         self.online_pin = False
-        self.offline_pin_error = False
+        self.offline_pins_typed = 0  # offline PINs presented to the card in this GOC
         self.powered = False
         self.went_mute = False  # the card answered reset, then stopped answering
         self.notified = ""  # the label last sent in NTM "SELECIONADO:"
@@ -240,7 +240,6 @@ class KernelChipSession:
 
     def _pin(self, request: Any) -> Gen:
         if request.last_wrong:
-            self.offline_pin_error = True
             self.pinpad.notify("SENHA INVALIDA")
         self.pinpad.pin_kind = "online" if request.kind == "online" else "offline"
         got = yield from self.pinpad.pin_entry(4, 12, self.kernel.txn.amount, bypass=True)
@@ -248,6 +247,8 @@ class KernelChipSession:
             raise _Stop(got)
         if got == "":
             return None  # bypassed: the kernel records "PIN not entered" and goes on
+        if request.kind != "online":
+            self.offline_pins_typed += 1
         if request.kind == "online":
             assert self.goc_req is not None
             req = self.goc_req
@@ -341,7 +342,9 @@ class KernelChipSession:
         offline_pin = "offline" in cvm and "pin" in cvm
         return m.GocResponse(
             decision=decision, signature=bool(k.signature), offline_pin=offline_pin,
-            offline_pin_error=self.offline_pin_error, pin_blocked="blocked" in cvm,
+            # every offline PIN typed was wrong but the one that verified, if one did
+            wrong_offline_pins=self.offline_pins_typed - int(offline_pin),
+            pin_blocked="blocked" in cvm,
             online_pin=self.online_pin, pin_block=self.pin_block, ksn=self.ksn,
             emv_data=k.requested_tags(list(req.tags) + list(req.tags2)),
         )

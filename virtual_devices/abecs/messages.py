@@ -632,14 +632,17 @@ class GocRequest:
 
     @classmethod
     def from_command(cls, cmd: Command) -> GocRequest:
-        if len(cmd.blocks) < 2:
-            raise CodecError("GOC needs at least two blocks", 19)
+        # ABECS 2.12 §3.6.3 lists CMD_LEN3 and GOC_TAGS2 among GOC's fields like the other
+        # two blocks (TAGS2 is kept "for historical reasons", an empty list is "000"); a
+        # GOC without its third block is missing a mandatory field: 019 ST_MANDAT
+        if len(cmd.blocks) < 3:
+            raise CodecError("GOC needs its three blocks", 19)
         b1 = cmd.blocks[0]
         v, pos = unpack(GOC_SPECS, b1)
         acqpr = b1[pos : pos + num(v["acqprlen"])]
         if len(acqpr) != num(v["acqprlen"]) or pos + len(acqpr) != len(b1):
             raise CodecError("GOC block 1 length does not match ACQPRLEN")
-        tags2 = _parse_tag_list(cmd.blocks[2]) if len(cmd.blocks) > 2 else ()
+        tags2 = _parse_tag_list(cmd.blocks[2])
         if num(v["method"]) > 3:
             raise CodecError("GOC method must be 0 to 3")
         return cls(num(v["amount"]), _parse_tag_list(cmd.blocks[1]), num(v["cashback"]),
@@ -657,7 +660,9 @@ class GocResponse:
     decision: int
     signature: bool = False
     offline_pin: bool = False
-    offline_pin_error: bool = False
+    # GOC_ERRPINOFF N1 is a count, "the number of invalid offline PIN presentations in
+    # this transaction" (ABECS 2.12 §3.6.3), not a yes/no flag like its neighbours
+    wrong_offline_pins: int = 0
     pin_blocked: bool = False
     online_pin: bool = False
     pin_block: bytes = bytes(8)
@@ -666,7 +671,7 @@ class GocResponse:
 
     def to_response(self) -> Response:
         text = (f"{self.decision}{int(self.signature)}{int(self.offline_pin)}"
-                f"{int(self.offline_pin_error)}{int(self.pin_blocked)}{int(self.online_pin)}"
+                f"{min(self.wrong_offline_pins, 9)}{int(self.pin_blocked)}{int(self.online_pin)}"
                 f"{self.pin_block.hex().upper()}{self.ksn.hex().upper()}"
                 f"{len(self.emv_data):03d}{self.emv_data.hex().upper()}000")
         return Response("GOC", 0, (text.encode(),))
@@ -680,7 +685,7 @@ class GocResponse:
         pinblk = _hexlen(d[6:22].decode("latin-1"))
         ksn = _hexlen(d[22:42].decode("latin-1"))
         emv, _ = _hex_tlv_field(d, 42, 3)
-        return cls(int(flags[0]), flags[1] == "1", flags[2] == "1", flags[3] == "1",
+        return cls(int(flags[0]), flags[1] == "1", flags[2] == "1", int(flags[3]),
                    flags[4] == "1", flags[5] == "1", pinblk, ksn, emv)
 
 

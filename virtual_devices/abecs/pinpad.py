@@ -644,10 +644,9 @@ class Pinpad:
         got = yield from self.pin_entry(req.min_len, req.max_len, None)
         if isinstance(got, int):
             return Response("GPN", got)
-        try:
-            block, ksn = self.encrypt_pin(req.method, req.key_idx, req.working_key, got, req.pan)
-        except KeyError_:
-            return Response("GPN", m.ST_ERRKEY)
+        # the key was found above and WKENC is H32 (hexadecimal, checked when the command
+        # was read): the key store has everything it needs, so no ST_ERRKEY after the PIN
+        block, ksn = self.encrypt_pin(req.method, req.key_idx, req.working_key, got, req.pan)
         self.display.show("PROCESSANDO...")
         return m.PinResponse(block, ksn).to_response()
 

@@ -126,12 +126,13 @@ def test_fnc_returns_the_second_generate_ac(abecs_device: Any) -> None:
     # a new application cryptogram over the second AC's data, under the same ATC
     assert len(second.get(0x9F26, b"")) == 8 and second[0x9F26] != first[0x9F26]
     assert second.get(0x9F36) == first[0x9F36] and len(second[0x9F36]) == 2
-    # the TVR (5 bytes) and the TSI (2 bytes) as they stand at the end of the sale; the
-    # TSI says card risk management and terminal risk management were performed (byte 1
-    # bits 6 and 4: EMV Book 3 Annex C.5)
+    # the TVR (5 bytes) and the TSI (2 bytes) as they stand at the end of the sale. EMV
+    # Book 3 Annex C.5, TSI byte 1: offline data authentication (bit 8), cardholder
+    # verification (bit 7, the card's offline PIN), card risk management (bit 6), issuer
+    # authentication (bit 5: the issuer's answer carried tag 91) and terminal risk
+    # management (bit 4) were performed; no script came (bit 3), byte 2 is RFU
     assert len(second.get(0x95, b"")) == 5, second
-    tsi = second.get(0x9B, b"")
-    assert len(tsi) == 2 and tsi[0] & 0x20 and tsi[0] & 0x08, tsi.hex()
+    assert second.get(0x9B) == b"\xf8\x00", second.get(0x9B, b"").hex()
     # the ARC the host sent, "00" in ASCII
     assert second.get(0x8A) == b"00", second
 
@@ -234,3 +235,84 @@ def test_signature_checked_after_approval(abecs_device: Any, accepts: bool) -> N
     assert bool(sales[0].reversed) is (not accepts)
     assert acquirer.ledger.balance()["net"] == (1000 if accepts else 0)
     assert _rmc_messages(abecs_device.world) == ["OBRIGADO" if accepts else "NEGADA"]
+
+
+@pytest.mark.parametrize("fault", ["down", "silent"])
+@case("abecs/4.11/303", title="the host cannot reach the acquirer (connection refused, or "
+      "no answer before its timeout): FNC says so (COMMST 1), the card declines, the sale "
+      "is not approved and nothing stays booked", section="4.11",
+      failure="a sale without the issuer's answer is approved, or a charge the terminal "
+      "never heard about stays booked")
+def test_sale_without_the_acquirer(abecs_device: Any, fault: str) -> None:
+    from virtual_devices.acquirer.link import HostFault, set_line_fault
+
+    acquirer, version, records = _setup(abecs_device, "visa-chip-pin")
+    set_line_fault(abecs_device.world, HostFault(fault))
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from sale(abecs_device.host, acquirer, 1000, version, records))
+
+    try:
+        res = abecs_device.run(flow)
+    finally:
+        set_line_fault(abecs_device.world, None)
+    assert res.error is None and res.fnc is not None, res.steps
+    assert not res.host_answered and not res.approved, res.steps
+    # ABECS §4.9: COMMST 1 "no answer"; the card then decides alone (EMV Book 4 §12.2.1:
+    # unable to go online) and this card's issuer action codes decline (AAC)
+    assert res.fnc.decision != 0, res.steps
+    assert acquirer.ledger.balance()["net"] == 0, acquirer.ledger.entries
+    assert _rmc_messages(abecs_device.world) == ["NEGADA"]
+
+
+@pytest.mark.parametrize("card_name, presentation", [("visa-chip-pin", "insert"),
+                                                     ("visa-contactless", "tap")])
+@case("abecs/4.11/304", title="over the serial line alone the host works out the "
+      "cardholder's steps from ABECS's answers, once each: the card presented (insert or "
+      "tap, PAN masked), the PIN prompt, the sale going to the acquirer, the outcome shown "
+      "at removal", section="4.11",
+      failure="a server on a real pinpad cannot tell its POS that the card was presented, "
+      "that the PIN is being typed or what the display said")
+def test_steps_derived_from_abecs(abecs_device: Any, card_name: str,
+                                  presentation: str) -> None:
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.terminal import Settings, Tables, Terminal, events
+
+    acquirer, version, records = _setup(abecs_device, card_name)
+    profile = catalogue()[card_name]
+    if presentation != "insert":  # the same card, presented the other way
+        pinpad = abecs_device.need_virtual("a card")
+        pinpad.cards.clear()
+        pinpad.queue_card(VirtualCard(profile).place_in(abecs_device.world))
+        pinpad.customer = Customer.for_profile(abecs_device.world, profile,
+                                               presentation=presentation)
+    seen: list[Any] = []
+    # no pinpad feed is attached: only what the serial line says reaches the observer
+    term = Terminal(abecs_device.world, abecs_device.host, acquirer, Settings(),
+                    observer=seen.append)
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from term.sale(1000, Tables(version, tuple(records))))
+
+    res = abecs_device.run(flow)
+    assert res.approved, res.steps
+    pan = str(profile.pan)
+    masked = pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    presented = [e for e in seen if isinstance(e, events.CardPresented)]
+    assert [(e.how, e.masked_pan) for e in presented] == [(presentation, masked)]
+    asked = [e for e in seen if isinstance(e, events.HostRequested)]
+    assert [(e.amount, e.kind) for e in asked] == [(1000, "sale")]
+    pins = [e for e in seen if isinstance(e, events.PinEntryStarted)]
+    # the inserted card verifies an offline PIN at GOC; the tap under the contactless CVM
+    # limit asks for none (the card file's cvm / cvm_contactless)
+    assert [e.kind for e in pins] == (["offline"] if presentation == "insert" else [])
+    texts = [e.text for e in seen if isinstance(e, events.DisplayChanged)]
+    assert "OBRIGADO" in texts, texts
+    removed = [i for i, e in enumerate(seen) if isinstance(e, events.CardRemoved)]
+    shown = max(i for i, e in enumerate(seen)
+                if isinstance(e, events.DisplayChanged) and e.text == "OBRIGADO")
+    order = [seen.index(presented[0]), seen.index(asked[0]), shown]
+    assert order == sorted(order) and len(removed) == 1 and removed[0] > shown, seen

@@ -53,6 +53,18 @@ def _rmc_messages(world: Any) -> list[str]:
     return out
 
 
+def _host_commands(world: Any) -> list[str]:
+    """The commands the host sent, in order (consecutive repeats of one folded)."""
+    out: list[str] = []
+    for e in world.transcript.select(direction="tx"):
+        if not e.port.endswith("host"):
+            continue
+        found = re.match(r"(?:\[sec\] )?([A-Z]{3})", e.label or "")
+        if found and (not out or out[-1] != found.group(1)):
+            out.append(found.group(1))
+    return out
+
+
 def _pan(card_name: str) -> str:
     from virtual_devices.emv.catalogue import catalogue
 
@@ -299,6 +311,10 @@ def test_steps_derived_from_abecs(abecs_device: Any, card_name: str,
 
     res = abecs_device.run(flow)
     assert res.approved, res.steps
+    # mpos-bridge.md §5 step 3: the host checks its table version (GTS) and loads the
+    # tables it finds stale before it asks for the card, so GCR never answers 020 here
+    commands = _host_commands(abecs_device.world)
+    assert commands[:6] == ["OPN", "GTS", "TLI", "TLR", "TLE", "GCR"], commands
     pan = str(profile.pan)
     masked = pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
     presented = [e for e in seen if isinstance(e, events.CardPresented)]

@@ -102,7 +102,7 @@ def test_split_steps_process_then_finish_with_the_hosts_answer() -> None:
         return done, rsp, fin
 
     done, rsp, fin = s.run(flow())
-    assert done.chip and done.decision == m.DECISION_ONLINE
+    assert done.chip and done.goc.decision == m.DECISION_ONLINE
     assert rsp.approved
     assert fin.fnc is not None and fin.fnc.decision == 0 and not fin.declined_by_card
     assert not fin.errors
@@ -155,15 +155,20 @@ def test_a_swiped_card_asks_for_a_pin_with_gpn() -> None:
 
 def test_standalone_refund_credits_the_card_read() -> None:
     s = Setup()
-    res = s.run(s.term.refund(700, s.tables, key="refund-1"))
-    assert res.approved and res.goc is None
+    def flow() -> Gen:
+        card = yield from s.term.read_for_refund(700, s.tables)
+        entry = s.term.refund_to_card(card, 700, key="refund-1")
+        yield from s.term.remove_card(entry.approved)
+        return entry
+
+    assert s.run(flow()).approved
     assert [e.kind for e in s.acquirer.ledger.entries] == ["refund"]
     assert s.end.pinpad.inserted is None
 
 
 def test_preauthorisation_then_capture() -> None:
     s = Setup()
-    res = s.run(s.term.preauthorise(1000, s.tables, key="hold-1"))
+    res = s.run(s.term.sale(1000, s.tables, kind="preauth", key="hold-1"))
     assert res.approved and res.reference
     entry = s.term.capture(res.reference, 1000, key="capture-1")
     assert entry.approved
@@ -173,7 +178,7 @@ def test_preauthorisation_then_capture() -> None:
 def test_void_reverses_an_approved_sale() -> None:
     s = Setup()
     res = s.run(s.term.sale(1000, s.tables))
-    assert s.term.void(res.reference)
+    assert s.term.reverse(res.reference)
     assert s.acquirer.ledger.balance()["net"] == 0
 
 

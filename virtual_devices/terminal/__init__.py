@@ -16,11 +16,11 @@ own protocol and runs payments through this one application::
     yield from term.host.opn()                               # the session is the caller's
     res = yield from term.sale(1000, tables)                 # whole: tables, GCR, GOC,
                                                              # acquirer, FNC, RMC -> SaleResult
-    res = yield from term.preauthorise(1000, tables, key="k1")  # same, booked as a hold
+    res = yield from term.sale(1000, tables, kind="preauth", key="k1")  # booked as a hold
     entry = term.capture(res.reference, 1000, key="k2")     # completion of the hold
-    term.void(res.reference)                                # reversal at the acquirer
-    res = yield from term.refund(500, tables, key="k3")      # card-present refund: GCR,
-                                                             # credit to the card, RMC
+    term.reverse(res.reference)                             # reversal at the acquirer
+    card = yield from term.read_for_refund(500, tables)     # card-present refund: GCR,
+    entry = term.refund_to_card(card, 500, key="k3")         # credit to the card, then RMC
 
     card = yield from term.key_card()                        # keyed entry: GCD for the
     rsp = yield from term.authorise_keyed(card, 1000)        # number, month, year, code

@@ -186,16 +186,8 @@ class Processed:
         return self.card.card_type not in STRIPE_TYPES
 
     @property
-    def decision(self) -> int | None:
-        return self.goc.decision if self.goc is not None else None
-
-    @property
     def entry_mode(self) -> str:
         return entry_mode(self.card)
-
-    @property
-    def fallback(self) -> bool:
-        return not self.chip and self.card.stat_chip == 1
 
     def auth_request(self, amount: int, currency: int) -> Any:
         """The acquirer's :class:`AuthRequest` for this card (online PIN included)."""
@@ -715,10 +707,6 @@ class Terminal:
             res.arc = rsp.arc
             res.reference = rsp.reference or ""
 
-    def preauthorise(self, amount: int, tables: Tables, **kw: Any) -> Gen:
-        """A pre-authorisation: the sale's card dialogue, booked as a hold to capture."""
-        return (yield from self.sale(amount, tables, kind="preauth", **kw))
-
     def capture(self, reference: str, amount: int, key: str) -> Any:
         """Complete a pre-authorisation (no card: the hold becomes a sale)."""
         self.emit(ev.HostRequested(self.world.now, amount, "capture"))
@@ -726,11 +714,6 @@ class Terminal:
         self.emit(ev.HostAnswered(self.world.now, bool(entry.approved), "",
                                   reference))
         return entry
-
-    def void(self, reference: str, key: str | None = None) -> bool:
-        """Void an approval before settlement: the acquirer reverses it."""
-        self.emit(ev.HostRequested(self.world.now, 0, "void"))
-        return self.reverse(reference, key)
 
     def read_for_refund(self, amount: int, tables: Tables,
                         when: datetime.datetime | None = None) -> Gen:
@@ -767,23 +750,6 @@ class Terminal:
         self.emit(ev.HostAnswered(self.world.now, bool(entry.approved), "",
                                   getattr(entry, "ref", "")))
         return entry
-
-    def refund(self, amount: int, tables: Tables, key: str,
-               when: datetime.datetime | None = None) -> Gen:
-        """A whole standalone card-present refund: GCR, the credit, RMC."""
-        res = SaleResult()
-        try:
-            card = yield from self.read_for_refund(amount, tables, when)
-            res.card, res.card_type, res.pan = card, card.card_type, card.pan
-            entry = self.refund_to_card(card, amount, key)
-            res.host_answered = True
-            res.approved = bool(entry.approved)
-            res.reference = getattr(entry, "ref", "") if entry.approved else ""
-            yield from self.remove_card(res.approved)
-        except AbecsError as exc:
-            res.error = exc.code
-        self.emit(ev.TransactionEnded(self.world.now, res.approved))
-        return res
 
 
 def settings_for(**changes: Any) -> Settings:

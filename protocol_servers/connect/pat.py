@@ -78,8 +78,8 @@ class PatOutcome:
     payment's outcome (masked PANs only) and the steps in order. ``finished`` turns
     True when the waiter is done; the control API's ``waiter_result`` shows it."""
 
-    number: int = 0
-    tid: str = ""
+    number: int  # the server numbers its waiters from 1 (the control API's ``number``)
+    tid: str
     table: str | None = None
     locked: bool = False
     amount: int | None = None  # the bill the lock confirmed
@@ -97,7 +97,7 @@ class PatOutcome:
 
 class Waiter:
     def __init__(self, server: ConnectServer, term: Terminal, plan: WaiterPlan,
-                 number: int = 0) -> None:
+                 number: int) -> None:
         self.server, self.term, self.plan = server, term, plan
         self.world = server.world
         self.outcome = PatOutcome(number, term.tid)

@@ -80,7 +80,7 @@ def test_one_past_the_limit(connect: Any, method: str, params: dict[str, Any]) -
       failure="a value at a §8 bound is refused as if it were past it")
 def test_at_the_limit(connect: Any) -> None:
     c = connect.open()
-    requests = [("sale", {**BASE, "amount": 1}),
+    requests: list[tuple[str, dict[str, Any]]] = [("sale", {**BASE, "amount": 1}),
                 ("sale", {**BASE, "amount": 99999999}),
                 ("sale", {**BASE, "amount": 100, "amountCashback": 10000}),
                 ("accountVerification", {**BASE, "amount": 0}),

@@ -31,7 +31,8 @@ SCHEMES = {"visa": "VISA", "mastercard": "MASTERCARD"}
 
 def card_facts(name: str) -> dict[str, str]:
     """What the card itself says: masked number (§4.3: last four only), sequence number,
-    expiry as MM/YY from the printed face, the first application's AID and the name a terminal shows for it."""
+    expiry as MM/YY from the printed face, the first application's AID and the name a
+    terminal shows for it."""
     from virtual_devices.emv.catalogue import catalogue
     from virtual_devices.emv.printed import printed
 
@@ -44,7 +45,8 @@ def card_facts(name: str) -> dict[str, str]:
     return {"primaryAccountNumber": "*" * 12 + profile.pan[-4:],
             "primaryAccountNumberSequence": profile.psn,
             "dateOfExpiry": f"{face.expiry_mm}/{face.expiry_yy}",
-            "applicationId": app.aid.hex().upper(), "applicationLabel": app.preferred_name or app.label,
+            "applicationId": app.aid.hex().upper(),
+            "applicationLabel": app.preferred_name or app.label,
             "cardSchemeName": SCHEMES[profile.brand]}
 
 
@@ -90,7 +92,7 @@ def test_chip_and_pin_fields(connect: Any) -> None:
     printed_lines = check_lines(tx)
     for copy, lines in printed_lines.items():
         text = " ".join(lines)
-        assert pounds(1234) in text and want["primaryAccountNumber"] in text, (copy, lines)
+        assert pounds(1234) in text and str(want["primaryAccountNumber"]) in text, (copy, lines)
         assert "SUCCESSFUL" in lines and tx["authCode"] in text, (copy, lines)
         assert not {"DECLINED", "VOID"} & set(lines), (copy, lines)
     if connect.reference:

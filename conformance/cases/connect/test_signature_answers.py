@@ -99,3 +99,44 @@ def test_signature_request_fields(connect: Any) -> None:
     assert ask0["tpi"] == SIGN and ask0["timeout"] == 80
     assert tx0["transactionResult"] == "SUCCESSFUL" and "userMessage" not in tx0
     check_invariants(connect)
+
+
+@case("connect/4.7/5", title="two signature sales at once on one socket: two requests with "
+      "different ids, each answer applied to its own terminal's sale (one accepted, one "
+      "declined and VOID)", section="4.7",
+      failure="the server reuses a request id while it is outstanding, or applies an "
+      "answer to the other terminal's sale")
+def test_two_signature_requests_at_once(connect: Any) -> None:
+    magic = "VCMINVLSIS0"  # §11: the signature test terminal
+    connect.choose(SIGN, "mc-chip-signature")
+    c = connect.open(signature="ignore")  # this case answers by hand
+
+    def script():  # type: ignore[no-untyped-def]
+        first = c.request("sale", {"tid": SIGN, "currency": "GBP", "amount": 2100})
+        second = c.request("sale", {"tid": magic, "currency": "GBP", "amount": 2200})
+        while sum(r["method"] == "signatureVerificationRequest"
+                  for r in c.server_requests) < 2:
+            yield connect.world.timeout(0.1)
+        asks = {r["params"]["tid"]: r["id"] for r in c.server_requests
+                if r["method"] == "signatureVerificationRequest"}
+        # answered in the other order than asked, each by its own id
+        c.send_raw(json.dumps({"jsonrpc": "2.0", "id": asks[magic],
+                               "result": {"accepted": False}}))
+        c.send_raw(json.dumps({"jsonrpc": "2.0", "id": asks[SIGN],
+                               "result": {"accepted": True}}))
+        one = yield from final(c, first)
+        two = yield from final(c, second)
+        c.remember(one)
+        c.remember(two)
+        return asks, one, two
+
+    asks, one, two = connect.run(script)
+    assert len(set(asks.values())) == 2, f"both requests carry id {asks}"
+    assert all(isinstance(i, int) and 0 <= i <= 999999 for i in asks.values()), asks
+    assert (one["tid"], one["transactionResult"]) == (SIGN, "SUCCESSFUL"), one
+    assert (two["tid"], two["transactionResult"]) == (magic, "VOID"), two
+    if connect.reference:
+        live = [e.amount for e in connect.server.acquirer.ledger.entries
+                if e.kind == "sale" and e.live]
+        assert live == [2100], live
+    check_invariants(connect)

@@ -1,0 +1,60 @@
+"""paymentsense-connect.md §4.4: the whole ``terminalNotification`` sequence of each kind
+of transaction, value by value and in order.
+
+The note gives the chip and PIN sale's order (§4.4, from the REST v2 example; REMOVE_CARD
+from §9 A). The other sequences follow from what the terminal does differently: a
+decline says DECLINED where an approval says APPROVED, and a host that never answers
+PROCESSING_ERROR (the note's enum has no "no answer" value); a tapped card is never
+inserted, so nothing asks for it back (no REMOVE_CARD) and a card that verifies nobody
+below the CVM limit asks for no PIN; a signature card's checks come between the host's
+answer and the approval (§9 B); a cashback sale is a sale. Each screen is said once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance import case
+
+from .conftest import GBP, SIGN
+from .steps import check_invariants, values
+from .test_pac import sale
+
+START = ("TRANSACTION_STARTED", "PRESENT_CARD", "PLEASE_WAIT")
+ONLINE = ("CONNECTING", "CONNECTION_MADE")
+END = ("REMOVE_CARD", "TRANSACTION_FINISHED")
+SIGNING = ("SIGNATURE_VERIFICATION", "SIGNATURE_VERIFICATION_IN_PROGRESS",
+           "SIGNATURE_VERIFICATION_PROCESS_COMPLETED")
+
+
+@pytest.mark.parametrize("name, tid, card, how, amount, extra, result, sequence", [
+    ("issuer-decline", GBP, "mc-issuer-decline", "insert", 3000, {}, "DECLINED",
+     (*START, "PIN_ENTRY", *ONLINE, "DECLINED", *END)),
+    ("declined-amount", GBP, "visa-chip-pin", "insert", 5100, {}, "DECLINED",
+     (*START, "PIN_ENTRY", *ONLINE, "DECLINED", *END)),
+    ("no-host", GBP, "visa-chip-pin", "insert", 4567, {}, "UNSUCCESSFUL",
+     (*START, "PIN_ENTRY", *ONLINE, "PROCESSING_ERROR", *END)),
+    ("tap", GBP, "visa-contactless", "tap", 800, {}, "SUCCESSFUL",
+     (*START, *ONLINE, "APPROVED", "TRANSACTION_FINISHED")),
+    ("phone", GBP, "visa-phone-cdcvm", "tap", 800, {}, "SUCCESSFUL",
+     (*START, *ONLINE, "APPROVED", "TRANSACTION_FINISHED")),
+    ("signature", SIGN, "mc-chip-signature", "insert", 2500, {}, "SUCCESSFUL",
+     (*START, *ONLINE, *SIGNING, "APPROVED", *END)),
+    ("cashback", GBP, "visa-chip-pin", "insert", 1000, {"amountCashback": 500}, "SUCCESSFUL",
+     (*START, "PIN_ENTRY", *ONLINE, "APPROVED", *END)),
+])
+@case("connect/4.4/2", title="the full notification sequence of a declined, a no-host, a "
+      "tapped, a phone, a signature and a cashback sale, in order, each value once",
+      section="4.4", failure="a notification is missing, extra, repeated or out of order "
+      "for one kind of sale")
+def test_sequences(connect: Any, name: str, tid: str, card: str, how: str, amount: int,
+                   extra: dict[str, Any], result: str, sequence: tuple[str, ...]) -> None:
+    connect.choose(tid, card, presentation=how)
+    c = connect.open()
+    tx = sale(connect, c, tid=tid, amount=amount, **extra)
+    assert tx["transactionResult"] == result, (name, tx["transactionResult"])
+    assert tuple(values(c)) == sequence, (name, values(c))
+    assert all(t == tid for t, _ in c.notifications)
+    check_invariants(connect)

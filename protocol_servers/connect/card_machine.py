@@ -192,7 +192,7 @@ class CardMachine:
             self.opened = True
         yield from self._command(self.app.ensure_tables(self.tables))
 
-    def read_card(self, amount: int, when: Any = None) -> Gen:
+    def read_card(self, amount: int) -> Gen:
         """GCR: PRESENT_CARD until the customer inserts, taps or swipes."""
         from virtual_devices.abecs import messages as m
         from virtual_devices.acquirer.host import rid_for_pan

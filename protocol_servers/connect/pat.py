@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -210,8 +209,7 @@ class Waiter:
                                    "amountCashback": 0, "amountGratuity": 0}
         try:
             yield from m.prepare()
-            when = (_EPOCH + timedelta(seconds=self.world.now)).strftime("%y%m%d%H%M%S")
-            card = yield from m.read_card(amount, when)
+            card = yield from m.read_card(amount)
             auth = yield from m.authorise(card, "sale", amount, 0, currency, key)
             yield from m.remove_card(auth.approved)
             payment.update({"transactionResult": "SUCCESSFUL" if auth.approved else "DECLINED",
@@ -222,8 +220,7 @@ class Waiter:
             yield from m.remove_card(False)
             payment.update({"transactionResult": "UNSUCCESSFUL", "authCode": "",
                             "userMessage": fail.detail or fail.kind})
-        payment["time"] = (_EPOCH + timedelta(seconds=self.world.now)).strftime(
-            "%Y-%m-%dT%H:%M:%S")
+        payment["time"] = clock(self.term)
         if payment["transactionResult"] != "SUCCESSFUL":
             payment["amountPaid"] = 0
         return payment
@@ -252,4 +249,4 @@ def _table_ids(listing: Any) -> list[str]:
     return out
 
 
-from protocol_servers.connect.pac import EPOCH as _EPOCH  # noqa: E402
+from protocol_servers.connect.pac import clock  # noqa: E402

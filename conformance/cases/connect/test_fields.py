@@ -161,3 +161,44 @@ def test_contactless_fields(connect: Any, card: str, cvm: str) -> None:
     seen = [v for _, v in c.notifications]
     assert "REMOVE_CARD" not in seen and "PIN_ENTRY" not in seen, seen
     check_invariants(connect)
+
+
+def reader_stamps(world: Any, tid: str) -> list[str]:
+    """The date and time the terminal gave its card reader with each GCR, as
+    ``YYYY-MM-DDThh:mm:ss``, read from the pinpad line of the transcript (ABECS 2.12 GCR:
+    ACQIDXREQ 2, APPTYPREQ 2, AMOUNT 12, DATE YYMMDD, TIME HHMMSS, then TABVER)."""
+    import json
+
+    out = []
+    for line in world.transcript.jsonl().splitlines():
+        rec = json.loads(line)
+        label = str(rec.get("label", ""))
+        if rec.get("port") == f"{tid}.pinpad" and rec.get("dir") == "rx" and "GCR" in label:
+            body = label[label.index("GCR") + 6:]  # after the name and the 3-digit length
+            date, time = body[16:22], body[22:28]
+            out.append(f"20{date[:2]}-{date[2:4]}-{date[4:]}T{time[:2]}:{time[2:4]}:{time[4:]}")
+    return out
+
+
+@case("connect/4.3/13", title="a result's transactionTime is the PDQ's own clock: the date "
+      "its card reader was given for that card (GCR), a time no earlier and within the "
+      "transaction, and a report's time after it", section="4.3",
+      failure="the result is stamped with another clock than the one the card and the "
+      "acquirer saw (another day, or earlier than the card was read)")
+def test_time_is_the_pdq_clock(connect: Any) -> None:
+    connect.need_reference("reads the card reader's line in the transcript")
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")
+    c = connect.open()
+    started = connect.world.now
+    tx = sale(connect, c, amount=1500)
+    took = connect.world.now - started
+    (read,) = reader_stamps(connect.world, GBP)
+    assert tx["transactionTime"][:10] == read[:10], (tx["transactionTime"], read)
+    assert read <= tx["transactionTime"], (read, tx["transactionTime"])
+    from datetime import datetime
+
+    gap = (datetime.fromisoformat(tx["transactionTime"]) - datetime.fromisoformat(read))
+    assert gap.total_seconds() <= took + 1, (read, tx["transactionTime"], took)
+    rsp = connect.run(lambda: c.call("reportXBalance", {"tid": GBP}))
+    assert rsp.result["reportTime"] >= tx["transactionTime"]
+    check_invariants(connect)

@@ -23,7 +23,7 @@ WORK = [("sale", {"tid": GBP, "currency": "GBP", "amount": 700}),
 
 
 @pytest.mark.parametrize("first", ["sale", "reportXBalance"])
-@case("connect/7/4", title="while a sale or a report runs, every other piece of terminal "
+@case("connect/7/5", title="while a sale or a report runs, every other piece of terminal "
       "work (each transaction kind, duplicate, each report) is refused -32071 with the tid, "
       "while terminalDetails says BUSY; afterwards AVAILABLE and each is taken", section="7",
       failure="some kind of work runs beside another on one terminal, or the terminal "
@@ -68,7 +68,7 @@ def test_busy_for_every_kind(connect: Any, first: str) -> None:
     check_invariants(connect)
 
 
-@case("connect/10/6", title="v0: a cancel once authorisation has begun answers "
+@case("connect/10/7", title="v0: a cancel once authorisation has begun answers "
       "cancelled false and the sale completes", section="10",
       failure="v0 says a cancel worked when the sale went on")
 def test_v0_cancel_too_late(connect: Any) -> None:

@@ -206,9 +206,11 @@ class ConnectServer:
     def waiter_outcome(self, number: int | None = None, tid: str | None = None) -> Any:
         """A waiter's :class:`PatOutcome` by its number, else the last at ``tid``."""
         for outcome in reversed(self.waiters):
-            if (number is None or outcome.number == number) and (tid is None
-                                                                  or outcome.tid == tid):
-                return outcome
+            if number is not None and outcome.number != number:
+                continue
+            if tid is not None and outcome.tid != tid:
+                continue
+            return outcome
         return None
 
     def state(self) -> dict[str, Any]:

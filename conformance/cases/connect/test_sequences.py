@@ -58,3 +58,21 @@ def test_sequences(connect: Any, name: str, tid: str, card: str, how: str, amoun
     assert tuple(values(c)) == sequence, (name, values(c))
     assert all(t == tid for t, _ in c.notifications)
     check_invariants(connect)
+
+
+@pytest.mark.parametrize("version, key", [("v1", "tid"), ("v0", "tpi")])
+@case("connect/4.4/3", title="each terminalNotification is a JSON-RPC notification whose "
+      "params are exactly the terminal (tid in v1, tpi in v0) and notificationValue",
+      section="4.4", failure="a notification names its terminal under the other version's "
+      "key, carries an id, or has members the schema does not allow")
+def test_notification_shape(connect: Any, version: str, key: str) -> None:
+    c = connect.open(version=version)
+    rsp = connect.run(lambda: c.transaction("sale", GBP, 1100))
+    assert rsp is not None and rsp.error is None, rsp
+    raw = [m for m in c.received if m.get("method") == "terminalNotification"]
+    assert raw, "no notification"
+    for m in raw:
+        assert set(m) == {"jsonrpc", "method", "params"} and m["jsonrpc"] == "2.0", m
+        assert set(m["params"]) == {key, "notificationValue"}, m["params"]
+        assert m["params"][key] == GBP, m["params"]
+    check_invariants(connect)

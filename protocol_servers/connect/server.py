@@ -203,14 +203,11 @@ class ConnectServer:
         self.waiters.append(waiter.outcome)
         return self.world.process(waiter.run())
 
-    def waiter_outcome(self, number: int | None = None, tid: str | None = None) -> Any:
-        """A waiter's :class:`PatOutcome` by its number, else the last at ``tid``."""
-        for outcome in reversed(self.waiters):
-            if number is not None and outcome.number != number:
-                continue
-            if tid is not None and outcome.tid != tid:
-                continue
-            return outcome
+    def waiter_outcome(self, number: int) -> Any:
+        """Waiter ``number``'s :class:`PatOutcome` (None: no such waiter)."""
+        for outcome in self.waiters:
+            if outcome.number == number:
+                return outcome
         return None
 
     def state(self) -> dict[str, Any]:

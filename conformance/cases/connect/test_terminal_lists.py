@@ -1,0 +1,42 @@
+"""paymentsense-connect.md §4.1-§4.2 and §8: the terminal list and its variants.
+
+``connectedTerminals`` takes no params, omitted or ``{}`` (§4.1: accept both), and may be
+filtered by ``currency`` (§8: "terminal list filterable by currency"); ``terminalDetails``
+of each listed terminal is that terminal's entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance import case
+
+from .conftest import EUR, GBP
+
+
+@case("connect/4.1/3", title="connectedTerminals without params, with {} and filtered by "
+      "currency: the same terminals, and a filter keeps exactly those of its currency",
+      section="4.1", failure="the list differs between the two request shapes, or the "
+      "currency filter lets others through or drops some")
+def test_terminal_list_variants(connect: Any) -> None:
+    c = connect.open()
+
+    def script():  # type: ignore[no-untyped-def]
+        bare = yield from c.call("connectedTerminals")
+        empty = yield from c.call("connectedTerminals", {})
+        gbp = yield from c.call("connectedTerminals", {"currency": "GBP"})
+        eur = yield from c.call("connectedTerminals", {"currency": "EUR"})
+        details = []
+        for t in bare.result:
+            one = yield from c.call("terminalDetails", {"tid": t["tid"]})
+            details.append(one.result)
+        return bare.result, empty.result, gbp.result, eur.result, details
+
+    bare, empty, gbp, eur, details = connect.run(script)
+    assert bare == empty, (bare, empty)
+    assert {t["tid"] for t in bare} >= {GBP, EUR}, bare
+    assert eur and all(t["currency"] == "EUR" for t in eur), eur
+    assert gbp and all(t["currency"] == "GBP" for t in gbp), gbp
+    assert EUR in {t["tid"] for t in eur} and GBP in {t["tid"] for t in gbp}
+    assert sorted(gbp + eur, key=lambda t: t["tid"]) == sorted(bare, key=lambda t: t["tid"])
+    assert details == bare, "terminalDetails differs from the listed entry"

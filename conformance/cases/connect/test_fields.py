@@ -95,6 +95,8 @@ def test_chip_and_pin_fields(connect: Any) -> None:
         assert pounds(1234) in text and str(want["primaryAccountNumber"]) in text, (copy, lines)
         assert "SUCCESSFUL" in lines and tx["authCode"] in text, (copy, lines)
         assert not {"DECLINED", "VOID"} & set(lines), (copy, lines)
+        assert not [v for v in lines if "SIGN" in v.upper()], \
+            f"the {copy} copy of a PIN sale asks for a signature"
     if connect.reference:
         (entry,) = [e for e in connect.server.acquirer.ledger.entries if e.approved]
         assert (entry.kind, entry.amount) == ("sale", 1234)

@@ -104,3 +104,27 @@ def test_late_refusal_not_unlocked(connect: Any) -> None:
     assert methods == ["tableListRequest", "tableLockRequest"], methods
     assert outcome["number"] == 1 and outcome["tid"] == GBP, outcome
     check_invariants(connect)
+
+
+@case("connect/5/14", title="a split bill whose second card cannot be used (a mute chip, no "
+      "stripe fallback): that payment is UNSUCCESSFUL with amountPaid 0, no auth code and a "
+      "userMessage for staff; the report totals what the first card paid", section="5",
+      failure="a payment that never happened is reported paid, or without a reason")
+def test_pat_unusable_card(connect: Any) -> None:
+    tables = {"T1": Table("T1", 1000)}
+    plan = WaiterPlan(table="T1", parts=2, cards=["visa-chip-pin", "mc-mute-chip-fallback"])
+    c, outcome = serve_table(connect, plan, tables=tables)
+    report = report_of(c)
+    first, second = report["payments"]
+    assert (first["transactionResult"], first["amountPaid"]) == ("SUCCESSFUL", 500), first
+    assert first["authCode"], first
+    assert (second["transactionResult"], second["amountPaid"], second["authCode"]) == \
+        ("UNSUCCESSFUL", 0, ""), second
+    assert (second["amountCashback"], second["amountGratuity"], second["currency"]) == \
+        (0, 0, "GBP"), second
+    assert isinstance(second.get("userMessage"), str) and second["userMessage"], second
+    assert (report["amountTotal"], report["amountOutstanding"]) == (500, 500), report
+    assert tables["T1"].paid == 500
+    if connect.reference:
+        assert connect.server.acquirer.ledger.balance()["settled"] == 500
+    check_invariants(connect)

@@ -88,6 +88,10 @@ def test_signature_request_fields(connect: Any) -> None:
     assert got == want, {k: (got[k], want[k]) for k in want if got[k] != want[k]}
     assert tx["authCode"], tx
     assert list(ask["receiptLines"]) == ["MERCHANT"], ask["receiptLines"]
+    # §4.7: the merchant copy is the one to be signed: it has the line to sign on
+    merchant = [line["value"] for line in ask["receiptLines"]["MERCHANT"]]
+    assert any("SIGN" in v.upper() for v in merchant), merchant
+    assert "MERCHANT COPY" in merchant, merchant
     c.close()
 
     connect.choose(SIGN, "mc-chip-signature")

@@ -52,7 +52,8 @@ BASE = {"tid": GBP, "currency": "GBP", "amount": 100}
     ("duplicate", {"tid": 22162152}),
 ])
 @case("connect/8/2", title="one past each limit, a wrong type or an empty value is refused "
-      "with -32602 and a userMessage, and the terminal stays free", section="8",
+      "with -32602, a userMessage and the tid it named, and the terminal stays free",
+      section="8",
       failure="a value outside §8's bounds, of the wrong type or empty is taken as a "
       "transaction, or refused with another code")
 def test_one_past_the_limit(connect: Any, method: str, params: dict[str, Any]) -> None:
@@ -69,6 +70,10 @@ def test_one_past_the_limit(connect: Any, method: str, params: dict[str, Any]) -
     assert refused.error.code == -32602, (method, params, refused.error)
     data = refused.error.data or {}
     assert isinstance(data.get("userMessage"), str) and data["userMessage"], refused.error
+    if params.get("tid") == GBP:  # §6 table: a terminal's refusal names the terminal
+        assert data.get("tid") == GBP, refused.error
+    else:  # no terminal was named: none is made up, not even a null one
+        assert "tid" not in data or isinstance(data["tid"], str), refused.error
     assert listed.result["status"] == "AVAILABLE", "a refused request left the terminal busy"
     assert not [v for _, v in c.notifications], "a refused request started a transaction"
     check_invariants(connect)

@@ -215,7 +215,7 @@ class Session:
                 self.close(1011, "no answer to ping")
                 return
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int, reason: str) -> None:
         """Close the socket; a real WebSocket end sends ``code`` and ``reason``."""
         from simulator.ports.ws import WsEnd
 

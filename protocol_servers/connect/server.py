@@ -154,7 +154,6 @@ class ConnectServer:
 
     def _discontinue(self, old: Session) -> None:
         """§2.4: one PAT socket; the newest wins, the older hears it and is closed."""
-        old.discontinued = True
         err = errors.error(errors.CONNECTION_DISCONTINUED,
                            "Connection discontinued: another EPoS connected for Pay-At-Table")
         old.endpoint._queue({"jsonrpc": "2.0", "id": None, "error": err.to_json()})

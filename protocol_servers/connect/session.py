@@ -51,7 +51,6 @@ class Session:
         self._answers: dict[Any, simpy.Event] = {}
         self._asked: dict[Any, str] = {}  # our request ids -> method, for the grades
         self.conduct = server.conduct
-        self.discontinued = False
         self.process = self.world.process(self._read())
         if server.config.rpc_ping:
             self.world.process(self._rpc_ping())

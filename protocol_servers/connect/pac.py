@@ -330,9 +330,6 @@ class PacTransaction:
     def run(self) -> Gen:
         machine = self.term.machine
         machine.on_event = self.on_event
-        machine.acquirer_roundtrip = self.server.timings["acquirer_roundtrip"]
-        machine.connection_made = self.server.timings["connection_made"]
-        machine.key_entry_timeout = self.server.timings["key_entry_timeout"]
         self.notify("TRANSACTION_STARTED")
         work = self.world.process(self._silent() if self.term.silent else self._work())
         limit = self.server.timings["silent_terminal_timeout"]

@@ -97,6 +97,7 @@ class ConnectServer:
             machine = (machines or {}).get(spec.tid) or make_machine(
                 world, spec.tid, self.acquirer, [spec.card], self._behaviour(spec),
                 currency=spec.currency)
+            machine.use_timings(self.timings)  # PAC and PAT pay on the same PDQ clock
             self.terminals[spec.tid] = Terminal(spec.tid, spec.currency, machine, spec.silent)
         self.sessions: list[Session] = []
         self.conduct = Conduct()  # how the EPoS under test behaves, graded for --serve

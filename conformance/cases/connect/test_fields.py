@@ -99,7 +99,7 @@ def test_chip_and_pin_fields(connect: Any) -> None:
             f"the {copy} copy of a PIN sale asks for a signature"
     if connect.reference:
         (entry,) = [e for e in connect.server.acquirer.ledger.entries if e.approved]
-        assert (entry.kind, entry.amount) == ("sale", 1234)
+        assert (entry.kind, entry.amount, entry.currency) == ("sale", 1234, 826)  # ISO 4217
         assert entry.meta.get("auth_code", tx["authCode"]) == tx["authCode"]
 
     # the terminal's next transaction has the next number and its own id
@@ -203,4 +203,24 @@ def test_time_is_the_pdq_clock(connect: Any) -> None:
     assert gap.total_seconds() <= took + 1, (read, tx["transactionTime"], took)
     rsp = connect.run(lambda: c.call("reportXBalance", {"tid": GBP}))
     assert rsp.result["reportTime"] >= tx["transactionTime"]
+    check_invariants(connect)
+
+
+@case("connect/8/4", title="a EUR terminal's sale: EUR in the result, the amount in cents on "
+      "the receipt with the euro sign, and the acquirer asked in euros (ISO 4217 978)",
+      section="8", failure="a EUR sale is booked or printed in another currency")
+def test_eur_values(connect: Any) -> None:
+    from .conftest import EUR
+
+    connect.choose(EUR, "visa-chip-pin", presentation="insert")
+    c = connect.open()
+    tx = sale(connect, c, tid=EUR, currency="EUR", amount=250)
+    assert (tx["currency"], tx["amountBase"], tx["amountTotal"], tx["transactionResult"]) \
+        == ("EUR", 250, 250, "SUCCESSFUL"), tx
+    for copy, lines in check_lines(tx).items():
+        text = " ".join(lines)
+        assert "€2.50" in text and "£" not in text, (copy, lines)
+    if connect.reference:
+        (entry,) = [e for e in connect.server.acquirer.ledger.entries if e.approved]
+        assert (entry.amount, entry.currency) == (250, 978), entry
     check_invariants(connect)

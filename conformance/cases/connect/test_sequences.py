@@ -10,7 +10,9 @@ below the CVM limit asks for no PIN; a signature card's checks come between the 
 answer and the approval (§9 B); a cashback sale is a sale; a card that refuses what the
 issuer approved says DECLINED_BY_CARD; a customer who walks away from the PIN prompt
 ends the sale with PROCESSING_ERROR (no value of the enum names a customer timeout).
-Each screen is said once. The card-removal screen says the outcome the EPoS hears.
+A PIN typed again after a wrong one, or a card swiped after its chip failed, is the same
+screen: each screen is said once; a stripe this terminal does not take (chip only) is
+CARD_NOT_SUPPORTED and a swiped card is not asked back. The card-removal screen says the outcome the EPoS hears.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ SIGNING = ("SIGNATURE_VERIFICATION", "SIGNATURE_VERIFICATION_IN_PROGRESS",
      (*START, "PIN_ENTRY", "PROCESSING_ERROR", *END)),
     ("card-declines-after-approval", GBP, "visa-card-decline-2nd-gac", "insert", 3000, {},
      "DECLINED", (*START, "PIN_ENTRY", *ONLINE, "DECLINED_BY_CARD", *END)),
+    ("wrong-pin-then-right", GBP, "mc-wrong-pin-then-right", "insert", 3000, {},
+     "SUCCESSFUL", (*START, "PIN_ENTRY", *ONLINE, "APPROVED", *END)),
+    ("mute-chip-then-swipe", GBP, "mc-mute-chip-fallback", "insert", 3000, {},
+     "UNSUCCESSFUL", (*START, "CARD_NOT_SUPPORTED", "TRANSACTION_FINISHED")),
+    ("pin-blocked", GBP, "visa-pin-blocked", "insert", 3000, {}, "DECLINED",
+     (*START, "DECLINED_BY_CARD", *END)),
     ("issuer-decline", GBP, "mc-issuer-decline", "insert", 3000, {}, "DECLINED",
      (*START, "PIN_ENTRY", *ONLINE, "DECLINED", *END)),
     ("declined-amount", GBP, "visa-chip-pin", "insert", 5100, {}, "DECLINED",
@@ -53,7 +61,7 @@ SIGNING = ("SIGNATURE_VERIFICATION", "SIGNATURE_VERIFICATION_IN_PROGRESS",
      (*START, "PIN_ENTRY", *ONLINE, "APPROVED", *END)),
 ])
 @case("connect/4.4/2", title="the full notification sequence of a sale the customer walks "
-      "away from, one the card declines after the issuer approved, a declined, a no-host, a "
+      "away from, a PIN typed again, a mute chip then a swipe, a blocked PIN, one the card declines after the issuer approved, a declined, a no-host, a "
       "tapped, a phone, a signature and a cashback sale, in order, each value once",
       section="4.4", failure="a notification is missing, extra, repeated or out of order "
       "for one kind of sale")

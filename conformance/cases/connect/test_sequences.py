@@ -12,7 +12,8 @@ issuer approved says DECLINED_BY_CARD; a customer who walks away from the PIN pr
 ends the sale with PROCESSING_ERROR (no value of the enum names a customer timeout).
 A PIN typed again after a wrong one, or a card swiped after its chip failed, is the same
 screen: each screen is said once; a stripe this terminal does not take (chip only) is
-CARD_NOT_SUPPORTED and a swiped card is not asked back. The card-removal screen says the outcome the EPoS hears.
+CARD_NOT_SUPPORTED and a swiped card is not asked back. The card-removal screen says
+the outcome the EPoS hears.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ SIGNING = ("SIGNATURE_VERIFICATION", "SIGNATURE_VERIFICATION_IN_PROGRESS",
      (*START, "PIN_ENTRY", *ONLINE, "APPROVED", *END)),
 ])
 @case("connect/4.4/2", title="the full notification sequence of a sale the customer walks "
-      "away from, a PIN typed again, a mute chip then a swipe, a blocked PIN, one the card declines after the issuer approved, a declined, a no-host, a "
-      "tapped, a phone, a signature and a cashback sale, in order, each value once",
+      "away from, a PIN typed again, a mute chip then a swipe, a blocked PIN, one the card "
+      "declines after the issuer approved, a declined, a no-host, a tapped, a phone, a "
+      "signature and a cashback sale, in order, each value once",
       section="4.4", failure="a notification is missing, extra, repeated or out of order "
       "for one kind of sale")
 def test_sequences(connect: Any, name: str, tid: str, card: str, how: str, amount: int,

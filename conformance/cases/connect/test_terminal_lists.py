@@ -40,3 +40,22 @@ def test_terminal_list_variants(connect: Any) -> None:
     assert EUR in {t["tid"] for t in eur} and GBP in {t["tid"] for t in gbp}
     assert sorted(gbp + eur, key=lambda t: t["tid"]) == sorted(bare, key=lambda t: t["tid"])
     assert details == bare, "terminalDetails differs from the listed entry"
+
+
+@case("connect/4.5/2", title="duplicate on a terminal that took nothing is -32070 with the "
+      "tid; after two sales it repeats the last one, field for field", section="4.5",
+      failure="duplicate invents a transaction, or repeats an older one")
+def test_duplicate_last(connect: Any) -> None:
+    from .steps import check_invariants
+    from .test_pac import sale
+
+    c = connect.open()
+    empty = connect.run(lambda: c.call("duplicate", {"tid": GBP}))
+    assert empty.error is not None and empty.error.code == -32070, empty
+    assert (empty.error.data or {}).get("tid") == GBP, empty.error
+    sale(connect, c, amount=610)
+    second = sale(connect, c, amount=620)
+    dup = connect.run(lambda: c.call("duplicate", {"tid": GBP}))
+    assert dup.error is None, dup.error
+    assert dup.result == second, "duplicate differs from the last transaction"
+    check_invariants(connect)

@@ -100,18 +100,25 @@ class CardMachine:
     tables: Tables
     cards: list[str] = field(default_factory=lambda: ["visa-chip-pin"])
     behaviour: dict[str, Any] = field(default_factory=dict)
-    acquirer_roundtrip: float = 1.2
-    connection_made: float = 0.3
+    # the PDQ's delays, from the server's timings.toml (use_timings): PAC and PAT alike
+    acquirer_roundtrip: float = field(init=False)
+    connection_made: float = field(init=False)
+    key_entry_timeout: float = field(init=False)
     on_event: OnEvent | None = None
     opened: bool = False
     # how the next card is entered: "card" (read) or "keyed" (the operator chose key
     # entry from the PDQ's menu on the present-card screen, §11's recipe)
     entry: str = "card"
-    key_entry_timeout: float = 60.0
     _running: simpy.Process | None = None
 
     def __post_init__(self) -> None:
         self.app.subscribe(self._observe)
+
+    def use_timings(self, timings: Any) -> None:
+        """The delays of a host call and the key-entry prompts' idle time (timings.toml)."""
+        self.acquirer_roundtrip = timings["acquirer_roundtrip"]
+        self.connection_made = timings["connection_made"]
+        self.key_entry_timeout = timings["key_entry_timeout"]
 
     # -- the customer at the counter (control API) ---------------------------------------
     def choose_card(self, name: str, entry: str = "card", **behaviour: Any) -> None:
@@ -192,7 +199,7 @@ class CardMachine:
             self.opened = True
         yield from self._command(self.app.ensure_tables(self.tables))
 
-    def read_card(self, amount: int, when: Any = None) -> Gen:
+    def read_card(self, amount: int) -> Gen:
         """GCR: PRESENT_CARD until the customer inserts, taps or swipes."""
         from virtual_devices.abecs import messages as m
         from virtual_devices.acquirer.host import rid_for_pan

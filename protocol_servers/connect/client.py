@@ -45,6 +45,7 @@ class ConnectClient:
     lock_delay: float = 0.0
     endpoint: rpc.Endpoint = field(default_factory=lambda: rpc.Endpoint(max_id=999999))
     received: list[dict[str, Any]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # each message as it came (a batch whole)
     notifications: list[tuple[str, str]] = field(default_factory=list)
     server_requests: list[dict[str, Any]] = field(default_factory=list)
     pos_view: list[dict[str, Any]] = field(default_factory=list)
@@ -129,6 +130,8 @@ class ConnectClient:
                         ev.succeed(None)
                 self._wake()
                 return
+            self.texts.append(message if isinstance(message, str)
+                              else bytes(message).decode("utf-8", "replace"))
             try:
                 doc = json.loads(message)
             except ValueError:

@@ -136,8 +136,7 @@ def actions(server: Any) -> dict[str, ControlAction]:
 
         term = terminal(params)
         server.start_waiter(term.tid, WaiterPlan.from_json(params))
-        outcome = server.waiter_outcome(tid=term.tid)
-        return {"tid": term.tid, "waiter": "started", "number": outcome.number}
+        return {"tid": term.tid, "waiter": "started", "number": server.waiters[-1].number}
 
     def waiter_result(params: dict[str, Any]) -> dict[str, Any]:
         number = params.get("number")
@@ -146,7 +145,13 @@ def actions(server: Any) -> dict[str, ControlAction]:
         tid = params.get("tid")
         if tid is not None:
             tid = terminal(params).tid
-        outcome = server.waiter_outcome(number, tid)
+        if number is not None:
+            outcome = server.waiter_outcome(number)
+            if outcome is not None and tid is not None and outcome.tid != tid:
+                outcome = None
+        else:  # the last waiter at ``tid`` (at any terminal without one)
+            outcome = next((o for o in reversed(server.waiters)
+                            if tid is None or o.tid == tid), None)
         if outcome is None:
             raise ValueError("no such waiter: start one with the waiter action")
         return dict(outcome.to_json())

@@ -41,8 +41,7 @@ def check(path: str, query: Mapping[str, str], tokens: tuple[str, ...]) -> Accep
         return refuse(400, f"unknown integration type {path!r}: use /pac or /pat")
     token = query.get("token")
     if not token or token not in tokens:
-        return refuse(401, "missing or wrong API key (token)" if token is None or token
-                      else "missing or wrong API key (token)")
+        return refuse(401, "missing or wrong API key (token)")
     version = query.get("api-version", "v0")
     if version not in VERSIONS:
         return refuse(400, f"api-version {version!r} is not supported: use v1 or v0")

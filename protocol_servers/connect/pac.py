@@ -28,7 +28,6 @@ Choices where the note is silent, made as a real PDQ would:
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -50,7 +49,6 @@ V0_TX_PARAMS = ("tpi", "currency", "amount")
 TYPES = {"sale": "SALE", "refund": "REFUND", "preAuth": "PRE_AUTH",
          "completion": "COMPLETION", "accountVerification": "ACCOUNT_VERIFICATION"}
 CANCELLABLE = ("start", "card", "pin")
-EPOCH = datetime(2026, 12, 1, 9, 0, 0)
 
 
 # -- terminal lookups ---------------------------------------------------------------------
@@ -211,7 +209,7 @@ class Report:
             since = term.journal[term.z_mark:]
             result: dict[str, Any] = {
                 "reportType": self.kind, "reportResult": "COMPLETE",
-                "reportTime": _clock(s), _tid_key(s): term.tid}
+                "reportTime": clock(term), _tid_key(s): term.tid}
             if self.kind in ("X_BALANCE", "Z_BALANCE", "END_OF_DAY"):
                 result["balances"] = balances(since, term.currency,
                                               "LAST_Z_REPORT" if term.z_mark else "INSTALLATION")
@@ -257,8 +255,11 @@ def _range(entries: list[JournalEntry]) -> list[str]:
     return [f"{entries[0].number:04d}", f"{entries[-1].number:04d}"]
 
 
-def _clock(session: Session) -> str:
-    return (EPOCH + timedelta(seconds=session.world.now)).strftime("%Y-%m-%dT%H:%M:%S")
+def clock(term: Terminal) -> str:
+    """The PDQ's own clock, §4.3's ``YYYY-MM-DDThh:mm:ss``: the one its card reader is given
+    (the date and time of GCR and GOC, the card's transaction date), so a result's time
+    and the transaction date the card and the acquirer saw are the same."""
+    return term.machine.app.now().strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # -- one transaction on one terminal -----------------------------------------------------------
@@ -329,9 +330,6 @@ class PacTransaction:
     def run(self) -> Gen:
         machine = self.term.machine
         machine.on_event = self.on_event
-        machine.acquirer_roundtrip = self.server.timings["acquirer_roundtrip"]
-        machine.connection_made = self.server.timings["connection_made"]
-        machine.key_entry_timeout = self.server.timings["key_entry_timeout"]
         self.notify("TRANSACTION_STARTED")
         work = self.world.process(self._silent() if self.term.silent else self._work())
         limit = self.server.timings["silent_terminal_timeout"]
@@ -383,8 +381,7 @@ class PacTransaction:
                 self.card = yield from machine.key_card(
                     security_code=self.kind in ("sale", "preAuth", "accountVerification"))
             else:
-                when = (EPOCH + timedelta(seconds=self.world.now)).strftime("%y%m%d%H%M%S")
-                self.card = yield from machine.read_card(self.amount + self.cashback, when)
+                self.card = yield from machine.read_card(self.amount + self.cashback)
             if self.cancel_wanted:
                 raise CardFailure("cancelled")
             self.phase = "pin"
@@ -507,7 +504,7 @@ class PacTransaction:
             "dateOfExpiry": card.expiry if card else "",
             "transactionId": self.transaction_id,
             "transactionNumber": f"{self.number:04d}",
-            "transactionTime": _clock(s),
+            "transactionTime": clock(self.term),
         }
         if s.version == "v0":
             out["cardHolderVerificationMethod"] = (out["cardHolderVerificationMethod"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -78,8 +77,8 @@ class PatOutcome:
     payment's outcome (masked PANs only) and the steps in order. ``finished`` turns
     True when the waiter is done; the control API's ``waiter_result`` shows it."""
 
-    number: int = 0
-    tid: str = ""
+    number: int  # the server numbers its waiters from 1 (the control API's ``number``)
+    tid: str
     table: str | None = None
     locked: bool = False
     amount: int | None = None  # the bill the lock confirmed
@@ -97,7 +96,7 @@ class PatOutcome:
 
 class Waiter:
     def __init__(self, server: ConnectServer, term: Terminal, plan: WaiterPlan,
-                 number: int = 0) -> None:
+                 number: int) -> None:
         self.server, self.term, self.plan = server, term, plan
         self.world = server.world
         self.outcome = PatOutcome(number, term.tid)
@@ -210,8 +209,7 @@ class Waiter:
                                    "amountCashback": 0, "amountGratuity": 0}
         try:
             yield from m.prepare()
-            when = (_EPOCH + timedelta(seconds=self.world.now)).strftime("%y%m%d%H%M%S")
-            card = yield from m.read_card(amount, when)
+            card = yield from m.read_card(amount)
             auth = yield from m.authorise(card, "sale", amount, 0, currency, key)
             yield from m.remove_card(auth.approved)
             payment.update({"transactionResult": "SUCCESSFUL" if auth.approved else "DECLINED",
@@ -222,8 +220,7 @@ class Waiter:
             yield from m.remove_card(False)
             payment.update({"transactionResult": "UNSUCCESSFUL", "authCode": "",
                             "userMessage": fail.detail or fail.kind})
-        payment["time"] = (_EPOCH + timedelta(seconds=self.world.now)).strftime(
-            "%Y-%m-%dT%H:%M:%S")
+        payment["time"] = clock(self.term)
         if payment["transactionResult"] != "SUCCESSFUL":
             payment["amountPaid"] = 0
         return payment
@@ -252,4 +249,4 @@ def _table_ids(listing: Any) -> list[str]:
     return out
 
 
-from protocol_servers.connect.pac import EPOCH as _EPOCH  # noqa: E402
+from protocol_servers.connect.pac import clock  # noqa: E402

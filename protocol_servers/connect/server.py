@@ -97,6 +97,7 @@ class ConnectServer:
             machine = (machines or {}).get(spec.tid) or make_machine(
                 world, spec.tid, self.acquirer, [spec.card], self._behaviour(spec),
                 currency=spec.currency)
+            machine.use_timings(self.timings)  # PAC and PAT pay on the same PDQ clock
             self.terminals[spec.tid] = Terminal(spec.tid, spec.currency, machine, spec.silent)
         self.sessions: list[Session] = []
         self.conduct = Conduct()  # how the EPoS under test behaves, graded for --serve
@@ -154,7 +155,6 @@ class ConnectServer:
 
     def _discontinue(self, old: Session) -> None:
         """§2.4: one PAT socket; the newest wins, the older hears it and is closed."""
-        old.discontinued = True
         err = errors.error(errors.CONNECTION_DISCONTINUED,
                            "Connection discontinued: another EPoS connected for Pay-At-Table")
         old.endpoint._queue({"jsonrpc": "2.0", "id": None, "error": err.to_json()})
@@ -203,11 +203,10 @@ class ConnectServer:
         self.waiters.append(waiter.outcome)
         return self.world.process(waiter.run())
 
-    def waiter_outcome(self, number: int | None = None, tid: str | None = None) -> Any:
-        """A waiter's :class:`PatOutcome` by its number, else the last at ``tid``."""
-        for outcome in reversed(self.waiters):
-            if (number is None or outcome.number == number) and (tid is None
-                                                                  or outcome.tid == tid):
+    def waiter_outcome(self, number: int) -> Any:
+        """Waiter ``number``'s :class:`PatOutcome` (None: no such waiter)."""
+        for outcome in self.waiters:
+            if outcome.number == number:
                 return outcome
         return None
 

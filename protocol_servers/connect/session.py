@@ -51,7 +51,6 @@ class Session:
         self._answers: dict[Any, simpy.Event] = {}
         self._asked: dict[Any, str] = {}  # our request ids -> method, for the grades
         self.conduct = server.conduct
-        self.discontinued = False
         self.process = self.world.process(self._read())
         if server.config.rpc_ping:
             self.world.process(self._rpc_ping())
@@ -215,7 +214,7 @@ class Session:
                 self.close(1011, "no answer to ping")
                 return
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
+    def close(self, code: int, reason: str) -> None:
         """Close the socket; a real WebSocket end sends ``code`` and ``reason``."""
         from simulator.ports.ws import WsEnd
 

@@ -218,7 +218,9 @@ class CardPath:
             self.opened = False
             return out
         emv = tlv.flatten(goc.emv_data)
-        out.aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
+        # the DF name (84) is mandatory in an application's FCI (EMV Book 1 §11.3.4), so
+        # the kernel always has it after the final SELECT: the AID the card was read with
+        out.aid = (emv.get(0x84) or b"").hex().upper()
         out.issuer = brand_of(out.aid)
         out.tvr = (emv.get(0x95) or b"").hex().upper()
         out.pin = bool(goc.online_pin or goc.offline_pin)

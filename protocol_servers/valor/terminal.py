@@ -515,13 +515,18 @@ class ValorTerminal:
                 "pos": self.conduct.counts([link.session for link in self.links])}
 
 
+#: TXN_ID is the switch's 12-digit id (§A.6); ours is this base plus the acquirer's number
+TXN_BASE = 900000000000
+
+
 def txn_id(ref: str) -> str:
-    """The 12-digit TXN_ID of an acquirer reference ``T000123`` (and back: :func:`ref_of`)."""
-    return "900000" + ref[1:].rjust(6, "0") if ref else ""
+    """The 12-digit TXN_ID of an acquirer reference ``T000123`` (and back: :func:`ref_of`):
+    the number counts, not its spelling, so ``T000123`` and ``T123`` name one transaction."""
+    return f"{TXN_BASE + int(ref.lstrip('T')):012d}" if ref else ""
 
 
 def ref_of(txn: str) -> str:
-    return "T" + txn[-6:] if txn else ""
+    return f"T{int(txn) - TXN_BASE:06d}" if txn else ""
 
 
 # -- handlers ------------------------------------------------------------------------------

@@ -50,10 +50,11 @@ ENTRY_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def stripe_wants_pin(card: Any) -> bool:
-    """A stripe asks for a PIN when its service code's third digit is 0, 5 or 6 (ISO/IEC
-    7813: PIN required, or prompt when a PIN pad is present; the terminal has one)."""
+    """A stripe asks for a PIN when its service code's third digit is 0, 3, 5, 6 or 7
+    (ISO/IEC 7813: 0, 3 and 5 PIN required; 6 and 7 prompt for a PIN when a PIN pad is
+    present, and the terminal has one)."""
     service = str(getattr(card, "service_code", "") or "")
-    return len(service) == 3 and service[2] in "056"
+    return len(service) == 3 and service[2] in "03567"
 
 
 def brand_of(aid: str) -> str:

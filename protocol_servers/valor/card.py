@@ -170,6 +170,14 @@ class CardPath:
         from virtual_devices.terminal.app import entry_mode
 
         prepared = yield from self._command(self._prepare())
+        if getattr(prepared, "code", None) == m.ST_NOSEC:
+            # 003: the pinpad has no session, so it rebooted since it was opened (whatever
+            # failed then, a reboot while it read a card looks like a cancel from here):
+            # open it again, as a terminal application does, and go on with this sale.
+            # The pinpad is the one who knows: a command that failed for another reason
+            # leaves its session as it was, so no error above closes it here
+            self.opened = False
+            prepared = yield from self._command(self._prepare())
         if isinstance(prepared, Exception):
             self.opened = False
             out.message = "card reader error"
@@ -185,8 +193,6 @@ class CardPath:
             code = getattr(card, "code", None)
             out.cancelled = code in (m.ST_CANCEL, m.ST_TIMEOUT)
             out.message = "cancelled" if out.cancelled else "card reader error"
-            if not out.cancelled:
-                self.opened = False
             return None
         out.masked_pan = mask_pan(card.pan)
         out.last4 = card.pan[-4:]
@@ -216,7 +222,6 @@ class CardPath:
         goc = yield from self._command(self.app.go_on_chip(card, amount, self.tables))
         if isinstance(goc, Exception):
             out.message = "card reader error"
-            self.opened = False
             return out
         emv = tlv.flatten(goc.emv_data)
         # the DF name (84) is mandatory in an application's FCI (EMV Book 1 §11.3.4), so
@@ -240,7 +245,6 @@ class CardPath:
             if rsp is not None and rsp.approved:
                 self.app.reverse(rsp.reference or "", key)  # the card never finished
             out.message = "card reader error"
-            self.opened = False
             return out
         after = tlv.flatten(done.fnc.emv_data)
         out.tvr = (after.get(0x95) or emv.get(0x95) or b"").hex().upper()

@@ -784,5 +784,12 @@ def reprint(term: ValorTerminal, job: Job) -> Gen:
         raise Refusal(d.NO_RECORD)
     term.show("Printing receipt copy")
     yield term.world.timeout(term.t["receipt_print"])
-    job.frame = {**(orig.final or {}), "TRAN_METHOD": "Reprint", "STAN_NO": job.record.stan
-                 if job.record else ""}
+    frame = {**(orig.final or {}), "TRAN_METHOD": "Reprint", "STAN_NO": job.record.stan
+             if job.record else ""}
+    # the receipt's values are the original's, but the frame answers THIS request: its
+    # reference is echoed (§A.6), else a POS drops the reprint as another's final (§A.7)
+    frame.pop("MER_TXN_ID", None)
+    frame.pop("REQ_TXN_ID", None)
+    if req.req_txn_id:
+        frame["MER_TXN_ID"] = frame["REQ_TXN_ID"] = req.req_txn_id
+    job.frame = frame

@@ -50,10 +50,11 @@ ENTRY_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def stripe_wants_pin(card: Any) -> bool:
-    """A stripe asks for a PIN when its service code's third digit is 0, 5 or 6 (ISO/IEC
-    7813: PIN required, or prompt when a PIN pad is present; the terminal has one)."""
+    """A stripe asks for a PIN when its service code's third digit is 0, 3, 5, 6 or 7
+    (ISO/IEC 7813: 0, 3 and 5 PIN required; 6 and 7 prompt for a PIN when a PIN pad is
+    present, and the terminal has one)."""
     service = str(getattr(card, "service_code", "") or "")
-    return len(service) == 3 and service[2] in "056"
+    return len(service) == 3 and service[2] in "03567"
 
 
 def brand_of(aid: str) -> str:
@@ -169,6 +170,14 @@ class CardPath:
         from virtual_devices.terminal.app import entry_mode
 
         prepared = yield from self._command(self._prepare())
+        if getattr(prepared, "code", None) == m.ST_NOSEC:
+            # 003: the pinpad has no session, so it rebooted since it was opened (whatever
+            # failed then, a reboot while it read a card looks like a cancel from here):
+            # open it again, as a terminal application does, and go on with this sale.
+            # The pinpad is the one who knows: a command that failed for another reason
+            # leaves its session as it was, so no error above closes it here
+            self.opened = False
+            prepared = yield from self._command(self._prepare())
         if isinstance(prepared, Exception):
             self.opened = False
             out.message = "card reader error"
@@ -184,8 +193,6 @@ class CardPath:
             code = getattr(card, "code", None)
             out.cancelled = code in (m.ST_CANCEL, m.ST_TIMEOUT)
             out.message = "cancelled" if out.cancelled else "card reader error"
-            if not out.cancelled:
-                self.opened = False
             return None
         out.masked_pan = mask_pan(card.pan)
         out.last4 = card.pan[-4:]
@@ -215,10 +222,11 @@ class CardPath:
         goc = yield from self._command(self.app.go_on_chip(card, amount, self.tables))
         if isinstance(goc, Exception):
             out.message = "card reader error"
-            self.opened = False
             return out
         emv = tlv.flatten(goc.emv_data)
-        out.aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
+        # the DF name (84) is mandatory in an application's FCI (EMV Book 1 §11.3.4), so
+        # the kernel always has it after the final SELECT: the AID the card was read with
+        out.aid = (emv.get(0x84) or b"").hex().upper()
         out.issuer = brand_of(out.aid)
         out.tvr = (emv.get(0x95) or b"").hex().upper()
         out.pin = bool(goc.online_pin or goc.offline_pin)
@@ -237,7 +245,6 @@ class CardPath:
             if rsp is not None and rsp.approved:
                 self.app.reverse(rsp.reference or "", key)  # the card never finished
             out.message = "card reader error"
-            self.opened = False
             return out
         after = tlv.flatten(done.fnc.emv_data)
         out.tvr = (after.get(0x95) or emv.get(0x95) or b"").hex().upper()

@@ -20,7 +20,7 @@ import simpy
 
 from protocol_servers.valor import dictionary as d
 from protocol_servers.valor.session import Dispatch, Reply, Session
-from protocol_servers.valor.wire import Frame, JsonStreamDecoder, Style, encode
+from protocol_servers.valor.wire import Frame, JsonStreamDecoder, Junk, Style, encode
 from simulator.streams import ByteEnd
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ class Link:
 
     def _handle(self, items: list[Any]) -> None:
         for item in items:
+            if isinstance(item, Junk):
+                self.world.transcript.event(self.name, f"not a request: {item.reason}")
             for action in self.session.receive(item):
                 if isinstance(action, Reply):
                     self.send(action.frame, action.style)

@@ -515,13 +515,18 @@ class ValorTerminal:
                 "pos": self.conduct.counts([link.session for link in self.links])}
 
 
+#: TXN_ID is the switch's 12-digit id (§A.6); ours is this base plus the acquirer's number
+TXN_BASE = 900000000000
+
+
 def txn_id(ref: str) -> str:
-    """The 12-digit TXN_ID of an acquirer reference ``T000123`` (and back: :func:`ref_of`)."""
-    return "900000" + ref[1:].rjust(6, "0") if ref else ""
+    """The 12-digit TXN_ID of an acquirer reference ``T000123`` (and back: :func:`ref_of`):
+    the number counts, not its spelling, so ``T000123`` and ``T123`` name one transaction."""
+    return f"{TXN_BASE + int(ref.lstrip('T')):012d}" if ref else ""
 
 
 def ref_of(txn: str) -> str:
-    return "T" + txn[-6:] if txn else ""
+    return f"T{int(txn) - TXN_BASE:06d}" if txn else ""
 
 
 # -- handlers ------------------------------------------------------------------------------
@@ -779,5 +784,12 @@ def reprint(term: ValorTerminal, job: Job) -> Gen:
         raise Refusal(d.NO_RECORD)
     term.show("Printing receipt copy")
     yield term.world.timeout(term.t["receipt_print"])
-    job.frame = {**(orig.final or {}), "TRAN_METHOD": "Reprint", "STAN_NO": job.record.stan
-                 if job.record else ""}
+    frame = {**(orig.final or {}), "TRAN_METHOD": "Reprint", "STAN_NO": job.record.stan
+             if job.record else ""}
+    # the receipt's values are the original's, but the frame answers THIS request: its
+    # reference is echoed (§A.6), else a POS drops the reprint as another's final (§A.7)
+    frame.pop("MER_TXN_ID", None)
+    frame.pop("REQ_TXN_ID", None)
+    if req.req_txn_id:
+        frame["MER_TXN_ID"] = frame["REQ_TXN_ID"] = req.req_txn_id
+    job.frame = frame

@@ -47,7 +47,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class Junk:
-    """Bytes that are not a request frame; ``reason`` is for the transcript.
+    """Bytes that are not a request frame; ``reason`` is for the transcript (the bytes
+    themselves are in it already, as they arrived, so the item does not carry them).
 
     ``style`` is the framing the bad bytes themselves show, when they show one: inside
     an STX byte or a ``<STX>`` marker, or a line ended by a newline. None when nothing
@@ -55,7 +56,6 @@ class Junk:
     goes in the connection's last good framing (see :class:`~.session.Session`).
     """
 
-    data: bytes
     reason: str
     style: Style | None = None
 
@@ -105,11 +105,10 @@ class JsonStreamDecoder:
         """Give up on whatever is buffered (the partial-frame timeout): one junk item."""
         if not self._buf:
             return []
-        data = bytes(self._buf[:64])
         style = self._wrapper if self._wrapper != "bare" else None
         self._reset_object()
         self._buf.clear()
-        return [Junk(data, "incomplete frame given up", style)]
+        return [Junk("incomplete frame given up", style)]
 
     def feed(self, data: bytes) -> list[Frame | Junk]:
         self._buf += data
@@ -129,9 +128,9 @@ class JsonStreamDecoder:
         style: Style | None = self._wrapper if self._wrapper != "bare" else None
         if style is None and self.strict_stx:
             style = "stx"  # a strict STX/ETX terminal writes nothing else
-        elif style is None and n > 0 and self._buf[n - 1] == 0x0A:
+        elif style is None and self._buf[n - 1] == 0x0A:  # n >= 1: a junk run is never empty
             style = "newline"  # a line that ended in a newline: a newline client's
-        out.append(Junk(bytes(self._buf[:min(n, 64)]), reason, style))
+        out.append(Junk(reason, style))
         del self._buf[:n]
         self._reset_object()
 

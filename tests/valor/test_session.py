@@ -47,7 +47,7 @@ def test_not_requests_get_state_minus_one() -> None:
     for raw in (b"[]", b"{}", b'{"TRAN_MODE":"42"}', b'{"TRAN_MODE":1.5}'):
         (act,) = s.receive(Frame(raw, "newline"))
         assert isinstance(act, Reply) and act.frame["STATE"] == "-1" and act.style == "newline"
-    (act,) = s.receive(Junk(b"\x00", "junk"), "bare")
+    (act,) = s.receive(Junk("junk"), "bare")
     assert isinstance(act, Reply) and act.frame["ERROR_MSG"] == d.NOT_A_REQUEST
     assert s.bad_inputs == 5
 

@@ -102,7 +102,7 @@ def test_unreadable_input_is_answered_in_the_last_good_framing() -> None:
 
     s = Session({"EPI": "2000000001"}, last_style="bare")
     s.receive(Frame(b'{"TRAN_MODE":"96"}', "stx"))
-    (act,) = s.receive(Junk(b"#", "junk"))
+    (act,) = s.receive(Junk("junk"))
     assert isinstance(act, Reply) and act.style == "stx"
-    (act,) = s.receive(Junk(b"#\n", "junk", "newline"))
+    (act,) = s.receive(Junk("junk", "newline"))
     assert isinstance(act, Reply) and act.style == "newline"

@@ -80,7 +80,7 @@ class CardReader:
     """One reader the agent can connect: ``name`` is what ``portName`` picks."""
 
     def __init__(self, world: World, name: str, end: PinpadEnd, acquirer: Any,
-                 cards: Sequence[str] = (), currency: int = 840) -> None:
+                 cards: Sequence[str], currency: int) -> None:
         from virtual_devices.terminal import Settings
 
         self.world = world
@@ -340,7 +340,7 @@ def card_fields(card: m.GcrResponse) -> dict[str, str]:
 
 
 def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
-            customer: dict[str, Any] | None = None, currency: int = 840) -> CardReader:
+            customer: dict[str, Any] | None, currency: int) -> CardReader:
     """A virtual pinpad on an in-memory serial line (virtual mode)."""
     from virtual_devices.abecs.customer import Behaviour
     from virtual_devices.terminal import pinpad_end
@@ -350,7 +350,7 @@ def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
 
 
 def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
-           link_dir: str | None = None, currency: int = 840) -> CardReader:
+           link_dir: str | None, currency: int) -> CardReader:
     """Realtime: the virtual pinpad on the device side of a pty pair (loop running)."""
     from virtual_devices.terminal import pinpad_end
 
@@ -359,7 +359,7 @@ def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
 
 
 def on_serial(world: World, name: str, acquirer: Any, path: str,
-              currency: int = 840) -> CardReader:
+              currency: int) -> CardReader:
     """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
     from virtual_devices.terminal import pinpad_end
 

@@ -149,9 +149,9 @@ class CardTransaction:
         return "CANCELLING"
 
     def owner_gone(self) -> None:
-        """The POS closed the connection: stop the card dialogue while it still may."""
-        if self.stage == CARD and not self.cancel_wanted:
-            self.cancel()
+        """The POS closed the connection: stop the card dialogue while it still may
+        (:meth:`cancel` changes nothing once the gateway is asked or a cancel is on)."""
+        self.cancel()
 
     # -- the flow ----------------------------------------------------------------------
     def run(self) -> Gen:

@@ -155,7 +155,8 @@ REMOVAL_TIMEOUTS = ("quickChipCardRemovalTimeoutInMillis",
       failure="a documented removal timeout is refused, or one outside 1000-255000 taken")
 def test_removal_timeout_bounds(gochip: Any, field: str) -> None:
     c = gochip.client()
-    good, bad = (1000, 255000), (999, 255001, "1000", True, Decimal("1000.5"))
+    good: tuple[int, ...] = (1000, 255000)
+    bad: tuple[Any, ...] = (999, 255001, "1000", True, 1000.5)
 
     def script() -> Any:
         yield from _configured(c)
@@ -163,10 +164,9 @@ def test_removal_timeout_bounds(gochip: Any, field: str) -> None:
         for value in good:
             taken.append((yield from c.request("REQ_INIT_DEVICE", {**GOOD_DEVICE, field: value},
                                                "RES_ON_DEVICE_CONNECTED")))
-        for value in bad:
-            sent = float(value) if isinstance(value, Decimal) else value
+        for wrong in bad:
             refused.append((yield from c.request("REQ_INIT_DEVICE",
-                                                 {**GOOD_DEVICE, field: sent},
+                                                 {**GOOD_DEVICE, field: wrong},
                                                  "RES_ON_DEVICE_CONNECTED")))
         return taken, refused
 
@@ -405,3 +405,176 @@ def test_application_answers(gochip: Any) -> None:
     assert sale_of(final)["code"] == "A"
     assert not any(m.get("type") in ERRORS for m in c.received[c.received.index(final):])
     check_invariants(gochip)
+
+
+def _until_message(c: Any, value: str, limit: float = 120.0) -> Any:
+    """Wait for ``RES_ON_MESSAGE`` ``value``; the world's time when it came."""
+    while True:
+        m = yield from c.wait_for("RES_ON_MESSAGE", limit)
+        assert m is not None, f"no {value} message: {c.messages()}"
+        if m["data"]["message"] == value:
+            return c.world.now
+
+
+@case("gochip/B.6/24", title="a host that does not answer ($45.67): RES_ON_TRANSACTION_COMM_ERROR "
+      "comes connectionTimeoutInMillis (30000 by default, §B.6) after the gateway was asked, "
+      "not sooner and not seconds later", failure="the agent gives up on the host before its "
+      "connection timeout, or keeps the POS waiting past it")
+def test_comm_error_after_the_connection_timeout(gochip: Any) -> None:
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        c.send("REQ_PROCESS_SALE", {"amount": "45.67"})
+        asked = yield from _until_message(c, "PROCESSING")
+        got = yield from c.final()
+        return asked, c.world.now, got
+
+    asked, told, got = gochip.run(script)
+    assert got is not None and got["type"] == "RES_ON_TRANSACTION_COMM_ERROR", got
+    # after the 30 s the card is told the host did not answer (FNC): well under a second
+    assert 30.0 <= told - asked <= 31.0, told - asked
+    check_invariants(gochip)
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+@case("gochip/B.4/35", title="features.allowMsrFallback decides a chip card whose chip fails: "
+      "the swipe that follows is sold when the settings allow fallback and declined, with "
+      "nothing booked, when they do not", failure="the agent takes a fallback swipe the "
+      "install's settings forbid, or refuses one they allow")
+def test_msr_fallback_follows_the_settings(gochip: Any, allowed: bool) -> None:
+    from dataclasses import replace
+
+    from protocol_servers.gochip.agent import Agent
+
+    gochip.need_reference("the install's features are settings of the reference agent")
+    if gochip.kind != "virtual":
+        pytest.skip("the install is built in the case's own world")
+    install = replace(gochip.agent.settings,
+                      features={**gochip.agent.settings.features, "allowMsrFallback": allowed})
+    gochip.agent = Agent(gochip.world, gochip.config, settings=install)
+    gochip.present("mc-mute-chip-fallback")
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        return sale_of((yield from c.sale("8.00")))
+
+    s = gochip.run(script)
+    settings = next(m for m in c.received if m["type"] == "RES_ON_SETTINGS_RETRIEVED")
+    assert settings["data"]["settings"]["features"]["allowMsrFallback"] is allowed
+    assert s["cardNumber"].endswith(s["cardNumber"][-4:]) and "*" in s["cardNumber"], s
+    if allowed:
+        assert (s["code"], _number(s["authorizedAmount"])) == ("A", Decimal(8)), s
+    else:
+        assert s["code"] != "A" and _number(s["authorizedAmount"]) == 0, s
+        assert not gochip.agent.bookings(), gochip.agent.bookings()
+    check_invariants(gochip)
+
+
+@case("gochip/B.5/25", title="a POS that moves to another reader (REQ_INIT_DEVICE with another "
+      "portName) lets the first one go: another POS takes that one without taking this POS's "
+      "device, and this POS sells on its new reader", failure="the first reader stays held, "
+      "so another POS initialising it takes the device of a POS that moved on")
+def test_moving_to_another_reader_frees_the_first(gochip: Any) -> None:
+    gochip.need_reference("the readers are the reference's ports")
+    a, b = gochip.client("pos-a"), gochip.client("pos-b")
+
+    def script() -> Any:
+        yield from a.setup(port="reader0")
+        moved = yield from a.request("REQ_INIT_DEVICE", {**GOOD_DEVICE, "portName": "reader1"},
+                                     "RES_ON_DEVICE_CONNECTED")
+        a.mark_seen()
+        taken = yield from b.setup(port="reader0")
+        lost = yield from a.wait_for("RES_ON_DEVICE_ERROR", 5.0)
+        final = yield from a.sale("4.00")
+        return moved, taken, lost, final
+
+    moved, taken, lost, final = gochip.run(script)
+    assert moved["data"]["deviceInfo"].get("portName", "reader1") == "reader1", moved
+    assert taken["type"] == "RES_ON_DEVICE_CONNECTED", taken
+    assert lost is None, f"pos-a was told it lost a reader it had let go: {lost}"
+    assert sale_of(final)["code"] == "A"
+    check_invariants(gochip)
+
+
+@case("gochip/B.5/26", title="a cancel while the reader waits for a card nobody presents ends "
+      "the sale at once (CANCELLED within seconds), not when the card wait runs out",
+      failure="a cancel does not stop the reader's wait for the card: the POS waits for the "
+      "presentation timeout")
+def test_cancel_stops_the_card_wait(gochip: Any) -> None:
+    gochip.present("visa-chip-pin", walk_away_at="card")
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        c.send("REQ_PROCESS_SALE", {"amount": "9.00"})
+        yield from _until_message(c, "PRESENT_CARD", 30.0)
+        yield c.world.timeout(2.0)
+        asked = c.world.now
+        c.send("REQ_CANCEL_TRANSACTION", {})
+        while True:
+            got = yield from c.wait_for(("RES_ON_CANCEL_TRANSACTION_ATTEMPT",
+                                         "RES_ON_SALE_RESPONSE"), 120.0)
+            if got is None or got["type"] == "RES_ON_SALE_RESPONSE" or \
+                    got["data"]["cancellationStatus"] != "CANCELLING":
+                return got, c.world.now - asked
+
+    got, took = gochip.run(script)
+    assert got is not None and got["type"] == "RES_ON_CANCEL_TRANSACTION_ATTEMPT", got
+    assert got["data"]["cancellationStatus"] == "CANCELLED", got
+    assert took < 5.0, f"CANCELLED came {took:.1f} s after the cancel"
+    if gochip.reference:
+        assert not gochip.agent.bookings()
+    check_invariants(gochip)
+
+
+TOKEN_FIELDS = ("secureTokenCredentialsNumber", "secureTokenMerchantRef")
+
+
+@case("gochip/B.5/27", title="only an approved sale that asked for a secure token "
+      "(secureTokenMerchantRef) carries one: a sale that did not ask has no token fields, a "
+      "declined one that asked registers none", failure="the agent keeps a card as a token "
+      "nobody asked for, or from a sale that was declined")
+def test_token_only_for_an_approved_sale_that_asked(gochip: Any) -> None:
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        plain = sale_of((yield from c.sale("4.00")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        declined = sale_of((yield from c.sale("101.23", secureTokenMerchantRef="MREF-DECL")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        kept = yield from c.request("REQ_RETRIEVE_SECURE_TOKEN",
+                                    {"merchantReference": "MREF-DECL"},
+                                    "RES_ON_SECURE_TOKEN_RESPONSE")
+        return plain, declined, kept
+
+    plain, declined, kept = gochip.run(script)
+    assert plain["code"] == "A" and not set(TOKEN_FIELDS) & set(plain), plain
+    assert declined["code"] == "D" and "secureTokenCredentialsNumber" not in declined, declined
+    error_of(kept, "REQ_RETRIEVE_SECURE_TOKEN")
+    check_invariants(gochip)
+
+
+@case("gochip/B.5/28", title="a refund of a uniqueRef the agent does not know is refused naming "
+      "it: 32 characters whole, a longer one cut to its first 32", failure="the refusal does "
+      "not say which sale was not found, or repeats an arbitrarily long value back")
+def test_unknown_refund_named_up_to_32(gochip: Any) -> None:
+    at_limit = "R" * 31 + "S"
+    past = at_limit + "T"
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from _configured(c)
+        out = []
+        for ref in (at_limit, past):
+            out.append((yield from c.request("REQ_PROCESS_REFUND",
+                                             {"uniqueRef": ref, "amount": "1.00"},
+                                             "RES_ON_REFUND_RESPONSE")))
+        return out
+
+    first, second = (error_of(m, "REQ_PROCESS_REFUND") for m in gochip.run(script))
+    assert at_limit in first["description"], first
+    if gochip.reference:
+        assert at_limit in second["description"] and past not in second["description"], second

@@ -578,3 +578,68 @@ def test_unknown_refund_named_up_to_32(gochip: Any) -> None:
     assert at_limit in first["description"], first
     if gochip.reference:
         assert at_limit in second["description"] and past not in second["description"], second
+
+
+@case("gochip/B.6/25", title="the reader's pinpad loses power as the card is asked for and the "
+      "POS cancels: the POS gets its answer (cancelled, or a device error), nothing is booked, "
+      "and once the pinpad is back the next sale is served", failure="a cancel sent to a "
+      "reader that went dead leaves the POS unanswered or the agent unable to serve")
+def test_cancel_on_a_dead_reader(gochip: Any) -> None:
+    from virtual_devices.abecs import power
+
+    if gochip.agent is None or gochip.world.mode != "virtual":
+        pytest.skip("the reader's pinpad is inside the reference")
+    # off for 20 s as GCR arrives (a pulled USB cable), then its boot
+    fault = power.arm(gochip.world, power.PowerFault(at="GCR", off=20.0, kind="power_loss"))
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        c.send("REQ_PROCESS_SALE", {"amount": "9.00"})
+        yield from _until_message(c, "PRESENT_CARD", 30.0)
+        yield c.world.timeout(1.0)
+        c.send("REQ_CANCEL_TRANSACTION", {})
+        while True:
+            got = yield from c.wait_for(("RES_ON_CANCEL_TRANSACTION_ATTEMPT", *ERRORS,
+                                         "RES_ON_SALE_RESPONSE"), 120.0)
+            if got is None or got["type"] != "RES_ON_CANCEL_TRANSACTION_ATTEMPT" or \
+                    got["data"]["cancellationStatus"] != "CANCELLING":
+                return got
+
+    got = gochip.run(script)
+    assert fault.fired, "the pinpad never lost power"
+    assert got is not None, f"the POS heard nothing after its cancel: {c.types()}"
+    assert got["type"] != "RES_ON_SALE_RESPONSE" or got["data"]["saleResponse"]["code"] != "A"
+    assert not gochip.agent.bookings()
+    check_invariants(gochip)
+    gochip.settle(60.0)
+    assert sale_of(gochip.run(lambda: c.sale("7.00")))["code"] == "A"
+    check_invariants(gochip)
+
+
+@case("gochip/B.4/36", title="REQ_INIT_DEVICE naming a port no reader is on is refused with "
+      "messageTypeSource (the name cut to 64 characters, a name past 128 refused as a field); "
+      "a right portName then connects that reader", failure="the agent connects some other "
+      "reader than the one named, or fails on a port it does not have")
+def test_unknown_port(gochip: Any) -> None:
+    gochip.need_reference("the reader names are the reference's ports")
+    c = gochip.client()
+    long_name = "P" * 127 + "Q"
+
+    def script() -> Any:
+        yield from _configured(c)
+        out = []
+        for port in ("no-such-port", long_name, long_name + "R", "reader1"):
+            out.append((yield from c.request("REQ_INIT_DEVICE", {**GOOD_DEVICE, "portName": port},
+                                             "RES_ON_DEVICE_CONNECTED")))
+        return out
+
+    unknown, at_limit, past, right = gochip.run(script)
+    for got in (unknown, at_limit):
+        assert error_of(got, "REQ_INIT_DEVICE")["type"] == "RES_ON_DEVICE_ERROR", got
+    assert "no-such-port" in unknown["description"], unknown
+    assert long_name[:64] in at_limit["description"], at_limit
+    assert long_name[:65] not in at_limit["description"], at_limit
+    assert error_of(past, "REQ_INIT_DEVICE")["type"] == "RES_ON_ERROR", past
+    assert right["type"] == "RES_ON_DEVICE_CONNECTED", right
+    assert right["data"]["deviceInfo"]["portName"] == "reader1", right

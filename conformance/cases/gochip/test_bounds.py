@@ -643,3 +643,38 @@ def test_unknown_port(gochip: Any) -> None:
     assert error_of(past, "REQ_INIT_DEVICE")["type"] == "RES_ON_ERROR", past
     assert right["type"] == "RES_ON_DEVICE_CONNECTED", right
     assert right["data"]["deviceInfo"]["portName"] == "reader1", right
+
+
+# (request, state it needs, where the value goes, how much of it an error repeats)
+NAMED_VALUES = [
+    ("REQ_GET_CALCULATED_AMOUNT", "configured", lambda v: {"amount": v}, 24),
+    ("REQ_GET_CALCULATED_AMOUNT", "configured", lambda v: {"amount": "5.00", "tax": v}, 32),
+    ("REQ_GET_CALCULATED_AMOUNT", "configured", lambda v: {"amount": "5.00", "tip": v}, 32),
+    ("REQ_RETRIEVE_SECURE_TOKEN", "configured", lambda v: {"merchantReference": v}, 32),
+    ("REQ_DEVICE_PASSTHRU", "device", lambda v: {"methodName": v}, 48),
+]
+
+
+@pytest.mark.parametrize(("kind", "state", "build", "cut"), NAMED_VALUES,
+                         ids=["amount", "tax", "tip", "token", "passthru"])
+@case("gochip/B.6/26", title="an error names the value it refuses: whole up to the length the "
+      "agent repeats (24 characters of an amount, 32 of a tax, tip or token reference, 48 of "
+      "a passthrough method), the first that many of a longer one",
+      failure="an error does not say which value was refused, or repeats an arbitrarily long "
+      "value back to the POS")
+def test_refused_value_named(gochip: Any, kind: str, state: str, build: Any, cut: int) -> None:
+    at_cut = "W" * (cut - 1) + "X"
+    past = at_cut + "Y"
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from (c.setup() if state == "device" else _configured(c))
+        out = []
+        for value in (at_cut, past):
+            out.append((yield from c.request(kind, build(value), "RES_ON_NEVER")))
+        return out
+
+    first, second = (error_of(m, kind) for m in gochip.run(script))
+    assert at_cut in first["description"], first
+    if gochip.reference:
+        assert at_cut in second["description"] and past not in second["description"], second

@@ -572,7 +572,7 @@ class Session:
             self._start(CardTransaction(self, self.device, rec))
             return
         self.world.redactor.add_pan(pan)
-        expiry = frames.text(d, "expiryDate", required=True, limit=4) or ""
+        expiry = frames.text(d, "expiryDate", required=True) or ""  # MMYY, checked below
         cvv = frames.text(d, "cardCvv", limit=4)
         if cvv:
             self.world.redactor.add_secret(cvv)

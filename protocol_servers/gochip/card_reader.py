@@ -105,7 +105,6 @@ class CardReader:
         self.opened = False
         self._running: simpy.Process | None = None
         self._last_message = ""
-        self._cancelled = False
 
     @property
     def pinpad(self) -> Any:
@@ -179,7 +178,6 @@ class CardReader:
     def cancel(self) -> Gen:
         """CAN the exchange that is running, if any, and wait for it to end."""
         proc = self._running
-        self._cancelled = True
         if proc is not None and not proc.triggered:
             def can() -> Gen:
                 try:
@@ -211,7 +209,6 @@ class CardReader:
     def read(self, amount: int, when: Any, limit: float, tap: bool = True) -> Gen:
         """GCR: wait for the card, select the application, read its records. ``tap``
         False keeps the pinpad's antenna off (GCR_CTLSON 0): only insert or swipe."""
-        self._cancelled = False
         self._last_message = ""
         if not self.opened:
             # the link failed since (a pinpad that rebooted has no session): open a
@@ -230,7 +227,6 @@ class CardReader:
         one), then nothing else of the card until RMC."""
         from virtual_devices.abecs import messages as m
 
-        self._cancelled = False
         self._last_message = ""
         self.hand_card()
         self.tell("PRESENT_CARD")
@@ -323,10 +319,6 @@ class CardReader:
         customer = {"presentation": pinpad.customer.behaviour.presentation, **customer}
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
         pinpad.queue_card(card if card is not None else VirtualCard(profile).place_in(self.world))
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
 
     def close(self) -> None:
         self.end.close()

@@ -76,6 +76,7 @@ def test_unknown_type_named_up_to_64(gochip: Any) -> None:
 
 # (state the request needs, request, field path, limit, answer): text fields of ours
 TEXT_LIMITS = [
+    ("ws", "REQ_INIT_WITH_CONFIGURATION", ("secret",), 512, "RES_ON_SETTINGS_RETRIEVED"),
     ("ws", "REQ_SET_API_KEY", ("key",), 512, "RES_ON_SET_API_KEY"),
     ("ws", "REQ_SET_INTEGRATION_ID", ("key",), 512, "RES_ON_SET_INTEGRATION_ID"),
     ("ws", "REQ_SET_LOG_LEVEL", ("logLevel",), 32, "RES_ON_SET_LOG_LEVEL"),
@@ -90,6 +91,8 @@ def _nest(path: tuple[str, ...], value: str) -> dict[str, Any]:
     out: dict[str, Any] = {path[-1]: value}
     for key in reversed(path[:-1]):
         out = {key: out}
+    if path == ("secret",):
+        out["terminalId"] = "2997001"
     return out
 
 
@@ -196,9 +199,24 @@ def test_sale_response_values(gochip: Any) -> None:
         yield from c.wait_for("RES_ON_MESSAGE", 30.0)
         listing = yield from c.request("REQ_GET_TRANSACTIONS", {"filter": {"orderId": order}},
                                        "RES_ON_TRANSACTION_LIST_RESPONSE")
-        return paid, declined, listing
+        by_ref = yield from c.request("REQ_GET_TRANSACTIONS",
+                                      {"filter": {"uniqueRef": declined["uniqueRef"]}},
+                                      "RES_ON_TRANSACTION_LIST_RESPONSE")
+        refunds = yield from c.request("REQ_GET_TRANSACTIONS",
+                                       {"filter": {"transactionType": "REFUND"}},
+                                       "RES_ON_TRANSACTION_LIST_RESPONSE")
+        sales = yield from c.request("REQ_GET_TRANSACTIONS",
+                                     {"filter": {"transactionType": "SALE"}},
+                                     "RES_ON_TRANSACTION_LIST_RESPONSE")
+        return paid, declined, listing, (by_ref, refunds, sales)
 
-    paid, declined, listing = gochip.run(script)
+    paid, declined, listing, (by_ref, refunds, sales) = gochip.run(script)
+    # each filter gives exactly the rows it names
+    assert [r["uniqueRef"] for r in by_ref["data"]["transactions"]] == [declined["uniqueRef"]]
+    assert by_ref["data"]["transactions"][0]["transactionStatus"] == "DECLINED", by_ref
+    assert refunds["data"]["transactions"] == [], refunds
+    assert [r["uniqueRef"] for r in sales["data"]["transactions"]] == [
+        paid["uniqueRef"], declined["uniqueRef"]], sales
     assert (paid["code"], paid["description"]) == ("A", "APPROVAL"), paid
     assert _number(paid["authorizedAmount"]) == Decimal("12.34"), paid
     assert paid["currency"] == "USD" and paid["orderId"] == order, paid
@@ -305,7 +323,10 @@ def test_batch_values(gochip: Any) -> None:
 
     def script() -> Any:
         yield from c.setup()
-        before = yield from close()  # what earlier connections left open
+        yield from close()  # what earlier connections left open
+        sale_of((yield from c.sale("3.00")))  # a sale of the batch before
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        before = yield from close()
         s = sale_of((yield from c.sale("25.00")))
         yield from c.wait_for("RES_ON_MESSAGE", 30.0)
         d = sale_of((yield from c.sale("101.23")))
@@ -320,6 +341,7 @@ def test_batch_values(gochip: Any) -> None:
     before, (s, d, r), closed, empty = gochip.run(script)
     assert s["code"] == "A" and d["code"] == "D", (s, d)
     assert r["data"]["refundResponse"]["code"] == "A", r
+    assert (before["saleCount"], _number(before["saleTotal"])) == (1, Decimal(3)), before
     assert closed["batchNumber"] == before["batchNumber"] + 1, (before, closed)
     assert (closed["saleCount"], closed["refundCount"], closed["transactionCount"]) == (1, 1, 2)
     assert (_number(closed["saleTotal"]), _number(closed["refundTotal"]),
@@ -342,10 +364,14 @@ PAN_11, PAN_20 = _luhn_pan("4111111111"), _luhn_pan("4111111111111111111")
     ("expiryDate", "0130", True), ("expiryDate", "1230", True),
     ("expiryDate", "0030", False), ("expiryDate", "1330", False),
     ("expiryDate", "123", False), ("expiryDate", "12300", False), ("expiryDate", "12AB", False),
-], ids=lambda v: str(v) if not isinstance(v, str) or len(v) < 12 else f"pan{len(v)}")
+    ("cardHolderName", "N" * 64, True), ("cardHolderName", "N" * 65, False),
+    ("cardCvv", "1234", True), ("cardCvv", "12345", False),
+    ("reason", "r" * 256, True), ("reason", "r" * 257, False),
+], ids=lambda v: str(v) if not isinstance(v, str) or len(v) < 12 else f"len{len(v)}")
 @case("gochip/B.5/24", title="a keyed unreferenced refund takes a Luhn-valid card number of 12 "
       "to 19 digits and an MMYY expiry of month 01-12, and refuses one digit fewer or more, a "
-      "bad check digit, month 00 or 13, with messageTypeSource",
+      "bad check digit, month 00 or 13, with messageTypeSource; the name (64), CVV (4) and "
+      "reason (256) are taken at their limit and refused one past it",
       failure="a keyed refund takes a card number or expiry a card cannot have, or refuses a "
       "valid one")
 def test_keyed_refund_card_bounds(gochip: Any, field: str, value: str, taken: bool) -> None:
@@ -359,7 +385,9 @@ def test_keyed_refund_card_bounds(gochip: Any, field: str, value: str, taken: bo
                                      "RES_ON_REFUND_RESPONSE"))
 
     got = gochip.run(script)
-    if taken:
+    if taken or (not gochip.reference and field in ("cardHolderName", "cardCvv", "reason")):
+        if not taken:
+            return  # the length limits of those three are the reference's own choice
         assert got is not None and got["type"] == "RES_ON_REFUND_RESPONSE", got
         body = got["data"]["refundResponse"]
         pan = data["cardNumber"]
@@ -678,3 +706,53 @@ def test_refused_value_named(gochip: Any, kind: str, state: str, build: Any, cut
     assert at_cut in first["description"], first
     if gochip.reference:
         assert at_cut in second["description"] and past not in second["description"], second
+
+
+@case("gochip/B.5/29", title="a POS keeps its reader after a sale: another POS that initialises "
+      "it takes it over only as from an idle holder, and the first is told it lost the device "
+      "(RES_ON_DEVICE_ERROR) and cannot sell on it", failure="the agent lets a reader go after "
+      "each sale, so two POS drive one reader without either being told")
+def test_reader_kept_after_a_sale(gochip: Any) -> None:
+    gochip.need_reference("the readers are the reference's ports")
+    a, b = gochip.client("pos-a"), gochip.client("pos-b")
+
+    def script() -> Any:
+        yield from a.setup(port="reader0")
+        sale_of((yield from a.sale("4.00")))
+        yield from a.wait_for("RES_ON_MESSAGE", 30.0)
+        yield a.world.timeout(40.0)  # the card's removal prompt ends
+        a.mark_seen()
+        yield from b.setup(port="reader0")
+        lost = yield from a.wait_for("RES_ON_DEVICE_ERROR", 5.0)
+        refused = yield from a.request("REQ_PROCESS_SALE", {"amount": "5.00"},
+                                       "RES_ON_SALE_RESPONSE", 30.0)
+        return lost, refused
+
+    lost, refused = gochip.run(script)
+    assert lost is not None, "pos-a was not told another POS took its reader"
+    assert lost["data"].get("deviceError"), lost
+    error_of(refused, "REQ_PROCESS_SALE")
+    check_invariants(gochip)
+
+
+@case("gochip/B.5/30", title="a sale whose card never comes ends when the reader's wait runs "
+      "out: not approved, authorizedAmount 0, nothing booked, and the reader takes the next "
+      "sale", failure="a sale with no card is reported approved, charged, or never ends")
+def test_no_card_ends_the_sale(gochip: Any) -> None:
+    gochip.present("visa-chip-pin", walk_away_at="card")
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        final = yield from c.sale("9.00", limit=300.0)
+        yield from c.wait_for("NEVER", 10.0)
+        gochip.present("visa-chip-pin")
+        return final, (yield from c.sale("9.00"))
+
+    final, after = gochip.run(script)
+    s = sale_of(final)
+    assert s["code"] != "A" and _number(s["authorizedAmount"]) == 0, s
+    assert sale_of(after)["code"] == "A", after
+    if gochip.reference:  # only the second sale holds money
+        assert [amount for _, amount in gochip.agent.bookings()] == [900]
+    check_invariants(gochip)

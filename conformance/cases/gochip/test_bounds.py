@@ -494,6 +494,12 @@ def test_msr_fallback_follows_the_settings(gochip: Any, allowed: bool) -> None:
     assert s["cardNumber"].endswith(s["cardNumber"][-4:]) and "*" in s["cardNumber"], s
     if allowed:
         assert (s["code"], _number(s["authorizedAmount"])) == ("A", Decimal(8)), s
+        # the stripe's service code 201 asks no PIN (ISO/IEC 7813, third digit 1): the
+        # approval is signed for, on the POS (signature collection AUTOMATIC)
+        assert "ENTER_PIN" not in c.messages(), c.messages()
+        kinds = c.types()
+        assert "RES_ON_SIGNATURE_REQUIRED" in kinds, kinds
+        assert kinds.index("RES_ON_SIGNATURE_REQUIRED") < kinds.index("RES_ON_SALE_RESPONSE")
     else:
         assert s["code"] != "A" and _number(s["authorizedAmount"]) == 0, s
         assert not gochip.agent.bookings(), gochip.agent.bookings()

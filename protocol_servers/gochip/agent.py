@@ -129,8 +129,6 @@ class Session:
         self.delayed_auth: int | None = None  # the initial amount when enabled
         self.current: CardTransaction | None = None
         self.busy: str | None = None  # a request whose answer is still being prepared
-        # (request type, error code) of the latest refusals: how the POS behaved
-        self.refused: deque[tuple[str, str]] = deque(maxlen=200)
         self.conduct = Conduct()  # how the POS behaves, graded for --serve
 
     # -- wire ---------------------------------------------------------------------------
@@ -143,7 +141,6 @@ class Session:
         self.send(frames.response("RES_ON_MESSAGE", {"message": value}))
 
     def error(self, kind: str, code: str, description: str, source: str | None) -> None:
-        self.refused.append((source or "", code))
         self.conduct.refused(source or "", code)
         self.send(frames.error(kind, description, source, {"error": code}))
 
@@ -257,7 +254,7 @@ class Session:
     @handles("REQ_SET_API_KEY")
     def set_api_key(self, frame: Frame) -> None:
         key = frames.text(frame.data, "key", required=True, limit=512)
-        if not key:
+        if key == "":  # absent is refused by ``required``, empty here
             raise FieldError("key must not be empty")
         self.api_key = key
         self.send(frames.response("RES_ON_SET_API_KEY", {}))  # ours
@@ -265,7 +262,7 @@ class Session:
     @handles("REQ_SET_INTEGRATION_ID")
     def set_integration_id(self, frame: Frame) -> None:
         key = frames.text(frame.data, "key", required=True, limit=512)
-        if not key:
+        if key == "":  # absent is refused by ``required``, empty here
             raise FieldError("key must not be empty")
         self.send(frames.response("RES_ON_SET_INTEGRATION_ID", {}))  # ours
 
@@ -575,7 +572,7 @@ class Session:
             self._start(CardTransaction(self, self.device, rec))
             return
         self.world.redactor.add_pan(pan)
-        expiry = frames.text(d, "expiryDate", required=True, limit=4) or ""
+        expiry = frames.text(d, "expiryDate", required=True) or ""  # MMYY, checked below
         cvv = frames.text(d, "cardCvv", limit=4)
         if cvv:
             self.world.redactor.add_secret(cvv)

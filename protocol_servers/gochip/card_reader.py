@@ -80,7 +80,7 @@ class CardReader:
     """One reader the agent can connect: ``name`` is what ``portName`` picks."""
 
     def __init__(self, world: World, name: str, end: PinpadEnd, acquirer: Any,
-                 cards: Sequence[str] = (), currency: int = 840) -> None:
+                 cards: Sequence[str], currency: int) -> None:
         from virtual_devices.terminal import Settings
 
         self.world = world
@@ -105,7 +105,6 @@ class CardReader:
         self.opened = False
         self._running: simpy.Process | None = None
         self._last_message = ""
-        self._cancelled = False
 
     @property
     def pinpad(self) -> Any:
@@ -179,7 +178,6 @@ class CardReader:
     def cancel(self) -> Gen:
         """CAN the exchange that is running, if any, and wait for it to end."""
         proc = self._running
-        self._cancelled = True
         if proc is not None and not proc.triggered:
             def can() -> Gen:
                 try:
@@ -211,7 +209,6 @@ class CardReader:
     def read(self, amount: int, when: Any, limit: float, tap: bool = True) -> Gen:
         """GCR: wait for the card, select the application, read its records. ``tap``
         False keeps the pinpad's antenna off (GCR_CTLSON 0): only insert or swipe."""
-        self._cancelled = False
         self._last_message = ""
         if not self.opened:
             # the link failed since (a pinpad that rebooted has no session): open a
@@ -230,7 +227,6 @@ class CardReader:
         one), then nothing else of the card until RMC."""
         from virtual_devices.abecs import messages as m
 
-        self._cancelled = False
         self._last_message = ""
         self.hand_card()
         self.tell("PRESENT_CARD")
@@ -324,10 +320,6 @@ class CardReader:
         pinpad.customer = Customer.for_profile(self.world, profile, **customer)
         pinpad.queue_card(card if card is not None else VirtualCard(profile).place_in(self.world))
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
     def close(self) -> None:
         self.end.close()
 
@@ -340,7 +332,7 @@ def card_fields(card: m.GcrResponse) -> dict[str, str]:
 
 
 def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
-            customer: dict[str, Any] | None = None, currency: int = 840) -> CardReader:
+            customer: dict[str, Any] | None, currency: int) -> CardReader:
     """A virtual pinpad on an in-memory serial line (virtual mode)."""
     from virtual_devices.abecs.customer import Behaviour
     from virtual_devices.terminal import pinpad_end
@@ -350,7 +342,7 @@ def virtual(world: World, name: str, acquirer: Any, cards: Sequence[str],
 
 
 def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
-           link_dir: str | None = None, currency: int = 840) -> CardReader:
+           link_dir: str | None, currency: int) -> CardReader:
     """Realtime: the virtual pinpad on the device side of a pty pair (loop running)."""
     from virtual_devices.terminal import pinpad_end
 
@@ -359,7 +351,7 @@ def on_pty(world: World, name: str, acquirer: Any, cards: Sequence[str],
 
 
 def on_serial(world: World, name: str, acquirer: Any, path: str,
-              currency: int = 840) -> CardReader:
+              currency: int) -> CardReader:
     """Realtime: a real ABECS pinpad on ``path``; the cardholder is a person."""
     from virtual_devices.terminal import pinpad_end
 

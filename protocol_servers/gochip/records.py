@@ -132,8 +132,3 @@ class Records:
             "refundCount": n_refunds, "refundTotal": Amount(refunds),
             "netTotal": Amount(sales - refunds), "transactionCount": n_sales + n_refunds,
         }}
-
-    def told(self) -> list[tuple[str, int]]:
-        """(uniqueRef, signed amount) of every approval the POS was told of."""
-        return [(r.unique_ref, r.amount if r.kind == "SALE" else -r.amount)
-                for r in self.items.values() if r.told and r.approved]

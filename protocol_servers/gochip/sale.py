@@ -149,9 +149,9 @@ class CardTransaction:
         return "CANCELLING"
 
     def owner_gone(self) -> None:
-        """The POS closed the connection: stop the card dialogue while it still may."""
-        if self.stage == CARD and not self.cancel_wanted:
-            self.cancel()
+        """The POS closed the connection: stop the card dialogue while it still may
+        (:meth:`cancel` changes nothing once the gateway is asked or a cancel is on)."""
+        self.cancel()
 
     # -- the flow ----------------------------------------------------------------------
     def run(self) -> Gen:
@@ -256,8 +256,7 @@ class CardTransaction:
         if self.cancel_wanted:
             raise Cancelled
         emv = tlv.flatten(goc.emv_data)
-        aid = (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
-        rec.card_type = card_type_of(aid)
+        rec.card_type = card_type_of(_application(emv))
         rec.emv_tags = _tags(emv)
         if goc.decision == m.DECISION_DECLINED:
             raise Ended("DECLINED BY CARD")
@@ -406,7 +405,7 @@ class CardTransaction:
             if self.cancel_wanted:
                 raise Cancelled
             emv = tlv.flatten(goc.emv_data)
-            rec.card_type = card_type_of((emv.get(0x84) or emv.get(0x4F) or b"").hex().upper())
+            rec.card_type = card_type_of(_application(emv))
             rec.emv_tags = _tags(emv)
             if goc.decision == m.DECISION_DECLINED:
                 raise Ended("DECLINED BY CARD")
@@ -550,6 +549,12 @@ class CardTransaction:
                                        "REQ_PROCESS_UNREFERENCED_REFUND",
                                        {"deviceError": "DEVICE_COMMUNICATION_ERROR"}))
         rec.told = self.session.alive
+
+
+def _application(emv: dict[int, bytes]) -> str:
+    """The card's application, in hex: 84 (DF Name), which every FCI carries (EMV Book 1
+    §11.3.4) and GOC is asked for; 4F (AID) for a pinpad that would leave 84 out."""
+    return (emv.get(0x84) or emv.get(0x4F) or b"").hex().upper()
 
 
 def _tags(emv: dict[int, bytes]) -> list[dict[str, str]]:

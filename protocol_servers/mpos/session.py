@@ -200,8 +200,8 @@ class PinpadSession:
             expiration_yymmdd=_expiry(card),
             sequence_number=None,
             track_2=card.track2,
-            track_1=card.track1 or None,
-            track_3=card.track3 or None,
+            track_1=_present(card.track1),
+            track_3=_present(card.track3),
             holder_name=card.holder_name or None,
             pin_mode="online" if pin is not None else None,
             pin_block=pin.pin_block.hex().upper() if pin is not None else None,
@@ -229,8 +229,8 @@ class PinpadSession:
             expiration_yymmdd=_expiry(card),
             sequence_number=card.pan_seq,
             track_2=card.track2,
-            track_1=card.track1 or None,
-            track_3=card.track3 or None,
+            track_1=_present(card.track1),
+            track_3=_present(card.track3),
             holder_name=card.holder_name or None,
             emv_data=res.emv_data.hex().upper(),
             pin_mode=pin_mode,
@@ -321,6 +321,11 @@ def _service_code(track2: str) -> str:
     short, which ``wants_pin`` reads as no service code (it needs all three)."""
     _, sep, rest = track2.partition("=")
     return rest[4:7] if sep else ""
+
+
+def _present(track: str) -> str | None:
+    """A track GCR left blank (TRKnLEN 00) is absent from the card_hash (§3.4)."""
+    return track or None
 
 
 def _expiry(card: m.GcrResponse) -> str:

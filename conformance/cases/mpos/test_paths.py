@@ -476,6 +476,9 @@ def test_idle_context_expires(mpos_target: Any) -> None:
         yield from c.initialize("nodev", "no-such-device")
         yield mpos_target.world.timeout(20.0)
         yield from c.status("other")
+        # a refused request does not make the bridge forget a context it knows
+        out["refused"] = yield from c.finish("nodev", success=False, response_code=0,
+                                             emv_data=None)
         out["kept_seq"] = yield from c.process("nodev", 1000)
         # ...and forgotten after a minute unnamed: a process then starts afresh
         yield mpos_target.world.timeout(70.0)
@@ -490,6 +493,7 @@ def test_idle_context_expires(mpos_target: Any) -> None:
     assert out["kept_status"]["status"]["code"] == 0
     assert out["freed"]["response_type"] == 2, out["freed"]
     assert out["late"]["status"]["code"] == 1, "a context idle 100 s was forgotten"
+    assert out["refused"]["error"] == SEQ.format("Initialize, Process"), out["refused"]
     assert out["kept_seq"]["error"] == GENERIC.format("Process"), out["kept_seq"]
     assert out["fresh_seq"]["error"] == SEQ.format("Initialize"), out["fresh_seq"]
     gone = out["gone"]["status"]
@@ -595,3 +599,73 @@ def test_disconnect_keeps_serving(mpos_target: Any) -> None:
     assert out["display"]["response_type"] == 6, out["display"]
     assert out["close"]["response_type"] == 8
     assert out["again"]["response_type"] == 2
+
+
+@case(
+    "mpos/2.6/34",
+    title="the reference's housekeeping to the second: a context with no device is "
+    "forgotten once idle past 60 s, one in use once idle past 900 s (exactly 60 or 900 "
+    "is not past), looked for at most every 6 s, at the first request after that",
+    section="2.6",
+    failure="contexts are forgotten early, late, or at another pace than documented",
+)
+def test_housekeeping_edges(mpos_target: Any) -> None:
+    _need_lab(mpos_target)
+    profile = mpos_target.profile
+    if profile.busy_error_keeps_lock or not profile.sequence_rule:
+        pytest.skip("the busy lock or the missing sequence rule hides what is kept")
+    # the reference's documented choices (protocol_servers/mpos/timings.toml):
+    # context_unused_expiry 60 s, context_idle_expiry 900 s, a sweep at most every 6 s.
+    # Message links deliver at once in virtual time, so requests land at exact times.
+    world = mpos_target.world
+    c = mpos_target.client()
+    out: dict[str, Any] = {}
+
+    def at(t: float):  # type: ignore[no-untyped-def]
+        yield world.timeout(t - world.now)
+
+    def failed_initialize(ctx: str):  # type: ignore[no-untyped-def]
+        r = yield from c.initialize(ctx, "no-such-device")
+        assert r["error"] == GENERIC.format("Initialize"), r
+
+    def script():  # type: ignore[no-untyped-def]
+        assert world.now == 0.0, world.now
+        yield from c.status("tick")                 # t=0: the first sweep
+        yield from failed_initialize("U")           # U: no device, named at 0
+        yield from at(55.0)
+        yield from c.status("tick")                 # sweep: U idle 55, kept
+        yield from at(61.0)
+        out["U"] = yield from c.process("U", 1000)  # 6 s on: sweep, U idle 61: gone
+        yield from failed_initialize("V")           # V named at 61
+        yield from at(117.0)
+        yield from c.status("tick")                 # sweep: V idle 56, kept
+        yield from at(122.5)
+        out["V"] = yield from c.process("V", 1000)  # 5.5 s on: no sweep, V kept
+        yield from at(130.0)
+        yield from failed_initialize("W")           # sweep; W named at 130
+        yield from at(190.0)
+        yield from c.status("tick")                 # sweep: W idle exactly 60, kept
+        out["W"] = yield from c.process("W", 1000)
+        yield from at(200.0)
+        dev = yield from ready(c, "R", simple=True)
+        yield from at(300.0)
+        yield from c.status("R")                    # R in use, named at 300
+        yield from at(1200.0)
+        yield from c.status("tick")                 # sweep: R idle exactly 900, kept
+        out["R_kept"] = yield from c.status("R")
+        yield from at(2106.0)
+        yield from c.status("tick")                 # sweep: R idle 906, gone
+        out["R_gone"] = yield from c.status("R")
+        out["dev"] = dev
+        for ctx in ("R", "tick", "U", "V", "W"):
+            yield from c.close(ctx)
+
+    mpos_target.run(script)
+    check_all(c)
+    assert out["U"]["error"] == SEQ.format("Initialize"), ("U was kept", out["U"])
+    assert out["V"]["error"] == GENERIC.format("Process"), ("V was forgotten", out["V"])
+    assert out["W"]["error"] == GENERIC.format("Process"), ("W was forgotten", out["W"])
+    kept = out["R_kept"]["status"]
+    assert kept["code"] == 1 and kept["connected_device_id"] == out["dev"], kept
+    gone = out["R_gone"]["status"]
+    assert gone["code"] == 0 and gone["connected_device_id"] is None, gone

@@ -669,3 +669,50 @@ def test_housekeeping_edges(mpos_target: Any) -> None:
     assert kept["code"] == 1 and kept["connected_device_id"] == out["dev"], kept
     gone = out["R_gone"]["status"]
     assert gone["code"] == 0 and gone["connected_device_id"] is None, gone
+
+
+@case(
+    "mpos/2.6/35",
+    title="close while process waits on a pinpad that lost power (no EOT to CAN, no CLO "
+    "answer): close still answers 8, process is answered once, and once the pinpad is "
+    "back a new context is served",
+    section="2.6",
+    failure="a dark pinpad makes close fail or hang, or leaves the device bound",
+)
+def test_close_on_a_dark_pinpad(mpos_target: Any) -> None:
+    _need_lab(mpos_target)
+    from conformance.faults import power_timings
+    from virtual_devices.abecs import power
+
+    c = mpos_target.client()
+    out: dict[str, Any] = {}
+    world = mpos_target.world
+
+    def script():  # type: ignore[no-untyped-def]
+        dev = yield from ready(c, "dark")
+        mpos_target.present("visa-chip-pin")
+        fault = power.arm(world, power.PowerFault(at="GCR", off=30.0, kind="power_loss"))
+        c.send({"request_type": 4, "context_id": "dark", "process": {"amount": AMOUNT}})
+        yield world.timeout(0.5)
+        c.send({"request_type": 8, "context_id": "dark"})
+        seen = len(c.answers)
+        got = []
+        for _ in range(2):
+            got.append((yield from c.next_answer(timeout=120.0)))
+        yield from c.drain_unsolicited(5.0)
+        out["extra"] = c.answers[seen + len(got):]
+        out["answers"] = got
+        out["fired"] = bool(fault.fired)
+        out["status"] = yield from c.status("dark")
+        yield world.timeout(30.0 + power_timings()["boot_time"] + 1.0)
+        out["again"] = yield from c.initialize("back", dev, simple=True)
+        yield from c.close("back")
+
+    mpos_target.run(script)
+    check_all(c)
+    assert out["fired"], "the pinpad never lost power"
+    kinds = sorted(a["response_type"] for a in out["answers"])
+    assert kinds == [8, 9], out["answers"]
+    assert not out["extra"], out["extra"]
+    assert out["status"]["status"]["code"] == 0
+    assert out["again"]["response_type"] == 2, out["again"]

@@ -22,13 +22,13 @@ Choices where the sources are silent (mpos-bridge.md §8 lists them as not found
   (§3.3, §7 item 4): :meth:`PinpadSession.finish` says the card declined only when the
   host had approved (COMMST 0) and the card still answered DECISION 1 (2nd GENERATE AC
   gave an AAC). A decline after a host refusal or no host is what the host asked for.
-* GCR's date and time come from the world's clock on a fixed calendar
-  (:data:`SIM_EPOCH`), so a run is reproducible.
+* GCR's date and time come from the world's clock on the simulation's fixed calendar
+  (the terminal application's :data:`~virtual_devices.terminal.SIM_EPOCH`, shared with
+  the other servers' card readers), so a run is reproducible.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -52,7 +52,14 @@ from protocol_servers.mpos.tables import (
 from simulator.timings import load_timings
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.host import AbecsError
-from virtual_devices.terminal import HostAnswer, Processed, Settings, Tables, Terminal
+from virtual_devices.terminal import (
+    SIM_EPOCH,
+    HostAnswer,
+    Processed,
+    Settings,
+    Tables,
+    Terminal,
+)
 
 if TYPE_CHECKING:
     from simulator.streams import ByteEnd
@@ -60,7 +67,6 @@ if TYPE_CHECKING:
 
 Gen = Generator[simpy.Event, Any, Any]
 
-SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 DUKPT_TDES, PIN_KEY_INDEX = 3, 16
 ST_CANCEL = 13
 CLEAR_LINE = " " * 32

@@ -329,6 +329,9 @@ def test_undefined_type_without_sequence_rule(no_sequence: Any) -> None:
     assert got[5]["response_type"] == 7 and got[5]["status"]["code"] == 0
 
 
+ISSUER_SAMPLE = "9108E64A2FE21FD88672"
+
+
 def _fnc_sent(world: Any, port: str) -> list[str]:
     """The FNC command frames the bridge sent (transcript labels, ``[sec]`` stripped)."""
     out = []
@@ -359,6 +362,7 @@ def test_finish_commst(mpos_target: Any) -> None:
         (True, 1001, None, "1"),
         (False, 0, None, "1"),
         (True, 0, "not hex", "0"),
+        (True, 0, ISSUER_SAMPLE, "0"),  # the note's FNC sample issuer data (§4.9)
         (True, None, None, "0"),     # no response_code: 0
         (None, 0, None, "1"),        # no success: false
     ]
@@ -387,8 +391,17 @@ def test_finish_commst(mpos_target: Any) -> None:
     # FNC block 1: CMD_ID, CMD_LEN1 (3), then COMMST (§4.9)
     got = [label[6] for label in sent]
     assert got == [want for *_, want in cases], got
-    # the last finish's ISSDAT is empty: ISSMODE, ARC, then ISSDATLEN 000
-    assert sent[-1][7:13] == "000000", sent[-1]
+    # then ISSMODE (0) and ARC: "00" with COMMST 1 (§4.9: the host was not reached,
+    # the other fields are zero); else the response code's last two digits, the
+    # reference's reading of a four-digit Pagar.me code as the two-character ARC
+    arcs = [label[7:10] for label in sent]
+    want_arcs = ["0" + ("00" if st == "1" else f"{code or 0:04d}"[-2:])
+                 for _, code, _, st in cases]
+    assert arcs == want_arcs, (arcs, want_arcs)
+    # ISSDATLEN counts the issuer data's bytes: 10 for the sample; 000 without (none
+    # given, not hex)
+    lens = [label[10:13] for label in sent]
+    assert lens == ["010" if emv == ISSUER_SAMPLE else "000" for _, _, emv, _ in cases], lens
 
 
 @case(

@@ -406,8 +406,9 @@ def test_finish_commst(mpos_target: Any) -> None:
 
 @case(
     "mpos/2.6/32",
-    title="close while process waits for a card: close answers 8, the process and a "
-    "display queued behind it are each answered once, and the device is free again",
+    title="close while process waits for a card: status says InUse meanwhile; close "
+    "answers 8, the process and a display queued behind it are each answered once, and "
+    "the device is free again",
     section="2.6",
     failure="close leaves queued requests unanswered or the device bound",
 )
@@ -419,9 +420,12 @@ def test_close_ends_queued_work(mpos_target: Any) -> None:
 
     def script():  # type: ignore[no-untyped-def]
         dev = yield from ready(c, "q")
+        out["dev"] = dev
         mpos_target.lab.readers[0].pinpad.cards.clear()  # nobody presents a card
         c.send({"request_type": 4, "context_id": "q", "process": {"amount": AMOUNT}})
         yield mpos_target.world.timeout(5.0)
+        # status answers at once during the payment (§2.5 type 7: 2 InUse)
+        out["busy"] = yield from other.status("q")
         c.send({"request_type": 6, "context_id": "q",
                 "display_message": {"message": "queued"}})
         yield mpos_target.world.timeout(1.0)
@@ -450,6 +454,8 @@ def test_close_ends_queued_work(mpos_target: Any) -> None:
     texts = sorted(e["error"] for e in errors)
     assert GENERIC.format("DisplayMessage") in texts, texts
     assert any(t.startswith("Transaction ") or t == GENERIC.format("Process") for t in texts)
+    busy = out["busy"]["status"]
+    assert busy["code"] == 2 and busy["connected_device_id"] == out["dev"], busy
     assert out["status"]["status"]["code"] == 0
     assert out["again"]["response_type"] == 2, "close left the device bound"
 

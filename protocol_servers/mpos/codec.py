@@ -200,8 +200,12 @@ def _int(value: Any, what: str) -> int:
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     elif isinstance(value, str):
+        # Int32.Parse: blanks around, one sign, any number of leading zeros, ASCII digits
+        # only (Python's int() would also read other scripts' digits); the range check
+        # below refuses what does not fit, and int() itself refuses more than 4300 digits
         text = value.strip()
-        if text.lstrip("+-").isdigit() and len(text) <= 12:
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if digits.isdigit() and digits.isascii():
             number = int(text)
     if number is None:
         raise ValueError(f"{what}: expected an integer, got {_short(value)}")

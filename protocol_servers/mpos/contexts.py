@@ -18,6 +18,8 @@ from protocol_servers.mpos.codec import ContextStatus, RequestType, check_sequen
 @dataclass
 class Context:
     id: str
+    # simulated time of the last request that named this context (idle expiry)
+    last_seen: float
     status: ContextStatus = ContextStatus.Uninitialized
     current_operation: int = 0
     device_id: str | None = None
@@ -25,12 +27,10 @@ class Context:
     stuck: bool = False
     # whatever the server keeps per context (the pinpad session, the lock, ...)
     runtime: dict[str, Any] = field(default_factory=dict)
-    # simulated time of the last request that named this context (idle expiry)
-    last_seen: float = 0.0
 
 
 class ContextTable:
-    def __init__(self, sequence_rule: bool = True) -> None:
+    def __init__(self, sequence_rule: bool) -> None:
         self._contexts: dict[str, Context] = {}
         self.sequence_rule = sequence_rule
         self.locked = False  # the auto-update lock of §2.6: refuse new contexts
@@ -38,13 +38,14 @@ class ContextTable:
     def get(self, context_id: str) -> Context | None:
         return self._contexts.get(context_id)
 
-    def get_or_create(self, context_id: str) -> Context | None:
-        """None when contexts are locked and this one does not exist yet."""
+    def get_or_create(self, context_id: str, now: float) -> Context | None:
+        """None when contexts are locked and this one does not exist yet; a new context
+        is named at ``now``."""
         ctx = self._contexts.get(context_id)
         if ctx is None:
             if self.locked:
                 return None
-            ctx = Context(context_id)
+            ctx = Context(context_id, last_seen=now)
             self._contexts[context_id] = ctx
         return ctx
 

@@ -143,7 +143,7 @@ class MposBridgeServer:
         # any request names (and so creates) its context, as the shipped bridge's static
         # dictionary did (§2.6, and the update lock of §2.7 refuses new ones); a context
         # that never got further than that is forgotten soon (see _expire_idle)
-        ctx = self.contexts.get_or_create(req.context_id)
+        ctx = self.contexts.get_or_create(req.context_id, self.world.now)
         if ctx is None:
             self._answer(conn, error_response(CONTEXT_ERROR, req.raw_context_id))
             return

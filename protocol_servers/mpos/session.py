@@ -22,13 +22,13 @@ Choices where the sources are silent (mpos-bridge.md §8 lists them as not found
   (§3.3, §7 item 4): :meth:`PinpadSession.finish` says the card declined only when the
   host had approved (COMMST 0) and the card still answered DECISION 1 (2nd GENERATE AC
   gave an AAC). A decline after a host refusal or no host is what the host asked for.
-* GCR's date and time come from the world's clock on a fixed calendar
-  (:data:`SIM_EPOCH`), so a run is reproducible.
+* GCR's date and time come from the world's clock on the simulation's fixed calendar
+  (the terminal application's :data:`~virtual_devices.terminal.SIM_EPOCH`, shared with
+  the other servers' card readers), so a run is reproducible.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -52,7 +52,14 @@ from protocol_servers.mpos.tables import (
 from simulator.timings import load_timings
 from virtual_devices.abecs import messages as m
 from virtual_devices.abecs.host import AbecsError
-from virtual_devices.terminal import HostAnswer, Processed, Settings, Tables, Terminal
+from virtual_devices.terminal import (
+    SIM_EPOCH,
+    HostAnswer,
+    Processed,
+    Settings,
+    Tables,
+    Terminal,
+)
 
 if TYPE_CHECKING:
     from simulator.streams import ByteEnd
@@ -60,7 +67,6 @@ if TYPE_CHECKING:
 
 Gen = Generator[simpy.Event, Any, Any]
 
-SIM_EPOCH = datetime.datetime(2026, 11, 25, 12, 0, 0)
 DUKPT_TDES, PIN_KEY_INDEX = 3, 16
 ST_CANCEL = 13
 CLEAR_LINE = " " * 32
@@ -200,8 +206,8 @@ class PinpadSession:
             expiration_yymmdd=_expiry(card),
             sequence_number=None,
             track_2=card.track2,
-            track_1=card.track1 or None,
-            track_3=card.track3 or None,
+            track_1=_present(card.track1),
+            track_3=_present(card.track3),
             holder_name=card.holder_name or None,
             pin_mode="online" if pin is not None else None,
             pin_block=pin.pin_block.hex().upper() if pin is not None else None,
@@ -229,8 +235,8 @@ class PinpadSession:
             expiration_yymmdd=_expiry(card),
             sequence_number=card.pan_seq,
             track_2=card.track2,
-            track_1=card.track1 or None,
-            track_3=card.track3 or None,
+            track_1=_present(card.track1),
+            track_3=_present(card.track3),
             holder_name=card.holder_name or None,
             emv_data=res.emv_data.hex().upper(),
             pin_mode=pin_mode,
@@ -321,6 +327,11 @@ def _service_code(track2: str) -> str:
     short, which ``wants_pin`` reads as no service code (it needs all three)."""
     _, sep, rest = track2.partition("=")
     return rest[4:7] if sep else ""
+
+
+def _present(track: str) -> str | None:
+    """A track GCR left blank (TRKnLEN 00) is absent from the card_hash (§3.4)."""
+    return track or None
 
 
 def _expiry(card: m.GcrResponse) -> str:

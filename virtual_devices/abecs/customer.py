@@ -42,6 +42,8 @@ class MagstripeCard:
     service_code: str = "101"
     discretionary: str = "0000000000"
     has_chip: bool = False
+    # ISO 4909 track 3 (up to 104 characters), which few cards carry: empty when absent
+    track3: str = ""
 
     @property
     def track2(self) -> str:

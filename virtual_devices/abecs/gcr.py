@@ -86,7 +86,8 @@ def _magstripe_response(pinpad: CardDevice, req: m.GcrRequest, card: Any) -> Res
     return m.GcrResponse(
         card_type=m.CARD_MAGSTRIPE, stat_chip=stat, app_type=app_type,
         acq_idx=rec.acquirer if rec else req.acq_idx, rec_idx=rec.record_index if rec else "00",
-        track1=_protect(pinpad, track1), track2=_protect(pinpad, track2), track3="",
+        track1=_protect(pinpad, track1), track2=_protect(pinpad, track2),
+        track3=_protect(pinpad, str(getattr(card, "track3", "") or "")[:104]),
         pan=_protect(pinpad, pan), pan_seq=0, app_label="",
         service_code=rest[4:7], holder_name=_holder_from_track1(track1),
         expiry=_expiry_yymmdd(rest[:4]), issuer_country="000",

@@ -46,6 +46,9 @@ BAD: list[tuple[Any, str]] = [
     (_init(timeout_milliseconds=10**50), "Initialize"),
     (_init(baud_rate="9" * 50), "Initialize"),
     (_init(baud_rate="fast" * 20), "Initialize"),
+    (_init(baud_rate="\u0661\u0669\u0662\u0660\u0660"), "Initialize"),  # 19200, Arabic-Indic
+    (_init(baud_rate="+-19200"), "Initialize"),
+    (_init(baud_rate="9" * 5000), "Initialize"),
     (_init(timeout_milliseconds="12a"), "Initialize"),
     (_init(simple_initialize="yes"), "Initialize"),
     (_init(simple_initialize=1.5), "Initialize"),
@@ -125,7 +128,8 @@ def test_every_bad_field(mpos_target: Any) -> None:
 
 @case(
     "mpos/2.2/14",
-    title="edge values that do read: Int32's largest value, an integral float, a nonzero "
+    title="edge values that do read: Int32's ends (with any number of leading zeros), a "
+    "signed number string with blanks, an integral float, a nonzero "
     "integer boolean, a null body, a boolean or number as a message, a null request_type",
     section="2.2",
     failure="a value Newtonsoft reads is refused, or read as another value",
@@ -139,8 +143,9 @@ def test_edge_values_read(mpos_target: Any) -> None:
         out["init"] = yield from c.request({
             "request_type": 2, "context_id": "edge",
             "initialize": {"device_id": dev, "baud_rate": 19200.0, "simple_initialize": 2,
-                           "timeout_milliseconds": "2147483647"}})
+                           "timeout_milliseconds": "00000000002147483647"}})
         out["status"] = yield from c.status("edge")
+        out["signed"] = yield from c.request({"request_type": " +0007 ", "context_id": "edge"})
         out["display"] = yield from c.request(
             {"request_type": 6, "context_id": "edge", "display_message": None})
         # a message that is not a string is written out as .NET would: True, False, 12
@@ -162,6 +167,7 @@ def test_edge_values_read(mpos_target: Any) -> None:
     check_all(c)
     assert out["init"]["response_type"] == 2, out["init"]
     assert out["status"]["status"]["code"] == 1
+    assert out["signed"]["response_type"] == 7, out["signed"]
     # a null display_message shows an empty message (§2.5 type 6: null -> "")
     assert out["display"]["response_type"] == 6, out["display"]
     # a missing or null request_type is the enum's default, UnknownCommand (§2.7)

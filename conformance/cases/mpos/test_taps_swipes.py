@@ -27,6 +27,7 @@ CTLS_CVM_LIMIT = 20000
 PAYPASS = "mc-paypass-magstripe"  # taps in mag-stripe mode only: GCR card type 05
 PAYPASS_PAN = "5413330089020029"
 STRIPE_PAN = "4761739001010119"  # a Visa test PAN (ADVT family)
+TRACK3 = f"01{STRIPE_PAN}=9869860000000000000000000000003112010000000000000"
 
 
 def _pinpad(target: Any) -> Any:
@@ -140,8 +141,10 @@ def test_swipe_shortest_track(mpos_target: Any) -> None:
 
     mpos_target.world.redactor.add_pan(STRIPE_PAN)
 
-    def stripe(service: str, discretionary: str, holder: str = "CARDLOOP/STRIPE") -> Any:
-        return MagstripeCard(STRIPE_PAN, "3112", holder, service, discretionary)
+    def stripe(service: str, discretionary: str, holder: str = "CARDLOOP/STRIPE",
+               track3: str = "") -> Any:
+        return MagstripeCard(STRIPE_PAN, "3112", holder, service, discretionary,
+                             track3=track3)
 
     got = _sales(mpos_target, "swipe", [
         (stripe("106", ""), 2590, 1),    # seven characters, PIN required
@@ -150,8 +153,11 @@ def test_swipe_shortest_track(mpos_target: Any) -> None:
         (stripe("201", "0"), 2590, 1),   # eight, no PIN (2xx: chip card, swiped anyway)
         # a name without the SURNAME/GIVEN slash is written as it stands
         (stripe("101", "", "CARDLOOP STRIPE"), 2590, 1),
+        # a stripe with a track 3 (ISO 4909: format code, PAN, separator, data)
+        (stripe("101", "", track3=TRACK3), 2590, 1),
     ])
-    want = [("106", True), ("101", False), ("120", True), ("201", False), ("101", False)]
+    want = [("106", True), ("101", False), ("120", True), ("201", False), ("101", False),
+            ("101", False)]
     for i, (sale, (service, pin)) in enumerate(zip(got, want, strict=True)):
         p = sale["answer"]["process"]
         assert sale["answer"]["response_type"] == 4 and p["status"] == 0, (i, sale)
@@ -164,6 +170,12 @@ def test_swipe_shortest_track(mpos_target: Any) -> None:
         name = "CARDLOOP STRIPE" if i == 4 else "STRIPE CARDLOOP"
         assert card["card_holder_name"] == name and p["card_holder_name"] == name, (i, p)
         assert ("card_pin_mode" in card) is pin, (i, card)
+        # ISO 7813 track 1: format B, PAN, ^NAME^, YYMM, service code, discretionary
+        assert card["card_track_1"] == (
+            f"B{STRIPE_PAN}^{'CARDLOOP STRIPE' if i == 4 else 'CARDLOOP/STRIPE':<26}^3112"
+            + track[len(STRIPE_PAN) + 5:]), (i, card)
+        # §3.4: card_track_3 only when the stripe has one, and then as read
+        assert card.get("card_track_3") == (TRACK3 if i == 5 else None), (i, card)
 
 
 @case(

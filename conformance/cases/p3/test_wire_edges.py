@@ -33,10 +33,10 @@ def _wire(p3: Any, text: str) -> bytes | str:
       failure="a charge that has not started yet refuses an abort, or is charged anyway")
 def test_abort_in_the_charges_packet(p3: Any) -> None:
     c = p3.client()
-    execute = ('{"tag":"x-1","type":"EXECUTE_TRANSACTION_REQUEST","resource":"%s",'
-               '"executeTransactionRequest":{"mode":"ONLINE","transactionParameters":'
-               '{"type":"CHARGE","amount":5.00,"currency":"EUR"}}}' % RESOURCE)
-    abort = '{"tag":"a-1","type":"ABORT_TRANSACTION_REQUEST","resource":"%s"}' % RESOURCE
+    execute = ('{"tag":"x-1","type":"EXECUTE_TRANSACTION_REQUEST","resource":"' + RESOURCE
+               + '","executeTransactionRequest":{"mode":"ONLINE","transactionParameters":'
+               '{"type":"CHARGE","amount":5.00,"currency":"EUR"}}}')
+    abort = '{"tag":"a-1","type":"ABORT_TRANSACTION_REQUEST","resource":"' + RESOURCE + '"}'
 
     def script():  # type: ignore[no-untyped-def]
         yield from login(c, p3)

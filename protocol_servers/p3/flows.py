@@ -77,7 +77,7 @@ class Flow:
         self.owner_gone = True
         self.sink = None
         self.tx.abort_reason = "ERROR_AUTOREVERSAL_LOGOUT"
-        if self.tx.abortable and self.tx.request_abort() is None:
+        if self.tx.request_abort() is None:  # None only while abortable
             self.abort()
 
     # -- helpers --------------------------------------------------------------------
@@ -94,9 +94,10 @@ class Flow:
         self.emit(self.tx.update(state, details, line1, line2))
 
     def wait(self, what: simpy.Event | float) -> Gen:
-        """Wait for an event or a delay; raise :class:`Aborted` on an accepted abort."""
-        if self.tx.abort_requested and self.tx.abortable:
-            raise Aborted
+        """Wait for an event or a delay; raise :class:`Aborted` on an accepted abort.
+
+        An abort accepted earlier has already triggered ``abort_ev``, so an abortable wait
+        ends at once."""
         ev = self.world.timeout(what) if isinstance(what, (int, float)) else what
         if self.tx.abortable:
             yield self.world.any_of([ev, self.abort_ev])

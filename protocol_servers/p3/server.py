@@ -70,10 +70,6 @@ class Connection:
             if not flow.tx.is_final:
                 flow.lose_owner()
         self.flows.clear()
-        # a closed connection is forgotten: memory per server must not grow with the
-        # number of connections it has ever served
-        if self in self.server.connections:
-            self.server.connections.remove(self)
 
     @property
     def logged_in(self) -> bool:
@@ -234,7 +230,6 @@ class PayServer:
                     dev.reader = virtual_reader(world, dev.config.identifier, self.acquirer,
                                                 dev.config.cards, dev.config.customer)
         self.transactions: dict[str, Transaction] = {}
-        self.connections: list[Connection] = []
         self.global_merchant: str | None = None
         # what the line to the acquirer does to ABECS readers' authorisations (the
         # catalogue's backend.* faults; healthy unless a case or the control API sets it)
@@ -342,7 +337,6 @@ class PayServer:
                 end.send(text.encode("utf-8") if binary else text)
 
         conn = Connection(self, transport, send, end.close)
-        self.connections.append(conn)
         self.world.process(self._serve_messages(conn, end))
         return conn
 
@@ -366,7 +360,6 @@ class PayServer:
                 end.write(tcpframes.encode(text.encode("utf-8")))
 
         conn = Connection(self, "tcp", send, end.close)
-        self.connections.append(conn)
         self.world.process(self._serve_stream(conn, end))
         return conn
 

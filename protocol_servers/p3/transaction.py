@@ -83,7 +83,6 @@ class Transaction:
         self.status_code = "PENDING_WAITING_FOR_EXECUTION"
         self.state = "IDLE"
         self.abortable = True
-        self.abort_requested = False
         self.abort_reason: str | None = None
         self.pending: PendingAction | None = None
         self.card: CardInfo | None = None
@@ -115,7 +114,6 @@ class Transaction:
                 "TRANSACTION_NO_LONGER_ABORTABLE",
                 f"state {self.state} cannot be aborted; wait for the final response",
             )
-        self.abort_requested = True
         self.abort_reason = self.abort_reason or "ABORTED_MERCHANT_ABORTED"
         return None
 

@@ -96,3 +96,33 @@ def test_reader_card_log_date(p3: Any) -> None:
     assert (on_receipt - signed).total_seconds() < 600, (signed, on_receipt)
     assert _bcd(entry[6:12]) == "000000001200"
     check_invariants(p3)
+
+
+@case("p3/8.3/3", title="a reader configured with two cards hands them to its customers in "
+      "turn: the first, the second, then the first again", section="8.3",
+      failure="the reader's customers do not take the configured cards in order")
+def test_reader_cards_in_turn(p3: Any) -> None:
+    _needs_reader(p3)
+    p3.need_reference("the cards the reader's customers hold are configured")
+    reader = p3.server.devices[READER].reader
+    reader.cards = ("visa-chip-pin", "amex-chip-pin")
+    reader.customer = {"presentation": "insert"}
+    c = p3.client()
+
+    def script():  # type: ignore[no-untyped-def]
+        resource = yield from _reader(p3, c)
+        finals = []
+        for amount in ("12.00", "13.00", "14.00"):
+            finals.append((yield from c.final(c.execute(resource, amount=amount),
+                                              timeout=300)))
+        return finals
+
+    seen = []
+    for final in p3.run(script):
+        t = tx_of(final)
+        assert t["status"] == "APPROVED", t["statusDetails"]
+        seen.append((t["cardDetails"]["scheme"], t["cardDetails"]["maskedCardNumber"]))
+    # the catalogue's cards (visa_chip_pin.toml, amex_chip_pin.toml), in §6's scheme words
+    visa, amex = ("VISA", "476173******0010"), ("AMERICAN_EXPRESS", "374245*****1006")
+    assert seen == [visa, amex, visa], seen
+    check_invariants(p3)

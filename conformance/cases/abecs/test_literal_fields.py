@@ -430,10 +430,9 @@ RISK_ROWS = [
       section="4.8", failure="the pinpad reads the floor limit or the random-selection "
       "threshold in another base, so offline approvals happen over the acquirer's limits")
 def test_goc_risk_parameters(abecs_device: Any, row: int) -> None:
+    from virtual_devices.abecs.tables import AID_V21_LEN, AidRecord
     from virtual_devices.emv.card import VirtualCard
     from virtual_devices.emv.catalogue import catalogue
-
-    from virtual_devices.abecs.tables import AID_V21_LEN, AidRecord
 
     amount, floor, tpbrs, tvbrs, mtpbrs, decision = RISK_ROWS[row]
     # the Mastercard record with a TAC-online that asks for "randomly selected for online

@@ -185,8 +185,10 @@ class FrameReader:
     def __init__(self) -> None:
         self.state = _Rx.IDLE
         self._buf = bytearray()
-        self._crc = 0
-        self._overflow = False
+        # the CRC read after ETB and whether the packet outgrew the limit: set when a
+        # packet starts (SYN) or ends (ETB) before anything reads them
+        self._crc: int
+        self._overflow: bool
         self.trailing_can = False  # the last byte was 0x18 inside an encrypted packet
 
     @property
@@ -476,10 +478,12 @@ class HostLink:
         self.reader = FrameReader()
         self.state = _H.IDLE
         self._wire = b""
-        self._tries = 0
-        self._naks_sent = 0
+        # the counters of one exchange: send_command (tries, NAKs) and cancel (CAN tries)
+        # set them before anything reads them, so they have no value of their own here
+        self._tries: int
+        self._naks_sent: int
+        self._can_tries: int
         self._blocking = False
-        self._can_tries = 0
         # frames read in the same chunk after a notification (NTM + response together)
         self._backlog: list[Frame | Control] = []
 

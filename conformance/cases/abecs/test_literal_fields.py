@@ -397,3 +397,64 @@ def test_gpn_master_working_key(abecs_device: Any) -> None:
     assert tdes(wk, bytes.fromhex(pkt[9:25].decode()), decrypt=True) == _iso0_block(
         "2468", PAN.decode()), "the PIN block is not ISO-0 of the typed PIN under the WK"
     assert only(bad[1:], b"GPN011") == b"GPN011"
+
+
+def _goc_risk(amount: int, floor: str, tpbrs: str, tvbrs: str, mtpbrs: str) -> bytes:
+    """GOC (§3.6.3) with RISKMAN 1 and the four risk parameters as the spec writes them:
+    FLRLIMIT and TVBRS in hexadecimal (H8), TPBRS and MTPBRS in decimal (N2)."""
+    b1 = (b"%012d" % amount + b"0" * 12 + b"0" + b"0" + b"0" + b"3" + b"16" + b"0" * 32
+          + b"1" + floor.encode() + tpbrs.encode() + tvbrs.encode() + mtpbrs.encode() + b"000")
+    assert len(b1) == 86
+    return b"GOC086" + b1 + b"025" + TAGS1 + b"003000"
+
+
+# (amount, FLRLIMIT, TPBRS, TVBRS, MTPBRS, DECISION). EMV Book 3 §10.6: at or over the floor
+# limit the transaction goes online; under the threshold it is picked at random with TPBRS
+# percent; between the two the percentage runs from TPBRS to MTPBRS. 99 % always picks
+# (the draw is 1 to 99), 0 % never does, so each row has one outcome.
+RISK_ROWS = [
+    # 1099 (0x44B) is under the floor 0x44C = 1100 and over the threshold 0x3E8 = 1000,
+    # where the percentage has fallen from 99 to 0: not picked, approved offline
+    (1099, "0000044C", "99", "000003E8", "00", b"0"),
+    # 999 is under the threshold 0x3E8 = 1000: picked with 99 %, online
+    (999, "000003E8", "99", "000003E8", "00", b"2"),
+    # 1000 reaches the floor limit 0x3E8 = 1000: online whatever the percentages
+    (1000, "000003E8", "00", "00000000", "00", b"2"),
+]
+
+
+@pytest.mark.parametrize("row", range(len(RISK_ROWS)))
+@case("abecs/4.8/202", title="GOC's terminal risk management reads FLRLIMIT and TVBRS as "
+      "hexadecimal cents and TPBRS/MTPBRS as decimal percentages: the floor limit, the "
+      "threshold and the biased random selection decide as EMV Book 3 §10.6 says",
+      section="4.8", failure="the pinpad reads the floor limit or the random-selection "
+      "threshold in another base, so offline approvals happen over the acquirer's limits")
+def test_goc_risk_parameters(abecs_device: Any, row: int) -> None:
+    from virtual_devices.abecs.tables import AID_V21_LEN, AidRecord
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    amount, floor, tpbrs, tvbrs, mtpbrs, decision = RISK_ROWS[row]
+    # the Mastercard record with a TAC-online that asks for "randomly selected for online
+    # processing" (TVR byte 4 bit 5), as the brands' own TACs do
+    records = [r for r in aid_records() if b"A0000000041010" not in r] + [
+        AidRecord(8, "03", bytes.fromhex("A0000000041010"), 1, "MASTERCARD",
+                  tac_online="D84004F800", layout=AID_V21_LEN).encode()]
+    card = VirtualCard(catalogue()["mc-offline-approved"])
+    abecs_device.present(card, Behaviour(think_s=(0.2, 0.4), typing_s=(0.05, 0.1),
+                                         presentation="insert"))
+    gcr = (b"GCR041" + b"00" + b"99" + b"%012d" % amount + b"261125" + b"120000"
+           + b"0000000042" + b"00" + b"0")
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        yield from abecs_device.host.load_tables(0, "0000000042", records)
+        read = yield from send(abecs_device, wire(gcr), 15.0)
+        goc = yield from send(abecs_device, wire(_goc_risk(amount, floor, tpbrs, tvbrs,
+                                                            mtpbrs)), 20.0)
+        return read, goc
+
+    read, goc = abecs_device.run(flow)
+    assert only(read[1:], b"GCR000")[9:11] == b"03"
+    pkt = only(goc[1:], b"GOC000")
+    assert pkt[9:10] == decision, f"DECISION {pkt[9:10]!r}, expected {decision!r}"

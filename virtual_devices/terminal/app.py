@@ -587,14 +587,17 @@ class Terminal:
         amount: int,
         tables: Tables,
         when: datetime.datetime | None = None,
-        app_type: int = 99,
+        *,
+        app_type: int,
         apps: tuple[tuple[int, str], ...] = (),
         stripe_pin: bool | Callable[[m.GcrResponse], bool] = True,
         check_tables: bool = True,
         steps: list[str] | None = None,
     ) -> Gen:
         """Step one: tables, GCR, then GOC for a chip or GPN for a stripe that wants a
-        PIN. Returns :class:`Processed`; the caller asks its host, then :meth:`finish`."""
+        PIN. Returns :class:`Processed`; the caller asks its host, then :meth:`finish`.
+        ``app_type`` is GCR's application type filter (99: every application), which
+        each caller states."""
         steps = steps if steps is not None else []
         if check_tables:
             yield from self.ensure_tables(tables)
@@ -652,7 +655,7 @@ class Terminal:
         res = SaleResult()
         approval: Any = None  # the acquirer's approval while the card still has to finish
         try:
-            done = yield from self.process(amount, tables, when, app_type,
+            done = yield from self.process(amount, tables, when, app_type=app_type,
                                            stripe_pin=stripe_pin, check_tables=check_tables,
                                            steps=res.steps)
             card = done.card

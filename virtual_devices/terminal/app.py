@@ -54,6 +54,11 @@ def entry_mode(card: m.GcrResponse | None) -> str:
     if card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1:
         return "fallback"
     return ENTRY_MODES.get(card.card_type, "unknown")
+# The interface a credit is booked with, by GCR's card type: as the card was read (a tap in
+# mag-stripe mode is still a tap, a swipe a swipe)
+REFUND_INTERFACES: dict[int, Literal["contact", "contactless", "magstripe"]] = {
+    m.CARD_ICC: "contact", m.CARD_CTLS_EMV: "contactless", m.CARD_CTLS_MAG: "contactless",
+    m.CARD_MAGSTRIPE: "magstripe"}
 # Host approvals that a card may still refuse at FNC (so the host must reverse them).
 APPROVING_ARCS = ("00", "08", "10", "11")
 
@@ -739,7 +744,7 @@ class Terminal:
         from virtual_devices.emv.kernel.messages import AuthRequest
 
         aid = rid_for_pan(card.pan)
-        return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+        return AuthRequest(REFUND_INTERFACES.get(card.card_type, "contact"),
                            amount, currency or self.settings.currency, card.pan,
                            f"{card.pan_seq:02d}",
                            aid, {})

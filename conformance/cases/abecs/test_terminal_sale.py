@@ -368,7 +368,10 @@ def test_finish_after_the_card_went_silent(abecs_device: Any) -> None:
 
 
 @pytest.mark.parametrize("card_name, presentation, interface", [
-    ("visa-chip-pin", "insert", "contact"), ("visa-contactless", "tap", "contactless")])
+    ("visa-chip-pin", "insert", "contact"), ("visa-contactless", "tap", "contactless"),
+    ("visa-chip-pin", "swipe", "magstripe"),
+    # a tap in mag-stripe mode (GCR card type 05) is a tap, and its PAN is track 2's
+    ("mc-paypass-magstripe", "tap", "contactless")])
 @case("abecs/4.11/305", title="a card-present refund: GCR reads the card, the credit is "
       "booked to it at the acquirer with the amount, the currency and the interface it was "
       "read by, then RMC", section="4.11",

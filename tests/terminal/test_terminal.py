@@ -96,7 +96,7 @@ def test_split_steps_process_then_finish_with_the_hosts_answer() -> None:
     s = Setup()
 
     def flow() -> Gen:
-        done = yield from s.term.process(1000, s.tables)
+        done = yield from s.term.process(1000, s.tables, app_type=99)
         rsp = s.acquirer.authorise(done.auth_request(1000, 986))
         fin = yield from s.term.finish(HostAnswer.from_issuer(rsp), approved=rsp.approved)
         return done, rsp, fin
@@ -113,7 +113,7 @@ def test_finish_without_a_host_answer_lets_the_card_decline() -> None:
     s = Setup()
 
     def flow() -> Gen:
-        yield from s.term.process(1000, s.tables)
+        yield from s.term.process(1000, s.tables, app_type=99)
         return (yield from s.term.finish(HostAnswer.NONE, approved=False))
 
     fin = s.run(flow())

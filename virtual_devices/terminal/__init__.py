@@ -25,7 +25,7 @@ own protocol and runs payments through this one application::
     card = yield from term.key_card()                        # keyed entry: GCD for the
     rsp = yield from term.authorise_keyed(card, 1000)        # number, month, year, code
 
-    done = yield from term.process(1000, tables)             # split step 1: GCR + GOC (chip)
+    done = yield from term.process(1000, tables, app_type=99)  # split step 1: GCR + GOC
     #   done.card (GcrResponse), done.goc (GocResponse: decision, emv_data, PIN block)
     #   or done.pin (GPN for a stripe); done.auth_request(amount, currency)
     fin = yield from term.finish(HostAnswer(0, "00", issuer_tlv), approved=True)

@@ -54,6 +54,11 @@ def entry_mode(card: m.GcrResponse | None) -> str:
     if card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1:
         return "fallback"
     return ENTRY_MODES.get(card.card_type, "unknown")
+# The interface a credit is booked with, by GCR's card type: as the card was read (a tap in
+# mag-stripe mode is still a tap, a swipe a swipe)
+REFUND_INTERFACES: dict[int, Literal["contact", "contactless", "magstripe"]] = {
+    m.CARD_ICC: "contact", m.CARD_CTLS_EMV: "contactless", m.CARD_CTLS_MAG: "contactless",
+    m.CARD_MAGSTRIPE: "magstripe"}
 # Host approvals that a card may still refuse at FNC (so the host must reverse them).
 APPROVING_ARCS = ("00", "08", "10", "11")
 
@@ -587,14 +592,17 @@ class Terminal:
         amount: int,
         tables: Tables,
         when: datetime.datetime | None = None,
-        app_type: int = 99,
+        *,
+        app_type: int,
         apps: tuple[tuple[int, str], ...] = (),
         stripe_pin: bool | Callable[[m.GcrResponse], bool] = True,
         check_tables: bool = True,
         steps: list[str] | None = None,
     ) -> Gen:
         """Step one: tables, GCR, then GOC for a chip or GPN for a stripe that wants a
-        PIN. Returns :class:`Processed`; the caller asks its host, then :meth:`finish`."""
+        PIN. Returns :class:`Processed`; the caller asks its host, then :meth:`finish`.
+        ``app_type`` is GCR's application type filter (99: every application), which
+        each caller states."""
         steps = steps if steps is not None else []
         if check_tables:
             yield from self.ensure_tables(tables)
@@ -652,7 +660,7 @@ class Terminal:
         res = SaleResult()
         approval: Any = None  # the acquirer's approval while the card still has to finish
         try:
-            done = yield from self.process(amount, tables, when, app_type,
+            done = yield from self.process(amount, tables, when, app_type=app_type,
                                            stripe_pin=stripe_pin, check_tables=check_tables,
                                            steps=res.steps)
             card = done.card
@@ -736,7 +744,7 @@ class Terminal:
         from virtual_devices.emv.kernel.messages import AuthRequest
 
         aid = rid_for_pan(card.pan)
-        return AuthRequest("contactless" if card.card_type == m.CARD_CTLS_EMV else "contact",
+        return AuthRequest(REFUND_INTERFACES.get(card.card_type, "contact"),
                            amount, currency or self.settings.currency, card.pan,
                            f"{card.pan_seq:02d}",
                            aid, {})

@@ -332,3 +332,81 @@ def test_steps_derived_from_abecs(abecs_device: Any, card_name: str,
                 if isinstance(e, events.DisplayChanged) and e.text == "OBRIGADO")
     order = [seen.index(presented[0]), seen.index(asked[0]), shown]
     assert order == sorted(order) and len(removed) == 1 and removed[0] > shown, seen
+
+
+@case("abecs/4.9/301", title="a chip that falls silent after GOC: FNC answers 061, and the "
+      "host's finishing step still sends RMC, reports the pinpad's status and claims no "
+      "verdict of the card", section="4.9",
+      failure="a card that dies before the second GENERATE AC leaves the slot uncleared, "
+      "hides the pinpad's status or is reported as having decided")
+def test_finish_after_the_card_went_silent(abecs_device: Any) -> None:
+    from virtual_devices.abecs import messages as m
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.terminal import HostAnswer, Settings, Tables, Terminal
+
+    acquirer, version, records = _setup(abecs_device, "visa-chip-pin")
+    pinpad = abecs_device.need_virtual("the card's chip is made to fall silent")
+    card = VirtualCard(catalogue()["visa-chip-pin"]).place_in(abecs_device.world)
+    pinpad.cards.clear()
+    pinpad.queue_card(card)
+    term = Terminal(abecs_device.world, abecs_device.host, acquirer, Settings())
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        done = yield from term.process(1000, Tables(version, tuple(records)))
+        card.mute_after_apdus(0)  # the chip answers nothing from the second GENERATE AC on
+        fin = yield from term.finish(HostAnswer(0, "00"), approved=True)
+        return done, fin
+
+    done, fin = abecs_device.run(flow)
+    assert done.goc is not None and done.goc.decision == 2
+    assert [(e.code, e.command) for e in fin.errors] == [(m.ST_ERRCARD, "FNC")], fin.errors
+    assert fin.fnc is None and not fin.declined_by_card
+    assert _host_commands(abecs_device.world)[-2:] == ["FNC", "RMC"]
+    assert len(_rmc_messages(abecs_device.world)) == 1
+
+
+@pytest.mark.parametrize("card_name, presentation, interface", [
+    ("visa-chip-pin", "insert", "contact"), ("visa-contactless", "tap", "contactless"),
+    ("visa-chip-pin", "swipe", "magstripe"),
+    # a tap in mag-stripe mode (GCR card type 05) is a tap, and its PAN is track 2's
+    ("mc-paypass-magstripe", "tap", "contactless")])
+@case("abecs/4.11/305", title="a card-present refund: GCR reads the card, the credit is "
+      "booked to it at the acquirer with the amount, the currency and the interface it was "
+      "read by, then RMC", section="4.11",
+      failure="a refund is credited to the wrong card, in the wrong amount or currency, or "
+      "booked as read by an interface the card never used")
+def test_refund_to_the_card_read(abecs_device: Any, card_name: str, presentation: str,
+                                 interface: str) -> None:
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.terminal import Settings, Tables, Terminal
+
+    acquirer, version, records = _setup(abecs_device, card_name)
+    profile = catalogue()[card_name]
+    pinpad = abecs_device.need_virtual("a card")
+    pinpad.cards.clear()
+    pinpad.queue_card(VirtualCard(profile).place_in(abecs_device.world))
+    pinpad.customer = Customer.for_profile(abecs_device.world, profile,
+                                           presentation=presentation)
+    term = Terminal(abecs_device.world, abecs_device.host, acquirer, Settings())
+    tables = Tables(version, tuple(records))
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        yield from term.ensure_tables(tables)
+        card = yield from term.read_for_refund(700, tables)
+        entry = term.refund_to_card(card, 700, key="refund-300")
+        yield from term.remove_card(bool(entry.approved))
+        return entry
+
+    entry = abecs_device.run(flow)
+    pan = str(profile.pan)
+    assert entry.approved and entry.kind == "refund", entry
+    # BRL (ISO 4217 986): the reference host's currency, as its tables say (5F2A)
+    assert (entry.amount, entry.currency) == (700, 986), entry
+    assert entry.pan_masked == pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    assert entry.meta.get("interface") == interface, entry.meta
+    assert _rmc_messages(abecs_device.world) == ["OBRIGADO"]
+    no_full_pan(abecs_device.world.transcript.entries, [pan])

@@ -275,6 +275,7 @@ def test_cancel(connect: Any, at: str) -> None:
     answer, tx = connect.run(script)
     assert answer == {"cancelling": True}
     assert tx["transactionResult"] == "CANCELLED"
+    assert tx.get("userMessage"), "a cancelled sale does not say so to display"
     v = values(c)
     assert v.index("ATTEMPTING_CANCEL") < v.index("CANCELLING") < v.index("TRANSACTION_FINISHED")
     check_invariants(connect)

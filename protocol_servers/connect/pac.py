@@ -515,8 +515,8 @@ class PacTransaction:
         return out
 
     def _finish(self, result: str, message: str) -> None:
-        if message and not self.user_message and result not in ("SUCCESSFUL",):
-            self.user_message = message
+        if result != "SUCCESSFUL":  # why it did not succeed; a message set on the way stays
+            self.user_message = self.user_message or message
         tx = self._result_json(result)
         tx["receiptLines"] = receipts.both(tx)
         card, auth = self.card, self.auth

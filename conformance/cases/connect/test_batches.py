@@ -75,3 +75,18 @@ def test_batch_shapes(connect: Any, raw: str, want: Any) -> None:
             assert m["error"]["code"] == -32601, m
         else:
             assert "result" in m and "error" not in m, m
+
+
+@pytest.mark.parametrize("rid", ["true", "false", "-1", "1.5", "null", "[1]", "{}",
+                                 "1000000"])
+@case("connect/3/5", title="a request id outside §3's integers 0-999999 (a boolean, a "
+      "negative, a fraction, null, an array, an object, one past the top) is refused "
+      "-32600 with id null, and nothing runs", section="3",
+      failure="a request with an id the schemas forbid is served, or its id is echoed")
+def test_bad_ids(connect: Any, rid: str) -> None:
+    raw = ('{"jsonrpc":"2.0","id":' + rid
+           + ',"method":"terminalDetails","params":{"tid":"' + GBP + '"}}')
+    got = sent_back(connect, raw)
+    assert len(got) == 1 and isinstance(got[0], dict), got
+    assert got[0]["id"] is None and got[0]["error"]["code"] == -32600, got[0]
+    assert "result" not in got[0]

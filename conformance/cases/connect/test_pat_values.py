@@ -127,4 +127,9 @@ def test_pat_unusable_card(connect: Any) -> None:
     assert tables["T1"].paid == 500
     if connect.reference:
         assert connect.server.acquirer.ledger.balance()["settled"] == 500
+        from .test_sequences import removal_screens
+
+        # the diner whose card failed is not shown APPROVED when taking it back
+        assert [v.upper() for v in removal_screens(connect.world, GBP)] == \
+            ["APPROVED", "NOT APPROVED"], removal_screens(connect.world, GBP)
     check_invariants(connect)

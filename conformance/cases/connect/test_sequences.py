@@ -79,6 +79,8 @@ def test_sequences(connect: Any, name: str, tid: str, card: str, how: str, amoun
     assert all(t == tid for t, _ in c.notifications)
     if result != "SUCCESSFUL":
         assert tx["authCode"] == "" and isinstance(tx.get("userMessage", ""), str), tx
+        if result == "UNSUCCESSFUL" and name != "no-host":  # a failure says what failed
+            assert tx.get("userMessage"), tx
         if connect.reference:  # nothing stays booked for a sale that did not succeed
             live = [e for e in connect.server.acquirer.ledger.entries
                     if e.kind == "sale" and e.live]

@@ -109,10 +109,7 @@ class Link:
             else:
                 text = item.encode("utf-8", "replace") if isinstance(item, str) else item
                 self._handle([Frame(text, "ws")])
-        if not self.closed:
-            self.closed = True
-            self.session.lost()
-            self.terminal.forget(self)
+        self.close()  # the peer ended it (closing an ended end again is harmless)
         self._queue.put((None, ""))  # wake the writer so that it ends too
 
     def _default_style(self) -> Style:

@@ -65,8 +65,6 @@ SWITCHES = ("strict_stx", "bare_replies")
 JOURNAL = 1000
 #: the prompts kept for the control API's state and the cases (the transcript has all)
 SCREEN_LINES = 50
-#: settlement totals kept for the control API (each is also in the transcript)
-SETTLEMENTS_KEPT = 16
 
 
 def _data(name: str) -> dict[str, Any]:
@@ -195,7 +193,6 @@ class ValorTerminal:
         self.knobs: dict[str, int] = {}  # name -> times left (-1: until cleared)
         #: what the terminal showed (prompts), newest last
         self.screen: deque[str] = deque(maxlen=SCREEN_LINES)
-        self.settlements: deque[dict[str, str]] = deque(maxlen=SETTLEMENTS_KEPT)
         self._conn = 0
         #: how the POS behaves (the client-under-test grades), folded as it happens
         self.conduct = Conduct()
@@ -768,7 +765,6 @@ def settle(term: ValorTerminal, job: Job) -> Gen:
                   "REFUND_COUNT": str(len(refunds)), "REFUND_AMOUNT": str(r_amt)})
     term.batch = [r for r in term.batch if r.kind == "preauth" and r.live and not r.completed]
     term.batch_no += 1
-    term.settlements.append(frame)
     job.frame = frame
 
 

@@ -153,7 +153,7 @@ class Job:
 # notices. ``no-busy-rule`` starts a second request while one runs instead of refusing it
 # (§A.7 "PROCESSING ERROR"); ``late-cancel`` answers a cancel that came after the card
 # was read with CLEARED although the sale goes on (§A.4).
-SWITCHES = ("no-busy-rule", "late-cancel")
+RULE_SWITCHES = ("no-busy-rule", "late-cancel")
 
 
 def split_profile(spec: str) -> tuple[str, frozenset[str]]:
@@ -161,9 +161,9 @@ def split_profile(spec: str) -> tuple[str, frozenset[str]]:
     base, *switches = spec.split("+")
     if base not in PROFILES:
         raise ValueError(f"unknown profile {base!r}; have {PROFILES}")
-    unknown = [s for s in switches if s not in SWITCHES]
+    unknown = [s for s in switches if s not in RULE_SWITCHES]
     if unknown:
-        raise ValueError(f"unknown rule switch(es) {unknown}; known: {list(SWITCHES)}")
+        raise ValueError(f"unknown rule switch(es) {unknown}; known: {list(RULE_SWITCHES)}")
     return base, frozenset(switches)
 
 
@@ -208,11 +208,13 @@ class ValorTerminal:
         else:
             self.knobs[name] = -1 if name in SWITCHES else times
 
-    def knob(self, name: str, use: bool = True) -> bool:
+    def knob(self, name: str) -> bool:
+        """Whether the knob is armed; a counted knob is used up by asking (a switch, -1,
+        stays until it is cleared)."""
         left = self.knobs.get(name, 0)
         if left == 0:
             return False
-        if use and left > 0:
+        if left > 0:
             if left == 1:
                 del self.knobs[name]
             else:

@@ -40,7 +40,7 @@ class Link:
         self.bytes = isinstance(end, ByteEnd)
         self.session = Session(terminal.identity, cancel_port=cancel_port,
                                last_style=self._default_style())
-        self.decoder = JsonStreamDecoder(strict_stx=terminal.knob("strict_stx", use=False))
+        self.decoder = JsonStreamDecoder(strict_stx=terminal.knob("strict_stx"))
         self._queue: simpy.Store = simpy.Store(self.world.env)
         self.closed = False
         self.sent_frames = 0
@@ -78,7 +78,7 @@ class Link:
                 self.close()
                 return
             if self.bytes:
-                if self.terminal.knob("bare_replies", use=False):
+                if self.terminal.knob("bare_replies"):
                     style = "bare"
                 self.end.write(encode(payload, style))
             else:
@@ -104,15 +104,12 @@ class Link:
             if item in (b"", None):
                 break
             if self.bytes:
-                self.decoder.strict_stx = self.terminal.knob("strict_stx", use=False)
+                self.decoder.strict_stx = self.terminal.knob("strict_stx")
                 self._handle(self.decoder.feed(item))
             else:
                 text = item.encode("utf-8", "replace") if isinstance(item, str) else item
                 self._handle([Frame(text, "ws")])
-        if not self.closed:
-            self.closed = True
-            self.session.lost()
-            self.terminal.forget(self)
+        self.close()  # the peer ended it (closing an ended end again is harmless)
         self._queue.put((None, ""))  # wake the writer so that it ends too
 
     def _default_style(self) -> Style:

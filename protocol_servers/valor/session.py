@@ -15,8 +15,7 @@ nothing); the link that owns the socket does it. What the POS did wrong along th
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from protocol_servers.valor import dictionary as d
@@ -91,8 +90,6 @@ class Session:
     missing_acks: int = 0
     early_acks: int = 0  # an ACK while the request still runs: the POS took a stray final
     bad_inputs: int = 0
-    #: the latest state changes (a connection may live for days: only these are kept)
-    history: deque[str] = field(default_factory=lambda: deque(maxlen=32))
 
     def _go(self, event: Event) -> None:
         try:
@@ -105,8 +102,6 @@ class Session:
             self.trailing_acks += 1
         if self.state is S.WORKING and event is E.ACK:
             self.early_acks += 1
-        if new is not self.state:
-            self.history.append(f"{self.state.value}->{new.value}")
         self.state = new
 
     def receive(self, item: Frame | Junk, style: Style | None = None) -> list[Action]:

@@ -65,8 +65,6 @@ SWITCHES = ("strict_stx", "bare_replies")
 JOURNAL = 1000
 #: the prompts kept for the control API's state and the cases (the transcript has all)
 SCREEN_LINES = 50
-#: settlement totals kept for the control API (each is also in the transcript)
-SETTLEMENTS_KEPT = 16
 
 
 def _data(name: str) -> dict[str, Any]:
@@ -155,7 +153,7 @@ class Job:
 # notices. ``no-busy-rule`` starts a second request while one runs instead of refusing it
 # (§A.7 "PROCESSING ERROR"); ``late-cancel`` answers a cancel that came after the card
 # was read with CLEARED although the sale goes on (§A.4).
-SWITCHES = ("no-busy-rule", "late-cancel")
+RULE_SWITCHES = ("no-busy-rule", "late-cancel")
 
 
 def split_profile(spec: str) -> tuple[str, frozenset[str]]:
@@ -163,9 +161,9 @@ def split_profile(spec: str) -> tuple[str, frozenset[str]]:
     base, *switches = spec.split("+")
     if base not in PROFILES:
         raise ValueError(f"unknown profile {base!r}; have {PROFILES}")
-    unknown = [s for s in switches if s not in SWITCHES]
+    unknown = [s for s in switches if s not in RULE_SWITCHES]
     if unknown:
-        raise ValueError(f"unknown rule switch(es) {unknown}; known: {list(SWITCHES)}")
+        raise ValueError(f"unknown rule switch(es) {unknown}; known: {list(RULE_SWITCHES)}")
     return base, frozenset(switches)
 
 
@@ -195,7 +193,6 @@ class ValorTerminal:
         self.knobs: dict[str, int] = {}  # name -> times left (-1: until cleared)
         #: what the terminal showed (prompts), newest last
         self.screen: deque[str] = deque(maxlen=SCREEN_LINES)
-        self.settlements: deque[dict[str, str]] = deque(maxlen=SETTLEMENTS_KEPT)
         self._conn = 0
         #: how the POS behaves (the client-under-test grades), folded as it happens
         self.conduct = Conduct()
@@ -211,11 +208,13 @@ class ValorTerminal:
         else:
             self.knobs[name] = -1 if name in SWITCHES else times
 
-    def knob(self, name: str, use: bool = True) -> bool:
+    def knob(self, name: str) -> bool:
+        """Whether the knob is armed; a counted knob is used up by asking (a switch, -1,
+        stays until it is cleared)."""
         left = self.knobs.get(name, 0)
         if left == 0:
             return False
-        if use and left > 0:
+        if left > 0:
             if left == 1:
                 del self.knobs[name]
             else:
@@ -768,7 +767,6 @@ def settle(term: ValorTerminal, job: Job) -> Gen:
                   "REFUND_COUNT": str(len(refunds)), "REFUND_AMOUNT": str(r_amt)})
     term.batch = [r for r in term.batch if r.kind == "preauth" and r.live and not r.completed]
     term.batch_no += 1
-    term.settlements.append(frame)
     job.frame = frame
 
 

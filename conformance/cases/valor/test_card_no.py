@@ -36,16 +36,19 @@ def test_fetch_by_card_no(valor: Any) -> None:
         tip = yield from exchange(pos, fetch("20", CARD_NO=card1, TIP_AMOUNT="150",
                                              REQ_TXN_ID="CN-3"))
         again = yield from exchange(pos, fetch("11", CARD_NO=card1, REQ_TXN_ID="CN-4"))
+        other = yield from exchange(pos, fetch("11", CARD_NO=card2, REQ_TXN_ID="CN-7"))
         void = yield from exchange(pos, fetch("2", CARD_NO=card1, AMOUNT="0",
                                               REQ_TXN_ID="CN-5"))
         twice = yield from exchange(pos, fetch("2", CARD_NO=card1, AMOUNT="0",
                                                REQ_TXN_ID="CN-6"))
-        return first, second, tip, again, void, twice
+        return first, second, tip, again, other, void, twice
 
-    first, second, tip, again, void, twice = valor.run(script)
+    first, second, tip, again, other, void, twice = valor.run(script)
     assert first["STATE"] == second["STATE"] == "0"
     assert first["MASKED_PAN"][-4:] == "1006" and second["MASKED_PAN"][-4:] == "0010"
-    tip, again, void = final_of(tip), final_of(again), final_of(void)
+    tip, again, other, void = (final_of(r) for r in (tip, again, other, void))
+    assert (other["STATE"], other["TRAN_NO"], other["MER_TXN_ID"]) == (
+        "0", second["TRAN_NO"], "CN-7"), other
     assert (tip["STATE"], tip["TRAN_NO"], tip["TIP_AMOUNT"], tip["TOTAL_AMOUNT"]) == (
         "0", first["TRAN_NO"], "150", "1400"), tip
     assert (again["STATE"], again["TRAN_NO"], again["MASKED_PAN"]) == (

@@ -106,3 +106,36 @@ def test_closed_connections_are_forgotten(valor: Any) -> None:
     assert state["connections"] == 1, state
     assert state["pos"]["trailing_acks"] == 1, state["pos"]
     check_invariants(valor)
+
+
+@pytest.mark.parametrize("framing", ["ws"])
+@case("valor/A.9/25", title="the trailing-ACK grade counts the ACKs that answer a final and "
+      "only those: a second ACK is not a trailing ACK, a skipped one is a finding",
+      section="A.9", failure="the served terminal counts any ACK, or a request after an "
+      "un-ACKed final, as a trailing ACK: a POS that skips them is reported as keeping the "
+      "rule")
+def test_trailing_ack_counts(valor: Any) -> None:
+    valor.need_reference("grading reads the reference's sessions")
+    pos = valor.pos(trailing_ack=False)
+
+    def script():  # type: ignore[no-untyped-def]
+        first = yield from exchange(pos, sale(1000, REQ_TXN_ID="TA-1"))
+        pos.send_raw(ACK)
+        yield valor.world.timeout(0.5)
+        pos.send_raw(ACK)  # a second ACK: nothing is waiting for it
+        yield valor.world.timeout(0.5)
+        second = yield from exchange(pos, sale(1100, REQ_TXN_ID="TA-2"))  # never ACKed
+        third = yield from exchange(pos, sale(1200, REQ_TXN_ID="TA-3"))
+        pos.send_raw(ACK)
+        yield valor.world.timeout(0.5)
+        return first, second, third
+
+    for res in valor.run(script):
+        assert final_of(res)["STATE"] == "0"
+    valor.settle(1.0)
+    counts = valor.terminal.state()["pos"]
+    assert (counts["trailing_acks"], counts["finals_never_acked"],
+            counts["acks_before_final"]) == (2, 1, 0), counts
+    verdict, seen = _verdicts(valor.terminal)["valor/A.9/103"]
+    assert verdict == "fail" and "1 final(s) never ACKed" in seen, (verdict, seen)
+    check_invariants(valor)

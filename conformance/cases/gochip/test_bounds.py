@@ -798,3 +798,36 @@ def test_cvv_never_written(gochip: Any, card_number: str | None) -> None:
     line = gochip.world.redactor.text("card 4761739001010010 read")
     assert "4761739001010010" not in line and "0010" in line, line
     check_invariants(gochip)
+
+
+@case("gochip/B.5/32", title="a referenced refund of a sale that was declined, or reversed, is "
+      "refused with messageTypeSource: there is nothing to refund, and the acquirer is not "
+      "asked", failure="the agent sends a refund of a sale that never held money")
+def test_refund_of_an_unpaid_sale_refused(gochip: Any) -> None:
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        declined = sale_of((yield from c.sale("101.23")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        paid = sale_of((yield from c.sale("6.00")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        yield c.world.timeout(40.0)  # the card's removal prompt ends
+        reversal = yield from c.request("REQ_PROCESS_REVERSAL", {"uniqueRef": paid["uniqueRef"]},
+                                        "RES_ON_REVERSAL_RETRIEVED")
+        out = []
+        for sale in (declined, paid):
+            out.append((yield from c.request("REQ_PROCESS_REFUND",
+                                             {"uniqueRef": sale["uniqueRef"], "amount": "1.00"},
+                                             "RES_ON_REFUND_RESPONSE")))
+        return declined, reversal, out
+
+    declined, reversal, refused = gochip.run(script)
+    assert declined["code"] == "D", declined
+    assert reversal is not None and reversal["type"] == "RES_ON_REVERSAL_RETRIEVED", reversal
+    for got in refused:
+        error_of(got, "REQ_PROCESS_REFUND")
+    if gochip.reference:
+        refunds = [e for e in gochip.agent.acquirer.ledger.entries if e.kind == "refund"]
+        assert refunds == [], refunds
+    check_invariants(gochip)

@@ -571,7 +571,8 @@ class Session:
             rec = self._record("REFUND", amount, frames.text(d, "orderId", limit=24))
             self._start(CardTransaction(self, self.device, rec))
             return
-        self.world.redactor.add_pan(pan)
+        if pan.isdigit():  # a card number in clear: hidden from here on, valid or not
+            self.world.redactor.add_pan(pan)
         expiry = frames.text(d, "expiryDate", required=True) or ""  # MMYY, checked below
         cvv = frames.text(d, "cardCvv", limit=4)
         if cvv:

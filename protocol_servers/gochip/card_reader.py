@@ -189,10 +189,14 @@ class CardReader:
         self._running = None
 
     def connect(self) -> Gen:
-        """OPN, GIN and the tables: what ``REQ_INIT_DEVICE`` needs from the reader."""
-        if not self.opened:
-            yield from self._step(self.term.host.opn())
-            self.opened = True
+        """OPN, GIN and the tables: what ``REQ_INIT_DEVICE`` needs from the reader.
+
+        Choice: every ``REQ_INIT_DEVICE`` opens a fresh session, as a device plugin that
+        opens the USB reader does (the pinpad takes OPN at any time, without a CLO before
+        it: mpos-bridge.md §4.5); a pinpad that rebooted since is found again that way.
+        """
+        yield from self._step(self.term.host.opn())
+        self.opened = True
         info = yield from self.device_info()
         yield from self._step(self.term.ensure_tables(self.tables))
         return info

@@ -172,8 +172,11 @@ def guarded_label(redactor: Any) -> Callable[[Any], str]:
             except ValueError:
                 data = None
             if isinstance(data, dict):
-                if isinstance(data.get("cardNumber"), str) and data["cardNumber"]:
-                    redactor.add_pan(data["cardNumber"])
+                # only digits are a card number in clear: a masked or garbled one is not
+                # a PAN to hide (and the redactor takes PANs as digits alone)
+                number = data.get("cardNumber")
+                if isinstance(number, str) and number.isdigit():
+                    redactor.add_pan(number)
             # the CVV with its key, as written: three digits alone are too short a
             # secret to hide everywhere, the field is not
             for found in _CVV_FIELD.finditer(item):

@@ -204,6 +204,7 @@ class CardTransaction:
         """GCR until a card comes through an interface ``inputMethod`` opened (see
         :mod:`entry`), within the card presentation timeout."""
         from virtual_devices.abecs import messages as m
+        from virtual_devices.acquirer.host import rid_for_pan
 
         if self.cancel_wanted:
             raise Cancelled
@@ -228,6 +229,9 @@ class CardTransaction:
         self.card_pan = card.pan
         rec = self.record
         rec.masked_pan = mask_pan(card.pan)
+        # the brand by the card number's issuer (a chip's application names it again
+        # after GOC): a sale that ends here still says which card it was
+        rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
         self.fields = card_fields(card)
         if (card.card_type == m.CARD_MAGSTRIPE and card.stat_chip == 1
                 and not self.agent.settings.features.get("allowMsrFallback", True)):
@@ -347,11 +351,9 @@ class CardTransaction:
         """A swiped card (or a contactless magstripe tap) through the terminal
         application: GPN when the stripe asks for a PIN, the gateway with the track, and
         the signature prompt for an approval taken without a PIN."""
-        from virtual_devices.acquirer.host import rid_for_pan
         from virtual_devices.terminal import Processed
 
         rec, reader = self.record, self.reader
-        rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
         pin = None
         if stripe_wants_pin(card):
             pin = yield from reader.enter_pin(card)
@@ -393,14 +395,11 @@ class CardTransaction:
         """Offline mode (see :mod:`offline`): the card's part, the expiry check, and the
         sale handed to the POS in ``RES_ON_OFFLINE_SALE_REQUEST``; nothing is booked."""
         from virtual_devices.abecs import messages as m
-        from virtual_devices.acquirer.host import rid_for_pan
         from virtual_devices.emv import tlv
         from virtual_devices.terminal.app import STRIPE_TYPES
 
         rec, reader = self.record, self.reader
-        if card.card_type in STRIPE_TYPES:
-            rec.card_type = card_type_of(rid_for_pan(card.pan).hex().upper())
-        else:
+        if card.card_type not in STRIPE_TYPES:
             goc = yield from reader.go_on_chip(card, rec.amount)
             if self.cancel_wanted:
                 raise Cancelled
@@ -469,7 +468,6 @@ class CardTransaction:
         rec = self.record
         card = yield from self._read()
         aid = rid_for_pan(card.pan).hex().upper()
-        rec.card_type = card_type_of(aid)
         self.stage = ONLINE
         self.reader.tell("PROCESSING")
         yield self.world.timeout(self.t["host_roundtrip"])

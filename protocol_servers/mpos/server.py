@@ -293,17 +293,15 @@ class MposBridgeServer:
         self._release_device(ctx)
         dev.owner = ctx.id
         ctx.device_id = dev.id
-        try:
-            end = dev.opener(body.baud_rate)
-        except Exception:
-            self._release_device(ctx)
-            raise
-        session = PinpadSession(
-            self.world, end, on_error=lambda code: self._unsolicited(conn, code)
-        )
-        ctx.runtime["session"] = session
         ok = False
         try:
+            # a port that cannot be opened fails like a pinpad that does not answer:
+            # the finally below frees the device, _guard answers the generic error
+            end = dev.opener(body.baud_rate)
+            session = PinpadSession(
+                self.world, end, on_error=lambda code: self._unsolicited(conn, code)
+            )
+            ctx.runtime["session"] = session
             opened = self.world.process(_attempt(session.initialize()))
             waits: list[simpy.Event] = [opened]
             if body.timeout_milliseconds > 0:

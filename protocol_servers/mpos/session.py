@@ -325,8 +325,7 @@ def _ctls_cvm_limit(tables: TerminalTables, card: m.GcrResponse) -> int | None:
 def _service_code(track2: str) -> str:
     """The three digits after ``PAN=YYMM`` (ISO 7813); shorter when the track is cut
     short, which ``wants_pin`` reads as no service code (it needs all three)."""
-    _, sep, rest = track2.partition("=")
-    return rest[4:7] if sep else ""
+    return track2.partition("=")[2][4:7]
 
 
 def _present(track: str) -> str | None:
@@ -337,5 +336,6 @@ def _present(track: str) -> str | None:
 def _expiry(card: m.GcrResponse) -> str:
     if card.expiry and card.expiry.strip("0"):
         return card.expiry
-    _, sep, rest = card.track2.partition("=")
-    return (rest[:4] + "31") if sep and len(rest) >= 4 else "000000"
+    # the month's last day is never read: the card_hash writes MMYY (§3.4)
+    yymm = card.track2.partition("=")[2][:4]
+    return yymm + "31" if len(yymm) == 4 else "000000"

@@ -30,6 +30,9 @@ class StageCoverage:
     durations: dict[str, float]
     # file (relative to the tree, posix) -> line -> node ids of the cases that ran it
     lines: dict[str, dict[int, set[str]]] = field(default_factory=dict)
+    # file -> lines that ran outside every case: while the modules were imported (a
+    # registering decorator's inner function, a table built by a helper at import)
+    imported: dict[str, set[int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path, tree: Path) -> StageCoverage:
@@ -47,6 +50,7 @@ class StageCoverage:
                 continue
             by_line = data.contexts_by_lineno(path)
             out.lines[rel] = {n: {c for c in ctx if c} for n, ctx in by_line.items()}
+            out.imported[rel] = {n for n, ctx in by_line.items() if "" in ctx}
         return out
 
     def cases_at(self, rel: str, lines: set[int]) -> set[str]:
@@ -148,7 +152,12 @@ def judges(stage: StageCoverage, root: Path, rel: str, line: int,
     """The cases of ``stage`` that can see a mutant of line ``line`` of ``rel``."""
     tree = _tree(root / rel)
     if _in_function_body(tree, line):
-        return Judges(stage.ordered(stage.cases_at(rel, {line})), why="ran the line")
+        ran = stage.cases_at(rel, {line})
+        if not ran and line in stage.imported.get(rel, set()):
+            # a function body that only ran while the modules were imported: what it
+            # built (a handler table, say) is used by every case
+            return Judges([], every=True, why="ran at import")
+        return Judges(stage.ordered(ran), why="ran the line")
     body = _function_body(tree, line)
     if body is not None:
         return Judges(stage.ordered(stage.cases_at(rel, body)), why="ran the function")

@@ -95,3 +95,18 @@ def test_narrowed_keeps_the_options_and_collects_only_the_chosen_files() -> None
     cases = ["conformance/cases/p3/test_b.py::test_x[ws]", "conformance/cases/p3/test_b.py::y"]
     assert narrowed(stage, cases) == ("-k", "not tcp", "--protocol", "p3", "--examples", "25",
                                       "conformance/cases/p3/test_b.py")
+
+
+def test_a_body_that_ran_only_at_import_is_judged_by_every_case(tmp_path: Path) -> None:
+    # ``other`` stands for a registering decorator's inner function: it ran while the
+    # modules were imported, in no case, and what it built serves every case
+    root, measured = _tree(tmp_path)
+    stage = _stage()
+    stage.lines["pkg/mod.py"][12] = set()
+    stage.imported = {"pkg/mod.py": {12}}
+    found = judges(stage, root, "pkg/mod.py", 12, measured)
+    assert found.every and found.why == "ran at import"
+    # a body line no case ran and nothing ran at import still has no judge
+    stage.imported = {}
+    found = judges(stage, root, "pkg/mod.py", 12, measured)
+    assert (found.cases, found.every) == ([], False)

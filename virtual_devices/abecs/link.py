@@ -185,10 +185,8 @@ class FrameReader:
     def __init__(self) -> None:
         self.state = _Rx.IDLE
         self._buf = bytearray()
-        # the CRC read after ETB and whether the packet outgrew the limit: set when a
-        # packet starts (SYN) or ends (ETB) before anything reads them
-        self._crc: int
-        self._overflow: bool
+        self._crc = 0
+        self._overflow = False
         self.trailing_can = False  # the last byte was 0x18 inside an encrypted packet
 
     @property

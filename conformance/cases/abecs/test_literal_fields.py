@@ -98,21 +98,26 @@ def test_gcr_swipe_fields(abecs_device: Any) -> None:
     assert f["isscntry"].isdigit() and f["acqrdlen"] == b"000"
 
 
-@case("abecs/4.6/200", title="CKE 010 (stripe only) and a swipe: event 1 with the three "
-      "tracks in 225 characters at the spec's widths", section="4.6",
+@case("abecs/4.6/200", title="CKE 010 (stripe only) and a swipe, twice with the card kept in "
+      "hand: event 1 with the three tracks in 225 characters at the spec's widths",
+      section="4.6",
       failure="CKE ignores its stripe flag or lays the tracks out otherwise than the spec")
 def test_cke_swipe_fields(abecs_device: Any) -> None:
     abecs_device.present(visa_swipe(), SWIPE)
 
     def flow() -> Gen:
         yield from opened(abecs_device)
-        return (yield from send(abecs_device, wire(b"CKE003" + b"010"), 10.0))
+        out = []
+        # twice: the customer keeps the card in hand and swipes it again (DECISIONS.md)
+        for _ in range(2):
+            out.append((yield from send(abecs_device, wire(b"CKE003" + b"010"), 10.0)))
+        return out
 
-    raw = abecs_device.run(flow)
-    assert raw[:1] == bytes((ACK,)), raw[:8].hex()
-    pkt = only(raw[1:], b"CKE000")
-    assert pkt[6:10] == b"2251", f"CKE stripe answer starts {pkt[6:10]!r}, not 225 + event 1"
-    check_tracks(slice_fields(pkt[10:], TRACKS))
+    for raw in abecs_device.run(flow):
+        assert raw[:1] == bytes((ACK,)), raw[:8].hex()
+        pkt = only(raw[1:], b"CKE000")
+        assert pkt[6:10] == b"2251", f"CKE stripe answer starts {pkt[6:10]!r}, not 225 + event 1"
+        check_tracks(slice_fields(pkt[10:], TRACKS))
 
 
 @case("abecs/4.6/201", title="GDU by method: 2 (DUKPT:DES) and 3 (DUKPT:TDES) are methods "
@@ -458,3 +463,43 @@ def test_goc_risk_parameters(abecs_device: Any, row: int) -> None:
     assert only(read[1:], b"GCR000")[9:11] == b"03"
     pkt = only(goc[1:], b"GOC000")
     assert pkt[9:10] == decision, f"DECISION {pkt[9:10]!r}, expected {decision!r}"
+
+
+@case("abecs/4.9/200", title="FNC with an issuer script (tag 72, script id 00000001) in ISSDAT: "
+      "the answer carries FNC_ISRLEN N2 and five bytes of Issuer Script Results naming the "
+      "script, before ACQRDLEN 000; the terminal reads the same results", section="4.9",
+      failure="the pinpad drops or misplaces the issuer script results, or the terminal "
+      "misreads them")
+def test_fnc_issuer_script_results(abecs_device: Any) -> None:
+    from virtual_devices.abecs import messages as m
+    from virtual_devices.abecs.fields import Response
+    from virtual_devices.emv.card import VirtualCard
+    from virtual_devices.emv.catalogue import catalogue
+
+    card = VirtualCard(catalogue()["visa-online-pin"])
+    abecs_device.present(card, Behaviour(think_s=(0.2, 0.4), typing_s=(0.05, 0.1),
+                                         presentation="insert"))
+    goc = b"GOC086" + GOC_B1 + b"025" + TAGS1 + b"003000"
+    # 72 0E: 9F18 04 00000001 (script id), 86 05 80CA9F1700 (GET DATA, PIN try counter)
+    script = bytes.fromhex("720E9F180400000001860580CA9F1700")
+    issdat = script.hex().upper().encode()
+    b1 = b"0" + b"0" + b"00" + b"%03d" % len(script) + issdat + b"000"
+    fnc = b"FNC" + b"%03d" % len(b1) + b1 + b"025" + TAGS1
+
+    def flow() -> Gen:
+        yield from opened(abecs_device)
+        yield from abecs_device.host.load_tables(0, "0000000042", aid_records())
+        yield from send(abecs_device, wire(GCR_ICC), 15.0)
+        yield from send(abecs_device, wire(goc), 20.0)
+        return (yield from send(abecs_device, wire(fnc), 5.0))
+
+    raw = abecs_device.run(flow)
+    pkt = only(raw[1:], b"FNC000")
+    data = pkt[9:]
+    assert int(pkt[6:9]) == len(data)
+    _, pos = _emv_field(data, 1, 3)
+    isr, end = _emv_field(data, pos, 2)
+    assert data[pos : pos + 2] == b"05" and isr[1:] == bytes.fromhex("00000001"), data[pos:]
+    assert data[end:] == b"000", "ACQRDLEN is not 000"
+    read = m.FncResponse.from_response(Response.decode(pkt))
+    assert read.script_results == isr and read.decision == int(data[:1])

@@ -77,3 +77,29 @@ def test_mixed_batch(valor: Any) -> None:
     }, settle2
     error_of(out["settle3"], "No Transaction To Settle")
     check_invariants(valor)
+
+
+@pytest.mark.parametrize("framing", ["ws"])
+@case("valor/A.5/14", title="a sale with TIP_AMOUNT charges the tip on top: AMOUNT, "
+      "TIP_AMOUNT and TOTAL_AMOUNT by value, the total at the acquirer; a TIP_AMOUNT that is "
+      "not a number is 'Invalid Amount'", section="A.5",
+      failure="a tip the POS sent is dropped, charged instead of the amount, or a bad tip "
+      "is charged anyway")
+def test_sale_with_tip_amount(valor: Any) -> None:
+    pos = valor.pos()
+
+    def script():  # type: ignore[no-untyped-def]
+        tipped = yield from exchange(pos, sale(1250, TIP_AMOUNT="200", REQ_TXN_ID="TP-1"))
+        bad = yield from exchange(pos, sale(1250, TIP_AMOUNT="2.00x", REQ_TXN_ID="TP-2"))
+        return tipped, bad
+
+    tipped, bad = valor.run(script)
+    final = final_of(tipped)
+    assert (final["STATE"], final["AMOUNT"], final["TIP_AMOUNT"], final["TOTAL_AMOUNT"]) == (
+        "0", "1250", "200", "1450"), final
+    error_of(bad, "Invalid Amount")
+    if valor.reference:
+        charged = [e.amount for e in valor.terminal.acquirer.ledger.entries
+                   if e.kind == "sale" and e.approved]
+        assert charged == [1450], charged
+    check_invariants(valor)

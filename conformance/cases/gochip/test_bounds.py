@@ -835,3 +835,103 @@ def test_refund_of_an_unpaid_sale_refused(gochip: Any) -> None:
         refunds = [e for e in gochip.agent.acquirer.ledger.entries if e.kind == "refund"]
         assert refunds == [], refunds
     check_invariants(gochip)
+
+
+@case("gochip/B.5/33", title="REQ_GET_DELAYED_AUTH_ENABLED gives back what was set: enabled with "
+      "its initialAmount as a number, then disabled without one", failure="the delayed-auth "
+      "mode read back does not say what the POS set")
+def test_delayed_auth_read_back(gochip: Any) -> None:
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from _configured(c)
+        out = []
+        for data in ({"enabled": True, "initialAmount": "7.50"}, {"enabled": False}):
+            yield from c.request("REQ_SET_DELAYED_AUTH_ENABLED", data,
+                                 "RES_ON_SET_DELAYED_AUTH_ENABLED")
+            out.append((yield from c.request("REQ_GET_DELAYED_AUTH_ENABLED", {},
+                                             "RES_ON_DELAYED_AUTH_ENABLED")))
+        return out
+
+    on, off = gochip.run(script)
+    assert on["data"]["enabled"] is True and _number(on["data"]["initialAmount"]) == Decimal(
+        "7.5"), on
+    assert off["data"] == {"enabled": False}, off
+
+
+@case("gochip/B.5/34", title="a referenced refund's reason is taken at 256 characters and "
+      "refused at 257 before anything is refunded", failure="a refund goes through with a "
+      "reason past its limit, or is refused at it")
+def test_refund_reason_limit(gochip: Any) -> None:
+    c = gochip.client()
+
+    def script() -> Any:
+        yield from c.setup()
+        s = sale_of((yield from c.sale("5.00")))
+        yield from c.wait_for("RES_ON_MESSAGE", 30.0)
+        out = []
+        for reason in ("r" * 257, "r" * 256):
+            out.append((yield from c.request("REQ_PROCESS_REFUND", {
+                "uniqueRef": s["uniqueRef"], "amount": "1.00", "reason": reason},
+                "RES_ON_REFUND_RESPONSE")))
+        return out
+
+    past, at_limit = gochip.run(script)
+    assert at_limit["type"] == "RES_ON_REFUND_RESPONSE", at_limit
+    assert at_limit["data"]["refundResponse"]["code"] == "A", at_limit
+    if gochip.reference:
+        error_of(past, "REQ_PROCESS_REFUND")
+    check_invariants(gochip)
+
+
+@case("gochip/B.3/5", title="a frame of exactly the agent's largest size (65536 characters) is "
+      "read; one character more is refused as malformed, and the agent serves on",
+      failure="the agent refuses a frame at its size limit, or reads one past it")
+def test_frame_size_limit(gochip: Any) -> None:
+    gochip.need_reference("the frame size limit is the reference's own")
+    c = gochip.client()
+
+    def framed(size: int) -> str:
+        head = '{"type":"REQ_GET_TRANSACTIONS","data":{"filter":{}},"pad":"'
+        return head + "x" * (size - len(head) - 2) + '"}'
+
+    def script() -> Any:
+        yield from _configured(c)
+        out = []
+        for size in (65536, 65537):
+            text = framed(size)
+            assert len(text) == size
+            c.send_raw(text)
+            out.append((yield from c.wait_for(("RES_ON_TRANSACTION_LIST_RESPONSE",
+                                               "RES_ON_WS_ERROR"), 10.0)))
+        return out
+
+    at_limit, past = gochip.run(script)
+    assert at_limit["type"] == "RES_ON_TRANSACTION_LIST_RESPONSE", at_limit
+    assert past["type"] == "RES_ON_WS_ERROR" and past["responseType"] == \
+        "RESPONSE_ERROR_GENERAL", past
+
+
+@case("gochip/B.5/35", title="the transaction list of one POS shows its finished sale while "
+      "another POS's sale, started earlier, is still waiting for its card",
+      failure="a sale still running hides the finished sales listed after it")
+def test_listing_past_a_running_sale(gochip: Any) -> None:
+    gochip.need_reference("two readers of the reference, one customer who never comes")
+    gochip.present("visa-chip-pin", reader="reader0", walk_away_at="card")
+    a, b = gochip.client("pos-a"), gochip.client("pos-b")
+
+    def script() -> Any:
+        yield from a.setup(port="reader0")
+        a.send("REQ_PROCESS_SALE", {"amount": "3.00"})
+        yield from _until_message(a, "PRESENT_CARD", 30.0)
+        yield from b.setup(port="reader1")
+        paid = sale_of((yield from b.sale("4.00")))
+        listing = yield from b.request("REQ_GET_TRANSACTIONS", {},
+                                       "RES_ON_TRANSACTION_LIST_RESPONSE")
+        yield from a.final(120.0)
+        return paid, listing
+
+    paid, listing = gochip.run(script)
+    rows = listing["data"]["transactions"]
+    assert [r["uniqueRef"] for r in rows] == [paid["uniqueRef"]], rows
+    check_invariants(gochip)

@@ -35,7 +35,7 @@ class Terminal:
     tid: str
     currency: str
     machine: CardMachine
-    silent: bool = False  # the PDQ stops answering (restarted): §7's TIMED_OUT
+    silent: bool  # the PDQ stops answering (restarted): §7's TIMED_OUT
     busy_with: Any = None
     journal: list[JournalEntry] = field(default_factory=list)
     session: int = 1  # banking session, closed by END_OF_DAY

@@ -59,3 +59,32 @@ def test_duplicate_last(connect: Any) -> None:
     assert dup.error is None, dup.error
     assert dup.result == second, "duplicate differs from the last transaction"
     check_invariants(connect)
+
+
+@case("connect/4.3/14", title="a completion finds only a successful pre-authorisation: the "
+      "authCode of a sale, or of a pre-auth on another card, captures nothing and is "
+      "DECLINED with a userMessage", section="4.3",
+      failure="a completion captures a sale, or a pre-authorisation made on another card")
+def test_completion_needs_a_preauth(connect: Any) -> None:
+    from .steps import check_invariants
+    from .test_pac import sale
+
+    c = connect.open()
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")
+    paid = sale(connect, c, amount=3000)
+    assert paid["transactionResult"] == "SUCCESSFUL" and paid["authCode"]
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")
+    done = sale(connect, c, method="completion", amount=3000, authCode=paid["authCode"])
+    assert done["transactionResult"] == "DECLINED", done["transactionResult"]
+    assert done.get("userMessage"), done
+    connect.choose(GBP, "mc-contactless", presentation="insert")
+    pre = sale(connect, c, method="preAuth", amount=2000)
+    assert pre["transactionResult"] == "SUCCESSFUL" and pre["authCode"]
+    connect.choose(GBP, "visa-chip-pin", presentation="insert")  # another card
+    other = sale(connect, c, method="completion", amount=2000, authCode=pre["authCode"])
+    assert other["transactionResult"] == "DECLINED", other["transactionResult"]
+    if connect.reference:
+        ledger = connect.server.acquirer.ledger
+        assert not [e for e in ledger.entries if e.kind == "capture"], ledger.entries
+        assert ledger.balance()["settled"] == 3000
+    check_invariants(connect)

@@ -103,6 +103,23 @@ def _in_function_body(tree: ast.Module, line: int) -> bool:
     return False
 
 
+def _statement_start(tree: ast.Module, line: int) -> int:
+    """The first line of the innermost statement that holds ``line``.
+
+    Coverage.py records the lines whose code ran; the continuation line of a condition
+    that short-circuited (``if a\n        and b:`` with ``a`` false) records nothing, yet a
+    mutant there is seen by every case that evaluated the statement.
+    """
+    best = line
+    span = None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            size = (node.end_lineno or node.lineno) - node.lineno
+            if span is None or size < span:
+                best, span = node.lineno, size
+    return best
+
+
 def _bound_names(tree: ast.Module, line: int) -> set[str]:
     """Names bound by the module- or class-level statement that holds ``line``."""
     names: set[str] = set()
@@ -152,7 +169,7 @@ def judges(stage: StageCoverage, root: Path, rel: str, line: int,
     """The cases of ``stage`` that can see a mutant of line ``line`` of ``rel``."""
     tree = _tree(root / rel)
     if _in_function_body(tree, line):
-        ran = stage.cases_at(rel, {line})
+        ran = stage.cases_at(rel, {line, _statement_start(tree, line)})
         if not ran and line in stage.imported.get(rel, set()):
             # a function body that only ran while the modules were imported: what it
             # built (a handler table, say) is used by every case

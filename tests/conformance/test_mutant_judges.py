@@ -110,3 +110,20 @@ def test_a_body_that_ran_only_at_import_is_judged_by_every_case(tmp_path: Path) 
     stage.imported = {}
     found = judges(stage, root, "pkg/mod.py", 12, measured)
     assert (found.cases, found.every) == ([], False)
+
+
+def test_a_continuation_line_is_judged_by_the_cases_that_ran_its_statement(
+        tmp_path: Path) -> None:
+    # ``and b`` on its own line records nothing when ``a`` short-circuits the condition
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "cond.py").write_text(textwrap.dedent('''\
+        def f(a, b):
+            if (a
+                    and b):
+                return 1
+            return 0
+    '''))
+    stage = StageCoverage({"x": 1.0, "y": 2.0})
+    stage.lines = {"pkg/cond.py": {2: {"x", "y"}, 3: {"y"}, 4: {"y"}, 5: {"x"}}}
+    found = judges(stage, tmp_path, "pkg/cond.py", 3, ["pkg/cond.py"])
+    assert (found.cases, found.every) == (["x", "y"], False)

@@ -357,7 +357,7 @@ def test_finish_after_the_card_went_silent(abecs_device: Any) -> None:
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()
-        done = yield from term.process(1000, Tables(version, tuple(records)))
+        done = yield from term.process(1000, Tables(version, tuple(records)), app_type=99)
         card.mute_after_apdus(0)  # the chip answers nothing from the second GENERATE AC on
         fin = yield from term.finish(HostAnswer(0, "00"), approved=True)
         return done, fin

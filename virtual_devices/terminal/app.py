@@ -125,8 +125,6 @@ class HostAnswer:
     comm_status: int  # 0 answered, 1 no answer, 9 answered with an ARC other than 00
     arc: str = "00"
     issuer_data: bytes = b""  # 91 + 71/72 scripts, TLV
-    approved: bool = False
-    reference: str = ""
 
     NONE: Any = None  # set below: the host did not answer
 
@@ -142,7 +140,7 @@ class HostAnswer:
         # §6.8.5.3: COMMST above 1 means "the acquirer approved whatever the ARC";
         # a decline is COMMST 0 with its ARC (a contactless FNC echoes exactly this)
         commst = 9 if rsp.approved and rsp.arc != "00" else 0
-        return cls(commst, rsp.arc, iss, bool(rsp.approved), rsp.reference or "")
+        return cls(commst, rsp.arc, iss)
 
     def fnc(self, tags: tuple[int, ...]) -> m.FncRequest:
         if self.comm_status == 1:

@@ -274,6 +274,9 @@ def test_sale_without_the_acquirer(abecs_device: Any, fault: str) -> None:
     # ABECS §4.9: COMMST 1 "no answer"; the card then decides alone (EMV Book 4 §12.2.1:
     # unable to go online) and this card's issuer action codes decline (AAC)
     assert res.fnc.decision != 0, res.steps
+    commst = [re.search(r"FNC\d{3}(\d)", e.label or "") for e in
+              abecs_device.world.transcript.select(direction="tx") if e.port.endswith("host")]
+    assert [c.group(1) for c in commst if c] == ["1"], "FNC's COMMST is not 1 (no answer)"
     assert acquirer.ledger.balance()["net"] == 0, acquirer.ledger.entries
     assert _rmc_messages(abecs_device.world) == ["NEGADA"]
 
@@ -354,7 +357,7 @@ def test_finish_after_the_card_went_silent(abecs_device: Any) -> None:
 
     def flow() -> Gen:
         yield from abecs_device.host.opn()
-        done = yield from term.process(1000, Tables(version, tuple(records)))
+        done = yield from term.process(1000, Tables(version, tuple(records)), app_type=99)
         card.mute_after_apdus(0)  # the chip answers nothing from the second GENERATE AC on
         fin = yield from term.finish(HostAnswer(0, "00"), approved=True)
         return done, fin
@@ -410,3 +413,41 @@ def test_refund_to_the_card_read(abecs_device: Any, card_name: str, presentation
     assert entry.meta.get("interface") == interface, entry.meta
     assert _rmc_messages(abecs_device.world) == ["OBRIGADO"]
     no_full_pan(abecs_device.world.transcript.entries, [pan])
+
+
+# ABECS 2.12 §3.3.8, GCD's message table: the prompts keyed entry asks with, in order
+KEYED_PROMPTS = ["DIGITE NÚMERO DO CARTÃO", "DIGITE O MÊS (MM)", "DIGITE O ANO (AA)",
+                 "DIGITE CÓDIGO DE SEGURANÇA"]
+
+
+@case("abecs/3.3.8/300", title="keyed entry asks with GCD's table prompts, in order: the "
+      "card number, the expiry month, the expiry year, the security code; the card is "
+      "taken as the cardholder typed it (expiry as YYMM)", section="3.3.8",
+      failure="the cardholder is asked for the wrong thing at a keyed-entry prompt, or "
+      "what was typed is put together wrongly")
+def test_keyed_entry_prompts(abecs_device: Any) -> None:
+    from virtual_devices.emv.catalogue import catalogue
+    from virtual_devices.emv.printed import printed
+    from virtual_devices.terminal import Settings, Terminal, events
+
+    pinpad = abecs_device.need_virtual("the prompts are read from the pinpad's display")
+    profile = catalogue()["mc-chip-signature"]
+    _setup(abecs_device, "mc-chip-signature")
+    face = printed(profile)
+    assert face is not None
+    shown: list[str] = []
+    pinpad.subscribe(lambda e: shown.append(e.text) if isinstance(e, events.DisplayChanged)
+                     else None)
+    term = Terminal(abecs_device.world, abecs_device.host, None, Settings())
+
+    def flow() -> Gen:
+        yield from abecs_device.host.opn()
+        return (yield from term.key_card())
+
+    card = abecs_device.run(flow)
+    flat = [" ".join(t.replace("/", " ").split()) for t in shown]
+    asked = [p for p in KEYED_PROMPTS if any(t == p for t in flat)]
+    order = [next(i for i, t in enumerate(flat) if t == p) for p in asked]
+    assert asked == KEYED_PROMPTS and order == sorted(order), flat
+    assert card.pan == face.pan and card.security_code == face.security_code
+    assert card.expiry == face.expiry_yy + face.expiry_mm, card.expiry

@@ -24,3 +24,21 @@ def test_seeds_draw_different_samples_and_the_same_seed_the_same_one():
     assert draw(base, 20, seed=1) == draw(base, 20, seed=1)
     assert {m.text for m in draw(base, 20, seed=1)} != {m.text for m in draw(base, 20, seed=2)}
     assert len(draw(base, None, seed=1)) == 300
+
+
+def test_every_listed_equivalent_names_a_line_that_exists_once_in_the_list():
+    import tomllib
+    from pathlib import Path
+
+    from conformance.mutants.plan import EQUIVALENTS, load_plan
+
+    root = Path(__file__).resolve().parents[2]
+    doc = tomllib.loads(EQUIVALENTS.read_text())
+    assert all(set(e) == {"file", "operator", "line", "mutated", "why"} and e["why"].strip()
+               for e in doc["equivalent"])
+    plan = load_plan(root)
+    keys = [(e.file, e.operator, e.line, e.mutated) for e in plan.equivalents]
+    assert len(keys) == len(set(keys)), "an equivalent is listed twice"
+    stale = [e for e in plan.equivalents
+             if e.line not in {s.strip() for s in (root / e.file).read_text().splitlines()}]
+    assert not stale, f"equivalents whose line is gone: {[(e.file, e.line) for e in stale]}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,33 @@ async def _sale(pac: str, amount: int) -> dict[str, Any]:
                 return dict(msg)
 
 
-def test_backend_fault_on_a_served_connect_server(tmp_path: Path) -> None:
+def _served(tmp_path: Path, body: Callable[[dict[str, str]], Awaitable[None]]) -> None:
+    """Serve Connect at factor 0.2 with its pinpads on ptys, run ``body`` with its URLs,
+    then stop it."""
     spec = lookup("connect")
     options = options_for(spec, factor=0.2, quiet=True, link_dir=str(tmp_path))
+
+    async def run() -> None:
+        ready = asyncio.Event()
+        urls: dict[str, str] = {}
+
+        def told(info: dict[str, Any], _started: Any) -> None:
+            urls.update(info["urls"])
+            ready.set()
+
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(serve(spec, options, ready=told, stop=stop))
+        await asyncio.wait_for(ready.wait(), 60)
+        try:
+            await body(urls)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+
+    asyncio.run(run())
+
+
+def test_backend_fault_on_a_served_connect_server(tmp_path: Path) -> None:
     seen: dict[str, Any] = {}
 
     async def body(urls: dict[str, str]) -> None:
@@ -55,24 +80,7 @@ def test_backend_fault_on_a_served_connect_server(tmp_path: Path) -> None:
         seen["state"] = await http_json(control + "/state", "GET")
         seen["transcript"] = await http_json(control + "/transcript", "GET")
 
-    async def run() -> None:
-        ready = asyncio.Event()
-        urls: dict[str, str] = {}
-
-        def told(info: dict[str, Any], _started: Any) -> None:
-            urls.update(info["urls"])
-            ready.set()
-
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(serve(spec, options, ready=told, stop=stop))
-        await asyncio.wait_for(ready.wait(), 60)
-        try:
-            await body(urls)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
-
-    asyncio.run(run())
+    _served(tmp_path, body)
     assert seen["bad"][0] == 400, seen["bad"]
     status, down = seen["down"]
     assert status == 200 and down["applied"]["backend"] == {"mode": "down", "delay": 0.0}
@@ -88,8 +96,6 @@ def test_backend_fault_on_a_served_connect_server(tmp_path: Path) -> None:
 def test_pinpad_power_on_a_served_connect_server(tmp_path: Path) -> None:
     """The pinpad reboots as FNC arrives: the EPoS is told the sale failed, the approval
     the card never confirmed is reversed, and after the boot the next sale goes through."""
-    spec = lookup("connect")
-    options = options_for(spec, factor=0.2, quiet=True, link_dir=str(tmp_path))
     seen: dict[str, Any] = {}
 
     async def body(urls: dict[str, str]) -> None:
@@ -105,24 +111,7 @@ def test_pinpad_power_on_a_served_connect_server(tmp_path: Path) -> None:
         seen["state"] = await http_json(control + "/state", "GET")
         seen["transcript"] = await http_json(control + "/transcript", "GET")
 
-    async def run() -> None:
-        ready = asyncio.Event()
-        urls: dict[str, str] = {}
-
-        def told(info: dict[str, Any], _started: Any) -> None:
-            urls.update(info["urls"])
-            ready.set()
-
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(serve(spec, options, ready=told, stop=stop))
-        await asyncio.wait_for(ready.wait(), 60)
-        try:
-            await body(urls)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
-
-    asyncio.run(run())
+    _served(tmp_path, body)
     assert seen["bad"][0] == 400, seen["bad"]
     status, armed = seen["armed"]
     assert status == 200 and armed["applied"]["pinpad_power"] == {
